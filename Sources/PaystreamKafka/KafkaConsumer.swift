@@ -1,0 +1,207 @@
+import Crdkafka
+import Foundation
+import Logging
+
+/// What a poll brought: records in order, then at most one rebalance that the caller must answer
+/// (`accept(assignment:)` or `acknowledgeRevocation()`) before polling again. Records read before
+/// the rebalance belong to the batch in hand, which the caller finishes first.
+public struct ConsumerPoll: Sendable {
+    public var records: [ConsumedRecord] = []
+    public var rebalance: Rebalance?
+}
+
+public enum Rebalance: Sendable, Equatable {
+    case assigned([TopicPartition])
+    case revoked([TopicPartition])
+}
+
+/// A consumer with offsets owned by the application.
+///
+/// `enable.auto.commit` and `enable.auto.offset.store` are off; the group only balances
+/// partitions (range assignment, so co-partitioned topics land together). On assignment the
+/// caller says where each partition starts (from its own store); Kafka's committed offsets are
+/// never read. Rebalances arrive as events on the consumer queue, not as C callbacks.
+// @unchecked: librdkafka handles and queues are thread-safe; Swift state is behind `state`.
+public final class KafkaConsumer: @unchecked Sendable {
+    private let client: RDKafkaClient
+    private let consumerQueue: OpaquePointer
+    private let logger: Logger
+    private let state = Mutex(ConsumerState())
+
+    private struct ConsumerState {
+        var assignment: Set<TopicPartition> = []
+        var pendingRebalance: Rebalance?
+        var closed = false
+    }
+
+    /// - Parameter groupID: the consumer group; nil for a consumer that only uses `assign`.
+    public init(configuration: KafkaConfiguration, groupID: String?, logger: Logger) throws {
+        var forced = [
+            "enable.auto.commit": "false",
+            "enable.auto.offset.store": "false",
+            "enable.partition.eof": "false",
+        ]
+        forced["group.id"] = groupID ?? "paystream-reader-\(UUID().uuidString)"
+        let config = configuration
+            .withDefaults([
+                "partition.assignment.strategy": "range",
+                "auto.offset.reset": "earliest",
+                "socket.connection.setup.timeout.ms": "10000",
+            ])
+            .forcing(forced)
+        self.client = try RDKafkaClient(
+            kind: .consumer, configuration: config,
+            events: RD_KAFKA_EVENT_FETCH | RD_KAFKA_EVENT_REBALANCE | RD_KAFKA_EVENT_ERROR | RD_KAFKA_EVENT_OFFSET_COMMIT,
+            label: "consumer")
+        // Route the main queue (errors, rebalances) into the consumer queue: one queue to poll.
+        rd_kafka_poll_set_consumer(client.handle)
+        self.consumerQueue = rd_kafka_queue_get_consumer(client.handle)
+        self.logger = logger
+    }
+
+    /// Joins the group and subscribes to `topics`; assignments come back from `poll`.
+    public func subscribe(_ topics: [String]) throws {
+        let list = rd_kafka_topic_partition_list_new(Int32(topics.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for topic in topics { rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA) }
+        let err = rd_kafka_subscribe(client.handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdError: err, context: "subscribe \(topics)") }
+    }
+
+    /// Starts reading the given partitions at the given positions, replacing the assignment.
+    /// Answers an `.assigned` rebalance; also usable without a group (manual assignment).
+    public func accept(assignment starts: [TopicPartition: StartOffset]) throws {
+        let list = makePartitionList(starts.sorted { $0.key < $1.key }.map { tp, start in
+            switch start {
+            case .offset(let offset): (tp, offset)
+            case .beginning: (tp, Int64(RD_KAFKA_OFFSET_BEGINNING))
+            }
+        })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_assign(client.handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdError: err, context: "assign") }
+        state.withLock {
+            $0.assignment = Set(starts.keys)
+            $0.pendingRebalance = nil
+        }
+    }
+
+    /// Answers a `.revoked` rebalance once the batch in hand is finished and stored.
+    public func acknowledgeRevocation() throws {
+        let err = rd_kafka_assign(client.handle, nil)
+        state.withLock {
+            $0.assignment = []
+            $0.pendingRebalance = nil
+        }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdError: err, context: "unassign") }
+    }
+
+    /// The partitions currently assigned.
+    public var assignment: Set<TopicPartition> { state.withLock { $0.assignment } }
+
+    /// Waits up to `maxWait` for a first record, then takes whatever else is ready, up to
+    /// `maxRecords`. Returns early with a rebalance when one arrives.
+    public func poll(maxRecords: Int, maxWait: Duration) async throws -> ConsumerPoll {
+        let waitMs = Int(maxWait.components.seconds * 1000 + maxWait.components.attoseconds / 1_000_000_000_000_000)
+        return try await client.blocking { [self] in try pollBlocking(maxRecords: maxRecords, waitMs: waitMs) }
+    }
+
+    private func pollBlocking(maxRecords: Int, waitMs: Int) throws -> ConsumerPoll {
+        if let pending = state.withLock({ $0.pendingRebalance }) {
+            return ConsumerPoll(records: [], rebalance: pending)  // not answered yet: ask again
+        }
+        var result = ConsumerPoll()
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(waitMs) * 1_000_000
+        while result.records.count < maxRecords {
+            let now = DispatchTime.now().uptimeNanoseconds
+            // Wait only for the first record; after that take what is ready.
+            let timeout: Int32 = result.records.isEmpty ? Int32(now >= deadline ? 0 : (deadline - now) / 1_000_000) : 0
+            guard let event = rd_kafka_queue_poll(consumerQueue, timeout) else {
+                if result.records.isEmpty && DispatchTime.now().uptimeNanoseconds < deadline { continue }
+                break
+            }
+            defer { rd_kafka_event_destroy(event) }
+            switch rd_kafka_event_type(event) {
+            case RD_KAFKA_EVENT_FETCH:
+                while let message = rd_kafka_event_message_next(event) {
+                    let err = message.pointee.err
+                    if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                        result.records.append(makeRecord(message))
+                    } else if err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                        logger.warning("consume error", metadata: [
+                            "error": "\(String(cString: rd_kafka_err2str(err)))",
+                            "kafka.partition": "\(message.pointee.partition)",
+                        ])
+                    }
+                }
+            case RD_KAFKA_EVENT_REBALANCE:
+                let partitions = readPartitionList(rd_kafka_event_topic_partition_list(event))
+                let rebalance: Rebalance = rd_kafka_event_error(event) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+                    ? .assigned(partitions) : .revoked(partitions)
+                state.withLock { $0.pendingRebalance = rebalance }
+                result.rebalance = rebalance
+                return result
+            case RD_KAFKA_EVENT_ERROR:
+                let text = String(cString: rd_kafka_event_error_string(event))
+                if rd_kafka_event_error_is_fatal(event) != 0 {
+                    throw KafkaError(code: rd_kafka_event_error(event).rawValue, message: text, isFatal: true)
+                }
+                logger.debug("consumer error", metadata: ["error": "\(text)"])
+            default:
+                break
+            }
+        }
+        return result
+    }
+
+    /// Commits offsets to the group without waiting. Informational only (for lag tooling):
+    /// Paystream resumes from the offsets in its own store.
+    public func commitAsync(_ offsets: [TopicPartition: Int64]) {
+        guard !offsets.isEmpty else { return }
+        let list = makePartitionList(offsets.map { ($0.key, $0.value) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        _ = rd_kafka_commit(client.handle, list, 1)
+    }
+
+    /// Commits offsets to the group and waits (used by tools and tests).
+    public func commit(_ offsets: [TopicPartition: Int64]) async throws {
+        let pairs = offsets.map { ($0.key, $0.value) }
+        try await client.blocking { [client] in
+            let list = makePartitionList(pairs)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_commit(client.handle, list, 0)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdError: err, context: "commit") }
+        }
+    }
+
+    /// Partition counts of every topic the cluster knows.
+    public func topicPartitionCounts(timeout: Duration = .seconds(10)) async throws -> [String: Int32] {
+        let ms = Int32(timeout.components.seconds * 1000)
+        return try await client.blocking { [client] in try client.metadata(timeoutMs: ms) }
+    }
+
+    /// Leaves the group (answering the final revocation itself) and destroys the handle.
+    public func close() async {
+        let alreadyClosed = state.withLock { state -> Bool in
+            defer { state.closed = true }
+            return state.closed
+        }
+        guard !alreadyClosed else { return }
+        _ = try? await client.blocking { [self] in
+            if let error = rd_kafka_consumer_close_queue(client.handle, consumerQueue) {
+                logger.warning("consumer close", metadata: ["error": "\(String(cString: rd_kafka_error_string(error)))"])
+                rd_kafka_error_destroy(error)
+            }
+            let deadline = DispatchTime.now().uptimeNanoseconds + 10_000_000_000
+            while rd_kafka_consumer_closed(client.handle) == 0 && DispatchTime.now().uptimeNanoseconds < deadline {
+                guard let event = rd_kafka_queue_poll(consumerQueue, 100) else { continue }
+                if rd_kafka_event_type(event) == RD_KAFKA_EVENT_REBALANCE {
+                    rd_kafka_assign(client.handle, nil)
+                }
+                rd_kafka_event_destroy(event)
+            }
+            rd_kafka_queue_destroy(consumerQueue)
+            client.destroy()
+        }
+    }
+}

