@@ -1,6 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
 let package = Package(
     name: "paystream",
     platforms: [.macOS(.v15)],
@@ -57,13 +59,13 @@ let package = Package(
         ),
         // The stages, as libraries so tests can run them in-process.
         .target(name: "PaystreamStages", dependencies: ["PaystreamRuntime"]),
-        .target(name: "PaystreamAdmin", dependencies: ["PaystreamStages"]),
+        .target(name: "PaystreamAdmin", dependencies: ["PaystreamStages", argumentParser]),
 
-        .executableTarget(name: "payment-worker", dependencies: ["PaystreamStages"]),
-        .executableTarget(name: "settlement-worker", dependencies: ["PaystreamStages"]),
-        .executableTarget(name: "notifier", dependencies: ["PaystreamStages"]),
-        .executableTarget(name: "channel-sandbox", dependencies: ["PaystreamStages"]),
-        .executableTarget(name: "paystream", dependencies: ["PaystreamAdmin"]),
+        .executableTarget(name: "payment-worker", dependencies: ["PaystreamStages", argumentParser]),
+        .executableTarget(name: "settlement-worker", dependencies: ["PaystreamStages", argumentParser]),
+        .executableTarget(name: "notifier", dependencies: ["PaystreamStages", argumentParser]),
+        .executableTarget(name: "channel-sandbox", dependencies: ["PaystreamStages", argumentParser]),
+        .executableTarget(name: "paystream", dependencies: ["PaystreamAdmin", argumentParser]),
 
         // Test support shipped with the package: a Tansu broker on a free loopback port, topic
         // readers and process helpers.

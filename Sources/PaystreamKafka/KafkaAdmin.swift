@@ -28,7 +28,7 @@ public final class KafkaAdmin: Sendable {
     private let client: RDKafkaClient
 
     public init(configuration: KafkaConfiguration) throws {
-        self.client = try RDKafkaClient(kind: .producer, configuration: configuration, events: 0, label: "admin")
+        self.client = try RDKafkaClient(kind: .producer, configuration: configuration.applicable(to: .producer), events: 0, label: "admin")
     }
 
     /// Creates the topics; a topic that exists already is reported, not an error.

@@ -25,6 +25,32 @@ public struct KafkaConfiguration: Sendable {
         return copy
     }
 
+    /// The properties that apply to a client of this role: one configuration can serve a whole
+    /// daemon, and librdkafka warns about properties of the other role.
+    func applicable(to role: Role) -> KafkaConfiguration {
+        let other = role == .producer ? Self.consumerOnly : Self.producerOnly
+        var copy = self
+        copy.properties = properties.filter { key, _ in
+            !other.contains(key) && !(role == .producer && (key.hasPrefix("fetch.") || key.hasPrefix("group.")))
+        }
+        return copy
+    }
+
+    enum Role { case producer, consumer }
+
+    static let consumerOnly: Set<String> = [
+        "session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy", "auto.offset.reset",
+        "enable.auto.commit", "auto.commit.interval.ms", "enable.auto.offset.store", "max.poll.interval.ms",
+        "isolation.level", "enable.partition.eof", "check.crcs", "queued.min.messages", "queued.max.messages.kbytes",
+        "coordinator.query.interval.ms", "group.instance.id", "group.protocol", "group.remote.assignor",
+    ]
+    static let producerOnly: Set<String> = [
+        "linger.ms", "queue.buffering.max.ms", "acks", "request.required.acks", "enable.idempotence",
+        "message.timeout.ms", "delivery.timeout.ms", "batch.num.messages", "batch.size", "compression.codec",
+        "compression.type", "queue.buffering.max.messages", "queue.buffering.max.kbytes", "retries",
+        "message.send.max.retries", "partitioner", "enable.gapless.guarantee", "sticky.partitioning.linger.ms",
+    ]
+
     /// Property names whose values are never logged.
     static let secretKeys: Set<String> = ["sasl.password", "ssl.key.password", "ssl.keystore.password",
                                           "sasl.oauthbearer.client.secret", "ssl.key.pem"]

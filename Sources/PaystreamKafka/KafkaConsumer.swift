@@ -42,7 +42,7 @@ public final class KafkaConsumer: @unchecked Sendable {
             "enable.partition.eof": "false",
         ]
         forced["group.id"] = groupID ?? "paystream-reader-\(UUID().uuidString)"
-        let config = configuration
+        let config = configuration.applicable(to: .consumer)
             .withDefaults([
                 "partition.assignment.strategy": "range",
                 "auto.offset.reset": "earliest",

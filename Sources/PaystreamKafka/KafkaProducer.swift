@@ -34,7 +34,7 @@ public final class KafkaProducer: @unchecked Sendable {
     }
 
     public init(configuration: KafkaConfiguration, logger: Logger) throws {
-        let config = configuration
+        let config = configuration.applicable(to: .producer)
             .withDefaults([
                 "linger.ms": "2",
                 "message.timeout.ms": "30000",

@@ -1,19 +1,18 @@
 import Foundation
 import Logging
-import PaystreamKafka
 
-/// Reads whole topics from the beginning, without a consumer group, for assertions.
+/// Reads whole topics from the beginning, without a consumer group (tools and tests).
 public final class TopicReader: Sendable {
     private let consumer: KafkaConsumer
 
-    public init(bootstrapServers: String, topics: [String], logger: Logger = Logger(label: "test.reader")) async throws {
+    public init(bootstrapServers: String, topics: [String], logger: Logger = Logger(label: "paystream.reader")) async throws {
         consumer = try KafkaConsumer(
             configuration: KafkaConfiguration(bootstrapServers: bootstrapServers, properties: ["fetch.wait.max.ms": "10"]),
             groupID: nil, logger: logger)
         let counts = try await consumer.topicPartitionCounts()
         var starts: [TopicPartition: StartOffset] = [:]
         for topic in topics {
-            guard let n = counts[topic] else { throw TestSupportError("topic \(topic) does not exist") }
+            guard let n = counts[topic] else { throw KafkaError(code: 3, message: "topic \(topic) does not exist") }
             for p in 0..<n { starts[TopicPartition(topic, p)] = .beginning }
         }
         try consumer.accept(assignment: starts)
@@ -26,7 +25,7 @@ public final class TopicReader: Sendable {
         let deadline = ContinuousClock.now + timeout
         while !done(records) {
             guard ContinuousClock.now < deadline else {
-                throw TestSupportError("timed out after reading \(records.count) records")
+                throw KafkaError.timedOut("timed out after reading \(records.count) records")
             }
             records += try await consumer.poll(maxRecords: 1000, maxWait: .milliseconds(50)).records
         }

@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamRuntime
+
+struct OutcomesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "outcomes",
+        abstract: "Wait until each request in a file has an outcome, then print a table of requests → outcomes.",
+        discussion: "Reads payments.events, settlements.events and notifications from the beginning. A captured payment is done once it is settled and its payer notified; failed, rejected and other final states are done at once. Exits 1 if some request has no outcome within the timeout.")
+
+    @OptionGroup var cluster: ClusterOptions
+
+    @Option(help: "Seconds to wait for every outcome.")
+    var timeout: Double = 60
+
+    @Argument(help: "The file of requests that was published (JSON lines or a JSON array).")
+    var file: String
+
+    func run() async throws {
+        let requests = try readMessages(file).compactMap { object -> TrackedRequest? in
+            guard let requestID = object["request_id"]?.stringValue else { return nil }
+            return TrackedRequest(requestID: requestID,
+                                  paymentID: object["payment_id"]?.stringValue ?? "pay-\(requestID)",
+                                  object: object)
+        }
+        let topics = cluster.topics
+        let reader = try await TopicReader(bootstrapServers: try cluster.resolvedBrokers,
+                                           topics: [topics.paymentEvents, topics.settlementEvents, topics.notifications],
+                                           logger: quietLogger())
+        var tracker = OutcomeTracker(requests: requests, topics: topics)
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while !tracker.allDone && ContinuousClock.now < deadline {
+            let records = try await reader.readFor(.milliseconds(200))
+            for record in records { tracker.observe(record) }
+        }
+        await reader.close()
+        print(tracker.table())
+        print(tracker.summary())
+        if !tracker.allDone { throw ExitCode(1) }
+    }
+}
+
+struct TrackedRequest {
+    let requestID: String
+    let paymentID: String
+    let object: [String: JSONValue]
+}
+
+/// Folds events into one line per request.
+struct OutcomeTracker {
+    struct Outcome {
+        var statuses: [Int: String] = [:]
+        var reason: String?
+        var settledNet: Int64?
+        var notified: Set<String> = []
+    }
+
+    let requests: [TrackedRequest]
+    let topics: TopicNames
+    var outcomes: [String: Outcome] = [:]
+
+    init(requests: [TrackedRequest], topics: TopicNames) {
+        self.requests = requests
+        self.topics = topics
+    }
+
+    mutating func observe(_ record: ConsumedRecord) {
+        let data = Data(record.value)
+        if record.topic == topics.paymentEvents, let event = try? Wire.decode(PaymentEvent.self, from: data) {
+            outcomes[event.paymentId, default: Outcome()].statuses[event.sequence] = event.status
+            if let reason = event.reason { outcomes[event.paymentId, default: Outcome()].reason = reason }
+        } else if record.topic == topics.settlementEvents, let event = try? Wire.decode(SettlementEvent.self, from: data),
+                  event.type == "settlement.booked" {
+            outcomes[event.paymentId, default: Outcome()].settledNet = event.net
+        } else if record.topic == topics.notifications, let note = try? Wire.decode(NotificationMessage.self, from: data) {
+            outcomes[note.paymentId, default: Outcome()].notified.insert(note.recipientType)
+        }
+    }
+
+    func finalStatus(_ request: TrackedRequest) -> String? {
+        outcomes[request.paymentID]?.statuses.max { $0.key < $1.key }?.value
+    }
+
+    func isDone(_ request: TrackedRequest) -> Bool {
+        guard let status = finalStatus(request), let outcome = outcomes[request.paymentID] else { return false }
+        switch status {
+        case "authorized": return false
+        case "captured": return outcome.settledNet != nil && outcome.notified.contains("payer")
+        default: return true
+        }
+    }
+
+    var allDone: Bool { requests.allSatisfy(isDone) }
+
+    func table() -> String {
+        var rows = [["REQUEST", "PAYMENT", "AMOUNT", "METHOD", "OUTCOME", "REASON", "EVENTS", "SETTLED NET", "NOTIFIED"]]
+        for request in requests {
+            let outcome = outcomes[request.paymentID]
+            let amount: String = {
+                guard case .integer(let minor) = request.object["amount"] ?? .null,
+                      let code = request.object["currency"]?.stringValue else { return "-" }
+                return Currency.named(code).map { Money(minorUnits: minor, currency: $0).formatted } ?? "\(code) \(minor)"
+            }()
+            let events = outcome?.statuses.sorted { $0.key < $1.key }.map(\.value).joined(separator: "→") ?? "-"
+            let net: String = {
+                guard let net = outcome?.settledNet, let code = request.object["currency"]?.stringValue,
+                      let currency = Currency.named(code) else { return "-" }
+                return Money(minorUnits: net, currency: currency).formatted
+            }()
+            rows.append([request.requestID, request.paymentID, amount, request.object["method"]?.stringValue ?? "-",
+                         isDone(request) ? (finalStatus(request) ?? "-") : "PENDING(\(finalStatus(request) ?? "nothing"))",
+                         outcome?.reason ?? "-", events, net,
+                         outcome?.notified.sorted().joined(separator: ",").nonEmpty ?? "-"])
+        }
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    func summary() -> String {
+        var counts: [String: Int] = [:]
+        for request in requests { counts[isDone(request) ? (finalStatus(request) ?? "?") : "pending", default: 0] += 1 }
+        let parts = counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        return "\(requests.count) requests: \(parts)"
+    }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
+}

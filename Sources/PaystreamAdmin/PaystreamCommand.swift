@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PaystreamKafka
+import PaystreamRuntime
+
+/// The `paystream` admin CLI: what operators and developers do by hand.
+public struct PaystreamCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "paystream",
+        abstract: "Paystream admin: topics, publishing requests, and what became of them.",
+        subcommands: [TopicsCommand.self, PublishCommand.self, OutcomesCommand.self])
+
+    public init() {}
+}
+
+/// Where the cluster is; flags fall back to the same environment variables as the daemons.
+public struct ClusterOptions: ParsableArguments, Sendable {
+    @Option(name: .customLong("brokers"), help: "Kafka bootstrap servers, HOST:PORT,… (env PAYSTREAM_BROKERS).")
+    public var brokers: String?
+
+    @Option(name: .customLong("topic-prefix"), help: "Prefix for every topic name (env PAYSTREAM_TOPIC_PREFIX).")
+    public var topicPrefix: String?
+
+    @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for a broker (default 10).")
+    public var connectTimeout: Double = 10
+
+    public init() {}
+
+    var resolvedBrokers: String {
+        get throws {
+            guard let brokers = brokers ?? ProcessInfo.processInfo.environment["PAYSTREAM_BROKERS"], !brokers.isEmpty else {
+                throw ValidationError("no brokers: pass --brokers HOST:PORT or set PAYSTREAM_BROKERS")
+            }
+            return brokers
+        }
+    }
+
+    var topics: TopicNames {
+        TopicNames(prefix: topicPrefix ?? ProcessInfo.processInfo.environment["PAYSTREAM_TOPIC_PREFIX"] ?? "")
+    }
+
+    var kafka: KafkaConfiguration {
+        get throws { KafkaConfiguration(bootstrapServers: try resolvedBrokers, properties: ["fetch.wait.max.ms": "10"]) }
+    }
+
+    var timeout: Duration { .milliseconds(Int(connectTimeout * 1000)) }
+}
+
+func quietLogger() -> Logger {
+    var logger = Logger(label: "paystream")
+    logger.logLevel = .warning
+    return logger
+}

@@ -1,0 +1,77 @@
+/// A state change of a payment (`payment-event/v1` on `payments.events`, keyed by payer).
+/// Optional fields are written as JSON null, so consumers see every field.
+public struct PaymentEvent: Sendable, Codable, Hashable {
+    public static let schemaName = "payment-event/v1"
+
+    public var schema: String = PaymentEvent.schemaName
+    public var eventId: String
+    public var sequence: Int
+    public var occurredAt: String
+    public var type: String
+    public var paymentId: String
+    public var requestId: String?
+    public var orderId: String?
+    public var payerId: String?
+    public var merchantId: String?
+    public var amount: Int64?
+    public var currency: String?
+    public var method: String?
+    public var channel: String?
+    public var status: String
+    public var reason: String?
+    public var message: String?
+    public var channelReference: String?
+    public var metadata: JSONValue?
+
+    public init(eventId: String, sequence: Int, occurredAt: String, type: String, paymentId: String,
+                requestId: String?, orderId: String?, payerId: String?, merchantId: String?, amount: Int64?,
+                currency: String?, method: String?, channel: String?, status: String, reason: String? = nil,
+                message: String? = nil, channelReference: String? = nil, metadata: JSONValue? = nil) {
+        self.eventId = eventId
+        self.sequence = sequence
+        self.occurredAt = occurredAt
+        self.type = type
+        self.paymentId = paymentId
+        self.requestId = requestId
+        self.orderId = orderId
+        self.payerId = payerId
+        self.merchantId = merchantId
+        self.amount = amount
+        self.currency = currency
+        self.method = method
+        self.channel = channel
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.channelReference = channelReference
+        self.metadata = metadata
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schema, eventId, sequence, occurredAt, type, paymentId, requestId, orderId, payerId, merchantId
+        case amount, currency, method, channel, status, reason, message, channelReference, metadata
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schema, forKey: .schema)
+        try c.encode(eventId, forKey: .eventId)
+        try c.encode(sequence, forKey: .sequence)
+        try c.encode(occurredAt, forKey: .occurredAt)
+        try c.encode(type, forKey: .type)
+        try c.encode(paymentId, forKey: .paymentId)
+        try c.encode(requestId, forKey: .requestId)
+        try c.encode(orderId, forKey: .orderId)
+        try c.encode(payerId, forKey: .payerId)
+        try c.encode(merchantId, forKey: .merchantId)
+        try c.encode(amount, forKey: .amount)
+        try c.encode(currency, forKey: .currency)
+        try c.encode(method, forKey: .method)
+        try c.encode(channel, forKey: .channel)
+        try c.encode(status, forKey: .status)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(message, forKey: .message)
+        try c.encode(channelReference, forKey: .channelReference)
+        try c.encode(metadata ?? .object([:]), forKey: .metadata)
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Logging
+import PaystreamKafka
+import PaystreamStore
+import Yams
+
+/// A daemon's configuration after file, environment and flags are combined (flags win over the
+/// environment, the environment over the file, the file over defaults).
+public struct DaemonConfiguration<StageSettings: Decodable & Sendable>: Sendable {
+    public var brokers: String
+    public var stateDirectory: String
+    public var topicPrefix: String
+    public var instanceID: String
+    public var groupID: String
+    public var connectTimeout: Duration
+    public var logLevel: Logger.Level
+    public var logFormat: LineLogHandler.Format
+    public var worker: WorkerSettings
+    /// librdkafka properties passed through unchanged (TLS, SASL, timeouts, fetch tuning).
+    public var kafkaProperties: [String: String]
+    /// The stage's own section (`stage:` in the file).
+    public var stage: StageSettings
+
+    public var topics: TopicNames { TopicNames(prefix: topicPrefix) }
+
+    public var kafka: KafkaConfiguration {
+        var properties = kafkaProperties
+        properties["client.id"] = properties["client.id"] ?? instanceID
+        return KafkaConfiguration(bootstrapServers: brokers, properties: properties)
+    }
+}
+
+/// A configuration that cannot be used; the daemon prints it and exits 2.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The YAML file layout (documented in Config/README.md).
+struct DaemonFile<StageSettings: Decodable>: Decodable {
+    struct Batch: Decodable {
+        var maxRecords: Int?
+        var maxWaitMs: Int?
+        enum CodingKeys: String, CodingKey { case maxRecords = "max_records", maxWaitMs = "max_wait_ms" }
+    }
+    struct Outbox: Decodable { var batch: Int? }
+    struct SQLite: Decodable { var synchronous: String? }
+    struct Inbox: Decodable {
+        var retentionHours: Int?
+        enum CodingKeys: String, CodingKey { case retentionHours = "retention_hours" }
+    }
+    struct Log: Decodable { var level: String?; var format: String? }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case brokers, stateDir = "state_dir", topicPrefix = "topic_prefix", instanceId = "instance_id"
+        case groupId = "group_id", connectTimeoutMs = "connect_timeout_ms", log, batch, outbox, sqlite, inbox, kafka, stage
+    }
+
+    init() {}
+
+    var brokers: String?
+    var stateDir: String?
+    var topicPrefix: String?
+    var instanceId: String?
+    var groupId: String?
+    var connectTimeoutMs: Int?
+    var log: Log?
+    var batch: Batch?
+    var outbox: Outbox?
+    var sqlite: SQLite?
+    var inbox: Inbox?
+    var kafka: [String: String]?
+    var stage: StageSettings?
+
+    static var knownKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
+}
+
+extension DaemonConfiguration {
+    /// Combines defaults, the config file, `PAYSTREAM_*` variables and flags.
+    /// - Parameter stageDefaults: used when the file has no `stage:` section.
+    public static func resolve(daemon: String, options: DaemonOptions, environment: [String: String],
+                               stageDefaults: StageSettings) throws -> DaemonConfiguration {
+        let path = options.config ?? environment["PAYSTREAM_CONFIG"]
+        var file = DaemonFile<StageSettings>()
+        if let path {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError("cannot read config file \(path)")
+            }
+            file = try parse(text, path: path)
+        }
+
+        func pick(_ flag: String?, _ env: String, _ fromFile: String?) -> String? {
+            flag ?? environment[env].flatMap { $0.isEmpty ? nil : $0 } ?? fromFile
+        }
+        guard let brokers = pick(options.brokers, "PAYSTREAM_BROKERS", file.brokers), !brokers.isEmpty else {
+            throw ConfigurationError("no brokers: pass --brokers HOST:PORT, set PAYSTREAM_BROKERS, or set brokers in the config file")
+        }
+        for broker in brokers.split(separator: ",") {
+            let parts = broker.split(separator: ":")
+            guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
+                throw ConfigurationError("broker '\(broker)' is not HOST:PORT")
+            }
+        }
+        let stateDirectory = pick(options.stateDir, "PAYSTREAM_STATE_DIR", file.stateDir) ?? "/var/lib/paystream"
+        let prefix = options.topicPrefix ?? environment["PAYSTREAM_TOPIC_PREFIX"] ?? file.topicPrefix ?? ""
+        let instanceID = pick(options.instanceID, "PAYSTREAM_INSTANCE_ID", file.instanceId)
+            ?? "\(daemon)-\(ProcessInfo.processInfo.hostName)-\(getpid())"
+
+        let levelName = pick(options.logLevel, "PAYSTREAM_LOG_LEVEL", file.log?.level) ?? "info"
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw ConfigurationError("log level '\(levelName)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let formatName = pick(options.logFormat, "PAYSTREAM_LOG_FORMAT", file.log?.format) ?? "logfmt"
+        guard let format = LineLogHandler.Format(rawValue: formatName) else {
+            throw ConfigurationError("log format '\(formatName)' is not logfmt or json")
+        }
+        var timeoutSeconds = options.connectTimeout ?? file.connectTimeoutMs.map { Double($0) / 1000 } ?? 10
+        if options.connectTimeout == nil, let env = environment["PAYSTREAM_CONNECT_TIMEOUT"] {
+            guard let value = Double(env) else { throw ConfigurationError("PAYSTREAM_CONNECT_TIMEOUT '\(env)' is not a number of seconds") }
+            timeoutSeconds = value
+        }
+        guard timeoutSeconds > 0 else { throw ConfigurationError("connect timeout must be positive") }
+
+        var worker = WorkerSettings()
+        if let n = file.batch?.maxRecords {
+            guard n > 0 else { throw ConfigurationError("batch.max_records must be positive") }
+            worker.maxBatchRecords = n
+        }
+        if let ms = file.batch?.maxWaitMs {
+            guard ms >= 0 else { throw ConfigurationError("batch.max_wait_ms must not be negative") }
+            worker.maxBatchWait = .milliseconds(ms)
+        }
+        if let n = file.outbox?.batch {
+            guard n > 0 else { throw ConfigurationError("outbox.batch must be positive") }
+            worker.outboxBatch = n
+        }
+        let syncName = environment["PAYSTREAM_SQLITE_SYNCHRONOUS"] ?? file.sqlite?.synchronous ?? "FULL"
+        guard let sync = SynchronousMode(rawValue: syncName.uppercased()) else {
+            throw ConfigurationError("sqlite.synchronous '\(syncName)' is not FULL, NORMAL or OFF")
+        }
+        worker.synchronous = sync
+        if let hours = file.inbox?.retentionHours {
+            guard hours > 0 else { throw ConfigurationError("inbox.retention_hours must be positive") }
+            worker.inboxRetention = .seconds(hours * 3600)
+        }
+
+        // librdkafka properties: file first, then PAYSTREAM_KAFKA_SASL_PASSWORD → sasl.password.
+        var kafka = file.kafka ?? [:]
+        for (name, value) in environment where name.hasPrefix("PAYSTREAM_KAFKA_") {
+            kafka[name.dropFirst("PAYSTREAM_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
+        }
+        let groupID = file.groupId ?? "\(prefix)paystream.\(daemon)"
+
+        return DaemonConfiguration(
+            brokers: brokers, stateDirectory: stateDirectory, topicPrefix: prefix, instanceID: instanceID,
+            groupID: groupID, connectTimeout: .milliseconds(Int(timeoutSeconds * 1000)), logLevel: level,
+            logFormat: format, worker: worker, kafkaProperties: kafka, stage: file.stage ?? stageDefaults)
+    }
+
+    static func parse(_ text: String, path: String) throws -> DaemonFile<StageSettings> {
+        let node: Any?
+        do { node = try Yams.load(yaml: text) } catch {
+            throw ConfigurationError("\(path): not valid YAML: \(error)")
+        }
+        guard node == nil || node is [String: Any] else { throw ConfigurationError("\(path): expected a mapping of keys") }
+        let keys = Set(((node as? [String: Any]) ?? [:]).keys)
+        let unknown = keys.subtracting(DaemonFile<StageSettings>.knownKeys)
+        guard unknown.isEmpty else {
+            throw ConfigurationError("\(path): unknown key(s) \(unknown.sorted().joined(separator: ", ")); known: \(DaemonFile<StageSettings>.knownKeys.sorted().joined(separator: ", "))")
+        }
+        guard node != nil else { return DaemonFile() }
+        do {
+            let decoder = YAMLDecoder()
+            return try decoder.decode(DaemonFile<StageSettings>.self, from: text, userInfo: [:])
+        } catch let error as DecodingError {
+            throw ConfigurationError("\(path): \(describe(error))")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context), .dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return "\(path.isEmpty ? "" : "\(path): ")\(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamStore
+
+/// One stage of the pipeline as the runtime sees it: which topics it reads, how it decodes a
+/// record, and what it decides. `apply` and `tick` read and write the shard's tables through the
+/// context and emit outgoing messages into the outbox; the runtime wraps each batch in one
+/// SQLite transaction together with the consumed offsets and the inbox ids.
+public protocol Stage: Sendable {
+    associatedtype Input: Sendable
+
+    /// The stage's name: its state subdirectory and the default consumer group suffix.
+    var name: String { get }
+    /// The topics the stage consumes (full names). They must be co-partitioned.
+    var inputTopics: [String] { get }
+    /// The stage's tables.
+    var schema: StageSchema { get }
+
+    /// Turns bytes into an input; throws `DeadLetter` for bytes that do not decode.
+    func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input
+    /// The id under which the inbox remembers this input, or nil if the stage dedups itself.
+    func messageID(of input: Input) -> String?
+    /// Decides what the input changes. Throws `DeadLetter` for a record that breaks a rule
+    /// without a business answer; its partial writes are rolled back.
+    func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws
+
+    /// How often `tick` runs without new input; nil for never.
+    var tickInterval: Duration? { get }
+    /// Acts on time alone (expiry, due installments, cut-offs), once per owned shard.
+    func tick(in context: StageContext) throws
+}
+
+extension Stage {
+    public var tickInterval: Duration? { nil }
+    public func tick(in context: StageContext) throws {}
+}
+
+/// Why a record goes to the dead-letter topic: a stable code and a message.
+public struct DeadLetter: Error, Sendable, Equatable {
+    public let code: String
+    public let message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public static func undecodable(_ message: String) -> DeadLetter { DeadLetter(code: "undecodable", message: message) }
+    public static func unknownSchema(_ schema: String?) -> DeadLetter {
+        DeadLetter(code: "unknown_schema", message: "schema \(schema.map { "'\($0)'" } ?? "missing") is not supported")
+    }
+}
+
+/// What a stage may touch while deciding: the shard's database (inside the batch transaction),
+/// the time, the topic names, and the outbox.
+public final class StageContext {
+    public let db: Database
+    public let partition: Int32
+    public let now: Date
+    public let topics: TopicNames
+    private(set) var emitted = 0
+
+    init(db: Database, partition: Int32, now: Date, topics: TopicNames) {
+        self.db = db
+        self.partition = partition
+        self.now = now
+        self.topics = topics
+    }
+
+    /// The time as it appears in messages.
+    public var timestamp: String { Wire.timestamp(now) }
+
+    /// Queues a message for publication after the transaction commits. `eventID` must be stable
+    /// (the same decision gives the same id): a second message with an id already in the outbox
+    /// is dropped, so a re-decided input never publishes a different version of an event.
+    public func emit<T: Encodable>(_ message: T, topic: String, key: String, eventID: String) throws {
+        let value = try Wire.encode(message)
+        try RuntimeTables.enqueue(db, OutboxMessage(eventID: eventID, topic: topic, key: key, value: value,
+                                                    headers: ["event-id": eventID]), now: now)
+        emitted += 1
+    }
+}

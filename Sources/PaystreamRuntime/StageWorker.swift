@@ -1,0 +1,304 @@
+import Foundation
+import GRDB
+import Logging
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamStore
+import ServiceLifecycle
+
+/// Runs a stage: poll a batch → decode → decide → ONE SQLite transaction per shard holding the
+/// state change, the consumed offsets, the inbox ids and the outbox rows → publish the outbox →
+/// mark rows sent on delivery. Shard *p* (one SQLite file) serves partition *p* of every input
+/// topic; shards open on assignment and close on revocation, after their outbox is flushed.
+///
+/// Stops on graceful shutdown (SIGTERM/SIGINT through the service group) or task cancellation:
+/// the batch in hand is finished, the outbox flushed, the group left, the producer flushed.
+public struct StageWorker<S: Stage>: Service {
+    public let stage: S
+    public let kafka: KafkaConfiguration
+    public let groupID: String
+    public let stateDirectory: String
+    public let topics: TopicNames
+    public let settings: WorkerSettings
+    public let clock: any PaystreamClock
+    public let logger: Logger
+
+    public init(stage: S, kafka: KafkaConfiguration, groupID: String, stateDirectory: String, topics: TopicNames,
+                settings: WorkerSettings = WorkerSettings(), clock: any PaystreamClock = SystemClock(), logger: Logger) {
+        self.stage = stage
+        self.kafka = kafka
+        self.groupID = groupID
+        self.stateDirectory = stateDirectory
+        self.topics = topics
+        self.settings = settings
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        let consumer: KafkaConsumer
+        do {
+            consumer = try KafkaConsumer(configuration: kafka, groupID: groupID, logger: logger)
+            try consumer.subscribe(stage.inputTopics)
+        } catch {
+            await producer.close()
+            throw error
+        }
+        let loop = WorkerLoop(worker: self, consumer: consumer, producer: producer)
+        logger.info("ready", metadata: ["stage": "\(stage.name)", "kafka.group": "\(groupID)",
+                                        "kafka.topics": "\(stage.inputTopics.joined(separator: ","))"])
+        do {
+            try await loop.run()
+        } catch {
+            logger.error("worker stopping on error", metadata: ["error": "\(error)"])
+            await loop.shutdown()
+            throw error
+        }
+        await loop.shutdown()
+        logger.info("stopped", metadata: ["stage": "\(stage.name)"])
+    }
+}
+
+/// The mutable side of a running worker. Used by one task only (the worker's `run`).
+final class WorkerLoop<S: Stage> {
+    private let worker: StageWorker<S>
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducer
+    private var shards: [Int32: ShardStore] = [:]
+    /// Shards that may have unsent outbox rows.
+    private var pendingPublish: Set<Int32> = []
+    private var lastTick = ContinuousClock.now
+    private var lastInboxPrune = ContinuousClock.now - .seconds(3600)
+    private var logger: Logger { worker.logger }
+    private var stage: S { worker.stage }
+
+    init(worker: StageWorker<S>, consumer: KafkaConsumer, producer: KafkaProducer) {
+        self.worker = worker
+        self.consumer = consumer
+        self.producer = producer
+    }
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords,
+                                               maxWait: worker.settings.maxBatchWait)
+            if !poll.records.isEmpty { try process(poll.records) }
+            await publishPending()
+            if let rebalance = poll.rebalance { try await handle(rebalance) }
+            try tickIfDue()
+            if !pendingPublish.isEmpty { await publishPending() }
+        }
+    }
+
+    func shutdown() async {
+        await publishPending()
+        await consumer.close()
+        await producer.close()
+        closeShards(Array(shards.keys))
+    }
+
+    // MARK: - batches
+
+    private func process(_ records: [ConsumedRecord]) throws {
+        var byPartition: [Int32: [ConsumedRecord]] = [:]
+        for record in records { byPartition[record.partition, default: []].append(record) }
+        for (partition, batch) in byPartition.sorted(by: { $0.key < $1.key }) {
+            guard let shard = shards[partition] else {
+                // Records of a partition we no longer own are re-read by its new owner.
+                logger.warning("records for an unassigned partition dropped", metadata: ["kafka.partition": "\(partition)"])
+                continue
+            }
+            try withAttempts("batch for partition \(partition)") {
+                try shard.write { db in try apply(batch, partition: partition, db: db) }
+            }
+            pendingPublish.insert(partition)
+        }
+    }
+
+    /// The batch's transaction: each record in order, then the offsets.
+    private func apply(_ batch: [ConsumedRecord], partition: Int32, db: Database) throws {
+        let stored = try RuntimeTables.nextOffsets(db)
+        var next: [String: Int64] = [:]
+        let now = worker.clock.now()
+        let context = StageContext(db: db, partition: partition, now: now, topics: worker.topics)
+        for record in batch {
+            // Already stored: re-delivered after a seek race or a restart; its effects are in.
+            if let done = next[record.topic] ?? stored[record.topic]?[partition], record.offset < done { continue }
+            next[record.topic] = record.offset + 1
+            let input: S.Input
+            do {
+                input = try stage.decode(record)
+            } catch {
+                try deadLetter(record, error, context: context)
+                continue
+            }
+            if let id = stage.messageID(of: input) {
+                let first = try RuntimeTables.markProcessed(db, messageID: id, topic: record.topic, partition: partition,
+                                                            offset: record.offset, now: now)
+                guard first else {
+                    logger.debug("duplicate input skipped", metadata: ["message.id": "\(id)", "kafka.offset": "\(record.offset)"])
+                    continue
+                }
+            }
+            do {
+                try db.inSavepoint {
+                    try stage.apply(input, record: record, in: context)
+                    return .commit
+                }
+            } catch let error as DeadLetter {
+                try deadLetter(record, error, context: context)
+            }
+        }
+        for (topic, offset) in next {
+            try RuntimeTables.storeNextOffset(db, topic: topic, partition: partition, nextOffset: offset, now: now)
+        }
+    }
+
+    private func deadLetter(_ record: ConsumedRecord, _ reason: DeadLetter, context: StageContext) throws {
+        logger.warning("dead letter", metadata: [
+            "kafka.topic": "\(record.topic)", "kafka.partition": "\(record.partition)",
+            "kafka.offset": "\(record.offset)", "error.code": "\(reason.code)", "error.message": "\(reason.message)",
+        ])
+        let letter = DeadLetterMessage(
+            errorCode: reason.code, errorMessage: reason.message, sourceTopic: record.topic,
+            sourcePartition: record.partition, sourceOffset: record.offset, originalKey: record.keyString,
+            originalValueBase64: Data(record.value).base64EncodedString(), failedAt: context.timestamp)
+        try context.emit(letter, topic: worker.topics.deadLetter(of: record.topic), key: record.keyString ?? "",
+                         eventID: "dlq:\(record.topic):\(record.partition):\(record.offset)")
+    }
+
+    private func withAttempts(_ what: String, _ body: () throws -> Void) throws {
+        var attempt = 1
+        while true {
+            do {
+                return try body()
+            } catch {
+                guard attempt < worker.settings.batchAttempts else { throw error }
+                logger.warning("transaction failed; retrying", metadata: ["what": "\(what)", "attempt": "\(attempt)", "error": "\(error)"])
+                Thread.sleep(forTimeInterval: 0.05 * Double(1 << attempt))
+                attempt += 1
+            }
+        }
+    }
+
+    // MARK: - outbox
+
+    /// Publishes every unsent outbox row of the shards that may have some, and marks the
+    /// delivered ones sent. Rows that fail stay unsent and are tried again next round.
+    private func publishPending() async {
+        while !pendingPublish.isEmpty {
+            var batches: [(Int32, [OutboxMessage])] = []
+            for partition in pendingPublish.sorted() {
+                guard let shard = shards[partition] else { pendingPublish.remove(partition); continue }
+                do {
+                    let rows = try shard.read { try RuntimeTables.unsent($0, limit: worker.settings.outboxBatch) }
+                    if rows.isEmpty { pendingPublish.remove(partition) } else { batches.append((partition, rows)) }
+                } catch {
+                    logger.error("cannot read outbox", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
+                    return
+                }
+            }
+            guard !batches.isEmpty else { return }
+            let messages = batches.flatMap { $0.1 }.map { row in
+                OutgoingMessage(topic: row.topic, key: row.key.map { Array($0.utf8) }, value: Array(row.value),
+                                headers: row.headers.sorted { $0.key < $1.key }.map { KafkaHeader(key: $0.key, string: $0.value) })
+            }
+            let results = await producer.send(messages)
+            var index = 0
+            var failures = 0
+            for (partition, rows) in batches {
+                var delivered: [Int64] = []
+                for row in rows {
+                    if case .success = results[index] { delivered.append(row.sequence) } else { failures += 1 }
+                    index += 1
+                }
+                do {
+                    try shards[partition]?.write { try RuntimeTables.markSent($0, sequences: delivered, now: worker.clock.now()) }
+                } catch {
+                    logger.error("cannot mark outbox rows sent", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
+                }
+            }
+            if failures > 0 {
+                let firstError = results.compactMap { if case .failure(let e) = $0 { e } else { nil } }.first
+                logger.warning("outbox publish incomplete; will retry", metadata: [
+                    "failed": "\(failures)", "error": "\(firstError.map { "\($0)" } ?? "")"])
+                return
+            }
+        }
+    }
+
+    // MARK: - rebalance
+
+    private func handle(_ rebalance: Rebalance) async throws {
+        switch rebalance {
+        case .assigned(let partitions):
+            var starts: [TopicPartition: StartOffset] = [:]
+            for partition in Set(partitions.map(\.partition)).sorted() {
+                let shard = try openShard(partition)
+                let stored = try shard.read { try RuntimeTables.nextOffsets($0) }
+                for tp in partitions where tp.partition == partition {
+                    starts[tp] = stored[tp.topic]?[partition].map(StartOffset.offset) ?? .beginning
+                }
+                // Unsent rows left by a crash, or by the previous owner: publish them again.
+                pendingPublish.insert(partition)
+            }
+            try consumer.accept(assignment: starts)
+            logger.info("partitions assigned", metadata: [
+                "kafka.partitions": "\(Set(partitions.map(\.partition)).sorted())",
+                "kafka.starts": "\(starts.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" }.joined(separator: " "))",
+            ])
+        case .revoked(let partitions):
+            // The batch in hand was stored before we got here; flush its outbox, then let go.
+            await publishPending()
+            let owned = Set(partitions.map(\.partition))
+            closeShards(Array(owned))
+            try consumer.acknowledgeRevocation()
+            logger.info("partitions revoked", metadata: ["kafka.partitions": "\(owned.sorted())"])
+        }
+    }
+
+    private func openShard(_ partition: Int32) throws -> ShardStore {
+        if let shard = shards[partition] { return shard }
+        let path = ShardStore.path(stateDirectory: worker.stateDirectory, stage: stage.name, partition: partition)
+        let shard = try ShardStore(path: path, partition: partition, synchronous: worker.settings.synchronous,
+                                   schema: stage.schema)
+        shards[partition] = shard
+        return shard
+    }
+
+    private func closeShards(_ partitions: [Int32]) {
+        for partition in partitions {
+            guard let shard = shards.removeValue(forKey: partition) else { continue }
+            pendingPublish.remove(partition)
+            do { try shard.close() } catch {
+                logger.warning("cannot close shard", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: - timer
+
+    private func tickIfDue() throws {
+        let now = ContinuousClock.now
+        if let interval = stage.tickInterval, now - lastTick >= interval {
+            lastTick = now
+            for (partition, shard) in shards.sorted(by: { $0.key < $1.key }) {
+                try withAttempts("tick for partition \(partition)") {
+                    try shard.write { db in
+                        let context = StageContext(db: db, partition: partition, now: worker.clock.now(), topics: worker.topics)
+                        try stage.tick(in: context)
+                    }
+                }
+                pendingPublish.insert(partition)
+            }
+        }
+        if now - lastInboxPrune >= .seconds(3600) {
+            lastInboxPrune = now
+            let cutoff = worker.clock.now().addingTimeInterval(-Double(worker.settings.inboxRetention.components.seconds))
+            for shard in shards.values {
+                _ = try? shard.write { try RuntimeTables.pruneInbox($0, before: cutoff) }
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+import PaystreamStore
+
+/// How a worker batches, stores and publishes.
+public struct WorkerSettings: Sendable {
+    /// At most this many records per batch (one SQLite transaction per shard per batch).
+    public var maxBatchRecords: Int = 500
+    /// How long a poll waits for the first record of a batch.
+    public var maxBatchWait: Duration = .milliseconds(100)
+    /// At most this many outbox rows per publish round.
+    public var outboxBatch: Int = 2000
+    public var synchronous: SynchronousMode = .full
+    /// How long processed message ids stay in the inbox.
+    public var inboxRetention: Duration = .seconds(7 * 24 * 3600)
+    /// Attempts for a batch whose transaction fails (SQLite busy, disk full) before the worker
+    /// gives up and exits non-zero, to be restarted from its stored offsets.
+    public var batchAttempts: Int = 5
+
+    public init() {}
+}
+
+/// Where time comes from; tests inject a controllable one.
+public protocol PaystreamClock: Sendable {
+    func now() -> Date
+}
+
+public struct SystemClock: PaystreamClock {
+    public init() {}
+    public func now() -> Date { Date() }
+}

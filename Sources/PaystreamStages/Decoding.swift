@@ -1,0 +1,29 @@
+import Foundation
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamRuntime
+
+/// Decodes a record's value as `T` after checking its `schema` field; anything else is a dead letter.
+func decodeMessage<T: Decodable>(_ type: T.Type, schema expected: String, from record: ConsumedRecord) throws(DeadLetter) -> T {
+    let data = Data(record.value)
+    guard let schema = Wire.schema(of: data) else {
+        throw .undecodable("value is not a JSON object with a schema field")
+    }
+    guard schema == expected else { throw .unknownSchema(schema) }
+    do {
+        return try Wire.decode(T.self, from: data)
+    } catch {
+        throw .undecodable("\(expected): \(describe(error))")
+    }
+}
+
+func describe(_ error: any Error) -> String {
+    guard let error = error as? DecodingError else { return "\(error)" }
+    switch error {
+    case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context), .dataCorrupted(let context):
+        let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+        return "\(path.isEmpty ? "" : "\(path): ")\(context.debugDescription)"
+    @unknown default:
+        return "\(error)"
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import PaystreamDomain
+import PaystreamStore
+
+/// The payment stage's tables and the statements on them (all inside the batch transaction).
+public enum PaymentTables {
+    public static let schema = StageSchema([
+        ("payment-v1", { db in
+            try db.execute(sql: """
+                CREATE TABLE payment (
+                    payment_id TEXT PRIMARY KEY NOT NULL,
+                    request_id TEXT NOT NULL,
+                    order_id TEXT,
+                    payer_id TEXT NOT NULL,
+                    merchant_id TEXT NOT NULL,
+                    amount INTEGER NOT NULL CHECK (amount > 0),
+                    currency TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    settlement_mode TEXT NOT NULL,
+                    installments INTEGER,
+                    splits TEXT NOT NULL,
+                    settlement_currency TEXT,
+                    metadata TEXT,
+                    status TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    channel_reference TEXT,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE INDEX payment_payer ON payment(payer_id);
+                CREATE TABLE request_log (
+                    request_id TEXT PRIMARY KEY NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    payment_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    received_at TEXT NOT NULL
+                );
+                """)
+        }),
+    ])
+
+    struct LoggedRequest {
+        let fingerprint: String
+        let paymentID: String
+    }
+
+    static func requestLog(_ db: Database, requestID: String) throws -> LoggedRequest? {
+        try Row.fetchOne(db, sql: "SELECT fingerprint, payment_id FROM request_log WHERE request_id = ?", arguments: [requestID])
+            .map { LoggedRequest(fingerprint: $0["fingerprint"], paymentID: $0["payment_id"]) }
+    }
+
+    static func logRequest(_ db: Database, requestID: String, fingerprint: String, paymentID: String,
+                           status: PaymentStatus, now: String) throws {
+        try db.execute(sql: "INSERT INTO request_log (request_id, fingerprint, payment_id, status, received_at) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [requestID, fingerprint, paymentID, status.rawValue, now])
+    }
+
+    /// Marks a payment's events unsent again, so the outbox publishes the same bytes once more.
+    static func republishEvents(_ db: Database, paymentID: String, topic: String) throws {
+        let prefix = "pe:\(paymentID):"
+        try db.execute(sql: "UPDATE outbox SET sent_at = NULL WHERE topic = ? AND substr(event_id, 1, ?) = ?",
+                       arguments: [topic, prefix.count, prefix])
+    }
+
+    static func insert(_ db: Database, _ p: PaymentRecord, fingerprint: String) throws {
+        try db.execute(sql: """
+            INSERT INTO payment (payment_id, request_id, order_id, payer_id, merchant_id, amount, currency, method, channel,
+                settlement_mode, installments, splits, settlement_currency, metadata, status, sequence, channel_reference,
+                created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [p.paymentID, p.requestID, p.orderID, p.payerID, p.merchantID, p.amount, p.currency, p.method,
+                             p.channel, p.settlementMode, p.installments, try json(p.splits), p.settlementCurrency,
+                             try p.metadata.map(json), p.status.rawValue, p.sequence, p.channelReference, p.createdAt,
+                             p.updatedAt])
+        try logRequest(db, requestID: p.requestID, fingerprint: fingerprint, paymentID: p.paymentID, status: p.status,
+                       now: p.createdAt)
+    }
+
+    static func update(_ db: Database, _ p: PaymentRecord) throws {
+        try db.execute(sql: """
+            UPDATE payment SET status = ?, sequence = ?, channel_reference = ?, updated_at = ? WHERE payment_id = ?
+            """, arguments: [p.status.rawValue, p.sequence, p.channelReference, p.updatedAt, p.paymentID])
+    }
+
+    public static func payment(_ db: Database, id: String) throws -> PaymentRecord? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM payment WHERE payment_id = ?", arguments: [id]) else { return nil }
+        let splits: String = row["splits"]
+        let metadata: String? = row["metadata"]
+        return PaymentRecord(
+            paymentID: row["payment_id"], requestID: row["request_id"], orderID: row["order_id"], payerID: row["payer_id"],
+            merchantID: row["merchant_id"], amount: row["amount"], currency: row["currency"], method: row["method"],
+            channel: row["channel"], settlementMode: row["settlement_mode"], installments: row["installments"],
+            splits: try JSONDecoder().decode([Split].self, from: Data(splits.utf8)),
+            settlementCurrency: row["settlement_currency"],
+            metadata: try metadata.map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) },
+            status: PaymentStatus(rawValue: row["status"]) ?? .failed, sequence: row["sequence"],
+            channelReference: row["channel_reference"], createdAt: row["created_at"], updatedAt: row["updated_at"])
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try JSONEncoder.sortedKeys.encode(value), as: UTF8.self)
+    }
+}
+
+extension JSONEncoder {
+    static let sortedKeys: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}

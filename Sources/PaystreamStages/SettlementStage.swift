@@ -1,0 +1,168 @@
+import Foundation
+import GRDB
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamRuntime
+import PaystreamStore
+
+/// settlement-worker: books captured money for the merchant. Computes the fee (basis points of
+/// the amount, rounded half up, plus a fixed part), pays splits to suppliers, and posts a
+/// balanced entry set to the merchant-side ledger; emits `settlement.booked`.
+/// (Modes, installments, FX, batches and payouts come with the settlement issue.)
+public struct SettlementStage: Stage {
+    public struct Settings: Decodable, Sendable {
+        /// Fee in basis points of the amount (60 = 0.60%).
+        public var feeBasisPoints: Int64 = 60
+        /// Fixed fee per payment, in minor units.
+        public var feeFixed: Int64 = 0
+
+        public init(feeBasisPoints: Int64 = 60, feeFixed: Int64 = 0) {
+            self.feeBasisPoints = feeBasisPoints
+            self.feeFixed = feeFixed
+        }
+
+        enum CodingKeys: String, CodingKey { case feeBasisPoints = "fee_basis_points", feeFixed = "fee_fixed" }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            feeBasisPoints = try c.decodeIfPresent(Int64.self, forKey: .feeBasisPoints) ?? 60
+            feeFixed = try c.decodeIfPresent(Int64.self, forKey: .feeFixed) ?? 0
+            guard (0...10_000).contains(feeBasisPoints), feeFixed >= 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .feeBasisPoints, in: c,
+                                                       debugDescription: "fee_basis_points must be 0…10000 and fee_fixed ≥ 0")
+            }
+        }
+    }
+
+    public enum Input: Sendable {
+        case capture(SettlementRequest)
+        case payoutConfirmation
+    }
+
+    public let name = "settlement-worker"
+    public let topics: TopicNames
+    public let settings: Settings
+
+    public init(topics: TopicNames, settings: Settings = Settings()) {
+        self.topics = topics
+        self.settings = settings
+    }
+
+    public var inputTopics: [String] { [topics.settlementRequests, topics.payoutConfirmations] }
+    public var schema: StageSchema { SettlementTables.schema }
+
+    public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input {
+        if record.topic == topics.payoutConfirmations {
+            throw DeadLetter(code: "not_supported", message: "payout confirmations are not handled yet")
+        }
+        return .capture(try decodeMessage(SettlementRequest.self, schema: SettlementRequest.schemaName, from: record))
+    }
+
+    public func messageID(of input: Input) -> String? {
+        switch input {
+        case .capture(let request): "settlement-request:\(request.eventId)"
+        case .payoutConfirmation: nil
+        }
+    }
+
+    public func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
+        guard case .capture(let request) = input else { return }
+        guard request.type == "capture" else {
+            throw DeadLetter(code: "not_supported", message: "settlement request type '\(request.type)' is not handled yet")
+        }
+        guard request.amount > 0 else { throw DeadLetter(code: "invalid_amount", message: "amount must be positive") }
+        let fee = try Self.fee(amount: request.amount, basisPoints: settings.feeBasisPoints, fixed: settings.feeFixed)
+        let splitTotal = request.splits.reduce(Int64(0)) { $0 + $1.amount }
+        let net = request.amount - fee - splitTotal
+        guard net >= 0 else {
+            throw DeadLetter(code: "splits_exceed_net", message: "fee \(fee) and splits \(splitTotal) exceed amount \(request.amount)")
+        }
+        let posting = "booking:\(request.paymentId)"
+        var entries: [LedgerEntry] = [
+            LedgerEntry(account: "clearing:\(request.method)", amount: request.amount),
+            LedgerEntry(account: "merchant_payable:\(request.merchantId)", amount: -net),
+        ]
+        if fee > 0 { entries.append(LedgerEntry(account: "fee_revenue", amount: -fee)) }
+        for split in request.splits {
+            entries.append(LedgerEntry(account: "supplier_payable:\(split.partyId)", amount: -split.amount))
+        }
+        try SettlementTables.post(context.db, posting: posting, currency: request.currency, entries: entries, now: context.timestamp)
+        try SettlementTables.recordSettlement(context.db, request: request, fee: fee, net: net, now: context.timestamp)
+
+        let event = SettlementEvent(
+            eventId: "se:\(request.paymentId):booked", sequence: 1, occurredAt: context.timestamp, type: "settlement.booked",
+            paymentId: request.paymentId, orderId: request.orderId, payerId: request.payerId, merchantId: request.merchantId,
+            amount: request.amount, currency: request.currency, fee: fee, commission: 0, net: net, splits: request.splits,
+            settlementMode: request.settlement.mode, sourceEventId: request.eventId)
+        try context.emit(event, topic: topics.settlementEvents, key: request.merchantId, eventID: event.eventId)
+    }
+
+    /// amount × bp / 10 000, rounded half up, plus the fixed part; overflow is an error.
+    static func fee(amount: Int64, basisPoints: Int64, fixed: Int64) throws -> Int64 {
+        let (product, overflow) = amount.multipliedReportingOverflow(by: basisPoints)
+        guard !overflow else { throw DeadLetter(code: "amount_overflow", message: "fee computation overflows for \(amount)") }
+        let variable = (product + 5_000) / 10_000
+        let (total, overflow2) = variable.addingReportingOverflow(fixed)
+        guard !overflow2 else { throw DeadLetter(code: "amount_overflow", message: "fee computation overflows for \(amount)") }
+        return min(total, amount)
+    }
+}
+
+/// One leg of a posting: positive amounts are debits, negative ones credits.
+public struct LedgerEntry: Sendable, Equatable {
+    public let account: String
+    public let amount: Int64
+}
+
+public enum SettlementTables {
+    public static let schema = StageSchema([
+        ("settlement-v1", { db in
+            try db.execute(sql: """
+                CREATE TABLE settlement (
+                    payment_id TEXT PRIMARY KEY NOT NULL,
+                    merchant_id TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    currency TEXT NOT NULL,
+                    fee INTEGER NOT NULL,
+                    net INTEGER NOT NULL,
+                    mode TEXT NOT NULL,
+                    source_event_id TEXT NOT NULL,
+                    booked_at TEXT NOT NULL
+                );
+                CREATE TABLE ledger_entry (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    posting_id TEXT NOT NULL,
+                    account TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    posted_at TEXT NOT NULL
+                );
+                CREATE INDEX ledger_entry_posting ON ledger_entry(posting_id);
+                CREATE INDEX ledger_entry_account ON ledger_entry(account, currency);
+                """)
+        }),
+    ])
+
+    /// Writes a posting; refuses one whose entries do not sum to zero.
+    static func post(_ db: Database, posting: String, currency: String, entries: [LedgerEntry], now: String) throws {
+        let sum = entries.reduce(Int64(0)) { $0 + $1.amount }
+        precondition(sum == 0, "unbalanced posting \(posting): \(entries)")
+        let statement = try db.makeStatement(sql: "INSERT INTO ledger_entry (posting_id, account, currency, amount, posted_at) VALUES (?, ?, ?, ?, ?)")
+        for entry in entries {
+            try statement.execute(arguments: [posting, entry.account, currency, entry.amount, now])
+        }
+    }
+
+    static func recordSettlement(_ db: Database, request: SettlementRequest, fee: Int64, net: Int64, now: String) throws {
+        try db.execute(sql: """
+            INSERT INTO settlement (payment_id, merchant_id, amount, currency, fee, net, mode, source_event_id, booked_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [request.paymentId, request.merchantId, request.amount, request.currency, fee, net,
+                             request.settlement.mode, request.eventId, now])
+    }
+
+    /// Sum of entries per (posting, currency) that are not zero: empty when the ledger balances.
+    public static func unbalancedPostings(_ db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT posting_id FROM ledger_entry GROUP BY posting_id, currency HAVING sum(amount) != 0")
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import GRDB
+
+/// How hard SQLite pushes each commit to disk. `full` survives power loss; `normal` (in WAL mode)
+/// survives a process crash but may lose the last commits on power loss.
+public enum SynchronousMode: String, Sendable, Codable, CaseIterable {
+    case full = "FULL"
+    case normal = "NORMAL"
+    case off = "OFF"
+}
+
+/// A stage's schema beyond the runtime's own tables. Migrations are append-only: a shipped
+/// migration is never edited, a change is a new one.
+public struct StageSchema: Sendable {
+    public let migrations: [(String, @Sendable (Database) throws -> Void)]
+
+    public init(_ migrations: [(String, @Sendable (Database) throws -> Void)]) {
+        self.migrations = migrations
+    }
+
+    public static let empty = StageSchema([])
+}
+
+/// One SQLite database (WAL) holding the state of one input partition of one stage: the stage's
+/// tables plus the runtime's consumed offsets, inbox and outbox. A worker writes to it in one
+/// transaction per batch, so state, offsets, dedup ids and outgoing messages commit together.
+public final class ShardStore: Sendable {
+    public let partition: Int32
+    public let path: String
+    public let pool: DatabasePool
+
+    /// The file for a stage's partition under the state directory: `<dir>/<stage>/p<partition>.sqlite`.
+    public static func path(stateDirectory: String, stage: String, partition: Int32) -> String {
+        "\(stateDirectory)/\(stage)/p\(partition).sqlite"
+    }
+
+    public init(path: String, partition: Int32, synchronous: SynchronousMode = .full, schema: StageSchema) throws {
+        self.path = path
+        self.partition = partition
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        var configuration = Configuration()
+        // Several instances on one host may open the same shard while a partition moves between
+        // them: wait for the other writer instead of failing.
+        configuration.busyMode = .timeout(30)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        // DatabasePool sets synchronous itself after prepareDatabase, so set it afterwards.
+        try pool.barrierWriteWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+        }
+        var migrator = DatabaseMigrator()
+        RuntimeTables.register(in: &migrator)
+        for (name, migrate) in schema.migrations { migrator.registerMigration(name, migrate: migrate) }
+        try migrator.migrate(pool)
+    }
+
+    /// Runs `body` in one write transaction.
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.write(body)
+    }
+
+    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
+    }
+
+    public func close() throws {
+        try pool.close()
+    }
+}

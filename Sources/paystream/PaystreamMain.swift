@@ -1,0 +1,5 @@
+import ArgumentParser
+import PaystreamAdmin
+
+@main
+extension PaystreamCommand {}
