@@ -50,6 +50,9 @@ public struct StageWorker<S: Stage>: Service {
                                         "kafka.topics": "\(stage.inputTopics.joined(separator: ","))"])
         do {
             try await loop.run()
+        } catch let crash as SimulatedCrash {
+            await loop.abandon()
+            throw crash
         } catch {
             logger.error("worker stopping on error", metadata: ["error": "\(error)"])
             await loop.shutdown()
@@ -83,12 +86,22 @@ final class WorkerLoop<S: Stage> {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords,
                                                maxWait: worker.settings.maxBatchWait)
-            if !poll.records.isEmpty { try process(poll.records) }
+            if !poll.records.isEmpty {
+                try process(poll.records)
+                if worker.settings.crashPoint == .afterCommitBeforePublish { throw SimulatedCrash() }
+            }
             await publishPending()
             if let rebalance = poll.rebalance { try await handle(rebalance) }
             try tickIfDue()
             if !pendingPublish.isEmpty { await publishPending() }
         }
+    }
+
+    /// Lets go of Kafka without publishing anything more, as a dying process would.
+    func abandon() async {
+        await consumer.close()
+        await producer.close()
+        closeShards(Array(shards.keys))
     }
 
     func shutdown() async {

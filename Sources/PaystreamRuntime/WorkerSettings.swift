@@ -15,6 +15,8 @@ public struct WorkerSettings: Sendable {
     /// Attempts for a batch whose transaction fails (SQLite busy, disk full) before the worker
     /// gives up and exits non-zero, to be restarted from its stored offsets.
     public var batchAttempts: Int = 5
+    /// Fault injection for tests: the worker stops at this point as if the process died there.
+    public var crashPoint: CrashPoint?
 
     public init() {}
 }
@@ -28,3 +30,12 @@ public struct SystemClock: PaystreamClock {
     public init() {}
     public func now() -> Date { Date() }
 }
+
+/// Where a test makes a worker die (see `WorkerSettings.crashPoint`).
+public enum CrashPoint: Sendable {
+    /// After a batch's transaction committed, before its outbox rows were published.
+    case afterCommitBeforePublish
+}
+
+/// Thrown by a worker that reached its `crashPoint`.
+public struct SimulatedCrash: Error, Sendable {}
