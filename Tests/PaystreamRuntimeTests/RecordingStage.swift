@@ -1,0 +1,55 @@
+import Foundation
+import GRDB
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamRuntime
+import PaystreamStore
+
+/// A minimal stage for runtime tests: each input `{"id": "...", "n": 1}` inserts one row into
+/// `effect` and emits one message on the output topic with event id `out:<id>`.
+struct RecordingStage: Stage {
+    struct Input: Sendable, Codable {
+        let id: String
+        let n: Int
+    }
+
+    let name = "recorder"
+    let input: String
+    let output: String
+
+    var inputTopics: [String] { [input] }
+
+    var schema: StageSchema {
+        StageSchema([("recorder-v1", { db in
+            try db.execute(sql: "CREATE TABLE effect (id TEXT NOT NULL, n INTEGER NOT NULL, kafka_offset INTEGER NOT NULL)")
+        })])
+    }
+
+    func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input {
+        do { return try JSONDecoder().decode(Input.self, from: Data(record.value)) } catch {
+            throw .undecodable("not a recorder input")
+        }
+    }
+
+    func messageID(of input: Input) -> String? { input.id }
+
+    func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
+        try context.db.execute(sql: "INSERT INTO effect (id, n, kafka_offset) VALUES (?, ?, ?)",
+                               arguments: [input.id, input.n, record.offset])
+        try context.emit(input, topic: output, key: input.id, eventID: "out:\(input.id)")
+    }
+}
+
+/// Counts rows of `effect` over every shard file of the recorder under `stateDirectory`.
+func effects(in stateDirectory: String) throws -> [(id: String, n: Int)] {
+    let dir = "\(stateDirectory)/recorder"
+    var result: [(String, Int)] = []
+    for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasSuffix(".sqlite") {
+        let queue = try DatabaseQueue(path: "\(dir)/\(file)")
+        result += try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, n FROM effect").map { ($0["id"] as String, $0["n"] as Int) }
+        }
+        try queue.close()
+    }
+    return result
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Logging
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamRuntime
+import PaystreamStore
+import PaystreamTesting
+import Testing
+
+@Suite("Worker runtime against Tansu")
+struct RuntimeTests {
+    let broker: TansuBroker
+    let stateDirectory: String
+
+    init() throws {
+        broker = try TansuBroker()
+        try broker.createTopics(["in", "out", "in.dlq"], partitions: 2)
+        stateDirectory = try temporaryDirectory()
+    }
+
+    func worker(settings: WorkerSettings = WorkerSettings()) -> StageWorker<RecordingStage> {
+        var logger = Logger(label: "test.worker")
+        logger.logLevel = .warning
+        var settings = settings
+        settings.maxBatchWait = .milliseconds(20)
+        return StageWorker(stage: RecordingStage(input: "in", output: "out"),
+                           kafka: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: fastKafkaProperties),
+                           groupID: "recorder", stateDirectory: stateDirectory, topics: TopicNames(),
+                           settings: settings, logger: logger)
+    }
+
+    func publish(_ values: [(key: String, value: String)]) async throws {
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers),
+                                         logger: Logger(label: "test"))
+        let results = await producer.send(values.map { OutgoingMessage(topic: "in", key: $0.key, value: $0.value) })
+        await producer.close()
+        for result in results { _ = try result.get() }
+    }
+
+    /// Runs the worker until `done` holds for what the output topics show, then stops it.
+    func run(_ worker: StageWorker<RecordingStage>, reading topics: [String] = ["out"],
+             until done: @escaping ([ConsumedRecord]) -> Bool) async throws -> [ConsumedRecord] {
+        let task = Task { try await worker.run() }
+        let reader = try await TopicReader(bootstrapServers: broker.bootstrapServers, topics: topics)
+        let records: [ConsumedRecord]
+        do {
+            records = try await reader.read(timeout: .seconds(60), until: done)
+        } catch {
+            task.cancel()
+            await reader.close()
+            throw error
+        }
+        // Anything the worker would wrongly publish twice arrives within this window.
+        let late = try await reader.readFor(.milliseconds(700))
+        task.cancel()
+        _ = try? await task.value
+        await reader.close()
+        return records + late
+    }
+
+    @Test("the same input delivered twice has one effect and one output (inbox)")
+    func duplicateInput() async throws {
+        defer { broker.stop() }
+        try await publish([("a", #"{"id":"a","n":1}"#), ("a", #"{"id":"a","n":1}"#), ("b", #"{"id":"b","n":2}"#),
+                           ("a", #"{"id":"a","n":1}"#)])
+        let out = try await run(worker()) { Set($0.compactMap(\.keyString)) == ["a", "b"] }
+        #expect(out.count == 2)
+        #expect(out.filter { $0.keyString == "a" }.count == 1)
+        let rows = try effects(in: stateDirectory)
+        #expect(rows.map(\.id).sorted() == ["a", "b"])
+    }
+
+    @Test("garbage bytes become one dead letter with the source offset; the worker goes on")
+    func garbageToDeadLetter() async throws {
+        defer { broker.stop() }
+        try await publish([("k", "\u{1}not json at all"), ("k", #"{"id":"after","n":3}"#)])
+        let records = try await run(worker(), reading: ["out", "in.dlq"]) { records in
+            records.contains { $0.topic == "out" } && records.contains { $0.topic == "in.dlq" }
+        }
+        let letters = records.filter { $0.topic == "in.dlq" }
+        #expect(letters.count == 1)
+        let letter = try Wire.decode(DeadLetterMessage.self, from: Data(letters[0].value))
+        #expect(letter.schema == "dead-letter/v1")
+        #expect(letter.errorCode == "undecodable")
+        #expect(letter.sourceTopic == "in")
+        #expect(letter.sourceOffset == 0)
+        #expect(letter.sourcePartition == letters[0].partition)
+        #expect(letter.originalKey == "k")
+        #expect(Data(base64Encoded: letter.originalValueBase64) == Data("\u{1}not json at all".utf8))
+        #expect(letters[0].keyString == "k")
+        #expect(records.filter { $0.topic == "out" }.map(\.keyString) == ["after"])
+        #expect(try effects(in: stateDirectory).map(\.id) == ["after"])
+    }
+
+    @Test("a crash between the SQLite commit and the outbox publish: the restarted worker publishes the same events once")
+    func crashBeforePublish() async throws {
+        defer { broker.stop() }
+        let ids = (0..<20).map { "id-\($0)" }
+        try await publish(ids.map { ($0, #"{"id":"\#($0)","n":7}"#) })
+
+        var crashing = WorkerSettings()
+        crashing.crashPoint = .afterCommitBeforePublish
+        await #expect(throws: SimulatedCrash.self) { try await worker(settings: crashing).run() }
+
+        // The crash came after the commit: some effects are stored, nothing was published.
+        let stored = try effects(in: stateDirectory)
+        #expect(!stored.isEmpty)
+        let early = try await TopicReader(bootstrapServers: broker.bootstrapServers, topics: ["out"])
+        #expect(try await early.readFor(.milliseconds(500)).isEmpty)
+        await early.close()
+
+        let out = try await run(worker()) { Set($0.compactMap(\.keyString)) == Set(ids) }
+        #expect(out.count == ids.count)
+        #expect(Set(out.compactMap { $0.header("event-id") }) == Set(ids.map { "out:\($0)" }))
+        // Each input took effect exactly once across both runs.
+        let rows = try effects(in: stateDirectory)
+        #expect(rows.count == ids.count)
+        #expect(Set(rows.map(\.id)) == Set(ids))
+    }
+}
