@@ -69,7 +69,7 @@ let package = Package(
 
         // Test support shipped with the package: a Tansu broker on a free loopback port, topic
         // readers and process helpers.
-        .target(name: "PaystreamTesting", dependencies: ["PaystreamKafka", "PaystreamRuntime"]),
+        .target(name: "PaystreamTesting", dependencies: ["PaystreamKafka", "PaystreamRuntime", "PaystreamStages"]),
 
         .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain"]),
         .testTarget(
@@ -78,11 +78,11 @@ let package = Package(
         ),
         .testTarget(
             name: "PaystreamRuntimeTests",
-            dependencies: ["PaystreamRuntime", "PaystreamStages", "PaystreamTesting"]
+            dependencies: ["PaystreamRuntime", "PaystreamStages", "PaystreamTesting", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "PaystreamEndToEndTests",
-            dependencies: ["PaystreamStages", "PaystreamAdmin", "PaystreamTesting"]
+            dependencies: ["PaystreamStages", "PaystreamAdmin", "PaystreamTesting", .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -23,6 +23,8 @@ public enum Wire {
 
     /// RFC 3339 UTC time with milliseconds, e.g. `2026-11-24T10:00:00.000Z`.
     public static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        date.formatted(timestampStyle)
     }
+
+    private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
 }

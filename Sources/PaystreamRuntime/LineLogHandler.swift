@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PaystreamDomain
 
 /// Structured log lines on standard error: logfmt (`ts=… level=info msg="ready" stage=…`) or one
 /// JSON object per line. Metadata keys are dotted (`payment.id`, `kafka.partition`).
@@ -27,7 +28,7 @@ public struct LineLogHandler: LogHandler {
         var fields = metadata
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
         if let extra = event.metadata { fields.merge(extra) { _, new in new } }
-        let time = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        let time = Wire.timestamp(Date())
         var line: String
         switch format {
         case .logfmt:

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PaystreamDomain
 
 /// A message waiting in (or sent from) the outbox.
 public struct OutboxMessage: Sendable, Equatable {
@@ -151,9 +152,7 @@ public enum RuntimeTables {
         }
     }
 
-    static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
-    }
+    static func timestamp(_ date: Date) -> String { Wire.timestamp(date) }
 }
 
 extension JSONEncoder {

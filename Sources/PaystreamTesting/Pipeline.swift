@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import PaystreamKafka
+import PaystreamRuntime
+import PaystreamStages
+
+/// The whole pipeline in one process, for tests: a Tansu broker, every topic, and the four
+/// stages as workers in one task group. `stop()` cancels the workers (each finishes its batch)
+/// and stops the broker.
+public final class InProcessPipeline: @unchecked Sendable {
+    public let broker: TansuBroker
+    public let stateDirectory: String
+    public let topics: TopicNames
+    private var task: Task<Void, any Error>?
+
+    public enum Component: String, CaseIterable, Sendable {
+        case paymentWorker = "payment-worker", channelSandbox = "channel-sandbox"
+        case settlementWorker = "settlement-worker", notifier
+    }
+
+    public init(partitions: Int32 = 4, topicPrefix: String = "") async throws {
+        broker = try TansuBroker()
+        stateDirectory = try temporaryDirectory("paystream-pipeline")
+        topics = TopicNames(prefix: topicPrefix)
+        let admin = try KafkaAdmin(configuration: kafka)
+        defer { admin.close() }
+        let wanted = topics.all.map { NewTopic(name: $0, partitions: partitions) }
+        _ = try await admin.createTopics(wanted)
+    }
+
+    public var kafka: KafkaConfiguration {
+        KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: fastKafkaProperties)
+    }
+
+    /// Starts the given components in-process.
+    public func start(_ components: [Component] = Component.allCases, logLevel: Logger.Level = .warning) {
+        let kafka = self.kafka, topics = self.topics, directory = stateDirectory
+        var settings = WorkerSettings()
+        settings.maxBatchWait = .milliseconds(20)
+        task = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for component in components {
+                    var logger = Logger(label: component.rawValue)
+                    logger.logLevel = logLevel
+                    let groupID = "paystream.\(component.rawValue)"
+                    switch component {
+                    case .paymentWorker:
+                        let worker = StageWorker(stage: PaymentStage(topics: topics), kafka: kafka, groupID: groupID,
+                                                 stateDirectory: directory, topics: topics, settings: settings, logger: logger)
+                        group.addTask { try await worker.run() }
+                    case .channelSandbox:
+                        let worker = StageWorker(stage: ChannelSandboxStage(topics: topics), kafka: kafka, groupID: groupID,
+                                                 stateDirectory: directory, topics: topics, settings: settings, logger: logger)
+                        group.addTask { try await worker.run() }
+                    case .settlementWorker:
+                        let worker = StageWorker(stage: SettlementStage(topics: topics), kafka: kafka, groupID: groupID,
+                                                 stateDirectory: directory, topics: topics, settings: settings, logger: logger)
+                        group.addTask { try await worker.run() }
+                    case .notifier:
+                        let worker = StageWorker(stage: NotifierStage(topics: topics), kafka: kafka, groupID: groupID,
+                                                 stateDirectory: directory, topics: topics, settings: settings, logger: logger)
+                        group.addTask { try await worker.run() }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    /// Publishes values to a topic, keyed as given, and waits for delivery.
+    public func publish(topic: String, _ messages: [(key: String, value: Data)]) async throws {
+        let producer = try KafkaProducer(configuration: kafka, logger: Logger(label: "test.publisher"))
+        let results = await producer.send(messages.map {
+            OutgoingMessage(topic: topic, key: Array($0.key.utf8), value: Array($0.value))
+        })
+        await producer.close()
+        for result in results { _ = try result.get() }
+    }
+
+    public func reader(_ topicNames: [String]) async throws -> TopicReader {
+        try await TopicReader(bootstrapServers: broker.bootstrapServers, topics: topicNames)
+    }
+
+    /// Stops the in-process workers (graceful: each finishes its batch), then the broker.
+    public func stop() async {
+        task?.cancel()
+        _ = try? await task?.value
+        broker.stop()
+    }
+}
