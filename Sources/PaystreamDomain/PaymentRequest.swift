@@ -140,6 +140,14 @@ extension PaymentRequestMessage {
         guard ["prepaid", "postpaid", "installments"].contains(terms.mode) else {
             return invalid("settlement.mode must be prepaid, postpaid or installments")
         }
+        if terms.mode == "installments" {
+            guard let count = terms.installments, (2...120).contains(count) else {
+                return invalid("settlement.installments must be 2 to 120 when settlement.mode is installments")
+            }
+        }
+        if let metadata, case .object = metadata {} else if metadata != nil {
+            return invalid("metadata must be a JSON object")
+        }
         let splits = self.splits ?? []
         var splitTotal: Int64 = 0
         for split in splits {

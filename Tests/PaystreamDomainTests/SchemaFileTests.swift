@@ -1,0 +1,207 @@
+import Foundation
+import PaystreamDomain
+import Testing
+
+/// The JSON Schema files in `docs/schemas` must describe what the Swift message types encode:
+/// every required key is written, every written key is described, and `schema` is the file's const.
+struct SchemaFileTests {
+    @Test("an encoded message has the keys its schema file lists", arguments: SchemaSample.all)
+    func encodedMessageMatchesSchemaFile(_ sample: SchemaSample) throws {
+        let schema = try Self.loadSchema(sample.file)
+        let encoded = try sample.encode()
+        let object = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any],
+                                  "\(sample): the encoded message is not a JSON object")
+
+        Self.checkKeys(object, against: schema, at: "message", in: sample.file)
+
+        let properties = try #require(schema["properties"] as? [String: Any], "\(sample.file) has no properties")
+        let schemaProperty = try #require(properties["schema"] as? [String: Any], "\(sample.file) does not describe schema")
+        let const = try #require(schemaProperty["const"] as? String, "\(sample.file): properties.schema has no const")
+        #expect(object["schema"] as? String == const)
+        #expect(sample.schemaName == const)
+        #expect(sample.file == sample.schemaName.replacingOccurrences(of: "/", with: ".") + ".schema.json")
+    }
+
+    @Test("every schema file is a JSON Schema of an object", arguments: SchemaSample.files)
+    func schemaFileIsWellFormed(_ file: String) throws {
+        let schema = try Self.loadSchema(file)
+        #expect(schema["$schema"] as? String == "https://json-schema.org/draft/2020-12/schema")
+        #expect((schema["$id"] as? String).map { !$0.isEmpty } == true, "\(file) has no $id")
+        #expect((schema["title"] as? String).map { !$0.isEmpty } == true, "\(file) has no title")
+        #expect(schema["type"] as? String == "object")
+        #expect(schema["required"] is [String], "\(file) has no required array")
+    }
+
+    @Test("every schema file in docs/schemas has a sample message here")
+    func everySchemaFileIsCovered() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.schemasFolder().path)
+        let onDisk = Set(names.filter { $0.hasSuffix(".schema.json") })
+        #expect(onDisk == Set(SchemaSample.files))
+    }
+
+    // MARK: helpers
+
+    /// `docs/schemas` of the package this file belongs to: the folder holding Package.swift, found
+    /// by walking up from this source file.
+    static func schemasFolder() -> URL {
+        var folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
+            let parent = folder.deletingLastPathComponent()
+            if parent.path == folder.path { break }
+            folder = parent
+        }
+        return folder.appendingPathComponent("docs").appendingPathComponent("schemas")
+    }
+
+    static func loadSchema(_ file: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: schemasFolder().appendingPathComponent(file))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(file) is not a JSON object")
+    }
+
+    /// Records an issue for each required key of `schema` missing from `value` and each key of `value`
+    /// that `schema` does not list, then checks nested objects and array items the same way.
+    static func checkKeys(_ value: Any, against schema: [String: Any], at path: String, in file: String) {
+        if let items = value as? [Any] {
+            guard let itemSchema = schema["items"] as? [String: Any] else { return }
+            for (index, item) in items.enumerated() {
+                checkKeys(item, against: itemSchema, at: "\(path)[\(index)]", in: file)
+            }
+            return
+        }
+        guard let object = value as? [String: Any], let properties = schema["properties"] as? [String: Any] else { return }
+        let required = schema["required"] as? [String] ?? []
+        let missing = required.filter { object[$0] == nil }
+        #expect(missing.isEmpty, "\(file): \(path) lacks required keys \(missing.sorted())")
+        let unlisted = object.keys.filter { properties[$0] == nil }
+        #expect(unlisted.isEmpty, "\(file): \(path) has keys the schema does not list: \(unlisted.sorted())")
+        for (key, child) in object {
+            if let childSchema = properties[key] as? [String: Any] {
+                checkKeys(child, against: childSchema, at: "\(path).\(key)", in: file)
+            }
+        }
+    }
+}
+
+/// A message value to encode and the schema file that describes it. Each message type has one
+/// sample with every optional field set (so every key it can write is checked against
+/// `properties`) and, where it has optional fields, one with none set (so `required` lists no
+/// key the type may leave out).
+struct SchemaSample: Sendable, CustomTestStringConvertible {
+    let file: String
+    let schemaName: String
+    let variant: String
+    let encode: @Sendable () throws -> Data
+
+    var testDescription: String { "\(file) (\(variant))" }
+
+    static var files: [String] {
+        var seen: [String] = []
+        for sample in all where !seen.contains(sample.file) { seen.append(sample.file) }
+        return seen
+    }
+
+    static let all: [SchemaSample] = [
+        SchemaSample(file: "payment-request.v1.schema.json", schemaName: PaymentRequestMessage.schemaName, variant: "all fields") {
+            try Wire.encode(PaymentRequestMessage(
+                type: "payment", requestId: "ord-1001-try-1", paymentId: "pay-1001", orderId: "ord-1001",
+                payerId: "user-42", merchantId: "m-7", amount: 19_999, currency: "CNY", method: "alipay", channel: "mobile",
+                settlement: SettlementTerms(mode: "installments", installments: 6),
+                splits: [Split(partyId: "supplier-3", amount: 5_000)], settlementCurrency: "CNY",
+                createdAt: "2026-11-24T10:00:00Z", metadata: .object(["cart": .string("c-1")])))
+        },
+        SchemaSample(file: "payment-request.v1.schema.json", schemaName: PaymentRequestMessage.schemaName, variant: "required fields") {
+            try Wire.encode(PaymentRequestMessage(
+                requestId: "ord-1002-try-1", payerId: "user-43", merchantId: "m-7", amount: 5_000, currency: "CNY",
+                method: "card", channel: "bank_card"))
+        },
+        SchemaSample(file: "payment-event.v1.schema.json", schemaName: PaymentEvent.schemaName, variant: "all fields") {
+            try Wire.encode(PaymentEvent(
+                eventId: "pe:pay-1001:2", sequence: 2, occurredAt: "2026-11-24T10:00:01.250Z", type: "payment.failed",
+                paymentId: "pay-1001", requestId: "ord-1001-try-1", orderId: "ord-1001", payerId: "user-42",
+                merchantId: "m-7", amount: 19_999, currency: "CNY", method: "alipay", channel: "mobile", status: "failed",
+                reason: "insufficient_balance", message: "declined by the channel", channelReference: "sbx-alipay-3f2a9c",
+                metadata: .object(["cart": .string("c-1")])))
+        },
+        SchemaSample(file: "payment-event.v1.schema.json", schemaName: PaymentEvent.schemaName, variant: "nulls") {
+            try Wire.encode(PaymentEvent(
+                eventId: "pe:unidentified-0-17:1", sequence: 1, occurredAt: "2026-11-24T10:00:01.250Z",
+                type: "payment.rejected", paymentId: "unidentified-0-17", requestId: nil, orderId: nil, payerId: nil,
+                merchantId: nil, amount: nil, currency: nil, method: nil, channel: nil, status: "rejected"))
+        },
+        SchemaSample(file: "channel-request.v1.schema.json", schemaName: ChannelRequest.schemaName, variant: "all fields") {
+            try Wire.encode(ChannelRequest(
+                requestType: "authorize", channelRequestId: "pay-1001:authorize", paymentId: "pay-1001", payerId: "user-42",
+                merchantId: "m-7", amount: 19_999, currency: "CNY", method: "alipay", channel: "mobile",
+                requestedAt: "2026-11-24T10:00:00.120Z"))
+        },
+        SchemaSample(file: "channel-confirmation.v1.schema.json", schemaName: ChannelConfirmation.schemaName, variant: "all fields") {
+            try Wire.encode(ChannelConfirmation(
+                confirmationId: "cc-pay-1001:authorize", channelRequestId: "pay-1001:authorize", paymentId: "pay-1001",
+                status: "declined", amount: 19_999, currency: "CNY", channelReference: "sbx-alipay-3f2a9c",
+                reason: "insufficient_balance", message: "declined by the sandbox", confirmedAt: "2026-11-24T10:00:01.100Z"))
+        },
+        SchemaSample(file: "channel-confirmation.v1.schema.json", schemaName: ChannelConfirmation.schemaName, variant: "required fields") {
+            try Wire.encode(ChannelConfirmation(
+                confirmationId: "cc-pay-1001:authorize", channelRequestId: "pay-1001:authorize", paymentId: "pay-1001",
+                status: "approved", amount: 19_999, currency: "CNY", channelReference: nil,
+                confirmedAt: "2026-11-24T10:00:01.100Z"))
+        },
+        SchemaSample(file: "settlement-request.v1.schema.json", schemaName: SettlementRequest.schemaName, variant: "all fields") {
+            try Wire.encode(SettlementRequest(
+                eventId: "sr:pay-1001:capture", type: "capture", paymentId: "pay-1001", orderId: "ord-1001",
+                payerId: "user-42", merchantId: "m-7", amount: 19_999, currency: "CNY", method: "alipay",
+                settlement: SettlementTerms(mode: "installments", installments: 6),
+                splits: [Split(partyId: "supplier-3", amount: 5_000)], settlementCurrency: "CNY",
+                capturedAt: "2026-11-24T10:00:01.250Z", sourceEventId: "pe:pay-1001:2"))
+        },
+        SchemaSample(file: "settlement-request.v1.schema.json", schemaName: SettlementRequest.schemaName, variant: "required fields") {
+            try Wire.encode(SettlementRequest(
+                eventId: "sr:pay-1002:capture", type: "capture", paymentId: "pay-1002", orderId: nil,
+                payerId: "user-43", merchantId: "m-7", amount: 5_000, currency: "CNY", method: "card",
+                settlement: SettlementTerms(mode: "prepaid"), splits: [], settlementCurrency: nil,
+                capturedAt: "2026-11-24T10:00:01.250Z", sourceEventId: "pe:pay-1002:2"))
+        },
+        SchemaSample(file: "settlement-event.v1.schema.json", schemaName: SettlementEvent.schemaName, variant: "all fields") {
+            try Wire.encode(SettlementEvent(
+                eventId: "se:pay-1001:booked", sequence: 1, occurredAt: "2026-11-24T10:00:01.400Z",
+                type: "settlement.booked", paymentId: "pay-1001", orderId: "ord-1001", payerId: "user-42",
+                merchantId: "m-7", amount: 19_999, currency: "CNY", fee: 120, commission: 0, net: 14_879,
+                splits: [Split(partyId: "supplier-3", amount: 5_000)], settlementMode: "installments",
+                sourceEventId: "sr:pay-1001:capture"))
+        },
+        SchemaSample(file: "settlement-event.v1.schema.json", schemaName: SettlementEvent.schemaName, variant: "required fields") {
+            try Wire.encode(SettlementEvent(
+                eventId: "se:pay-1002:booked", sequence: 1, occurredAt: "2026-11-24T10:00:01.400Z",
+                type: "settlement.booked", paymentId: "pay-1002", orderId: nil, payerId: "user-43",
+                merchantId: "m-7", amount: 5_000, currency: "CNY", fee: 30, commission: 0, net: 4_970,
+                splits: [], settlementMode: "prepaid", sourceEventId: "sr:pay-1002:capture"))
+        },
+        SchemaSample(file: "notification.v1.schema.json", schemaName: NotificationMessage.schemaName, variant: "all fields") {
+            try Wire.encode(NotificationMessage(
+                eventId: "nt:pe:pay-1001:2:payer", sourceEventId: "pe:pay-1001:2", occurredAt: "2026-11-24T10:00:01.500Z",
+                recipientId: "user-42", recipientType: "payer", type: "payment.captured", paymentId: "pay-1001",
+                orderId: "ord-1001", amount: 19_999, currency: "CNY", locale: "zh-CN", title: "支付成功",
+                body: "您的订单 ord-1001 已支付 ¥199.99"))
+        },
+        SchemaSample(file: "notification.v1.schema.json", schemaName: NotificationMessage.schemaName, variant: "required fields") {
+            try Wire.encode(NotificationMessage(
+                eventId: "nt:pe:pay-1002:2:payer", sourceEventId: "pe:pay-1002:2", occurredAt: "2026-11-24T10:00:01.500Z",
+                recipientId: "user-43", recipientType: "payer", type: "payment.captured", paymentId: "pay-1002",
+                orderId: nil, amount: 5_000, currency: "CNY", locale: "en", title: "Payment successful",
+                body: "Your order pay-1002 has been paid: ¥50.00"))
+        },
+        SchemaSample(file: "dead-letter.v1.schema.json", schemaName: DeadLetterMessage.schemaName, variant: "all fields") {
+            try Wire.encode(DeadLetterMessage(
+                errorCode: "unknown_schema", errorMessage: "schema 'payment-request/v2' is not supported",
+                sourceTopic: "payments.requests", sourcePartition: 3, sourceOffset: 1_042, originalKey: "user-42",
+                originalValueBase64: Data(#"{"schema":"payment-request/v2"}"#.utf8).base64EncodedString(),
+                failedAt: "2026-11-24T10:00:02.000Z"))
+        },
+        SchemaSample(file: "dead-letter.v1.schema.json", schemaName: DeadLetterMessage.schemaName, variant: "required fields") {
+            try Wire.encode(DeadLetterMessage(
+                errorCode: "undecodable", errorMessage: "value is not a JSON object with a schema field",
+                sourceTopic: "channel.confirmations", sourcePartition: 0, sourceOffset: 0, originalKey: nil,
+                originalValueBase64: Data("not json".utf8).base64EncodedString(), failedAt: "2026-11-24T10:00:02.000Z"))
+        },
+    ]
+}
