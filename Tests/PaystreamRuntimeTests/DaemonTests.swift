@@ -1,0 +1,127 @@
+import Foundation
+import PaystreamRuntime
+import PaystreamStages
+import PaystreamTesting
+import Testing
+
+@Suite("Daemon configuration")
+struct DaemonConfigurationTests {
+    typealias Config = DaemonConfiguration<SettlementStage.Settings>
+
+    func resolve(_ arguments: [String], env: [String: String] = [:]) throws -> Config {
+        try Config.resolve(daemon: "settlement-worker", options: try DaemonOptions.parse(arguments), environment: env,
+                           stageDefaults: SettlementStage.Settings())
+    }
+
+    @Test("flags win over the environment, the environment over the file")
+    func precedence() throws {
+        let directory = try temporaryDirectory()
+        let file = "\(directory)/c.yaml"
+        try """
+        brokers: file:1
+        state_dir: /from/file
+        topic_prefix: "file."
+        batch: { max_records: 7, max_wait_ms: 3 }
+        sqlite: { synchronous: NORMAL }
+        kafka: { "fetch.wait.max.ms": 10, "client.id": file-client }
+        stage: { fee_basis_points: 25, fee_fixed: 3 }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let env = ["PAYSTREAM_CONFIG": file, "PAYSTREAM_BROKERS": "env:2", "PAYSTREAM_STATE_DIR": "/from/env",
+                   "PAYSTREAM_KAFKA_SASL_PASSWORD": "secret"]
+        let config = try resolve(["--brokers", "flag:3"], env: env)
+        #expect(config.brokers == "flag:3")
+        #expect(config.stateDirectory == "/from/env")
+        #expect(config.topicPrefix == "file.")
+        #expect(config.topics.paymentRequests == "file.payments.requests")
+        #expect(config.worker.maxBatchRecords == 7)
+        #expect(config.worker.maxBatchWait == .milliseconds(3))
+        #expect(config.worker.synchronous == .normal)
+        #expect(config.kafkaProperties["fetch.wait.max.ms"] == "10")
+        #expect(config.kafkaProperties["sasl.password"] == "secret")
+        #expect(config.kafka.properties["client.id"] == "file-client")
+        #expect(config.stage.feeBasisPoints == 25)
+        #expect(config.stage.feeFixed == 3)
+        #expect(config.groupID == "file.paystream.settlement-worker")
+    }
+
+    @Test("bad configuration is refused with a message naming the problem", arguments: [
+        (["--brokers", "h:1", "--log-level", "loud"], [:], "log level 'loud'"),
+        ([], [:], "no brokers"),
+        (["--brokers", "localhost"], [:], "not HOST:PORT"),
+        (["--brokers", "h:1", "--log-format", "xml"], [:], "log format 'xml'"),
+        (["--brokers", "h:1"], ["PAYSTREAM_SQLITE_SYNCHRONOUS": "sometimes"], "sqlite.synchronous"),
+        (["--brokers", "h:1", "--config", "/nonexistent/paystream.yaml"], [:], "cannot read config file"),
+    ] as [([String], [String: String], String)])
+    func refused(arguments: [String], env: [String: String], expected: String) {
+        do {
+            _ = try resolve(arguments, env: env)
+            Issue.record("accepted \(arguments)")
+        } catch {
+            #expect("\(error)".contains(expected), "\(error)")
+        }
+    }
+
+    @Test("unknown keys and bad values in the file are refused", arguments: [
+        ("bacth: { max_records: 5 }", "unknown key(s) bacth"),
+        ("batch: { max_records: -1 }", "batch.max_records must be positive"),
+        ("stage: { fee_basis_points: 20000 }", "fee_basis_points"),
+        ("batch: [1, 2]", "batch"),
+        ("- just a list", "expected a mapping"),
+    ])
+    func refusedFile(text: String, expected: String) throws {
+        let file = "\(try temporaryDirectory())/c.yaml"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        do {
+            _ = try resolve(["--brokers", "h:1", "--config", file])
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect("\(error)".contains(expected), "\(error)")
+        }
+    }
+}
+
+@Suite("Daemon processes")
+struct DaemonProcessTests {
+    @Test("bad configuration: exit 2 with a clear message")
+    func badConfiguration() async throws {
+        let logs = try temporaryDirectory()
+        let daemon = try DaemonProcess("payment-worker", arguments: ["--brokers", "nohost"], environment: ["PAYSTREAM_BROKERS": ""],
+                                       logDirectory: logs)
+        #expect(await daemon.waitForExit(timeout: .seconds(10)) == 2)
+        #expect(daemon.log.contains("payment-worker: configuration error: broker 'nohost' is not HOST:PORT"))
+    }
+
+    @Test("no broker within the connect timeout: exit 1 with a clear message")
+    func unreachableBroker() async throws {
+        let logs = try temporaryDirectory()
+        let port = try freeLoopbackPort()
+        let started = ContinuousClock.now
+        let daemon = try DaemonProcess("settlement-worker",
+                                       arguments: ["--brokers", "127.0.0.1:\(port)", "--connect-timeout", "1",
+                                                   "--state-dir", logs],
+                                       logDirectory: logs)
+        #expect(await daemon.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(daemon.log.contains("no Kafka broker reachable at 127.0.0.1:\(port)"))
+    }
+
+    @Test("missing topics: exit 1 naming them; with topics: ready, then SIGTERM exits 0")
+    func readyAndGracefulStop() async throws {
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        let logs = try temporaryDirectory()
+        let environment = ["PAYSTREAM_BROKERS": broker.bootstrapServers, "PAYSTREAM_STATE_DIR": logs,
+                           "PAYSTREAM_KAFKA_SESSION_TIMEOUT_MS": "2000", "PAYSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "300"]
+        let early = try DaemonProcess("notifier", environment: environment, logDirectory: logs)
+        #expect(await early.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(early.log.contains("payments.events, settlements.events do not exist"))
+
+        try broker.createTopics(["payments.events", "settlements.events"], partitions: 2)
+        let daemon = try DaemonProcess("notifier", arguments: ["--log-format", "json"], environment: environment,
+                                       logDirectory: logs)
+        try await daemon.waitForLog("\"msg\":\"ready\"", timeout: .seconds(20))
+        try await daemon.waitForLog("partitions assigned", timeout: .seconds(20))
+        #expect(await daemon.stop() == 0)
+        #expect(daemon.log.contains("\"msg\":\"stopped\""))
+    }
+}
