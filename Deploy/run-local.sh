@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Runs the whole pipeline locally on sample data: installs what is missing (Deploy/setup.sh),
+# starts a Tansu broker on a free loopback port, creates the topics, builds and starts
+# payment-worker, channel-sandbox, settlement-worker and notifier, publishes the sample requests
+# with the paystream CLI and prints a table of requests → outcomes. Stops everything it started,
+# by PID, when done or on Ctrl-C.
+#
+#   Deploy/run-local.sh [--requests FILE] [--partitions N] [--keep-running]
+#
+# --keep-running leaves the pipeline up after the table until Ctrl-C (publish more with
+# `.build/debug/paystream publish FILE` using the PAYSTREAM_BROKERS it prints).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REQUESTS="$ROOT/Config/sample-requests.jsonl"
+PARTITIONS=4
+KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --requests) REQUESTS="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
+    --partitions) PARTITIONS="$2"; shift 2 ;;
+    --keep-running) KEEP=1; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "run-local: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ -f "$REQUESTS" ] || { echo "run-local: no such file $REQUESTS" >&2; exit 2; }
+
+cd "$ROOT"
+bash Deploy/setup.sh
+# shellcheck disable=SC1091
+source .deps/env.sh
+log() { printf '[run-local] %s\n' "$*" >&2; }
+
+log "building"
+# shellcheck disable=SC2086
+swift build $PAYSTREAM_SWIFT_FLAGS 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | tail -n 3 || true
+BIN="$(swift build $PAYSTREAM_SWIFT_FLAGS --show-bin-path)"
+for exe in payment-worker settlement-worker notifier channel-sandbox paystream; do
+  [ -x "$BIN/$exe" ] || { log "build failed: $BIN/$exe missing"; exit 1; }
+done
+
+RUN_DIR="$ROOT/.local/run-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$RUN_DIR/state"
+PIDS=()
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [ "${#PIDS[@]}" -gt 0 ]; then
+    log "stopping ${#PIDS[@]} processes (SIGTERM, by PID)"
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for _ in $(seq 1 100); do
+      alive=0
+      for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+      [ "$alive" = 0 ] && break
+      sleep 0.1
+    done
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+  fi
+  log "logs and state: $RUN_DIR"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+log "starting Tansu on 127.0.0.1:$PORT"
+"$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" \
+  --storage-engine memory://tansu/ >"$RUN_DIR/tansu.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+  sleep 0.05
+done
+
+export PAYSTREAM_BROKERS="127.0.0.1:$PORT"
+export PAYSTREAM_STATE_DIR="$RUN_DIR/state"
+"$BIN/paystream" topics create --partitions "$PARTITIONS" >"$RUN_DIR/topics.log"
+log "created $(grep -c . "$RUN_DIR/topics.log") topics with $PARTITIONS partitions"
+
+for daemon in payment-worker channel-sandbox settlement-worker notifier; do
+  "$BIN/$daemon" --config "Config/$daemon.yaml" --instance-id "$daemon-local" >"$RUN_DIR/$daemon.log" 2>&1 &
+  PIDS+=("$!")
+done
+for daemon in payment-worker channel-sandbox settlement-worker notifier; do
+  for _ in $(seq 1 300); do
+    grep -q "partitions assigned" "$RUN_DIR/$daemon.log" && break
+    if grep -q "level=critical" "$RUN_DIR/$daemon.log"; then log "$daemon failed:"; tail -n 5 "$RUN_DIR/$daemon.log" >&2; exit 1; fi
+    sleep 0.1
+  done
+  grep -q "partitions assigned" "$RUN_DIR/$daemon.log" || { log "$daemon got no partitions in 30 s"; exit 1; }
+done
+log "pipeline up: payment-worker, channel-sandbox, settlement-worker, notifier"
+
+"$BIN/paystream" publish --topic payments.requests "$REQUESTS"
+echo
+status=0
+"$BIN/paystream" outcomes --timeout 60 "$REQUESTS" || status=$?
+
+if [ "$KEEP" = 1 ]; then
+  log "still running; PAYSTREAM_BROKERS=$PAYSTREAM_BROKERS; Ctrl-C stops everything"
+  wait "${PIDS[0]}" || true
+fi
+exit "$status"
