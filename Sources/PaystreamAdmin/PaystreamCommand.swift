@@ -41,7 +41,13 @@ public struct ClusterOptions: ParsableArguments, Sendable {
     }
 
     var kafka: KafkaConfiguration {
-        get throws { KafkaConfiguration(bootstrapServers: try resolvedBrokers, properties: ["fetch.wait.max.ms": "10"]) }
+        get throws {
+            var properties = ["fetch.wait.max.ms": "10"]
+            properties.merge(kafkaProperties(fromEnvironment: ProcessInfo.processInfo.environment)) { _, env in env }
+            let brokers = try resolvedBrokers
+            properties["bootstrap.servers"] = brokers
+            return KafkaConfiguration(bootstrapServers: brokers, properties: properties)
+        }
     }
 
     var timeout: Duration { .milliseconds(Int(connectTimeout * 1000)) }

@@ -1,3 +1,5 @@
+import Crdkafka
+
 /// librdkafka properties for one client. Any property from librdkafka's CONFIGURATION.md passes
 /// through unchanged (TLS, SASL, timeouts); the typed members cover what Paystream itself sets.
 public struct KafkaConfiguration: Sendable {
@@ -50,6 +52,14 @@ public struct KafkaConfiguration: Sendable {
         "compression.type", "queue.buffering.max.messages", "queue.buffering.max.kbytes", "retries",
         "message.send.max.retries", "partitioner", "enable.gapless.guarantee", "sticky.partitioning.linger.ms",
     ]
+
+    /// Checks every property with librdkafka (names and values) for both client roles, without
+    /// connecting, so a daemon can refuse a bad configuration before it starts.
+    public func validate() throws {
+        for role in [Role.producer, .consumer] {
+            rd_kafka_conf_destroy(try RDKafkaClient.makeConf(applicable(to: role)))
+        }
+    }
 
     /// Property names whose values are never logged.
     static let secretKeys: Set<String> = ["sasl.password", "ssl.key.password", "ssl.keystore.password",

@@ -16,15 +16,8 @@ final class RDKafkaClient: @unchecked Sendable {
     /// Creates the handle. `events` is the mask of events delivered to the main queue
     /// (`RD_KAFKA_EVENT_*`), so that we poll for them instead of handing callbacks to C.
     init(kind: Kind, configuration: KafkaConfiguration, events: Int32, label: String) throws {
-        guard let conf = rd_kafka_conf_new() else { throw KafkaError.configuration("rd_kafka_conf_new failed") }
+        let conf = try RDKafkaClient.makeConf(configuration)
         var errstr = [CChar](repeating: 0, count: 512)
-        for (key, value) in configuration.properties.sorted(by: { $0.key < $1.key }) {
-            if rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
-                rd_kafka_conf_destroy(conf)
-                let shown = KafkaConfiguration.secretKeys.contains(key) ? "<redacted>" : value
-                throw KafkaError.configuration("Kafka property \(key)=\(shown): \(String(errorBuffer: errstr))")
-            }
-        }
         rd_kafka_conf_set_events(conf, events)
         let type = kind == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER
         // On success rd_kafka_new takes ownership of conf; on failure it stays ours.
@@ -34,6 +27,20 @@ final class RDKafkaClient: @unchecked Sendable {
         }
         self.handle = handle
         self.queue = DispatchQueue(label: "paystream.kafka.\(label)")
+    }
+
+    /// A librdkafka configuration object with every property set; the caller owns it.
+    static func makeConf(_ configuration: KafkaConfiguration) throws -> OpaquePointer {
+        guard let conf = rd_kafka_conf_new() else { throw KafkaError.configuration("rd_kafka_conf_new failed") }
+        var errstr = [CChar](repeating: 0, count: 512)
+        for (key, value) in configuration.properties.sorted(by: { $0.key < $1.key }) {
+            if rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
+                rd_kafka_conf_destroy(conf)
+                let shown = KafkaConfiguration.secretKeys.contains(key) ? "<redacted>" : value
+                throw KafkaError.configuration("Kafka property \(key)=\(shown): \(String(errorBuffer: errstr))")
+            }
+        }
+        return conf
     }
 
     /// Runs a blocking call on this client's queue and returns its result to the caller.

@@ -18,6 +18,7 @@ public enum Daemon {
             config = try DaemonConfiguration<Settings>.resolve(daemon: name, options: options, environment: environment,
                                                                stageDefaults: stageDefaults)
             stage = try makeStage(config)
+            try config.kafka.validate()
         } catch {
             FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))
             return 2

@@ -26,6 +26,10 @@ public struct DaemonConfiguration<StageSettings: Decodable & Sendable>: Sendable
     public var kafka: KafkaConfiguration {
         var properties = kafkaProperties
         properties["client.id"] = properties["client.id"] ?? instanceID
+        // Shard p serves partition p of every input topic: only range assignment keeps
+        // co-partitioned topics together. The brokers come from --brokers / PAYSTREAM_BROKERS.
+        properties["partition.assignment.strategy"] = "range"
+        properties["bootstrap.servers"] = brokers
         return KafkaConfiguration(bootstrapServers: brokers, properties: properties)
     }
 }
@@ -145,10 +149,7 @@ extension DaemonConfiguration {
         }
 
         // librdkafka properties: file first, then PAYSTREAM_KAFKA_SASL_PASSWORD → sasl.password.
-        var kafka = file.kafka ?? [:]
-        for (name, value) in environment where name.hasPrefix("PAYSTREAM_KAFKA_") {
-            kafka[name.dropFirst("PAYSTREAM_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
-        }
+        let kafka = (file.kafka ?? [:]).merging(PaystreamRuntime.kafkaProperties(fromEnvironment: environment)) { _, env in env }
         let groupID = file.groupId ?? "\(prefix)paystream.\(daemon)"
 
         return DaemonConfiguration(
@@ -186,4 +187,14 @@ extension DaemonConfiguration {
             return "\(error)"
         }
     }
+}
+
+/// librdkafka properties from `PAYSTREAM_KAFKA_<NAME>` variables: the name lowercased with `_`
+/// turned into `.` (`PAYSTREAM_KAFKA_SASL_PASSWORD` → `sasl.password`).
+public func kafkaProperties(fromEnvironment environment: [String: String]) -> [String: String] {
+    var properties: [String: String] = [:]
+    for (name, value) in environment where name.hasPrefix("PAYSTREAM_KAFKA_") {
+        properties[name.dropFirst("PAYSTREAM_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
+    }
+    return properties
 }

@@ -60,7 +60,6 @@ public final class StageContext {
     public let partition: Int32
     public let now: Date
     public let topics: TopicNames
-    private(set) var emitted = 0
 
     init(db: Database, partition: Int32, now: Date, topics: TopicNames) {
         self.db = db
@@ -75,10 +74,17 @@ public final class StageContext {
     /// Queues a message for publication after the transaction commits. `eventID` must be stable
     /// (the same decision gives the same id): a second message with an id already in the outbox
     /// is dropped, so a re-decided input never publishes a different version of an event.
-    public func emit<T: Encodable>(_ message: T, topic: String, key: String, eventID: String) throws {
+    /// Returns false if the event id was in the outbox already (nothing new was queued).
+    @discardableResult
+    public func emit<T: Encodable>(_ message: T, topic: String, key: String?, eventID: String) throws -> Bool {
         let value = try Wire.encode(message)
-        try RuntimeTables.enqueue(db, OutboxMessage(eventID: eventID, topic: topic, key: key, value: value,
-                                                    headers: ["event-id": eventID]), now: now)
-        emitted += 1
+        return try RuntimeTables.enqueue(db, OutboxMessage(eventID: eventID, topic: topic, key: key, value: value,
+                                                           headers: ["event-id": eventID]), now: now)
+    }
+
+    /// Publishes messages already in the outbox once more, byte for byte (an idempotent retry
+    /// gets the same answer). Unknown ids are ignored.
+    public func republish(eventIDs: [String]) throws {
+        try RuntimeTables.markUnsent(db, eventIDs: eventIDs)
     }
 }

@@ -127,6 +127,12 @@ final class WorkerLoop<S: Stage> {
             }
             pendingPublish.insert(partition)
         }
+        // Informational only (lag tools read group offsets); resumption uses the shards' offsets.
+        var processed: [TopicPartition: Int64] = [:]
+        for record in records where shards[record.partition] != nil {
+            processed[record.topicPartition] = max(processed[record.topicPartition] ?? 0, record.offset + 1)
+        }
+        consumer.commitAsync(processed)
     }
 
     /// The batch's transaction: each record in order, then the offsets.
@@ -161,6 +167,10 @@ final class WorkerLoop<S: Stage> {
                 }
             } catch let error as DeadLetter {
                 try deadLetter(record, error, context: context)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                // A record that breaks a table constraint would fail every retry and every
+                // restart: park it (its writes were rolled back) instead of stopping the stage.
+                try deadLetter(record, DeadLetter(code: "constraint_violation", message: "\(error)"), context: context)
             }
         }
         for (topic, offset) in next {
@@ -177,7 +187,7 @@ final class WorkerLoop<S: Stage> {
             errorCode: reason.code, errorMessage: reason.message, sourceTopic: record.topic,
             sourcePartition: record.partition, sourceOffset: record.offset, originalKey: record.keyString,
             originalValueBase64: Data(record.value).base64EncodedString(), failedAt: context.timestamp)
-        try context.emit(letter, topic: worker.topics.deadLetter(of: record.topic), key: record.keyString ?? "",
+        try context.emit(letter, topic: worker.topics.deadLetter(of: record.topic), key: record.keyString,
                          eventID: "dlq:\(record.topic):\(record.partition):\(record.offset)")
     }
 

@@ -62,7 +62,7 @@ public struct PaymentStage: Stage {
         switch input {
         case .request(let message): try handleRequest(message, record: record, context: context)
         case .malformedRequest(let requestID, let payerID, let message):
-            try reject(requestID: requestID, paymentID: nil, payerID: payerID, fingerprint: nil, source: nil,
+            try reject(requestID: requestID, paymentID: nil, payerID: payerID, source: nil,
                        rejection: Rejection(.invalidRequest, message), record: record, context: context)
         case .confirmation(let confirmation): try handleConfirmation(confirmation, context: context)
         }
@@ -76,12 +76,12 @@ public struct PaymentStage: Stage {
         if let requestID = message.requestId, let seen = try PaymentTables.requestLog(db, requestID: requestID) {
             if seen.fingerprint == fingerprint {
                 // Same request again: the same outcome, i.e. its original events published again.
-                try PaymentTables.republishEvents(db, paymentID: seen.paymentID, topic: topics.paymentEvents)
+                try context.republish(eventIDs: try PaymentTables.eventIDs(db, answering: requestID, seen))
             } else {
-                try reject(requestID: nil, paymentID: seen.paymentID, payerID: message.payerId ?? record.keyString,
-                           fingerprint: nil, source: message,
+                try reject(requestID: requestID, paymentID: seen.paymentID, payerID: message.payerId ?? record.keyString,
+                           source: message,
                            rejection: Rejection(.idempotencyConflict, "request_id \(requestID) was used before with different content"),
-                           record: record, context: context, eventSuffix: "conflict:\(record.partition):\(record.offset)")
+                           record: record, context: context, conflict: true)
             }
             return
         }
@@ -89,15 +89,15 @@ public struct PaymentStage: Stage {
         switch message.validated() {
         case .failure(let rejection):
             try reject(requestID: message.requestId, paymentID: message.paymentId, payerID: message.payerId ?? record.keyString,
-                       fingerprint: fingerprint, source: message, rejection: rejection, record: record, context: context)
+                       source: message, rejection: rejection, record: record, context: context, fingerprint: fingerprint)
             return
         case .success(let valid):
             request = valid
         }
         if try PaymentTables.payment(db, id: request.paymentID) != nil {
-            try reject(requestID: request.requestID, paymentID: nil, payerID: request.payerID, fingerprint: fingerprint,
-                       source: message, rejection: Rejection(.invalidRequest, "payment_id \(request.paymentID) is already used by another request"),
-                       record: record, context: context)
+            try reject(requestID: request.requestID, paymentID: request.paymentID, payerID: request.payerID, source: message,
+                       rejection: Rejection(.invalidRequest, "payment_id \(request.paymentID) is already used by another request"),
+                       record: record, context: context, fingerprint: fingerprint)
             return
         }
         let payment = PaymentRecord(request: request, status: .authorized, sequence: 1, now: context.timestamp)
@@ -111,20 +111,35 @@ public struct PaymentStage: Stage {
                          eventID: "cr:\(instruction.channelRequestId)")
     }
 
-    /// Publishes `payment.rejected` and remembers the request id, so a retry gets the same answer.
-    private func reject(requestID: String?, paymentID: String?, payerID: String?, fingerprint: String?,
+    /// Publishes `payment.rejected` and, given the request's fingerprint, remembers the request
+    /// id so that a retry gets the same answer.
+    ///
+    /// The event id belongs to the request (`rj:<request_id>`), never to the payment's own
+    /// sequence. When the payment exists already (an idempotency conflict, a reused payment_id),
+    /// the rejection leaves it unchanged and says so with `sequence` 0; the rejection of a new
+    /// payment is its first and only event, `sequence` 1. An identical retry of a request that
+    /// could not be remembered (no request_id, malformed) publishes the same event again.
+    private func reject(requestID: String?, paymentID: String?, payerID: String?,
                         source: PaymentRequestMessage?, rejection: Rejection, record: ConsumedRecord,
-                        context: StageContext, eventSuffix: String? = nil) throws {
+                        context: StageContext, fingerprint: String? = nil, conflict: Bool = false) throws {
         let payment = paymentID ?? requestID.map { "pay-\($0)" } ?? "unidentified-\(record.partition)-\(record.offset)"
-        let eventID = eventSuffix.map { "pe:\(payment):\($0)" } ?? "pe:\(payment):1"
+        let exists = try PaymentTables.payment(context.db, id: payment) != nil
+        let eventID: String
+        switch (requestID, conflict) {
+        case (let id?, false): eventID = "rj:\(id)"
+        case (let id?, true): eventID = "rj:\(id):conflict:\(record.partition):\(record.offset)"
+        case (nil, _): eventID = "rj:\(record.topic):\(record.partition):\(record.offset)"
+        }
         let event = PaymentEvent(
-            eventId: eventID, sequence: eventSuffix == nil ? 1 : 0, occurredAt: context.timestamp, type: "payment.rejected",
+            eventId: eventID, sequence: exists ? 0 : 1, occurredAt: context.timestamp, type: "payment.rejected",
             paymentId: payment, requestId: requestID ?? source?.requestId, orderId: source?.orderId, payerId: payerID,
             merchantId: source?.merchantId, amount: source?.amount, currency: source?.currency, method: source?.method,
             channel: source?.channel, status: PaymentStatus.rejected.rawValue, reason: rejection.reason.rawValue,
             message: rejection.message, metadata: source?.metadata)
-        try context.emit(event, topic: topics.paymentEvents, key: payerID ?? "", eventID: eventID)
-        if let requestID, let fingerprint {
+        if !(try context.emit(event, topic: topics.paymentEvents, key: payerID, eventID: eventID)) {
+            try context.republish(eventIDs: [eventID])
+        }
+        if let requestID, let fingerprint, !conflict {
             try PaymentTables.logRequest(context.db, requestID: requestID, fingerprint: fingerprint, paymentID: payment,
                                          status: .rejected, now: context.timestamp)
         }

@@ -44,24 +44,26 @@ public enum PaymentTables {
     struct LoggedRequest {
         let fingerprint: String
         let paymentID: String
+        let status: String
     }
 
     static func requestLog(_ db: Database, requestID: String) throws -> LoggedRequest? {
-        try Row.fetchOne(db, sql: "SELECT fingerprint, payment_id FROM request_log WHERE request_id = ?", arguments: [requestID])
-            .map { LoggedRequest(fingerprint: $0["fingerprint"], paymentID: $0["payment_id"]) }
+        try Row.fetchOne(db, sql: "SELECT fingerprint, payment_id, status FROM request_log WHERE request_id = ?",
+                         arguments: [requestID])
+            .map { LoggedRequest(fingerprint: $0["fingerprint"], paymentID: $0["payment_id"], status: $0["status"]) }
+    }
+
+    /// The events that answered a request: its rejection, or every event of the payment it made.
+    static func eventIDs(_ db: Database, answering requestID: String, _ logged: LoggedRequest) throws -> [String] {
+        if logged.status == PaymentStatus.rejected.rawValue { return ["rj:\(requestID)"] }
+        guard let payment = try payment(db, id: logged.paymentID) else { return [] }
+        return (1...max(payment.sequence, 1)).map { "pe:\(payment.paymentID):\($0)" }
     }
 
     static func logRequest(_ db: Database, requestID: String, fingerprint: String, paymentID: String,
                            status: PaymentStatus, now: String) throws {
         try db.execute(sql: "INSERT INTO request_log (request_id, fingerprint, payment_id, status, received_at) VALUES (?, ?, ?, ?, ?)",
                        arguments: [requestID, fingerprint, paymentID, status.rawValue, now])
-    }
-
-    /// Marks a payment's events unsent again, so the outbox publishes the same bytes once more.
-    static func republishEvents(_ db: Database, paymentID: String, topic: String) throws {
-        let prefix = "pe:\(paymentID):"
-        try db.execute(sql: "UPDATE outbox SET sent_at = NULL WHERE topic = ? AND substr(event_id, 1, ?) = ?",
-                       arguments: [topic, prefix.count, prefix])
     }
 
     static func insert(_ db: Database, _ p: PaymentRecord, fingerprint: String) throws {

@@ -143,10 +143,18 @@ public enum SettlementTables {
         }),
     ])
 
-    /// Writes a posting; refuses one whose entries do not sum to zero.
+    /// Writes a posting; refuses one whose entries do not sum to zero (the record is parked as a
+    /// dead letter, nothing of it is booked).
     static func post(_ db: Database, posting: String, currency: String, entries: [LedgerEntry], now: String) throws {
-        let sum = entries.reduce(Int64(0)) { $0 + $1.amount }
-        precondition(sum == 0, "unbalanced posting \(posting): \(entries)")
+        var sum: Int64 = 0
+        for entry in entries {
+            let (next, overflow) = sum.addingReportingOverflow(entry.amount)
+            guard !overflow else { throw DeadLetter(code: "amount_overflow", message: "posting \(posting) overflows") }
+            sum = next
+        }
+        guard sum == 0 else {
+            throw DeadLetter(code: "unbalanced_posting", message: "posting \(posting) does not balance: \(entries)")
+        }
         let statement = try db.makeStatement(sql: "INSERT INTO ledger_entry (posting_id, account, currency, amount, posted_at) VALUES (?, ?, ?, ?, ?)")
         for entry in entries {
             try statement.execute(arguments: [posting, entry.account, currency, entry.amount, now])

@@ -130,6 +130,11 @@ public enum RuntimeTables {
         }
     }
 
+    public static func markUnsent(_ db: Database, eventIDs: [String]) throws {
+        let statement = try db.makeStatement(sql: "UPDATE outbox SET sent_at = NULL WHERE event_id = ?")
+        for id in eventIDs { try statement.execute(arguments: [id]) }
+    }
+
     public static func unsentCount(_ db: Database) throws -> Int {
         try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE sent_at IS NULL") ?? 0
     }

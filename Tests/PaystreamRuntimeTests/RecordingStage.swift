@@ -6,7 +6,8 @@ import PaystreamRuntime
 import PaystreamStore
 
 /// A minimal stage for runtime tests: each input `{"id": "...", "n": 1}` inserts one row into
-/// `effect` and emits one message on the output topic with event id `out:<id>`.
+/// `effect` and emits one message on the output topic with event id `out:<id>`. A negative `n`
+/// breaks the table's CHECK constraint.
 struct RecordingStage: Stage {
     struct Input: Sendable, Codable {
         let id: String
@@ -21,7 +22,7 @@ struct RecordingStage: Stage {
 
     var schema: StageSchema {
         StageSchema([("recorder-v1", { db in
-            try db.execute(sql: "CREATE TABLE effect (id TEXT NOT NULL, n INTEGER NOT NULL, kafka_offset INTEGER NOT NULL)")
+            try db.execute(sql: "CREATE TABLE effect (id TEXT NOT NULL, n INTEGER NOT NULL CHECK (n >= 0), kafka_offset INTEGER NOT NULL)")
         })])
     }
 

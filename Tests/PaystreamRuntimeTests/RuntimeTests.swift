@@ -92,6 +92,20 @@ struct RuntimeTests {
         #expect(try effects(in: stateDirectory).map(\.id) == ["after"])
     }
 
+    @Test("a record that breaks a table constraint is parked as a dead letter; nothing of it is stored")
+    func constraintViolation() async throws {
+        defer { broker.stop() }
+        try await publish([("k", #"{"id":"neg","n":-1}"#), ("k", #"{"id":"ok","n":1}"#)])
+        let records = try await run(worker(), reading: ["out", "in.dlq"]) { records in
+            records.contains { $0.topic == "out" } && records.contains { $0.topic == "in.dlq" }
+        }
+        let letters = try records.filter { $0.topic == "in.dlq" }.map { try Wire.decode(DeadLetterMessage.self, from: Data($0.value)) }
+        #expect(letters.map(\.errorCode) == ["constraint_violation"])
+        #expect(letters.first?.sourceOffset == 0)
+        #expect(records.filter { $0.topic == "out" }.map(\.keyString) == ["ok"])
+        #expect(try effects(in: stateDirectory).map(\.id) == ["ok"])
+    }
+
     @Test("a crash between the SQLite commit and the outbox publish: the restarted worker publishes the same events once")
     func crashBeforePublish() async throws {
         defer { broker.stop() }

@@ -1,0 +1,139 @@
+import Foundation
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamRuntime
+import PaystreamTesting
+import Testing
+
+/// payment-worker alone, with the test playing the channel: requests and confirmations are
+/// published by hand and every answer on payments.events is checked.
+@Suite("payment-worker scenarios")
+struct PaymentScenarioTests {
+    static func request(_ id: String, amount: Int = 1000, payer: String = "user-1", extra: String = "") -> Data {
+        Data(#"{"schema":"payment-request/v1","type":"payment","request_id":"\#(id)","payer_id":"\#(payer)","merchant_id":"m-1","amount":\#(amount),"currency":"CNY","method":"card","channel":"bank_card"\#(extra)}"#.utf8)
+    }
+
+    static func confirmation(payment: String, status: String, amount: Int = 1000, id: String? = nil) -> Data {
+        Data(try! Wire.encode(ChannelConfirmation(
+            confirmationId: id ?? "c-\(payment)-\(status)", channelRequestId: "\(payment):authorize", paymentId: payment,
+            status: status, amount: Int64(amount), currency: "CNY", channelReference: "ref-\(payment)",
+            reason: status == "declined" ? "card_expired" : nil, message: status == "declined" ? "expired card" : nil,
+            confirmedAt: "2026-11-24T10:00:00.000Z")))
+    }
+
+    /// Events on payments.events, in order, with the raw record.
+    static func events(_ records: [ConsumedRecord], _ topics: TopicNames) throws -> [(PaymentEvent, ConsumedRecord)] {
+        try records.filter { $0.topic == topics.paymentEvents }.sorted { $0.offset < $1.offset }
+            .map { (try Wire.decode(PaymentEvent.self, from: Data($0.value)), $0) }
+    }
+
+    @Test("an identical retry republishes the original events byte for byte; the channel is not asked twice")
+    func identicalRetry() async throws {
+        let pipeline = try await InProcessPipeline(partitions: 2)
+        let topics = pipeline.topics
+        pipeline.start([.paymentWorker])
+        let reader = try await pipeline.reader([topics.paymentEvents, topics.channelRequests])
+        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-1"))])
+        var records = try await reader.read { $0.contains { $0.topic == topics.channelRequests } }
+        try await pipeline.publish(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: "pay-r-1", status: "approved"))])
+        records += try await reader.read { more in (records + more).filter { $0.topic == topics.paymentEvents }.count >= 2 }
+        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-1"))])
+        records += try await reader.read { $0.filter { $0.topic == topics.paymentEvents }.count >= 2 }
+        records += try await reader.readFor(.milliseconds(500))
+        await reader.close()
+        await pipeline.stop()
+
+        let events = try Self.events(records, topics)
+        #expect(events.map(\.0.eventId) == ["pe:pay-r-1:1", "pe:pay-r-1:2", "pe:pay-r-1:1", "pe:pay-r-1:2"])
+        #expect(events[0].1.value == events[2].1.value)
+        #expect(events[1].1.value == events[3].1.value)
+        #expect(records.filter { $0.topic == topics.channelRequests }.count == 1)
+    }
+
+    @Test("the same request_id with other content is rejected idempotency_conflict; the payment is unchanged")
+    func idempotencyConflict() async throws {
+        let pipeline = try await InProcessPipeline(partitions: 2)
+        let topics = pipeline.topics
+        pipeline.start([.paymentWorker])
+        let reader = try await pipeline.reader([topics.paymentEvents, topics.channelRequests])
+        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-2")),
+                                                                   ("user-1", Self.request("r-2", amount: 999))])
+        var records = try await reader.read { $0.filter { $0.topic == topics.paymentEvents }.count >= 2 }
+        // The original payment still captures normally.
+        try await pipeline.publish(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: "pay-r-2", status: "approved"))])
+        records += try await reader.read { $0.filter { $0.topic == topics.paymentEvents }.count >= 1 }
+        await reader.close()
+        await pipeline.stop()
+
+        let events: [PaymentEvent] = try Self.events(records, topics).map { $0.0 }
+        try #require(events.count == 3)
+        #expect(events[0].type == "payment.authorized")
+        let conflict = events[1]
+        #expect(conflict.type == "payment.rejected")
+        #expect(conflict.reason == "idempotency_conflict")
+        #expect(conflict.paymentId == "pay-r-2")
+        #expect(conflict.sequence == 0)
+        #expect(conflict.amount == 999)
+        #expect(conflict.eventId.hasPrefix("rj:r-2:conflict:"))
+        #expect(events[2].type == "payment.captured")
+        #expect(events[2].sequence == 2)
+        #expect(records.filter { $0.topic == topics.channelRequests }.count == 1)
+    }
+
+    @Test("a retried invalid request gets the same rejection again")
+    func retriedRejection() async throws {
+        let pipeline = try await InProcessPipeline(partitions: 2)
+        let topics = pipeline.topics
+        pipeline.start([.paymentWorker])
+        let reader = try await pipeline.reader([topics.paymentEvents])
+        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-3", amount: -5))])
+        var records = try await reader.read { $0.count >= 1 }
+        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-3", amount: -5))])
+        records += try await reader.read { $0.count >= 1 }
+        records += try await reader.readFor(.milliseconds(500))
+        await reader.close()
+        await pipeline.stop()
+
+        let events = try Self.events(records, topics)
+        #expect(events.count == 2)
+        for (event, _) in events {
+            #expect(event.eventId == "rj:r-3")
+            #expect(event.reason == "invalid_request")
+            #expect(event.sequence == 1)
+        }
+        #expect(events[0].1.value == events[1].1.value)
+    }
+
+    @Test("declined → failed with the channel's reason; a duplicate answer has no effect; an unknown payment is a dead letter")
+    func confirmations() async throws {
+        let pipeline = try await InProcessPipeline(partitions: 2)
+        let topics = pipeline.topics
+        pipeline.start([.paymentWorker])
+        let reader = try await pipeline.reader([topics.paymentEvents, topics.settlementRequests,
+                                                topics.deadLetter(of: topics.channelConfirmations)])
+        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-4"))])
+        _ = try await reader.read { $0.count >= 1 }
+        try await pipeline.publish(topic: topics.channelConfirmations, [
+            ("user-1", Self.confirmation(payment: "pay-r-4", status: "declined")),
+            ("user-1", Self.confirmation(payment: "pay-r-4", status: "declined")),
+            ("user-1", Self.confirmation(payment: "pay-r-4", status: "approved")),
+            ("user-1", Self.confirmation(payment: "pay-nobody", status: "approved")),
+        ])
+        var records = try await reader.read { records in
+            records.contains { $0.topic.hasSuffix(".dlq") } && records.contains { $0.topic == topics.paymentEvents }
+        }
+        records += try await reader.readFor(.milliseconds(500))
+        await reader.close()
+        await pipeline.stop()
+
+        let events: [PaymentEvent] = try Self.events(records, topics).map { $0.0 }
+        #expect(events.map(\.type) == ["payment.failed"])
+        #expect(events.first?.reason == "card_expired")
+        #expect(events.first?.message == "expired card")
+        #expect(events.first?.sequence == 2)
+        #expect(records.filter { $0.topic == topics.settlementRequests }.isEmpty)
+        let letters = try records.filter { $0.topic.hasSuffix(".dlq") }.map { try Wire.decode(DeadLetterMessage.self, from: Data($0.value)) }
+        #expect(letters.map(\.errorCode) == ["unknown_payment"])
+        #expect(letters.first?.sourceOffset == 3)
+    }
+}
