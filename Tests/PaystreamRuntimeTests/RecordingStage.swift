@@ -17,12 +17,16 @@ struct RecordingStage: Stage {
     let name = "recorder"
     let input: String
     let output: String
+    /// When set, `tick` emits one `tick:<partition>:<count>` message per owned shard, counting
+    /// ticks in the shard's `tick_count` table.
+    var tickInterval: Duration? = nil
 
     var inputTopics: [String] { [input] }
 
     var schema: StageSchema {
         StageSchema([("recorder-v1", { db in
             try db.execute(sql: "CREATE TABLE effect (id TEXT NOT NULL, n INTEGER NOT NULL CHECK (n >= 0), kafka_offset INTEGER NOT NULL)")
+            try db.execute(sql: "CREATE TABLE tick_count (n INTEGER NOT NULL); INSERT INTO tick_count VALUES (0)")
         })])
     }
 
@@ -38,6 +42,13 @@ struct RecordingStage: Stage {
         try context.db.execute(sql: "INSERT INTO effect (id, n, kafka_offset) VALUES (?, ?, ?)",
                                arguments: [input.id, input.n, record.offset])
         try context.emit(input, topic: output, key: input.id, eventID: "out:\(input.id)")
+    }
+
+    func tick(in context: StageContext) throws {
+        try context.db.execute(sql: "UPDATE tick_count SET n = n + 1")
+        let n = try Int.fetchOne(context.db, sql: "SELECT n FROM tick_count") ?? 0
+        let id = "tick:\(context.partition):\(n)"
+        try context.emit(Input(id: id, n: n), topic: output, key: id, eventID: id)
     }
 }
 

@@ -18,12 +18,12 @@ struct RuntimeTests {
         stateDirectory = try temporaryDirectory()
     }
 
-    func worker(settings: WorkerSettings = WorkerSettings()) -> StageWorker<RecordingStage> {
+    func worker(settings: WorkerSettings = WorkerSettings(), tickInterval: Duration? = nil) -> StageWorker<RecordingStage> {
         var logger = Logger(label: "test.worker")
         logger.logLevel = .warning
         var settings = settings
         settings.maxBatchWait = .milliseconds(20)
-        return StageWorker(stage: RecordingStage(input: "in", output: "out"),
+        return StageWorker(stage: RecordingStage(input: "in", output: "out", tickInterval: tickInterval),
                            kafka: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: fastKafkaProperties),
                            groupID: "recorder", stateDirectory: stateDirectory, topics: TopicNames(),
                            settings: settings, logger: logger)
@@ -104,6 +104,20 @@ struct RuntimeTests {
         #expect(letters.first?.sourceOffset == 0)
         #expect(records.filter { $0.topic == "out" }.map(\.keyString) == ["ok"])
         #expect(try effects(in: stateDirectory).map(\.id) == ["ok"])
+    }
+
+    @Test("the timer hook acts on every owned shard without any input, in the shard's transaction")
+    func timerTicks() async throws {
+        defer { broker.stop() }
+        let out = try await run(worker(tickInterval: .milliseconds(100))) { records in
+            Set(records.compactMap(\.keyString).filter { $0.hasSuffix(":3") }) == ["tick:0:3", "tick:1:3"]
+        }
+        let ids = Set(out.compactMap(\.keyString))
+        for partition in 0..<2 {
+            #expect(ids.isSuperset(of: (1...3).map { "tick:\(partition):\($0)" }))
+        }
+        #expect(ids.count == out.count, "each tick published once")
+        #expect(try effects(in: stateDirectory).isEmpty)
     }
 
     @Test("a crash between the SQLite commit and the outbox publish: the restarted worker publishes the same events once")
