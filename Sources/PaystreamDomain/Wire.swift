@@ -21,6 +21,19 @@ public enum Wire {
         return object["schema"]?.stringValue
     }
 
+    /// A decoding error as one line: the path of the field, then what was wrong with it.
+    public static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context),
+             .dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return "\(path.isEmpty ? "" : "\(path): ")\(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
     /// RFC 3339 UTC time with milliseconds, e.g. `2026-11-24T10:00:00.000Z`.
     public static func timestamp(_ date: Date) -> String {
         date.formatted(timestampStyle)

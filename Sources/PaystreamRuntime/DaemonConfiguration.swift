@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PaystreamDomain
 import PaystreamKafka
 import PaystreamStore
 import Yams
@@ -174,17 +175,7 @@ extension DaemonConfiguration {
             let decoder = YAMLDecoder()
             return try decoder.decode(DaemonFile<StageSettings>.self, from: text, userInfo: [:])
         } catch let error as DecodingError {
-            throw ConfigurationError("\(path): \(describe(error))")
-        }
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context), .dataCorrupted(let context):
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return "\(path.isEmpty ? "" : "\(path): ")\(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
+            throw ConfigurationError("\(path): \(Wire.describe(error))")
         }
     }
 }

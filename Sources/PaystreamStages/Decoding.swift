@@ -13,17 +13,6 @@ func decodeMessage<T: Decodable>(_ type: T.Type, schema expected: String, from r
     do {
         return try Wire.decode(T.self, from: data)
     } catch {
-        throw .undecodable("\(expected): \(describe(error))")
-    }
-}
-
-func describe(_ error: any Error) -> String {
-    guard let error = error as? DecodingError else { return "\(error)" }
-    switch error {
-    case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context), .dataCorrupted(let context):
-        let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-        return "\(path.isEmpty ? "" : "\(path): ")\(context.debugDescription)"
-    @unknown default:
-        return "\(error)"
+        throw .undecodable("\(expected): \(Wire.describe(error))")
     }
 }

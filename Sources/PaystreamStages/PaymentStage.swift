@@ -47,7 +47,7 @@ public struct PaymentStage: Stage {
         } catch {
             return .malformedRequest(requestID: object["request_id"]?.stringValue,
                                      payerID: object["payer_id"]?.stringValue ?? record.keyString,
-                                     message: describe(error))
+                                     message: Wire.describe(error))
         }
     }
 

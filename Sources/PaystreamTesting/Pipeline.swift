@@ -39,27 +39,19 @@ public final class InProcessPipeline: @unchecked Sendable {
         settings.maxBatchWait = .milliseconds(20)
         task = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for component in components {
-                    var logger = Logger(label: component.rawValue)
+                func add<S: Stage>(_ stage: S) {
+                    var logger = Logger(label: stage.name)
                     logger.logLevel = logLevel
-                    let groupID = "paystream.\(component.rawValue)"
+                    let worker = StageWorker(stage: stage, kafka: kafka, groupID: "paystream.\(stage.name)",
+                                             stateDirectory: directory, topics: topics, settings: settings, logger: logger)
+                    group.addTask { try await worker.run() }
+                }
+                for component in components {
                     switch component {
-                    case .paymentWorker:
-                        let worker = StageWorker(stage: PaymentStage(topics: topics), kafka: kafka, groupID: groupID,
-                                                 stateDirectory: directory, topics: topics, settings: settings, logger: logger)
-                        group.addTask { try await worker.run() }
-                    case .channelSandbox:
-                        let worker = StageWorker(stage: ChannelSandboxStage(topics: topics), kafka: kafka, groupID: groupID,
-                                                 stateDirectory: directory, topics: topics, settings: settings, logger: logger)
-                        group.addTask { try await worker.run() }
-                    case .settlementWorker:
-                        let worker = StageWorker(stage: SettlementStage(topics: topics), kafka: kafka, groupID: groupID,
-                                                 stateDirectory: directory, topics: topics, settings: settings, logger: logger)
-                        group.addTask { try await worker.run() }
-                    case .notifier:
-                        let worker = StageWorker(stage: NotifierStage(topics: topics), kafka: kafka, groupID: groupID,
-                                                 stateDirectory: directory, topics: topics, settings: settings, logger: logger)
-                        group.addTask { try await worker.run() }
+                    case .paymentWorker: add(PaymentStage(topics: topics))
+                    case .channelSandbox: add(ChannelSandboxStage(topics: topics))
+                    case .settlementWorker: add(SettlementStage(topics: topics))
+                    case .notifier: add(NotifierStage(topics: topics))
                     }
                 }
                 try await group.waitForAll()
