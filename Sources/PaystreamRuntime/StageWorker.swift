@@ -63,84 +63,13 @@ public struct StageWorker<S: Stage>: Service {
     }
 }
 
-/// The mutable side of a running worker. Used by one task only (the worker's `run`).
-final class WorkerLoop<S: Stage> {
-    private let worker: StageWorker<S>
-    private let consumer: KafkaConsumer
-    private let producer: KafkaProducer
-    private var shards: [Int32: ShardStore] = [:]
-    /// Shards that may have unsent outbox rows.
-    private var pendingPublish: Set<Int32> = []
-    private var lastTick = ContinuousClock.now
-    private var lastInboxPrune = ContinuousClock.now - .seconds(3600)
-    private var logger: Logger { worker.logger }
-    private var stage: S { worker.stage }
-
-    init(worker: StageWorker<S>, consumer: KafkaConsumer, producer: KafkaProducer) {
-        self.worker = worker
-        self.consumer = consumer
-        self.producer = producer
-    }
-
-    func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords,
-                                               maxWait: worker.settings.maxBatchWait)
-            if !poll.records.isEmpty {
-                try process(poll.records)
-                if worker.settings.crashPoint == .afterCommitBeforePublish { throw SimulatedCrash() }
-            }
-            await publishPending()
-            if let rebalance = poll.rebalance { try await handle(rebalance) }
-            try tickIfDue()
-            if !pendingPublish.isEmpty { await publishPending() }
-        }
-    }
-
-    /// Lets go of Kafka without publishing anything more, as a dying process would.
-    func abandon() async {
-        await consumer.close()
-        await producer.close()
-        closeShards(Array(shards.keys))
-    }
-
-    func shutdown() async {
-        await publishPending()
-        await consumer.close()
-        await producer.close()
-        closeShards(Array(shards.keys))
-    }
-
-    // MARK: - batches
-
-    private func process(_ records: [ConsumedRecord]) throws {
-        var byPartition: [Int32: [ConsumedRecord]] = [:]
-        for record in records { byPartition[record.partition, default: []].append(record) }
-        for (partition, batch) in byPartition.sorted(by: { $0.key < $1.key }) {
-            guard let shard = shards[partition] else {
-                // Records of a partition we no longer own are re-read by its new owner.
-                logger.warning("records for an unassigned partition dropped", metadata: ["kafka.partition": "\(partition)"])
-                continue
-            }
-            try withAttempts("batch for partition \(partition)") {
-                try shard.write { db in try apply(batch, partition: partition, db: db) }
-            }
-            pendingPublish.insert(partition)
-        }
-        // Informational only (lag tools read group offsets); resumption uses the shards' offsets.
-        var processed: [TopicPartition: Int64] = [:]
-        for record in records where shards[record.partition] != nil {
-            processed[record.topicPartition] = max(processed[record.topicPartition] ?? 0, record.offset + 1)
-        }
-        consumer.commitAsync(processed)
-    }
-
+extension StageWorker {
     /// The batch's transaction: each record in order, then the offsets.
-    private func apply(_ batch: [ConsumedRecord], partition: Int32, db: Database) throws {
+    func applyBatch(_ batch: [ConsumedRecord], partition: Int32, db: Database) throws {
         let stored = try RuntimeTables.nextOffsets(db)
         var next: [String: Int64] = [:]
-        let now = worker.clock.now()
-        let context = StageContext(db: db, partition: partition, now: now, topics: worker.topics)
+        let now = clock.now()
+        let context = StageContext(db: db, partition: partition, now: now, topics: topics)
         for record in batch {
             // Already stored: re-delivered after a seek race or a restart; its effects are in.
             if let done = next[record.topic] ?? stored[record.topic]?[partition], record.offset < done { continue }
@@ -178,7 +107,7 @@ final class WorkerLoop<S: Stage> {
         }
     }
 
-    private func deadLetter(_ record: ConsumedRecord, _ reason: DeadLetter, context: StageContext) throws {
+    func deadLetter(_ record: ConsumedRecord, _ reason: DeadLetter, context: StageContext) throws {
         logger.warning("dead letter", metadata: [
             "kafka.topic": "\(record.topic)", "kafka.partition": "\(record.partition)",
             "kafka.offset": "\(record.offset)", "error.code": "\(reason.code)", "error.message": "\(reason.message)",
@@ -187,19 +116,92 @@ final class WorkerLoop<S: Stage> {
             errorCode: reason.code, errorMessage: reason.message, sourceTopic: record.topic,
             sourcePartition: record.partition, sourceOffset: record.offset, originalKey: record.keyString,
             originalValueBase64: Data(record.value).base64EncodedString(), failedAt: context.timestamp)
-        try context.emit(letter, topic: worker.topics.deadLetter(of: record.topic), key: record.keyString,
+        try context.emit(letter, topic: topics.deadLetter(of: record.topic), key: record.keyString,
                          eventID: "dlq:\(record.topic):\(record.partition):\(record.offset)")
     }
+}
 
-    private func withAttempts(_ what: String, _ body: () throws -> Void) throws {
+/// The mutable side of a running worker. Used by one task only (the worker's `run`).
+final class WorkerLoop<S: Stage> {
+    private let worker: StageWorker<S>
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducer
+    private var shards: [Int32: ShardStore] = [:]
+    /// Shards that may have unsent outbox rows.
+    private var pendingPublish: Set<Int32> = []
+    private var lastTick = ContinuousClock.now
+    private var lastInboxPrune = ContinuousClock.now - .seconds(3600)
+    private var logger: Logger { worker.logger }
+    private var stage: S { worker.stage }
+
+    init(worker: StageWorker<S>, consumer: KafkaConsumer, producer: KafkaProducer) {
+        self.worker = worker
+        self.consumer = consumer
+        self.producer = producer
+    }
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords,
+                                               maxWait: worker.settings.maxBatchWait)
+            if !poll.records.isEmpty {
+                try await process(poll.records)
+                if worker.settings.crashPoint == .afterCommitBeforePublish { throw SimulatedCrash() }
+            }
+            await publishPending()
+            if let rebalance = poll.rebalance { try await handle(rebalance) }
+            try await tickIfDue()
+            if !pendingPublish.isEmpty { await publishPending() }
+        }
+    }
+
+    /// Lets go of Kafka without publishing anything more, as a dying process would.
+    func abandon() async {
+        await consumer.close()
+        await producer.close()
+        closeShards(Array(shards.keys))
+    }
+
+    func shutdown() async {
+        await publishPending()
+        await consumer.close()
+        await producer.close()
+        closeShards(Array(shards.keys))
+    }
+
+    // MARK: - batches
+
+    private func process(_ records: [ConsumedRecord]) async throws {
+        var byPartition: [Int32: [ConsumedRecord]] = [:]
+        for record in records { byPartition[record.partition, default: []].append(record) }
+        for (partition, batch) in byPartition.sorted(by: { $0.key < $1.key }) {
+            guard let shard = shards[partition] else {
+                // Records of a partition we no longer own are re-read by its new owner.
+                logger.warning("records for an unassigned partition dropped", metadata: ["kafka.partition": "\(partition)"])
+                continue
+            }
+            try await withAttempts("batch for partition \(partition)") { [worker] in
+                try await shard.write { db in try worker.applyBatch(batch, partition: partition, db: db) }
+            }
+            pendingPublish.insert(partition)
+        }
+        // Informational only (lag tools read group offsets); resumption uses the shards' offsets.
+        var processed: [TopicPartition: Int64] = [:]
+        for record in records where shards[record.partition] != nil {
+            processed[record.topicPartition] = max(processed[record.topicPartition] ?? 0, record.offset + 1)
+        }
+        consumer.commitAsync(processed)
+    }
+
+    private func withAttempts(_ what: String, _ body: () async throws -> Void) async throws {
         var attempt = 1
         while true {
             do {
-                return try body()
+                return try await body()
             } catch {
                 guard attempt < worker.settings.batchAttempts else { throw error }
                 logger.warning("transaction failed; retrying", metadata: ["what": "\(what)", "attempt": "\(attempt)", "error": "\(error)"])
-                Thread.sleep(forTimeInterval: 0.05 * Double(1 << attempt))
+                try await Task.sleep(for: .milliseconds(50 << attempt))
                 attempt += 1
             }
         }
@@ -215,7 +217,8 @@ final class WorkerLoop<S: Stage> {
             for partition in pendingPublish.sorted() {
                 guard let shard = shards[partition] else { pendingPublish.remove(partition); continue }
                 do {
-                    let rows = try shard.read { try RuntimeTables.unsent($0, limit: worker.settings.outboxBatch) }
+                    let limit = worker.settings.outboxBatch
+                    let rows = try await shard.read { try RuntimeTables.unsent($0, limit: limit) }
                     if rows.isEmpty { pendingPublish.remove(partition) } else { batches.append((partition, rows)) }
                 } catch {
                     logger.error("cannot read outbox", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
@@ -237,7 +240,9 @@ final class WorkerLoop<S: Stage> {
                     index += 1
                 }
                 do {
-                    try shards[partition]?.write { try RuntimeTables.markSent($0, sequences: delivered, now: worker.clock.now()) }
+                    let now = worker.clock.now()
+                    let sent = delivered
+                    try await shards[partition]?.write { try RuntimeTables.markSent($0, sequences: sent, now: now) }
                 } catch {
                     logger.error("cannot mark outbox rows sent", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
                 }
@@ -259,7 +264,7 @@ final class WorkerLoop<S: Stage> {
             var starts: [TopicPartition: StartOffset] = [:]
             for partition in Set(partitions.map(\.partition)).sorted() {
                 let shard = try openShard(partition)
-                let stored = try shard.read { try RuntimeTables.nextOffsets($0) }
+                let stored = try await shard.read { try RuntimeTables.nextOffsets($0) }
                 for tp in partitions where tp.partition == partition {
                     starts[tp] = stored[tp.topic]?[partition].map(StartOffset.offset) ?? .beginning
                 }
@@ -302,15 +307,15 @@ final class WorkerLoop<S: Stage> {
 
     // MARK: - timer
 
-    private func tickIfDue() throws {
+    private func tickIfDue() async throws {
         let now = ContinuousClock.now
         if let interval = stage.tickInterval, now - lastTick >= interval {
             lastTick = now
             for (partition, shard) in shards.sorted(by: { $0.key < $1.key }) {
-                try withAttempts("tick for partition \(partition)") {
-                    try shard.write { db in
+                try await withAttempts("tick for partition \(partition)") { [worker] in
+                    try await shard.write { db in
                         let context = StageContext(db: db, partition: partition, now: worker.clock.now(), topics: worker.topics)
-                        try stage.tick(in: context)
+                        try worker.stage.tick(in: context)
                     }
                 }
                 pendingPublish.insert(partition)
@@ -320,7 +325,7 @@ final class WorkerLoop<S: Stage> {
             lastInboxPrune = now
             let cutoff = worker.clock.now().addingTimeInterval(-Double(worker.settings.inboxRetention.components.seconds))
             for shard in shards.values {
-                _ = try? shard.write { try RuntimeTables.pruneInbox($0, before: cutoff) }
+                _ = try? await shard.write { try RuntimeTables.pruneInbox($0, before: cutoff) }
             }
         }
     }

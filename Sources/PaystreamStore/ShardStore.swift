@@ -63,6 +63,16 @@ public final class ShardStore: Sendable {
         try pool.read(body)
     }
 
+    /// Runs `body` in one write transaction on GRDB's writer queue, off the caller's thread
+    /// (a commit with `synchronous=FULL` waits for the disk).
+    public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.write(body)
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
     public func close() throws {
         try pool.close()
     }

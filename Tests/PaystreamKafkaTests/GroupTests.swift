@@ -103,7 +103,7 @@ struct GroupTests {
         // The shard says: next offset 6. The group says: 9 (committed by some other tool).
         let directory = try temporaryDirectory()
         let store = try ShardStore(path: "\(directory)/p0.sqlite", partition: 0, schema: .empty)
-        try store.write { try RuntimeTables.storeNextOffset($0, topic: "t.resume", partition: 0, nextOffset: 6, now: Date()) }
+        try await store.write { try RuntimeTables.storeNextOffset($0, topic: "t.resume", partition: 0, nextOffset: 6, now: Date()) }
         let committer = try KafkaConsumer(configuration: config, groupID: "g-resume", logger: Logger(label: "test"))
         try await committer.commit([TopicPartition("t.resume", 0): 9])
         await committer.close()
@@ -116,7 +116,7 @@ struct GroupTests {
             let poll = try await consumer.poll(maxRecords: 100, maxWait: .milliseconds(100))
             records += poll.records
             if case .assigned(let partitions) = poll.rebalance {
-                let stored = try store.read { try RuntimeTables.nextOffsets($0) }
+                let stored = try await store.read { try RuntimeTables.nextOffsets($0) }
                 try consumer.accept(assignment: Dictionary(uniqueKeysWithValues: partitions.map {
                     ($0, stored[$0.topic]?[$0.partition].map(StartOffset.offset) ?? .beginning)
                 }))
