@@ -178,7 +178,10 @@ func ledgerEntries(_ stateDirectory: String) throws -> [(account: String, amount
     let dir = "\(stateDirectory)/settlement-worker"
     var result: [(String, Int64)] = []
     for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasSuffix(".sqlite") {
-        let queue = try DatabaseQueue(path: "\(dir)/\(file)")
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)  // a worker may be writing this shard right now
+        let queue = try DatabaseQueue(path: "\(dir)/\(file)", configuration: configuration)
         result += try queue.read { db in
             try Row.fetchAll(db, sql: "SELECT account, amount FROM ledger_entry").map { ($0["account"] as String, $0["amount"] as Int64) }
         }

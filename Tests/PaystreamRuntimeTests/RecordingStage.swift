@@ -20,12 +20,14 @@ struct RecordingStage: Stage {
     /// When set, `tick` emits one `tick:<partition>:<count>` message per owned shard, counting
     /// ticks in the shard's `tick_count` table.
     var tickInterval: Duration? = nil
+    /// Stored with each effect, to tell instances apart.
+    var label = ""
 
     var inputTopics: [String] { [input] }
 
     var schema: StageSchema {
         StageSchema([("recorder-v1", { db in
-            try db.execute(sql: "CREATE TABLE effect (id TEXT NOT NULL, n INTEGER NOT NULL CHECK (n >= 0), kafka_offset INTEGER NOT NULL)")
+            try db.execute(sql: "CREATE TABLE effect (id TEXT NOT NULL, n INTEGER NOT NULL CHECK (n >= 0), kafka_offset INTEGER NOT NULL, label TEXT NOT NULL)")
             try db.execute(sql: "CREATE TABLE tick_count (n INTEGER NOT NULL); INSERT INTO tick_count VALUES (0)")
         })])
     }
@@ -39,8 +41,8 @@ struct RecordingStage: Stage {
     func messageID(of input: Input) -> String? { input.id }
 
     func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
-        try context.db.execute(sql: "INSERT INTO effect (id, n, kafka_offset) VALUES (?, ?, ?)",
-                               arguments: [input.id, input.n, record.offset])
+        try context.db.execute(sql: "INSERT INTO effect (id, n, kafka_offset, label) VALUES (?, ?, ?, ?)",
+                               arguments: [input.id, input.n, record.offset, label])
         try context.emit(input, topic: output, key: input.id, eventID: "out:\(input.id)")
     }
 
@@ -52,14 +54,22 @@ struct RecordingStage: Stage {
     }
 }
 
-/// Counts rows of `effect` over every shard file of the recorder under `stateDirectory`.
-func effects(in stateDirectory: String) throws -> [(id: String, n: Int)] {
+/// Rows of `effect` over every shard file of the recorder under `stateDirectory`.
+func effects(in stateDirectory: String) throws -> [(id: String, n: Int, label: String, shard: String)] {
     let dir = "\(stateDirectory)/recorder"
-    var result: [(String, Int)] = []
+    guard FileManager.default.fileExists(atPath: dir) else { return [] }
+    var result: [(String, Int, String, String)] = []
     for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasSuffix(".sqlite") {
-        let queue = try DatabaseQueue(path: "\(dir)/\(file)")
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)  // a worker may be writing this shard right now
+        let queue = try DatabaseQueue(path: "\(dir)/\(file)", configuration: configuration)
         result += try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, n FROM effect").map { ($0["id"] as String, $0["n"] as Int) }
+            // A worker may have created the file and not yet migrated it.
+            guard try db.tableExists("effect") else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT id, n, label FROM effect").map {
+                ($0["id"] as String, $0["n"] as Int, $0["label"] as String, file)
+            }
         }
         try queue.close()
     }

@@ -18,12 +18,13 @@ struct RuntimeTests {
         stateDirectory = try temporaryDirectory()
     }
 
-    func worker(settings: WorkerSettings = WorkerSettings(), tickInterval: Duration? = nil) -> StageWorker<RecordingStage> {
+    func worker(settings: WorkerSettings = WorkerSettings(), tickInterval: Duration? = nil,
+                label: String = "") -> StageWorker<RecordingStage> {
         var logger = Logger(label: "test.worker")
-        logger.logLevel = .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         var settings = settings
         settings.maxBatchWait = .milliseconds(20)
-        return StageWorker(stage: RecordingStage(input: "in", output: "out", tickInterval: tickInterval),
+        return StageWorker(stage: RecordingStage(input: "in", output: "out", tickInterval: tickInterval, label: label),
                            kafka: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: fastKafkaProperties),
                            groupID: "recorder", stateDirectory: stateDirectory, topics: TopicNames(),
                            settings: settings, logger: logger)
@@ -120,6 +121,47 @@ struct RuntimeTests {
         #expect(try effects(in: stateDirectory).isEmpty)
     }
 
+    @Test("two instances share the state directory; partitions move between them mid-stream with one effect per input")
+    func handover() async throws {
+        defer { broker.stop() }
+        var next = 0
+        func publishMore(_ count: Int) async throws {
+            try await publish((next..<next + count).map { ("key-\($0)", #"{"id":"h-\#($0)","n":\#($0)}"#) })
+            next += count
+        }
+        func rows(labelled label: String) throws -> [(id: String, n: Int, label: String, shard: String)] {
+            try effects(in: stateDirectory).filter { $0.label == label }
+        }
+        let first = Task { try await worker(label: "A").run() }
+        try await publishMore(100)
+        try await eventually { try effects(in: stateDirectory).count == 100 }
+
+        // B joins: the group splits the two partitions. Keep records flowing until B applies some.
+        let second = Task { try await worker(label: "B").run() }
+        try await eventually(timeout: .seconds(60)) {
+            try await publishMore(10)
+            return try !rows(labelled: "B").isEmpty
+        }
+        // A leaves: its partition moves to B, and B carries on from A's shard (same state dir).
+        first.cancel()
+        _ = try? await first.value
+        try await publishMore(100)
+        try await eventually(timeout: .seconds(60)) { try effects(in: stateDirectory).count >= next }
+        try await Task.sleep(for: .milliseconds(700))  // anything applied twice would show by now
+        second.cancel()
+        _ = try? await second.value
+
+        let all = try effects(in: stateDirectory)
+        #expect(all.count == next, "one effect per input, whichever instance applied it")
+        #expect(Set(all.map(\.id)).count == next)
+        #expect(Set(try rows(labelled: "B").map(\.shard)) == ["p0.sqlite", "p1.sqlite"], "B ended up owning both partitions")
+        #expect(!(try rows(labelled: "A").isEmpty))
+        let reader = try await TopicReader(bootstrapServers: broker.bootstrapServers, topics: ["out"])
+        let out = try await reader.read { Set($0.compactMap(\.keyString)).count >= next }
+        await reader.close()
+        #expect(Set(out.compactMap(\.keyString)).count == next)
+    }
+
     @Test("a crash between the SQLite commit and the outbox publish: the restarted worker publishes the same events once")
     func crashBeforePublish() async throws {
         defer { broker.stop() }
@@ -144,5 +186,14 @@ struct RuntimeTests {
         let rows = try effects(in: stateDirectory)
         #expect(rows.count == ids.count)
         #expect(Set(rows.map(\.id)) == Set(ids))
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds, or throws after `timeout`.
+func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw TestSupportError("condition not met within \(timeout)") }
+        try await Task.sleep(for: .milliseconds(50))
     }
 }
