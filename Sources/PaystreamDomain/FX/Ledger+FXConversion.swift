@@ -1,0 +1,76 @@
+import Foundation
+
+extension Ledger {
+    /// Books `conversion` as one posting through the FX accounts of both currencies:
+    ///
+    ///     Dr debit               source      (base)
+    ///        Cr fx:BASE          source      (base)
+    ///     Dr fx:QUOTE            converted + r (quote)
+    ///        Cr credit           converted   (quote)
+    ///        Cr fx_rounding:QUOTE r          (quote)
+    ///
+    /// `r` is the whole minor units of FX residual carried so far (the ledger's
+    /// `fxRoundingCarry` plus this conversion's residual, truncated toward zero, so -1, 0 or 1);
+    /// the fraction stays in the carry. So each currency balances, `fx:QUOTE` tracks the exact
+    /// converted value to within one minor unit, and `fx_rounding` holds the rounding gains
+    /// (credit) or losses (debit). Zero legs are left out; a negative source reverses every side.
+    /// FX accounts open on first use.
+    public mutating func postConversion(_ conversion: FXConversion, id: PostingID, debit: AccountID, credit: AccountID,
+                                        postedAt: Date) throws(LedgerError) {
+        let base = conversion.source.currency
+        let quote = conversion.converted.currency
+        let posting: Posting
+        do throws(MoneyError) {
+            let legs: [Entry] = [
+                .debit(debit, conversion.source),
+                try .credit(.fxPosition(base), conversion.source),
+                .debit(.fxPosition(quote), conversion.converted),
+                try .credit(credit, conversion.converted),
+            ]
+            posting = try settlingRoundingCarry(of: Posting(id: id, entries: legs.filter { !$0.amount.isZero },
+                                                            conversions: [conversion], postedAt: postedAt))
+        } catch {
+            throw .money(error)
+        }
+
+        var opened: [AccountID] = []
+        for account in [Account.fxPosition(base), .fxPosition(quote), .fxRounding(quote)] where accounts[account.id] == nil {
+            try open(account)
+            opened.append(account.id)
+        }
+        do throws(LedgerError) {
+            try post(posting)
+        } catch {
+            for id in opened { close(id) }
+            throw error
+        }
+    }
+
+    /// `posting` with whole minor units moved from `fx_rounding:QUOTE` to `fx:QUOTE` (or back)
+    /// wherever booking it as it is would leave a whole unit or more in the carry. Mirroring a
+    /// conversion booked when the carry stood elsewhere can do that; the move keeps each currency
+    /// balanced and the carry below one unit.
+    func settlingRoundingCarry(of posting: Posting) throws(MoneyError) -> Posting {
+        var entries = posting.entries
+        for (code, change) in posting.carryChanges.sorted(by: { $0.key < $1.key }) {
+            let carry = Int128(fxRoundingCarry[code] ?? 0) + change
+            guard let excess = Int64(exactly: carry / Int128(FXResidual.carryDenominator)) else { throw .overflow }
+            guard excess != 0, let currency = posting.conversions.first(where: { $0.converted.currency.code == code })?.converted.currency
+            else { continue }
+            // Booking `excess` more as rounding (a credit when positive) takes it out of the carry.
+            try adjust(&entries, on: .fxRounding(code: code), by: try Money(minorUnits: excess, currency: currency).negated())
+            try adjust(&entries, on: .fxPosition(currency), by: Money(minorUnits: excess, currency: currency))
+        }
+        return Posting(id: posting.id, entries: entries, conversions: posting.conversions, postedAt: posting.postedAt)
+    }
+
+    /// Adds `amount` to the entry on `account`, appending one if there is none and dropping it if it becomes zero.
+    private func adjust(_ entries: inout [Entry], on account: AccountID, by amount: Money) throws(MoneyError) {
+        guard let index = entries.firstIndex(where: { $0.account == account }) else {
+            entries.append(Entry(account: account, amount: amount))
+            return
+        }
+        let sum = try entries[index].amount.adding(amount)
+        if sum.isZero { entries.remove(at: index) } else { entries[index] = Entry(account: account, amount: sum) }
+    }
+}
