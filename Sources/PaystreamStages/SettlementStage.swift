@@ -5,9 +5,9 @@ import PaystreamKafka
 import PaystreamRuntime
 import PaystreamStore
 
-/// settlement-worker: books captured money for the merchant. Computes the fee (basis points of
-/// the amount, rounded half up, plus a fixed part), pays splits to suppliers, and posts a
-/// balanced entry set to the merchant-side ledger; emits `settlement.booked`.
+/// settlement-worker: books captured money for the merchant. Splits the gross with the domain's
+/// `SettlementBreakdown` (fee rounded half up, then supplier splits, the remainder to the
+/// merchant), posts a balanced entry set to the merchant-side ledger; emits `settlement.booked`.
 /// (Modes, installments, FX, batches and payouts come with the settlement issue.)
 public struct SettlementStage: Stage {
     public struct Settings: Decodable, Sendable {
@@ -71,40 +71,39 @@ public struct SettlementStage: Stage {
             throw DeadLetter(code: "not_supported", message: "settlement request type '\(request.type)' is not handled yet")
         }
         guard request.amount > 0 else { throw DeadLetter(code: "invalid_amount", message: "amount must be positive") }
-        let fee = try Self.fee(amount: request.amount, basisPoints: settings.feeBasisPoints, fixed: settings.feeFixed)
-        let splitTotal = request.splits.reduce(Int64(0)) { $0 + $1.amount }
-        let net = request.amount - fee - splitTotal
-        guard net >= 0 else {
-            throw DeadLetter(code: "splits_exceed_net", message: "fee \(fee) and splits \(splitTotal) exceed amount \(request.amount)")
+        guard let currency = Currency.named(request.currency) else {
+            throw DeadLetter(code: "unknown_currency", message: "currency '\(request.currency)' is not ISO 4217")
         }
-        let posting = "booking:\(request.paymentId)"
-        var entries: [LedgerEntry] = [
-            LedgerEntry(account: "clearing:\(request.method)", amount: request.amount),
-            LedgerEntry(account: "merchant_payable:\(request.merchantId)", amount: -net),
-        ]
-        if fee > 0 { entries.append(LedgerEntry(account: "fee_revenue", amount: -fee)) }
-        for split in request.splits {
-            entries.append(LedgerEntry(account: "supplier_payable:\(split.partyId)", amount: -split.amount))
+        let breakdown: SettlementBreakdown
+        do {
+            breakdown = try SettlementBreakdown(
+                settling: Money(minorUnits: request.amount, currency: currency),
+                feePlan: try FeePlan(basisPoints: settings.feeBasisPoints, fixed: settings.feeFixed),
+                commissionPlan: .zero, splitPlan: try SplitPlan(splits: request.splits))
+        } catch {
+            throw DeadLetter(code: error.code, message: "\(error)")
         }
-        try SettlementTables.post(context.db, posting: posting, currency: request.currency, entries: entries, now: context.timestamp)
-        try SettlementTables.recordSettlement(context.db, request: request, fee: fee, net: net, now: context.timestamp)
+        // Debit what the channel owes; credit each party its share. Zero parts are not booked.
+        var entries = [LedgerEntry(account: "clearing:\(request.method)", amount: request.amount)]
+        let credits: [(String, Money)] = [("merchant_payable:\(request.merchantId)", breakdown.merchantNet),
+                                          ("fee_revenue", breakdown.fee), ("commission_revenue", breakdown.commission)]
+            + breakdown.splits.map { ("supplier_payable:\($0.partyId)", $0.amount) }
+        for (account, amount) in credits where !amount.isZero {
+            entries.append(LedgerEntry(account: account, amount: -amount.minorUnits))
+        }
+        try SettlementTables.post(context.db, posting: "booking:\(request.paymentId)", currency: request.currency,
+                                  entries: entries, now: context.timestamp)
+        try SettlementTables.recordSettlement(context.db, request: request, fee: breakdown.fee.minorUnits,
+                                              net: breakdown.merchantNet.minorUnits, now: context.timestamp)
 
         let event = SettlementEvent(
             eventId: "se:\(request.paymentId):booked", sequence: 1, occurredAt: context.timestamp, type: "settlement.booked",
             paymentId: request.paymentId, orderId: request.orderId, payerId: request.payerId, merchantId: request.merchantId,
-            amount: request.amount, currency: request.currency, fee: fee, commission: 0, net: net, splits: request.splits,
+            amount: request.amount, currency: request.currency, fee: breakdown.fee.minorUnits,
+            commission: breakdown.commission.minorUnits, net: breakdown.merchantNet.minorUnits,
+            splits: breakdown.splits.map { Split(partyId: $0.partyId, amount: $0.amount.minorUnits) },
             settlementMode: request.settlement.mode, sourceEventId: request.eventId)
         try context.emit(event, topic: topics.settlementEvents, key: request.merchantId, eventID: event.eventId)
-    }
-
-    /// amount × bp / 10 000, rounded half up, plus the fixed part; overflow is an error.
-    static func fee(amount: Int64, basisPoints: Int64, fixed: Int64) throws -> Int64 {
-        let (product, overflow) = amount.multipliedReportingOverflow(by: basisPoints)
-        guard !overflow else { throw DeadLetter(code: "amount_overflow", message: "fee computation overflows for \(amount)") }
-        let variable = (product + 5_000) / 10_000
-        let (total, overflow2) = variable.addingReportingOverflow(fixed)
-        guard !overflow2 else { throw DeadLetter(code: "amount_overflow", message: "fee computation overflows for \(amount)") }
-        return min(total, amount)
     }
 }
 
