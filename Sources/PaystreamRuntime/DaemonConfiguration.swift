@@ -21,6 +21,8 @@ public struct DaemonConfiguration<StageSettings: Decodable & Sendable>: Sendable
     public var kafkaProperties: [String: String]
     /// The stage's own section (`stage:` in the file).
     public var stage: StageSettings
+    /// The config file these settings came from, if any (relative paths in it start from its folder).
+    public var configFile: String?
 
     public var topics: TopicNames { TopicNames(prefix: topicPrefix) }
 
@@ -156,7 +158,8 @@ extension DaemonConfiguration {
         return DaemonConfiguration(
             brokers: brokers, stateDirectory: stateDirectory, topicPrefix: prefix, instanceID: instanceID,
             groupID: groupID, connectTimeout: .milliseconds(Int(timeoutSeconds * 1000)), logLevel: level,
-            logFormat: format, worker: worker, kafkaProperties: kafka, stage: file.stage ?? stageDefaults)
+            logFormat: format, worker: worker, kafkaProperties: kafka, stage: file.stage ?? stageDefaults,
+            configFile: path)
     }
 
     static func parse(_ text: String, path: String) throws -> DaemonFile<StageSettings> {

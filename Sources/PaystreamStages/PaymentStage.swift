@@ -10,7 +10,14 @@ import PaystreamStore
 /// `channel.confirmations` (both keyed by payer, so a payer's state lives in one shard).
 public struct PaymentStage: Stage {
     public struct Settings: Decodable, Sendable {
-        public init() {}
+        /// The payment policy (JSON, see Config/payment-policy.json). Required: without a
+        /// policy the worker would have no limits, so it refuses to start. A relative path is
+        /// resolved against the config file's folder.
+        public var policyFile: String?
+
+        public init(policyFile: String? = nil) { self.policyFile = policyFile }
+
+        enum CodingKeys: String, CodingKey { case policyFile = "policy_file" }
     }
 
     public enum Input: Sendable {
@@ -22,11 +29,33 @@ public struct PaymentStage: Stage {
 
     public let name = "payment-worker"
     public let topics: TopicNames
-    public let settings: Settings
+    public let policy: PaymentPolicy
 
-    public init(topics: TopicNames, settings: Settings = Settings()) {
+    public init(topics: TopicNames, policy: PaymentPolicy) {
         self.topics = topics
-        self.settings = settings
+        self.policy = policy
+    }
+
+    /// Reads and checks the policy file the settings name.
+    /// - Parameter configFile: the daemon's config file, whose folder relative paths start from.
+    public static func loadPolicy(_ settings: Settings, configFile: String?) throws -> PaymentPolicy {
+        guard let file = settings.policyFile, !file.isEmpty else {
+            throw ConfigurationError("stage.policy_file is required (the payment policy, e.g. Config/payment-policy.json)")
+        }
+        let base = configFile.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath
+        let path = file.hasPrefix("/") ? file : (base as NSString).appendingPathComponent(file)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("cannot read the payment policy \(path)")
+        }
+        let policy: PaymentPolicy
+        do { policy = try PaymentPolicy.decode(from: data) } catch {
+            throw ConfigurationError("payment policy \(path): \(Wire.describe(error))")
+        }
+        let problems = RequestRules.validate(policy: policy)
+        guard problems.isEmpty else {
+            throw ConfigurationError("payment policy \(path) is inconsistent: \(problems.joined(separator: "; "))")
+        }
+        return policy
     }
 
     public var inputTopics: [String] { [topics.paymentRequests, topics.channelConfirmations] }
@@ -100,6 +129,17 @@ public struct PaymentStage: Stage {
                        record: record, context: context, fingerprint: fingerprint)
             return
         }
+        // The payer's state lives in this shard (requests are keyed by payer), so its daily
+        // totals are exact here without coordination.
+        let day = String(context.timestamp.prefix(10))
+        let today = try PaymentTables.dailyTotals(db, payerID: request.payerID, currency: request.amount.currency, day: day)
+        if let rejection = RequestRules.policyRejection(for: request, policy: policy)
+            ?? RequestRules.dailyLimits(request.amount, payerToday: today, policy: policy) {
+            try reject(requestID: request.requestID, paymentID: request.paymentID, payerID: request.payerID, source: message,
+                       rejection: rejection, record: record, context: context, fingerprint: fingerprint)
+            return
+        }
+        try PaymentTables.addToDailyTotals(db, payerID: request.payerID, amount: request.amount, day: day)
         let payment = PaymentRecord(request: request, status: .authorized, sequence: 1, now: context.timestamp)
         try PaymentTables.insert(db, payment, fingerprint: fingerprint)
         try emitEvent(for: payment, type: "payment.authorized", context: context)

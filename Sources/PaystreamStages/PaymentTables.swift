@@ -39,6 +39,19 @@ public enum PaymentTables {
                 );
                 """)
         }),
+        ("payment-v2-daily-totals", { db in
+            // Accepted payments per payer, currency and UTC day, for the daily risk limits.
+            try db.execute(sql: """
+                CREATE TABLE payer_daily_total (
+                    payer_id TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    day TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    count INTEGER NOT NULL,
+                    PRIMARY KEY (payer_id, currency, day)
+                );
+                """)
+        }),
     ])
 
     struct LoggedRequest {
@@ -58,6 +71,22 @@ public enum PaymentTables {
         if logged.status == PaymentStatus.rejected.rawValue { return ["rj:\(requestID)"] }
         guard let payment = try payment(db, id: logged.paymentID) else { return [] }
         return (1...max(payment.sequence, 1)).map { "pe:\(payment.paymentID):\($0)" }
+    }
+
+    static func dailyTotals(_ db: Database, payerID: String, currency: Currency, day: String) throws -> RequestRules.DailyTotals {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT amount, count FROM payer_daily_total WHERE payer_id = ? AND currency = ? AND day = ?
+            """, arguments: [payerID, currency.code, day]) else { return .none(currency) }
+        return RequestRules.DailyTotals(amount: Money(minorUnits: row["amount"], currency: currency), count: row["count"])
+    }
+
+    static func addToDailyTotals(_ db: Database, payerID: String, amount: Money, day: String) throws {
+        // The limits were checked against these totals just before, so the sum cannot overflow
+        // past the configured daily amount.
+        try db.execute(sql: """
+            INSERT INTO payer_daily_total (payer_id, currency, day, amount, count) VALUES (?, ?, ?, ?, 1)
+            ON CONFLICT(payer_id, currency, day) DO UPDATE SET amount = amount + excluded.amount, count = count + 1
+            """, arguments: [payerID, amount.currency.code, day, amount.minorUnits])
     }
 
     static func logRequest(_ db: Database, requestID: String, fingerprint: String, paymentID: String,

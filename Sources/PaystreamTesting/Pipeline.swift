@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
 import PaystreamStages
@@ -33,7 +34,10 @@ public final class InProcessPipeline: @unchecked Sendable {
     }
 
     /// Starts the given components in-process.
-    public func start(_ components: [Component] = Component.allCases, logLevel: Logger.Level = .warning) {
+    /// - Parameter policy: the payment policy; the shipped `Config/payment-policy.json` if nil.
+    public func start(_ components: [Component] = Component.allCases, policy: PaymentPolicy? = nil,
+                      logLevel: Logger.Level = .warning) throws {
+        let policy = try policy ?? shippedPaymentPolicy()
         let kafka = self.kafka, topics = self.topics, directory = stateDirectory
         var settings = WorkerSettings()
         settings.maxBatchWait = .milliseconds(20)
@@ -48,7 +52,7 @@ public final class InProcessPipeline: @unchecked Sendable {
                 }
                 for component in components {
                     switch component {
-                    case .paymentWorker: add(PaymentStage(topics: topics))
+                    case .paymentWorker: add(PaymentStage(topics: topics, policy: policy))
                     case .channelSandbox: add(ChannelSandboxStage(topics: topics))
                     case .settlementWorker: add(SettlementStage(topics: topics))
                     case .notifier: add(NotifierStage(topics: topics))
@@ -79,4 +83,10 @@ public final class InProcessPipeline: @unchecked Sendable {
         _ = try? await task?.value
         broker.stop()
     }
+}
+
+/// The payment policy shipped in `Config/payment-policy.json`.
+public func shippedPaymentPolicy() throws -> PaymentPolicy {
+    try PaymentStage.loadPolicy(PaymentStage.Settings(policyFile: packageRoot.appendingPathComponent("Config/payment-policy.json").path),
+                                configFile: nil)
 }

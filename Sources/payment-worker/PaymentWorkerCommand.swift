@@ -13,7 +13,8 @@ struct PaymentWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let code = await Daemon.run(name: "payment-worker", options: options, stageDefaults: PaymentStage.Settings()) { config in
-            PaymentStage(topics: config.topics, settings: config.stage)
+            PaymentStage(topics: config.topics,
+                         policy: try PaymentStage.loadPolicy(config.stage, configFile: config.configFile))
         }
         if code != 0 { throw ExitCode(code) }
     }

@@ -13,7 +13,7 @@ struct CardPaymentTests {
     func cardPayment() async throws {
         let pipeline = try await InProcessPipeline(partitions: 4)
         let topics = pipeline.topics
-        pipeline.start()
+        try pipeline.start()
         let request = #"""
         {"schema":"payment-request/v1","type":"payment","request_id":"ord-1001-try-1","payment_id":"pay-1001",
          "order_id":"ord-1001","payer_id":"user-42","merchant_id":"m-7","amount":19999,"currency":"CNY",

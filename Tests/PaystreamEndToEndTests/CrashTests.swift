@@ -13,7 +13,7 @@ struct CrashTests {
     func killAndRestart() async throws {
         let pipeline = try await InProcessPipeline(partitions: 4)
         let topics = pipeline.topics
-        pipeline.start([.channelSandbox])
+        try pipeline.start([.channelSandbox])
         let logs = try temporaryDirectory("paystream-crash-logs")
         // Small batches make the flow last long enough to be killed in the middle of it.
         let config = "\(logs)/payment-worker.yaml"
@@ -21,6 +21,8 @@ struct CrashTests {
         batch:
           max_records: 20
           max_wait_ms: 20
+        stage:
+          policy_file: \(packageRoot.appendingPathComponent("Config/payment-policy.json").path)
         kafka:
           session.timeout.ms: "2000"
           heartbeat.interval.ms: "300"

@@ -31,7 +31,7 @@ struct PaymentScenarioTests {
     func identicalRetry() async throws {
         let pipeline = try await InProcessPipeline(partitions: 2)
         let topics = pipeline.topics
-        pipeline.start([.paymentWorker])
+        try pipeline.start([.paymentWorker])
         let reader = try await pipeline.reader([topics.paymentEvents, topics.channelRequests])
         try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-1"))])
         var records = try await reader.read { $0.contains { $0.topic == topics.channelRequests } }
@@ -54,7 +54,7 @@ struct PaymentScenarioTests {
     func idempotencyConflict() async throws {
         let pipeline = try await InProcessPipeline(partitions: 2)
         let topics = pipeline.topics
-        pipeline.start([.paymentWorker])
+        try pipeline.start([.paymentWorker])
         let reader = try await pipeline.reader([topics.paymentEvents, topics.channelRequests])
         try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-2")),
                                                                    ("user-1", Self.request("r-2", amount: 999))])
@@ -84,7 +84,7 @@ struct PaymentScenarioTests {
     func retriedRejection() async throws {
         let pipeline = try await InProcessPipeline(partitions: 2)
         let topics = pipeline.topics
-        pipeline.start([.paymentWorker])
+        try pipeline.start([.paymentWorker])
         let reader = try await pipeline.reader([topics.paymentEvents])
         try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-3", amount: -5))])
         var records = try await reader.read { $0.count >= 1 }
@@ -108,7 +108,7 @@ struct PaymentScenarioTests {
     func confirmations() async throws {
         let pipeline = try await InProcessPipeline(partitions: 2)
         let topics = pipeline.topics
-        pipeline.start([.paymentWorker])
+        try pipeline.start([.paymentWorker])
         let reader = try await pipeline.reader([topics.paymentEvents, topics.settlementRequests,
                                                 topics.deadLetter(of: topics.channelConfirmations)])
         try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-4"))])
@@ -135,5 +135,45 @@ struct PaymentScenarioTests {
         let letters = try records.filter { $0.topic.hasSuffix(".dlq") }.map { try Wire.decode(DeadLetterMessage.self, from: Data($0.value)) }
         #expect(letters.map(\.errorCode) == ["unknown_payment"])
         #expect(letters.first?.sourceOffset == 3)
+    }
+}
+
+@Suite("payment-worker policy rules")
+struct PaymentPolicyScenarioTests {
+    @Test("capability matrix, method maximum and per-payer daily count are enforced with their reason codes")
+    func policyRules() async throws {
+        var policy = try shippedPaymentPolicy()
+        policy.riskLimits["CNY"]?.dailyCount = 2
+        let pipeline = try await InProcessPipeline(partitions: 2)
+        let topics = pipeline.topics
+        try pipeline.start([.paymentWorker], policy: policy)
+        let reader = try await pipeline.reader([topics.paymentEvents])
+        func request(_ id: String, payer: String, amount: Int, method: String = "card", channel: String = "bank_card",
+                     currency: String = "CNY") -> (key: String, value: Data) {
+            (payer, Data(#"{"schema":"payment-request/v1","type":"payment","request_id":"\#(id)","payer_id":"\#(payer)","merchant_id":"m-1","amount":\#(amount),"currency":"\#(currency)","method":"\#(method)","channel":"\#(channel)"}"#.utf8))
+        }
+        try await pipeline.publish(topic: topics.paymentRequests, [
+            request("p-cash-on-card", payer: "u-1", amount: 100, method: "cash"),
+            request("p-too-big", payer: "u-2", amount: 5_000_001),
+            request("p-at-max", payer: "u-2", amount: 5_000_000),
+            request("p-day-1", payer: "u-3", amount: 100),
+            request("p-day-2", payer: "u-3", amount: 100),
+            request("p-day-3", payer: "u-3", amount: 100),
+            request("p-other-payer", payer: "u-4", amount: 100),
+            request("p-eur-cash", payer: "u-5", amount: 100, method: "cash", channel: "cash_on_delivery", currency: "EUR"),
+        ])
+        let records = try await reader.read { $0.count >= 8 }
+        await reader.close()
+        await pipeline.stop()
+        var outcome: [String: String] = [:]
+        for record in records {
+            let event = try Wire.decode(PaymentEvent.self, from: Data(record.value))
+            outcome[event.requestId ?? "?"] = event.reason ?? event.status
+        }
+        #expect(outcome == [
+            "p-cash-on-card": "method_not_allowed", "p-too-big": "amount_limit", "p-at-max": "authorized",
+            "p-day-1": "authorized", "p-day-2": "authorized", "p-day-3": "risk_limit", "p-other-payer": "authorized",
+            "p-eur-cash": "method_not_allowed",
+        ])
     }
 }

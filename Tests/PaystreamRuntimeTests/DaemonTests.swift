@@ -91,6 +91,23 @@ struct DaemonProcessTests {
         #expect(daemon.log.contains("payment-worker: configuration error: broker 'nohost' is not HOST:PORT"))
     }
 
+    @Test("payment-worker without a payment policy refuses to start (exit 2); with an inconsistent one too")
+    func paymentPolicyRequired() async throws {
+        let logs = try temporaryDirectory()
+        let missing = try DaemonProcess("payment-worker", arguments: ["--brokers", "127.0.0.1:9"], logDirectory: logs)
+        #expect(await missing.waitForExit(timeout: .seconds(10)) == 2)
+        #expect(missing.log.contains("stage.policy_file is required"))
+
+        try #"{"enabled_currencies":["CNY","ZZZ"],"enabled_methods":["card"],"capabilities":{},"method_maximum":{},"risk_limits":{},"refund_window_days":{}}"#
+            .write(toFile: "\(logs)/policy.json", atomically: true, encoding: .utf8)
+        try "stage:\n  policy_file: policy.json\n".write(toFile: "\(logs)/pw.yaml", atomically: true, encoding: .utf8)
+        let inconsistent = try DaemonProcess("payment-worker", arguments: ["--brokers", "127.0.0.1:9", "--config", "\(logs)/pw.yaml"],
+                                             logDirectory: logs)
+        #expect(await inconsistent.waitForExit(timeout: .seconds(10)) == 2)
+        #expect(inconsistent.log.contains("payment policy \(logs)/policy.json is inconsistent"))
+        #expect(inconsistent.log.contains("ZZZ"))
+    }
+
     @Test("a librdkafka property librdkafka refuses: exit 2 naming it, without printing secrets")
     func badKafkaProperty() async throws {
         let logs = try temporaryDirectory()
