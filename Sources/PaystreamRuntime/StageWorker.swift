@@ -164,9 +164,7 @@ final class WorkerLoop<S: Stage> {
 
     func shutdown() async {
         await publishPending()
-        await consumer.close()
-        await producer.close()
-        closeShards(Array(shards.keys))
+        await abandon()
     }
 
     // MARK: - batches

@@ -134,11 +134,3 @@ public enum PaymentTables {
         String(decoding: try JSONEncoder.sortedKeys.encode(value), as: UTF8.self)
     }
 }
-
-extension JSONEncoder {
-    static let sortedKeys: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-}

@@ -11,39 +11,36 @@ import PaystreamStore
 /// (Modes, installments, FX, batches and payouts come with the settlement issue.)
 public struct SettlementStage: Stage {
     public struct Settings: Decodable, Sendable {
+        /// The fee every capture pays, checked once when the settings are made.
+        public let feePlan: FeePlan
         /// Fee in basis points of the amount (60 = 0.60%).
-        public var feeBasisPoints: Int64 = 60
+        public var feeBasisPoints: Int64 { feePlan.basisPoints }
         /// Fixed fee per payment, in minor units.
-        public var feeFixed: Int64 = 0
+        public var feeFixed: Int64 { feePlan.fixed }
 
-        public init(feeBasisPoints: Int64 = 60, feeFixed: Int64 = 0) {
-            self.feeBasisPoints = feeBasisPoints
-            self.feeFixed = feeFixed
+        public init(feeBasisPoints: Int64 = 60, feeFixed: Int64 = 0) throws {
+            feePlan = try FeePlan(basisPoints: feeBasisPoints, fixed: feeFixed)
         }
 
         enum CodingKeys: String, CodingKey { case feeBasisPoints = "fee_basis_points", feeFixed = "fee_fixed" }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            feeBasisPoints = try c.decodeIfPresent(Int64.self, forKey: .feeBasisPoints) ?? 60
-            feeFixed = try c.decodeIfPresent(Int64.self, forKey: .feeFixed) ?? 0
-            guard (0...10_000).contains(feeBasisPoints), feeFixed >= 0 else {
+            do {
+                feePlan = try FeePlan(basisPoints: try c.decodeIfPresent(Int64.self, forKey: .feeBasisPoints) ?? 60,
+                                      fixed: try c.decodeIfPresent(Int64.self, forKey: .feeFixed) ?? 0)
+            } catch let error as SettlementError {
                 throw DecodingError.dataCorruptedError(forKey: .feeBasisPoints, in: c,
-                                                       debugDescription: "fee_basis_points must be 0…10000 and fee_fixed ≥ 0")
+                                                       debugDescription: "fee_basis_points must be 0…10000 and fee_fixed ≥ 0 (\(error))")
             }
         }
-    }
-
-    public enum Input: Sendable {
-        case capture(SettlementRequest)
-        case payoutConfirmation
     }
 
     public let name = "settlement-worker"
     public let topics: TopicNames
     public let settings: Settings
 
-    public init(topics: TopicNames, settings: Settings = Settings()) {
+    public init(topics: TopicNames, settings: Settings) {
         self.topics = topics
         self.settings = settings
     }
@@ -51,22 +48,16 @@ public struct SettlementStage: Stage {
     public var inputTopics: [String] { [topics.settlementRequests, topics.payoutConfirmations] }
     public var schema: StageSchema { SettlementTables.schema }
 
-    public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input {
+    public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> SettlementRequest {
         if record.topic == topics.payoutConfirmations {
             throw DeadLetter(code: "not_supported", message: "payout confirmations are not handled yet")
         }
-        return .capture(try decodeMessage(SettlementRequest.self, schema: SettlementRequest.schemaName, from: record))
+        return try decodeMessage(SettlementRequest.self, schema: SettlementRequest.schemaName, from: record)
     }
 
-    public func messageID(of input: Input) -> String? {
-        switch input {
-        case .capture(let request): "settlement-request:\(request.eventId)"
-        case .payoutConfirmation: nil
-        }
-    }
+    public func messageID(of request: SettlementRequest) -> String? { "settlement-request:\(request.eventId)" }
 
-    public func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
-        guard case .capture(let request) = input else { return }
+    public func apply(_ request: SettlementRequest, record: ConsumedRecord, in context: StageContext) throws {
         guard request.type == "capture" else {
             throw DeadLetter(code: "not_supported", message: "settlement request type '\(request.type)' is not handled yet")
         }
@@ -78,8 +69,7 @@ public struct SettlementStage: Stage {
         do {
             breakdown = try SettlementBreakdown(
                 settling: Money(minorUnits: request.amount, currency: currency),
-                feePlan: try FeePlan(basisPoints: settings.feeBasisPoints, fixed: settings.feeFixed),
-                commissionPlan: .zero, splitPlan: try SplitPlan(splits: request.splits))
+                feePlan: settings.feePlan, commissionPlan: .zero, splitPlan: try SplitPlan(splits: request.splits))
         } catch {
             throw DeadLetter(code: error.code, message: "\(error)")
         }

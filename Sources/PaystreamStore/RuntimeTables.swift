@@ -109,7 +109,7 @@ public enum RuntimeTables {
     /// re-deciding the same input never publishes a different version of the same event.
     @discardableResult
     public static func enqueue(_ db: Database, _ message: OutboxMessage, now: Date) throws -> Bool {
-        let headers = String(decoding: try JSONEncoder.sorted.encode(message.headers), as: UTF8.self)
+        let headers = String(decoding: try JSONEncoder.sortedKeys.encode(message.headers), as: UTF8.self)
         try db.execute(sql: """
             INSERT INTO outbox (event_id, topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT(event_id) DO NOTHING
@@ -161,7 +161,8 @@ public enum RuntimeTables {
 }
 
 extension JSONEncoder {
-    static let sorted: JSONEncoder = {
+    /// Sorted keys, unescaped slashes, no key conversion: stable bytes for stored JSON.
+    public static let sortedKeys: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder

@@ -38,6 +38,7 @@ public final class InProcessPipeline: @unchecked Sendable {
     public func start(_ components: [Component] = Component.allCases, policy: PaymentPolicy? = nil,
                       logLevel: Logger.Level = .warning) throws {
         let policy = try policy ?? shippedPaymentPolicy()
+        let settlement = try SettlementStage.Settings()
         let kafka = self.kafka, topics = self.topics, directory = stateDirectory
         var settings = WorkerSettings()
         settings.maxBatchWait = .milliseconds(20)
@@ -54,7 +55,7 @@ public final class InProcessPipeline: @unchecked Sendable {
                     switch component {
                     case .paymentWorker: add(PaymentStage(topics: topics, policy: policy))
                     case .channelSandbox: add(ChannelSandboxStage(topics: topics))
-                    case .settlementWorker: add(SettlementStage(topics: topics))
+                    case .settlementWorker: add(SettlementStage(topics: topics, settings: settlement))
                     case .notifier: add(NotifierStage(topics: topics))
                     }
                 }

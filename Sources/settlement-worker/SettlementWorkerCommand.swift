@@ -12,7 +12,7 @@ struct SettlementWorkerCommand: AsyncParsableCommand {
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
-        let code = await Daemon.run(name: "settlement-worker", options: options, stageDefaults: SettlementStage.Settings()) { config in
+        let code = await Daemon.run(name: "settlement-worker", options: options, stageDefaults: try SettlementStage.Settings()) { config in
             SettlementStage(topics: config.topics, settings: config.stage)
         }
         if code != 0 { throw ExitCode(code) }

@@ -10,7 +10,7 @@ struct DaemonConfigurationTests {
 
     func resolve(_ arguments: [String], env: [String: String] = [:]) throws -> Config {
         try Config.resolve(daemon: "settlement-worker", options: try DaemonOptions.parse(arguments), environment: env,
-                           stageDefaults: SettlementStage.Settings())
+                           stageDefaults: try SettlementStage.Settings())
     }
 
     @Test("flags win over the environment, the environment over the file")
