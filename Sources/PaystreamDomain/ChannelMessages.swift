@@ -3,7 +3,9 @@ public struct ChannelRequest: Sendable, Codable, Hashable {
     public static let schemaName = "channel-request/v1"
 
     public var schema: String = ChannelRequest.schemaName
-    /// `authorize` today; `query` and `refund` come with the payment issue.
+    /// `authorize` (take the payment), `query` (what became of an authorization that got no
+    /// answer), `refund` (give back `amount` of a captured payment), `cancel` (void an
+    /// authorization the payer or merchant no longer wants). See `ChannelRequestType`.
     public var requestType: String
     public var channelRequestId: String
     public var paymentId: String
@@ -14,9 +16,14 @@ public struct ChannelRequest: Sendable, Codable, Hashable {
     public var method: String
     public var channel: String
     public var requestedAt: String
+    /// For `query`, `refund` and `cancel`: the `authorize` instruction they refer to.
+    public var targetRequestId: String?
+    /// Why the instruction was sent when the payer did not ask for it (`late_capture_reversal`).
+    public var reason: String?
 
     public init(requestType: String, channelRequestId: String, paymentId: String, payerId: String, merchantId: String,
-                amount: Int64, currency: String, method: String, channel: String, requestedAt: String) {
+                amount: Int64, currency: String, method: String, channel: String, requestedAt: String,
+                targetRequestId: String? = nil, reason: String? = nil) {
         self.requestType = requestType
         self.channelRequestId = channelRequestId
         self.paymentId = paymentId
@@ -27,7 +34,25 @@ public struct ChannelRequest: Sendable, Codable, Hashable {
         self.method = method
         self.channel = channel
         self.requestedAt = requestedAt
+        self.targetRequestId = targetRequestId
+        self.reason = reason
     }
+}
+
+/// The instructions a channel understands (`request_type` of `channel-request/v1`).
+public enum ChannelRequestType: String, Sendable, Codable, CaseIterable {
+    case authorize, query, refund, cancel
+}
+
+/// How a channel answered (`status` of `channel-confirmation/v1`).
+public enum ChannelAnswer: String, Sendable, Codable, CaseIterable {
+    /// Done: the money was taken (authorize, or a query about a taken payment), given back
+    /// (refund), or the authorization voided (cancel).
+    case approved
+    /// Refused, with the channel's `reason`.
+    case declined
+    /// Only for a query: the channel has no record of the authorization (it never arrived).
+    case unknown
 }
 
 /// A channel's answer (`channel-confirmation/v1` on `channel.confirmations`, keyed like the request).
@@ -39,7 +64,7 @@ public struct ChannelConfirmation: Sendable, Codable, Hashable {
     public var confirmationId: String
     public var channelRequestId: String
     public var paymentId: String
-    /// `approved` or `declined`.
+    /// `approved`, `declined`, or (for a query only) `unknown`: see `ChannelAnswer`.
     public var status: String
     public var amount: Int64
     public var currency: String
@@ -47,10 +72,12 @@ public struct ChannelConfirmation: Sendable, Codable, Hashable {
     public var reason: String?
     public var message: String?
     public var confirmedAt: String
+    /// The `request_type` of the instruction answered; absent means `authorize`.
+    public var requestType: String?
 
     public init(confirmationId: String, channelRequestId: String, paymentId: String, status: String, amount: Int64,
                 currency: String, channelReference: String?, reason: String? = nil, message: String? = nil,
-                confirmedAt: String) {
+                confirmedAt: String, requestType: String? = nil) {
         self.confirmationId = confirmationId
         self.channelRequestId = channelRequestId
         self.paymentId = paymentId
@@ -61,5 +88,6 @@ public struct ChannelConfirmation: Sendable, Codable, Hashable {
         self.reason = reason
         self.message = message
         self.confirmedAt = confirmedAt
+        self.requestType = requestType
     }
 }
