@@ -30,10 +30,13 @@ public struct PaymentStage: Stage {
     public let name = "payment-worker"
     public let topics: TopicNames
     public let policy: PaymentPolicy
+    /// Merchants and credit lines (read in full from the reference topics).
+    public let reference: any ReferenceLookup
 
-    public init(topics: TopicNames, policy: PaymentPolicy) {
+    public init(topics: TopicNames, policy: PaymentPolicy, reference: any ReferenceLookup) {
         self.topics = topics
         self.policy = policy
+        self.reference = reference
     }
 
     /// Reads and checks the policy file the settings name.

@@ -35,8 +35,9 @@ public final class InProcessPipeline: @unchecked Sendable {
 
     /// Starts the given components in-process.
     /// - Parameter policy: the payment policy; the shipped `Config/payment-policy.json` if nil.
+    /// - Parameter reference: the payment stage's reference data.
     public func start(_ components: [Component] = Component.allCases, policy: PaymentPolicy? = nil,
-                      logLevel: Logger.Level = .warning) throws {
+                      reference: any ReferenceLookup = StaticReferenceData(), logLevel: Logger.Level = .warning) throws {
         let policy = try policy ?? shippedPaymentPolicy()
         let settlement = try SettlementStage.Settings()
         let kafka = self.kafka, topics = self.topics, directory = stateDirectory
@@ -53,7 +54,7 @@ public final class InProcessPipeline: @unchecked Sendable {
                 }
                 for component in components {
                     switch component {
-                    case .paymentWorker: add(PaymentStage(topics: topics, policy: policy))
+                    case .paymentWorker: add(PaymentStage(topics: topics, policy: policy, reference: reference))
                     case .channelSandbox: add(ChannelSandboxStage(topics: topics))
                     case .settlementWorker: add(SettlementStage(topics: topics, settings: settlement))
                     case .notifier: add(NotifierStage(topics: topics))

@@ -14,7 +14,8 @@ struct PaymentWorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let code = await Daemon.run(name: "payment-worker", options: options, stageDefaults: PaymentStage.Settings()) { config in
             PaymentStage(topics: config.topics,
-                         policy: try PaymentStage.loadPolicy(config.stage, configFile: config.configFile))
+                         policy: try PaymentStage.loadPolicy(config.stage, configFile: config.configFile),
+                         reference: StaticReferenceData())  // TODO(reference feed): the live reference topics
         }
         if code != 0 { throw ExitCode(code) }
     }
