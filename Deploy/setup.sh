@@ -35,7 +35,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # --- librdkafka >= 2.2 ------------------------------------------------------------------------
-system_version="$(pkg-config --modversion rdkafka 2>/dev/null || echo 0)"
+# Ask pkg-config without our own prefix on its path: a shell that sourced .deps/env.sh before
+# (re)running this script would otherwise report the local build as the system library, and
+# env.sh would be rewritten without it.
+system_pkg_path="$(printf '%s' "${PKG_CONFIG_PATH:-}" | tr ':' '\n' | { grep -vxF "$PREFIX/lib/pkgconfig" || true; } | paste -sd: -)"
+system_version="$(PKG_CONFIG_PATH="$system_pkg_path" pkg-config --modversion rdkafka 2>/dev/null || echo 0)"
 use_local=0
 if version_ge "$system_version" "$RDKAFKA_MIN"; then
   log "system librdkafka $system_version is new enough"
