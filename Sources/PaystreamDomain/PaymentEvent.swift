@@ -21,12 +21,16 @@ public struct PaymentEvent: Sendable, Codable, Hashable {
     public var reason: String?
     public var message: String?
     public var channelReference: String?
+    /// For refund events: this refund's amount, and the payment's refunded total after it.
+    public var refundAmount: Int64?
+    public var refundedTotal: Int64?
     public var metadata: JSONValue?
 
     public init(eventId: String, sequence: Int, occurredAt: String, type: String, paymentId: String,
                 requestId: String?, orderId: String?, payerId: String?, merchantId: String?, amount: Int64?,
                 currency: String?, method: String?, channel: String?, status: String, reason: String? = nil,
-                message: String? = nil, channelReference: String? = nil, metadata: JSONValue? = nil) {
+                message: String? = nil, channelReference: String? = nil, refundAmount: Int64? = nil,
+                refundedTotal: Int64? = nil, metadata: JSONValue? = nil) {
         self.eventId = eventId
         self.sequence = sequence
         self.occurredAt = occurredAt
@@ -44,12 +48,15 @@ public struct PaymentEvent: Sendable, Codable, Hashable {
         self.reason = reason
         self.message = message
         self.channelReference = channelReference
+        self.refundAmount = refundAmount
+        self.refundedTotal = refundedTotal
         self.metadata = metadata
     }
 
     enum CodingKeys: String, CodingKey {
         case schema, eventId, sequence, occurredAt, type, paymentId, requestId, orderId, payerId, merchantId
-        case amount, currency, method, channel, status, reason, message, channelReference, metadata
+        case amount, currency, method, channel, status, reason, message, channelReference, refundAmount, refundedTotal
+        case metadata
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -72,6 +79,8 @@ public struct PaymentEvent: Sendable, Codable, Hashable {
         try c.encode(reason, forKey: .reason)
         try c.encode(message, forKey: .message)
         try c.encode(channelReference, forKey: .channelReference)
+        try c.encode(refundAmount, forKey: .refundAmount)
+        try c.encode(refundedTotal, forKey: .refundedTotal)
         try c.encode(metadata ?? .object([:]), forKey: .metadata)
     }
 }

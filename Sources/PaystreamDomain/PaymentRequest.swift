@@ -73,19 +73,60 @@ public enum PaymentChannel: String, Sendable, Codable, CaseIterable {
     case bankCard = "bank_card", mobile, onlineBanking = "online_banking", cashOnDelivery = "cash_on_delivery", balance
 }
 
-/// A payment request that passed the stateless rules.
+/// The `type` of a `payment-request/v1`.
+public enum PaymentRequestType: String, Sendable, Codable, CaseIterable {
+    /// The payer pays a merchant.
+    case payment
+    /// Gives back all or part of a captured payment, to the method it was paid with.
+    case refund
+    /// Voids an authorized payment that is not captured yet.
+    case cancel
+    /// The payer funds their wallet through a channel (a payment whose beneficiary is the wallet).
+    case topup
+    /// The payer pays back post-paid or installment usage, restoring their credit line.
+    case repayment
+
+    /// Types that move new money in (validated by `validated()`); the others act on an existing
+    /// payment (`validatedFollowUp()`).
+    public var movesMoney: Bool { self == .payment || self == .topup || self == .repayment }
+}
+
+/// A payment, top-up or repayment request that passed the stateless rules.
 public struct PaymentRequest: Sendable, Hashable {
+    public let type: PaymentRequestType
     public let requestID: String
     public let paymentID: String
     public let orderID: String?
     public let payerID: String
-    public let merchantID: String
+    /// Who is paid; nil for a top-up or repayment (the payer's own wallet or credit line).
+    public let merchantID: String?
     public let amount: Money
     public let method: PaymentMethod
     public let channel: PaymentChannel
     public let settlement: SettlementTerms
     public let splits: [Split]
     public let settlementCurrency: String?
+    public let metadata: JSONValue?
+
+    /// Post-paid and installment payments are paid from the payer's credit line.
+    public var drawsOnCredit: Bool { type == .payment && settlement.mode != "prepaid" }
+}
+
+/// A refund or cancel request that passed the stateless rules.
+public struct FollowUpRequest: Sendable, Hashable {
+    public enum Action: Sendable, Hashable {
+        /// `amount` nil: everything still refundable. `currency` nil: the payment's currency.
+        case refund(amount: Int64?, currency: String?)
+        case cancel
+    }
+
+    public let requestID: String
+    /// The payment the request acts on.
+    public let paymentID: String
+    public let payerID: String
+    /// When given, must be the payment's merchant.
+    public let merchantID: String?
+    public let action: Action
     public let metadata: JSONValue?
 }
 
@@ -117,13 +158,39 @@ public enum RejectionReason: String, Sendable, Codable, CaseIterable {
 }
 
 extension PaymentRequestMessage {
-    /// Applies the rules that need no stored state. The caller has checked `schema` already.
+    /// The request's type, or the rejection for a missing or unknown one.
+    public func requestType() -> Result<PaymentRequestType, Rejection> {
+        guard let type, let known = PaymentRequestType(rawValue: type) else {
+            return .failure(Rejection(.invalidRequest, "type \(type.map { "'\($0)'" } ?? "is missing"): must be one of "
+                + PaymentRequestType.allCases.map(\.rawValue).joined(separator: ", ")))
+        }
+        return .success(known)
+    }
+
+    /// Applies the rules that need no stored state to a payment, top-up or repayment. The caller
+    /// has checked `schema` already.
     public func validated() -> Result<PaymentRequest, Rejection> {
         func invalid(_ message: String) -> Result<PaymentRequest, Rejection> { .failure(Rejection(.invalidRequest, message)) }
         guard let requestId, (1...255).contains(requestId.count) else { return invalid("request_id must be 1 to 255 characters") }
-        guard let type, type == "payment" else { return invalid("type \(type.map { "'\($0)'" } ?? "is missing"): only 'payment' is supported yet") }
+        let kind: PaymentRequestType
+        switch requestType() {
+        case .failure(let rejection): return .failure(rejection)
+        case .success(let type) where !type.movesMoney:
+            return invalid("a \(type.rawValue) request acts on an existing payment; it is not a new payment")
+        case .success(let type): kind = type
+        }
         guard let payerId, !payerId.isEmpty else { return invalid("payer_id is required") }
-        guard let merchantId, !merchantId.isEmpty else { return invalid("merchant_id is required") }
+        let merchant: String?
+        if kind == .payment {
+            guard let merchantId, !merchantId.isEmpty else { return invalid("merchant_id is required") }
+            merchant = merchantId
+        } else {
+            guard merchantId == nil || merchantId == "" else {
+                return invalid("a \(kind.rawValue) has no merchant_id: its beneficiary is the payer's own "
+                    + (kind == .topup ? "wallet" : "credit line"))
+            }
+            merchant = nil
+        }
         guard let amount else { return invalid("amount is required (integer minor units)") }
         guard amount > 0 else { return invalid("amount must be greater than zero") }
         guard let currencyCode = currency else { return invalid("currency is required") }
@@ -136,14 +203,22 @@ extension PaymentRequestMessage {
         guard let channelName = channel, let channel = PaymentChannel(rawValue: channelName) else {
             return invalid("channel must be one of \(PaymentChannel.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        if kind == .topup && method == .wallet { return invalid("a topup cannot be paid from the wallet it funds") }
         let terms = settlement ?? SettlementTerms(mode: "prepaid")
         guard ["prepaid", "postpaid", "installments"].contains(terms.mode) else {
             return invalid("settlement.mode must be prepaid, postpaid or installments")
+        }
+        if kind != .payment {
+            guard terms.mode == "prepaid" else { return invalid("a \(kind.rawValue) is always prepaid") }
+            guard (splits ?? []).isEmpty else { return invalid("a \(kind.rawValue) has no splits") }
         }
         if terms.mode == "installments" {
             guard let count = terms.installments, (2...120).contains(count) else {
                 return invalid("settlement.installments must be 2 to 120 when settlement.mode is installments")
             }
+        }
+        if terms.mode != "prepaid" && method == .cash {
+            return invalid("cash on delivery is paid at delivery; it cannot be \(terms.mode)")
         }
         if let metadata, case .object = metadata {} else if metadata != nil {
             return invalid("metadata must be a JSON object")
@@ -151,15 +226,46 @@ extension PaymentRequestMessage {
         let splits = self.splits ?? []
         var splitTotal: Int64 = 0
         for split in splits {
+            guard !split.partyId.isEmpty else { return invalid("every split needs a party_id") }
             guard split.amount > 0 else { return invalid("split amounts must be greater than zero") }
             let (sum, overflow) = splitTotal.addingReportingOverflow(split.amount)
             guard !overflow, sum <= amount else { return invalid("splits sum to more than the amount") }
             splitTotal = sum
         }
         return .success(PaymentRequest(
-            requestID: requestId, paymentID: paymentId ?? "pay-\(requestId)", orderID: orderId,
-            payerID: payerId, merchantID: merchantId, amount: Money(minorUnits: amount, currency: currency),
+            type: kind, requestID: requestId, paymentID: paymentId ?? "pay-\(requestId)", orderID: orderId,
+            payerID: payerId, merchantID: merchant, amount: Money(minorUnits: amount, currency: currency),
             method: method, channel: channel, settlement: terms, splits: splits,
             settlementCurrency: settlementCurrency, metadata: metadata))
+    }
+
+    /// Applies the rules that need no stored state to a refund or cancel.
+    public func validatedFollowUp() -> Result<FollowUpRequest, Rejection> {
+        func invalid(_ message: String) -> Result<FollowUpRequest, Rejection> { .failure(Rejection(.invalidRequest, message)) }
+        guard let requestId, (1...255).contains(requestId.count) else { return invalid("request_id must be 1 to 255 characters") }
+        let kind: PaymentRequestType
+        switch requestType() {
+        case .failure(let rejection): return .failure(rejection)
+        case .success(let type) where type.movesMoney: return invalid("a \(type.rawValue) is not a refund or cancel")
+        case .success(let type): kind = type
+        }
+        guard let paymentId, !paymentId.isEmpty else { return invalid("payment_id is required: the payment to \(kind.rawValue)") }
+        guard let payerId, !payerId.isEmpty else { return invalid("payer_id is required") }
+        if let metadata, case .object = metadata {} else if metadata != nil {
+            return invalid("metadata must be a JSON object")
+        }
+        let action: FollowUpRequest.Action
+        if kind == .refund {
+            if let amount, amount <= 0 { return invalid("a refund amount must be greater than zero") }
+            if let currency, Currency.named(currency) == nil {
+                return .failure(Rejection(.unsupportedCurrency, "currency '\(currency)' is not supported"))
+            }
+            action = .refund(amount: amount, currency: currency)
+        } else {
+            action = .cancel
+        }
+        return .success(FollowUpRequest(requestID: requestId, paymentID: paymentId, payerID: payerId,
+                                        merchantID: merchantId.flatMap { $0.isEmpty ? nil : $0 }, action: action,
+                                        metadata: metadata))
     }
 }

@@ -98,6 +98,41 @@ public enum RequestRules {
         }
     }
 
+    /// The rules a payment's merchant decides, in order: known and active (`merchant_inactive`);
+    /// every split party is one of the merchant's suppliers and the splits fit in the amount
+    /// after the merchant's fee for the method (`invalid_request`); a settlement currency other
+    /// than the payment's has a rate (`unsupported_currency`). `hasRate(base, quote)` says whether
+    /// reference data holds that rate.
+    public static func merchantTerms(for request: PaymentRequest, merchant: MerchantReference?,
+                                     hasRate: (String, String) -> Bool) -> Rejection? {
+        let merchantID = request.merchantID ?? ""
+        if let rejection = merchantActive(merchant?.status, merchantID: merchantID) { return rejection }
+        guard let merchant else { return nil }
+        let suppliers = Set(merchant.suppliers ?? [])
+        if let stranger = request.splits.first(where: { !suppliers.contains($0.partyId) }) {
+            return Rejection(.invalidRequest, "split party \(stranger.partyId) is not a supplier of merchant \(merchantID)")
+        }
+        if !request.splits.isEmpty {
+            let fee: Money
+            do {
+                fee = try merchant.feePlan(for: request.method.rawValue).fee(for: request.amount)
+            } catch {
+                return Rejection(.merchantInactive, "merchant \(merchantID) has no usable fee plan for \(request.method.rawValue): \(error)")
+            }
+            let splitTotal = request.splits.reduce(Int64(0)) { $0 + $1.amount }  // ≤ amount, checked by validated()
+            guard let net = try? request.amount.subtracting(fee), splitTotal <= net.minorUnits else {
+                return Rejection(.invalidRequest, "splits of \(Money(minorUnits: splitTotal, currency: request.amount.currency).formatted) "
+                    + "exceed the \(((try? request.amount.subtracting(fee)) ?? request.amount).formatted) left after the merchant's fee")
+            }
+        }
+        let settlementCurrency = request.settlementCurrency ?? merchant.settlementCurrency
+        if settlementCurrency != request.amount.currency.code && !hasRate(request.amount.currency.code, settlementCurrency) {
+            return Rejection(.unsupportedCurrency, "no exchange rate \(request.amount.currency.code)/\(settlementCurrency) "
+                + "to settle in \(settlementCurrency)")
+        }
+        return nil
+    }
+
     /// `insufficient_funds` unless the wallet's available balance (balance minus active holds)
     /// covers the amount.
     public static func walletFunds(_ amount: Money, balance: Money, activeHolds: Money) -> Rejection? {

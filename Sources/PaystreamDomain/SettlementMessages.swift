@@ -4,7 +4,7 @@ public struct SettlementRequest: Sendable, Codable, Hashable {
 
     public var schema: String = SettlementRequest.schemaName
     public var eventId: String
-    /// `capture` today; `refund` comes with the payment issue.
+    /// `capture` (a captured payment to settle) or `refund` (`amount` of it given back).
     public var type: String
     public var paymentId: String
     public var orderId: String?

@@ -39,5 +39,12 @@ public enum Wire {
         date.formatted(timestampStyle)
     }
 
+    /// Reads an RFC 3339 time with or without fractional seconds (`Z` or an offset); nil if it
+    /// is not one.
+    public static func parseTimestamp(_ text: String) -> Date? {
+        if let date = try? timestampStyle.parse(text) { return date }
+        return try? Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: .gmt).parse(text)
+    }
+
     private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
 }

@@ -52,25 +52,67 @@ public enum PaymentTables {
                 );
                 """)
         }),
+        ("payment-v3-lifecycle", { db in
+            // Request types, funding, the amounts the state machine tracks, expiry timers,
+            // refunds, the events that answered each request, and the payer-side ledger.
+            try db.execute(sql: """
+                ALTER TABLE payment ADD COLUMN type TEXT NOT NULL DEFAULT 'payment';
+                ALTER TABLE payment ADD COLUMN funding TEXT NOT NULL DEFAULT 'channel';
+                ALTER TABLE payment ADD COLUMN captured INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE payment ADD COLUMN refunded INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE payment ADD COLUMN late_capture_amount INTEGER;
+                ALTER TABLE payment ADD COLUMN late_capture_currency TEXT;
+                ALTER TABLE payment ADD COLUMN captured_at TEXT;
+                ALTER TABLE payment ADD COLUMN queried_at TEXT;
+                ALTER TABLE payment ADD COLUMN next_check_at TEXT;
+                UPDATE payment SET captured = amount, captured_at = updated_at WHERE status = 'captured';
+                CREATE INDEX payment_next_check ON payment(next_check_at) WHERE next_check_at IS NOT NULL;
+                ALTER TABLE request_log ADD COLUMN event_ids TEXT;
+                CREATE INDEX request_log_received ON request_log(received_at);
+                CREATE TABLE refund (
+                    refund_id TEXT PRIMARY KEY NOT NULL,
+                    payment_id TEXT NOT NULL REFERENCES payment(payment_id),
+                    amount INTEGER NOT NULL CHECK (amount > 0),
+                    currency TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('requested', 'completed', 'failed')),
+                    reason TEXT,
+                    channel_reference TEXT,
+                    requested_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE INDEX refund_payment ON refund(payment_id);
+                """)
+            try LedgerTables.create(db)
+        }),
     ])
 
     struct LoggedRequest {
         let fingerprint: String
         let paymentID: String
         let status: String
+        let eventIDs: [String]?
     }
 
     static func requestLog(_ db: Database, requestID: String) throws -> LoggedRequest? {
-        try Row.fetchOne(db, sql: "SELECT fingerprint, payment_id, status FROM request_log WHERE request_id = ?",
+        try Row.fetchOne(db, sql: "SELECT fingerprint, payment_id, status, event_ids FROM request_log WHERE request_id = ?",
                          arguments: [requestID])
-            .map { LoggedRequest(fingerprint: $0["fingerprint"], paymentID: $0["payment_id"], status: $0["status"]) }
+            .map { row in
+                let ids: String? = row["event_ids"]
+                return LoggedRequest(fingerprint: row["fingerprint"], paymentID: row["payment_id"], status: row["status"],
+                                     eventIDs: try ids.map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) })
+            }
     }
 
-    /// The events that answered a request: its rejection, or every event of the payment it made.
+    /// The events that answer a request again: for the request that made a payment, every
+    /// event of that payment so far (the order system learns where it stands); for a rejection,
+    /// refund or cancel, the events logged with it.
     static func eventIDs(_ db: Database, answering requestID: String, _ logged: LoggedRequest) throws -> [String] {
-        if logged.status == PaymentStatus.rejected.rawValue { return ["rj:\(requestID)"] }
-        guard let payment = try payment(db, id: logged.paymentID) else { return [] }
-        return (1...max(payment.sequence, 1)).map { "pe:\(payment.paymentID):\($0)" }
+        if logged.status != PaymentStatus.rejected.rawValue, let payment = try payment(db, id: logged.paymentID),
+           payment.requestID == requestID {
+            return (1...max(payment.sequence, 1)).map { "pe:\(payment.paymentID):\($0)" }
+        }
+        if let ids = logged.eventIDs { return ids }
+        return logged.status == PaymentStatus.rejected.rawValue ? ["rj:\(requestID)"] : []
     }
 
     static func dailyTotals(_ db: Database, payerID: String, currency: Currency, day: String) throws -> RequestRules.DailyTotals {
@@ -89,45 +131,128 @@ public enum PaymentTables {
             """, arguments: [payerID, amount.currency.code, day, amount.minorUnits])
     }
 
+    /// Remembers how a request was answered, for its retries.
     static func logRequest(_ db: Database, requestID: String, fingerprint: String, paymentID: String,
-                           status: PaymentStatus, now: String) throws {
-        try db.execute(sql: "INSERT INTO request_log (request_id, fingerprint, payment_id, status, received_at) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [requestID, fingerprint, paymentID, status.rawValue, now])
+                           status: String, eventIDs: [String], now: String) throws {
+        try db.execute(sql: """
+            INSERT INTO request_log (request_id, fingerprint, payment_id, status, received_at, event_ids) VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [requestID, fingerprint, paymentID, status, now, try json(eventIDs)])
     }
 
-    static func insert(_ db: Database, _ p: PaymentRecord, fingerprint: String) throws {
+    /// Forgets requests received before `cutoff`; returns how many.
+    static func pruneRequestLog(_ db: Database, before cutoff: String) throws -> Int {
+        try db.execute(sql: "DELETE FROM request_log WHERE received_at < ?", arguments: [cutoff])
+        return db.changesCount
+    }
+
+    static func insert(_ db: Database, _ p: PaymentRecord) throws {
         try db.execute(sql: """
             INSERT INTO payment (payment_id, request_id, order_id, payer_id, merchant_id, amount, currency, method, channel,
                 settlement_mode, installments, splits, settlement_currency, metadata, status, sequence, channel_reference,
-                created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [p.paymentID, p.requestID, p.orderID, p.payerID, p.merchantID, p.amount, p.currency, p.method,
+                created_at, updated_at, type, funding, captured, refunded, late_capture_amount, late_capture_currency,
+                captured_at, queried_at, next_check_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [p.paymentID, p.requestID, p.orderID, p.payerID, p.merchantID ?? "", p.amount, p.currency, p.method,
                              p.channel, p.settlementMode, p.installments, try json(p.splits), p.settlementCurrency,
                              try p.metadata.map(json), p.status.rawValue, p.sequence, p.channelReference, p.createdAt,
-                             p.updatedAt])
-        try logRequest(db, requestID: p.requestID, fingerprint: fingerprint, paymentID: p.paymentID, status: p.status,
-                       now: p.createdAt)
+                             p.updatedAt, p.type.rawValue, p.funding.rawValue, p.captured, p.refunded,
+                             p.lateCapture?.minorUnits, p.lateCapture?.currencyCode, p.capturedAt, p.queriedAt, p.nextCheckAt])
     }
 
     static func update(_ db: Database, _ p: PaymentRecord) throws {
         try db.execute(sql: """
-            UPDATE payment SET status = ?, sequence = ?, channel_reference = ?, updated_at = ? WHERE payment_id = ?
-            """, arguments: [p.status.rawValue, p.sequence, p.channelReference, p.updatedAt, p.paymentID])
+            UPDATE payment SET status = ?, sequence = ?, channel_reference = ?, updated_at = ?, captured = ?, refunded = ?,
+                late_capture_amount = ?, late_capture_currency = ?, captured_at = ?, queried_at = ?, next_check_at = ?
+            WHERE payment_id = ?
+            """, arguments: [p.status.rawValue, p.sequence, p.channelReference, p.updatedAt, p.captured, p.refunded,
+                             p.lateCapture?.minorUnits, p.lateCapture?.currencyCode, p.capturedAt, p.queriedAt, p.nextCheckAt,
+                             p.paymentID])
     }
 
     public static func payment(_ db: Database, id: String) throws -> PaymentRecord? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM payment WHERE payment_id = ?", arguments: [id]) else { return nil }
+        try Row.fetchOne(db, sql: "SELECT * FROM payment WHERE payment_id = ?", arguments: [id]).map(record(from:))
+    }
+
+    public static func payments(_ db: Database) throws -> [PaymentRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM payment ORDER BY created_at, payment_id").map(record(from:))
+    }
+
+    /// Authorizations whose expiry timer is due at `now`, oldest first.
+    static func dueForCheck(_ db: Database, now: String, limit: Int) throws -> [PaymentRecord] {
+        try Row.fetchAll(db, sql: """
+            SELECT * FROM payment WHERE next_check_at IS NOT NULL AND next_check_at <= ? ORDER BY next_check_at LIMIT ?
+            """, arguments: [now, limit]).map(record(from:))
+    }
+
+    /// The payer's repayments authorized but not yet captured, in `currency`.
+    static func pendingRepayments(_ db: Database, payerID: String, currency: String) throws -> Int64 {
+        try Int64.fetchOne(db, sql: """
+            SELECT coalesce(sum(amount), 0) FROM payment
+            WHERE payer_id = ? AND currency = ? AND type = 'repayment' AND status = 'authorized'
+            """, arguments: [payerID, currency]) ?? 0
+    }
+
+    private static func record(from row: Row) throws -> PaymentRecord {
         let splits: String = row["splits"]
         let metadata: String? = row["metadata"]
+        let merchant: String = row["merchant_id"]
+        let lateAmount: Int64? = row["late_capture_amount"]
+        let lateCurrency: String? = row["late_capture_currency"]
         return PaymentRecord(
-            paymentID: row["payment_id"], requestID: row["request_id"], orderID: row["order_id"], payerID: row["payer_id"],
-            merchantID: row["merchant_id"], amount: row["amount"], currency: row["currency"], method: row["method"],
-            channel: row["channel"], settlementMode: row["settlement_mode"], installments: row["installments"],
-            splits: try JSONDecoder().decode([Split].self, from: Data(splits.utf8)),
+            paymentID: row["payment_id"], type: PaymentRequestType(rawValue: row["type"]) ?? .payment,
+            requestID: row["request_id"], orderID: row["order_id"], payerID: row["payer_id"],
+            merchantID: merchant.isEmpty ? nil : merchant, amount: row["amount"], currency: row["currency"],
+            method: row["method"], channel: row["channel"], settlementMode: row["settlement_mode"],
+            installments: row["installments"], splits: try JSONDecoder().decode([Split].self, from: Data(splits.utf8)),
             settlementCurrency: row["settlement_currency"],
             metadata: try metadata.map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) },
-            status: PaymentStatus(rawValue: row["status"]) ?? .failed, sequence: row["sequence"],
-            channelReference: row["channel_reference"], createdAt: row["created_at"], updatedAt: row["updated_at"])
+            funding: Funding(rawValue: row["funding"]) ?? .channel,
+            status: PaymentStatus(rawValue: row["status"]) ?? .conflicted, sequence: row["sequence"],
+            captured: row["captured"], refunded: row["refunded"],
+            lateCapture: lateAmount.map { PaymentState.ReportedAmount(minorUnits: $0, currencyCode: lateCurrency ?? "") },
+            channelReference: row["channel_reference"], createdAt: row["created_at"], updatedAt: row["updated_at"],
+            capturedAt: row["captured_at"], queriedAt: row["queried_at"], nextCheckAt: row["next_check_at"])
+    }
+
+    // MARK: refunds
+
+    public struct RefundRecord: Sendable, Equatable {
+        public let refundID: String
+        public let paymentID: String
+        public let amount: Int64
+        public let currency: String
+        public var status: String
+        public var reason: String?
+        public var channelReference: String?
+    }
+
+    static func insertRefund(_ db: Database, _ r: RefundRecord, now: String) throws {
+        try db.execute(sql: """
+            INSERT INTO refund (refund_id, payment_id, amount, currency, status, reason, channel_reference, requested_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [r.refundID, r.paymentID, r.amount, r.currency, r.status, r.reason, r.channelReference, now, now])
+    }
+
+    static func updateRefund(_ db: Database, _ r: RefundRecord, now: String) throws {
+        try db.execute(sql: "UPDATE refund SET status = ?, reason = ?, channel_reference = ?, updated_at = ? WHERE refund_id = ?",
+                       arguments: [r.status, r.reason, r.channelReference, now, r.refundID])
+    }
+
+    public static func refunds(_ db: Database, paymentID: String? = nil) throws -> [RefundRecord] {
+        let rows = try paymentID.map {
+            try Row.fetchAll(db, sql: "SELECT * FROM refund WHERE payment_id = ? ORDER BY requested_at, refund_id", arguments: [$0])
+        } ?? Row.fetchAll(db, sql: "SELECT * FROM refund ORDER BY requested_at, refund_id")
+        return rows.map(refund(from:))
+    }
+
+    static func refund(_ db: Database, id: String) throws -> RefundRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM refund WHERE refund_id = ?", arguments: [id]).map(refund(from:))
+    }
+
+    private static func refund(from row: Row) -> RefundRecord {
+        RefundRecord(refundID: row["refund_id"], paymentID: row["payment_id"], amount: row["amount"],
+                     currency: row["currency"], status: row["status"], reason: row["reason"],
+                     channelReference: row["channel_reference"])
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {

@@ -58,10 +58,19 @@ public struct SettlementStage: Stage {
     public func messageID(of request: SettlementRequest) -> String? { "settlement-request:\(request.eventId)" }
 
     public func apply(_ request: SettlementRequest, record: ConsumedRecord, in context: StageContext) throws {
+        guard request.amount > 0 else { throw DeadLetter(code: "invalid_amount", message: "amount must be positive") }
+        if request.type == "refund" {
+            // Until the settlement issue refines it (fee and split reversal): the merchant bears
+            // the whole refund, which goes back to the channel it came from.
+            try SettlementTables.post(context.db, posting: "refund:\(request.eventId)", currency: request.currency, entries: [
+                LedgerEntry(account: "merchant_payable:\(request.merchantId)", amount: request.amount),
+                LedgerEntry(account: "clearing:\(request.method)", amount: -request.amount),
+            ], now: context.timestamp)
+            return
+        }
         guard request.type == "capture" else {
             throw DeadLetter(code: "not_supported", message: "settlement request type '\(request.type)' is not handled yet")
         }
-        guard request.amount > 0 else { throw DeadLetter(code: "invalid_amount", message: "amount must be positive") }
         guard let currency = Currency.named(request.currency) else {
             throw DeadLetter(code: "unknown_currency", message: "currency '\(request.currency)' is not ISO 4217")
         }

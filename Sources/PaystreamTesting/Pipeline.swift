@@ -36,8 +36,11 @@ public final class InProcessPipeline: @unchecked Sendable {
     /// Starts the given components in-process.
     /// - Parameter policy: the payment policy; the shipped `Config/payment-policy.json` if nil.
     /// - Parameter reference: the payment stage's reference data.
+    /// - Parameter payment: the payment stage's settings (timeouts, retention).
+    /// - Parameter clock: the time every worker sees (a `ManualClock` lets a test move it).
     public func start(_ components: [Component] = Component.allCases, policy: PaymentPolicy? = nil,
-                      reference: any ReferenceLookup = StaticReferenceData(), logLevel: Logger.Level = .warning) throws {
+                      reference: any ReferenceLookup = TestReference.standard, payment: PaymentStage.Settings = .init(),
+                      clock: any PaystreamClock = SystemClock(), logLevel: Logger.Level = .warning) throws {
         let policy = try policy ?? shippedPaymentPolicy()
         let settlement = try SettlementStage.Settings()
         let kafka = self.kafka, topics = self.topics, directory = stateDirectory
@@ -49,12 +52,13 @@ public final class InProcessPipeline: @unchecked Sendable {
                     var logger = Logger(label: stage.name)
                     logger.logLevel = logLevel
                     let worker = StageWorker(stage: stage, kafka: kafka, groupID: "paystream.\(stage.name)",
-                                             stateDirectory: directory, topics: topics, settings: settings, logger: logger)
+                                             stateDirectory: directory, topics: topics, settings: settings, clock: clock,
+                                             logger: logger)
                     group.addTask { try await worker.run() }
                 }
                 for component in components {
                     switch component {
-                    case .paymentWorker: add(PaymentStage(topics: topics, policy: policy, reference: reference))
+                    case .paymentWorker: add(PaymentStage(topics: topics, policy: policy, reference: reference, settings: payment))
                     case .channelSandbox: add(ChannelSandboxStage(topics: topics))
                     case .settlementWorker: add(SettlementStage(topics: topics, settings: settlement))
                     case .notifier: add(NotifierStage(topics: topics))
@@ -84,6 +88,26 @@ public final class InProcessPipeline: @unchecked Sendable {
         task?.cancel()
         _ = try? await task?.value
         broker.stop()
+    }
+}
+
+/// A clock a test sets and moves; starts at the real time.
+public final class ManualClock: PaystreamClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+
+    public init(_ start: Date = Date()) { current = start }
+
+    public func now() -> Date {
+        lock.lock()
+        defer { lock.unlock() }
+        return current
+    }
+
+    public func advance(by seconds: TimeInterval) {
+        lock.lock()
+        current = current.addingTimeInterval(seconds)
+        lock.unlock()
     }
 }
 

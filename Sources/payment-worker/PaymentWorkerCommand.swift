@@ -15,7 +15,8 @@ struct PaymentWorkerCommand: AsyncParsableCommand {
         let code = await Daemon.run(name: "payment-worker", options: options, stageDefaults: PaymentStage.Settings()) { config in
             PaymentStage(topics: config.topics,
                          policy: try PaymentStage.loadPolicy(config.stage, configFile: config.configFile),
-                         reference: StaticReferenceData())  // TODO(reference feed): the live reference topics
+                         reference: StaticReferenceData(),  // TODO(reference feed): the live reference topics
+                         settings: config.stage)
         }
         if code != 0 { throw ExitCode(code) }
     }

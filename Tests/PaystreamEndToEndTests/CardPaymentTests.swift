@@ -67,7 +67,7 @@ struct CardPaymentTests {
         let rawAuthorized = try JSONSerialization.jsonObject(with: Data(on(topics.paymentEvents)[0].value)) as! [String: Any]
         #expect(Set(rawAuthorized.keys) == ["schema", "event_id", "sequence", "occurred_at", "type", "payment_id", "request_id",
                                             "order_id", "payer_id", "merchant_id", "amount", "currency", "method", "channel",
-                                            "status", "reason", "message", "channel_reference", "metadata"])
+                                            "status", "reason", "message", "channel_reference", "refund_amount", "refunded_total", "metadata"])
         #expect(on(topics.paymentEvents)[0].header("event-id") == "pe:pay-1001:1")
 
         // channel.requests: one authorize instruction keyed by payer.

@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+import PaystreamDomain
+
+/// The domain `Ledger` kept in a shard's tables. A decision loads only the accounts and holds it
+/// touches (`load`), runs the domain operations on that small ledger, and writes back what
+/// changed (`save`) in the same transaction; `loadAll` restores everything for the invariant
+/// checker. Entries are signed: debits positive, credits negative.
+public enum LedgerTables {
+    static func create(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE ledger_account (
+                account_id TEXT PRIMARY KEY NOT NULL,
+                currency TEXT NOT NULL,
+                normal_side TEXT NOT NULL CHECK (normal_side IN ('debit', 'credit')),
+                floor INTEGER,
+                posted INTEGER NOT NULL,
+                pending INTEGER NOT NULL
+            );
+            CREATE TABLE ledger_posting (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                posting_id TEXT NOT NULL UNIQUE,
+                posted_at TEXT NOT NULL
+            );
+            CREATE TABLE ledger_entry (
+                posting_id TEXT NOT NULL REFERENCES ledger_posting(posting_id),
+                account_id TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                amount INTEGER NOT NULL CHECK (amount != 0)
+            );
+            CREATE INDEX ledger_entry_posting ON ledger_entry(posting_id);
+            CREATE TABLE ledger_hold (
+                hold_id TEXT PRIMARY KEY NOT NULL,
+                account_id TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                amount INTEGER NOT NULL CHECK (amount > 0),
+                expires_at TEXT,
+                resolution TEXT CHECK (resolution IN ('posted', 'voided', 'expired')),
+                posted_amount INTEGER,
+                posting_id TEXT
+            );
+            """)
+    }
+
+    /// A ledger holding the stored accounts among `accounts` (with their balances) and the stored
+    /// holds among `holds`, and no postings: enough to check floors and resolve holds. An account
+    /// in `definitions` replaces the stored definition (a credit line whose limit changed).
+    static func load(_ db: Database, accounts: [AccountID], holds: [HoldID], definitions: [Account] = []) throws -> Ledger {
+        var restored: [Account] = []
+        var balances: [AccountID: LedgerBalance] = [:]
+        let replacing = Dictionary(definitions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for id in Set(accounts) {
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM ledger_account WHERE account_id = ?", arguments: [id.rawValue]),
+                  let (account, balance) = account(from: row) else { continue }
+            restored.append(replacing[id] ?? account)
+            balances[id] = balance
+        }
+        var restoredHolds: [Hold] = []
+        for id in Set(holds) {
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM ledger_hold WHERE hold_id = ?", arguments: [id.rawValue]),
+               let hold = hold(from: row) {
+                restoredHolds.append(hold)
+            }
+        }
+        return Ledger(restoring: restored, postings: [], holds: restoredHolds, balances: balances)
+    }
+
+    /// Writes what `after` changed relative to `before` (as returned by `load`): new and changed
+    /// accounts and balances, postings booked since, holds placed or resolved since.
+    static func save(_ db: Database, from before: Ledger, to after: Ledger) throws {
+        for (id, account) in after.accounts.sorted(by: { $0.key < $1.key }) {
+            let balance = after.balances[id] ?? .zero(account.currency)
+            guard before.accounts[id] != account || before.balances[id] != balance else { continue }
+            try db.execute(sql: """
+                INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(account_id) DO UPDATE SET floor = excluded.floor, posted = excluded.posted, pending = excluded.pending
+                """, arguments: [id.rawValue, account.currency.code, account.normalSide.rawValue, account.floor?.minorUnits,
+                                 balance.posted.minorUnits, balance.pending.minorUnits])
+        }
+        for posting in after.postings.dropFirst(before.postings.count) {
+            try db.execute(sql: "INSERT INTO ledger_posting (posting_id, posted_at) VALUES (?, ?)",
+                           arguments: [posting.id.rawValue, Wire.timestamp(posting.postedAt)])
+            let statement = try db.cachedStatement(sql: "INSERT INTO ledger_entry (posting_id, account_id, currency, amount) VALUES (?, ?, ?, ?)")
+            for entry in posting.entries {
+                try statement.execute(arguments: [posting.id.rawValue, entry.account.rawValue, entry.amount.currency.code,
+                                                  entry.amount.minorUnits])
+            }
+        }
+        for (id, hold) in after.holds.sorted(by: { $0.key < $1.key }) where before.holds[id] != hold {
+            var kind: String?, postedAmount: Int64?, postingID: String?
+            switch hold.resolution {
+            case .posted(let amount, let posting)?: (kind, postedAmount, postingID) = ("posted", amount.minorUnits, posting.rawValue)
+            case .voided?: kind = "voided"
+            case .expired?: kind = "expired"
+            case nil: break
+            }
+            try db.execute(sql: """
+                INSERT INTO ledger_hold (hold_id, account_id, currency, amount, expires_at, resolution, posted_amount, posting_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(hold_id) DO UPDATE SET resolution = excluded.resolution, posted_amount = excluded.posted_amount,
+                    posting_id = excluded.posting_id
+                """, arguments: [id.rawValue, hold.account.rawValue, hold.amount.currency.code, hold.amount.minorUnits,
+                                 hold.expiresAt.map(Wire.timestamp), kind, postedAmount, postingID])
+        }
+    }
+
+    /// The whole stored ledger, exactly as stored (nothing checked), for `checkInvariants()`.
+    public static func loadAll(_ db: Database) throws -> Ledger {
+        var accounts: [Account] = []
+        var balances: [AccountID: LedgerBalance] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM ledger_account ORDER BY account_id") {
+            guard let (account, balance) = account(from: row) else { continue }
+            accounts.append(account)
+            balances[account.id] = balance
+        }
+        var entries: [String: [Entry]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT posting_id, account_id, currency, amount FROM ledger_entry ORDER BY rowid") {
+            let code: String = row["currency"]
+            // An entry in a code that is not ISO 4217 cannot be a Money; keep it visible as XXX
+            // so the checker reports the mismatch instead of it vanishing.
+            let currency = Currency.named(code) ?? Currency(code: code, numericCode: 0, minorUnits: 0)
+            entries[row["posting_id"], default: []].append(
+                Entry(account: AccountID(row["account_id"]), amount: Money(minorUnits: row["amount"], currency: currency)))
+        }
+        let postings = try Row.fetchAll(db, sql: "SELECT posting_id, posted_at FROM ledger_posting ORDER BY seq").map { row in
+            let id: String = row["posting_id"]
+            return Posting(id: PostingID(id), entries: entries[id] ?? [],
+                           postedAt: Wire.parseTimestamp(row["posted_at"]) ?? Date(timeIntervalSince1970: 0))
+        }
+        let holds = try Row.fetchAll(db, sql: "SELECT * FROM ledger_hold ORDER BY hold_id").compactMap(hold(from:))
+        return Ledger(restoring: accounts, postings: postings, holds: holds, balances: balances)
+    }
+
+    /// Every invariant the stored ledger breaks; empty when it is sound.
+    public static func verify(_ db: Database) throws -> [LedgerViolation] {
+        try loadAll(db).checkInvariants()
+    }
+
+    /// The posted and pending balance of `account`, or nil if it was never opened.
+    public static func balance(_ db: Database, of account: AccountID) throws -> LedgerBalance? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM ledger_account WHERE account_id = ?", arguments: [account.rawValue])
+        else { return nil }
+        return self.account(from: row)?.1
+    }
+
+    private static func account(from row: Row) -> (Account, LedgerBalance)? {
+        guard let currency = Currency.named(row["currency"]),
+              let side = Account.NormalSide(rawValue: row["normal_side"]) else { return nil }
+        let account = Account(id: AccountID(row["account_id"]), currency: currency, normalSide: side, floor: row["floor"])
+        let balance = LedgerBalance(posted: Money(minorUnits: row["posted"], currency: currency),
+                                    pending: Money(minorUnits: row["pending"], currency: currency))
+        return (account, balance)
+    }
+
+    private static func hold(from row: Row) -> Hold? {
+        guard let currency = Currency.named(row["currency"]) else { return nil }
+        var resolutions: [HoldResolution] = []
+        switch row["resolution"] as String? {
+        case "posted":
+            resolutions = [.posted(Money(minorUnits: row["posted_amount"] ?? 0, currency: currency),
+                                   posting: PostingID(row["posting_id"] ?? ""))]
+        case "voided": resolutions = [.voided]
+        case "expired": resolutions = [.expired]
+        default: break
+        }
+        let expires: String? = row["expires_at"]
+        return Hold(id: HoldID(row["hold_id"]), account: AccountID(row["account_id"]),
+                    amount: Money(minorUnits: row["amount"], currency: currency),
+                    expiresAt: expires.flatMap(Wire.parseTimestamp), resolutions: resolutions)
+    }
+}
