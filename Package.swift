@@ -69,7 +69,8 @@ let package = Package(
 
         // Test support shipped with the package: a Tansu broker on a free loopback port, topic
         // readers and process helpers.
-        .target(name: "PaystreamTesting", dependencies: ["PaystreamKafka", "PaystreamRuntime", "PaystreamStages"]),
+        .target(name: "PaystreamTesting", dependencies: ["PaystreamKafka", "PaystreamRuntime", "PaystreamStages",
+                                                    .product(name: "GRDB", package: "GRDB.swift")]),
 
         .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain"]),
         .testTarget(

@@ -71,6 +71,15 @@ public enum LedgerTables {
         for (id, account) in after.accounts.sorted(by: { $0.key < $1.key }) {
             let balance = after.balances[id] ?? .zero(account.currency)
             guard before.accounts[id] != account || before.balances[id] != balance else { continue }
+            if before.accounts[id] == nil {
+                // Opened by this decision: a plain insert, so that an account the decision forgot
+                // to load fails the transaction instead of having its balance overwritten.
+                try db.execute(sql: """
+                    INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [id.rawValue, account.currency.code, account.normalSide.rawValue, account.floor?.minorUnits,
+                                     balance.posted.minorUnits, balance.pending.minorUnits])
+                continue
+            }
             try db.execute(sql: """
                 INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(account_id) DO UPDATE SET floor = excluded.floor, posted = excluded.posted, pending = excluded.pending

@@ -216,6 +216,9 @@ private struct Decision {
     let context: StageContext
     let record: ConsumedRecord?
     var emitted: [String] = []
+    /// The refund or cancel request being decided: its events carry its request_id, so the order
+    /// system can match them to what it asked.
+    var followUpRequestID: String?
 
     init(stage: PaymentStage, context: StageContext, record: ConsumedRecord?) {
         self.stage = stage
@@ -345,6 +348,7 @@ private struct Decision {
     /// A refund or cancel of a payment in this shard.
     private mutating func followUp(_ request: FollowUpRequest, _ message: PaymentRequestMessage, fingerprint: String) throws {
         func refuse(_ rejection: Rejection) throws { try reject(rejection, message, fingerprint: fingerprint, followUp: true) }
+        followUpRequestID = request.requestID
         guard var payment = try PaymentTables.payment(db, id: request.paymentID), payment.payerID == request.payerID else {
             return try refuse(Rejection(.invalidRequest, "payer \(request.payerID) has no payment \(request.paymentID)"))
         }
@@ -352,7 +356,8 @@ private struct Decision {
             return try refuse(Rejection(.invalidRequest, "payment \(payment.paymentID) is not a payment to merchant \(merchant)"))
         }
         let state = try payment.state()
-        var ledger = try LedgerTables.load(db, accounts: [payment.sourceAccountID], holds: [payment.holdID])
+        var ledger = try LedgerTables.load(db, accounts: [payment.sourceAccountID, PaymentRecord.settlementAccount(state.currency).id],
+                                           holds: [payment.holdID])
         let before = ledger
         switch request.action {
         case .cancel:
@@ -384,8 +389,8 @@ private struct Decision {
             do { next = try state.apply(.refunded(refund)) } catch { return try refuse(error.rejection) }
             // Refunds go back where the money came from: the wallet, the credit line, or the channel.
             let settlement = PaymentRecord.settlementAccount(state.currency)
-            try ledger.open(settlement)
-            if let source = payment.sourceAccount { try ledger.open(source) }
+            if ledger.accounts[settlement.id] == nil { try ledger.open(settlement) }
+            if let source = payment.sourceAccount, ledger.accounts[source.id] == nil { try ledger.open(source) }
             try ledger.post(Posting(id: PostingID("refund:\(request.requestID)"),
                                     entries: [.debit(settlement.id, refund), try .credit(payment.sourceAccountID, refund)],
                                     postedAt: context.now))
@@ -531,6 +536,7 @@ private struct Decision {
             payment.sequence += 1
             payment.updatedAt = now
             try PaymentTables.update(db, payment)
+            followUpRequestID = suffix == "late-capture" ? nil : refundID
             try emitEvent(for: payment, type: "payment.refund_failed", reason: confirmation.reason ?? "refund_\(answer.rawValue)",
                           message: "the channel did not refund \(refund.amount) \(refund.currency) (\(refundID)): "
                             + (confirmation.message ?? "no reason given") + "; needs review",
@@ -649,10 +655,10 @@ private struct Decision {
         let eventID = "pe:\(payment.paymentID):\(payment.sequence)"
         let event = PaymentEvent(
             eventId: eventID, sequence: payment.sequence, occurredAt: now, type: type,
-            paymentId: payment.paymentID, requestId: payment.requestID, orderId: payment.orderID, payerId: payment.payerID,
-            merchantId: payment.merchantID, amount: payment.amount, currency: payment.currency, method: payment.method,
-            channel: payment.channel, status: payment.status.rawValue, reason: reason, message: message,
-            channelReference: payment.channelReference, refundAmount: refund,
+            paymentId: payment.paymentID, requestId: followUpRequestID ?? payment.requestID, orderId: payment.orderID,
+            payerId: payment.payerID, merchantId: payment.merchantID, amount: payment.amount, currency: payment.currency,
+            method: payment.method, channel: payment.channel, status: payment.status.rawValue, reason: reason,
+            message: message, channelReference: payment.channelReference, refundAmount: refund,
             refundedTotal: refund == nil ? nil : payment.refunded, metadata: payment.metadata)
         try context.emit(event, topic: topics.paymentEvents, key: payment.payerID, eventID: eventID)
         emitted.append(eventID)

@@ -214,6 +214,44 @@ public enum PaymentTables {
             capturedAt: row["captured_at"], queriedAt: row["queried_at"], nextCheckAt: row["next_check_at"])
     }
 
+    /// Where payments and the ledger disagree, one line each; empty when every payment's hold
+    /// matches its status (authorized: pending; captured or refunded: posted for the captured
+    /// amount; failed, cancelled, conflicted: voided; expired: expired), every refunded total is
+    /// the sum of its refunds, and the ledger's own invariants hold.
+    public static func consistencyProblems(_ db: Database) throws -> [String] {
+        let ledger = try LedgerTables.loadAll(db)
+        var problems = ledger.checkInvariants().map { "ledger: \($0)" }
+        for payment in try payments(db) {
+            let hold = ledger.holds[payment.holdID]
+            let expected: String
+            switch payment.status {
+            case .authorized: expected = "pending"
+            case .captured, .partiallyRefunded, .refunded: expected = "posted \(payment.captured)"
+            case .failed, .cancelled, .conflicted: expected = "voided"
+            case .expired: expected = "expired"
+            case .rejected: expected = "none"
+            }
+            let found: String
+            switch hold?.resolution {
+            case nil where hold == nil: found = "none"
+            case nil: found = "pending"
+            case .posted(let amount, _)?: found = "posted \(amount.minorUnits)"
+            case .voided?: found = "voided"
+            case .expired?: found = "expired"
+            }
+            if expected != found {
+                problems.append("payment \(payment.paymentID) is \(payment.status.rawValue) but its hold is \(found), expected \(expected)")
+            }
+            let refunds = try Self.refunds(db, paymentID: payment.paymentID).filter { $0.reason != "late_capture_reversal" }
+            let refunded = refunds.reduce(Int64(0)) { $0 + $1.amount }
+            if refunded != payment.refunded {
+                problems.append("payment \(payment.paymentID) has refunded \(payment.refunded) but its refunds sum to \(refunded)")
+            }
+            do { _ = try payment.state() } catch { problems.append("payment \(payment.paymentID): \(error)") }
+        }
+        return problems
+    }
+
     // MARK: refunds
 
     public struct RefundRecord: Sendable, Equatable {

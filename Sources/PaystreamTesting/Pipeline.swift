@@ -12,7 +12,8 @@ public final class InProcessPipeline: @unchecked Sendable {
     public let broker: TansuBroker
     public let stateDirectory: String
     public let topics: TopicNames
-    private var task: Task<Void, any Error>?
+    private let lock = NSLock()
+    private var tasks: [Task<Void, any Error>] = []
 
     public enum Component: String, CaseIterable, Sendable {
         case paymentWorker = "payment-worker", channelSandbox = "channel-sandbox"
@@ -33,20 +34,23 @@ public final class InProcessPipeline: @unchecked Sendable {
         KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: fastKafkaProperties)
     }
 
-    /// Starts the given components in-process.
+    /// Starts the given components in-process; call it again to add more instances (they join
+    /// the same consumer groups and share the state directory, as instances on one host do).
+    /// Cancel the returned task to stop just these workers gracefully.
     /// - Parameter policy: the payment policy; the shipped `Config/payment-policy.json` if nil.
     /// - Parameter reference: the payment stage's reference data.
     /// - Parameter payment: the payment stage's settings (timeouts, retention).
     /// - Parameter clock: the time every worker sees (a `ManualClock` lets a test move it).
+    @discardableResult
     public func start(_ components: [Component] = Component.allCases, policy: PaymentPolicy? = nil,
                       reference: any ReferenceLookup = TestReference.standard, payment: PaymentStage.Settings = .init(),
-                      clock: any PaystreamClock = SystemClock(), logLevel: Logger.Level = .warning) throws {
+                      clock: any PaystreamClock = SystemClock(), logLevel: Logger.Level = .warning) throws -> Task<Void, any Error> {
         let policy = try policy ?? shippedPaymentPolicy()
         let settlement = try SettlementStage.Settings()
         let kafka = self.kafka, topics = self.topics, directory = stateDirectory
         var settings = WorkerSettings()
         settings.maxBatchWait = .milliseconds(20)
-        task = Task {
+        let task = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 func add<S: Stage>(_ stage: S) {
                     var logger = Logger(label: stage.name)
@@ -67,6 +71,8 @@ public final class InProcessPipeline: @unchecked Sendable {
                 try await group.waitForAll()
             }
         }
+        lock.withLock { tasks.append(task) }
+        return task
     }
 
     /// Publishes values to a topic, keyed as given, and waits for delivery.
@@ -85,8 +91,9 @@ public final class InProcessPipeline: @unchecked Sendable {
 
     /// Stops the in-process workers (graceful: each finishes its batch), then the broker.
     public func stop() async {
-        task?.cancel()
-        _ = try? await task?.value
+        let running = lock.withLock { tasks }
+        for task in running { task.cancel() }
+        for task in running { _ = try? await task.value }
         broker.stop()
     }
 }

@@ -1,0 +1,220 @@
+import Foundation
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamRuntime
+import PaystreamStages
+import PaystreamTesting
+import Testing
+
+/// The payment stage's scenario suite: every reason code, every request type, every channel
+/// anomaly, expiry on a controlled clock, and idempotency across two instances. After each
+/// scenario `finish()` runs the ledger invariant checker and the payment/hold check over every shard.
+@Suite("payment-worker lifecycle scenarios")
+struct PaymentLifecycleTests {
+    typealias H = PaymentHarness
+
+    @Test("every rejection reason code, each from a crafted request")
+    func everyReasonCode() async throws {
+        var policy = try shippedPaymentPolicy()
+        policy.riskLimits["CNY"]?.transactionMaximum = 2_000_000
+        let h = try await PaymentHarness(policy: policy)
+        // A captured card payment for the refund and state rules.
+        try await h.send(H.request("base", payer: "user-9", amount: 10_000))
+        try await h.outcome(of: "base")
+        try await h.confirm("pay-base", payer: "user-9", amount: 10_000)
+        try await h.event("payment.captured", of: "pay-base")
+        try await h.send(H.request("open", payer: "user-9", amount: 500))
+        try await h.outcome(of: "open")
+
+        let cases: [(String, (key: String, value: Data), String)] = [
+            ("invalid_request", H.request("bad-amount", amount: -5), "amount must be greater than zero"),
+            ("invalid_request", H.request("bad-split", splits: [["party_id": "supplier-1", "amount": 995]]), "after the merchant's fee"),
+            ("invalid_request", H.request("stranger", splits: [["party_id": "stranger", "amount": 1]]), "not a supplier"),
+            ("unsupported_currency", H.request("xxy", currency: "XXY"), "XXY"),
+            ("unsupported_currency", H.request("sek", currency: "SEK"), "not enabled"),
+            ("method_not_allowed", H.request("cash-card", method: "cash"), "not allowed on channel bank_card"),
+            ("amount_limit", H.request("too-big", amount: 5_000_001), "above the card maximum"),
+            ("merchant_inactive", H.request("suspended", merchant: "m-suspended"), "suspended"),
+            ("merchant_inactive", H.request("unknown-m", merchant: "m-nobody"), "not known"),
+            ("risk_limit", H.request("risky", amount: 2_000_001), "per-transaction maximum"),
+            ("insufficient_funds", H.request("empty-wallet", payer: "user-2", method: "wallet", channel: "balance"), "wallet available balance"),
+            ("credit_limit", H.request("no-line", payer: "user-3", settlement: ["mode": "postpaid"]), "no credit line"),
+            ("credit_limit", H.request("over-line", payer: "credit-user", amount: 500_001, settlement: ["mode": "postpaid"]), "available credit"),
+            ("credit_limit", H.request("plan-5", payer: "credit-user", settlement: ["mode": "installments", "installments": 5]), "installment plan of 5"),
+            ("idempotency_conflict", H.request("base", payer: "user-9", amount: 10_001), "different content"),
+            ("refund_exceeds_captured", H.request("refund-big", type: "refund", payer: "user-9", amount: 10_001, payment: "pay-base"), "exceeds"),
+            ("invalid_state", H.request("refund-open", type: "refund", payer: "user-9", amount: 100, payment: "pay-open"), "only captured"),
+            ("invalid_state", H.request("cancel-done", type: "cancel", payer: "user-9", merchant: nil, amount: nil, payment: "pay-base"), "captured"),
+            ("invalid_request", H.request("refund-ghost", type: "refund", payer: "user-9", payment: "pay-ghost"), "has no payment"),
+        ]
+        for (_, request, _) in cases { try await h.send(request) }
+        try await h.waitFor { events, _ in events.filter { $0.type == "payment.rejected" }.count >= cases.count }
+
+        // The refund window (card: 180 days) closes: a refund 181 days after capture is refused.
+        h.clock.advance(by: 181 * 86_400)
+        try await h.send(H.request("refund-late", type: "refund", payer: "user-9", amount: 100, payment: "pay-base"))
+        let late = try await h.outcome(of: "refund-late")
+        try await h.settle()
+        try await h.finish()
+
+        let rejections = h.events.filter { $0.type == "payment.rejected" }
+        for (reason, request, words) in cases {
+            let id = (try JSONSerialization.jsonObject(with: request.value) as! [String: Any])["request_id"] as! String
+            let event = rejections.last { $0.requestId == id }
+            #expect(event?.reason == reason, "\(id)")
+            #expect(event?.message?.contains(words) == true, "\(id): \(event?.message ?? "no event")")
+            #expect(event?.status == "rejected")
+        }
+        #expect(late.reason == "refund_window_closed")
+        #expect(Set(rejections.compactMap(\.reason)) == Set(RejectionReason.allCases.map(\.rawValue)))
+        // The conflicting retry changed nothing: the original payment is still captured, once.
+        #expect(h.events(of: "pay-base").filter { $0.type == "payment.captured" }.count == 1)
+        #expect(h.channelRequests.filter { $0.paymentId == "pay-base" }.map(\.requestType) == ["authorize"])
+    }
+
+    @Test("wallet: a top-up through a channel funds it, a wallet payment captures at once, a partial refund credits it back")
+    func wallet() async throws {
+        let h = try await PaymentHarness()
+        try await h.send(H.request("top-1", type: "topup", payer: "user-w", merchant: nil, amount: 50_000, method: "alipay", channel: "mobile"))
+        try await h.outcome(of: "top-1")
+        #expect(h.channelRequests.last?.requestType == "authorize")
+        try await h.confirm("pay-top-1", payer: "user-w", amount: 50_000)
+        try await h.event("payment.captured", of: "pay-top-1")
+        try await h.send(H.request("buy-1", payer: "user-w", amount: 30_000, method: "wallet", channel: "balance"))
+        try await h.event("payment.captured", of: "pay-buy-1")
+        try await h.send(H.request("buy-2", payer: "user-w", amount: 30_000, method: "wallet", channel: "balance"))
+        let refused = try await h.outcome(of: "buy-2")
+        try await h.send(H.request("ref-1", type: "refund", payer: "user-w", amount: 10_000, payment: "pay-buy-1"))
+        let refund = try await h.outcome(of: "ref-1")
+        try await h.settle()
+        try await h.finish()
+
+        #expect(refused.reason == "insufficient_funds")
+        #expect(refused.message?.contains("¥200.00") == true)
+        #expect(h.events(of: "pay-buy-1").map(\.type) == ["payment.authorized", "payment.captured", "payment.partially_refunded"])
+        #expect(refund.refundAmount == 10_000 && refund.refundedTotal == 10_000 && refund.status == "partially_refunded")
+        #expect(try h.balance("wallet:user-w:CNY")?.posted.minorUnits == 30_000)
+        #expect(try h.balance("wallet:user-w:CNY")?.pending.minorUnits == 0)
+        // Only the top-up went to a channel; the wallet payment went to settlement, the top-up did not.
+        #expect(h.channelRequests.map(\.paymentId) == ["pay-top-1"])
+        #expect(h.settlementRequests.map { "\($0.type):\($0.paymentId):\($0.amount)" }
+                == ["capture:pay-buy-1:30000", "refund:pay-buy-1:10000"])
+        #expect(h.settlementRequests.allSatisfy { $0.merchantId == "m-1" })
+    }
+
+    @Test("post-paid and installments reserve the credit line and hand the terms to settlement; a repayment restores it")
+    func creditLine() async throws {
+        let h = try await PaymentHarness()
+        try await h.send(H.request("post-1", payer: "credit-user", amount: 100_000, settlement: ["mode": "postpaid"]),
+                         H.request("inst-1", payer: "credit-user", amount: 60_000, settlement: ["mode": "installments", "installments": 6]))
+        try await h.event("payment.captured", of: "pay-post-1")
+        try await h.event("payment.captured", of: "pay-inst-1")
+        #expect(try h.balance("credit:credit-user:CNY")?.posted.minorUnits == -160_000)
+        try await h.send(H.request("repay-big", type: "repayment", payer: "credit-user", merchant: nil, amount: 160_001))
+        let tooMuch = try await h.outcome(of: "repay-big")
+        try await h.send(H.request("repay-1", type: "repayment", payer: "credit-user", merchant: nil, amount: 50_000))
+        try await h.outcome(of: "repay-1")
+        try await h.confirm("pay-repay-1", payer: "credit-user", amount: 50_000)
+        try await h.event("payment.captured", of: "pay-repay-1")
+        // The line has 500,000 - 110,000 left: 390,001 is refused, 390,000 passes.
+        try await h.send(H.request("post-over", payer: "credit-user", amount: 390_001, settlement: ["mode": "postpaid"]),
+                         H.request("post-exact", payer: "credit-user", amount: 390_000, settlement: ["mode": "postpaid"]))
+        let over = try await h.outcome(of: "post-over")
+        let exact = try await h.outcome(of: "post-exact")
+        try await h.event("payment.captured", of: "pay-post-exact")
+        try await h.settle()
+        try await h.finish()
+
+        #expect(tooMuch.reason == "invalid_request" && tooMuch.message?.contains("outstanding") == true)
+        #expect(over.reason == "credit_limit")
+        #expect(exact.paymentId == "pay-post-exact" && exact.reason == nil)
+        #expect(h.events(of: "pay-post-exact").map(\.type) == ["payment.authorized", "payment.captured"])
+        #expect(try h.balance("credit:credit-user:CNY")?.posted.minorUnits == -500_000)
+        let handoffs = Dictionary(uniqueKeysWithValues: h.settlementRequests.map { ($0.paymentId, $0) })
+        #expect(handoffs["pay-post-1"]?.settlement == SettlementTerms(mode: "postpaid"))
+        #expect(handoffs["pay-inst-1"]?.settlement == SettlementTerms(mode: "installments", installments: 6))
+        #expect(handoffs["pay-repay-1"] == nil)  // a repayment pays the platform back, not a merchant
+        // Credit-funded payments never ask a channel; the repayment did.
+        #expect(h.channelRequests.map(\.paymentId) == ["pay-repay-1"])
+    }
+
+    @Test("cash on delivery: authorized at order time, captured on collection, failed when the buyer refuses")
+    func cashOnDelivery() async throws {
+        let h = try await PaymentHarness()
+        try await h.send(H.request("cod-1", amount: 8_800, method: "cash", channel: "cash_on_delivery"),
+                         H.request("cod-2", amount: 9_900, method: "cash", channel: "cash_on_delivery"))
+        try await h.outcome(of: "cod-1")
+        try await h.outcome(of: "cod-2")
+        try await h.confirm("pay-cod-1", amount: 8_800)
+        try await h.confirm("pay-cod-2", status: "declined", amount: 9_900, reason: "buyer_refused")
+        try await h.event("payment.captured", of: "pay-cod-1")
+        let refused = try await h.event("payment.failed", of: "pay-cod-2")
+        try await h.settle()
+        try await h.finish()
+
+        #expect(h.channelRequests.map { "\($0.requestType):\($0.method):\($0.channel)" }
+                == ["authorize:cash:cash_on_delivery", "authorize:cash:cash_on_delivery"])
+        #expect(refused.reason == "buyer_refused")
+        #expect(h.settlementRequests.map(\.paymentId) == ["pay-cod-1"])
+    }
+
+    @Test("card refunds (partial, then the rest) go to the channel and to settlement; cancel voids an authorization")
+    func refundsAndCancel() async throws {
+        let h = try await PaymentHarness()
+        try await h.send(H.request("card-1", amount: 10_000), H.request("card-2", amount: 2_000))
+        try await h.outcome(of: "card-1")
+        try await h.outcome(of: "card-2")
+        try await h.confirm("pay-card-1", amount: 10_000)
+        try await h.event("payment.captured", of: "pay-card-1")
+        try await h.send(H.request("r-1", type: "refund", amount: 4_000, payment: "pay-card-1"))
+        try await h.outcome(of: "r-1")
+        try await h.send(H.request("r-2", type: "refund", amount: nil, payment: "pay-card-1"))  // everything left
+        let full = try await h.outcome(of: "r-2")
+        try await h.confirm("pay-card-1", type: "refund", instruction: "pay-card-1:refund:r-1", id: "c-r-1", reason: nil)
+        try await h.confirm("pay-card-1", status: "declined", type: "refund", instruction: "pay-card-1:refund:r-2", id: "c-r-2",
+                            reason: "account_closed")
+        let failed = try await h.event("payment.refund_failed", of: "pay-card-1")
+        try await h.send(H.request("cancel-2", type: "cancel", merchant: nil, amount: nil, payment: "pay-card-2"))
+        try await h.event("payment.cancelled", of: "pay-card-2")
+        try await h.send(H.request("cancel-2b", type: "cancel", merchant: nil, amount: nil, payment: "pay-card-2"))
+        let again = try await h.outcome(of: "cancel-2b")
+        try await h.settle()
+        try await h.finish()
+
+        #expect(h.events(of: "pay-card-1").map(\.type) == ["payment.authorized", "payment.captured", "payment.partially_refunded",
+                                                          "payment.refunded", "payment.refund_failed"])
+        #expect(h.events(of: "pay-card-1").map(\.sequence) == [1, 2, 3, 4, 5])
+        #expect(full.refundAmount == 6_000 && full.refundedTotal == 10_000 && full.status == "refunded")
+        #expect(failed.reason == "account_closed" && failed.status == "refunded")
+        let refunds = h.channelRequests.filter { $0.requestType == "refund" }
+        #expect(refunds.map(\.amount) == [4_000, 6_000])
+        #expect(refunds.allSatisfy { $0.targetRequestId == "pay-card-1:authorize" })
+        #expect(h.settlementRequests.map { "\($0.type):\($0.amount)" } == ["capture:10000", "refund:4000", "refund:6000"])
+        #expect(h.channelRequests.filter { $0.paymentId == "pay-card-2" }.map(\.requestType) == ["authorize", "cancel"])
+        #expect(again.reason == "invalid_state")
+        #expect(try h.balance("channel:card:CNY")?.pending.minorUnits == 0)
+    }
+
+    @Test("channel anomalies: another amount → conflicted, nothing captured; duplicates and unknown payments change nothing")
+    func anomalies() async throws {
+        let h = try await PaymentHarness()
+        try await h.send(H.request("mm-1", amount: 5_000), H.request("dup-1", amount: 1_000))
+        try await h.outcome(of: "mm-1")
+        try await h.outcome(of: "dup-1")
+        try await h.confirm("pay-mm-1", amount: 4_999)
+        let conflicted = try await h.event("payment.conflicted", of: "pay-mm-1")
+        try await h.confirm("pay-dup-1", amount: 1_000, id: "same")
+        try await h.confirm("pay-dup-1", amount: 1_000, id: "same")
+        try await h.confirm("pay-dup-1", amount: 1_000, id: "other-answer")
+        try await h.confirm("pay-ghost", amount: 1_000)
+        try await h.waitForRecords { $0.contains { $0.topic.hasSuffix(".dlq") } }
+        try await h.settle()
+        try await h.finish()
+
+        #expect(conflicted.status == "conflicted" && conflicted.reason == "amount_mismatch")
+        #expect(conflicted.message?.contains("4999 CNY") == true)
+        #expect(h.events(of: "pay-dup-1").map(\.type) == ["payment.authorized", "payment.captured"])
+        #expect(h.settlementRequests.map(\.paymentId) == ["pay-dup-1"])
+        #expect(h.deadLetters.map(\.errorCode) == ["unknown_payment"])
+    }
+}
