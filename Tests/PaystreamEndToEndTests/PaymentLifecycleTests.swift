@@ -218,3 +218,119 @@ struct PaymentLifecycleTests {
         #expect(h.deadLetters.map(\.errorCode) == ["unknown_payment"])
     }
 }
+
+@Suite("payment-worker expiry and idempotency over time")
+struct PaymentTimeTests {
+    typealias H = PaymentHarness
+
+    @Test("no answer: queried once after the first timeout, expired after the second with its hold released; a late success is reversed")
+    func expiryAndLateCapture() async throws {
+        let h = try await PaymentHarness()
+        try await h.send(H.request("slow-1", amount: 7_000), H.request("slow-2", amount: 3_000))
+        try await h.outcome(of: "slow-1")
+        try await h.outcome(of: "slow-2")
+        // Nothing happens while the clock stands still, however long the test waits.
+        try await h.settle()
+        #expect(h.channelRequests.map(\.requestType) == ["authorize", "authorize"])
+        h.clock.advance(by: 61)
+        try await h.waitFor { _, requests in requests.filter { $0.requestType == "query" }.count == 2 }
+        // The query about slow-2 is answered: captured before it could expire.
+        try await h.confirm("pay-slow-2", amount: 3_000, type: "query")
+        try await h.event("payment.captured", of: "pay-slow-2")
+        try await h.settle()
+        #expect(h.channelRequests.filter { $0.requestType == "query" }.count == 2)  // queried once, not every tick
+        h.clock.advance(by: 61)
+        let expired = try await h.event("payment.expired", of: "pay-slow-1")
+        // The channel's success arrives after all: recorded and refunded automatically, never captured.
+        try await h.confirm("pay-slow-1", amount: 7_000)
+        let late = try await h.event("payment.late_capture", of: "pay-slow-1")
+        try await h.confirm("pay-slow-1", amount: 7_000, id: "again")
+        try await h.waitFor { _, requests in requests.contains { $0.requestType == "refund" } }
+        try await h.settle()
+        try await h.finish()
+
+        #expect(expired.reason == "no_answer" && expired.sequence == 2)
+        #expect(late.status == "expired" && late.reason == "late_capture" && late.sequence == 3)
+        #expect(h.events(of: "pay-slow-1").map(\.type) == ["payment.authorized", "payment.expired", "payment.late_capture"])
+        let reversal = try #require(h.channelRequests.first { $0.requestType == "refund" })
+        #expect(reversal.paymentId == "pay-slow-1" && reversal.amount == 7_000 && reversal.reason == "late_capture_reversal")
+        #expect(h.channelRequests.filter { $0.requestType == "refund" }.count == 1)
+        #expect(h.settlementRequests.map(\.paymentId) == ["pay-slow-2"])
+        #expect(try h.balance("channel:card:CNY")?.pending.minorUnits == 0)
+        let queries = h.channelRequests.filter { $0.requestType == "query" }
+        #expect(queries.allSatisfy { $0.targetRequestId == "\($0.paymentId):authorize" })
+    }
+
+    @Test("a retry within the idempotency window gets the original events; after the window the request id is forgotten")
+    func idempotencyRetention() async throws {
+        let h = try await PaymentHarness()
+        try await h.send(H.request("keep-1", amount: 1_500))
+        try await h.outcome(of: "keep-1")
+        h.clock.advance(by: 61)
+        try await h.waitFor { _, requests in requests.contains { $0.requestType == "query" } }
+        h.clock.advance(by: 61)
+        try await h.event("payment.expired", of: "pay-keep-1")
+        h.clock.advance(by: 6 * 86_400 - 122)  // 6 days: still remembered
+        try await h.send(H.request("keep-1", amount: 1_500))
+        try await h.waitFor { events, _ in events.filter { $0.eventId == "pe:pay-keep-1:1" }.count == 2 }
+        h.clock.advance(by: 2 * 86_400)  // 8 days: forgotten at the next timer run
+        try await h.settle()
+        try await h.send(H.request("keep-1", amount: 1_500))
+        try await h.waitFor { events, _ in events.contains { $0.requestId == "keep-1" && $0.type == "payment.rejected" } }
+        let forgotten = try #require(h.events.last { $0.requestId == "keep-1" })
+        try await h.settle()
+        try await h.finish()
+
+        // Within the window: the same events again, nothing new; after it: a new decision,
+        // which finds the payment id taken (the payment itself is never forgotten).
+        #expect(h.events(of: "pay-keep-1").filter { $0.type == "payment.authorized" }.count == 2)
+        #expect(h.events(of: "pay-keep-1").filter { $0.type == "payment.expired" }.count == 2)
+        #expect(forgotten.type == "payment.rejected" && forgotten.eventId == "rj:keep-1")
+        #expect(forgotten.message?.contains("already used") == true)
+        #expect(h.channelRequests.filter { $0.requestType == "authorize" }.count == 1)
+    }
+}
+
+@Suite("payment-worker: two instances, duplicates and moving partitions")
+struct PaymentInstancesTests {
+    @Test("concurrent duplicates reach two instances while partitions move: one payment, one capture, one hand-off each")
+    func duplicatesAcrossInstances() async throws {
+        let h = try await PaymentHarness(partitions: 4, startWorker: false)
+        let first = try h.startInstance()
+        let payers = (0..<8).map { "payer-\($0)" }
+        func requests(_ range: Range<Int>) -> [(key: String, value: Data)] {
+            range.map { PaymentHarness.request("dup-\($0)", payer: payers[$0 % payers.count], amount: 100 + $0) }
+        }
+        // Every request twice, the second copy in a later batch.
+        try await h.pipeline.publish(topic: h.topics.paymentRequests, requests(0..<40) + requests(0..<40))
+        try await h.waitFor { events, _ in Set(events.map(\.paymentId)).count >= 10 }
+        // A second instance joins: partitions move mid-stream.
+        let second = try h.startInstance()
+        try await h.pipeline.publish(topic: h.topics.paymentRequests, requests(40..<80) + requests(0..<80))
+        try await h.waitFor { events, _ in Set(events.filter { $0.type == "payment.authorized" }.map(\.paymentId)).count == 80 }
+        // The channel approves every payment, twice; the first instance leaves meanwhile.
+        for i in 0..<80 {
+            try await h.confirm("pay-dup-\(i)", payer: payers[i % payers.count], amount: Int64(100 + i))
+            if i == 30 { first.cancel() }
+        }
+        for i in 0..<80 { try await h.confirm("pay-dup-\(i)", payer: payers[i % payers.count], amount: Int64(100 + i)) }
+        try await h.waitFor { events, _ in Set(events.filter { $0.type == "payment.captured" }.map(\.paymentId)).count == 80 }
+        try await h.settle()
+        _ = second
+        try await h.finish()
+
+        var contents: [String: Set<String>] = [:]
+        for event in h.events { contents[event.eventId, default: []].insert(event.type + "/\(event.sequence)") }
+        for i in 0..<80 {
+            let events = h.events(of: "pay-dup-\(i)")
+            #expect(Set(events.map(\.eventId)) == ["pe:pay-dup-\(i):1", "pe:pay-dup-\(i):2"], "pay-dup-\(i)")
+            #expect(Set(events.map(\.type)) == ["payment.authorized", "payment.captured"], "pay-dup-\(i)")
+        }
+        #expect(contents.values.allSatisfy { $0.count == 1 }, "an event id was published with two contents")
+        #expect(Set(h.channelRequests.map(\.channelRequestId)).count == 80)
+        #expect(Set(h.settlementRequests.map(\.eventId)).count == 80)
+        #expect(!h.events.contains { $0.type == "payment.rejected" })
+        let stored = try ShardInspection.payments(stateDirectory: h.pipeline.stateDirectory)
+        #expect(stored.count == 80 && stored.allSatisfy { $0.status == .captured })
+    }
+}
