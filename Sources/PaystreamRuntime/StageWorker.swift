@@ -323,7 +323,10 @@ final class WorkerLoop<S: Stage> {
             lastInboxPrune = now
             let cutoff = worker.clock.now().addingTimeInterval(-Double(worker.settings.inboxRetention.components.seconds))
             for shard in shards.values {
-                _ = try? await shard.write { try RuntimeTables.pruneInbox($0, before: cutoff) }
+                _ = try? await shard.write { db in
+                    try RuntimeTables.pruneInbox(db, before: cutoff)
+                    try RuntimeTables.pruneSentOutbox(db, before: cutoff)
+                }
             }
         }
     }

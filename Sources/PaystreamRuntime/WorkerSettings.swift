@@ -10,7 +10,8 @@ public struct WorkerSettings: Sendable {
     /// At most this many outbox rows per publish round.
     public var outboxBatch: Int = 2000
     public var synchronous: SynchronousMode = .full
-    /// How long processed message ids stay in the inbox.
+    /// How long processed message ids stay in the inbox, and published messages in the outbox
+    /// (pruned hourly).
     public var inboxRetention: Duration = .seconds(7 * 24 * 3600)
     /// Attempts for a batch whose transaction fails (SQLite busy, disk full) before the worker
     /// gives up and exits non-zero, to be restarted from its stored offsets.

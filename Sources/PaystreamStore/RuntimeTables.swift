@@ -59,6 +59,9 @@ public enum RuntimeTables {
                 CREATE INDEX outbox_unsent ON outbox(sequence) WHERE sent_at IS NULL;
                 """)
         }
+        migrator.registerMigration("runtime-v2-outbox-retention") { db in
+            try db.execute(sql: "CREATE INDEX outbox_created_at ON outbox(created_at)")
+        }
     }
 
     // MARK: offsets
@@ -104,6 +107,14 @@ public enum RuntimeTables {
     }
 
     // MARK: outbox
+
+    /// Forgets published messages enqueued before `cutoff` (unsent ones are always kept);
+    /// returns how many. Until then a stage can republish them byte for byte.
+    @discardableResult
+    public static func pruneSentOutbox(_ db: Database, before cutoff: Date) throws -> Int {
+        try db.execute(sql: "DELETE FROM outbox WHERE created_at < ? AND sent_at IS NOT NULL", arguments: [timestamp(cutoff)])
+        return db.changesCount
+    }
 
     /// Adds a message to the outbox. An event id already there is kept as it is (returns false):
     /// re-deciding the same input never publishes a different version of the same event.

@@ -13,7 +13,14 @@ struct PaymentWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let code = await Daemon.run(name: "payment-worker", options: options, stageDefaults: PaymentStage.Settings()) { config in
-            PaymentStage(topics: config.topics,
+            // A retry is answered by republishing the original events from the outbox, so the
+            // outbox must keep them at least as long as request ids are remembered.
+            let window = config.stage.idempotencyRetentionHours
+            guard Double(window) * 3600 <= Double(config.worker.inboxRetention.components.seconds) else {
+                throw ConfigurationError("stage.idempotency_retention_hours (\(window)) must not exceed inbox.retention_hours "
+                    + "(\(config.worker.inboxRetention.components.seconds / 3600)): retries are answered from the outbox, kept that long")
+            }
+            return PaymentStage(topics: config.topics,
                          policy: try PaymentStage.loadPolicy(config.stage, configFile: config.configFile),
                          reference: StaticReferenceData(),  // TODO(reference feed): the live reference topics
                          settings: config.stage)

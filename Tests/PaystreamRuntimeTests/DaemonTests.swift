@@ -108,6 +108,25 @@ struct DaemonProcessTests {
         #expect(inconsistent.log.contains("ZZZ"))
     }
 
+    @Test("payment-worker settings: an idempotency window under 7 days, or longer than the outbox keeps events, and bad timeouts are refused (exit 2)",
+          arguments: [
+              ("stage: { idempotency_retention_hours: 24 }", "must be 168 (7 days)"),
+              ("inbox: { retention_hours: 168 }\nstage: { idempotency_retention_hours: 200 }", "must not exceed inbox.retention_hours"),
+              ("stage: { authorization: { query_after_seconds: 0 } }", "timeouts must be above 0"),
+              ("stage: { authorization: { methods: { cheque: { query_after_seconds: 5, expire_after_seconds: 5 } } } }", "'cheque' is not a payment method"),
+              ("stage: { expiry_check_interval_ms: 1 }", "must be 10 to 3600000"),
+          ])
+    func paymentSettingsChecked(_ yaml: String, _ words: String) async throws {
+        let logs = try temporaryDirectory()
+        let policy = packageRoot.appendingPathComponent("Config/payment-policy.json").path
+        let file = yaml.contains("stage: {") ? yaml.replacingOccurrences(of: "stage: {", with: "stage: { policy_file: \(policy),") : yaml
+        try file.write(toFile: "\(logs)/pw.yaml", atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess("payment-worker", arguments: ["--brokers", "127.0.0.1:9", "--config", "\(logs)/pw.yaml"],
+                                       logDirectory: logs)
+        #expect(await daemon.waitForExit(timeout: .seconds(10)) == 2)
+        #expect(daemon.log.contains(words), "\(daemon.log)")
+    }
+
     @Test("a librdkafka property librdkafka refuses: exit 2 naming it, without printing secrets")
     func badKafkaProperty() async throws {
         let logs = try temporaryDirectory()
