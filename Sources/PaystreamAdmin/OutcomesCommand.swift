@@ -46,6 +46,10 @@ struct TrackedRequest {
     let requestID: String
     let paymentID: String
     let object: [String: JSONValue]
+
+    var type: String { object["type"]?.stringValue ?? "payment" }
+    /// A refund or cancel acts on an existing payment; its outcome is its own event.
+    var isFollowUp: Bool { type == "refund" || type == "cancel" }
 }
 
 /// Folds events into one line per request.
@@ -60,6 +64,8 @@ struct OutcomeTracker {
     let requests: [TrackedRequest]
     let topics: TopicNames
     var outcomes: [String: Outcome] = [:]
+    /// The latest event naming each request_id (its answer: authorized, rejected, refunded…).
+    var answers: [String: PaymentEvent] = [:]
 
     init(requests: [TrackedRequest], topics: TopicNames) {
         self.requests = requests
@@ -69,6 +75,9 @@ struct OutcomeTracker {
     mutating func observe(_ record: ConsumedRecord) {
         let data = Data(record.value)
         if record.topic == topics.paymentEvents, let event = try? Wire.decode(PaymentEvent.self, from: data) {
+            if let requestID = event.requestId { answers[requestID] = event }
+            // Sequence 0: a rejected request about an existing payment, which it left unchanged.
+            guard event.sequence > 0 else { return }
             outcomes[event.paymentId, default: Outcome()].statuses[event.sequence] = event.status
             if let reason = event.reason { outcomes[event.paymentId, default: Outcome()].reason = reason }
         } else if record.topic == topics.settlementEvents, let event = try? Wire.decode(SettlementEvent.self, from: data),
@@ -80,14 +89,25 @@ struct OutcomeTracker {
     }
 
     func finalStatus(_ request: TrackedRequest) -> String? {
-        outcomes[request.paymentID]?.statuses.max { $0.key < $1.key }?.value
+        guard let answer = answers[request.requestID] else { return nil }
+        if request.isFollowUp || answer.sequence == 0 { return answer.status }
+        return outcomes[request.paymentID]?.statuses.max { $0.key < $1.key }?.value ?? answer.status
+    }
+
+    func reason(_ request: TrackedRequest) -> String? {
+        guard let answer = answers[request.requestID] else { return nil }
+        if request.isFollowUp || answer.sequence == 0 { return answer.reason }
+        return outcomes[request.paymentID]?.reason
     }
 
     func isDone(_ request: TrackedRequest) -> Bool {
-        guard let status = finalStatus(request), let outcome = outcomes[request.paymentID] else { return false }
+        guard let status = finalStatus(request) else { return false }
+        if request.isFollowUp { return true }
         switch status {
         case "authorized": return false
-        case "captured": return outcome.settledNet != nil && outcome.notified.contains("payer")
+        case "captured" where request.type == "payment":
+            let outcome = outcomes[request.paymentID]
+            return outcome?.settledNet != nil && outcome?.notified.contains("payer") == true
         default: return true
         }
     }
@@ -111,7 +131,7 @@ struct OutcomeTracker {
             }()
             rows.append([request.requestID, request.paymentID, amount, request.object["method"]?.stringValue ?? "-",
                          isDone(request) ? (finalStatus(request) ?? "-") : "PENDING(\(finalStatus(request) ?? "nothing"))",
-                         outcome?.reason ?? "-", events, net,
+                         reason(request) ?? "-", events, net,
                          outcome?.notified.sorted().joined(separator: ",").nonEmpty ?? "-"])
         }
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
