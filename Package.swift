@@ -59,7 +59,7 @@ let package = Package(
         ),
         // The stages, as libraries so tests can run them in-process.
         .target(name: "PaystreamStages", dependencies: ["PaystreamRuntime"]),
-        .target(name: "PaystreamAdmin", dependencies: ["PaystreamStages", argumentParser]),
+        .target(name: "PaystreamAdmin", dependencies: ["PaystreamStages", argumentParser, .product(name: "GRDB", package: "GRDB.swift")]),
 
         .executableTarget(name: "payment-worker", dependencies: ["PaystreamStages", argumentParser]),
         .executableTarget(name: "settlement-worker", dependencies: ["PaystreamStages", argumentParser]),

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
@@ -332,5 +333,35 @@ struct PaymentInstancesTests {
         #expect(!h.events.contains { $0.type == "payment.rejected" })
         let stored = try ShardInspection.payments(stateDirectory: h.pipeline.stateDirectory)
         #expect(stored.count == 80 && stored.allSatisfy { $0.status == .captured })
+    }
+}
+
+@Suite("paystream verify")
+struct VerifyCommandTests {
+    @Test("verify passes the shards a scenario left, and names a balance someone changed by hand (exit 1)")
+    func verify() async throws {
+        let h = try await PaymentHarness()
+        try await h.send(PaymentHarness.request("v-1", amount: 4_200))
+        try await h.outcome(of: "v-1")
+        try await h.confirm("pay-v-1", amount: 4_200)
+        try await h.event("payment.captured", of: "pay-v-1")
+        try await h.finish()
+        let directory = h.pipeline.stateDirectory
+        let logs = try temporaryDirectory()
+        let good = try DaemonProcess("paystream", arguments: ["verify", "--state-dir", directory], logDirectory: logs)
+        #expect(await good.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(good.log.contains("problem(s)") && good.log.contains(": ok"), "\(good.log)")
+
+        var shard: DatabaseQueue?
+        for path in ShardInspection.shardPaths(stateDirectory: directory, stage: "payment-worker") {
+            let queue = try DatabaseQueue(path: path)
+            if try await queue.read({ try Int.fetchOne($0, sql: "SELECT count(*) FROM payment") ?? 0 }) > 0 { shard = queue }
+        }
+        try await #require(shard).write {
+            try $0.execute(sql: "UPDATE ledger_account SET posted = posted + 1 WHERE account_id = 'settlement:CNY'")
+        }
+        let bad = try DaemonProcess("paystream", arguments: ["verify", "--state-dir", directory], logDirectory: logs)
+        #expect(await bad.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(bad.log.contains("settlement:CNY records posted 4201"), "\(bad.log)")
     }
 }

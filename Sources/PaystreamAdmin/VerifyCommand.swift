@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import PaystreamRuntime
+import PaystreamStages
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check the ledger invariants in every shard under a state directory.",
+        discussion: """
+            Opens every payment-worker and settlement-worker shard (<state-dir>/<stage>/p<N>.sqlite) \
+            read-only — safe while the daemons run — and checks: every posting balances per currency, \
+            no account below its floor, stored balances equal their entries, every hold resolved at most \
+            once, and every payment's hold matches its status. Prints one line per shard and every problem; \
+            exits 1 if there is any, 0 if all hold.
+            """)
+
+    @Option(name: .customLong("state-dir"), help: "The daemons' state directory (default: $PAYSTREAM_STATE_DIR).")
+    var stateDirectory: String?
+
+    func run() throws {
+        guard let directory = stateDirectory ?? ProcessInfo.processInfo.environment["PAYSTREAM_STATE_DIR"], !directory.isEmpty else {
+            throw ValidationError("no state directory: pass --state-dir or set PAYSTREAM_STATE_DIR")
+        }
+        var problems = 0
+        var shards = 0
+        let checks: [(String, (Database) throws -> [String])] = [
+            ("payment-worker", { try PaymentTables.consistencyProblems($0) }),
+            ("settlement-worker", { try SettlementTables.unbalancedPostings($0).map { "posting \($0) does not balance" } }),
+        ]
+        for (stage, check) in checks {
+            let folder = "\(directory)/\(stage)"
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+                .filter { $0.hasPrefix("p") && $0.hasSuffix(".sqlite") }.sorted()
+            for file in files {
+                var configuration = Configuration()
+                configuration.readonly = true
+                configuration.busyMode = .timeout(10)
+                let found = try DatabaseQueue(path: "\(folder)/\(file)", configuration: configuration).read(check)
+                shards += 1
+                problems += found.count
+                print("\(stage)/\(file): \(found.isEmpty ? "ok" : "\(found.count) problem(s)")")
+                for problem in found { print("  \(problem)") }
+            }
+        }
+        guard shards > 0 else { throw ValidationError("no shards under \(directory)") }
+        print("\(shards) shards checked, \(problems) problem(s)")
+        if problems > 0 { throw ExitCode(1) }
+    }
+}
