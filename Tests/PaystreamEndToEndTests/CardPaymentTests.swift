@@ -32,6 +32,7 @@ struct CardPaymentTests {
         records += try await reader.readFor(.milliseconds(500))  // nothing more may arrive
         await reader.close()
         await pipeline.stop()
+        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
 
         func on(_ topic: String) -> [ConsumedRecord] { records.filter { $0.topic == topic }.sorted { $0.offset < $1.offset } }
         // No dead letters anywhere.

@@ -42,6 +42,7 @@ struct PaymentScenarioTests {
         records += try await reader.readFor(.milliseconds(500))
         await reader.close()
         await pipeline.stop()
+        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
 
         let events = try Self.events(records, topics)
         #expect(events.map(\.0.eventId) == ["pe:pay-r-1:1", "pe:pay-r-1:2", "pe:pay-r-1:1", "pe:pay-r-1:2"])
@@ -64,6 +65,7 @@ struct PaymentScenarioTests {
         records += try await reader.read { $0.filter { $0.topic == topics.paymentEvents }.count >= 1 }
         await reader.close()
         await pipeline.stop()
+        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
 
         let events: [PaymentEvent] = try Self.events(records, topics).map { $0.0 }
         try #require(events.count == 3)
@@ -93,6 +95,7 @@ struct PaymentScenarioTests {
         records += try await reader.readFor(.milliseconds(500))
         await reader.close()
         await pipeline.stop()
+        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
 
         let events = try Self.events(records, topics)
         #expect(events.count == 2)
@@ -125,6 +128,7 @@ struct PaymentScenarioTests {
         records += try await reader.readFor(.milliseconds(500))
         await reader.close()
         await pipeline.stop()
+        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
 
         let events: [PaymentEvent] = try Self.events(records, topics).map { $0.0 }
         #expect(events.map(\.type) == ["payment.failed"])
@@ -165,6 +169,7 @@ struct PaymentPolicyScenarioTests {
         let records = try await reader.read { $0.count >= 8 }
         await reader.close()
         await pipeline.stop()
+        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
         var outcome: [String: String] = [:]
         for record in records {
             let event = try Wire.decode(PaymentEvent.self, from: Data(record.value))
