@@ -40,10 +40,12 @@ public final class InProcessPipeline: @unchecked Sendable {
     /// - Parameter policy: the payment policy; the shipped `Config/payment-policy.json` if nil.
     /// - Parameter reference: the payment stage's reference data.
     /// - Parameter payment: the payment stage's settings (timeouts, retention).
+    /// - Parameter sandbox: the channel sandbox's settings; the default answers at once and declines nothing.
     /// - Parameter clock: the time every worker sees (a `ManualClock` lets a test move it).
     @discardableResult
     public func start(_ components: [Component] = Component.allCases, policy: PaymentPolicy? = nil,
                       reference: any ReferenceLookup = TestReference.standard, payment: PaymentStage.Settings = .init(),
+                      sandbox: ChannelSandboxStage.Settings = ChannelSandboxStage.Settings(),
                       clock: any PaystreamClock = SystemClock(), logLevel: Logger.Level = .warning) throws -> Task<Void, any Error> {
         let policy = try policy ?? shippedPaymentPolicy()
         let settlement = try SettlementStage.Settings()
@@ -63,7 +65,7 @@ public final class InProcessPipeline: @unchecked Sendable {
                 for component in components {
                     switch component {
                     case .paymentWorker: add(PaymentStage(topics: topics, policy: policy, reference: reference, settings: payment))
-                    case .channelSandbox: add(ChannelSandboxStage(topics: topics))
+                    case .channelSandbox: add(ChannelSandboxStage(topics: topics, settings: sandbox, stateDirectory: directory))
                     case .settlementWorker: add(SettlementStage(topics: topics, settings: settlement))
                     case .notifier: add(NotifierStage(topics: topics))
                     }

@@ -13,7 +13,7 @@ struct ChannelSandboxCommand: AsyncParsableCommand {
 
     func run() async throws {
         let code = await Daemon.run(name: "channel-sandbox", options: options, stageDefaults: ChannelSandboxStage.Settings()) { config in
-            ChannelSandboxStage(topics: config.topics, settings: config.stage)
+            ChannelSandboxStage(topics: config.topics, settings: config.stage, stateDirectory: config.stateDirectory)
         }
         if code != 0 { throw ExitCode(code) }
     }
