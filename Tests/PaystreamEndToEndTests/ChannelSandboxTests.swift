@@ -120,7 +120,7 @@ struct ChannelSandboxTests {
             #expect(answer.reason == nil && answer.amount == 1000 && answer.currency == "CNY")
         }
         #expect((card + cash).allSatisfy { $0.requestType == "authorize" && $0.confirmationId == "cc-\($0.channelRequestId)" })
-        #expect(card.allSatisfy { $0.channelReference?.hasPrefix("sbx-card-") == true })
+        #expect(card.allSatisfy { $0.channelReference?.hasPrefix("sbx-card-") == true && $0.channelReference?.count == 25 })
         // Keyed and partitioned like the request.
         for (answer, record) in answers {
             let request = requestRecords.first { Self.requestID($0) == answer.channelRequestId }

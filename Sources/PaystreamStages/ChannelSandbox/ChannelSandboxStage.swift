@@ -284,8 +284,10 @@ public struct ChannelSandboxStage: Stage {
 
     // MARK: - values
 
+    /// `sbx-<method>-<16 hex digits>`.
     private func reference(method: String, _ id: String) -> String {
-        "sbx-\(method)-\(String(draws.hash(.reference, id), radix: 16))"
+        let hex = String(draws.hash(.reference, id), radix: 16)
+        return "sbx-\(method)-\(String(repeating: "0", count: 16 - hex.count))\(hex)"
     }
 
     /// 1% less than requested, at least one minor unit less; one more for an amount of 1.
