@@ -212,10 +212,10 @@ struct ChannelSandboxTests {
         try await harness.waitForAnswers(to: ["pay-late:authorize"])
         try await harness.settle()
         #expect(harness.answers.map(\.0.paymentId) == ["pay-late"])
-        clock.advance(milliseconds: 799)
+        clock.advance(by: 0.799)
         try await harness.settle()
         #expect(harness.answers.count == 1)
-        clock.advance(milliseconds: 1)
+        clock.advance(by: 0.001)
         try await harness.waitForAnswers(to: ["pay-early:authorize"])
         let answers = harness.answers
         await harness.stop()
@@ -241,13 +241,13 @@ struct ChannelSandboxTests {
         try await harness.settle()
         #expect(harness.answers.map(\.0.paymentId) == ["pay-now"])
         for _ in 0..<9 {
-            clock.advance(milliseconds: 100)
+            clock.advance(by: 0.1)
             try await harness.settle(.milliseconds(150))
         }
-        clock.advance(milliseconds: 99)
+        clock.advance(by: 0.099)
         try await harness.settle()
         #expect(!harness.answers.contains { $0.0.paymentId == "pay-slow" })
-        clock.advance(milliseconds: 1)
+        clock.advance(by: 0.001)
         try await harness.waitForAnswers(to: ["pay-slow:authorize"] + spread.map(\.channelRequestId))
         let answers = harness.answers.map(\.0)
         await harness.stop()
@@ -352,11 +352,11 @@ struct ChannelSandboxTests {
         try await harness.publish(requests)
         try await harness.waitForAnswers(to: ["pay-q:authorize", "pay-q:cancel:1", "pay-r:authorize", "pay-r:cancel:1",
                                               "pay-unseen:cancel:1"])
-        clock.advance(milliseconds: 1000)
+        clock.advance(by: 1)
         try await harness.waitForAnswers(to: ["pay-p:cancel:1"])
         try await harness.publish([Self.follow("query", "pay-p", method: "card")])
         try await harness.waitForAnswers(to: ["pay-p:query:1"])
-        clock.advance(milliseconds: 5000)
+        clock.advance(by: 5)
         try await harness.settle()
         let answers = Dictionary(uniqueKeysWithValues: harness.answers.map { ($0.0.channelRequestId, $0.0) })
         await harness.stop()
@@ -421,7 +421,7 @@ struct ChannelSandboxTests {
         // A changed file waits statement_interval_ms (1 s on the worker's clock) to be written.
         let statementRoot = "\(harness.stateDirectory)/channel-statements"
         #expect(!FileManager.default.fileExists(atPath: statementRoot))
-        clock.advance(milliseconds: 2000)
+        clock.advance(by: 2)
         try await harness.waitForAnswers(to: ["pay-s4:authorize"])
         let answers = Dictionary(uniqueKeysWithValues: harness.answers.map { ($0.0.channelRequestId, $0.0) })
         func reference(_ id: String) -> String { answers[id]?.channelReference ?? "?" }
@@ -450,7 +450,7 @@ struct ChannelSandboxTests {
             return files[0] != nil && files[1] != nil
         }
         #expect(files[2] == nil)  // its line came at 00:00:01, the file is due at 00:00:02
-        clock.advance(milliseconds: 1000)
+        clock.advance(by: 1)
         try await eventually {
             files = try expected.map { try harness.statementFile(day: $0.0, method: $0.1) }
             return files == expected.map { Optional($0.2) }
@@ -556,55 +556,20 @@ struct ChannelSandboxTests {
     static func today(_ answers: [ChannelConfirmation]) -> String { String(answers.first?.confirmedAt.prefix(10) ?? "") }
 }
 
-/// A clock the test moves by hand, in whole milliseconds.
-final class ManualClock: PaystreamClock, @unchecked Sendable {
-    private let lock = NSLock()
-    private var milliseconds: Int64
-
-    init(_ start: Date) { milliseconds = Int64((start.timeIntervalSince1970 * 1000).rounded()) }
-
-    /// The middle of the current millisecond: a `Date` is a binary fraction, and timestamps
-    /// truncate to the millisecond, so the exact boundary could read as the millisecond before.
-    func now() -> Date {
-        lock.lock()
-        defer { lock.unlock() }
-        return Date(timeIntervalSince1970: (Double(milliseconds) + 0.5) / 1000)
-    }
-
-    func advance(milliseconds delta: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        milliseconds += Int64(delta)
-    }
-}
-
 /// A broker with every topic, the sandbox as the only worker (on the system clock, or on a
 /// `ManualClock`), and a reader of `channel.requests`, `channel.confirmations` and the
 /// dead-letter topic that keeps everything it has read.
 final class Harness: @unchecked Sendable {
     let pipeline: InProcessPipeline
     let reader: TopicReader
-    private var worker: Task<Void, any Error>?
     private(set) var records: [ConsumedRecord] = []
     var topics: TopicNames { pipeline.topics }
     var stateDirectory: String { pipeline.stateDirectory }
 
-    init(settings: ChannelSandboxStage.Settings, partitions: Int32 = 2, clock: ManualClock? = nil) async throws {
+    init(settings: ChannelSandboxStage.Settings, partitions: Int32 = 2, clock: (any PaystreamClock)? = nil) async throws {
         pipeline = try await InProcessPipeline(partitions: partitions)
+        try pipeline.start([.channelSandbox], sandbox: settings, clock: clock ?? SystemClock())
         let topics = pipeline.topics
-        if let clock {
-            var logger = Logger(label: "channel-sandbox")
-            logger.logLevel = .warning
-            var workerSettings = WorkerSettings()
-            workerSettings.maxBatchWait = .milliseconds(20)
-            let worker = StageWorker(
-                stage: ChannelSandboxStage(topics: topics, settings: settings, stateDirectory: pipeline.stateDirectory),
-                kafka: pipeline.kafka, groupID: "paystream.channel-sandbox", stateDirectory: pipeline.stateDirectory,
-                topics: topics, settings: workerSettings, clock: clock, logger: logger)
-            self.worker = Task { try await worker.run() }
-        } else {
-            try pipeline.start([.channelSandbox], sandbox: settings)
-        }
         reader = try await pipeline.reader([topics.channelRequests, topics.channelConfirmations,
                                             topics.deadLetter(of: topics.channelRequests)])
     }
@@ -647,8 +612,6 @@ final class Harness: @unchecked Sendable {
     }
 
     func stop() async {
-        worker?.cancel()
-        _ = try? await worker?.value
         await reader.close()
         await pipeline.stop()
     }

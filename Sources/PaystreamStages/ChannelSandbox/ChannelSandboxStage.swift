@@ -243,7 +243,7 @@ public struct ChannelSandboxStage: Stage {
             try context.emit(answer, topic: topics.channelConfirmations, key: pending.key, eventID: "cc:\(id):repeat")
             return
         }
-        answer.confirmedAt = context.timestamp
+        answer.confirmedAt = Self.timestamp(Self.milliseconds(context.now))
         if !pending.withheld {
             try context.emit(answer, topic: topics.channelConfirmations, key: pending.key, eventID: "cc:\(id)")
         }
@@ -295,9 +295,17 @@ public struct ChannelSandboxStage: Stage {
         amount > 1 ? amount - max(1, amount / 100) : amount + 1
     }
 
-    /// Milliseconds since 1970, truncated like the message timestamps (`Wire.timestamp`), so an
-    /// answer's `confirmed_at` is never before its due time.
+    /// The sandbox counts time in whole milliseconds since 1970: due times, and the
+    /// `confirmed_at` of answers, which is stamped from the same count (`timestamp(_:)`), so an
+    /// answer never shows a time before its due time. Rounded to the nearest: a `Date` is a
+    /// binary fraction, and a clock moved by exactly the latency may read a hair below it.
     static func milliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// `Wire.timestamp` of a millisecond count. It formats the middle of the millisecond, since
+    /// formatting truncates and the exact boundary may be stored as a hair below it.
+    static func timestamp(_ milliseconds: Int64) -> String {
+        Wire.timestamp(Date(timeIntervalSince1970: (Double(milliseconds) + 0.5) / 1000))
     }
 }
