@@ -37,15 +37,32 @@ public struct StageWorker<S: Stage>: Service {
 
     public func run() async throws {
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        var replica: ReferenceReplica?
         let consumer: KafkaConsumer
         do {
+            // Reference data first: no input is decided before every reference partition was
+            // read to its end. The group is joined only then, so a long catch-up does not hold
+            // partitions that another instance could be working on.
+            if let feed = stage.referenceFeed {
+                let opened = try await ReferenceReplica.open(
+                    feed: feed, kafka: kafka, path: ReferenceStore.path(stateDirectory: stateDirectory, stage: stage.name),
+                    synchronous: settings.synchronous, timeout: settings.referenceCatchUpTimeout, clock: clock, logger: logger)
+                replica = opened
+                guard try await opened.catchUp(stallTimeout: settings.referenceCatchUpTimeout) else {
+                    await opened.close()
+                    await producer.close()
+                    logger.info("stopped before reference data caught up", metadata: ["stage": "\(stage.name)"])
+                    return
+                }
+            }
             consumer = try KafkaConsumer(configuration: kafka, groupID: groupID, logger: logger)
             try consumer.subscribe(stage.inputTopics)
         } catch {
+            await replica?.close()
             await producer.close()
             throw error
         }
-        let loop = WorkerLoop(worker: self, consumer: consumer, producer: producer)
+        let loop = WorkerLoop(worker: self, consumer: consumer, producer: producer, replica: replica)
         logger.info("ready", metadata: ["stage": "\(stage.name)", "kafka.group": "\(groupID)",
                                         "kafka.topics": "\(stage.inputTopics.joined(separator: ","))"])
         do {
@@ -126,6 +143,7 @@ final class WorkerLoop<S: Stage> {
     private let worker: StageWorker<S>
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
+    private let replica: ReferenceReplica?
     private var shards: [Int32: ShardStore] = [:]
     /// Shards that may have unsent outbox rows.
     private var pendingPublish: Set<Int32> = []
@@ -134,16 +152,19 @@ final class WorkerLoop<S: Stage> {
     private var logger: Logger { worker.logger }
     private var stage: S { worker.stage }
 
-    init(worker: StageWorker<S>, consumer: KafkaConsumer, producer: KafkaProducer) {
+    init(worker: StageWorker<S>, consumer: KafkaConsumer, producer: KafkaProducer, replica: ReferenceReplica?) {
         self.worker = worker
         self.consumer = consumer
         self.producer = producer
+        self.replica = replica
     }
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords,
                                                maxWait: worker.settings.maxBatchWait)
+            // Reference updates that arrived meanwhile count for this batch already.
+            try await replica?.refresh()
             if !poll.records.isEmpty {
                 try await process(poll.records)
                 if worker.settings.crashPoint == .afterCommitBeforePublish { throw SimulatedCrash() }
@@ -158,6 +179,7 @@ final class WorkerLoop<S: Stage> {
     /// Lets go of Kafka without publishing anything more, as a dying process would.
     func abandon() async {
         await consumer.close()
+        await replica?.close()
         await producer.close()
         closeShards(Array(shards.keys))
     }
