@@ -272,7 +272,8 @@ struct ReferenceFeedTests {
         _ = try? await run2.value
         await reader.close()
 
-        #expect(statuses == ["i-1": "suspended", "i-2": "unknown", "i-f": "active"])
+        // (i-0's output may come again: the first run may have stopped before marking it sent.)
+        #expect(statuses.filter { $0.key != "i-0" } == ["i-1": "suspended", "i-2": "unknown", "i-f": "active"])
         #expect(second.creditLine(payerID: "user-1")?.installmentPlans == [3, 6, 12])
         // 4 values from the file (m-1, m-2, user-1, m-file) + the 2 records published since.
         #expect(counting.applied == 6)
