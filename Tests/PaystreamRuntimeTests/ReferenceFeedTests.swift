@@ -279,6 +279,26 @@ struct ReferenceFeedTests {
         #expect(counting.applied == 6)
     }
 
+    @Test("no broker: the worker stops with an error naming the reference topics within its catch-up timeout")
+    func unreachableBroker() async throws {
+        broker.stop()
+        let live = LiveReferenceData(topics: topics)
+        var settings = WorkerSettings()
+        settings.referenceCatchUpTimeout = .seconds(2)
+        var logger = Logger(label: "test.worker")
+        logger.logLevel = .critical
+        let worker = StageWorker(stage: MerchantCheckStage(reference: live), kafka: kafka, groupID: "merchant-check",
+                                 stateDirectory: stateDirectory, topics: topics, settings: settings, logger: logger)
+        let started = ContinuousClock.now
+        do {
+            try await worker.run()
+            Issue.record("the worker ran without a broker")
+        } catch let error as ReferenceCatchUpError {
+            #expect(error.description.contains("no Kafka broker answered for the reference topics reference.merchants"), "\(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
     @Test("live reference data: invalid values are refused and keep the previous value; a tombstone deletes")
     func liveReferenceDataRules() throws {
         defer { broker.stop() }
