@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole pipeline locally on sample data: installs what is missing (Deploy/setup.sh),
-# starts a Tansu broker on a free loopback port, creates the topics, builds and starts
+# starts a Tansu broker on a free loopback port, creates the topics, loads the reference data
+# (merchants, credit lines, FX rates) with `paystream reference load`, builds and starts
 # payment-worker, channel-sandbox, settlement-worker and notifier, publishes the sample requests
 # with the paystream CLI and prints a table of requests → outcomes. Stops everything it started,
 # by PID, when done or on Ctrl-C.
 #
-#   Deploy/run-local.sh [--requests FILE] [--partitions N] [--keep-running]
+#   Deploy/run-local.sh [--requests FILE] [--reference FILE] [--partitions N] [--keep-running]
 #
 # --keep-running leaves the pipeline up after the table until Ctrl-C (publish more with
 # `.build/debug/paystream publish FILE` using the PAYSTREAM_BROKERS it prints).
@@ -13,11 +14,13 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REQUESTS="$ROOT/Config/sample-requests.jsonl"
+REFERENCE="$ROOT/Config/reference-data.jsonl"
 PARTITIONS=4
 KEEP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) REQUESTS="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
+    --reference) REFERENCE="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     --partitions) PARTITIONS="$2"; shift 2 ;;
     --keep-running) KEEP=1; shift ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
@@ -25,6 +28,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -f "$REQUESTS" ] || { echo "run-local: no such file $REQUESTS" >&2; exit 2; }
+[ -f "$REFERENCE" ] || { echo "run-local: no such file $REFERENCE" >&2; exit 2; }
 
 cd "$ROOT"
 bash Deploy/setup.sh
@@ -78,6 +82,10 @@ export PAYSTREAM_BROKERS="127.0.0.1:$PORT"
 export PAYSTREAM_STATE_DIR="$RUN_DIR/state"
 "$BIN/paystream" topics create --partitions "$PARTITIONS" >"$RUN_DIR/topics.log"
 log "created $(grep -c . "$RUN_DIR/topics.log") topics with $PARTITIONS partitions"
+# Reference data first: each worker reads it to the end before it takes input.
+"$BIN/paystream" reference load "$REFERENCE" >"$RUN_DIR/reference.log" 2>&1 \
+  || { log "reference load failed:"; cat "$RUN_DIR/reference.log" >&2; exit 1; }
+log "reference data: $(tail -n 1 "$RUN_DIR/reference.log")"
 
 for daemon in payment-worker channel-sandbox settlement-worker notifier; do
   "$BIN/$daemon" --config "Config/$daemon.yaml" --instance-id "$daemon-local" >"$RUN_DIR/$daemon.log" 2>&1 &

@@ -9,7 +9,8 @@ public struct PaystreamCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "paystream",
         abstract: "Paystream admin: topics, publishing requests, and what became of them.",
-        subcommands: [TopicsCommand.self, PublishCommand.self, OutcomesCommand.self, VerifyCommand.self, CurrenciesCommand.self])
+        subcommands: [TopicsCommand.self, PublishCommand.self, ReferenceCommand.self, OutcomesCommand.self,
+                      VerifyCommand.self, CurrenciesCommand.self])
 
     public init() {}
 }

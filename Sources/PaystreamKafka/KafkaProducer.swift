@@ -136,17 +136,21 @@ public final class KafkaProducer: @unchecked Sendable {
         }
         let opaque = UnsafeMutableRawPointer(bitPattern: token)
         var attempts = 0
+        let partition = message.partition ?? RD_KAFKA_PARTITION_UA
         while true {
-            let err: rd_kafka_resp_err_t = message.value.withUnsafeBytes { value in
+            let err: rd_kafka_resp_err_t = message.value.withUnsafeBytes { bytes in
+                // A NULL pointer, not an empty buffer, is what makes the value null (a tombstone).
+                let value = message.isTombstone ? nil : bytes.baseAddress
+                let valueCount = message.isTombstone ? 0 : bytes.count
                 if let key = message.key {
                     return key.withUnsafeBytes { keyBytes in
-                        paystream_produce(client.handle, message.topic, RD_KAFKA_PARTITION_UA,
-                                          keyBytes.baseAddress, keyBytes.count, value.baseAddress, value.count,
+                        paystream_produce(client.handle, message.topic, partition,
+                                          keyBytes.baseAddress, keyBytes.count, value, valueCount,
                                           headers, opaque)
                     }
                 }
-                return paystream_produce(client.handle, message.topic, RD_KAFKA_PARTITION_UA, nil, 0,
-                                         value.baseAddress, value.count, headers, opaque)
+                return paystream_produce(client.handle, message.topic, partition, nil, 0,
+                                         value, valueCount, headers, opaque)
             }
             if err == RD_KAFKA_RESP_ERR_NO_ERROR { return nil }  // librdkafka owns the headers now
             if err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempts < 30_000 {

@@ -48,8 +48,8 @@ public enum Daemon {
         }
     }
 
-    /// Fails if no broker answers within the connect timeout, or an input topic is missing, or
-    /// the input topics are not co-partitioned (same partition count).
+    /// Fails if no broker answers within the connect timeout, or an input or reference topic is
+    /// missing, or the input topics are not co-partitioned (same partition count).
     static func checkTopics<Settings, S: Stage>(config: DaemonConfiguration<Settings>, stage: S, logger: Logger) async throws {
         let admin = try KafkaAdmin(configuration: config.kafka)
         defer { admin.close() }
@@ -62,6 +62,11 @@ public enum Daemon {
         let missing = stage.inputTopics.filter { counts[$0] == nil }
         guard missing.isEmpty else {
             throw ConfigurationError("topic(s) \(missing.joined(separator: ", ")) do not exist; create them with `paystream topics create`")
+        }
+        let referenceTopics = stage.referenceFeed?.referenceTopics ?? []
+        let missingReference = referenceTopics.filter { counts[$0] == nil }
+        guard missingReference.isEmpty else {
+            throw ConfigurationError("reference topic(s) \(missingReference.joined(separator: ", ")) do not exist; create them with `paystream topics create`")
         }
         let partitionCounts = Set(stage.inputTopics.compactMap { counts[$0] })
         guard partitionCounts.count == 1 else {

@@ -57,10 +57,15 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
         enum CodingKeys: String, CodingKey { case retentionHours = "retention_hours" }
     }
     struct Log: Decodable { var level: String?; var format: String? }
+    struct Reference: Decodable {
+        var catchUpTimeoutMs: Int?
+        enum CodingKeys: String, CodingKey { case catchUpTimeoutMs = "catch_up_timeout_ms" }
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case brokers, stateDir = "state_dir", topicPrefix = "topic_prefix", instanceId = "instance_id"
-        case groupId = "group_id", connectTimeoutMs = "connect_timeout_ms", log, batch, outbox, sqlite, inbox, kafka, stage
+        case groupId = "group_id", connectTimeoutMs = "connect_timeout_ms", log, batch, outbox, sqlite, inbox, reference
+        case kafka, stage
     }
 
     init() {}
@@ -76,6 +81,7 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
     var outbox: Outbox?
     var sqlite: SQLite?
     var inbox: Inbox?
+    var reference: Reference?
     var kafka: [String: String]?
     var stage: StageSettings?
 
@@ -149,6 +155,10 @@ extension DaemonConfiguration {
         if let hours = file.inbox?.retentionHours {
             guard hours > 0 else { throw ConfigurationError("inbox.retention_hours must be positive") }
             worker.inboxRetention = .seconds(hours * 3600)
+        }
+        if let ms = file.reference?.catchUpTimeoutMs {
+            guard ms > 0 else { throw ConfigurationError("reference.catch_up_timeout_ms must be positive") }
+            worker.referenceCatchUpTimeout = .milliseconds(ms)
         }
 
         // librdkafka properties: file first, then PAYSTREAM_KAFKA_SASL_PASSWORD → sasl.password.

@@ -30,11 +30,16 @@ public protocol Stage: Sendable {
     var tickInterval: Duration? { get }
     /// Acts on time alone (expiry, due installments, cut-offs), once per owned shard.
     func tick(in context: StageContext) throws
+
+    /// Reference data the stage decides with, read in full by every instance: the worker
+    /// catches up with it before consuming inputs and keeps it current. nil for none.
+    var referenceFeed: (any ReferenceFeed)? { get }
 }
 
 extension Stage {
     public var tickInterval: Duration? { nil }
     public func tick(in context: StageContext) throws {}
+    public var referenceFeed: (any ReferenceFeed)? { nil }
 }
 
 /// Why a record goes to the dead-letter topic: a stable code and a message.

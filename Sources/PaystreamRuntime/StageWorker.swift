@@ -37,15 +37,32 @@ public struct StageWorker<S: Stage>: Service {
 
     public func run() async throws {
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        var replica: ReferenceReplica?
         let consumer: KafkaConsumer
         do {
+            // Reference data first: no input is decided before every reference partition was
+            // read to its end. The group is joined only then, so a long catch-up does not hold
+            // partitions that another instance could be working on.
+            if let feed = stage.referenceFeed {
+                let opened = try await ReferenceReplica.open(
+                    feed: feed, kafka: kafka, path: ReferenceStore.path(stateDirectory: stateDirectory, stage: stage.name),
+                    synchronous: settings.synchronous, timeout: settings.referenceCatchUpTimeout, clock: clock, logger: logger)
+                replica = opened
+                guard try await opened.catchUp(stallTimeout: settings.referenceCatchUpTimeout) else {
+                    await opened.close()
+                    await producer.close()
+                    logger.info("stopped before reference data caught up", metadata: ["stage": "\(stage.name)"])
+                    return
+                }
+            }
             consumer = try KafkaConsumer(configuration: kafka, groupID: groupID, logger: logger)
             try consumer.subscribe(stage.inputTopics)
         } catch {
+            await replica?.close()
             await producer.close()
             throw error
         }
-        let loop = WorkerLoop(worker: self, consumer: consumer, producer: producer)
+        let loop = WorkerLoop(worker: self, consumer: consumer, producer: producer, replica: replica)
         logger.info("ready", metadata: ["stage": "\(stage.name)", "kafka.group": "\(groupID)",
                                         "kafka.topics": "\(stage.inputTopics.joined(separator: ","))"])
         do {
@@ -53,6 +70,8 @@ public struct StageWorker<S: Stage>: Service {
         } catch let crash as SimulatedCrash {
             await loop.abandon()
             throw crash
+        } catch is CancellationError {
+            // Cancelled mid-step (tests stop workers this way): a stop like any other.
         } catch {
             logger.error("worker stopping on error", metadata: ["error": "\(error)"])
             await loop.shutdown()
@@ -126,6 +145,7 @@ final class WorkerLoop<S: Stage> {
     private let worker: StageWorker<S>
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
+    private let replica: ReferenceReplica?
     private var shards: [Int32: ShardStore] = [:]
     /// Shards that may have unsent outbox rows.
     private var pendingPublish: Set<Int32> = []
@@ -134,16 +154,19 @@ final class WorkerLoop<S: Stage> {
     private var logger: Logger { worker.logger }
     private var stage: S { worker.stage }
 
-    init(worker: StageWorker<S>, consumer: KafkaConsumer, producer: KafkaProducer) {
+    init(worker: StageWorker<S>, consumer: KafkaConsumer, producer: KafkaProducer, replica: ReferenceReplica?) {
         self.worker = worker
         self.consumer = consumer
         self.producer = producer
+        self.replica = replica
     }
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords,
                                                maxWait: worker.settings.maxBatchWait)
+            // Reference updates that arrived meanwhile count for this batch already.
+            try await replica?.refresh()
             if !poll.records.isEmpty {
                 try await process(poll.records)
                 if worker.settings.crashPoint == .afterCommitBeforePublish { throw SimulatedCrash() }
@@ -158,11 +181,15 @@ final class WorkerLoop<S: Stage> {
     /// Lets go of Kafka without publishing anything more, as a dying process would.
     func abandon() async {
         await consumer.close()
+        await replica?.close()
         await producer.close()
         closeShards(Array(shards.keys))
     }
 
     func shutdown() async {
+        // Every owned shard: a batch interrupted by cancellation may have committed without
+        // being marked for publication.
+        pendingPublish.formUnion(shards.keys)
         await publishPending()
         await abandon()
     }
@@ -196,6 +223,8 @@ final class WorkerLoop<S: Stage> {
         while true {
             do {
                 return try await body()
+            } catch is CancellationError {
+                throw CancellationError()
             } catch {
                 guard attempt < worker.settings.batchAttempts else { throw error }
                 logger.warning("transaction failed; retrying", metadata: ["what": "\(what)", "attempt": "\(attempt)", "error": "\(error)"])
@@ -207,6 +236,14 @@ final class WorkerLoop<S: Stage> {
 
     // MARK: - outbox
 
+    private static func unsentRows(_ shard: ShardStore, limit: Int) throws -> [OutboxMessage] {
+        try shard.read { try RuntimeTables.unsent($0, limit: limit) }
+    }
+
+    private static func markSent(_ shard: ShardStore, _ sequences: [Int64], now: Date) throws {
+        try shard.write { try RuntimeTables.markSent($0, sequences: sequences, now: now) }
+    }
+
     /// Publishes every unsent outbox row of the shards that may have some, and marks the
     /// delivered ones sent. Rows that fail stay unsent and are tried again next round.
     private func publishPending() async {
@@ -216,7 +253,10 @@ final class WorkerLoop<S: Stage> {
                 guard let shard = shards[partition] else { pendingPublish.remove(partition); continue }
                 do {
                     let limit = worker.settings.outboxBatch
-                    let rows = try await shard.read { try RuntimeTables.unsent($0, limit: limit) }
+                    // A cancelled task (a test stopping its workers) makes GRDB's async calls throw;
+                    // the rows of the batch in hand must still go out, so use the blocking ones.
+                    let rows = Task.isCancelled ? try Self.unsentRows(shard, limit: limit)
+                        : try await shard.read { try RuntimeTables.unsent($0, limit: limit) }
                     if rows.isEmpty { pendingPublish.remove(partition) } else { batches.append((partition, rows)) }
                 } catch {
                     logger.error("cannot read outbox", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
@@ -240,7 +280,10 @@ final class WorkerLoop<S: Stage> {
                 do {
                     let now = worker.clock.now()
                     let sent = delivered
-                    try await shards[partition]?.write { try RuntimeTables.markSent($0, sequences: sent, now: now) }
+                    if let shard = shards[partition] {
+                        if Task.isCancelled { try Self.markSent(shard, sent, now: now) }
+                        else { try await shard.write { try RuntimeTables.markSent($0, sequences: sent, now: now) } }
+                    }
                 } catch {
                     logger.error("cannot mark outbox rows sent", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
                 }

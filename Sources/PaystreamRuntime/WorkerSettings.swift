@@ -16,6 +16,10 @@ public struct WorkerSettings: Sendable {
     /// Attempts for a batch whose transaction fails (SQLite busy, disk full) before the worker
     /// gives up and exits non-zero, to be restarted from its stored offsets.
     public var batchAttempts: Int = 5
+    /// Catching up with the reference topics at start gives up (the worker stops with an error)
+    /// when no reference partition made progress for this long. Also bounds the wait for the
+    /// reference topics' metadata.
+    public var referenceCatchUpTimeout: Duration = .seconds(60)
     /// Fault injection for tests: the worker stops at this point as if the process died there.
     public var crashPoint: CrashPoint?
 

@@ -14,20 +14,29 @@ public final class InProcessPipeline: @unchecked Sendable {
     public let topics: TopicNames
     private let lock = NSLock()
     private var tasks: [Task<Void, any Error>] = []
+    /// The live reference data of each payment worker started, with the task that runs it.
+    private var liveReferences: [(data: LiveReferenceData, task: Task<Void, any Error>)] = []
+    /// Where every reference record published through `publishReference` landed.
+    private var publishedReference: [DeliveryReport] = []
 
     public enum Component: String, CaseIterable, Sendable {
         case paymentWorker = "payment-worker", channelSandbox = "channel-sandbox"
         case settlementWorker = "settlement-worker", notifier
     }
 
-    public init(partitions: Int32 = 4, topicPrefix: String = "") async throws {
+    /// Starts a broker, creates every topic (the reference topics compacted) and publishes
+    /// `reference` to the reference topics, where the payment worker's live lookup reads it.
+    public init(partitions: Int32 = 4, topicPrefix: String = "",
+                reference: [ReferenceUpdate] = TestReference.updates) async throws {
         broker = try TansuBroker()
         stateDirectory = try temporaryDirectory("paystream-pipeline")
         topics = TopicNames(prefix: topicPrefix)
         let admin = try KafkaAdmin(configuration: kafka)
         defer { admin.close() }
         let wanted = topics.all.map { NewTopic(name: $0, partitions: partitions) }
+            + topics.reference.map { NewTopic(name: $0, partitions: partitions, config: ["cleanup.policy": "compact"]) }
         _ = try await admin.createTopics(wanted)
+        if !reference.isEmpty { try await publishReference(reference) }
     }
 
     public var kafka: KafkaConfiguration {
@@ -38,13 +47,15 @@ public final class InProcessPipeline: @unchecked Sendable {
     /// the same consumer groups and share the state directory, as instances on one host do).
     /// Cancel the returned task to stop just these workers gracefully.
     /// - Parameter policy: the payment policy; the shipped `Config/payment-policy.json` if nil.
-    /// - Parameter reference: the payment stage's reference data.
+    /// - Parameter reference: the payment stage's reference data; nil (the default) for the live
+    ///   reference topics, which the worker reads to their end before it takes input. `init`
+    ///   seeds them (`TestReference` by default); `publishReference` changes them.
     /// - Parameter payment: the payment stage's settings (timeouts, retention).
     /// - Parameter sandbox: the channel sandbox's settings; the default answers at once and declines nothing.
     /// - Parameter clock: the time every worker sees (a `ManualClock` lets a test move it).
     @discardableResult
     public func start(_ components: [Component] = Component.allCases, policy: PaymentPolicy? = nil,
-                      reference: any ReferenceLookup = TestReference.standard, payment: PaymentStage.Settings = .init(),
+                      reference: (any ReferenceLookup)? = nil, payment: PaymentStage.Settings = .init(),
                       sandbox: ChannelSandboxStage.Settings = ChannelSandboxStage.Settings(),
                       clock: any PaystreamClock = SystemClock(), logLevel: Logger.Level = .warning) throws -> Task<Void, any Error> {
         let policy = try policy ?? shippedPaymentPolicy()
@@ -52,6 +63,15 @@ public final class InProcessPipeline: @unchecked Sendable {
         let kafka = self.kafka, topics = self.topics, directory = stateDirectory
         var settings = WorkerSettings()
         settings.maxBatchWait = .milliseconds(20)
+        var live: LiveReferenceData?
+        let paymentReference: any ReferenceLookup
+        if let reference {
+            paymentReference = reference
+        } else {
+            let data = LiveReferenceData(topics: topics)
+            live = data
+            paymentReference = data
+        }
         let task = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 func add<S: Stage>(_ stage: S) {
@@ -64,7 +84,8 @@ public final class InProcessPipeline: @unchecked Sendable {
                 }
                 for component in components {
                     switch component {
-                    case .paymentWorker: add(PaymentStage(topics: topics, policy: policy, reference: reference, settings: payment))
+                    case .paymentWorker:
+                        add(PaymentStage(topics: topics, policy: policy, reference: paymentReference, settings: payment))
                     case .channelSandbox: add(ChannelSandboxStage(topics: topics, settings: sandbox, stateDirectory: directory))
                     case .settlementWorker: add(SettlementStage(topics: topics, settings: settlement))
                     case .notifier: add(NotifierStage(topics: topics))
@@ -73,7 +94,10 @@ public final class InProcessPipeline: @unchecked Sendable {
                 try await group.waitForAll()
             }
         }
-        lock.withLock { tasks.append(task) }
+        lock.withLock {
+            tasks.append(task)
+            if let live, components.contains(.paymentWorker) { liveReferences.append((live, task)) }
+        }
         return task
     }
 
@@ -86,6 +110,40 @@ public final class InProcessPipeline: @unchecked Sendable {
         await producer.close()
         for result in results { _ = try result.get() }
     }
+
+    /// Publishes reference data (a tombstone for a deletion) and waits for delivery; then, if
+    /// workers with live reference data run, until each has read every reference record
+    /// published through this pipeline so far. (Workers started later read everything before
+    /// they take input, so publishing before `start` needs no wait.)
+    @discardableResult
+    public func publishReference(_ updates: [ReferenceUpdate], timeout: Duration = .seconds(30)) async throws -> [DeliveryReport] {
+        let producer = try KafkaProducer(configuration: kafka, logger: Logger(label: "test.publisher"))
+        let results = await producer.send(try updates.map { try $0.message(in: topics) })
+        await producer.close()
+        let reports = try results.map { try $0.get() }
+        let all = lock.withLock {
+            publishedReference += reports
+            return publishedReference
+        }
+        try await waitForReference(all, timeout: timeout)
+        return reports
+    }
+
+    /// Waits until every running worker with live reference data has read these records
+    /// (workers whose task was cancelled are not waited for).
+    public func waitForReference(_ reports: [DeliveryReport], timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        let live = lock.withLock { liveReferences.filter { !$0.task.isCancelled }.map(\.data) }
+        while !live.allSatisfy({ data in reports.allSatisfy { data.hasRead(topic: $0.topic, partition: $0.partition, offset: $0.offset) } }) {
+            guard ContinuousClock.now < deadline else {
+                throw TestSupportError("the workers did not read the reference records within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// The live reference data of the payment workers started so far (one per `start`).
+    public var liveReferenceData: [LiveReferenceData] { lock.withLock { liveReferences.map(\.data) } }
 
     public func reader(_ topicNames: [String]) async throws -> TopicReader {
         try await TopicReader(bootstrapServers: broker.bootstrapServers, topics: topicNames)

@@ -22,7 +22,7 @@ struct PaymentWorkerCommand: AsyncParsableCommand {
             }
             return PaymentStage(topics: config.topics,
                          policy: try PaymentStage.loadPolicy(config.stage, configFile: config.configFile),
-                         reference: StaticReferenceData(),  // TODO(reference feed): the live reference topics
+                         reference: LiveReferenceData(topics: config.topics),
                          settings: config.stage)
         }
         if code != 0 { throw ExitCode(code) }

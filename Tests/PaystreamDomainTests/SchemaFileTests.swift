@@ -203,5 +203,27 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 sourceTopic: "channel.confirmations", sourcePartition: 0, sourceOffset: 0, originalKey: nil,
                 originalValueBase64: Data("not json".utf8).base64EncodedString(), failedAt: "2026-11-24T10:00:02.000Z"))
         },
+        SchemaSample(file: "merchant.v1.schema.json", schemaName: MerchantReference.schemaName, variant: "all fields") {
+            try Wire.encode(MerchantReference(
+                merchantId: "m-7", status: .active, settlementCurrency: "CNY",
+                fees: ["card": .init(basisPoints: 60), "wechat_pay": .init(basisPoints: 55, fixed: 10)],
+                defaultFee: .init(basisPoints: 60), commissionBasisPoints: 100,
+                payout: .init(delayDays: 1, cutoff: "22:00", timeZone: "Asia/Shanghai", businessDays: true),
+                suppliers: ["supplier-3"], installmentFinancing: "upfront", updatedAt: "2026-11-24T00:00:00Z"))
+        },
+        SchemaSample(file: "merchant.v1.schema.json", schemaName: MerchantReference.schemaName, variant: "required fields") {
+            try Wire.encode(MerchantReference(merchantId: "m-13", status: .suspended, settlementCurrency: "CNY",
+                                              payout: .init(delayDays: 2, cutoff: "18:00", timeZone: "Asia/Shanghai", businessDays: nil)))
+        },
+        SchemaSample(file: "credit-line.v1.schema.json", schemaName: CreditLineReference.schemaName, variant: "all fields") {
+            try Wire.encode(CreditLineReference(payerId: "user-42", limits: ["CNY": 5_000_000, "USD": 500_000],
+                                                installmentPlans: [3, 6, 12], updatedAt: "2026-11-24T00:00:00Z"))
+        },
+        SchemaSample(file: "credit-line.v1.schema.json", schemaName: CreditLineReference.schemaName, variant: "required fields") {
+            try Wire.encode(CreditLineReference(payerId: "user-43", limits: [:]))
+        },
+        SchemaSample(file: "fx-rate.v1.schema.json", schemaName: FXRateReference.schemaName, variant: "all fields") {
+            try Wire.encode(FXRateReference(base: "USD", quote: "CNY", rate: "7.1234", source: "sample", asOf: "2026-11-24T00:00:00Z"))
+        },
     ]
 }

@@ -15,7 +15,8 @@ final class PaymentHarness: @unchecked Sendable {
     let reader: TopicReader
     let policy: PaymentPolicy
     let settings: PaymentStage.Settings
-    let reference: any ReferenceLookup
+    /// nil: the live reference topics, seeded with `TestReference.updates`.
+    let reference: (any ReferenceLookup)?
     private(set) var records: [ConsumedRecord] = []
     var topics: TopicNames { pipeline.topics }
 
@@ -27,7 +28,7 @@ final class PaymentHarness: @unchecked Sendable {
     static let start = Date(timeIntervalSince1970: 1_795_514_400)  // 2026-11-24T10:00:00Z
 
     init(partitions: Int32 = 2, policy: PaymentPolicy? = nil, settings: PaymentStage.Settings = testSettings,
-         reference: any ReferenceLookup = TestReference.standard, startWorker: Bool = true) async throws {
+         reference: (any ReferenceLookup)? = nil, startWorker: Bool = true) async throws {
         pipeline = try await InProcessPipeline(partitions: partitions)
         clock = ManualClock(Self.start)
         self.policy = try policy ?? shippedPaymentPolicy()
@@ -89,7 +90,6 @@ final class PaymentHarness: @unchecked Sendable {
         let base = records, topics = self.topics
         records += try await reader.read { new in
             let all = base + new
-            if ProcessInfo.processInfo.environment["HARNESS_DEBUG"] != nil { for r in new { print("DEBUG", r.topic, String(decoding: r.value, as: UTF8.self)) } }
             return done(Self.decode(PaymentEvent.self, all, topic: topics.paymentEvents),
                         Self.decode(ChannelRequest.self, all, topic: topics.channelRequests))
         }

@@ -78,6 +78,7 @@ struct PaymentLifecycleTests {
         let h = try await PaymentHarness()
         try await h.send(H.request("top-1", type: "topup", payer: "user-w", merchant: nil, amount: 50_000, method: "alipay", channel: "mobile"))
         try await h.outcome(of: "top-1")
+        try await h.waitFor { _, requests in !requests.isEmpty }
         #expect(h.channelRequests.last?.requestType == "authorize")
         try await h.confirm("pay-top-1", payer: "user-w", amount: 50_000)
         try await h.event("payment.captured", of: "pay-top-1")
