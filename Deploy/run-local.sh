@@ -6,7 +6,12 @@
 # with the paystream CLI and prints a table of requests → outcomes. Stops everything it started,
 # by PID, when done or on Ctrl-C.
 #
-#   Deploy/run-local.sh [--requests FILE] [--reference FILE] [--partitions N] [--keep-running]
+#   Deploy/run-local.sh [--requests FILE] [--followups FILE|none] [--reference FILE] [--partitions N]
+#                       [--keep-running]
+#
+# The follow-ups (refunds, cancels, wallet payments and repayments that need the first requests
+# decided) are published once every first request has its outcome; then `paystream verify`
+# checks the ledger in every shard.
 #
 # --keep-running leaves the pipeline up after the table until Ctrl-C (publish more with
 # `.build/debug/paystream publish FILE` using the PAYSTREAM_BROKERS it prints).
@@ -15,15 +20,17 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REQUESTS="$ROOT/Config/sample-requests.jsonl"
 REFERENCE="$ROOT/Config/reference-data.jsonl"
+FOLLOWUPS="$ROOT/Config/sample-followups.jsonl"
 PARTITIONS=4
 KEEP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) REQUESTS="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
+    --followups) if [ "$2" = none ]; then FOLLOWUPS=""; else FOLLOWUPS="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; fi; shift 2 ;;
     --reference) REFERENCE="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     --partitions) PARTITIONS="$2"; shift 2 ;;
     --keep-running) KEEP=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run-local: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -105,6 +112,15 @@ log "pipeline up: payment-worker, channel-sandbox, settlement-worker, notifier"
 echo
 status=0
 "$BIN/paystream" outcomes --timeout 60 "$REQUESTS" || status=$?
+if [ "$status" = 0 ] && [ -n "$FOLLOWUPS" ]; then
+  echo
+  log "follow-ups: $FOLLOWUPS"
+  "$BIN/paystream" publish --topic payments.requests "$FOLLOWUPS"
+  echo
+  "$BIN/paystream" outcomes --timeout 60 "$FOLLOWUPS" || status=$?
+fi
+echo
+"$BIN/paystream" verify --state-dir "$PAYSTREAM_STATE_DIR" | tail -n 1 || status=$?
 
 if [ "$KEEP" = 1 ]; then
   log "still running; PAYSTREAM_BROKERS=$PAYSTREAM_BROKERS; Ctrl-C stops everything"

@@ -35,4 +35,5 @@ public enum JSONValue: Sendable, Hashable, Codable {
     }
 
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
 }

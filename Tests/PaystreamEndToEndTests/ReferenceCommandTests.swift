@@ -156,11 +156,18 @@ struct ReferenceCommandTests {
         let samples = try String(contentsOf: packageRoot.appendingPathComponent("Config/sample-requests.jsonl"), encoding: .utf8)
             .split(separator: "\n").filter { !$0.isEmpty }
             .map { try JSONDecoder().decode([String: JSONValue].self, from: Data($0.utf8)) }
-        for sample in samples {
-            let merchant = try #require(sample["merchant_id"]?.stringValue)
-            #expect(merchants[merchant] != nil, "merchant \(merchant) of a sample request")
+        let followUps = try String(contentsOf: packageRoot.appendingPathComponent("Config/sample-followups.jsonl"), encoding: .utf8)
+            .split(separator: "\n").filter { !$0.isEmpty }
+            .map { try JSONDecoder().decode([String: JSONValue].self, from: Data($0.utf8)) }
+        for sample in samples + followUps {
             let payer = try #require(sample["payer_id"]?.stringValue)
-            #expect(lines[payer] != nil, "credit line of payer \(payer)")
+            let mode = sample["settlement"]?.objectValue?["mode"]?.stringValue ?? "prepaid"
+            if mode != "prepaid" || sample["type"]?.stringValue == "repayment" {
+                #expect(lines[payer] != nil, "credit line of payer \(payer)")
+            }
+            // Top-ups, repayments, refunds and cancels name no merchant.
+            guard let merchant = sample["merchant_id"]?.stringValue else { continue }
+            #expect(merchants[merchant] != nil, "merchant \(merchant) of a sample request")
             if let currency = sample["currency"]?.stringValue, let settlement = merchants[merchant]?.settlementCurrency,
                currency != settlement, Currency.named(currency) != nil {
                 #expect(rates.contains("\(currency)/\(settlement)"), "rate \(currency)/\(settlement)")
