@@ -71,15 +71,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// Starts reading the given partitions at the given positions, replacing the assignment.
     /// Answers an `.assigned` rebalance; also usable without a group (manual assignment).
     public func accept(assignment starts: [TopicPartition: StartOffset]) throws {
-        let list = makePartitionList(starts.sorted { $0.key < $1.key }.map { tp, start in
-            switch start {
-            case .offset(let offset): (tp, offset)
-            case .beginning: (tp, Int64(RD_KAFKA_OFFSET_BEGINNING))
-            }
-        })
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_assign(client.handle, list)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdError: err, context: "assign") }
+        try client.assign(starts)
         state.withLock {
             $0.assignment = Set(starts.keys)
             $0.pendingRebalance = nil

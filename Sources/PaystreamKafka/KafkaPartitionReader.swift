@@ -91,15 +91,7 @@ public final class KafkaPartitionReader: @unchecked Sendable {
     /// Starts reading exactly these partitions at these positions, replacing the assignment and
     /// forgetting which partitions had reached their end.
     public func assign(_ starts: [TopicPartition: StartOffset]) throws {
-        let list = makePartitionList(starts.sorted { $0.key < $1.key }.map { tp, start in
-            switch start {
-            case .offset(let offset): (tp, offset)
-            case .beginning: (tp, Int64(RD_KAFKA_OFFSET_BEGINNING))
-            }
-        })
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_assign(client.handle, list)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdError: err, context: "assign") }
+        try client.assign(starts)
         state.withLock {
             $0.assignment = Set(starts.keys)
             $0.ended = []

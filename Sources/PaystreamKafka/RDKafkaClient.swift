@@ -70,6 +70,20 @@ final class RDKafkaClient: @unchecked Sendable {
     }
 
     /// The client's fatal error, if one was raised (idempotent producer fencing and the like).
+    /// Assigns exactly these partitions at these positions (`rd_kafka_assign`), replacing the
+    /// current assignment.
+    func assign(_ starts: [TopicPartition: StartOffset]) throws {
+        let list = makePartitionList(starts.sorted { $0.key < $1.key }.map { tp, start in
+            switch start {
+            case .offset(let offset): (tp, offset)
+            case .beginning: (tp, Int64(RD_KAFKA_OFFSET_BEGINNING))
+            }
+        })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_assign(handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdError: err, context: "assign") }
+    }
+
     func fatalError() -> KafkaError? {
         var errstr = [CChar](repeating: 0, count: 512)
         let err = rd_kafka_fatal_error(handle, &errstr, errstr.count)

@@ -1,4 +1,5 @@
 import Foundation
+import PaystreamStore
 
 /// Reference data a stage reads in full (PRODUCT.md §3): compacted topics with one current value
 /// per key, read by every instance without a consumer group. The runtime reads the topics, keeps
@@ -18,25 +19,9 @@ public protocol ReferenceFeed: Sendable {
     func apply(_ entry: ReferenceEntry) throws(ReferenceRejection)
 }
 
-/// One record of a reference topic.
-public struct ReferenceEntry: Sendable, Equatable {
-    public let topic: String
-    public let key: String
-    /// The record's value; nil for a tombstone (a null or empty value), which deletes the key.
-    public let value: Data?
-    public let partition: Int32
-    public let offset: Int64
-
-    public init(topic: String, key: String, value: Data?, partition: Int32, offset: Int64) {
-        self.topic = topic
-        self.key = key
-        self.value = value
-        self.partition = partition
-        self.offset = offset
-    }
-
-    public var isTombstone: Bool { value == nil }
-}
+/// One record of a reference topic: its key, its value (nil for a tombstone, a null or empty
+/// value, which deletes the key) and where it sits; the shape the reference store keeps.
+public typealias ReferenceEntry = StoredReferenceValue
 
 /// Why a reference record was not applied.
 public struct ReferenceRejection: Error, Sendable, Equatable, CustomStringConvertible {

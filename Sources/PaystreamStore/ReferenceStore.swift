@@ -41,15 +41,8 @@ public final class ReferenceStore: Sendable {
 
     public init(path: String, synchronous: SynchronousMode = .full) throws {
         self.path = path
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
-        var configuration = Configuration()
-        // Other instances on this host write the same file: wait for them instead of failing.
-        configuration.busyMode = .timeout(30)
-        pool = try DatabasePool(path: path, configuration: configuration)
-        try pool.barrierWriteWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
-        }
+        // Other instances on this host write the same file.
+        pool = try openSharedPool(path: path, synchronous: synchronous)
         var migrator = DatabaseMigrator()
         Self.register(in: &migrator)
         do {

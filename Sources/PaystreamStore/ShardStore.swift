@@ -21,6 +21,21 @@ public struct StageSchema: Sendable {
     public static let empty = StageSchema([])
 }
 
+/// Opens (creating its folder) a WAL database that several instances on one host may write: a
+/// busy writer is waited for, not failed on. `synchronous` is set after the pool opens, because
+/// DatabasePool sets its own after `prepareDatabase`.
+func openSharedPool(path: String, synchronous: SynchronousMode) throws -> DatabasePool {
+    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                            withIntermediateDirectories: true)
+    var configuration = Configuration()
+    configuration.busyMode = .timeout(30)
+    let pool = try DatabasePool(path: path, configuration: configuration)
+    try pool.barrierWriteWithoutTransaction { db in
+        try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+    }
+    return pool
+}
+
 /// One SQLite database (WAL) holding the state of one input partition of one stage: the stage's
 /// tables plus the runtime's consumed offsets, inbox and outbox. A worker writes to it in one
 /// transaction per batch, so state, offsets, dedup ids and outgoing messages commit together.
@@ -37,17 +52,7 @@ public final class ShardStore: Sendable {
     public init(path: String, partition: Int32, synchronous: SynchronousMode = .full, schema: StageSchema) throws {
         self.path = path
         self.partition = partition
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
-        var configuration = Configuration()
-        // Several instances on one host may open the same shard while a partition moves between
-        // them: wait for the other writer instead of failing.
-        configuration.busyMode = .timeout(30)
-        pool = try DatabasePool(path: path, configuration: configuration)
-        // DatabasePool sets synchronous itself after prepareDatabase, so set it afterwards.
-        try pool.barrierWriteWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
-        }
+        pool = try openSharedPool(path: path, synchronous: synchronous)
         var migrator = DatabaseMigrator()
         RuntimeTables.register(in: &migrator)
         for (name, migrate) in schema.migrations { migrator.registerMigration(name, migrate: migrate) }
