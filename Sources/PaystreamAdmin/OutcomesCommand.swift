@@ -75,7 +75,8 @@ struct OutcomeTracker {
     mutating func observe(_ record: ConsumedRecord) {
         let data = Data(record.value)
         if record.topic == topics.paymentEvents, let event = try? Wire.decode(PaymentEvent.self, from: data) {
-            if let requestID = event.requestId { answers[requestID] = event }
+            // A conflicting reuse of a request_id is an answer to that other request, not this one.
+            if let requestID = event.requestId, !event.eventId.contains(":conflict") { answers[requestID] = event }
             // Sequence 0: a rejected request about an existing payment, which it left unchanged.
             guard event.sequence > 0 else { return }
             outcomes[event.paymentId, default: Outcome()].statuses[event.sequence] = event.status

@@ -10,10 +10,11 @@ struct VerifyCommand: ParsableCommand {
         abstract: "Check the ledger invariants in every shard under a state directory.",
         discussion: """
             Opens every payment-worker and settlement-worker shard (<state-dir>/<stage>/p<N>.sqlite) \
-            read-only — safe while the daemons run — and checks: every posting balances per currency, \
-            no account below its floor, stored balances equal their entries, every hold resolved at most \
-            once, and every payment's hold matches its status. Prints one line per shard and every problem; \
-            exits 1 if there is any, 0 if all hold.
+            read-only — safe while the daemons run. In payment-worker shards: every posting balances per \
+            currency, no account below its floor, stored balances equal their entries, every hold resolved \
+            at most once, and every payment's hold and refunds match its status. In settlement-worker \
+            shards: every posting balances (floors and the cross-stage totals are not checked yet). \
+            Prints one line per shard and every problem; exits 1 if there is any, 0 if all hold.
             """)
 
     @Option(name: .customLong("state-dir"), help: "The daemons' state directory (default: $PAYSTREAM_STATE_DIR).")

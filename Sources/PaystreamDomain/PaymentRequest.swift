@@ -220,6 +220,9 @@ extension PaymentRequestMessage {
         if terms.mode != "prepaid" && method == .cash {
             return invalid("cash on delivery is paid at delivery; it cannot be \(terms.mode)")
         }
+        if terms.mode != "prepaid" && method == .wallet {
+            return invalid("a wallet payment is paid from the balance at once; it cannot be \(terms.mode)")
+        }
         if let metadata, case .object = metadata {} else if metadata != nil {
             return invalid("metadata must be a JSON object")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamStore
@@ -65,12 +66,17 @@ public final class StageContext {
     public let partition: Int32
     public let now: Date
     public let topics: TopicNames
+    /// The worker's logger, with the partition in its metadata.
+    public let logger: Logger
 
-    init(db: Database, partition: Int32, now: Date, topics: TopicNames) {
+    init(db: Database, partition: Int32, now: Date, topics: TopicNames, logger: Logger) {
         self.db = db
         self.partition = partition
         self.now = now
         self.topics = topics
+        var logger = logger
+        logger[metadataKey: "kafka.partition"] = "\(partition)"
+        self.logger = logger
     }
 
     /// The time as it appears in messages.

@@ -88,7 +88,7 @@ extension StageWorker {
         let stored = try RuntimeTables.nextOffsets(db)
         var next: [String: Int64] = [:]
         let now = clock.now()
-        let context = StageContext(db: db, partition: partition, now: now, topics: topics)
+        let context = StageContext(db: db, partition: partition, now: now, topics: topics, logger: logger)
         for record in batch {
             // Already stored: re-delivered after a seek race or a restart; its effects are in.
             if let done = next[record.topic] ?? stored[record.topic]?[partition], record.offset < done { continue }
@@ -355,7 +355,8 @@ final class WorkerLoop<S: Stage> {
             for (partition, shard) in shards.sorted(by: { $0.key < $1.key }) {
                 try await withAttempts("tick for partition \(partition)") { [worker] in
                     try await shard.write { db in
-                        let context = StageContext(db: db, partition: partition, now: worker.clock.now(), topics: worker.topics)
+                        let context = StageContext(db: db, partition: partition, now: worker.clock.now(), topics: worker.topics,
+                                                   logger: worker.logger)
                         try worker.stage.tick(in: context)
                     }
                 }

@@ -176,8 +176,13 @@ public struct PaymentRecord: Sendable, Equatable {
         Account(id: AccountID("settlement:\(currency.code)"), currency: currency, normalSide: .credit)
     }
 
-    /// Money a channel took after its payment expired or was cancelled, owed back to the payer
-    /// until the automatic refund goes out.
+    /// Refunds a channel refused: owed to payers until someone settles them by hand.
+    static func refundsOwedAccount(_ currency: Currency) -> Account {
+        Account(id: AccountID("refunds_owed:\(currency.code)"), currency: currency, normalSide: .credit)
+    }
+
+    /// Money a channel took after its payment expired or was cancelled and then refused to give
+    /// back: owed to the payer until someone settles it by hand.
     static func lateCaptureAccount(_ currency: Currency) -> Account {
         Account(id: AccountID("late_capture:\(currency.code)"), currency: currency, normalSide: .credit)
     }

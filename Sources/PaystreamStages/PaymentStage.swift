@@ -183,14 +183,21 @@ public struct PaymentStage: Stage {
 
     public func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
         var decision = Decision(stage: self, context: context, record: record)
-        switch input {
-        case .request(let message):
-            try decision.request(message)
-        case .malformedRequest(let requestID, let payerID, let message):
-            try decision.reject(Rejection(.invalidRequest, message), requestID: requestID, paymentID: nil, payerID: payerID,
-                                source: nil)
-        case .confirmation(let confirmation):
-            try decision.confirmation(confirmation)
+        do {
+            switch input {
+            case .request(let message):
+                try decision.request(message)
+            case .malformedRequest(let requestID, let payerID, let message):
+                try decision.malformed(requestID: requestID, payerID: payerID, message: message)
+            case .confirmation(let confirmation):
+                try decision.confirmation(confirmation)
+            }
+        } catch let error as LedgerError {
+            // The stored ledger disagrees with the payment (a hold missing or already resolved):
+            // the same input would fail every time, so it is parked for people to look at.
+            throw DeadLetter(code: "ledger_inconsistent", message: "\(error)")
+        } catch let error as PaymentTransitionError {
+            throw DeadLetter(code: "invalid_transition", message: "\(error)")
         }
     }
 
@@ -198,9 +205,22 @@ public struct PaymentStage: Stage {
     /// past the idempotency window.
     public func tick(in context: StageContext) throws {
         let now = context.timestamp
-        for payment in try PaymentTables.dueForCheck(context.db, now: now, limit: 1000) {
+        for paymentID in try PaymentTables.dueForCheck(context.db, now: now, limit: 1000) {
             var decision = Decision(stage: self, context: context, record: nil)
-            try decision.checkExpiry(payment)
+            do {
+                try context.db.inSavepoint {
+                    if let payment = try PaymentTables.payment(context.db, id: paymentID) { try decision.checkExpiry(payment) }
+                    return .commit
+                }
+            } catch let error as DatabaseError where error.resultCode != .SQLITE_CONSTRAINT {
+                throw error  // the database itself failed: the runtime retries the tick
+            } catch {
+                // This payment cannot be expired (a corrupt row, a ledger that disagrees): take it
+                // off the timer so the others still expire, and say so.
+                context.logger.error("authorization taken off the expiry timer", metadata: [
+                    "payment.id": "\(paymentID)", "error": "\(error)"])
+                try PaymentTables.stopChecking(context.db, paymentID: paymentID)
+            }
         }
         let cutoff = Wire.timestamp(context.now.addingTimeInterval(-Double(settings.idempotencyRetentionHours) * 3600))
         _ = try PaymentTables.pruneRequestLog(context.db, before: cutoff)
@@ -234,15 +254,14 @@ private struct Decision {
 
     mutating func request(_ message: PaymentRequestMessage) throws {
         let fingerprint = String(decoding: try Wire.encode(message), as: UTF8.self)
-        if let requestID = message.requestId, let seen = try PaymentTables.requestLog(db, requestID: requestID) {
-            if seen.fingerprint == fingerprint {
-                // Same request again: the same outcome, i.e. its original events published again.
-                try context.republish(eventIDs: try PaymentTables.eventIDs(db, answering: requestID, seen))
-            } else {
-                try reject(Rejection(.idempotencyConflict, "request_id \(requestID) was used before with different content"),
-                           requestID: requestID, paymentID: seen.paymentID, payerID: message.payerId ?? record?.keyString,
-                           source: message, conflict: true)
-            }
+        if let payer = message.payerId, let key = record?.keyString, payer != key {
+            // A payer's wallet, credit line and daily totals live in the shard its key selects;
+            // deciding in another shard would see none of them.
+            return try reject(Rejection(.invalidRequest, "the record key '\(key)' is not the payer_id '\(payer)'; "
+                                + "payments.requests are keyed by payer_id"),
+                              requestID: message.requestId, paymentID: nil, payerID: payer, source: message)
+        }
+        if try answeredBefore(requestID: message.requestId, fingerprint: fingerprint, payerID: message.payerId, source: message) {
             return
         }
         switch message.requestType() {
@@ -259,6 +278,30 @@ private struct Decision {
             case .success(let request): try followUp(request, message, fingerprint: fingerprint)
             }
         }
+    }
+
+    /// A request that has the right schema but not the right shape: `invalid_request`, remembered
+    /// under its request_id (with its raw bytes as the fingerprint) like any other answer.
+    mutating func malformed(requestID: String?, payerID: String?, message: String) throws {
+        let fingerprint = "raw:" + String(decoding: record?.value ?? [], as: UTF8.self)
+        if try answeredBefore(requestID: requestID, fingerprint: fingerprint, payerID: payerID, source: nil) { return }
+        try reject(Rejection(.invalidRequest, message), requestID: requestID, paymentID: nil, payerID: payerID, source: nil,
+                   fingerprint: fingerprint)
+    }
+
+    /// Answers a request id seen within the idempotency window: the same content gets its
+    /// original events again, other content `idempotency_conflict`. False for a new request id.
+    private mutating func answeredBefore(requestID: String?, fingerprint: String, payerID: String?,
+                                         source: PaymentRequestMessage?) throws -> Bool {
+        guard let requestID, let seen = try PaymentTables.requestLog(db, requestID: requestID) else { return false }
+        if seen.fingerprint == fingerprint {
+            try context.republish(eventIDs: try PaymentTables.eventIDs(db, answering: requestID, seen))
+        } else {
+            try reject(Rejection(.idempotencyConflict, "request_id \(requestID) was used before with different content"),
+                       requestID: requestID, paymentID: seen.paymentID, payerID: payerID ?? record?.keyString,
+                       source: source, conflict: true)
+        }
+        return true
     }
 
     /// A payment, top-up or repayment: every rule, then the hold, then the channel instruction
@@ -288,7 +331,7 @@ private struct Decision {
         var payment = PaymentRecord(request: request, funding: funding, now: now, nextCheckAt: firstCheck)
 
         // The accounts this payment moves money between, and their current state.
-        var ledgerAccounts = [payment.sourceAccountID, beneficiary(of: payment, currency).id]
+        var ledgerAccounts = [payment.sourceAccountID, beneficiaryID(of: payment, currency)]
         var definitions: [Account] = []
         if funding == .credit || request.type == .repayment {
             guard let line = try creditLine(payerID: request.payerID, currency: currency) else {
@@ -317,17 +360,17 @@ private struct Decision {
 
         let expires = funding == .channel
             ? context.now.addingTimeInterval(timeout.queryAfterSeconds + timeout.expireAfterSeconds) : nil
-        let hold = Hold(id: payment.holdID, account: payment.sourceAccountID, amount: request.amount, expiresAt: expires)
-        if let headroom = ledger.headroom(of: payment.sourceAccountID), headroom < request.amount {
-            let shown = headroom.formatted
-            switch funding {
-            case .wallet:
-                return try refuse(Rejection(.insufficientFunds, "wallet available balance \(shown) does not cover \(request.amount.formatted)"))
-            case .credit, .channel:
-                return try refuse(Rejection(.creditLimit, "available credit \(shown) does not cover \(request.amount.formatted)"))
-            }
+        if funding != .channel, let balance = ledger.balance(of: payment.sourceAccountID) {
+            let rejection = funding == .wallet
+                ? RequestRules.walletFunds(request.amount, balance: balance.posted, activeHolds: balance.pending)
+                : RequestRules.creditAvailable(request.amount, limit: stage.reference.creditLine(payerID: request.payerID)?
+                                                   .limit(in: currency) ?? .zero(currency),
+                                               used: Money(minorUnits: -balance.posted.minorUnits, currency: currency),
+                                               held: balance.pending)
+            if let rejection { return try refuse(rejection) }
         }
-        try ledger.placeHold(hold)
+        // The rules above passed, so the hold is within the account's floor.
+        try ledger.placeHold(Hold(id: payment.holdID, account: payment.sourceAccountID, amount: request.amount, expiresAt: expires))
 
         try PaymentTables.addToDailyTotals(db, payerID: request.payerID, amount: request.amount, day: day)
         try PaymentTables.insert(db, payment)
@@ -425,7 +468,20 @@ private struct Decision {
             throw DeadLetter(code: "invalid_confirmation", message: "confirmation status '\(confirmation.status)' is not one of "
                 + ChannelAnswer.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        let type = confirmation.requestType.flatMap(ChannelRequestType.init(rawValue:)) ?? .authorize
+        let type: ChannelRequestType
+        switch confirmation.requestType {
+        case nil: type = .authorize  // answers from before the field existed
+        case let name?:
+            guard let known = ChannelRequestType(rawValue: name) else {
+                throw DeadLetter(code: "invalid_confirmation", message: "request_type '\(name)' is not one of "
+                    + ChannelRequestType.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            type = known
+        }
+        guard confirmation.amount > 0, let reported = Currency.named(confirmation.currency) else {
+            throw DeadLetter(code: "invalid_confirmation", message: "confirmation amount \(confirmation.amount) "
+                + "\(confirmation.currency) is not a positive amount in an ISO 4217 currency")
+        }
         switch type {
         case .cancel:
             return  // the payment was cancelled when asked; a late approval is handled as a late capture
@@ -470,7 +526,8 @@ private struct Decision {
             try LedgerTables.save(db, from: before, to: ledger)
         case (.approved, .expired), (.approved, .cancelled):
             guard state.lateCapture == nil else { return }  // the same late answer again
-            try lateCapture(confirmation, state: state, payment: &payment)
+            try lateCapture(confirmation, taken: Money(minorUnits: confirmation.amount, currency: reported),
+                            state: state, payment: &payment)
         default:
             // A repeated or late answer for a payment already decided: no second effect.
             return
@@ -479,30 +536,28 @@ private struct Decision {
 
     /// The channel took money for a payment that had expired or been cancelled: record it, and
     /// give it back at once with an automatic refund to the channel.
-    private mutating func lateCapture(_ confirmation: ChannelConfirmation, state: PaymentState, payment: inout PaymentRecord) throws {
+    private mutating func lateCapture(_ confirmation: ChannelConfirmation, taken: Money, state: PaymentState,
+                                      payment: inout PaymentRecord) throws {
         let next = try state.apply(.channelApproved(amount: confirmation.amount, currency: confirmation.currency))
         payment.adopt(next, now: now)
         payment.channelReference = confirmation.channelReference ?? payment.channelReference
         try PaymentTables.update(db, payment)
-        let taken = Currency.named(confirmation.currency).flatMap { confirmation.amount > 0 ? Money(minorUnits: confirmation.amount, currency: $0) : nil }
-        if let taken {
-            // Booked in and straight out again: the channel position nets to zero once the
-            // reversal is sent; `late_capture` shows the money in flight if it is refused.
-            let channel = PaymentRecord.channelAccount(method: payment.method, currency: taken.currency)
-            let suspense = PaymentRecord.lateCaptureAccount(taken.currency)
-            let before = try LedgerTables.load(db, accounts: [channel.id, suspense.id], holds: [])
-            var ledger = before
-            try ledger.open(channel)
-            try ledger.open(suspense)
-            try ledger.post(Posting(id: PostingID("late_capture:\(payment.paymentID)"),
-                                    entries: [.debit(channel.id, taken), try .credit(suspense.id, taken)], postedAt: context.now))
-            try ledger.post(Posting(id: PostingID("late_capture_reversal:\(payment.paymentID)"),
-                                    entries: [.debit(suspense.id, taken), try .credit(channel.id, taken)], postedAt: context.now))
-            try LedgerTables.save(db, from: before, to: ledger)
-        }
+        // Booked in and straight out again: the channel position nets to zero once the reversal
+        // is sent. Should the channel refuse the reversal, the money shows on `late_capture`.
+        let channel = PaymentRecord.channelAccount(method: payment.method, currency: taken.currency)
+        let suspense = PaymentRecord.lateCaptureAccount(taken.currency)
+        let before = try LedgerTables.load(db, accounts: [channel.id, suspense.id], holds: [])
+        var ledger = before
+        if ledger.accounts[channel.id] == nil { try ledger.open(channel) }
+        if ledger.accounts[suspense.id] == nil { try ledger.open(suspense) }
+        try ledger.post(try Posting.transfer(PostingID("late_capture:\(payment.paymentID)"), debit: channel.id, credit: suspense.id,
+                                             amount: taken, postedAt: context.now))
+        try ledger.post(try Posting.transfer(PostingID("late_capture_reversal:\(payment.paymentID)"), debit: suspense.id,
+                                             credit: channel.id, amount: taken, postedAt: context.now))
+        try LedgerTables.save(db, from: before, to: ledger)
         let refundID = "late-capture"
         try PaymentTables.insertRefund(db, .init(refundID: "\(payment.paymentID):\(refundID)", paymentID: payment.paymentID,
-                                                 amount: max(confirmation.amount, 1), currency: confirmation.currency,
+                                                 amount: taken.minorUnits, currency: taken.currency.code,
                                                  status: "requested", reason: "late_capture_reversal"), now: now)
         try emitEvent(for: payment, type: "payment.late_capture", reason: "late_capture",
                       message: "the channel took \(confirmation.amount) \(confirmation.currency) after the payment was "
@@ -533,6 +588,20 @@ private struct Decision {
             refund.status = "failed"
             refund.reason = confirmation.reason ?? answer.rawValue
             try PaymentTables.updateRefund(db, refund, now: now)
+            // The channel kept the money: take it back onto the channel position and owe it to
+            // the payer until someone settles it by hand.
+            if let currency = Currency.named(refund.currency) {
+                let money = Money(minorUnits: refund.amount, currency: currency)
+                let channel = PaymentRecord.channelAccount(method: payment.method, currency: currency)
+                let owed = suffix == "late-capture" ? PaymentRecord.lateCaptureAccount(currency)
+                    : PaymentRecord.refundsOwedAccount(currency)
+                let before = try LedgerTables.load(db, accounts: [channel.id, owed.id], holds: [])
+                var ledger = before
+                for account in [channel, owed] where ledger.accounts[account.id] == nil { try ledger.open(account) }
+                try ledger.post(try Posting.transfer(PostingID("refund_failed:\(refundID)"), debit: channel.id, credit: owed.id,
+                                                     amount: money, postedAt: context.now))
+                try LedgerTables.save(db, from: before, to: ledger)
+            }
             payment.sequence += 1
             payment.updatedAt = now
             try PaymentTables.update(db, payment)
@@ -610,15 +679,20 @@ private struct Decision {
 
     /// Where captured money goes: settlement for a payment, the wallet for a top-up, the credit
     /// line for a repayment.
-    private func beneficiary(of payment: PaymentRecord, _ currency: Currency) -> Account {
+    /// The account to open for it when it does not exist yet; nil for a repayment, whose credit
+    /// line exists (there is usage to repay) and whose floor follows the reference limit.
+    private func beneficiary(of payment: PaymentRecord, _ currency: Currency) -> Account? {
         switch payment.type {
         case .topup: .wallet(PaymentRecord.wallet(payment.payerID, currency), currency: currency)
-        case .repayment: Account.creditLine(PaymentRecord.creditLine(payment.payerID, currency), limit: .zero(currency))
+        case .repayment: nil
         default: PaymentRecord.settlementAccount(currency)
         }
     }
 
-    private func beneficiaryID(of payment: PaymentRecord, _ currency: Currency) -> AccountID { beneficiary(of: payment, currency).id }
+    private func beneficiaryID(of payment: PaymentRecord, _ currency: Currency) -> AccountID {
+        payment.type == .repayment ? PaymentRecord.creditLine(payment.payerID, currency)
+            : beneficiary(of: payment, currency)?.id ?? PaymentRecord.settlementAccount(currency).id
+    }
 
     /// The payer's credit line account in `currency` with its floor at minus the current limit —
     /// or at its available balance, if a lowered limit is already below what is used — or nil if
@@ -631,10 +705,10 @@ private struct Decision {
     }
 
     /// Opens the accounts a payment books to (a no-op for accounts already open).
-    private func open(source payment: PaymentRecord, beneficiary: Account, definitions: [Account], in ledger: inout Ledger) throws {
+    private func open(source payment: PaymentRecord, beneficiary: Account?, definitions: [Account], in ledger: inout Ledger) throws {
         for account in definitions where ledger.accounts[account.id] == nil { try ledger.open(account) }
         if let source = payment.sourceAccount, ledger.accounts[source.id] == nil { try ledger.open(source) }
-        if ledger.accounts[beneficiary.id] == nil { try ledger.open(beneficiary) }
+        if let beneficiary, ledger.accounts[beneficiary.id] == nil { try ledger.open(beneficiary) }
     }
 
     /// Sends an instruction to the payment's channel, keyed by payer like everything here.
@@ -671,24 +745,20 @@ private struct Decision {
                                  followUp: Bool = false) throws {
         let paymentID = followUp ? message.paymentId : (message.paymentId ?? message.requestId.map { "pay-\($0)" })
         try reject(rejection, requestID: message.requestId, paymentID: paymentID, payerID: message.payerId ?? record?.keyString,
-                   source: message, fingerprint: fingerprint, followUp: followUp)
+                   source: message, fingerprint: fingerprint)
     }
 
     /// Publishes `payment.rejected` and, given the request's fingerprint, remembers the request
     /// id so that a retry gets the same answer.
     ///
-    /// The event id belongs to the request (`rj:<request_id>`), never to the payment's own
-    /// sequence. When the payment exists already (an idempotency conflict, a reused payment_id,
-    /// a refused refund or cancel), the rejection leaves it unchanged and says so with `sequence`
-    /// 0; the rejection of a new payment is its first and only event, `sequence` 1. An identical
-    /// retry of a request that could not be remembered (no request_id, malformed) publishes the
-    /// same event again.
+    /// The event id belongs to the request (`rj:<request_id>`), never to a payment: a rejection
+    /// changes no payment, so its `sequence` is 0, and a payment later made under the same
+    /// payment_id still starts at 1. An identical retry of a request without a request_id
+    /// publishes the same event again.
     mutating func reject(_ rejection: Rejection, requestID: String?, paymentID: String?, payerID: String?,
-                         source: PaymentRequestMessage?, fingerprint: String? = nil, conflict: Bool = false,
-                         followUp: Bool = false) throws {
+                         source: PaymentRequestMessage?, fingerprint: String? = nil, conflict: Bool = false) throws {
         let fallback = record.map { "unidentified-\($0.partition)-\($0.offset)" } ?? "unidentified"
         let payment = paymentID ?? requestID.map { "pay-\($0)" } ?? fallback
-        let exists = try followUp || PaymentTables.payment(db, id: payment) != nil
         let eventID: String
         switch (requestID, conflict, record) {
         case (let id?, false, _): eventID = "rj:\(id)"
@@ -698,7 +768,7 @@ private struct Decision {
         case (nil, _, nil): eventID = "rj:\(fallback)"
         }
         let event = PaymentEvent(
-            eventId: eventID, sequence: exists ? 0 : 1, occurredAt: now, type: "payment.rejected",
+            eventId: eventID, sequence: 0, occurredAt: now, type: "payment.rejected",
             paymentId: payment, requestId: requestID ?? source?.requestId, orderId: source?.orderId, payerId: payerID,
             merchantId: source?.merchantId, amount: source?.amount, currency: source?.currency, method: source?.method,
             channel: source?.channel, status: PaymentStatus.rejected.rawValue, reason: rejection.reason.rawValue,

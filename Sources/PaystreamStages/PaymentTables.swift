@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamRuntime
 import PaystreamStore
 
 /// The payment stage's tables and the statements on them (all inside the batch transaction).
@@ -177,11 +178,16 @@ public enum PaymentTables {
         try Row.fetchAll(db, sql: "SELECT * FROM payment ORDER BY created_at, payment_id").map(record(from:))
     }
 
-    /// Authorizations whose expiry timer is due at `now`, oldest first.
-    static func dueForCheck(_ db: Database, now: String, limit: Int) throws -> [PaymentRecord] {
-        try Row.fetchAll(db, sql: """
-            SELECT * FROM payment WHERE next_check_at IS NOT NULL AND next_check_at <= ? ORDER BY next_check_at LIMIT ?
-            """, arguments: [now, limit]).map(record(from:))
+    /// The payments whose expiry timer is due at `now`, oldest first.
+    static func dueForCheck(_ db: Database, now: String, limit: Int) throws -> [String] {
+        try String.fetchAll(db, sql: """
+            SELECT payment_id FROM payment WHERE next_check_at IS NOT NULL AND next_check_at <= ? ORDER BY next_check_at LIMIT ?
+            """, arguments: [now, limit])
+    }
+
+    /// Takes a payment off the expiry timer.
+    static func stopChecking(_ db: Database, paymentID: String) throws {
+        try db.execute(sql: "UPDATE payment SET next_check_at = NULL WHERE payment_id = ?", arguments: [paymentID])
     }
 
     /// The payer's repayments authorized but not yet captured, in `currency`.
@@ -198,16 +204,24 @@ public enum PaymentTables {
         let merchant: String = row["merchant_id"]
         let lateAmount: Int64? = row["late_capture_amount"]
         let lateCurrency: String? = row["late_capture_currency"]
+        let id: String = row["payment_id"]
+        // A value no version of this stage writes: refuse to guess (a wrong funding would book to
+        // the wrong account); the input that needed the row is parked.
+        func corrupt(_ column: String) -> DeadLetter {
+            DeadLetter(code: "corrupt_state", message: "payment \(id) has an unknown \(column) '\(row[column] as String? ?? "null")'")
+        }
+        guard let type = PaymentRequestType(rawValue: row["type"]) else { throw corrupt("type") }
+        guard let funding = Funding(rawValue: row["funding"]) else { throw corrupt("funding") }
+        guard let status = PaymentStatus(rawValue: row["status"]) else { throw corrupt("status") }
         return PaymentRecord(
-            paymentID: row["payment_id"], type: PaymentRequestType(rawValue: row["type"]) ?? .payment,
+            paymentID: id, type: type,
             requestID: row["request_id"], orderID: row["order_id"], payerID: row["payer_id"],
             merchantID: merchant.isEmpty ? nil : merchant, amount: row["amount"], currency: row["currency"],
             method: row["method"], channel: row["channel"], settlementMode: row["settlement_mode"],
             installments: row["installments"], splits: try JSONDecoder().decode([Split].self, from: Data(splits.utf8)),
             settlementCurrency: row["settlement_currency"],
             metadata: try metadata.map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) },
-            funding: Funding(rawValue: row["funding"]) ?? .channel,
-            status: PaymentStatus(rawValue: row["status"]) ?? .conflicted, sequence: row["sequence"],
+            funding: funding, status: status, sequence: row["sequence"],
             captured: row["captured"], refunded: row["refunded"],
             lateCapture: lateAmount.map { PaymentState.ReportedAmount(minorUnits: $0, currencyCode: lateCurrency ?? "") },
             channelReference: row["channel_reference"], createdAt: row["created_at"], updatedAt: row["updated_at"],

@@ -31,6 +31,8 @@ struct RequestTypeTests {
         ("post-paid cash on delivery", message("payment", merchant: "m-1", method: "cash", channel: "cash_on_delivery",
                                                settlement: SettlementTerms(mode: "postpaid"))),
         ("a refund as a new payment", message("refund", payment: "pay-1")),
+        ("post-paid from the wallet", message("payment", merchant: "m-1", method: "wallet", channel: "balance",
+                                              settlement: SettlementTerms(mode: "postpaid"))),
         ("split without a party", message("payment", merchant: "m-1", splits: [Split(partyId: "", amount: 1)])),
     ])
     func refusals(_ name: String, _ message: PaymentRequestMessage) {

@@ -366,3 +366,83 @@ struct VerifyCommandTests {
         #expect(bad.log.contains("settlement:CNY records posted 4201"), "\(bad.log)")
     }
 }
+
+@Suite("payment-worker: inputs it must not trust")
+struct PaymentDefenceTests {
+    typealias H = PaymentHarness
+
+    @Test("a request keyed by someone else than its payer, a malformed request and its corrected retry, odd channel answers")
+    func untrustedInputs() async throws {
+        let h = try await PaymentHarness()
+        // Keyed "user-2", payer "user-1": refused, nothing decided in the wrong shard.
+        var misrouted = H.request("wrong-key", payer: "user-1")
+        misrouted.key = "user-2"
+        try await h.send(misrouted)
+        // A malformed request (amount is a string), then the "corrected" one under the same id.
+        let malformed = (key: "user-1", value: Data(#"{"schema":"payment-request/v1","type":"payment","request_id":"fix-1","payer_id":"user-1","merchant_id":"m-1","amount":"ten","currency":"CNY","method":"card","channel":"bank_card"}"#.utf8))
+        try await h.send(malformed)
+        try await h.outcome(of: "fix-1")
+        try await h.send(malformed)
+        try await h.send(H.request("fix-1"))
+        try await h.send(H.request("ok-1", amount: 2_000))
+        try await h.outcome(of: "ok-1")
+        // Answers with an unknown request_type or a non-positive amount are parked, not applied.
+        try await h.confirm("pay-ok-1", amount: 2_000, type: "chargeback", id: "odd-type")
+        try await h.confirm("pay-ok-1", amount: 0, id: "zero")
+        try await h.waitForRecords { $0.filter { $0.topic.hasSuffix(".dlq") }.count >= 2 }
+        try await h.confirm("pay-ok-1", amount: 2_000)
+        try await h.event("payment.captured", of: "pay-ok-1")
+        try await h.waitFor { events, _ in events.filter { $0.requestId == "fix-1" }.count >= 3 }
+        try await h.settle()
+        try await h.finish()
+
+        let wrong = try #require(h.events.first { $0.requestId == "wrong-key" })
+        #expect(wrong.reason == "invalid_request" && wrong.message?.contains("not the payer_id") == true)
+        #expect(h.events(of: "pay-wrong-key").map(\.type) == ["payment.rejected"])
+        let fixes = h.events.filter { $0.requestId == "fix-1" }
+        #expect(fixes.map { $0.reason ?? "-" } == ["invalid_request", "invalid_request", "idempotency_conflict"])
+        #expect(fixes[0].eventId == fixes[1].eventId)  // the identical retry got the same event
+        #expect(fixes.allSatisfy { $0.sequence == 0 })
+        #expect(Set(h.deadLetters.map(\.errorCode)) == ["invalid_confirmation"])
+        #expect(h.events(of: "pay-ok-1").map(\.type) == ["payment.authorized", "payment.captured"])
+    }
+
+    @Test("a refund the channel refuses is owed to the payer on the ledger; a row the timer cannot expire is taken off it, the rest expire")
+    func refusedRefundAndPoisonedTimer() async throws {
+        let h = try await PaymentHarness()
+        try await h.send(H.request("cap-1", amount: 9_000))
+        try await h.outcome(of: "cap-1")
+        try await h.confirm("pay-cap-1", amount: 9_000)
+        try await h.event("payment.captured", of: "pay-cap-1")
+        try await h.send(H.request("rf-1", type: "refund", amount: 3_000, payment: "pay-cap-1"))
+        try await h.outcome(of: "rf-1")
+        try await h.confirm("pay-cap-1", status: "declined", amount: 3_000, type: "refund", instruction: "pay-cap-1:refund:rf-1",
+                            id: "rf-1-no", reason: "account_closed")
+        try await h.event("payment.refund_failed", of: "pay-cap-1")
+
+        try await h.send(H.request("stuck-1", amount: 100), H.request("stuck-2", amount: 200))
+        try await h.outcome(of: "stuck-1")
+        try await h.outcome(of: "stuck-2")
+        // Someone breaks stuck-1's row by hand.
+        for path in ShardInspection.shardPaths(stateDirectory: h.pipeline.stateDirectory, stage: "payment-worker") {
+            try await DatabaseQueue(path: path).write {
+                try $0.execute(sql: "UPDATE payment SET funding = 'bogus' WHERE payment_id = 'pay-stuck-1'")
+            }
+        }
+        h.clock.advance(by: 61)
+        try await h.waitFor { _, requests in requests.contains { $0.requestType == "query" && $0.paymentId == "pay-stuck-2" } }
+        h.clock.advance(by: 61)
+        try await h.event("payment.expired", of: "pay-stuck-2")
+        try await h.settle()
+        await h.reader.close()
+        await h.pipeline.stop()
+
+        #expect(try h.balance("refunds_owed:CNY")?.posted.minorUnits == 3_000)
+        #expect(try h.balance("channel:card:CNY")?.posted.minorUnits == -9_000)  // the channel still holds all 9,000
+        #expect(h.events(of: "pay-stuck-1").map(\.type) == ["payment.authorized"])
+        let stored = try ShardInspection.read(stateDirectory: h.pipeline.stateDirectory, stage: "payment-worker") {
+            try Int.fetchOne($0, sql: "SELECT count(*) FROM payment WHERE payment_id = 'pay-stuck-1' AND next_check_at IS NULL") ?? 0
+        }
+        #expect(stored.reduce(0, +) == 1, "the broken row is off the timer")
+    }
+}
