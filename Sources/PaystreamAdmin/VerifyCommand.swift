@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import PaystreamRuntime
 import PaystreamStages
+import PaystreamStore
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,17 +32,11 @@ struct VerifyCommand: ParsableCommand {
             ("settlement-worker", { try SettlementTables.unbalancedPostings($0).map { "posting \($0) does not balance" } }),
         ]
         for (stage, check) in checks {
-            let folder = "\(directory)/\(stage)"
-            let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
-                .filter { $0.hasPrefix("p") && $0.hasSuffix(".sqlite") }.sorted()
-            for file in files {
-                var configuration = Configuration()
-                configuration.readonly = true
-                configuration.busyMode = .timeout(10)
-                let found = try DatabaseQueue(path: "\(folder)/\(file)", configuration: configuration).read(check)
+            for path in ShardStore.paths(stateDirectory: directory, stage: stage) {
+                let found = try ShardStore.readOnly(path: path, check)
                 shards += 1
                 problems += found.count
-                print("\(stage)/\(file): \(found.isEmpty ? "ok" : "\(found.count) problem(s)")")
+                print("\(stage)/\((path as NSString).lastPathComponent): \(found.isEmpty ? "ok" : "\(found.count) problem(s)")")
                 for problem in found { print("  \(problem)") }
             }
         }

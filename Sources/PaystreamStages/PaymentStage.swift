@@ -416,7 +416,7 @@ private struct Decision {
             guard payment.type == .payment else {
                 return try refuse(Rejection(.invalidRequest, "a \(payment.type.rawValue) cannot be refunded"))
             }
-            guard state.status == .captured || state.status == .partiallyRefunded else {
+            guard [.captured, .partiallyRefunded, .refunded].contains(state.status) else {
                 return try refuse(Rejection(.invalidState, "payment \(payment.paymentID) is \(state.status.rawValue); only captured payments are refunded"))
             }
             if let code, code != payment.currency {
@@ -434,9 +434,8 @@ private struct Decision {
             let settlement = PaymentRecord.settlementAccount(state.currency)
             if ledger.accounts[settlement.id] == nil { try ledger.open(settlement) }
             if let source = payment.sourceAccount, ledger.accounts[source.id] == nil { try ledger.open(source) }
-            try ledger.post(Posting(id: PostingID("refund:\(request.requestID)"),
-                                    entries: [.debit(settlement.id, refund), try .credit(payment.sourceAccountID, refund)],
-                                    postedAt: context.now))
+            try ledger.post(try Posting.transfer(PostingID("refund:\(request.requestID)"), debit: settlement.id,
+                                                 credit: payment.sourceAccountID, amount: refund, postedAt: context.now))
             payment.adopt(next, now: now)
             try PaymentTables.update(db, payment)
             try PaymentTables.insertRefund(db, .init(refundID: request.requestID, paymentID: payment.paymentID,
@@ -653,9 +652,9 @@ private struct Decision {
     private mutating func capture(_ payment: inout PaymentRecord, state: PaymentState, ledger: inout Ledger) throws {
         let amount = state.captured
         let target = beneficiaryID(of: payment, amount.currency)
-        try ledger.postHold(payment.holdID, posting: Posting(
-            id: PostingID("capture:\(payment.paymentID)"),
-            entries: [.debit(payment.sourceAccountID, amount), try .credit(target, amount)], postedAt: context.now))
+        try ledger.postHold(payment.holdID, posting: try Posting.transfer(
+            PostingID("capture:\(payment.paymentID)"), debit: payment.sourceAccountID, credit: target, amount: amount,
+            postedAt: context.now))
         payment.adopt(state, now: now)
         payment.capturedAt = now
         try PaymentTables.update(db, payment)

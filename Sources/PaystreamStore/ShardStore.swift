@@ -49,6 +49,24 @@ public final class ShardStore: Sendable {
         "\(stateDirectory)/\(stage)/p\(partition).sqlite"
     }
 
+    /// The shard files of `stage` under `stateDirectory`, sorted by name.
+    public static func paths(stateDirectory: String, stage: String) -> [String] {
+        let folder = "\(stateDirectory)/\(stage)"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasPrefix("p") && $0.hasSuffix(".sqlite") }.sorted().map { "\(folder)/\($0)" }
+    }
+
+    /// Reads a shard file without migrating or writing it (tools, tests), waiting for a busy
+    /// writer; safe while a worker owns the shard.
+    public static func readOnly<T>(path: String, _ body: (Database) throws -> T) throws -> T {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        defer { try? queue.close() }
+        return try queue.read(body)
+    }
+
     public init(path: String, partition: Int32, synchronous: SynchronousMode = .full, schema: StageSchema) throws {
         self.path = path
         self.partition = partition

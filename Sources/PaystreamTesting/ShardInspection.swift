@@ -7,21 +7,12 @@ import PaystreamStore
 public enum ShardInspection {
     /// The shard files of `stage` under `stateDirectory`, sorted.
     public static func shardPaths(stateDirectory: String, stage: String) -> [String] {
-        let folder = "\(stateDirectory)/\(stage)"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return names.filter { $0.hasPrefix("p") && $0.hasSuffix(".sqlite") }.sorted().map { "\(folder)/\($0)" }
+        ShardStore.paths(stateDirectory: stateDirectory, stage: stage)
     }
 
     /// Runs `body` on every shard of `stage`, read-only, waiting for a writer if one is busy.
     public static func read<T>(stateDirectory: String, stage: String, _ body: (Database) throws -> T) throws -> [T] {
-        try shardPaths(stateDirectory: stateDirectory, stage: stage).map { path in
-            var configuration = Configuration()
-            configuration.readonly = true
-            configuration.busyMode = .timeout(10)
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
-            defer { try? queue.close() }
-            return try queue.read(body)
-        }
+        try shardPaths(stateDirectory: stateDirectory, stage: stage).map { try ShardStore.readOnly(path: $0, body) }
     }
 
     /// Every ledger invariant and payment/hold mismatch in the payment-worker's shards; empty
