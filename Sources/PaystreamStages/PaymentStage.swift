@@ -416,6 +416,10 @@ private struct Decision {
             guard payment.type == .payment else {
                 return try refuse(Rejection(.invalidRequest, "a \(payment.type.rawValue) cannot be refunded"))
             }
+            // Refunds are named by their request_id for good, beyond the idempotency window.
+            if try PaymentTables.refund(db, id: request.requestID) != nil {
+                return try refuse(Rejection(.invalidRequest, "refund \(request.requestID) was made before; a new refund needs a new request_id"))
+            }
             guard [.captured, .partiallyRefunded, .refunded].contains(state.status) else {
                 return try refuse(Rejection(.invalidState, "payment \(payment.paymentID) is \(state.status.rawValue); only captured payments are refunded"))
             }

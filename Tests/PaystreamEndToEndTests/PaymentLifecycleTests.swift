@@ -293,6 +293,31 @@ struct PaymentTimeTests {
     }
 }
 
+extension PaymentTimeTests {
+    @Test("a refund's request_id stays taken after the idempotency window: reused, it is refused, never booked twice")
+    func refundIDAfterWindow() async throws {
+        let h = try await PaymentHarness()
+        try await h.send(H.request("buy-r", amount: 5_000))
+        try await h.outcome(of: "buy-r")
+        try await h.confirm("pay-buy-r", amount: 5_000)
+        try await h.event("payment.captured", of: "pay-buy-r")
+        try await h.send(H.request("rf-old", type: "refund", amount: 1_000, payment: "pay-buy-r"))
+        try await h.outcome(of: "rf-old")
+        h.clock.advance(by: 8 * 86_400)
+        try await h.settle()
+        try await h.send(H.request("rf-old", type: "refund", amount: 1_000, payment: "pay-buy-r"))
+        try await h.waitFor { events, _ in events.contains { $0.requestId == "rf-old" && $0.type == "payment.rejected" } }
+        try await h.settle()
+        try await h.finish()
+
+        let answers = h.events.filter { $0.requestId == "rf-old" }
+        #expect(answers.map(\.type) == ["payment.partially_refunded", "payment.rejected"])
+        #expect(answers.last?.message?.contains("made before") == true)
+        #expect(h.settlementRequests.filter { $0.type == "refund" }.count == 1)
+        #expect(h.deadLetters.isEmpty)
+    }
+}
+
 @Suite("payment-worker: two instances, duplicates and moving partitions")
 struct PaymentInstancesTests {
     @Test("concurrent duplicates reach two instances while partitions move: one payment, one capture, one hand-off each")
