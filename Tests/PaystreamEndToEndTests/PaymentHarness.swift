@@ -101,6 +101,16 @@ final class PaymentHarness: @unchecked Sendable {
         records += try await reader.read { new in done(base + new) }
     }
 
+    /// Waits until at least this many hand-offs and channel instructions were read (they travel
+    /// on other topics than the events a test waits for, so they may arrive a poll later).
+    func waitForCounts(settlement: Int = 0, channel: Int = 0) async throws {
+        let topics = self.topics
+        try await waitForRecords { records in
+            records.filter { $0.topic == topics.settlementRequests }.count >= settlement
+                && records.filter { $0.topic == topics.channelRequests }.count >= channel
+        }
+    }
+
     static func decode<T: Decodable>(_ type: T.Type, _ records: [ConsumedRecord], topic: String) -> [T] {
         records.filter { $0.topic == topic }.compactMap { try? Wire.decode(T.self, from: Data($0.value)) }
     }

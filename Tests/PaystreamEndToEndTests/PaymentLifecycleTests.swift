@@ -88,6 +88,7 @@ struct PaymentLifecycleTests {
         let refused = try await h.outcome(of: "buy-2")
         try await h.send(H.request("ref-1", type: "refund", payer: "user-w", amount: 10_000, payment: "pay-buy-1"))
         let refund = try await h.outcome(of: "ref-1")
+        try await h.waitForCounts(settlement: 2, channel: 1)
         try await h.settle()
         try await h.finish()
 
@@ -124,6 +125,7 @@ struct PaymentLifecycleTests {
         let over = try await h.outcome(of: "post-over")
         let exact = try await h.outcome(of: "post-exact")
         try await h.event("payment.captured", of: "pay-post-exact")
+        try await h.waitForCounts(settlement: 3, channel: 1)
         try await h.settle()
         try await h.finish()
 
@@ -151,6 +153,7 @@ struct PaymentLifecycleTests {
         try await h.confirm("pay-cod-2", status: "declined", amount: 9_900, reason: "buyer_refused")
         try await h.event("payment.captured", of: "pay-cod-1")
         let refused = try await h.event("payment.failed", of: "pay-cod-2")
+        try await h.waitForCounts(settlement: 1, channel: 2)
         try await h.settle()
         try await h.finish()
 
@@ -180,6 +183,7 @@ struct PaymentLifecycleTests {
         try await h.event("payment.cancelled", of: "pay-card-2")
         try await h.send(H.request("cancel-2b", type: "cancel", merchant: nil, amount: nil, payment: "pay-card-2"))
         let again = try await h.outcome(of: "cancel-2b")
+        try await h.waitForCounts(settlement: 3, channel: 5)
         try await h.settle()
         try await h.finish()
 
@@ -210,6 +214,7 @@ struct PaymentLifecycleTests {
         try await h.confirm("pay-dup-1", amount: 1_000, id: "other-answer")
         try await h.confirm("pay-ghost", amount: 1_000)
         try await h.waitForRecords { $0.contains { $0.topic.hasSuffix(".dlq") } }
+        try await h.waitForCounts(settlement: 1)
         try await h.settle()
         try await h.finish()
 
@@ -248,6 +253,7 @@ struct PaymentTimeTests {
         let late = try await h.event("payment.late_capture", of: "pay-slow-1")
         try await h.confirm("pay-slow-1", amount: 7_000, id: "again")
         try await h.waitFor { _, requests in requests.contains { $0.requestType == "refund" } }
+        try await h.waitForCounts(settlement: 1)
         try await h.settle()
         try await h.finish()
 
@@ -342,6 +348,7 @@ struct PaymentInstancesTests {
         }
         for i in 0..<80 { try await h.confirm("pay-dup-\(i)", payer: payers[i % payers.count], amount: Int64(100 + i)) }
         try await h.waitFor { events, _ in Set(events.filter { $0.type == "payment.captured" }.map(\.paymentId)).count == 80 }
+        try await h.waitForCounts(settlement: 80, channel: 80)
         try await h.settle()
         _ = second
         try await h.finish()
