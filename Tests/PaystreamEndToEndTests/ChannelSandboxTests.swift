@@ -497,6 +497,7 @@ struct ChannelSandboxTests {
         records += try await reader.readFor(.milliseconds(600))
         await reader.close()
         await pipeline.stop()
+        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
 
         let events = try records.filter { $0.topic == topics.paymentEvents }
             .map { try Wire.decode(PaymentEvent.self, from: Data($0.value)) }

@@ -68,6 +68,8 @@ struct CrashTests {
         let status = await second.stop()
         await pipeline.stop()
         #expect(status == 0, "graceful stop exits 0")
+        // The payer-side ledger survived the kill: every posting balances, every hold matches its payment.
+        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
         #expect(capturedAtKill < count, "the kill landed while payments were still flowing")
 
         // No event id was published with two different contents.
