@@ -333,12 +333,15 @@ private struct Decision {
         // The accounts this payment moves money between, and their current state.
         var ledgerAccounts = [payment.sourceAccountID, beneficiaryID(of: payment, currency)]
         var definitions: [Account] = []
+        // Read once, so that every check of this request sees the same line.
+        let creditTerms = stage.reference.creditLine(payerID: request.payerID)
         if funding == .credit || request.type == .repayment {
-            guard let line = try creditLine(payerID: request.payerID, currency: currency) else {
+            guard let limit = creditTerms?.limit(in: currency) else {
                 return try refuse(Rejection(.creditLimit, "payer \(request.payerID) has no credit line in \(currency.code)"))
             }
+            let line = try creditLine(payerID: request.payerID, limit: limit)
             if request.settlement.mode == "installments", let count = request.settlement.installments,
-               !(stage.reference.creditLine(payerID: request.payerID)?.installmentPlans ?? []).contains(count) {
+               !(creditTerms?.installmentPlans ?? []).contains(count) {
                 return try refuse(Rejection(.creditLimit, "an installment plan of \(count) is not offered to payer \(request.payerID)"))
             }
             definitions.append(line)
@@ -363,8 +366,7 @@ private struct Decision {
         if funding != .channel, let balance = ledger.balance(of: payment.sourceAccountID) {
             let rejection = funding == .wallet
                 ? RequestRules.walletFunds(request.amount, balance: balance.posted, activeHolds: balance.pending)
-                : RequestRules.creditAvailable(request.amount, limit: stage.reference.creditLine(payerID: request.payerID)?
-                                                   .limit(in: currency) ?? .zero(currency),
+                : RequestRules.creditAvailable(request.amount, limit: creditTerms?.limit(in: currency) ?? .zero(currency),
                                                used: Money(minorUnits: -balance.posted.minorUnits, currency: currency),
                                                held: balance.pending)
             if let rejection { return try refuse(rejection) }
@@ -697,14 +699,12 @@ private struct Decision {
             : beneficiary(of: payment, currency)?.id ?? PaymentRecord.settlementAccount(currency).id
     }
 
-    /// The payer's credit line account in `currency` with its floor at minus the current limit —
-    /// or at its available balance, if a lowered limit is already below what is used — or nil if
-    /// reference data has no limit there.
-    private func creditLine(payerID: String, currency: Currency) throws -> Account? {
-        guard let limit = stage.reference.creditLine(payerID: payerID)?.limit(in: currency) else { return nil }
-        let id = PaymentRecord.creditLine(payerID, currency)
+    /// The payer's credit line account in the limit's currency with its floor at minus the
+    /// limit — or at its available balance, if a lowered limit is already below what is used.
+    private func creditLine(payerID: String, limit: Money) throws -> Account {
+        let id = PaymentRecord.creditLine(payerID, limit.currency)
         let available = try LedgerTables.balance(db, of: id)?.available.minorUnits ?? 0
-        return Account(id: id, currency: currency, normalSide: .credit, floor: min(-limit.minorUnits, available))
+        return Account(id: id, currency: limit.currency, normalSide: .credit, floor: min(-limit.minorUnits, available))
     }
 
     /// Opens the accounts a payment books to (a no-op for accounts already open).
