@@ -12,7 +12,9 @@ public struct ConsumerPoll: Sendable {
 
 public enum Rebalance: Sendable, Equatable {
     case assigned([TopicPartition])
-    case revoked([TopicPartition])
+    /// `lost`: the group took the partitions away without a regular rebalance (the session
+    /// timed out, or the poll interval was exceeded); another member may be working on them.
+    case revoked([TopicPartition], lost: Bool = false)
 }
 
 /// A consumer with offsets owned by the application.
@@ -129,7 +131,7 @@ public final class KafkaConsumer: @unchecked Sendable {
             case RD_KAFKA_EVENT_REBALANCE:
                 let partitions = readPartitionList(rd_kafka_event_topic_partition_list(event))
                 let rebalance: Rebalance = rd_kafka_event_error(event) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
-                    ? .assigned(partitions) : .revoked(partitions)
+                    ? .assigned(partitions) : .revoked(partitions, lost: rd_kafka_assignment_lost(client.handle) != 0)
                 state.withLock { $0.pendingRebalance = rebalance }
                 result.rebalance = rebalance
                 return result
@@ -138,7 +140,11 @@ public final class KafkaConsumer: @unchecked Sendable {
                 if rd_kafka_event_error_is_fatal(event) != 0 {
                     throw KafkaError(code: rd_kafka_event_error(event).rawValue, message: text, isFatal: true)
                 }
-                logger.debug("consumer error", metadata: ["error": "\(text)"])
+                if rd_kafka_event_error(event) == RD_KAFKA_RESP_ERR__MAX_POLL_EXCEEDED {
+                    logger.warning("left the group: the worker did not poll within max.poll.interval.ms", metadata: ["error": "\(text)"])
+                } else {
+                    logger.debug("consumer error", metadata: ["error": "\(text)"])
+                }
             default:
                 break
             }
@@ -163,6 +169,25 @@ public final class KafkaConsumer: @unchecked Sendable {
             defer { rd_kafka_topic_partition_list_destroy(list) }
             let err = rd_kafka_commit(client.handle, list, 0)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdError: err, context: "commit") }
+        }
+    }
+
+    /// The offsets the group has committed for these partitions; a partition without one is
+    /// left out.
+    public func committedOffsets(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws -> [TopicPartition: Int64] {
+        let ms = Int32(timeout.components.seconds * 1000)
+        return try await client.blocking { [client] in
+            let list = makePartitionList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_committed(client.handle, list, ms)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdError: err, context: "committed offsets") }
+            var result: [TopicPartition: Int64] = [:]
+            for i in 0..<Int(list.pointee.cnt) {
+                let element = list.pointee.elems[i]
+                guard element.err == RD_KAFKA_RESP_ERR_NO_ERROR, element.offset >= 0 else { continue }
+                result[TopicPartition(String(cString: element.topic), element.partition)] = element.offset
+            }
+            return result
         }
     }
 

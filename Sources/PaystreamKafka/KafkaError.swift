@@ -58,5 +58,16 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         RD_KAFKA_RESP_ERR_NOT_COORDINATOR, RD_KAFKA_RESP_ERR__PARTITION_EOF,
     ].reduce(into: Set<Int32>()) { $0.insert($1.rawValue) }
 
+    /// The broker (or librdkafka before it) refuses this one message for good: too large, an
+    /// invalid record or timestamp, a partition that does not exist. Sending it again fails
+    /// again, whatever the other messages do.
+    public var refusesMessageForGood: Bool { KafkaError.refusedMessageCodes.contains(code) }
+
+    private static let refusedMessageCodes: Set<Int32> = [
+        RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE, RD_KAFKA_RESP_ERR_INVALID_RECORD,
+        RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP, RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION, RD_KAFKA_RESP_ERR__INVALID_ARG,
+        RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE,
+    ].reduce(into: Set<Int32>()) { $0.insert($1.rawValue) }
+
     public var description: String { "KafkaError(\(code)): \(message)" }
 }

@@ -33,7 +33,10 @@ public final class KafkaProducer: @unchecked Sendable {
         var closed = false
     }
 
-    public init(configuration: KafkaConfiguration, logger: Logger) throws {
+    /// - Parameter partitioner: librdkafka's `partitioner` for keyed messages without a
+    ///   partition. Paystream publishes with `murmur2_random` (the Java client's rule, which its
+    ///   stages treat as canonical); tests play other upstream clients with other values.
+    public init(configuration: KafkaConfiguration, logger: Logger, partitioner: String = "murmur2_random") throws {
         let config = configuration.applicable(to: .producer)
             .withDefaults([
                 "linger.ms": "2",
@@ -43,8 +46,8 @@ public final class KafkaProducer: @unchecked Sendable {
             .forcing([
                 "enable.idempotence": "true",
                 "acks": "all",
-                // Java-compatible partitioning, so every client agrees where a key lives.
-                "partitioner": "murmur2_random",
+                // Java-compatible partitioning: a key's records land on its canonical partition.
+                "partitioner": partitioner,
             ])
         self.client = try RDKafkaClient(kind: .producer, configuration: config,
                                         events: RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR, label: "producer")

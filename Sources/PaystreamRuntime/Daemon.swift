@@ -18,6 +18,7 @@ public enum Daemon {
             config = try DaemonConfiguration<Settings>.resolve(daemon: name, options: options, environment: environment,
                                                                stageDefaults: stageDefaults)
             stage = try makeStage(config)
+            try config.worker.checkDurability(stage: name, keepsMoney: stage.keepsMoney)
             try config.kafka.validate()
         } catch {
             FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))
@@ -26,6 +27,10 @@ public enum Daemon {
         bootstrapLogging(level: config.logLevel, format: config.logFormat)
         var logger = Logger(label: name)
         logger[metadataKey: "instance"] = "\(config.instanceID)"
+        if stage.keepsMoney && config.worker.synchronous != .full {
+            logger.warning("UNSAFE: sqlite.synchronous below FULL for a stage that keeps money; a power loss can lose commits",
+                           metadata: ["sqlite.synchronous": "\(config.worker.synchronous.rawValue)"])
+        }
 
         do {
             try await checkTopics(config: config, stage: stage, logger: logger)
@@ -48,8 +53,9 @@ public enum Daemon {
         }
     }
 
-    /// Fails if no broker answers within the connect timeout, or an input or reference topic is
-    /// missing, or the input topics are not co-partitioned (same partition count).
+    /// Fails if no broker answers within the connect timeout; if a topic the stage reads
+    /// (inputs, their repartition topics, reference data) or writes (outputs, dead-letter topics)
+    /// is missing; or if the topics it consumes are not co-partitioned (same partition count).
     static func checkTopics<Settings, S: Stage>(config: DaemonConfiguration<Settings>, stage: S, logger: Logger) async throws {
         let admin = try KafkaAdmin(configuration: config.kafka)
         defer { admin.close() }
@@ -59,19 +65,16 @@ public enum Daemon {
         } catch {
             throw ConfigurationError("no Kafka broker reachable at \(config.brokers) within \(config.connectTimeout): \(error)")
         }
-        let missing = stage.inputTopics.filter { counts[$0] == nil }
-        guard missing.isEmpty else {
-            throw ConfigurationError("topic(s) \(missing.joined(separator: ", ")) do not exist; create them with `paystream topics create`")
+        let topics = config.topics
+        let consumed = stage.inputTopics + stage.inputTopics.map(topics.repartition(of:))
+        let written = stage.outputTopics + (stage.inputTopics + stage.outputTopics).map(topics.deadLetter(of:))
+        for (what, names) in [("input", consumed), ("reference", stage.referenceFeed?.referenceTopics ?? []), ("output", written)] {
+            let missing = names.filter { counts[$0] == nil }
+            guard missing.isEmpty else {
+                throw ConfigurationError("\(what) topic(s) \(missing.joined(separator: ", ")) do not exist; create them with `paystream topics create`")
+            }
         }
-        let referenceTopics = stage.referenceFeed?.referenceTopics ?? []
-        let missingReference = referenceTopics.filter { counts[$0] == nil }
-        guard missingReference.isEmpty else {
-            throw ConfigurationError("reference topic(s) \(missingReference.joined(separator: ", ")) do not exist; create them with `paystream topics create`")
-        }
-        let partitionCounts = Set(stage.inputTopics.compactMap { counts[$0] })
-        guard partitionCounts.count == 1 else {
-            throw ConfigurationError("input topics \(stage.inputTopics.joined(separator: ", ")) must have the same partition count, have \(stage.inputTopics.map { "\($0)=\(counts[$0]!)" }.joined(separator: " "))")
-        }
+        _ = try StageWorker<S>.partitionCount(of: consumed, in: counts)
     }
 
     private static let loggingBootstrapped = LockedFlag()

@@ -51,7 +51,11 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
         enum CodingKeys: String, CodingKey { case maxRecords = "max_records", maxWaitMs = "max_wait_ms" }
     }
     struct Outbox: Decodable { var batch: Int? }
-    struct SQLite: Decodable { var synchronous: String? }
+    struct SQLite: Decodable {
+        var synchronous: String?
+        var allowUnsafeSynchronous: Bool?
+        enum CodingKeys: String, CodingKey { case synchronous, allowUnsafeSynchronous = "allow_unsafe_synchronous" }
+    }
     struct Inbox: Decodable {
         var retentionHours: Int?
         enum CodingKeys: String, CodingKey { case retentionHours = "retention_hours" }
@@ -152,6 +156,14 @@ extension DaemonConfiguration {
             throw ConfigurationError("sqlite.synchronous '\(syncName)' is not FULL, NORMAL or OFF")
         }
         worker.synchronous = sync
+        if let allow = environment["PAYSTREAM_SQLITE_ALLOW_UNSAFE_SYNCHRONOUS"] {
+            guard let flag = Bool(allow.lowercased()) else {
+                throw ConfigurationError("PAYSTREAM_SQLITE_ALLOW_UNSAFE_SYNCHRONOUS '\(allow)' is not true or false")
+            }
+            worker.allowUnsafeSynchronous = flag
+        } else {
+            worker.allowUnsafeSynchronous = file.sqlite?.allowUnsafeSynchronous ?? false
+        }
         if let hours = file.inbox?.retentionHours {
             guard hours > 0 else { throw ConfigurationError("inbox.retention_hours must be positive") }
             worker.inboxRetention = .seconds(hours * 3600)

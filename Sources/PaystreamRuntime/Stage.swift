@@ -16,8 +16,19 @@ public protocol Stage: Sendable {
     var name: String { get }
     /// The topics the stage consumes (full names). They must be co-partitioned.
     var inputTopics: [String] { get }
+    /// The topics the stage publishes to (full names), besides the dead-letter topics of its
+    /// inputs and their repartition topics. The daemon checks at start that they exist.
+    var outputTopics: [String] { get }
     /// The stage's tables.
     var schema: StageSchema { get }
+    /// Whether the stage's shards hold money (balances, postings): such a stage refuses
+    /// `sqlite.synchronous` below FULL unless `sqlite.allow_unsafe_synchronous` is set.
+    var keepsMoney: Bool { get }
+
+    /// The bytes the stage's state is sharded by: a record is decided in the shard of the
+    /// canonical partition of these bytes (`KeyPartitioner`), and forwarded there first if it
+    /// arrived on another partition. nil: decided where it arrived. The default is the record key.
+    func shardKey(of record: ConsumedRecord) -> [UInt8]?
 
     /// Turns bytes into an input; throws `DeadLetter` for bytes that do not decode.
     func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input
@@ -38,6 +49,8 @@ public protocol Stage: Sendable {
 }
 
 extension Stage {
+    public var keepsMoney: Bool { false }
+    public func shardKey(of record: ConsumedRecord) -> [UInt8]? { record.key }
     public var tickInterval: Duration? { nil }
     public func tick(in context: StageContext) throws {}
     public var referenceFeed: (any ReferenceFeed)? { nil }
@@ -56,6 +69,11 @@ public struct DeadLetter: Error, Sendable, Equatable {
     public static func undecodable(_ message: String) -> DeadLetter { DeadLetter(code: "undecodable", message: message) }
     public static func unknownSchema(_ schema: String?) -> DeadLetter {
         DeadLetter(code: "unknown_schema", message: "schema \(schema.map { "'\($0)'" } ?? "missing") is not supported")
+    }
+    /// The stage threw something that is not a business answer (a bug, a corrupt row, an
+    /// encoding error) on every attempt of the batch: the record is parked, the rest goes on.
+    public static func stageError(_ error: any Error) -> DeadLetter {
+        DeadLetter(code: "stage_error", message: "\(error)")
     }
 }
 
@@ -89,7 +107,7 @@ public final class StageContext {
     @discardableResult
     public func emit<T: Encodable>(_ message: T, topic: String, key: String?, eventID: String) throws -> Bool {
         let value = try Wire.encode(message)
-        return try RuntimeTables.enqueue(db, OutboxMessage(eventID: eventID, topic: topic, key: key, value: value,
+        return try RuntimeTables.enqueue(db, OutboxMessage(eventID: eventID, topic: topic, key: key.map { Array($0.utf8) }, value: value,
                                                            headers: ["event-id": eventID]), now: now)
     }
 

@@ -19,8 +19,23 @@ public struct TopicNames: Sendable, Hashable {
     public var creditLines: String { named("reference.credit-lines") }
     public var fxRates: String { named("reference.fx-rates") }
 
-    /// The dead-letter topic of an input topic.
+    /// The dead-letter topic of a topic: records of an input topic that cannot be decided, and
+    /// messages for a topic that the broker refuses for good.
     public func deadLetter(of topic: String) -> String { topic + ".dlq" }
+
+    /// The repartition topic of an input topic: a record that arrived off its key's canonical
+    /// partition is forwarded there, to that partition, before it is decided. It is ours; the
+    /// input topic stays its producers'.
+    public func repartition(of topic: String) -> String { topic + Self.repartitionSuffix }
+
+    /// The input topic a repartition topic serves; nil for any other topic.
+    public func source(ofRepartition topic: String) -> String? {
+        topic.hasSuffix(Self.repartitionSuffix) ? String(topic.dropLast(Self.repartitionSuffix.count)) : nil
+    }
+
+    static let repartitionSuffix = ".repartition"
+
+    public func isDeadLetterTopic(_ topic: String) -> Bool { topic.hasSuffix(".dlq") }
 
     /// Topics a stage consumes, which each get a dead-letter topic.
     public var inputTopics: [String] {
@@ -28,9 +43,11 @@ public struct TopicNames: Sendable, Hashable {
          settlementEvents, payoutRequests, payoutConfirmations]
     }
 
-    /// Every topic of the pipeline, the dead-letter topics included.
+    /// Every topic of the pipeline: inputs, notifications, the dead-letter topic of each, and
+    /// the repartition topic of each input.
     public var all: [String] {
-        inputTopics + [notifications] + inputTopics.map(deadLetter(of:))
+        let written = inputTopics + [notifications]
+        return written + written.map(deadLetter(of:)) + inputTopics.map(repartition(of:))
     }
 
     /// Compacted reference-data topics (one value per key).

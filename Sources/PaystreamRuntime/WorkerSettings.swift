@@ -10,12 +10,24 @@ public struct WorkerSettings: Sendable {
     /// At most this many outbox rows per publish round.
     public var outboxBatch: Int = 2000
     public var synchronous: SynchronousMode = .full
+    /// Lets a stage that keeps money run with `synchronous` below FULL (a power loss may then
+    /// lose commits whose effects were already published). Named to be noticed; logged at start.
+    public var allowUnsafeSynchronous = false
     /// How long processed message ids stay in the inbox, and published messages in the outbox
     /// (pruned hourly).
     public var inboxRetention: Duration = .seconds(7 * 24 * 3600)
     /// Attempts for a batch whose transaction fails (SQLite busy, disk full) before the worker
     /// gives up and exits non-zero, to be restarted from its stored offsets.
     public var batchAttempts: Int = 5
+    /// The worker stops (and the daemon exits 1, for systemd to restart it with a fresh
+    /// producer) when outbox rows have failed to be delivered for this long without a single
+    /// complete publish round. A fatal producer error stops it at once.
+    public var deliveryFailureTimeout: Duration = .seconds(120)
+    /// A publish round (or a chunk of pruning) starts only while the loop has spent less than
+    /// this since its last poll, so the consumer polls well within `max.poll.interval.ms`.
+    public var pollBudget: Duration = .seconds(2)
+    /// Rows deleted per transaction when old inbox ids and sent outbox rows are pruned.
+    public var pruneChunk: Int = 5000
     /// Catching up with the reference topics at start gives up (the worker stops with an error)
     /// when no reference partition made progress for this long. Also bounds the wait for the
     /// reference topics' metadata.
@@ -24,6 +36,15 @@ public struct WorkerSettings: Sendable {
     public var crashPoint: CrashPoint?
 
     public init() {}
+
+    /// Refuses `synchronous` below FULL for a stage that keeps money, unless explicitly allowed.
+    public func checkDurability(stage: String, keepsMoney: Bool) throws {
+        guard keepsMoney, synchronous != .full, !allowUnsafeSynchronous else { return }
+        throw ConfigurationError("""
+            \(stage) keeps money: sqlite.synchronous must be FULL (with \(synchronous.rawValue) a power loss can lose \
+            commits whose messages were already published); set sqlite.allow_unsafe_synchronous: true to run it anyway
+            """)
+    }
 }
 
 /// Where time comes from; tests inject a controllable one.

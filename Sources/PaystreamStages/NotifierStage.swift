@@ -41,6 +41,7 @@ public struct NotifierStage: Stage {
     }
 
     public var inputTopics: [String] { [topics.paymentEvents, topics.settlementEvents] }
+    public var outputTopics: [String] { [topics.notifications] }
     public var schema: StageSchema { .empty }
 
     public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input {

@@ -152,6 +152,8 @@ public struct PaymentStage: Stage {
     }
 
     public var inputTopics: [String] { [topics.paymentRequests, topics.channelConfirmations] }
+    public var outputTopics: [String] { [topics.paymentEvents, topics.channelRequests, topics.settlementRequests] }
+    public var keepsMoney: Bool { true }
     public var schema: StageSchema { PaymentTables.schema }
     public var tickInterval: Duration? { .milliseconds(settings.expiryCheckIntervalMs) }
 

@@ -46,6 +46,8 @@ public struct SettlementStage: Stage {
     }
 
     public var inputTopics: [String] { [topics.settlementRequests, topics.payoutConfirmations] }
+    public var outputTopics: [String] { [topics.settlementEvents] }
+    public var keepsMoney: Bool { true }
     public var schema: StageSchema { SettlementTables.schema }
 
     public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> SettlementRequest {

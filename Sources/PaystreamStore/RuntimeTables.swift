@@ -7,22 +7,44 @@ public struct OutboxMessage: Sendable, Equatable {
     public var sequence: Int64
     public var eventID: String
     public var topic: String
-    public var key: String?
+    /// The key's bytes (any bytes: a forwarded record keeps its producer's key as it was).
+    public var key: [UInt8]?
     public var value: Data
+    /// The partition to publish to; nil lets the producer's partitioner choose from the key.
+    public var partition: Int32?
     /// Header name → UTF-8 value.
     public var headers: [String: String]
     public var sent: Bool
 
-    public init(sequence: Int64 = 0, eventID: String, topic: String, key: String?, value: Data,
-                headers: [String: String] = [:], sent: Bool = false) {
+    public init(sequence: Int64 = 0, eventID: String, topic: String, key: [UInt8]?, value: Data,
+                headers: [String: String] = [:], partition: Int32? = nil, sent: Bool = false) {
         self.sequence = sequence
         self.eventID = eventID
         self.topic = topic
         self.key = key
         self.value = value
+        self.partition = partition
         self.headers = headers
         self.sent = sent
     }
+}
+
+/// What a shard holds: the state of `stage` for the keys whose canonical partition, among
+/// `partitionCount`, is `partition`, by the routing rule `routing`.
+public struct ShardIdentity: Sendable, Equatable, CustomStringConvertible {
+    public var stage: String
+    public var partition: Int32
+    public var partitionCount: Int32
+    public var routing: String
+
+    public init(stage: String, partition: Int32, partitionCount: Int32, routing: String) {
+        self.stage = stage
+        self.partition = partition
+        self.partitionCount = partitionCount
+        self.routing = routing
+    }
+
+    public var description: String { "\(stage) partition \(partition) of \(partitionCount) (\(routing))" }
 }
 
 /// The tables the worker runtime owns in every shard, and the statements on them. Every function
@@ -62,6 +84,23 @@ public enum RuntimeTables {
         migrator.registerMigration("runtime-v2-outbox-retention") { db in
             try db.execute(sql: "CREATE INDEX outbox_created_at ON outbox(created_at)")
         }
+        // Forwarded records go to a chosen partition; keys are stored as blobs from here on
+        // (a record's key is any bytes), older rows keep their text keys.
+        migrator.registerMigration("runtime-v3-outbox-partition") { db in
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN partition INTEGER")
+        }
+        migrator.registerMigration("runtime-v4-shard-identity") { db in
+            try db.execute(sql: """
+                CREATE TABLE shard_identity (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    stage TEXT NOT NULL,
+                    partition INTEGER NOT NULL,
+                    partition_count INTEGER NOT NULL,
+                    routing TEXT NOT NULL,
+                    recorded_at TEXT NOT NULL
+                )
+                """)
+        }
     }
 
     // MARK: offsets
@@ -83,6 +122,27 @@ public enum RuntimeTables {
             """, arguments: [topic, partition, nextOffset, timestamp(now)])
     }
 
+    // MARK: identity
+
+    /// What the shard was made for; nil for a shard opened before identities were recorded.
+    public static func identity(_ db: Database) throws -> ShardIdentity? {
+        guard try db.tableExists("shard_identity"),
+              let row = try Row.fetchOne(db, sql: "SELECT stage, partition, partition_count, routing FROM shard_identity")
+        else { return nil }
+        return ShardIdentity(stage: row["stage"], partition: row["partition"], partitionCount: row["partition_count"],
+                             routing: row["routing"])
+    }
+
+    /// Records `identity` if the shard has none yet; returns what the shard holds afterwards.
+    @discardableResult
+    public static func claim(_ db: Database, _ identity: ShardIdentity, now: Date) throws -> ShardIdentity {
+        try db.execute(sql: """
+            INSERT INTO shard_identity (singleton, stage, partition, partition_count, routing, recorded_at)
+            VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT(singleton) DO NOTHING
+            """, arguments: [identity.stage, identity.partition, identity.partitionCount, identity.routing, timestamp(now)])
+        return try self.identity(db) ?? identity
+    }
+
     // MARK: inbox
 
     /// Records a processed message id; returns false if it was processed before.
@@ -99,20 +159,25 @@ public enum RuntimeTables {
         try Bool.fetchOne(db, sql: "SELECT 1 FROM inbox WHERE message_id = ?", arguments: [messageID]) ?? false
     }
 
-    /// Forgets inbox ids processed before `cutoff`; returns how many.
+    /// Forgets at most `limit` inbox ids processed before `cutoff`; returns how many.
     @discardableResult
-    public static func pruneInbox(_ db: Database, before cutoff: Date) throws -> Int {
-        try db.execute(sql: "DELETE FROM inbox WHERE processed_at < ?", arguments: [timestamp(cutoff)])
+    public static func pruneInbox(_ db: Database, before cutoff: Date, limit: Int = .max) throws -> Int {
+        try db.execute(sql: """
+            DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE processed_at < ? LIMIT ?)
+            """, arguments: [timestamp(cutoff), limit])
         return db.changesCount
     }
 
     // MARK: outbox
 
-    /// Forgets published messages enqueued before `cutoff` (unsent ones are always kept);
-    /// returns how many. Until then a stage can republish them byte for byte.
+    /// Forgets at most `limit` published messages enqueued before `cutoff` (unsent ones are
+    /// always kept); returns how many. Until then a stage can republish them byte for byte.
     @discardableResult
-    public static func pruneSentOutbox(_ db: Database, before cutoff: Date) throws -> Int {
-        try db.execute(sql: "DELETE FROM outbox WHERE created_at < ? AND sent_at IS NOT NULL", arguments: [timestamp(cutoff)])
+    public static func pruneSentOutbox(_ db: Database, before cutoff: Date, limit: Int = .max) throws -> Int {
+        try db.execute(sql: """
+            DELETE FROM outbox WHERE sequence IN
+                (SELECT sequence FROM outbox WHERE created_at < ? AND sent_at IS NOT NULL LIMIT ?)
+            """, arguments: [timestamp(cutoff), limit])
         return db.changesCount
     }
 
@@ -122,23 +187,19 @@ public enum RuntimeTables {
     public static func enqueue(_ db: Database, _ message: OutboxMessage, now: Date) throws -> Bool {
         let headers = String(decoding: try JSONEncoder.sortedKeys.encode(message.headers), as: UTF8.self)
         try db.execute(sql: """
-            INSERT INTO outbox (event_id, topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO outbox (event_id, topic, key, value, headers, created_at, partition) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(event_id) DO NOTHING
-            """, arguments: [message.eventID, message.topic, message.key, message.value, headers, timestamp(now)])
+            """, arguments: [message.eventID, message.topic, message.key.map { Data($0) }, message.value, headers,
+                             timestamp(now), message.partition])
         return db.changesCount == 1
     }
 
     /// Unsent messages in the order they were enqueued.
     public static func unsent(_ db: Database, limit: Int) throws -> [OutboxMessage] {
         try Row.fetchAll(db, sql: """
-            SELECT sequence, event_id, topic, key, value, headers FROM outbox
+            SELECT sequence, event_id, topic, key, value, headers, partition, sent_at FROM outbox
             WHERE sent_at IS NULL ORDER BY sequence LIMIT ?
-            """, arguments: [limit]).map { row in
-            let headersJSON: String = row["headers"]
-            let headers = (try? JSONDecoder().decode([String: String].self, from: Data(headersJSON.utf8))) ?? [:]
-            return OutboxMessage(sequence: row["sequence"], eventID: row["event_id"], topic: row["topic"],
-                                 key: row["key"], value: row["value"], headers: headers, sent: false)
-        }
+            """, arguments: [limit]).map(message(from:))
     }
 
     public static func markUnsent(_ db: Database, eventIDs: [String]) throws {
@@ -159,13 +220,22 @@ public enum RuntimeTables {
 
     /// Every outbox row, sent or not (for tools and tests).
     public static func all(_ db: Database) throws -> [OutboxMessage] {
-        try Row.fetchAll(db, sql: "SELECT sequence, event_id, topic, key, value, headers, sent_at FROM outbox ORDER BY sequence").map { row in
-            let headersJSON: String = row["headers"]
-            let headers = (try? JSONDecoder().decode([String: String].self, from: Data(headersJSON.utf8))) ?? [:]
-            let sentAt: String? = row["sent_at"]
-            return OutboxMessage(sequence: row["sequence"], eventID: row["event_id"], topic: row["topic"],
-                                 key: row["key"], value: row["value"], headers: headers, sent: sentAt != nil)
+        try Row.fetchAll(db, sql: """
+            SELECT sequence, event_id, topic, key, value, headers, partition, sent_at FROM outbox ORDER BY sequence
+            """).map(message(from:))
+    }
+
+    private static func message(from row: Row) -> OutboxMessage {
+        let headersJSON: String = row["headers"]
+        let headers = (try? JSONDecoder().decode([String: String].self, from: Data(headersJSON.utf8))) ?? [:]
+        let key: [UInt8]? = switch (row["key"] as DatabaseValue).storage {
+        case .blob(let data): Array(data)
+        case .string(let text): Array(text.utf8)  // written before keys were blobs
+        default: nil
         }
+        let sentAt: String? = row["sent_at"]
+        return OutboxMessage(sequence: row["sequence"], eventID: row["event_id"], topic: row["topic"], key: key,
+                             value: row["value"], headers: headers, partition: row["partition"], sent: sentAt != nil)
     }
 
     static func timestamp(_ date: Date) -> String { Wire.timestamp(date) }

@@ -12,6 +12,8 @@ public final class InProcessPipeline: @unchecked Sendable {
     public let broker: TansuBroker
     public let stateDirectory: String
     public let topics: TopicNames
+    /// The partition count of every topic.
+    public let partitionCount: Int32
     private let lock = NSLock()
     private var tasks: [Task<Void, any Error>] = []
     /// The live reference data of each payment worker started, with the task that runs it.
@@ -28,7 +30,8 @@ public final class InProcessPipeline: @unchecked Sendable {
     /// `reference` to the reference topics, where the payment worker's live lookup reads it.
     public init(partitions: Int32 = 4, topicPrefix: String = "",
                 reference: [ReferenceUpdate] = TestReference.updates) async throws {
-        broker = try TansuBroker()
+        broker = try await TansuBroker.start()
+        partitionCount = partitions
         stateDirectory = try temporaryDirectory("paystream-pipeline")
         topics = TopicNames(prefix: topicPrefix)
         let admin = try KafkaAdmin(configuration: kafka)
@@ -101,11 +104,15 @@ public final class InProcessPipeline: @unchecked Sendable {
         return task
     }
 
-    /// Publishes values to a topic, keyed as given, and waits for delivery.
-    public func publish(topic: String, _ messages: [(key: String, value: Data)]) async throws {
-        let producer = try KafkaProducer(configuration: kafka, logger: Logger(label: "test.publisher"))
+    /// Publishes values to a topic, keyed as given, partitioned as `partitioning` says, and
+    /// waits for delivery.
+    public func publish(topic: String, _ messages: [(key: String, value: Data)],
+                        partitioning: UpstreamPartitioning = .murmur2) async throws {
+        let producer = try KafkaProducer(configuration: kafka, logger: Logger(label: "test.publisher"),
+                                         partitioner: partitioning.librdkafkaPartitioner)
         let results = await producer.send(messages.map {
-            OutgoingMessage(topic: topic, key: Array($0.key.utf8), value: Array($0.value))
+            OutgoingMessage(topic: topic, key: Array($0.key.utf8), value: Array($0.value),
+                            partition: partitioning.partition(of: $0.key, partitionCount: partitionCount))
         })
         await producer.close()
         for result in results { _ = try result.get() }
@@ -155,6 +162,27 @@ public final class InProcessPipeline: @unchecked Sendable {
         for task in running { task.cancel() }
         for task in running { _ = try? await task.value }
         broker.stop()
+    }
+}
+
+/// How an upstream producer in a test chooses partitions: the pipeline must work with each.
+public enum UpstreamPartitioning: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// The Java client's default (librdkafka `murmur2_random`): keys on their canonical partition.
+    case murmur2
+    /// librdkafka's own default (`consistent_random`, CRC32), and so confluent-kafka's and kcat's.
+    case librdkafkaDefault = "librdkafka-default"
+    /// A partition the producer picks for each key by a rule of its own (the sum of the key's
+    /// bytes modulo the partition count).
+    case explicit
+
+    public var description: String { rawValue }
+
+    var librdkafkaPartitioner: String { self == .librdkafkaDefault ? "consistent_random" : "murmur2_random" }
+
+    /// The partition the producer names for `key`; nil to let the partitioner choose.
+    public func partition(of key: String, partitionCount: Int32) -> Int32? {
+        guard self == .explicit else { return nil }
+        return Int32(key.utf8.reduce(0) { $0 + Int($1) } % Int(partitionCount))
     }
 }
 

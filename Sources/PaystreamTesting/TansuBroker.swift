@@ -8,6 +8,11 @@ import Glibc
 ///
 /// The binary comes from `TANSU_BIN`, or from the virtual environment `Deploy/setup.sh` makes.
 /// `stop()` ends the process by its PID; a broker is also stopped when the value is released.
+///
+/// At most `BrokerSlots.limit` brokers run at once in a process (`start()` waits for a slot).
+/// Swift Testing runs every test at the same time; forty brokers with their workers on two cores
+/// starve each other until consumer-group sessions (2 s in tests) expire, groups rebalance
+/// without end and every test times out. A test's own timeouts start once it has its broker.
 public final class TansuBroker: @unchecked Sendable {
     public let port: Int
     public let process: Process
@@ -16,8 +21,19 @@ public final class TansuBroker: @unchecked Sendable {
     private let lock = NSLock()
     private var stopped = false
 
-    /// Starts a broker and waits until it accepts connections.
-    public init(startTimeout: Duration = .seconds(10)) throws {
+    /// Waits for a free slot, then starts a broker and waits until it accepts connections.
+    public static func start(startTimeout: Duration = .seconds(10)) async throws -> TansuBroker {
+        await BrokerSlots.shared.acquire()
+        do {
+            return try TansuBroker(startTimeout: startTimeout)
+        } catch {
+            await BrokerSlots.shared.release()
+            throw error
+        }
+    }
+
+    /// Starts a broker in a slot the caller holds (see `start()`); `stop()` frees the slot.
+    private init(startTimeout: Duration) throws {
         binary = try TansuBroker.locateBinary()
         port = try freeLoopbackPort()
         let url = "tcp://127.0.0.1:\(port)"
@@ -65,6 +81,7 @@ public final class TansuBroker: @unchecked Sendable {
         defer { lock.unlock() }
         guard !stopped else { return }
         stopped = true
+        defer { Task { await BrokerSlots.shared.release() } }
         guard process.isRunning else { return }
         let pid = process.processIdentifier
         kill(pid, SIGTERM)
@@ -86,6 +103,34 @@ public final class TansuBroker: @unchecked Sendable {
             }
         }
         throw TestSupportError("Tansu not found: run Deploy/setup.sh or set TANSU_BIN")
+    }
+}
+
+/// How many test brokers may run at once: `PAYSTREAM_TEST_BROKERS`, default 3.
+public actor BrokerSlots {
+    public static let shared = BrokerSlots(
+        limit: ProcessInfo.processInfo.environment["PAYSTREAM_TEST_BROKERS"].flatMap(Int.init).map { max(1, $0) } ?? 3)
+
+    public let limit: Int
+    private var inUse = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    func acquire() async {
+        if inUse < limit {
+            inUse += 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty {
+            inUse -= 1
+        } else {
+            waiting.removeFirst().resume()  // the slot passes to the first in line
+        }
     }
 }
 

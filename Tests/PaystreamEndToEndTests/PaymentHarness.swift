@@ -17,6 +17,8 @@ final class PaymentHarness: @unchecked Sendable {
     let settings: PaymentStage.Settings
     /// nil: the live reference topics, seeded with `TestReference.updates`.
     let reference: (any ReferenceLookup)?
+    /// How the test, playing the order system and the channel, partitions what it publishes.
+    let upstream: UpstreamPartitioning
     private(set) var records: [ConsumedRecord] = []
     var topics: TopicNames { pipeline.topics }
 
@@ -28,12 +30,14 @@ final class PaymentHarness: @unchecked Sendable {
     static let start = Date(timeIntervalSince1970: 1_795_514_400)  // 2026-11-24T10:00:00Z
 
     init(partitions: Int32 = 2, policy: PaymentPolicy? = nil, settings: PaymentStage.Settings = testSettings,
-         reference: (any ReferenceLookup)? = nil, startWorker: Bool = true) async throws {
+         reference: (any ReferenceLookup)? = nil, upstream: UpstreamPartitioning = .murmur2,
+         startWorker: Bool = true) async throws {
         pipeline = try await InProcessPipeline(partitions: partitions)
         clock = ManualClock(Self.start)
         self.policy = try policy ?? shippedPaymentPolicy()
         self.settings = settings
         self.reference = reference
+        self.upstream = upstream
         let topics = pipeline.topics
         reader = try await pipeline.reader([topics.paymentEvents, topics.channelRequests, topics.settlementRequests,
                                             topics.deadLetter(of: topics.paymentRequests),
@@ -67,7 +71,12 @@ final class PaymentHarness: @unchecked Sendable {
     }
 
     func send(_ requests: (key: String, value: Data)...) async throws {
-        try await pipeline.publish(topic: topics.paymentRequests, requests)
+        try await send(requests)
+    }
+
+    /// Publishes the requests in order, with one producer (as one order system would).
+    func send(_ requests: [(key: String, value: Data)]) async throws {
+        try await pipeline.publish(topic: topics.paymentRequests, requests, partitioning: upstream)
     }
 
     /// The channel's answer to the payment's `authorize` (or another instruction).
@@ -80,7 +89,8 @@ final class PaymentHarness: @unchecked Sendable {
             amount: amount, currency: currency, channelReference: "ref-\(payment)",
             reason: reason ?? (status == "declined" ? "do_not_honor" : nil), message: status == "declined" ? "declined" : nil,
             confirmedAt: Wire.timestamp(clock.now()), requestType: type)
-        try await pipeline.publish(topic: topics.channelConfirmations, [(payer, try Wire.encode(confirmation))])
+        try await pipeline.publish(topic: topics.channelConfirmations, [(payer, try Wire.encode(confirmation))],
+                                   partitioning: upstream)
     }
 
     // MARK: reading

@@ -32,7 +32,7 @@ struct ReferenceCommandTests {
 
     @Test("reference load publishes every line to its schema's topic under its key, a deletion as a tombstone; reference show prints the current values")
     func loadGoodFile() async throws {
-        let broker = try TansuBroker()
+        let broker = try await TansuBroker.start()
         defer { broker.stop() }
         let directory = try temporaryDirectory()
         let created = try await Self.paystream(["topics", "create", "--partitions", "3"], broker: broker, directory: directory)
@@ -77,7 +77,7 @@ struct ReferenceCommandTests {
 
     @Test("reference load of a file with bad lines exits 2 naming each line and its reason, and publishes nothing")
     func loadBadFile() async throws {
-        let broker = try TansuBroker()
+        let broker = try await TansuBroker.start()
         defer { broker.stop() }
         let directory = try temporaryDirectory()
         #expect(try await Self.paystream(["topics", "create", "--partitions", "2"], broker: broker, directory: directory).status == 0)
@@ -113,7 +113,7 @@ struct ReferenceCommandTests {
 
     @Test("topics create makes the compacted reference topics (Tansu accepts cleanup.policy=compact); load without them exits 1 naming them")
     func topicsCreate() async throws {
-        let broker = try TansuBroker()
+        let broker = try await TansuBroker.start()
         defer { broker.stop() }
         let directory = try temporaryDirectory()
         let file = "\(directory)/one.jsonl"

@@ -57,7 +57,7 @@ func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async
 struct GroupTests {
     @Test("two consumers split the partitions, and one takes them all back when the other leaves")
     func rebalance() async throws {
-        let broker = try TansuBroker()
+        let broker = try await TansuBroker.start()
         defer { broker.stop() }
         try broker.createTopics(["t.group"], partitions: 4)
         let all = Set((0..<4).map { TopicPartition("t.group", $0) })
@@ -92,7 +92,7 @@ struct GroupTests {
 
     @Test("a consumer starts where the SQLite shard says, not where the group committed")
     func resumesFromStoredOffsets() async throws {
-        let broker = try TansuBroker()
+        let broker = try await TansuBroker.start()
         defer { broker.stop() }
         try broker.createTopics(["t.resume"], partitions: 1)
         let config = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: fastKafkaProperties)

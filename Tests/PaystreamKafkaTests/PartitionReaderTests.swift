@@ -10,8 +10,8 @@ import Testing
 struct PartitionReaderTests {
     let broker: TansuBroker
 
-    init() throws {
-        broker = try TansuBroker()
+    init() async throws {
+        broker = try await TansuBroker.start()
     }
 
     var kafka: KafkaConfiguration {

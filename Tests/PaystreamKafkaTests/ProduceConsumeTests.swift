@@ -10,7 +10,7 @@ struct ProduceConsumeTests {
 
     @Test("produce then read back every message with key, value and headers")
     func produceAndConsume() async throws {
-        let broker = try TansuBroker()
+        let broker = try await TansuBroker.start()
         defer { broker.stop() }
         try broker.createTopics(["t.basic"], partitions: 3)
         let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers),

@@ -139,6 +139,30 @@ struct DaemonProcessTests {
         #expect(!daemon.log.contains("hunter2"))
     }
 
+    @Test("a money stage refuses sqlite.synchronous below FULL (exit 2); allowed by name, it starts with a warning")
+    func moneyStagesNeedFullSynchronous() async throws {
+        let logs = try temporaryDirectory()
+        let port = try freeLoopbackPort()
+        let base = ["PAYSTREAM_SQLITE_SYNCHRONOUS": "NORMAL", "PAYSTREAM_STATE_DIR": logs]
+        let refused = try DaemonProcess("settlement-worker", arguments: ["--brokers", "127.0.0.1:\(port)"],
+                                        environment: base, logDirectory: logs)
+        #expect(await refused.waitForExit(timeout: .seconds(10)) == 2)
+        #expect(refused.log.contains("settlement-worker keeps money: sqlite.synchronous must be FULL"), "\(refused.log)")
+        #expect(refused.log.contains("sqlite.allow_unsafe_synchronous"))
+
+        let allowed = try DaemonProcess("settlement-worker", arguments: ["--brokers", "127.0.0.1:\(port)", "--connect-timeout", "1"],
+                                        environment: base.merging(["PAYSTREAM_SQLITE_ALLOW_UNSAFE_SYNCHRONOUS": "true"]) { $1 },
+                                        logDirectory: logs)
+        #expect(await allowed.waitForExit(timeout: .seconds(20)) == 1)  // past the check, then no broker
+        #expect(allowed.log.contains("UNSAFE: sqlite.synchronous below FULL"), "\(allowed.log)")
+
+        // A stage without money may run with NORMAL.
+        let sandbox = try DaemonProcess("channel-sandbox", arguments: ["--brokers", "127.0.0.1:\(port)", "--connect-timeout", "1"],
+                                        environment: base, logDirectory: logs)
+        #expect(await sandbox.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(!sandbox.log.contains("UNSAFE"))
+    }
+
     @Test("no broker within the connect timeout: exit 1 with a clear message")
     func unreachableBroker() async throws {
         let logs = try temporaryDirectory()
@@ -153,18 +177,26 @@ struct DaemonProcessTests {
         #expect(daemon.log.contains("no Kafka broker reachable at 127.0.0.1:\(port)"))
     }
 
-    @Test("missing topics: exit 1 naming them; with topics: ready, then SIGTERM exits 0")
+    @Test("missing input topics, then missing output topics: exit 1 naming them; with every topic: ready, then SIGTERM exits 0")
     func readyAndGracefulStop() async throws {
-        let broker = try TansuBroker()
+        let broker = try await TansuBroker.start()
         defer { broker.stop() }
         let logs = try temporaryDirectory()
         let environment = ["PAYSTREAM_BROKERS": broker.bootstrapServers, "PAYSTREAM_STATE_DIR": logs,
                            "PAYSTREAM_KAFKA_SESSION_TIMEOUT_MS": "2000", "PAYSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "300"]
         let early = try DaemonProcess("notifier", environment: environment, logDirectory: logs)
         #expect(await early.waitForExit(timeout: .seconds(20)) == 1)
-        #expect(early.log.contains("payments.events, settlements.events do not exist"))
+        #expect(early.log.contains("input topic(s) payments.events, settlements.events, payments.events.repartition, settlements.events.repartition do not exist"),
+                "\(early.log)")
 
-        try broker.createTopics(["payments.events", "settlements.events"], partitions: 2)
+        try broker.createTopics(["payments.events", "settlements.events", "payments.events.repartition",
+                                 "settlements.events.repartition"], partitions: 2)
+        let noOutputs = try DaemonProcess("notifier", environment: environment, logDirectory: logs)
+        #expect(await noOutputs.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(noOutputs.log.contains("output topic(s) notifications, payments.events.dlq, settlements.events.dlq, notifications.dlq do not exist"),
+                "\(noOutputs.log)")
+
+        try broker.createTopics(["notifications", "payments.events.dlq", "settlements.events.dlq", "notifications.dlq"], partitions: 2)
         let daemon = try DaemonProcess("notifier", arguments: ["--log-format", "json"], environment: environment,
                                        logDirectory: logs)
         try await daemon.waitForLog("\"msg\":\"ready\"", timeout: .seconds(20))

@@ -41,6 +41,7 @@ struct MerchantCheckStage: Stage {
     }
 
     var inputTopics: [String] { [input] }
+    var outputTopics: [String] { [output] }
     var referenceFeed: (any ReferenceFeed)? { feed }
 
     var schema: StageSchema {

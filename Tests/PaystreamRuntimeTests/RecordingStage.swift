@@ -7,11 +7,24 @@ import PaystreamStore
 
 /// A minimal stage for runtime tests: each input `{"id": "...", "n": 1}` inserts one row into
 /// `effect` and emits one message on the output topic with event id `out:<id>`. A negative `n`
-/// breaks the table's CHECK constraint.
+/// breaks the table's CHECK constraint; an id starting with `bug` makes `apply` throw an error that is no
+/// business answer (a bug), every time.
 struct RecordingStage: Stage {
     struct Input: Sendable, Codable {
         let id: String
         let n: Int
+        /// The output carries this many bytes of padding (tests make outputs too large with it).
+        var padBytes: Int? = nil
+    }
+
+    struct Output: Codable {
+        let id: String
+        let n: Int
+        var padding: String?
+    }
+
+    struct Bug: Error, CustomStringConvertible {
+        var description: String { "an id that starts with bug" }
     }
 
     let name = "recorder"
@@ -24,6 +37,7 @@ struct RecordingStage: Stage {
     var label = ""
 
     var inputTopics: [String] { [input] }
+    var outputTopics: [String] { [output] }
 
     var schema: StageSchema {
         StageSchema([("recorder-v1", { db in
@@ -41,9 +55,11 @@ struct RecordingStage: Stage {
     func messageID(of input: Input) -> String? { input.id }
 
     func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
+        if input.id.hasPrefix("bug") { throw Bug() }
         try context.db.execute(sql: "INSERT INTO effect (id, n, kafka_offset, label) VALUES (?, ?, ?, ?)",
                                arguments: [input.id, input.n, record.offset, label])
-        try context.emit(input, topic: output, key: input.id, eventID: "out:\(input.id)")
+        try context.emit(Output(id: input.id, n: input.n, padding: input.padBytes.map { String(repeating: "x", count: $0) }),
+                         topic: output, key: input.id, eventID: "out:\(input.id)")
     }
 
     func tick(in context: StageContext) throws {

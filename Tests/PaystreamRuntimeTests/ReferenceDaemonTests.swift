@@ -10,10 +10,10 @@ import Testing
 struct ReferenceDaemonTests {
     @Test("missing reference topics: exit 1 naming them; with them: catches up, logs the summary, ready, SIGTERM exits 0")
     func referenceTopicsAtStart() async throws {
-        let broker = try TansuBroker()
+        let broker = try await TansuBroker.start()
         defer { broker.stop() }
         let logs = try temporaryDirectory()
-        try broker.createTopics(["payments.requests", "channel.confirmations"], partitions: 2)
+        try broker.createTopics(TopicNames().all, partitions: 2)
         let config = "\(logs)/payment-worker.yaml"
         try """
             stage:

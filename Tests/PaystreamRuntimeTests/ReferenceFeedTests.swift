@@ -16,9 +16,9 @@ struct ReferenceFeedTests {
     let stateDirectory: String
     let topics = TopicNames()
 
-    init() throws {
-        broker = try TansuBroker()
-        try broker.createTopics(["in", "out", "in.dlq"], partitions: 2)
+    init() async throws {
+        broker = try await TansuBroker.start()
+        try broker.createTopics(["in", "in.repartition", "out", "in.dlq"], partitions: 2)
         try broker.createTopics(TopicNames().reference, partitions: 3)
         stateDirectory = try temporaryDirectory()
     }

@@ -12,20 +12,21 @@ struct RuntimeTests {
     let broker: TansuBroker
     let stateDirectory: String
 
-    init() throws {
-        broker = try TansuBroker()
-        try broker.createTopics(["in", "out", "in.dlq"], partitions: 2)
+    init() async throws {
+        broker = try await TansuBroker.start()
+        try broker.createTopics(["in", "in.repartition", "out", "in.dlq", "out.dlq"], partitions: 2)
         stateDirectory = try temporaryDirectory()
     }
 
     func worker(settings: WorkerSettings = WorkerSettings(), tickInterval: Duration? = nil,
-                label: String = "") -> StageWorker<RecordingStage> {
+                label: String = "", output: String = "out", kafka: [String: String] = [:]) -> StageWorker<RecordingStage> {
         var logger = Logger(label: "test.worker")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         var settings = settings
         settings.maxBatchWait = .milliseconds(20)
-        return StageWorker(stage: RecordingStage(input: "in", output: "out", tickInterval: tickInterval, label: label),
-                           kafka: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: fastKafkaProperties),
+        return StageWorker(stage: RecordingStage(input: "in", output: output, tickInterval: tickInterval, label: label),
+                           kafka: KafkaConfiguration(bootstrapServers: broker.bootstrapServers,
+                                                     properties: fastKafkaProperties.merging(kafka) { $1 }),
                            groupID: "recorder", stateDirectory: stateDirectory, topics: TopicNames(),
                            settings: settings, logger: logger)
     }

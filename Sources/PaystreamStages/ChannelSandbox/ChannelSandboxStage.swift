@@ -43,6 +43,7 @@ public struct ChannelSandboxStage: Stage {
     }
 
     public var inputTopics: [String] { [topics.channelRequests] }
+    public var outputTopics: [String] { [topics.channelConfirmations] }
     public var schema: StageSchema { ChannelSandboxTables.schema }
     public var tickInterval: Duration? { settings.tickInterval }
 

@@ -1,0 +1,111 @@
+import Foundation
+import GRDB
+import Logging
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamStore
+
+/// What one batch transaction did, beyond its writes (for logs and counters).
+struct BatchOutcome: Sendable {
+    /// Records forwarded to their canonical partition, per input topic.
+    var forwarded: [String: Int] = [:]
+}
+
+extension StageWorker {
+    /// The batch's transaction: each record in order, then the offsets.
+    ///
+    /// A record off its key's canonical partition is forwarded (an outbox row) and not decided.
+    /// Each decision runs in a savepoint with the record's inbox marks, so a record that is
+    /// dead-lettered leaves no mark and is decided again if it is ever replayed.
+    /// - Parameter isolating: set on the pass after every attempt of the batch failed: an error
+    ///   that is not the environment's (a bug, a corrupt row, an encoding error) then parks that
+    ///   record as `stage_error` and the rest of the batch commits.
+    func applyBatch(_ batch: [ConsumedRecord], partition: Int32, routing: ShardRouting, isolating: Bool = false,
+                    db: Database) throws -> BatchOutcome {
+        let stored = try RuntimeTables.nextOffsets(db)
+        var next: [String: Int64] = [:]
+        var outcome = BatchOutcome()
+        let now = clock.now()
+        let context = StageContext(db: db, partition: partition, now: now, topics: topics, logger: logger)
+        for physical in batch {
+            // Already stored: re-delivered after a seek race or a restart; its effects are in.
+            if let done = next[physical.topic] ?? stored[physical.topic]?[partition], physical.offset < done { continue }
+            next[physical.topic] = physical.offset + 1
+            let record: ConsumedRecord
+            var marks: [String] = []
+            switch routing.route(physical, shardKey: stage.shardKey(of:)) {
+            case .forward(let canonical):
+                try RuntimeTables.enqueue(db, routing.forwarding(physical, to: canonical), now: now)
+                outcome.forwarded[physical.topic, default: 0] += 1
+                logger.debug("record forwarded to its key's partition", metadata: [
+                    "kafka.topic": "\(physical.topic)", "kafka.partition": "\(physical.partition)",
+                    "kafka.offset": "\(physical.offset)", "kafka.canonical_partition": "\(canonical)"])
+                continue
+            case .misrouted(let why):
+                try deadLetter(physical, DeadLetter(code: "misrouted", message: why), context: context)
+                continue
+            case .decide(let original, let forwardID):
+                record = original
+                if let forwardID { marks.append(forwardID) }
+            }
+            let input: S.Input
+            do {
+                input = try stage.decode(record)
+            } catch {
+                try deadLetter(record, error, context: context)
+                continue
+            }
+            if let id = stage.messageID(of: input) { marks.append(id) }
+            if let seen = try marks.first(where: { try RuntimeTables.isProcessed(db, messageID: $0) }) {
+                logger.debug("duplicate input skipped", metadata: ["message.id": "\(seen)", "kafka.offset": "\(record.offset)"])
+                continue
+            }
+            do {
+                try db.inSavepoint {
+                    for id in marks {
+                        _ = try RuntimeTables.markProcessed(db, messageID: id, topic: record.topic, partition: partition,
+                                                            offset: record.offset, now: now)
+                    }
+                    try stage.apply(input, record: record, in: context)
+                    return .commit
+                }
+            } catch let error as DeadLetter {
+                try deadLetter(record, error, context: context)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                // A record that breaks a table constraint would fail every retry and every
+                // restart: park it (its writes were rolled back) instead of stopping the stage.
+                try deadLetter(record, DeadLetter(code: "constraint_violation", message: "\(error)"), context: context)
+            } catch where isolating && !Self.isEnvironmental(error) {
+                try deadLetter(record, .stageError(error), context: context)
+            }
+        }
+        for (topic, offset) in next {
+            try RuntimeTables.storeNextOffset(db, topic: topic, partition: partition, nextOffset: offset, now: now)
+        }
+        return outcome
+    }
+
+    /// Errors of the machine rather than of a record (the disk, the file, a lock, cancellation):
+    /// the batch fails and the worker stops instead of parking good records.
+    static func isEnvironmental(_ error: any Error) -> Bool {
+        if error is CancellationError { return true }
+        guard let error = error as? DatabaseError else { return false }
+        let environmental: [ResultCode] = [.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_NOMEM,
+                                              .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_CORRUPT, .SQLITE_NOTADB,
+                                              .SQLITE_PROTOCOL, .SQLITE_INTERRUPT, .SQLITE_PERM, .SQLITE_ABORT]
+        return environmental.contains(error.resultCode)
+    }
+
+    func deadLetter(_ record: ConsumedRecord, _ reason: DeadLetter, context: StageContext) throws {
+        logger.warning("dead letter", metadata: [
+            "kafka.topic": "\(record.topic)", "kafka.partition": "\(record.partition)",
+            "kafka.offset": "\(record.offset)", "error.code": "\(reason.code)", "error.message": "\(reason.message)",
+        ])
+        let letter = DeadLetterMessage(
+            errorCode: reason.code, errorMessage: reason.message, sourceTopic: record.topic,
+            sourcePartition: record.partition, sourceOffset: record.offset, originalKey: record.keyString,
+            originalValueBase64: Data(record.value).base64EncodedString(), failedAt: context.timestamp)
+        try context.emit(letter, topic: topics.deadLetter(of: record.topic), key: record.keyString,
+                         eventID: "dlq:\(record.topic):\(record.partition):\(record.offset)")
+    }
+}

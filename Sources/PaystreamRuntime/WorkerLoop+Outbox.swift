@@ -1,0 +1,136 @@
+import Foundation
+import GRDB
+import Logging
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamStore
+
+/// The producer cannot deliver: it raised a fatal error, or deliveries kept failing for longer
+/// than `WorkerSettings.deliveryFailureTimeout`. The worker stops and the daemon exits 1, so that
+/// systemd restarts it with a fresh producer; unsent rows stay in the outbox.
+public struct ProducerFailure: Error, CustomStringConvertible {
+    public let description: String
+}
+
+extension WorkerLoop {
+    /// Publishes the unsent outbox rows of the shards that may have some, in order, in rounds of
+    /// at most `outbox.batch` rows per shard, and marks the delivered ones sent in one
+    /// transaction per shard. A row the broker refuses for good is moved to its topic's
+    /// dead-letter topic in that transaction; other failures stay unsent and are retried in order,
+    /// with a growing pause.
+    /// - Parameter budget: no new round starts after this long (at least one runs), so the
+    ///   loop gets back to polling; nil to go on until nothing is pending (revocation, shutdown).
+    func publishPending(budget: Duration? = nil) async throws {
+        let started = ContinuousClock.now
+        if let retryAt = publishRetryAt, budget != nil, started < retryAt { return }
+        var rounds = 0
+        while !pendingPublish.isEmpty {
+            if let budget, rounds > 0, ContinuousClock.now - started >= budget { return }
+            rounds += 1
+            var batches: [(Int32, [OutboxMessage])] = []
+            for partition in pendingPublish.sorted() {
+                guard let shard = shards[partition] else { pendingPublish.remove(partition); continue }
+                let limit = worker.settings.outboxBatch
+                // A cancelled task (a test stopping its workers) makes GRDB's async calls throw;
+                // the rows of the batch in hand must still go out, so use the blocking ones.
+                let rows = Task.isCancelled ? try Self.unsentRows(shard, limit: limit)
+                    : try await shard.read { try RuntimeTables.unsent($0, limit: limit) }
+                if rows.isEmpty { pendingPublish.remove(partition) } else { batches.append((partition, rows)) }
+            }
+            guard !batches.isEmpty else { break }
+            let results = await producer.send(batches.flatMap { $0.1 }.map(Self.outgoing))
+            var index = 0
+            var failures: [KafkaError] = []
+            for (partition, rows) in batches {
+                var delivered: [Int64] = []
+                var refused: [(OutboxMessage, KafkaError)] = []
+                for row in rows {
+                    switch results[index] {
+                    case .success: delivered.append(row.sequence)
+                    case .failure(let error) where error.refusesMessageForGood: refused.append((row, error))
+                    case .failure(let error): failures.append(error)
+                    }
+                    index += 1
+                }
+                guard let shard = shards[partition] else { continue }
+                try await settle(shard, partition: partition, delivered: delivered, refused: refused)
+            }
+            if let fatal = producer.fatalError {
+                throw ProducerFailure(description: "fatal producer error: \(fatal.message)")
+            }
+            guard failures.isEmpty else {
+                try noteDeliveryFailure(failures)
+                return
+            }
+            deliveryFailingSince = nil
+            publishRetryAt = nil
+            consecutiveFailedRounds = 0
+        }
+    }
+
+    /// Marks delivered rows sent and moves refused ones to their dead-letter topic, in one
+    /// transaction (blocking when the task is cancelled, see above).
+    private func settle(_ shard: ShardStore, partition: Int32, delivered: [Int64], refused: [(OutboxMessage, KafkaError)]) async throws {
+        let now = worker.clock.now()
+        let topics = worker.topics
+        for (row, error) in refused {
+            let level: Logger.Level = topics.isDeadLetterTopic(row.topic) ? .critical : .error
+            logger.log(level: level, "outbox message refused by the broker for good", metadata: [
+                "kafka.topic": "\(row.topic)", "event.id": "\(row.eventID)", "error": "\(error)",
+                "outcome": "\(topics.isDeadLetterTopic(row.topic) ? "kept in the shard's outbox only" : "moved to \(topics.deadLetter(of: row.topic))")"])
+        }
+        let write: @Sendable (Database) throws -> Void = { db in
+            try RuntimeTables.markSent(db, sequences: delivered + refused.map(\.0.sequence), now: now)
+            for (row, error) in refused where !topics.isDeadLetterTopic(row.topic) {
+                try RuntimeTables.enqueue(db, Self.deadLetter(for: row, error: error, partition: partition, topics: topics, now: now),
+                                          now: now)
+            }
+        }
+        if Task.isCancelled { try Self.writeBlocking(shard, write) } else { try await shard.write(write) }
+        if !refused.isEmpty { pendingPublish.insert(partition) }
+    }
+
+    private static func unsentRows(_ shard: ShardStore, limit: Int) throws -> [OutboxMessage] {
+        try shard.read { try RuntimeTables.unsent($0, limit: limit) }
+    }
+
+    private static func writeBlocking(_ shard: ShardStore, _ body: (Database) throws -> Void) throws {
+        try shard.write(body)
+    }
+
+    private func noteDeliveryFailure(_ failures: [KafkaError]) throws {
+        let now = ContinuousClock.now
+        let since = deliveryFailingSince ?? now
+        deliveryFailingSince = since
+        let pause = min(Duration.milliseconds(100) * (1 << min(consecutiveFailedRounds, 6)), .seconds(5))
+        consecutiveFailedRounds += 1
+        publishRetryAt = now + pause
+        logger.warning("outbox publish incomplete; will retry", metadata: [
+            "failed": "\(failures.count)", "error": "\(failures[0])", "retry_in": "\(pause)"])
+        if now - since >= worker.settings.deliveryFailureTimeout {
+            throw ProducerFailure(description: "outbox deliveries have failed for \(now - since) (limit \(worker.settings.deliveryFailureTimeout)): \(failures[0])")
+        }
+    }
+
+    static func outgoing(_ row: OutboxMessage) -> OutgoingMessage {
+        OutgoingMessage(topic: row.topic, key: row.key, value: Array(row.value),
+                        headers: row.headers.sorted { $0.key < $1.key }.map { KafkaHeader(key: $0.key, string: $0.value) },
+                        partition: row.partition)
+    }
+
+    /// What goes to `<topic>.dlq` in place of an outbox row the broker refused. The value is cut
+    /// to its first 64 KiB: a refusal is often for size, and the dead letter must get through.
+    static func deadLetter(for row: OutboxMessage, error: KafkaError, partition: Int32, topics: TopicNames,
+                           now: Date) throws -> OutboxMessage {
+        let limit = 64 * 1024
+        let cut = row.value.count > limit ? " (value cut to its first \(limit) of \(row.value.count) bytes)" : ""
+        let letter = DeadLetterMessage(
+            errorCode: "refused_by_broker", errorMessage: "outbox event \(row.eventID): \(error.message)\(cut)",
+            sourceTopic: row.topic, sourcePartition: row.partition ?? partition, sourceOffset: row.sequence,
+            originalKey: row.key.flatMap { String(bytes: $0, encoding: .utf8) },
+            originalValueBase64: row.value.prefix(limit).base64EncodedString(), failedAt: Wire.timestamp(now))
+        let eventID = "dlq:outbox:\(row.eventID)"
+        return OutboxMessage(eventID: eventID, topic: topics.deadLetter(of: row.topic), key: row.key,
+                             value: try Wire.encode(letter), headers: ["event-id": eventID])
+    }
+}

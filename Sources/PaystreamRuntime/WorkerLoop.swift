@@ -1,0 +1,259 @@
+import Foundation
+import GRDB
+import Logging
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamStore
+import ServiceLifecycle
+
+/// The mutable side of a running worker. Used by one task only (the worker's `run`).
+final class WorkerLoop<S: Stage> {
+    let worker: StageWorker<S>
+    let consumer: KafkaConsumer
+    let producer: KafkaProducer
+    private let replica: ReferenceReplica?
+    let routing: ShardRouting
+    var shards: [Int32: ShardStore] = [:]
+    /// Shards that may have unsent outbox rows.
+    var pendingPublish: Set<Int32> = []
+    /// Since when publish rounds have failed without one complete round (nil: all is well).
+    var deliveryFailingSince: ContinuousClock.Instant?
+    /// Failed publish rounds in a row, and when the next may start (a growing pause).
+    var consecutiveFailedRounds = 0
+    var publishRetryAt: ContinuousClock.Instant?
+    /// When the loop last polled Kafka: publishing and pruning stop starting new work once
+    /// `pollBudget` has passed, so the poll interval stays bounded.
+    var lastPoll = ContinuousClock.now
+    private var lastTick = ContinuousClock.now
+    private var lastPrune = ContinuousClock.now - .seconds(3600)
+    /// Set hourly: old inbox ids and sent outbox rows before this time are deleted, a chunk per
+    /// shard per loop iteration, until none is left.
+    private var pruneCutoff: Date?
+    var logger: Logger { worker.logger }
+    var stage: S { worker.stage }
+
+    init(worker: StageWorker<S>, consumer: KafkaConsumer, producer: KafkaProducer, replica: ReferenceReplica?,
+         routing: ShardRouting) {
+        self.worker = worker
+        self.consumer = consumer
+        self.producer = producer
+        self.replica = replica
+        self.routing = routing
+    }
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords,
+                                               maxWait: worker.settings.maxBatchWait)
+            lastPoll = .now
+            // Reference updates that arrived meanwhile count for this batch already.
+            try await replica?.refresh()
+            if !poll.records.isEmpty {
+                try await process(poll.records)
+                if worker.settings.crashPoint == .afterCommitBeforePublish { throw SimulatedCrash() }
+            }
+            try await publishPending(budget: worker.settings.pollBudget)
+            if let rebalance = poll.rebalance { try await handle(rebalance) }
+            try await tickIfDue()
+            await pruneIfDue()
+            if !pendingPublish.isEmpty { try await publishPending(budget: worker.settings.pollBudget) }
+        }
+    }
+
+    /// Lets go of Kafka without publishing anything more, as a dying process would.
+    func abandon() async {
+        await consumer.close()
+        await replica?.close()
+        await producer.close()
+        closeShards(Array(shards.keys))
+    }
+
+    func shutdown() async {
+        // Every owned shard: a batch interrupted by cancellation may have committed without
+        // being marked for publication.
+        pendingPublish.formUnion(shards.keys)
+        do { try await publishPending(budget: nil) } catch {
+            logger.error("outbox not flushed at shutdown; unsent rows stay for the next owner", metadata: ["error": "\(error)"])
+        }
+        await abandon()
+    }
+
+    // MARK: - batches
+
+    private func process(_ records: [ConsumedRecord]) async throws {
+        var byPartition: [Int32: [ConsumedRecord]] = [:]
+        for record in records { byPartition[record.partition, default: []].append(record) }
+        for (partition, batch) in byPartition.sorted(by: { $0.key < $1.key }) {
+            guard let shard = shards[partition] else {
+                // Records of a partition we no longer own are re-read by its new owner.
+                logger.warning("records for an unassigned partition dropped", metadata: ["kafka.partition": "\(partition)"])
+                continue
+            }
+            let outcome: BatchOutcome
+            do {
+                outcome = try await withAttempts("batch for partition \(partition)") { [worker, routing] in
+                    try await shard.write { db in try worker.applyBatch(batch, partition: partition, routing: routing, db: db) }
+                }
+            } catch where !StageWorker<S>.isEnvironmental(error) {
+                // The same failure on every attempt: once more with each record on its own, so
+                // the record that fails is parked as `stage_error` and the others commit.
+                logger.error("batch failed on every attempt; deciding its records one by one", metadata: [
+                    "kafka.partition": "\(partition)", "error": "\(error)"])
+                outcome = try await shard.write { [worker, routing] db in
+                    try worker.applyBatch(batch, partition: partition, routing: routing, isolating: true, db: db)
+                }
+            }
+            worker.statistics.addForwarded(outcome.forwarded)
+            pendingPublish.insert(partition)
+        }
+        // Informational only (lag tools read group offsets); resumption uses the shards' offsets.
+        var processed: [TopicPartition: Int64] = [:]
+        for record in records where shards[record.partition] != nil {
+            processed[record.topicPartition] = max(processed[record.topicPartition] ?? 0, record.offset + 1)
+        }
+        consumer.commitAsync(processed)
+    }
+
+    func withAttempts<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await body()
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                guard attempt < worker.settings.batchAttempts else { throw error }
+                logger.warning("transaction failed; retrying", metadata: ["what": "\(what)", "attempt": "\(attempt)", "error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(50 << attempt))
+                attempt += 1
+            }
+        }
+    }
+
+    // MARK: - rebalance
+
+    private func handle(_ rebalance: Rebalance) async throws {
+        switch rebalance {
+        case .assigned(let partitions):
+            var starts: [TopicPartition: StartOffset] = [:]
+            for partition in Set(partitions.map(\.partition)).sorted() {
+                let shard = try await openShard(partition, topicPartitions: partitions.filter { $0.partition == partition })
+                let stored = try await shard.read { try RuntimeTables.nextOffsets($0) }
+                for tp in partitions where tp.partition == partition {
+                    starts[tp] = stored[tp.topic]?[partition].map(StartOffset.offset) ?? .beginning
+                }
+                // Unsent rows left by a crash, or by the previous owner: publish them again.
+                pendingPublish.insert(partition)
+            }
+            try consumer.accept(assignment: starts)
+            logger.info("partitions assigned", metadata: [
+                "kafka.partitions": "\(Set(partitions.map(\.partition)).sorted())",
+                "kafka.starts": "\(starts.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" }.joined(separator: " "))",
+            ])
+        case .revoked(let partitions, let lost):
+            let owned = Set(partitions.map(\.partition))
+            if lost {
+                // Another member may own them already: what this one stored stays in the shards
+                // (its unsent rows are published by the next owner), nothing more is decided here.
+                logger.warning("group membership lost; partitions taken away", metadata: ["kafka.partitions": "\(owned.sorted())"])
+            }
+            // The batch in hand was stored before we got here; flush its outbox, then let go.
+            do { try await publishPending(budget: nil) } catch {
+                logger.error("outbox not flushed before revocation; the next owner publishes the rest", metadata: ["error": "\(error)"])
+            }
+            closeShards(Array(owned))
+            try consumer.acknowledgeRevocation()
+            if !lost { logger.info("partitions revoked", metadata: ["kafka.partitions": "\(owned.sorted())"]) }
+        }
+    }
+
+    /// Opens (or creates) the shard of `partition` and checks that it was made for this layout.
+    /// A missing file for a partition the group has committed offsets for is refused: its state
+    /// existed somewhere, and rebuilding it from an empty shard would forget payments.
+    private func openShard(_ partition: Int32, topicPartitions: [TopicPartition]) async throws -> ShardStore {
+        if let shard = shards[partition] { return shard }
+        let path = ShardStore.path(stateDirectory: worker.stateDirectory, stage: stage.name, partition: partition)
+        if !FileManager.default.fileExists(atPath: path) {
+            let committed = try await consumer.committedOffsets(topicPartitions)
+            guard committed.isEmpty else {
+                throw ShardLayoutError(description: """
+                    shard file \(path) is missing, but group \(worker.groupID) has committed offsets for partition \(partition) \
+                    (\(committed.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" }.joined(separator: " "))): the state of \
+                    that partition was kept somewhere and would be rebuilt from nothing. Restore the file (it may be on the host \
+                    that ran this partition before), or, to start the partition over on purpose, delete the group's committed \
+                    offsets for it
+                    """)
+            }
+        }
+        let shard = try ShardStore(path: path, partition: partition, synchronous: worker.settings.synchronous,
+                                   schema: stage.schema)
+        do {
+            let wanted = routing.identity(stage: stage.name, partition: partition)
+            let now = worker.clock.now()
+            let recorded = try await shard.write { try RuntimeTables.claim($0, wanted, now: now) }
+            try routing.check(recorded, path: path, stage: stage.name)
+            guard recorded.partition == partition else {
+                throw ShardLayoutError(description: "shard \(path) holds \(recorded), not partition \(partition): it was renamed or copied by hand")
+            }
+        } catch {
+            try? shard.close()
+            throw error
+        }
+        shards[partition] = shard
+        return shard
+    }
+
+    func closeShards(_ partitions: [Int32]) {
+        for partition in partitions {
+            guard let shard = shards.removeValue(forKey: partition) else { continue }
+            pendingPublish.remove(partition)
+            do { try shard.close() } catch {
+                logger.warning("cannot close shard", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: - timer
+
+    private func tickIfDue() async throws {
+        let now = ContinuousClock.now
+        if let interval = stage.tickInterval, now - lastTick >= interval {
+            lastTick = now
+            for (partition, shard) in shards.sorted(by: { $0.key < $1.key }) {
+                try await withAttempts("tick for partition \(partition)") { [worker] in
+                    try await shard.write { db in
+                        let context = StageContext(db: db, partition: partition, now: worker.clock.now(), topics: worker.topics,
+                                                   logger: worker.logger)
+                        try worker.stage.tick(in: context)
+                    }
+                }
+                pendingPublish.insert(partition)
+            }
+        }
+        if now - lastPrune >= .seconds(3600) {
+            lastPrune = now
+            pruneCutoff = worker.clock.now().addingTimeInterval(-Double(worker.settings.inboxRetention.components.seconds))
+        }
+    }
+
+    /// Deletes one chunk of old inbox ids and sent outbox rows per shard while a prune is due;
+    /// a prune of many rows takes several loop iterations, with polls in between.
+    private func pruneIfDue() async {
+        guard let cutoff = pruneCutoff, ContinuousClock.now - lastPoll < worker.settings.pollBudget else { return }
+        let chunk = worker.settings.pruneChunk
+        var done = true
+        for (partition, shard) in shards {
+            do {
+                let deleted = try await shard.write { db in
+                    try RuntimeTables.pruneInbox(db, before: cutoff, limit: chunk)
+                        + RuntimeTables.pruneSentOutbox(db, before: cutoff, limit: chunk)
+                }
+                if deleted > 0 { done = false }
+            } catch {
+                logger.warning("cannot prune the inbox and outbox; next hour then", metadata: [
+                    "kafka.partition": "\(partition)", "error": "\(error)"])
+            }
+        }
+        if done { pruneCutoff = nil }
+    }
+}
