@@ -50,7 +50,11 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
         var maxWaitMs: Int?
         enum CodingKeys: String, CodingKey { case maxRecords = "max_records", maxWaitMs = "max_wait_ms" }
     }
-    struct Outbox: Decodable { var batch: Int? }
+    struct Outbox: Decodable {
+        var batch: Int?
+        var deliveryFailureTimeoutMs: Int?
+        enum CodingKeys: String, CodingKey { case batch, deliveryFailureTimeoutMs = "delivery_failure_timeout_ms" }
+    }
     struct SQLite: Decodable {
         var synchronous: String?
         var allowUnsafeSynchronous: Bool?
@@ -150,6 +154,10 @@ extension DaemonConfiguration {
         if let n = file.outbox?.batch {
             guard n > 0 else { throw ConfigurationError("outbox.batch must be positive") }
             worker.outboxBatch = n
+        }
+        if let ms = file.outbox?.deliveryFailureTimeoutMs {
+            guard ms > 0 else { throw ConfigurationError("outbox.delivery_failure_timeout_ms must be positive") }
+            worker.deliveryFailureTimeout = .milliseconds(ms)
         }
         let syncName = environment["PAYSTREAM_SQLITE_SYNCHRONOUS"] ?? file.sqlite?.synchronous ?? "FULL"
         guard let sync = SynchronousMode(rawValue: syncName.uppercased()) else {

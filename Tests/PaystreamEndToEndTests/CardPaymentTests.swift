@@ -9,8 +9,9 @@ import Testing
 
 @Suite("End to end: one card payment through every stage")
 struct CardPaymentTests {
-    @Test("a card payment is authorized, confirmed, captured, settled and notified; every message checked field by field")
-    func cardPayment() async throws {
+    @Test("a card payment is authorized, confirmed, captured, settled and notified; every message checked field by field",
+          arguments: UpstreamPartitioning.allCases)
+    func cardPayment(upstream: UpstreamPartitioning) async throws {
         let pipeline = try await InProcessPipeline(partitions: 4)
         let topics = pipeline.topics
         try pipeline.start()
@@ -21,7 +22,7 @@ struct CardPaymentTests {
          "splits":[{"party_id":"supplier-3","amount":5000}],"created_at":"2026-11-24T10:00:00Z",
          "metadata":{"cart":"c-1","items":3},"unknown_field":"ignored"}
         """#
-        try await pipeline.publish(topic: topics.paymentRequests, [("user-42", Data(request.utf8))])
+        try await pipeline.publish(topic: topics.paymentRequests, [("user-42", Data(request.utf8))], partitioning: upstream)
 
         let watched = [topics.paymentEvents, topics.channelRequests, topics.channelConfirmations,
                        topics.settlementRequests, topics.settlementEvents, topics.notifications]

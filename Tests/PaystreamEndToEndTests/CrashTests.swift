@@ -9,8 +9,9 @@ import Glibc
 
 @Suite("Crash: SIGKILL payment-worker while payments flow")
 struct CrashTests {
-    @Test("1,000 card payments, payment-worker killed -9 mid-flow and restarted: each has one authorized and one captured event")
-    func killAndRestart() async throws {
+    @Test("1,000 card payments, payment-worker killed -9 mid-flow and restarted: each has one authorized and one captured event",
+          arguments: UpstreamPartitioning.allCases)
+    func killAndRestart(upstream: UpstreamPartitioning) async throws {
         let pipeline = try await InProcessPipeline(partitions: 4)
         let topics = pipeline.topics
         try pipeline.start([.channelSandbox])
@@ -43,7 +44,7 @@ struct CrashTests {
 
         let first = try DaemonProcess("payment-worker", environment: environment, logDirectory: logs)
         try await first.waitForLog("partitions assigned", timeout: .seconds(30))
-        try await pipeline.publish(topic: topics.paymentRequests, requests)
+        try await pipeline.publish(topic: topics.paymentRequests, requests, partitioning: upstream)
 
         let reader = try await pipeline.reader([topics.paymentEvents, topics.settlementRequests, topics.channelRequests]
                                                + [topics.paymentRequests, topics.channelConfirmations].map(topics.deadLetter(of:)))

@@ -22,7 +22,8 @@ struct DaemonConfigurationTests {
         state_dir: /from/file
         topic_prefix: "file."
         batch: { max_records: 7, max_wait_ms: 3 }
-        sqlite: { synchronous: NORMAL }
+        sqlite: { synchronous: NORMAL, allow_unsafe_synchronous: true }
+        outbox: { delivery_failure_timeout_ms: 5000 }
         kafka: { "fetch.wait.max.ms": 10, "client.id": file-client }
         stage: { fee_basis_points: 25, fee_fixed: 3 }
         """.write(toFile: file, atomically: true, encoding: .utf8)
@@ -36,6 +37,8 @@ struct DaemonConfigurationTests {
         #expect(config.worker.maxBatchRecords == 7)
         #expect(config.worker.maxBatchWait == .milliseconds(3))
         #expect(config.worker.synchronous == .normal)
+        #expect(config.worker.allowUnsafeSynchronous)
+        #expect(config.worker.deliveryFailureTimeout == .seconds(5))
         #expect(config.kafkaProperties["fetch.wait.max.ms"] == "10")
         #expect(config.kafkaProperties["sasl.password"] == "secret")
         #expect(config.kafka.properties["client.id"] == "file-client")
