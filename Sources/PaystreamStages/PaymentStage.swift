@@ -455,7 +455,8 @@ private struct Decision {
             }
             if let merchant = payment.merchantID {
                 let handoff = settlementRequest(for: payment, type: "refund", amount: refund.minorUnits,
-                                                eventID: "sr:\(payment.paymentID):refund:\(request.requestID)",
+                                                eventID: MessageID.settlementRefund(payer: payment.payerID, payment: payment.paymentID,
+                                                                                      refundRequest: request.requestID),
                                                 sourceEventID: eventID, merchant: merchant)
                 try context.emit(handoff, topic: topics.settlementRequests, key: merchant, eventID: handoff.eventId)
             }
@@ -669,7 +670,8 @@ private struct Decision {
         let eventID = try emitEvent(for: payment, type: "payment.captured")
         if payment.type == .payment, let merchant = payment.merchantID {
             let handoff = settlementRequest(for: payment, type: "capture", amount: payment.amount,
-                                            eventID: "sr:\(payment.paymentID):capture", sourceEventID: eventID, merchant: merchant)
+                                            eventID: MessageID.settlementCapture(payer: payment.payerID, payment: payment.paymentID),
+                                            sourceEventID: eventID, merchant: merchant)
             try context.emit(handoff, topic: topics.settlementRequests, key: merchant, eventID: handoff.eventId)
         }
     }
@@ -731,7 +733,7 @@ private struct Decision {
     @discardableResult
     private mutating func emitEvent(for payment: PaymentRecord, type: String, reason: String? = nil, message: String? = nil,
                                     refund: Int64? = nil) throws -> String {
-        let eventID = "pe:\(payment.paymentID):\(payment.sequence)"
+        let eventID = MessageID.paymentEvent(payer: payment.payerID, payment: payment.paymentID, sequence: payment.sequence)
         let event = PaymentEvent(
             eventId: eventID, sequence: payment.sequence, occurredAt: now, type: type,
             paymentId: payment.paymentID, requestId: followUpRequestID ?? payment.requestID, orderId: payment.orderID,
@@ -756,7 +758,7 @@ private struct Decision {
     /// Publishes `payment.rejected` and, given the request's fingerprint, remembers the request
     /// id so that a retry gets the same answer.
     ///
-    /// The event id belongs to the request (`rj:<request_id>`), never to a payment: a rejection
+    /// The event id belongs to the request (`rj:<payer_id>:<request_id>`), never to a payment: a rejection
     /// changes no payment, so its `sequence` is 0, and a payment later made under the same
     /// payment_id still starts at 1. An identical retry of a request without a request_id
     /// publishes the same event again.
@@ -766,9 +768,9 @@ private struct Decision {
         let payment = paymentID ?? requestID.map { "pay-\($0)" } ?? fallback
         let eventID: String
         switch (requestID, conflict, record) {
-        case (let id?, false, _): eventID = "rj:\(id)"
-        case (let id?, true, let record?): eventID = "rj:\(id):conflict:\(record.partition):\(record.offset)"
-        case (let id?, true, nil): eventID = "rj:\(id):conflict"
+        case (let id?, false, _): eventID = MessageID.rejection(payer: payerID, request: id)
+        case (let id?, true, let record?): eventID = MessageID.rejection(payer: payerID, request: id) + ":conflict:\(record.partition):\(record.offset)"
+        case (let id?, true, nil): eventID = MessageID.rejection(payer: payerID, request: id) + ":conflict"
         case (nil, _, let record?): eventID = "rj:\(record.topic):\(record.partition):\(record.offset)"
         case (nil, _, nil): eventID = "rj:\(fallback)"
         }

@@ -110,9 +110,10 @@ public enum PaymentTables {
     static func eventIDs(_ db: Database, answering requestID: String, _ logged: LoggedRequest) throws -> [String] {
         if logged.status != PaymentStatus.rejected.rawValue, let payment = try payment(db, id: logged.paymentID),
            payment.requestID == requestID {
-            return (1...max(payment.sequence, 1)).map { "pe:\(payment.paymentID):\($0)" }
+            return (1...max(payment.sequence, 1)).map { MessageID.paymentEvent(payer: payment.payerID, payment: payment.paymentID, sequence: $0) }
         }
         if let ids = logged.eventIDs { return ids }
+        // Logged before rejections stored their event ids: the id of that time.
         return logged.status == PaymentStatus.rejected.rawValue ? ["rj:\(requestID)"] : []
     }
 

@@ -92,13 +92,15 @@ public struct SettlementStage: Stage {
         for (account, amount) in credits where !amount.isZero {
             entries.append(LedgerEntry(account: account, amount: -amount.minorUnits))
         }
-        try SettlementTables.post(context.db, posting: "booking:\(request.paymentId)", currency: request.currency,
+        // A payment is (payer, payment id) here: payment ids are unique per payer only.
+        let payment = MessageID.part(request.payerId) + ":" + MessageID.part(request.paymentId)
+        try SettlementTables.post(context.db, posting: "booking:\(payment)", currency: request.currency,
                                   entries: entries, now: context.timestamp)
         try SettlementTables.recordSettlement(context.db, request: request, fee: breakdown.fee.minorUnits,
                                               net: breakdown.merchantNet.minorUnits, now: context.timestamp)
 
         let event = SettlementEvent(
-            eventId: "se:\(request.paymentId):booked", sequence: 1, occurredAt: context.timestamp, type: "settlement.booked",
+            eventId: MessageID.settlementBooked(payer: request.payerId, payment: request.paymentId), sequence: 1, occurredAt: context.timestamp, type: "settlement.booked",
             paymentId: request.paymentId, orderId: request.orderId, payerId: request.payerId, merchantId: request.merchantId,
             amount: request.amount, currency: request.currency, fee: breakdown.fee.minorUnits,
             commission: breakdown.commission.minorUnits, net: breakdown.merchantNet.minorUnits,
@@ -141,6 +143,29 @@ public enum SettlementTables {
                 CREATE INDEX ledger_entry_account ON ledger_entry(account, currency);
                 """)
         }),
+        // A payment downstream of the payment stage is (payer_id, payment_id): two payers may use
+        // the same payment_id.
+        ("settlement-v2-payer-payment", { db in
+            try db.execute(sql: """
+                CREATE TABLE settlement_v2 (
+                    payer_id TEXT NOT NULL,
+                    payment_id TEXT NOT NULL,
+                    merchant_id TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    currency TEXT NOT NULL,
+                    fee INTEGER NOT NULL,
+                    net INTEGER NOT NULL,
+                    mode TEXT NOT NULL,
+                    source_event_id TEXT NOT NULL,
+                    booked_at TEXT NOT NULL,
+                    PRIMARY KEY (payer_id, payment_id)
+                );
+                INSERT INTO settlement_v2 (payer_id, payment_id, merchant_id, amount, currency, fee, net, mode, source_event_id, booked_at)
+                    SELECT '', payment_id, merchant_id, amount, currency, fee, net, mode, source_event_id, booked_at FROM settlement;
+                DROP TABLE settlement;
+                ALTER TABLE settlement_v2 RENAME TO settlement;
+                """)
+        }),
     ])
 
     /// Writes a posting; refuses one whose entries do not sum to zero (the record is parked as a
@@ -163,9 +188,9 @@ public enum SettlementTables {
 
     static func recordSettlement(_ db: Database, request: SettlementRequest, fee: Int64, net: Int64, now: String) throws {
         try db.execute(sql: """
-            INSERT INTO settlement (payment_id, merchant_id, amount, currency, fee, net, mode, source_event_id, booked_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [request.paymentId, request.merchantId, request.amount, request.currency, fee, net,
+            INSERT INTO settlement (payer_id, payment_id, merchant_id, amount, currency, fee, net, mode, source_event_id, booked_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [request.payerId, request.paymentId, request.merchantId, request.amount, request.currency, fee, net,
                              request.settlement.mode, request.eventId, now])
     }
 

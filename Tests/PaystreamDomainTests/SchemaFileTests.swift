@@ -116,7 +116,7 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
         },
         SchemaSample(file: "payment-event.v1.schema.json", schemaName: PaymentEvent.schemaName, variant: "all fields") {
             try Wire.encode(PaymentEvent(
-                eventId: "pe:pay-1001:2", sequence: 2, occurredAt: "2026-11-24T10:00:01.250Z", type: "payment.failed",
+                eventId: "pe:user-42:pay-1001:2", sequence: 2, occurredAt: "2026-11-24T10:00:01.250Z", type: "payment.failed",
                 paymentId: "pay-1001", requestId: "ord-1001-try-1", orderId: "ord-1001", payerId: "user-42",
                 merchantId: "m-7", amount: 19_999, currency: "CNY", method: "alipay", channel: "mobile", status: "failed",
                 reason: "insufficient_balance", message: "declined by the channel", channelReference: "sbx-alipay-3f2a9c",
@@ -124,7 +124,7 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
         },
         SchemaSample(file: "payment-event.v1.schema.json", schemaName: PaymentEvent.schemaName, variant: "nulls") {
             try Wire.encode(PaymentEvent(
-                eventId: "pe:unidentified-0-17:1", sequence: 1, occurredAt: "2026-11-24T10:00:01.250Z",
+                eventId: "rj:payments.requests:0:17", sequence: 1, occurredAt: "2026-11-24T10:00:01.250Z",
                 type: "payment.rejected", paymentId: "unidentified-0-17", requestId: nil, orderId: nil, payerId: nil,
                 merchantId: nil, amount: nil, currency: nil, method: nil, channel: nil, status: "rejected"))
         },
@@ -148,44 +148,44 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
         },
         SchemaSample(file: "settlement-request.v1.schema.json", schemaName: SettlementRequest.schemaName, variant: "all fields") {
             try Wire.encode(SettlementRequest(
-                eventId: "sr:pay-1001:capture", type: "capture", paymentId: "pay-1001", orderId: "ord-1001",
+                eventId: "sr:user-42:pay-1001:capture", type: "capture", paymentId: "pay-1001", orderId: "ord-1001",
                 payerId: "user-42", merchantId: "m-7", amount: 19_999, currency: "CNY", method: "alipay",
                 settlement: SettlementTerms(mode: "installments", installments: 6),
                 splits: [Split(partyId: "supplier-3", amount: 5_000)], settlementCurrency: "CNY",
-                capturedAt: "2026-11-24T10:00:01.250Z", sourceEventId: "pe:pay-1001:2"))
+                capturedAt: "2026-11-24T10:00:01.250Z", sourceEventId: "pe:user-42:pay-1001:2"))
         },
         SchemaSample(file: "settlement-request.v1.schema.json", schemaName: SettlementRequest.schemaName, variant: "required fields") {
             try Wire.encode(SettlementRequest(
-                eventId: "sr:pay-1002:capture", type: "capture", paymentId: "pay-1002", orderId: nil,
+                eventId: "sr:user-43:pay-1002:capture", type: "capture", paymentId: "pay-1002", orderId: nil,
                 payerId: "user-43", merchantId: "m-7", amount: 5_000, currency: "CNY", method: "card",
                 settlement: SettlementTerms(mode: "prepaid"), splits: [], settlementCurrency: nil,
-                capturedAt: "2026-11-24T10:00:01.250Z", sourceEventId: "pe:pay-1002:2"))
+                capturedAt: "2026-11-24T10:00:01.250Z", sourceEventId: "pe:user-43:pay-1002:2"))
         },
         SchemaSample(file: "settlement-event.v1.schema.json", schemaName: SettlementEvent.schemaName, variant: "all fields") {
             try Wire.encode(SettlementEvent(
-                eventId: "se:pay-1001:booked", sequence: 1, occurredAt: "2026-11-24T10:00:01.400Z",
+                eventId: "se:user-42:pay-1001:booked", sequence: 1, occurredAt: "2026-11-24T10:00:01.400Z",
                 type: "settlement.booked", paymentId: "pay-1001", orderId: "ord-1001", payerId: "user-42",
                 merchantId: "m-7", amount: 19_999, currency: "CNY", fee: 120, commission: 0, net: 14_879,
                 splits: [Split(partyId: "supplier-3", amount: 5_000)], settlementMode: "installments",
-                sourceEventId: "sr:pay-1001:capture"))
+                sourceEventId: "sr:user-42:pay-1001:capture"))
         },
         SchemaSample(file: "settlement-event.v1.schema.json", schemaName: SettlementEvent.schemaName, variant: "required fields") {
             try Wire.encode(SettlementEvent(
-                eventId: "se:pay-1002:booked", sequence: 1, occurredAt: "2026-11-24T10:00:01.400Z",
+                eventId: "se:user-43:pay-1002:booked", sequence: 1, occurredAt: "2026-11-24T10:00:01.400Z",
                 type: "settlement.booked", paymentId: "pay-1002", orderId: nil, payerId: "user-43",
                 merchantId: "m-7", amount: 5_000, currency: "CNY", fee: 30, commission: 0, net: 4_970,
-                splits: [], settlementMode: "prepaid", sourceEventId: "sr:pay-1002:capture"))
+                splits: [], settlementMode: "prepaid", sourceEventId: "sr:user-43:pay-1002:capture"))
         },
         SchemaSample(file: "notification.v1.schema.json", schemaName: NotificationMessage.schemaName, variant: "all fields") {
             try Wire.encode(NotificationMessage(
-                eventId: "nt:pe:pay-1001:2:payer", sourceEventId: "pe:pay-1001:2", occurredAt: "2026-11-24T10:00:01.500Z",
+                eventId: "nt:pe:user-42:pay-1001:2:payer", sourceEventId: "pe:user-42:pay-1001:2", occurredAt: "2026-11-24T10:00:01.500Z",
                 recipientId: "user-42", recipientType: "payer", type: "payment.captured", paymentId: "pay-1001",
                 orderId: "ord-1001", amount: 19_999, currency: "CNY", locale: "zh-CN", title: "支付成功",
                 body: "您的订单 ord-1001 已支付 ¥199.99"))
         },
         SchemaSample(file: "notification.v1.schema.json", schemaName: NotificationMessage.schemaName, variant: "required fields") {
             try Wire.encode(NotificationMessage(
-                eventId: "nt:pe:pay-1002:2:payer", sourceEventId: "pe:pay-1002:2", occurredAt: "2026-11-24T10:00:01.500Z",
+                eventId: "nt:pe:user-43:pay-1002:2:payer", sourceEventId: "pe:user-43:pay-1002:2", occurredAt: "2026-11-24T10:00:01.500Z",
                 recipientId: "user-43", recipientType: "payer", type: "payment.captured", paymentId: "pay-1002",
                 orderId: nil, amount: 5_000, currency: "CNY", locale: "en", title: "Payment successful",
                 body: "Your order pay-1002 has been paid: ¥50.00"))

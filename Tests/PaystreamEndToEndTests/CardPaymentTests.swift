@@ -46,7 +46,7 @@ struct CardPaymentTests {
         #expect(on(topics.paymentEvents).allSatisfy { $0.keyString == "user-42" })
         for (event, (sequence, type, status)) in zip(paymentEvents, [(1, "payment.authorized", "authorized"), (2, "payment.captured", "captured")]) {
             #expect(event.schema == "payment-event/v1")
-            #expect(event.eventId == "pe:pay-1001:\(sequence)")
+            #expect(event.eventId == "pe:user-42:pay-1001:\(sequence)")
             #expect(event.sequence == sequence)
             #expect(event.type == type)
             #expect(event.status == status)
@@ -70,7 +70,7 @@ struct CardPaymentTests {
         #expect(Set(rawAuthorized.keys) == ["schema", "event_id", "sequence", "occurred_at", "type", "payment_id", "request_id",
                                             "order_id", "payer_id", "merchant_id", "amount", "currency", "method", "channel",
                                             "status", "reason", "message", "channel_reference", "refund_amount", "refunded_total", "metadata"])
-        #expect(on(topics.paymentEvents)[0].header("event-id") == "pe:pay-1001:1")
+        #expect(on(topics.paymentEvents)[0].header("event-id") == "pe:user-42:pay-1001:1")
 
         // channel.requests: one authorize instruction keyed by payer.
         let instructions = try on(topics.channelRequests).map { try Wire.decode(ChannelRequest.self, from: Data($0.value)) }
@@ -112,7 +112,7 @@ struct CardPaymentTests {
         let handoff = handoffs[0]
         #expect(on(topics.settlementRequests)[0].keyString == "m-7")
         #expect(handoff.schema == "settlement-request/v1")
-        #expect(handoff.eventId == "sr:pay-1001:capture")
+        #expect(handoff.eventId == "sr:user-42:pay-1001:capture")
         #expect(handoff.type == "capture")
         #expect(handoff.paymentId == "pay-1001")
         #expect(handoff.orderId == "ord-1001")
@@ -124,7 +124,7 @@ struct CardPaymentTests {
         #expect(handoff.settlement == SettlementTerms(mode: "prepaid"))
         #expect(handoff.splits == [Split(partyId: "supplier-3", amount: 5000)])
         #expect(handoff.settlementCurrency == nil)
-        #expect(handoff.sourceEventId == "pe:pay-1001:2")
+        #expect(handoff.sourceEventId == "pe:user-42:pay-1001:2")
 
         // settlements.events: booked, fee 0.60% of 19999 = 119.994 → 120 (half up), net = 19999 − 120 − 5000.
         let settlements = try on(topics.settlementEvents).map { try Wire.decode(SettlementEvent.self, from: Data($0.value)) }
@@ -132,7 +132,7 @@ struct CardPaymentTests {
         let booked = settlements[0]
         #expect(on(topics.settlementEvents)[0].keyString == "m-7")
         #expect(booked.schema == "settlement-event/v1")
-        #expect(booked.eventId == "se:pay-1001:booked")
+        #expect(booked.eventId == "se:user-42:pay-1001:booked")
         #expect(booked.sequence == 1)
         #expect(booked.type == "settlement.booked")
         #expect(booked.paymentId == "pay-1001")
@@ -146,7 +146,7 @@ struct CardPaymentTests {
         #expect(booked.net == 14879)
         #expect(booked.splits == [Split(partyId: "supplier-3", amount: 5000)])
         #expect(booked.settlementMode == "prepaid")
-        #expect(booked.sourceEventId == "sr:pay-1001:capture")
+        #expect(booked.sourceEventId == "sr:user-42:pay-1001:capture")
 
         // notifications: one, for the payer, in zh-CN.
         let notes = try on(topics.notifications).map { try Wire.decode(NotificationMessage.self, from: Data($0.value)) }
@@ -154,8 +154,8 @@ struct CardPaymentTests {
         let note = notes[0]
         #expect(on(topics.notifications)[0].keyString == "user-42")
         #expect(note.schema == "notification/v1")
-        #expect(note.eventId == "nt:pe:pay-1001:2:payer")
-        #expect(note.sourceEventId == "pe:pay-1001:2")
+        #expect(note.eventId == "nt:pe:user-42:pay-1001:2:payer")
+        #expect(note.sourceEventId == "pe:user-42:pay-1001:2")
         #expect(note.recipientId == "user-42")
         #expect(note.recipientType == "payer")
         #expect(note.type == "payment.captured")
@@ -174,6 +174,56 @@ struct CardPaymentTests {
             "clearing:card": 19999, "merchant_payable:m-7": -14879, "fee_revenue": -120, "supplier_payable:supplier-3": -5000,
         ])
     }
+}
+
+extension CardPaymentTests {
+    @Test("two payers who use the same payment_id: both captured, settled and notified, nothing shared downstream")
+    func samePaymentIDTwoPayers() async throws {
+        let pipeline = try await InProcessPipeline(partitions: 4)
+        let topics = pipeline.topics
+        // Two payers whose shards differ, so the payment stage holds each payment on its own.
+        func shard(_ payer: String) -> Int32 { KeyPartitioner.partition(of: Array(payer.utf8), partitionCount: 4) }
+        let other = try #require((1...100).map { "user-\($0)" }.first { shard($0) != shard("user-42") })
+        let payers = ["user-42", other]
+        try pipeline.start()
+        let requests = payers.enumerated().map { index, payer in
+            (payer, Data("""
+                {"schema":"payment-request/v1","type":"payment","request_id":"same-\(payer)","payment_id":"pay-same",
+                 "payer_id":"\(payer)","merchant_id":"m-7","amount":\(1000 + index),"currency":"CNY",
+                 "method":"card","channel":"bank_card"}
+                """.utf8))
+        }
+        try await pipeline.publish(topic: topics.paymentRequests, requests)
+        let reader = try await pipeline.reader([topics.paymentEvents, topics.settlementEvents, topics.notifications]
+                                               + topics.inputTopics.map(topics.deadLetter(of:)))
+        var records = try await reader.read(timeout: .seconds(60)) { records in
+            records.filter { $0.topic == topics.notifications }.count >= 2
+                && records.filter { $0.topic == topics.settlementEvents }.count >= 2
+        }
+        records += try await reader.readFor(.milliseconds(500))
+        await reader.close()
+        await pipeline.stop()
+
+        #expect(records.filter { $0.topic.hasSuffix(".dlq") }.isEmpty)
+        let events = try records.filter { $0.topic == topics.paymentEvents }.map { try Wire.decode(PaymentEvent.self, from: Data($0.value)) }
+        let booked = try records.filter { $0.topic == topics.settlementEvents }.map { try Wire.decode(SettlementEvent.self, from: Data($0.value)) }
+        let notes = try records.filter { $0.topic == topics.notifications }.map { try Wire.decode(NotificationMessage.self, from: Data($0.value)) }
+        for (index, payer) in payers.enumerated() {
+            #expect(events.filter { $0.payerId == payer && $0.type == "payment.captured" }.map(\.eventId) == ["pe:\(payer):pay-same:2"])
+            #expect(booked.filter { $0.payerId == payer }.map(\.eventId) == ["se:\(payer):pay-same:booked"])
+            #expect(booked.first { $0.payerId == payer }?.amount == Int64(1000 + index))
+            #expect(notes.filter { $0.recipientId == payer }.map(\.sourceEventId) == ["pe:\(payer):pay-same:2"])
+        }
+        let rows = try settlementRows(pipeline.stateDirectory)
+        #expect(Set(rows.map { "\($0.payer)/\($0.payment)" }) == Set(payers.map { "\($0)/pay-same" }) && rows.count == 2)
+        #expect(try ledgerEntries(pipeline.stateDirectory).reduce(0) { $0 + $1.amount } == 0)
+    }
+}
+
+func settlementRows(_ stateDirectory: String) throws -> [(payer: String, payment: String)] {
+    try ShardInspection.read(stateDirectory: stateDirectory, stage: "settlement-worker") { db in
+        try Row.fetchAll(db, sql: "SELECT payer_id, payment_id FROM settlement").map { ($0["payer_id"] as String, $0["payment_id"] as String) }
+    }.flatMap { $0 }
 }
 
 func ledgerEntries(_ stateDirectory: String) throws -> [(account: String, amount: Int64)] {

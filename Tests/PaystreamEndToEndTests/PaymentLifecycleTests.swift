@@ -280,7 +280,7 @@ struct PaymentTimeTests {
         try await h.event("payment.expired", of: "pay-keep-1")
         h.clock.advance(by: 6 * 86_400 - 122)  // 6 days: still remembered
         try await h.send(H.request("keep-1", amount: 1_500))
-        try await h.waitFor { events, _ in events.filter { $0.eventId == "pe:pay-keep-1:1" }.count == 2 }
+        try await h.waitFor { events, _ in events.filter { $0.eventId == "pe:user-1:pay-keep-1:1" }.count == 2 }
         h.clock.advance(by: 2 * 86_400)  // 8 days: forgotten at the next timer run
         try await h.settle()
         try await h.send(H.request("keep-1", amount: 1_500))
@@ -293,7 +293,7 @@ struct PaymentTimeTests {
         // which finds the payment id taken (the payment itself is never forgotten).
         #expect(h.events(of: "pay-keep-1").filter { $0.type == "payment.authorized" }.count == 2)
         #expect(h.events(of: "pay-keep-1").filter { $0.type == "payment.expired" }.count == 2)
-        #expect(forgotten.type == "payment.rejected" && forgotten.eventId == "rj:keep-1")
+        #expect(forgotten.type == "payment.rejected" && forgotten.eventId == "rj:user-1:keep-1")
         #expect(forgotten.message?.contains("already used") == true)
         #expect(h.channelRequests.filter { $0.requestType == "authorize" }.count == 1)
     }
@@ -357,7 +357,7 @@ struct PaymentInstancesTests {
         for event in h.events { contents[event.eventId, default: []].insert(event.type + "/\(event.sequence)") }
         for i in 0..<80 {
             let events = h.events(of: "pay-dup-\(i)")
-            #expect(Set(events.map(\.eventId)) == ["pe:pay-dup-\(i):1", "pe:pay-dup-\(i):2"], "pay-dup-\(i)")
+            #expect(Set(events.map(\.eventId)) == ["pe:\(payers[i % payers.count]):pay-dup-\(i):1", "pe:\(payers[i % payers.count]):pay-dup-\(i):2"], "pay-dup-\(i)")
             #expect(Set(events.map(\.type)) == ["payment.authorized", "payment.captured"], "pay-dup-\(i)")
         }
         #expect(contents.values.allSatisfy { $0.count == 1 }, "an event id was published with two contents")

@@ -45,7 +45,7 @@ struct PaymentScenarioTests {
         #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
 
         let events = try Self.events(records, topics)
-        #expect(events.map(\.0.eventId) == ["pe:pay-r-1:1", "pe:pay-r-1:2", "pe:pay-r-1:1", "pe:pay-r-1:2"])
+        #expect(events.map(\.0.eventId) == ["pe:user-1:pay-r-1:1", "pe:user-1:pay-r-1:2", "pe:user-1:pay-r-1:1", "pe:user-1:pay-r-1:2"])
         #expect(events[0].1.value == events[2].1.value)
         #expect(events[1].1.value == events[3].1.value)
         #expect(records.filter { $0.topic == topics.channelRequests }.count == 1)
@@ -76,7 +76,7 @@ struct PaymentScenarioTests {
         #expect(conflict.paymentId == "pay-r-2")
         #expect(conflict.sequence == 0)
         #expect(conflict.amount == 999)
-        #expect(conflict.eventId.hasPrefix("rj:r-2:conflict:"))
+        #expect(conflict.eventId.hasPrefix("rj:user-1:r-2:conflict:"))
         #expect(events[2].type == "payment.captured")
         #expect(events[2].sequence == 2)
         #expect(records.filter { $0.topic == topics.channelRequests }.count == 1)
@@ -100,7 +100,7 @@ struct PaymentScenarioTests {
         let events = try Self.events(records, topics)
         #expect(events.count == 2)
         for (event, _) in events {
-            #expect(event.eventId == "rj:r-3")
+            #expect(event.eventId == "rj:user-1:r-3")
             #expect(event.reason == "invalid_request")
             #expect(event.sequence == 0)  // a rejection changes no payment
         }
