@@ -106,8 +106,9 @@ public final class InProcessPipeline: @unchecked Sendable {
 
     /// Publishes values to a topic, keyed as given, partitioned as `partitioning` says, and
     /// waits for delivery.
+    @discardableResult
     public func publish(topic: String, _ messages: [(key: String, value: Data)],
-                        partitioning: UpstreamPartitioning = .murmur2) async throws {
+                        partitioning: UpstreamPartitioning = .murmur2) async throws -> [DeliveryReport] {
         let producer = try KafkaProducer(configuration: kafka, logger: Logger(label: "test.publisher"),
                                          partitioner: partitioning.librdkafkaPartitioner)
         let results = await producer.send(messages.map {
@@ -115,7 +116,7 @@ public final class InProcessPipeline: @unchecked Sendable {
                             partition: partitioning.partition(of: $0.key, partitionCount: partitionCount))
         })
         await producer.close()
-        for result in results { _ = try result.get() }
+        return try results.map { try $0.get() }
     }
 
     /// Publishes reference data (a tombstone for a deletion) and waits for delivery; then, if

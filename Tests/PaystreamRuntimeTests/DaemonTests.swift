@@ -3,6 +3,9 @@ import PaystreamRuntime
 import PaystreamStages
 import PaystreamTesting
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("Daemon configuration")
 struct DaemonConfigurationTests {
@@ -164,6 +167,25 @@ struct DaemonProcessTests {
                                         environment: base, logDirectory: logs)
         #expect(await sandbox.waitForExit(timeout: .seconds(20)) == 1)
         #expect(!sandbox.log.contains("UNSAFE"))
+    }
+
+    @Test("a worker whose group session expired (process stopped) logs the partitions it lost at warning, then goes on")
+    func lostMembershipLogged() async throws {
+        let broker = try await TansuBroker.start()
+        defer { broker.stop() }
+        try broker.createTopics(TopicNames().all, partitions: 2)
+        let logs = try temporaryDirectory()
+        let environment = ["PAYSTREAM_BROKERS": broker.bootstrapServers, "PAYSTREAM_STATE_DIR": logs,
+                           "PAYSTREAM_KAFKA_SESSION_TIMEOUT_MS": "2000", "PAYSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "300"]
+        let daemon = try DaemonProcess("channel-sandbox", environment: environment, logDirectory: logs)
+        try await daemon.waitForLog("partitions assigned", timeout: .seconds(30))
+        daemon.signal(SIGSTOP)  // no heartbeats: the group expires the member
+        try await Task.sleep(for: .seconds(6))
+        daemon.signal(SIGCONT)
+        try await daemon.waitForLog("group membership lost", timeout: .seconds(30))
+        let line = daemon.log.split(separator: "\n").first { $0.contains("group membership lost") }.map(String.init) ?? ""
+        #expect(line.contains("level=warning") && line.contains(#"kafka.partitions="[0, 1]""#), "\(line)")
+        #expect(await daemon.stop() == 0)
     }
 
     @Test("no broker within the connect timeout: exit 1 with a clear message")

@@ -1,0 +1,96 @@
+import Foundation
+import PaystreamRuntime
+
+/// Hostile records for the pipeline's input topics, from a seed: random bytes, truncated JSON,
+/// wrong types, huge strings, unknown schemas, boundary amounts, unicode and empty keys, keys that
+/// differ from the body. Every one must be answered by a rejection event or a dead letter, and no
+/// worker may stop on any of them.
+public struct FuzzInput: Sendable {
+    public struct Record: Sendable {
+        public let topic: String
+        public let key: String
+        public let value: Data
+        /// What the record is, for messages.
+        public let kind: String
+    }
+
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+    /// The next pseudo-random number (splitmix64).
+    public mutating func next() -> UInt64 {
+        state = state &+ 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func pick<T>(_ choices: [T]) -> T { choices[Int(next() % UInt64(choices.count))] }
+
+    static let keys = ["", "用户-7", "👾", "user-1", "payer with spaces", String(repeating: "k", count: 300)]
+
+    /// `count` hostile records for `topic`. Payment requests include well-formed requests with
+    /// boundary amounts and keys that differ from their payer (answered by events); every other
+    /// topic gets only records that cannot be decoded (answered by dead letters).
+    public mutating func records(for topic: String, topics: TopicNames, count: Int) -> [Record] {
+        (0..<count).map { i in
+            let key = pick(Self.keys + ["fz-\(i)"])
+            let id = "fz-\(topic)-\(i)-\(next() % 1_000_000)"
+            var kinds = ["random bytes", "truncated", "wrong types", "huge string", "unknown schema", "not an object"]
+            if topic == topics.paymentRequests { kinds += ["boundary amount", "key differs from payer", "unicode fields"] }
+            let kind = pick(kinds)
+            return Record(topic: topic, key: key, value: value(kind: kind, id: id, key: key, topic: topic, topics: topics), kind: kind)
+        }
+    }
+
+    private mutating func value(kind: String, id: String, key: String, topic: String, topics: TopicNames) -> Data {
+        let schema = schemaName(of: topic, topics: topics)
+        switch kind {
+        case "random bytes":
+            return Data((0..<Int(1 + next() % 200)).map { _ in UInt8(truncatingIfNeeded: next()) })
+        case "truncated":
+            let full = #"{"schema":"\#(schema)","type":"payment","request_id":"\#(id)","payer_id":"user-1","amount":100}"#
+            return Data(full.utf8.prefix(Int(1 + next() % UInt64(full.utf8.count - 1))))
+        case "wrong types":
+            return Data(#"{"schema":"\#(schema)","request_id":7,"payer_id":["x"],"amount":"lots","currency":false,"event_id":{}}"#.utf8)
+        case "huge string":
+            return Data(#"{"schema":"\#(schema)","request_id":"\#(id)","payer_id":"\#(String(repeating: "x", count: 100_000))"}"#.utf8)
+        case "unknown schema":
+            return Data(#"{"schema":"\#(schema.replacingOccurrences(of: "/v1", with: "/v9"))","request_id":"\#(id)"}"#.utf8)
+        case "not an object":
+            return Data(pick([#"[1,2,3]"#, #""just a string""#, "null", "42", ""]).utf8)
+        case "boundary amount":
+            let amount = pick(["0", "1", "-1", "\(Int64.max)", "9223372036854775808", "1.5", "1e3"])
+            return request(id: id, payer: key.isEmpty ? "user-1" : key, amount: amount)
+        case "key differs from payer":
+            return request(id: id, payer: "someone-else-\(next() % 100)", amount: "100")
+        default:  // unicode fields
+            return request(id: "\(id)-支付-🙂", payer: key.isEmpty ? "用户" : key, amount: "100", merchant: "商户-\u{0}")
+        }
+    }
+
+    private func request(id: String, payer: String, amount: String, merchant: String = "m-1") -> Data {
+        func quoted(_ text: String) -> String {
+            String(decoding: try! JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed]), as: UTF8.self)
+                .dropFirst().dropLast().description
+        }
+        return Data("""
+            {"schema":"payment-request/v1","type":"payment","request_id":\(quoted(id)),"payer_id":\(quoted(payer)),\
+            "merchant_id":\(quoted(merchant)),"amount":\(amount),"currency":"CNY","method":"card","channel":"bank_card"}
+            """.utf8)
+    }
+
+    private func schemaName(of topic: String, topics: TopicNames) -> String {
+        switch topic {
+        case topics.paymentRequests: "payment-request/v1"
+        case topics.channelRequests: "channel-request/v1"
+        case topics.channelConfirmations: "channel-confirmation/v1"
+        case topics.paymentEvents: "payment-event/v1"
+        case topics.settlementRequests: "settlement-request/v1"
+        case topics.settlementEvents: "settlement-event/v1"
+        default: "payout-confirmation/v1"
+        }
+    }
+}
