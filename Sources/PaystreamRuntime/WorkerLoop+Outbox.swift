@@ -18,15 +18,18 @@ extension WorkerLoop {
     /// transaction per shard. A row the broker refuses for good is moved to its topic's
     /// dead-letter topic in that transaction; other failures stay unsent and are retried in order,
     /// with a growing pause.
-    /// - Parameter budget: no new round starts after this long (at least one runs), so the
-    ///   loop gets back to polling; nil to go on until nothing is pending (revocation, shutdown).
+    /// - Parameter budget: no new round starts once this long has passed since the last poll (one
+    ///   round per poll always may), so the loop gets back to polling; nil to go on until nothing
+    ///   is pending (revocation, shutdown).
     func publishPending(budget: Duration? = nil) async throws {
-        let started = ContinuousClock.now
-        if let retryAt = publishRetryAt, budget != nil, started < retryAt { return }
-        var rounds = 0
+        if let retryAt = publishRetryAt, budget != nil, ContinuousClock.now < retryAt { return }
         while !pendingPublish.isEmpty {
-            if let budget, rounds > 0, ContinuousClock.now - started >= budget { return }
-            rounds += 1
+            if let budget {
+                // One round per poll at least; more only while the poll is recent.
+                if roundsSincePoll > 0, ContinuousClock.now - lastPoll >= budget { return }
+                roundsSincePoll += 1
+                worker.statistics.notePublishRounds(roundsSincePoll)
+            }
             var batches: [(Int32, [OutboxMessage])] = []
             for partition in pendingPublish.sorted() {
                 guard let shard = shards[partition] else { pendingPublish.remove(partition); continue }
@@ -77,7 +80,7 @@ extension WorkerLoop {
             let level: Logger.Level = topics.isDeadLetterTopic(row.topic) ? .critical : .error
             logger.log(level: level, "outbox message refused by the broker for good", metadata: [
                 "kafka.topic": "\(row.topic)", "event.id": "\(row.eventID)", "error": "\(error)",
-                "outcome": "\(topics.isDeadLetterTopic(row.topic) ? "kept in the shard's outbox only" : "moved to \(topics.deadLetter(of: row.topic))")"])
+                "outcome": "\(topics.isDeadLetterTopic(row.topic) ? "kept in the shard's outbox only" : "moved to a dead-letter topic")"])
         }
         let write: @Sendable (Database) throws -> Void = { db in
             try RuntimeTables.markSent(db, sequences: delivered + refused.map(\.0.sequence), now: now)
@@ -130,7 +133,9 @@ extension WorkerLoop {
             originalKey: row.key.flatMap { String(bytes: $0, encoding: .utf8) },
             originalValueBase64: row.value.prefix(limit).base64EncodedString(), failedAt: Wire.timestamp(now))
         let eventID = "dlq:outbox:\(row.eventID)"
-        return OutboxMessage(eventID: eventID, topic: topics.deadLetter(of: row.topic), key: row.key,
+        // A forwarded copy belongs to the input topic it was forwarded from.
+        let target = topics.deadLetter(of: topics.source(ofRepartition: row.topic) ?? row.topic)
+        return OutboxMessage(eventID: eventID, topic: target, key: row.key,
                              value: try Wire.encode(letter), headers: ["event-id": eventID])
     }
 }

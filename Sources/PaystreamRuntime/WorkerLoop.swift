@@ -24,6 +24,8 @@ final class WorkerLoop<S: Stage> {
     /// When the loop last polled Kafka: publishing and pruning stop starting new work once
     /// `pollBudget` has passed, so the poll interval stays bounded.
     var lastPoll = ContinuousClock.now
+    /// Publish rounds run since that poll.
+    var roundsSincePoll = 0
     private var lastTick = ContinuousClock.now
     private var lastPrune = ContinuousClock.now - .seconds(3600)
     /// Set hourly: old inbox ids and sent outbox rows before this time are deleted, a chunk per
@@ -46,6 +48,7 @@ final class WorkerLoop<S: Stage> {
             let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords,
                                                maxWait: worker.settings.maxBatchWait)
             lastPoll = .now
+            roundsSincePoll = 0
             // Reference updates that arrived meanwhile count for this batch already.
             try await replica?.refresh()
             if !poll.records.isEmpty {

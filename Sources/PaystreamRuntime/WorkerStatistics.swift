@@ -4,11 +4,20 @@ import Foundation
 public final class WorkerStatistics: @unchecked Sendable {
     private let lock = NSLock()
     private var forwarded: [String: Int] = [:]
+    private var rounds = 0
 
     public init() {}
 
     /// Records forwarded to their key's canonical partition, per input topic, since start.
     public var forwardedByTopic: [String: Int] { lock.withLock { forwarded } }
+
+    /// The most publish rounds the loop ran between two polls (bounded by `pollBudget`: one
+    /// when the budget is zero).
+    public var maxPublishRoundsBetweenPolls: Int { lock.withLock { rounds } }
+
+    func notePublishRounds(_ count: Int) {
+        lock.withLock { rounds = max(rounds, count) }
+    }
 
     func addForwarded(_ counts: [String: Int]) {
         guard !counts.isEmpty else { return }

@@ -126,3 +126,25 @@ extension RuntimeTests {
         #expect(!FileManager.default.fileExists(atPath: removed), "no empty shard was created in its place")
     }
 }
+
+extension RuntimeTests {
+    @Test("a large outbox backlog is published a bounded round at a time, with polls in between; every row goes out once")
+    func publishRoundsBounded() async throws {
+        defer { broker.stop() }
+        let ids = (0..<120).map { "b-\($0)" }
+        try await publish(ids.map { ("k", #"{"id":"\#($0)","n":1}"#) })
+        // A crash after the commit leaves every row of the batch unsent.
+        var crashing = WorkerSettings()
+        crashing.crashPoint = .afterCommitBeforePublish
+        await #expect(throws: SimulatedCrash.self) { try await worker(settings: crashing).run() }
+        // The restarted worker publishes 10 rows per round and may not start a second round
+        // before it polls again.
+        var settings = WorkerSettings()
+        settings.outboxBatch = 10
+        settings.pollBudget = .zero
+        let restarted = worker(settings: settings)
+        let out = try await run(restarted) { Set($0.compactMap(\.keyString)).count == ids.count }
+        #expect(out.count == ids.count, "each row published once")
+        #expect(restarted.statistics.maxPublishRoundsBetweenPolls == 1)
+    }
+}
