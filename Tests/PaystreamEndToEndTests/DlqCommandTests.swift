@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 @testable import PaystreamAdmin
 import PaystreamDomain
 import PaystreamKafka
@@ -8,9 +9,9 @@ import PaystreamStore
 import PaystreamTesting
 import Testing
 
-/// `paystream dlq list|show|replay`, run as processes against the broker of a payment-worker
-/// running in-process.
-@Suite("paystream dlq")
+/// `paystream dlq list|show|replay` and `paystream show payment`, run as processes against the
+/// broker and the state directory of a payment-worker running in-process.
+@Suite("paystream dlq and show payment")
 struct DlqCommandTests {
     /// Runs the paystream CLI to its end against the harness's broker; its exit status and output.
     static func paystream(_ arguments: [String], _ h: PaymentHarness) async throws -> (status: Int32, output: String) {
@@ -130,6 +131,66 @@ struct DlqCommandTests {
         #expect(marked.filter { $0 }.count == 1, "the replay is marked in the payer's shard")
         #expect(try ShardInspection.payments(stateDirectory: h.pipeline.stateDirectory).map(\.status) == [.captured])
         try await h.finish()
+    }
+
+    @Test("show payment prints a captured payment's row, its published events, hold, postings and settlement, and a rejected one's rejection; exit 1 for another payer or an unknown id")
+    func showPayment() async throws {
+        let h = try await PaymentHarness()
+        try h.pipeline.start([.settlementWorker], clock: h.clock)
+        try await h.send(PaymentHarness.request("s-1", amount: 4_200))
+        try await h.outcome(of: "s-1")
+        try await h.confirm("pay-s-1", amount: 4_200)
+        try await h.event("payment.captured", of: "pay-s-1")
+        try await h.send(PaymentHarness.request("rej-1", currency: "RMB"))
+        let rejection = try await h.outcome(of: "rej-1")
+        let directory = h.pipeline.stateDirectory
+        let deadline = ContinuousClock.now + .seconds(30)
+        func settlement() throws -> Row? {
+            try ShardInspection.read(stateDirectory: directory, stage: "settlement-worker") { db in
+                try db.tableExists("settlement") ? try Row.fetchOne(db, sql: "SELECT * FROM settlement WHERE payment_id = 'pay-s-1'") : nil
+            }.compactMap { $0 }.first
+        }
+        while try settlement() == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let booked = try #require(try settlement(), "settlement-worker booked the payment")
+        try await h.finish()
+
+        let show = try await Self.paystream(["show", "payment", "user-1", "pay-s-1", "--state-dir", directory], h)
+        #expect(show.status == 0, "\(show.output)")
+        let text = show.output
+        func yuan(_ minor: Int64) -> String { Money(minorUnits: minor, currency: Currency.named("CNY")!).formatted }
+        let amount = yuan(4_200)
+        #expect(text.contains("payment pay-s-1 of payer user-1"))
+        #expect(text.contains("status:      captured"))
+        #expect(text.contains("amount:      \(amount) by card on bank_card"))
+        for event in h.events(of: "pay-s-1") {
+            #expect(text.contains("\(event.eventId)  \(h.topics.paymentEvents)  #\(event.sequence) \(event.type)"), "\(event.eventId) in\n\(text)")
+        }
+        #expect(h.events(of: "pay-s-1").count == 2)
+        #expect(text.contains("cr:pay-s-1:authorize  channel.requests  authorize \(amount)  sent"))
+        #expect(text.contains("sr:user-1:pay-s-1:capture  settlement.requests  capture \(amount)  sent"))
+        #expect(text.contains("auth:pay-s-1  on channel:card:CNY  \(amount)  posted \(amount) by capture:pay-s-1"), "\(text)")
+        #expect(text.contains("  capture:pay-s-1  "))
+        #expect(text.contains("debit   channel:card:CNY  \(amount)") && text.contains("credit  settlement:CNY  \(amount)"), "\(text)")
+        let fee: Int64 = booked["fee"], net: Int64 = booked["net"]
+        #expect(fee + net == 4_200)
+        #expect(text.contains("amount \(amount), fee \(yuan(fee)), net \(yuan(net))"), "\(text)")
+        #expect(text.contains("  booking:user-1:pay-s-1  "))
+        #expect(text.contains("credit  merchant_payable:m-1  \(yuan(net))"), "\(text)")
+
+        // A payment never stored: its rejection is what there is to show.
+        let refused = try await Self.paystream(["show", "payment", "user-1", rejection.paymentId, "--state-dir", directory], h)
+        #expect(refused.status == 0, "\(refused.output)")
+        #expect(refused.output.contains("no payment stored; every request for it was rejected"))
+        #expect(refused.output.contains("\(rejection.eventId)  \(h.topics.paymentEvents)  #0 payment.rejected (\(rejection.reason ?? "?"))"),
+                "\(refused.output)")
+        #expect(rejection.type == "payment.rejected")
+
+        let otherPayer = try await Self.paystream(["show", "payment", "user-2", "pay-s-1", "--state-dir", directory], h)
+        #expect(otherPayer.status == 1)
+        #expect(otherPayer.output.contains("payer user-2 has no payment pay-s-1") && otherPayer.output.contains("belongs to payer user-1"),
+                "\(otherPayer.output)")
+        let unknown = try await Self.paystream(["show", "payment", "user-1", "pay-nope", "--state-dir", directory], h)
+        #expect(unknown.status == 1 && unknown.output.contains("payer user-1 has no payment pay-nope"), "\(unknown.output)")
     }
 }
 
