@@ -17,6 +17,10 @@ extension StageWorker {
     /// A record off its key's canonical partition is forwarded (an outbox row) and not decided.
     /// Each decision runs in a savepoint with the record's inbox marks, so a record that is
     /// dead-lettered leaves no mark and is decided again if it is ever replayed.
+    /// A record carrying the `paystream-replay-of` header (`paystream dlq replay` sets it to the
+    /// dead letter's id) also marks `replay:<id>`: replaying one dead letter twice has one
+    /// effect, even for inputs without a message id. A forwarded copy keeps its headers, so the
+    /// mark holds after forwarding too.
     /// - Parameter isolating: set on the pass after every attempt of the batch failed: an error
     ///   that is not the environment's (a bug, a corrupt row, an encoding error) then parks that
     ///   record as `stage_error` and the rest of the batch commits.
@@ -56,6 +60,7 @@ extension StageWorker {
                 continue
             }
             if let id = stage.messageID(of: input) { marks.append(id) }
+            if let replayed = record.header(DeadLetter.replayOfHeader) { marks.append("replay:\(replayed)") }
             if let seen = try marks.first(where: { try RuntimeTables.isProcessed(db, messageID: $0) }) {
                 logger.debug("duplicate input skipped", metadata: ["message.id": "\(seen)", "kafka.offset": "\(record.offset)"])
                 continue
@@ -108,4 +113,10 @@ extension StageWorker {
         try context.emit(letter, topic: topics.deadLetter(of: record.topic), key: record.keyString,
                          eventID: "dlq:\(record.topic):\(record.partition):\(record.offset)")
     }
+}
+
+extension DeadLetter {
+    /// The header `paystream dlq replay` puts on a replayed record: its dead letter's id
+    /// (`<dlq topic>:<partition>:<offset>`). The runtime marks `replay:<id>` in the inbox.
+    public static let replayOfHeader = "paystream-replay-of"
 }

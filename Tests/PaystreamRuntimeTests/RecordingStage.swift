@@ -8,7 +8,7 @@ import PaystreamStore
 /// A minimal stage for runtime tests: each input `{"id": "...", "n": 1}` inserts one row into
 /// `effect` and emits one message on the output topic with event id `out:<id>`. A negative `n`
 /// breaks the table's CHECK constraint; an id starting with `bug` makes `apply` throw an error that is no
-/// business answer (a bug), every time.
+/// business answer (a bug), every time; an id starting with `anon` gives no message id (no inbox dedup).
 struct RecordingStage: Stage {
     struct Input: Sendable, Codable {
         let id: String
@@ -52,7 +52,7 @@ struct RecordingStage: Stage {
         }
     }
 
-    func messageID(of input: Input) -> String? { input.id }
+    func messageID(of input: Input) -> String? { input.id.hasPrefix("anon") ? nil : input.id }
 
     func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
         if input.id.hasPrefix("bug") { throw Bug() }
