@@ -80,6 +80,12 @@ public struct StageWorker<S: Stage>: Service {
         } catch let crash as SimulatedCrash {
             await loop.abandon()
             throw crash
+        } catch let failure as ProducerFailure {
+            // Flushing through the producer that failed would only wait out its timeouts: let go,
+            // and leave the unsent rows to the restarted daemon.
+            logger.critical("worker stopping: the producer cannot deliver", metadata: ["error": "\(failure)"])
+            await loop.abandon()
+            throw failure
         } catch is CancellationError {
             // Cancelled mid-step (tests stop workers this way): a stop like any other.
         } catch {

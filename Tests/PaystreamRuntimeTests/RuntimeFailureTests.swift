@@ -11,7 +11,7 @@ import Testing
 /// The runtime fails loudly, never silently: a record that breaks the stage is parked, a message
 /// the broker refuses is parked, a producer that cannot deliver stops the worker.
 extension RuntimeTests {
-    private func letters(_ records: [ConsumedRecord], on topic: String) throws -> [DeadLetterMessage] {
+    func letters(_ records: [ConsumedRecord], on topic: String) throws -> [DeadLetterMessage] {
         try records.filter { $0.topic == topic }.map { try Wire.decode(DeadLetterMessage.self, from: Data($0.value)) }
     }
 
@@ -146,5 +146,34 @@ extension RuntimeTests {
         let out = try await run(restarted) { Set($0.compactMap(\.keyString)).count == ids.count }
         #expect(out.count == ids.count, "each row published once")
         #expect(restarted.statistics.maxPublishRoundsBetweenPolls == 1)
+    }
+}
+
+extension RuntimeTests {
+    @Test("a record on a repartition topic without its origin, or on the wrong partition, is parked as misrouted on the input's dead-letter topic")
+    func misroutedCopies() async throws {
+        defer { broker.stop() }
+        let key = "k-1"
+        let canonical = KeyPartitioner.partition(of: Array(key.utf8), partitionCount: 2)
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers),
+                                         logger: Logger(label: "test"))
+        let origin = [KafkaHeader(key: "paystream-source-topic", string: "in"), KafkaHeader(key: "paystream-source-partition", string: "0"),
+                      KafkaHeader(key: "paystream-source-offset", string: "99")]
+        let sent = await producer.send([
+            OutgoingMessage(topic: "in.repartition", key: key, value: #"{"id":"no-origin","n":1}"#, partition: canonical),
+            OutgoingMessage(topic: "in.repartition", key: key, value: #"{"id":"wrong-partition","n":1}"#, headers: origin,
+                            partition: 1 - canonical),
+            OutgoingMessage(topic: "in.repartition", key: key, value: #"{"id":"good","n":1}"#, headers: origin, partition: canonical),
+        ])
+        await producer.close()
+        for result in sent { _ = try result.get() }
+        let records = try await run(worker(), reading: ["out", "in.dlq"]) { records in
+            records.contains { $0.topic == "out" } && records.filter { $0.topic == "in.dlq" }.count == 2
+        }
+        let parked = try letters(records, on: "in.dlq")
+        #expect(parked.map(\.errorCode) == ["misrouted", "misrouted"])
+        #expect(Set(parked.compactMap { Data(base64Encoded: $0.originalValueBase64).map { String(decoding: $0, as: UTF8.self) } })
+                == [#"{"id":"no-origin","n":1}"#, #"{"id":"wrong-partition","n":1}"#])
+        #expect(records.filter { $0.topic == "out" }.map(\.keyString) == ["good"])
     }
 }
