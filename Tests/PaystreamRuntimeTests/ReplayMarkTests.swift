@@ -20,14 +20,10 @@ extension RuntimeTests {
             OutgoingMessage(topic: "in", key: key, value: value,
                             headers: [KafkaHeader(key: DeadLetter.replayOfHeader, string: id)], partition: partition)
         }
-        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers),
-                                         logger: Logger(label: "test"))
         // The same dead letter three times: on the key's partition, again there, and on the other
         // partition (forwarded, headers kept); then a second dead letter with the same bytes.
-        let results = await producer.send([replay("in.dlq:0:7"), replay("in.dlq:0:7"),
-                                           replay("in.dlq:0:7", partition: 1 - canonical), replay("in.dlq:1:3")])
-        await producer.close()
-        for result in results { _ = try result.get() }
+        try await produce([replay("in.dlq:0:7"), replay("in.dlq:0:7"), replay("in.dlq:0:7", partition: 1 - canonical),
+                           replay("in.dlq:1:3")])
 
         let worker = worker()
         let task = Task { try await worker.run() }

@@ -155,18 +155,14 @@ extension RuntimeTests {
         defer { broker.stop() }
         let key = "k-1"
         let canonical = KeyPartitioner.partition(of: Array(key.utf8), partitionCount: 2)
-        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers),
-                                         logger: Logger(label: "test"))
         let origin = [KafkaHeader(key: "paystream-source-topic", string: "in"), KafkaHeader(key: "paystream-source-partition", string: "0"),
                       KafkaHeader(key: "paystream-source-offset", string: "99")]
-        let sent = await producer.send([
+        try await produce([
             OutgoingMessage(topic: "in.repartition", key: key, value: #"{"id":"no-origin","n":1}"#, partition: canonical),
             OutgoingMessage(topic: "in.repartition", key: key, value: #"{"id":"wrong-partition","n":1}"#, headers: origin,
                             partition: 1 - canonical),
             OutgoingMessage(topic: "in.repartition", key: key, value: #"{"id":"good","n":1}"#, headers: origin, partition: canonical),
         ])
-        await producer.close()
-        for result in sent { _ = try result.get() }
         let records = try await run(worker(), reading: ["out", "in.dlq"]) { records in
             records.contains { $0.topic == "out" } && records.filter { $0.topic == "in.dlq" }.count == 2
         }

@@ -32,9 +32,14 @@ struct RuntimeTests {
     }
 
     func publish(_ values: [(key: String, value: String)]) async throws {
+        try await produce(values.map { OutgoingMessage(topic: "in", key: $0.key, value: $0.value) })
+    }
+
+    /// Produces the messages as they are (topic, partition, headers) and waits for delivery.
+    func produce(_ messages: [OutgoingMessage]) async throws {
         let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers),
                                          logger: Logger(label: "test"))
-        let results = await producer.send(values.map { OutgoingMessage(topic: "in", key: $0.key, value: $0.value) })
+        let results = await producer.send(messages)
         await producer.close()
         for result in results { _ = try result.get() }
     }
