@@ -66,7 +66,7 @@ public enum Daemon {
             throw ConfigurationError("no Kafka broker reachable at \(config.brokers) within \(config.connectTimeout): \(error)")
         }
         let topics = config.topics
-        let consumed = stage.inputTopics + stage.inputTopics.map(topics.repartition(of:))
+        let consumed = stage.consumedTopics(in: topics)
         let written = stage.outputTopics + (stage.inputTopics + stage.outputTopics).map(topics.deadLetter(of:))
         for (what, names) in [("input", consumed), ("reference", stage.referenceFeed?.referenceTopics ?? []), ("output", written)] {
             let missing = names.filter { counts[$0] == nil }

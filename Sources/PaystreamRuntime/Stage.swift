@@ -49,6 +49,11 @@ public protocol Stage: Sendable {
 }
 
 extension Stage {
+    /// The input topics and their repartition topics: everything the stage's group consumes.
+    public func consumedTopics(in topics: TopicNames) -> [String] {
+        inputTopics + inputTopics.map(topics.repartition(of:))
+    }
+
     public var keepsMoney: Bool { false }
     public func shardKey(of record: ConsumedRecord) -> [UInt8]? { record.key }
     public var tickInterval: Duration? { nil }

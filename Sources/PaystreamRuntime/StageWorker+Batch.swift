@@ -110,9 +110,7 @@ extension StageWorker {
             errorCode: reason.code, errorMessage: reason.message, sourceTopic: record.topic,
             sourcePartition: record.partition, sourceOffset: record.offset, originalKey: record.keyString,
             originalValueBase64: Data(record.value).base64EncodedString(), failedAt: context.timestamp)
-        // A copy on a repartition topic is parked with the records of the input it came from.
-        let target = topics.deadLetter(of: topics.source(ofRepartition: record.topic) ?? record.topic)
-        try context.emit(letter, topic: target, key: record.keyString,
+        try context.emit(letter, topic: topics.deadLetter(of: record.topic), key: record.keyString,
                          eventID: "dlq:\(record.topic):\(record.partition):\(record.offset)")
     }
 }

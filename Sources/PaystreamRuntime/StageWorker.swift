@@ -61,10 +61,10 @@ public struct StageWorker<S: Stage>: Service {
             }
             let joined = try KafkaConsumer(configuration: kafka, groupID: groupID, logger: logger)
             consumer = joined
-            routing = ShardRouting(partitionCount: try Self.partitionCount(of: consumedTopics, in: try await joined.topicPartitionCounts()),
+            routing = ShardRouting(partitionCount: try Self.partitionCount(of: stage.consumedTopics(in: topics), in: try await joined.topicPartitionCounts()),
                                    topics: topics)
             try routing.checkShardFiles(stateDirectory: stateDirectory, stage: stage.name)
-            try joined.subscribe(consumedTopics)
+            try joined.subscribe(stage.consumedTopics(in: topics))
         } catch {
             await consumer?.close()
             await replica?.close()
@@ -99,8 +99,6 @@ public struct StageWorker<S: Stage>: Service {
 }
 
 extension StageWorker {
-    /// The input topics and their repartition topics: everything the group consumes.
-    var consumedTopics: [String] { stage.inputTopics + stage.inputTopics.map(topics.repartition(of:)) }
 
     /// The one partition count of `topics` (they must exist and be co-partitioned).
     static func partitionCount(of topics: [String], in counts: [String: Int32]) throws -> Int32 {

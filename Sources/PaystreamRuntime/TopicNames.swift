@@ -20,8 +20,9 @@ public struct TopicNames: Sendable, Hashable {
     public var fxRates: String { named("reference.fx-rates") }
 
     /// The dead-letter topic of a topic: records of an input topic that cannot be decided, and
-    /// messages for a topic that the broker refuses for good.
-    public func deadLetter(of topic: String) -> String { topic + ".dlq" }
+    /// messages for a topic that the broker refuses for good. A repartition topic's records are
+    /// its input topic's, and so are its dead letters.
+    public func deadLetter(of topic: String) -> String { (source(ofRepartition: topic) ?? topic) + ".dlq" }
 
     /// The repartition topic of an input topic: a record that arrived off its key's canonical
     /// partition is forwarded there, to that partition, before it is decided. It is ours; the

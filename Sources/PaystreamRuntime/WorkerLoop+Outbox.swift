@@ -133,9 +133,7 @@ extension WorkerLoop {
             originalKey: row.key.flatMap { String(bytes: $0, encoding: .utf8) },
             originalValueBase64: row.value.prefix(limit).base64EncodedString(), failedAt: Wire.timestamp(now))
         let eventID = "dlq:outbox:\(row.eventID)"
-        // A forwarded copy belongs to the input topic it was forwarded from.
-        let target = topics.deadLetter(of: topics.source(ofRepartition: row.topic) ?? row.topic)
-        return OutboxMessage(eventID: eventID, topic: target, key: row.key,
+        return OutboxMessage(eventID: eventID, topic: topics.deadLetter(of: row.topic), key: row.key,
                              value: try Wire.encode(letter), headers: ["event-id": eventID])
     }
 }
