@@ -183,6 +183,10 @@ public struct PaymentRecord: Sendable, Equatable {
 
     /// Money a channel took after its payment expired or was cancelled and then refused to give
     /// back: owed to the payer until someone settles it by hand.
+    /// The id of the automatic refund that gives back a late capture. Its reason says so until a
+    /// channel refuses it (then the reason is the channel's), so the id is what tells it apart.
+    static func lateCaptureRefundID(_ paymentID: String) -> String { "\(paymentID):late-capture" }
+
     static func lateCaptureAccount(_ currency: Currency) -> Account {
         Account(id: AccountID("late_capture:\(currency.code)"), currency: currency, normalSide: .credit)
     }

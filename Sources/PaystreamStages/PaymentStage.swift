@@ -564,7 +564,7 @@ private struct Decision {
                                              credit: channel.id, amount: taken, postedAt: context.now))
         try LedgerTables.save(db, from: before, to: ledger)
         let refundID = "late-capture"
-        try PaymentTables.insertRefund(db, .init(refundID: "\(payment.paymentID):\(refundID)", paymentID: payment.paymentID,
+        try PaymentTables.insertRefund(db, .init(refundID: PaymentRecord.lateCaptureRefundID(payment.paymentID), paymentID: payment.paymentID,
                                                  amount: taken.minorUnits, currency: taken.currency.code,
                                                  status: "requested", reason: "late_capture_reversal"), now: now)
         try emitEvent(for: payment, type: "payment.late_capture", reason: "late_capture",
@@ -580,7 +580,7 @@ private struct Decision {
             throw DeadLetter(code: "unknown_refund", message: "refund answer for unknown instruction \(confirmation.channelRequestId)")
         }
         let suffix = String(confirmation.channelRequestId.dropFirst(prefix.count))
-        let refundID = suffix == "late-capture" ? "\(payment.paymentID):late-capture" : suffix
+        let refundID = suffix == "late-capture" ? PaymentRecord.lateCaptureRefundID(payment.paymentID) : suffix
         guard var refund = try PaymentTables.refund(db, id: refundID) else {
             throw DeadLetter(code: "unknown_refund", message: "refund answer for unknown refund \(refundID)")
         }

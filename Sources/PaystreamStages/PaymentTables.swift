@@ -257,7 +257,9 @@ public enum PaymentTables {
             if expected != found {
                 problems.append("payment \(payment.paymentID) is \(payment.status.rawValue) but its hold is \(found), expected \(expected)")
             }
-            let refunds = try Self.refunds(db, paymentID: payment.paymentID).filter { $0.reason != "late_capture_reversal" }
+            // The automatic refund of a late capture is not a refund of the payment.
+            let refunds = try Self.refunds(db, paymentID: payment.paymentID)
+                .filter { $0.refundID != PaymentRecord.lateCaptureRefundID(payment.paymentID) }
             let refunded = refunds.reduce(Int64(0)) { $0 + $1.amount }
             if refunded != payment.refunded {
                 problems.append("payment \(payment.paymentID) has refunded \(payment.refunded) but its refunds sum to \(refunded)")

@@ -269,6 +269,28 @@ struct PaymentTimeTests {
         #expect(queries.allSatisfy { $0.targetRequestId == "\($0.paymentId):authorize" })
     }
 
+    @Test("a late capture whose automatic reversal the channel refuses: an alert, the money owed on late_capture, the shard consistent")
+    func lateCaptureReversalRefused() async throws {
+        // Found by the fault run: the refused reversal lost its purpose and `paystream verify`
+        // then counted it as a refund of the payment.
+        let h = try await PaymentHarness()
+        try await h.send(H.request("slow-3", amount: 4_000))
+        try await h.outcome(of: "slow-3")
+        h.clock.advance(by: 61)
+        try await h.waitFor { _, requests in requests.contains { $0.requestType == "query" } }
+        h.clock.advance(by: 61)
+        try await h.event("payment.expired", of: "pay-slow-3")
+        try await h.confirm("pay-slow-3", amount: 4_000)
+        try await h.event("payment.late_capture", of: "pay-slow-3")
+        try await h.confirm("pay-slow-3", status: "declined", amount: 4_000, type: "refund",
+                            instruction: "pay-slow-3:refund:late-capture", reason: "refund_rejected")
+        let alert = try await h.event("payment.refund_failed", of: "pay-slow-3")
+        try await h.settle()
+        try await h.finish()  // the payment-side invariants, `paystream verify`'s check
+        #expect(alert.status == "expired" && alert.reason == "refund_rejected" && alert.refundAmount == 4_000)
+        #expect(try h.balance("late_capture:CNY")?.posted.minorUnits == 4_000)
+    }
+
     @Test("a retry within the idempotency window gets the original events; after the window the request id is forgotten")
     func idempotencyRetention() async throws {
         let h = try await PaymentHarness()
