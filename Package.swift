@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "notifier", targets: ["notifier"]),
         .executable(name: "channel-sandbox", targets: ["channel-sandbox"]),
         .executable(name: "paystream", targets: ["paystream"]),
+        .executable(name: "paystream-faults", targets: ["paystream-faults"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
@@ -72,6 +73,12 @@ let package = Package(
         .target(name: "PaystreamTesting", dependencies: ["PaystreamKafka", "PaystreamRuntime", "PaystreamStages",
                                                     .product(name: "GRDB", package: "GRDB.swift")]),
 
+        // The whole-pipeline fault and fuzz run (Deploy/faults.sh): the four daemons as processes
+        // under random SIGKILLs and a frozen broker, mixed and hostile load, and the end checks.
+        .target(name: "PaystreamFaults", dependencies: ["PaystreamTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                                                   .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "paystream-faults", dependencies: ["PaystreamFaults", argumentParser]),
+
         .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain"]),
         .testTarget(
             name: "PaystreamKafkaTests",
@@ -83,7 +90,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PaystreamEndToEndTests",
-            dependencies: ["PaystreamStages", "PaystreamAdmin", "PaystreamTesting", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["PaystreamStages", "PaystreamAdmin", "PaystreamTesting", "PaystreamFaults", .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamRuntime
+import PaystreamTesting
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A whole-pipeline fault and fuzz run: a Tansu broker, the four daemons as processes, mixed
+/// load from a seed in rounds, a SIGKILL and restart of a random daemon after each round (every
+/// daemon at least once), the broker frozen once if asked, hostile records on every input
+/// topic; then the end checks (`FaultReport`).
+public struct FaultRun: Sendable {
+    public struct Options: Sendable {
+        public var seed: UInt64 = 1
+        /// Requests published (duplicates included; hostile records come on top).
+        public var requests = 600
+        public var kills = 10
+        /// How long the broker is frozen (SIGSTOP … SIGCONT) halfway through; 0 for never.
+        public var freezeSeconds = 0
+        public var partitions: Int32 = 4
+        /// Hostile records, spread over the input topics; nil for requests / 20.
+        public var fuzz: Int?
+        /// How long to wait, after the last round, for every request's outcome.
+        public var settleTimeout: Duration = .seconds(300)
+        /// Where configurations and logs go; a fresh temporary directory if nil.
+        public var directory: String?
+        /// Progress lines (rounds, waiting); nil for none.
+        public var progress: (@Sendable (String) -> Void)?
+
+        public init() {}
+    }
+
+    public let options: Options
+
+    public init(_ options: Options) { self.options = options }
+
+    public func run() async throws -> FaultReport {
+        let started = ContinuousClock.now
+        let say = options.progress ?? { _ in }
+        var random = SeededRandom(seed: options.seed ^ 0xFA17)
+        let load = FaultLoad(seed: options.seed, count: options.requests)
+        let directory = try options.directory ?? temporaryDirectory("paystream-faults")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let pipeline = try await InProcessPipeline(partitions: options.partitions, reference: load.reference)
+        let topics = pipeline.topics
+        let brokerPID = pipeline.broker.process.processIdentifier
+        say("broker \(pipeline.broker.bootstrapServers) (pid \(brokerPID)), state \(pipeline.stateDirectory), logs \(directory)/logs")
+        let fleet = try FaultFleet(directory: directory, brokers: pipeline.broker.bootstrapServers,
+                                   stateDirectory: pipeline.stateDirectory, seed: options.seed)
+        let observer = FaultObserver(topics: topics)
+        let reading = Task { await Self.read(observer: observer, brokers: pipeline.broker.bootstrapServers, topics: topics) }
+        do {
+            try await fleet.startAll(timeout: .seconds(90))
+            say("fleet up: \(FaultFleet.Daemon.allCases.map(\.rawValue).joined(separator: ", "))")
+
+            // Rounds: publish a slice, let it flow for a moment, kill a daemon, restart it.
+            let rounds = max(options.kills, 10)
+            var victims = FaultFleet.Daemon.allCases.shuffled(using: &random)
+            while victims.count < options.kills { victims.append(FaultFleet.Daemon.allCases.randomElement(using: &random)!) }
+            var fuzz = FuzzInput(seed: options.seed)
+            let fuzzTopics = topics.inputTopics.filter { $0 != topics.payoutRequests }
+            let fuzzCount = options.fuzz ?? max(fuzzTopics.count, options.requests / 20)
+            var hostile: [(record: FuzzInput.Record, at: DeliveryReport)] = []
+            var reports: [Int: DeliveryReport] = [:]
+            var frozen = Duration.zero
+            for round in 0..<rounds {
+                let slice = load.requests[(round * load.requests.count / rounds)..<((round + 1) * load.requests.count / rounds)]
+                for partitioning in UpstreamPartitioning.allCases {
+                    let part = slice.filter { $0.partitioning == partitioning }
+                    guard !part.isEmpty else { continue }
+                    let delivered = try await pipeline.publish(topic: topics.paymentRequests, part.map { ($0.payer, $0.value) },
+                                                               partitioning: partitioning)
+                    for (request, report) in zip(part, delivered) { reports[request.index] = report }
+                }
+                if round == rounds / 3 {
+                    for (i, topic) in fuzzTopics.enumerated() {
+                        let count = fuzzCount / fuzzTopics.count + (i < fuzzCount % fuzzTopics.count ? 1 : 0)
+                        let records = fuzz.records(for: topic, topics: topics, count: count)
+                        let delivered = try await pipeline.publish(topic: topic, records.map { ($0.key, $0.value) },
+                                                                   partitioning: .librdkafkaDefault)
+                        hostile += zip(records, delivered).map { ($0, $1) }
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 500...3000, using: &random)))
+                try fleet.reviveExited()
+                if options.freezeSeconds > 0 && round == rounds / 2 {
+                    say("round \(round + 1): broker frozen for \(options.freezeSeconds) s")
+                    let freezeStart = ContinuousClock.now
+                    kill(brokerPID, SIGSTOP)
+                    try? await Task.sleep(for: .seconds(options.freezeSeconds))
+                    kill(brokerPID, SIGCONT)
+                    frozen = ContinuousClock.now - freezeStart
+                }
+                var killsThisRound = 0
+                while fleet.kills.values.reduce(0, +) < options.kills,
+                      killsThisRound == 0 || fleet.kills.values.reduce(0, +) < (round + 1) * options.kills / rounds {
+                    let victim = victims[fleet.kills.values.reduce(0, +)]
+                    try await fleet.kill(victim, restartAfter: .milliseconds(Int.random(in: 100...1500, using: &random)))
+                    killsThisRound += 1
+                }
+                if round % max(1, rounds / 10) == 0 || round == rounds - 1 {
+                    say("round \(round + 1)/\(rounds): \(reports.count) requests and \(hostile.count) hostile records published, "
+                        + "\(fleet.kills.values.reduce(0, +)) kills, \(observer.recordsRead) records read")
+                }
+            }
+
+            // Settle: every request answered, every capture booked and notified.
+            let checks = FaultChecks(load: load, reports: reports, hostile: hostile, observer: observer, topics: topics)
+            let deadline = ContinuousClock.now + options.settleTimeout
+            var lastSaid = ContinuousClock.now
+            while !checks.settled(), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(500))
+                try fleet.reviveExited()
+                if ContinuousClock.now - lastSaid > .seconds(10) {
+                    say("waiting: \(checks.pendingDescription())")
+                    lastSaid = ContinuousClock.now
+                }
+            }
+            // Late duplicates and repeated answers have a moment to show up, then a graceful stop.
+            try await Task.sleep(for: .seconds(3))
+            let statuses = await fleet.stopAll()
+            try await Task.sleep(for: .seconds(1))
+            reading.cancel()
+            await reading.value
+            var report = try checks.report(stateDirectory: pipeline.stateDirectory, statuses: statuses, fleet: fleet)
+            report.seed = options.seed
+            report.partitions = options.partitions
+            report.frozen = frozen
+            report.duration = ContinuousClock.now - started
+            report.directory = directory
+            await pipeline.stop()
+            return report
+        } catch {
+            kill(brokerPID, SIGCONT)
+            fleet.killAll()
+            reading.cancel()
+            await reading.value
+            await pipeline.stop()
+            throw error
+        }
+    }
+
+    /// Reads the watched topics from the beginning into `observer` until cancelled; a reader
+    /// that fails (the broker frozen or gone) is replaced and reads everything again, which the
+    /// observer counts once.
+    static func read(observer: FaultObserver, brokers: String, topics: TopicNames) async {
+        var logger = Logger(label: "faults.reader")
+        logger.logLevel = .critical
+        while !Task.isCancelled {
+            do {
+                let reader = try await TopicReader(bootstrapServers: brokers, topics: FaultObserver.watchedTopics(topics), logger: logger)
+                while !Task.isCancelled {
+                    observer.observe(try await reader.readFor(.milliseconds(200)))
+                }
+                // One more pass after cancellation: what was published just before.
+                observer.observe(try await reader.readFor(.milliseconds(500)))
+                await reader.close()
+            } catch {
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import PaystreamFaults
+import Testing
+
+@Suite("The whole-pipeline fault and fuzz run, short form")
+struct FaultRunTests {
+    @Test("600 mixed requests and hostile records through the four daemons under 10 SIGKILLs: every end check holds")
+    func shortForm() async throws {
+        var options = FaultRun.Options()
+        options.seed = ProcessInfo.processInfo.environment["PAYSTREAM_FAULT_SEED"].flatMap(UInt64.init) ?? 20_261_130
+        options.requests = 600
+        options.kills = 10
+        options.settleTimeout = .seconds(600)
+        options.progress = { print("[faults] \($0)") }
+        let report = try await FaultRun(options).run()
+        print(report)
+        #expect(report.problems.isEmpty, "\(report.problems.joined(separator: "\n"))")
+        #expect(report.totalKills >= 10)
+        #expect(report.kills.count == 4, "each of the four daemons was killed: \(report.kills)")
+        // The load reached every path the run is for.
+        #expect(report.requestKinds.count == FaultLoad.Kind.allCases.count)
+        for outcome in ["captured", "failed", "expired", "rejected"] {
+            #expect(report.outcomes[outcome, default: 0] > 0, "no request ended \(outcome): \(report.outcomes)")
+        }
+        #expect(report.outcomes["refunded", default: 0] + report.outcomes["partially_refunded", default: 0] > 0)
+        #expect(report.deadLetters.values.reduce(0, +) > 0)
+        #expect(report.forwarded["payments.requests", default: 0] > 0)
+    }
+}
