@@ -94,12 +94,10 @@ public struct FaultRun: Sendable {
                     kill(brokerPID, SIGCONT)
                     frozen = ContinuousClock.now - freezeStart
                 }
-                var killsThisRound = 0
-                while fleet.kills.values.reduce(0, +) < options.kills,
-                      killsThisRound == 0 || fleet.kills.values.reduce(0, +) < (round + 1) * options.kills / rounds {
+                // The kills are spread evenly over the rounds.
+                while fleet.kills.values.reduce(0, +) < (round + 1) * options.kills / rounds {
                     let victim = victims[fleet.kills.values.reduce(0, +)]
                     try await fleet.kill(victim, restartAfter: .milliseconds(Int.random(in: 100...1500, using: &random)))
-                    killsThisRound += 1
                 }
                 if round % max(1, rounds / 10) == 0 || round == rounds - 1 {
                     say("round \(round + 1)/\(rounds): \(reports.count) requests and \(hostile.count) hostile records published, "
