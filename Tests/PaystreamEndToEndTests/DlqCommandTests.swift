@@ -14,7 +14,7 @@ import Testing
 @Suite("paystream dlq and show payment")
 struct DlqCommandTests {
     /// Runs the paystream CLI to its end against the harness's broker; its exit status and output.
-    static func paystream(_ arguments: [String], _ h: PaymentHarness) async throws -> (status: Int32, output: String) {
+    static func paystream(_ arguments: [String], _ h: BrokerPaymentHarness) async throws -> (status: Int32, output: String) {
         let process = try DaemonProcess("paystream", arguments: arguments,
                                         environment: ["PAYSTREAM_BROKERS": h.pipeline.broker.bootstrapServers],
                                         logDirectory: try temporaryDirectory("paystream-cli"))
@@ -32,7 +32,7 @@ struct DlqCommandTests {
 
     @Test("dlq list shows a garbage request and a confirmation for an unknown payment with their codes; dlq show prints the original bytes")
     func listAndShow() async throws {
-        let h = try await PaymentHarness()
+        let h = try await BrokerPaymentHarness()
         let garbage = Data([0xff, 0xfe, 0x00, 0x2a])
         let answer = try Self.confirmation("pay-ghost", id: "c-ghost")
         try await h.pipeline.publish(topic: h.topics.paymentRequests, [("user-1", garbage)])
@@ -86,12 +86,12 @@ struct DlqCommandTests {
 
     @Test("a confirmation parked as unknown_payment is replayed once its payment exists: captured and handed to settlement once, however often it is replayed")
     func replay() async throws {
-        let h = try await PaymentHarness()
+        let h = try await BrokerPaymentHarness()
         // The channel's answer arrives before the request it answers: parked.
         try await h.pipeline.publish(topic: h.topics.channelConfirmations, [("user-1", try Self.confirmation("pay-r-1", id: "c-r-1"))])
         try await h.waitForRecords { $0.contains { $0.topic.hasSuffix(".dlq") } }
         let letterID = Self.id(try #require(h.records.first { $0.topic.hasSuffix(".dlq") }))
-        try await h.send(PaymentHarness.request("r-1"))
+        try await h.send(BrokerPaymentHarness.request("r-1"))
         #expect(try await h.outcome(of: "r-1").status == "authorized")
 
         // Choosing by topic alone needs --all; a dry run publishes nothing.
@@ -135,13 +135,13 @@ struct DlqCommandTests {
 
     @Test("show payment prints a captured payment's row, its published events, hold, postings and settlement, and a rejected one's rejection; exit 1 for another payer or an unknown id")
     func showPayment() async throws {
-        let h = try await PaymentHarness()
+        let h = try await BrokerPaymentHarness()
         try h.pipeline.start([.settlementWorker], clock: h.clock)
-        try await h.send(PaymentHarness.request("s-1", amount: 4_200))
+        try await h.send(BrokerPaymentHarness.request("s-1", amount: 4_200))
         try await h.outcome(of: "s-1")
         try await h.confirm("pay-s-1", amount: 4_200)
         try await h.event("payment.captured", of: "pay-s-1")
-        try await h.send(PaymentHarness.request("rej-1", currency: "RMB"))
+        try await h.send(BrokerPaymentHarness.request("rej-1", currency: "RMB"))
         let rejection = try await h.outcome(of: "rej-1")
         let directory = h.pipeline.stateDirectory
         let deadline = ContinuousClock.now + .seconds(30)

@@ -350,7 +350,7 @@ extension PaymentTimeTests {
 struct PaymentInstancesTests {
     @Test("concurrent duplicates reach two instances while partitions move: one payment, one capture, one hand-off each")
     func duplicatesAcrossInstances() async throws {
-        let h = try await PaymentHarness(partitions: 4, startWorker: false)
+        let h = try await BrokerPaymentHarness(partitions: 4, startWorker: false)
         let first = try h.startInstance()
         let payers = (0..<8).map { "payer-\($0)" }
         func requests(_ range: Range<Int>) -> [(key: String, value: Data)] {
@@ -386,7 +386,7 @@ struct PaymentInstancesTests {
         #expect(Set(h.channelRequests.map(\.channelRequestId)).count == 80)
         #expect(Set(h.settlementRequests.map(\.eventId)).count == 80)
         #expect(!h.events.contains { $0.type == "payment.rejected" })
-        let stored = try ShardInspection.payments(stateDirectory: h.pipeline.stateDirectory)
+        let stored = try ShardInspection.payments(stateDirectory: h.stateDirectory)
         #expect(stored.count == 80 && stored.allSatisfy { $0.status == .captured })
     }
 }
@@ -401,7 +401,7 @@ struct VerifyCommandTests {
         try await h.confirm("pay-v-1", amount: 4_200)
         try await h.event("payment.captured", of: "pay-v-1")
         try await h.finish()
-        let directory = h.pipeline.stateDirectory
+        let directory = h.stateDirectory
         let logs = try temporaryDirectory()
         let good = try DaemonProcess("paystream", arguments: ["verify", "--state-dir", directory], logDirectory: logs)
         #expect(await good.waitForExit(timeout: .seconds(20)) == 0)
@@ -478,7 +478,7 @@ struct PaymentDefenceTests {
         try await h.outcome(of: "stuck-1")
         try await h.outcome(of: "stuck-2")
         // Someone breaks stuck-1's row by hand.
-        for path in ShardInspection.shardPaths(stateDirectory: h.pipeline.stateDirectory, stage: "payment-worker") {
+        for path in ShardInspection.shardPaths(stateDirectory: h.stateDirectory, stage: "payment-worker") {
             try await DatabaseQueue(path: path).write {
                 try $0.execute(sql: "UPDATE payment SET funding = 'bogus' WHERE payment_id = 'pay-stuck-1'")
             }
@@ -488,13 +488,12 @@ struct PaymentDefenceTests {
         h.clock.advance(by: 61)
         try await h.event("payment.expired", of: "pay-stuck-2")
         try await h.settle()
-        await h.reader.close()
-        await h.pipeline.stop()
+        h.stop()
 
         #expect(try h.balance("refunds_owed:CNY")?.posted.minorUnits == 3_000)
         #expect(try h.balance("channel:card:CNY")?.posted.minorUnits == -9_000)  // the channel still holds all 9,000
         #expect(h.events(of: "pay-stuck-1").map(\.type) == ["payment.authorized"])
-        let stored = try ShardInspection.read(stateDirectory: h.pipeline.stateDirectory, stage: "payment-worker") {
+        let stored = try ShardInspection.read(stateDirectory: h.stateDirectory, stage: "payment-worker") {
             try Int.fetchOne($0, sql: "SELECT count(*) FROM payment WHERE payment_id = 'pay-stuck-1' AND next_check_at IS NULL") ?? 0
         }
         #expect(stored.reduce(0, +) == 1, "the broken row is off the timer")

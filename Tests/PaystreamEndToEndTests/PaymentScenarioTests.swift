@@ -5,8 +5,8 @@ import PaystreamRuntime
 import PaystreamTesting
 import Testing
 
-/// payment-worker alone, with the test playing the channel: requests and confirmations are
-/// published by hand and every answer on payments.events is checked.
+/// The payment stage alone on the stage harness, with the test playing the channel: requests and
+/// confirmations are sent by hand and every answer on payments.events is checked.
 @Suite("payment-worker scenarios")
 struct PaymentScenarioTests {
     static func request(_ id: String, amount: Int = 1000, payer: String = "user-1", extra: String = "") -> Data {
@@ -29,20 +29,15 @@ struct PaymentScenarioTests {
 
     @Test("an identical retry republishes the original events byte for byte; the channel is not asked twice")
     func identicalRetry() async throws {
-        let pipeline = try await InProcessPipeline(partitions: 2)
-        let topics = pipeline.topics
-        try pipeline.start([.paymentWorker])
-        let reader = try await pipeline.reader([topics.paymentEvents, topics.channelRequests])
-        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-1"))])
-        var records = try await reader.read { $0.contains { $0.topic == topics.channelRequests } }
-        try await pipeline.publish(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: "pay-r-1", status: "approved"))])
-        records += try await reader.read { more in (records + more).filter { $0.topic == topics.paymentEvents }.count >= 2 }
-        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-1"))])
-        records += try await reader.read { $0.filter { $0.topic == topics.paymentEvents }.count >= 2 }
-        records += try await reader.readFor(.milliseconds(500))
-        await reader.close()
-        await pipeline.stop()
-        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
+        let h = try await PaymentHarness()
+        let topics = h.topics
+        try h.send(topic: topics.paymentRequests, [("user-1", Self.request("r-1"))])
+        #expect(h.records.contains { $0.topic == topics.channelRequests })
+        try h.send(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: "pay-r-1", status: "approved"))])
+        try h.send(topic: topics.paymentRequests, [("user-1", Self.request("r-1"))])
+        try await h.settle()
+        let records = h.records
+        try await h.finish()
 
         let events = try Self.events(records, topics)
         #expect(events.map(\.0.eventId) == ["pe:user-1:pay-r-1:1", "pe:user-1:pay-r-1:2", "pe:user-1:pay-r-1:1", "pe:user-1:pay-r-1:2"])
@@ -53,19 +48,13 @@ struct PaymentScenarioTests {
 
     @Test("the same request_id with other content is rejected idempotency_conflict; the payment is unchanged")
     func idempotencyConflict() async throws {
-        let pipeline = try await InProcessPipeline(partitions: 2)
-        let topics = pipeline.topics
-        try pipeline.start([.paymentWorker])
-        let reader = try await pipeline.reader([topics.paymentEvents, topics.channelRequests])
-        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-2")),
-                                                                   ("user-1", Self.request("r-2", amount: 999))])
-        var records = try await reader.read { $0.filter { $0.topic == topics.paymentEvents }.count >= 2 }
+        let h = try await PaymentHarness()
+        let topics = h.topics
+        try h.send(topic: topics.paymentRequests, [("user-1", Self.request("r-2")), ("user-1", Self.request("r-2", amount: 999))])
         // The original payment still captures normally.
-        try await pipeline.publish(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: "pay-r-2", status: "approved"))])
-        records += try await reader.read { $0.filter { $0.topic == topics.paymentEvents }.count >= 1 }
-        await reader.close()
-        await pipeline.stop()
-        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
+        try h.send(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: "pay-r-2", status: "approved"))])
+        let records = h.records
+        try await h.finish()
 
         let events: [PaymentEvent] = try Self.events(records, topics).map { $0.0 }
         try #require(events.count == 3)
@@ -84,18 +73,12 @@ struct PaymentScenarioTests {
 
     @Test("a retried invalid request gets the same rejection again")
     func retriedRejection() async throws {
-        let pipeline = try await InProcessPipeline(partitions: 2)
-        let topics = pipeline.topics
-        try pipeline.start([.paymentWorker])
-        let reader = try await pipeline.reader([topics.paymentEvents])
-        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-3", amount: -5))])
-        var records = try await reader.read { $0.count >= 1 }
-        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-3", amount: -5))])
-        records += try await reader.read { $0.count >= 1 }
-        records += try await reader.readFor(.milliseconds(500))
-        await reader.close()
-        await pipeline.stop()
-        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
+        let h = try await PaymentHarness()
+        let topics = h.topics
+        try h.send(topic: topics.paymentRequests, [("user-1", Self.request("r-3", amount: -5))])
+        try h.send(topic: topics.paymentRequests, [("user-1", Self.request("r-3", amount: -5))])
+        let records = h.records
+        try await h.finish()
 
         let events = try Self.events(records, topics)
         #expect(events.count == 2)
@@ -109,32 +92,23 @@ struct PaymentScenarioTests {
 
     @Test("declined → failed with the channel's reason; a duplicate answer has no effect; an unknown payment is a dead letter")
     func confirmations() async throws {
-        let pipeline = try await InProcessPipeline(partitions: 2)
-        let topics = pipeline.topics
-        try pipeline.start([.paymentWorker])
-        let reader = try await pipeline.reader([topics.paymentEvents, topics.settlementRequests,
-                                                topics.deadLetter(of: topics.channelConfirmations)])
-        try await pipeline.publish(topic: topics.paymentRequests, [("user-1", Self.request("r-4"))])
-        _ = try await reader.read { $0.count >= 1 }
-        try await pipeline.publish(topic: topics.channelConfirmations, [
+        let h = try await PaymentHarness()
+        let topics = h.topics
+        try h.send(topic: topics.paymentRequests, [("user-1", Self.request("r-4"))])
+        try h.send(topic: topics.channelConfirmations, [
             ("user-1", Self.confirmation(payment: "pay-r-4", status: "declined")),
             ("user-1", Self.confirmation(payment: "pay-r-4", status: "declined")),
             ("user-1", Self.confirmation(payment: "pay-r-4", status: "approved")),
             ("user-1", Self.confirmation(payment: "pay-nobody", status: "approved")),
         ])
-        var records = try await reader.read { records in
-            records.contains { $0.topic.hasSuffix(".dlq") } && records.contains { $0.topic == topics.paymentEvents }
-        }
-        records += try await reader.readFor(.milliseconds(500))
-        await reader.close()
-        await pipeline.stop()
-        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
+        let records = h.records.filter { $0.topic != topics.channelRequests }
+        try await h.finish()
 
         let events: [PaymentEvent] = try Self.events(records, topics).map { $0.0 }
-        #expect(events.map(\.type) == ["payment.failed"])
-        #expect(events.first?.reason == "card_expired")
-        #expect(events.first?.message == "expired card")
-        #expect(events.first?.sequence == 2)
+        #expect(events.map(\.type) == ["payment.authorized", "payment.failed"])
+        #expect(events.last?.reason == "card_expired")
+        #expect(events.last?.message == "expired card")
+        #expect(events.last?.sequence == 2)
         #expect(records.filter { $0.topic == topics.settlementRequests }.isEmpty)
         let letters = try records.filter { $0.topic.hasSuffix(".dlq") }.map { try Wire.decode(DeadLetterMessage.self, from: Data($0.value)) }
         #expect(letters.map(\.errorCode) == ["unknown_payment"])
@@ -148,15 +122,13 @@ struct PaymentPolicyScenarioTests {
     func policyRules() async throws {
         var policy = try shippedPaymentPolicy()
         policy.riskLimits["CNY"]?.dailyCount = 2
-        let pipeline = try await InProcessPipeline(partitions: 2)
-        let topics = pipeline.topics
-        try pipeline.start([.paymentWorker], policy: policy)
-        let reader = try await pipeline.reader([topics.paymentEvents])
+        let h = try await PaymentHarness(policy: policy)
+        let topics = h.topics
         func request(_ id: String, payer: String, amount: Int, method: String = "card", channel: String = "bank_card",
                      currency: String = "CNY") -> (key: String, value: Data) {
             (payer, Data(#"{"schema":"payment-request/v1","type":"payment","request_id":"\#(id)","payer_id":"\#(payer)","merchant_id":"m-1","amount":\#(amount),"currency":"\#(currency)","method":"\#(method)","channel":"\#(channel)"}"#.utf8))
         }
-        try await pipeline.publish(topic: topics.paymentRequests, [
+        try h.send(topic: topics.paymentRequests, [
             request("p-cash-on-card", payer: "u-1", amount: 100, method: "cash"),
             request("p-too-big", payer: "u-2", amount: 5_000_001),
             request("p-at-max", payer: "u-2", amount: 5_000_000),
@@ -166,10 +138,9 @@ struct PaymentPolicyScenarioTests {
             request("p-other-payer", payer: "u-4", amount: 100),
             request("p-eur-cash", payer: "u-5", amount: 100, method: "cash", channel: "cash_on_delivery", currency: "EUR"),
         ])
-        let records = try await reader.read { $0.count >= 8 }
-        await reader.close()
-        await pipeline.stop()
-        #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
+        let records = h.records.filter { $0.topic == topics.paymentEvents }
+        try await h.finish()
+        #expect(records.count == 8)
         var outcome: [String: String] = [:]
         for record in records {
             let event = try Wire.decode(PaymentEvent.self, from: Data(record.value))

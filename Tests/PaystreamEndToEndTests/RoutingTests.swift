@@ -14,7 +14,15 @@ struct RoutingTests {
     @Test("requests and channel answers from any partitioner: every payment captured in its payer's shard, one producer's order kept",
           arguments: UpstreamPartitioning.allCases)
     func anyPartitioner(upstream: UpstreamPartitioning) async throws {
-        let h = try await H(partitions: 4, upstream: upstream)
+        try await Self.routeThrough(try await PaymentHarness(partitions: 4, upstream: upstream), upstream: upstream)
+    }
+
+    @Test("the same through a broker, from librdkafka's default partitioner: the repartition topic and its consumer wired up")
+    func throughBroker() async throws {
+        try await Self.routeThrough(try await BrokerPaymentHarness(partitions: 4, upstream: .librdkafkaDefault), upstream: .librdkafkaDefault)
+    }
+
+    static func routeThrough(_ h: some PaymentDriving, upstream: UpstreamPartitioning) async throws {
         let payers = (0..<10).map { "payer-\($0)" }
         let requests = (0..<20).map { H.request("rt-\($0)", payer: payers[$0 % payers.count], amount: 1_000 + $0) }
         // One producer, one payer: a payment, then its cancel; the cancel must find the payment.
@@ -28,10 +36,7 @@ struct RoutingTests {
         try await h.waitFor { events, _ in Set(events.filter { $0.type == "payment.captured" }.map(\.paymentId)).count == 20 }
         try await h.event("payment.cancelled", of: "pay-rt-order")
         try await h.waitForCounts(settlement: 20)
-        let forwarded = try await h.pipeline.reader([h.topics.repartition(of: h.topics.paymentRequests),
-                                                     h.topics.repartition(of: h.topics.channelConfirmations)])
-        let copies = try await forwarded.readFor(.milliseconds(500))
-        await forwarded.close()
+        let copies = try await h.forwardedCopies()
         try await h.settle()
         try await h.finish()
 
@@ -39,7 +44,7 @@ struct RoutingTests {
         #expect(!h.events.contains { $0.type == "payment.rejected" })
         #expect(h.events(of: "pay-rt-order").map(\.type) == ["payment.authorized", "payment.cancelled"])
         // Each payment lives in the shard of its payer's canonical partition, and nowhere else.
-        for path in ShardInspection.shardPaths(stateDirectory: h.pipeline.stateDirectory, stage: "payment-worker") {
+        for path in ShardInspection.shardPaths(stateDirectory: h.stateDirectory, stage: "payment-worker") {
             let shard = Int32(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent.dropFirst())!
             let payerIDs = try ShardStore.readOnly(path: path) { try String.fetchAll($0, sql: "SELECT payer_id FROM payment") }
             for payer in payerIDs {

@@ -1,0 +1,154 @@
+import Foundation
+import GRDB
+import Logging
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamRuntime
+import PaystreamStore
+
+/// A stage on temporary shards with a `ManualClock`, and no broker: the harness plays the topics.
+///
+/// `send` publishes records as an upstream producer would (each partitioner's choice of
+/// partition), and the stage decides them at once exactly as its worker decides a polled batch
+/// (`OfflineShards`): routing, forwarding, inbox, dead letters, one transaction per partition.
+/// What the stage publishes is kept in order with the offsets a topic would give it; what the
+/// stage itself consumes (its forwarded copies on the repartition topics) is fed back until
+/// nothing is left. `advance(by:)` moves the clock and runs the stage's timer.
+public final class StageHarness<S: Stage>: @unchecked Sendable {
+    public let stage: S
+    public let topics: TopicNames
+    public let clock: ManualClock
+    public let stateDirectory: String
+    public let partitionCount: Int32
+    private let shards: OfflineShards<S>
+    private let lock = NSLock()
+    private var nextOffsets: [String: [Int32: Int64]] = [:]
+    private var publishedRecords: [ConsumedRecord] = []
+
+    /// - Parameter partitions: the partition count of every topic.
+    public init(_ stage: S, partitions: Int32 = 2, clock: ManualClock = ManualClock(), topics: TopicNames = TopicNames(),
+                stateDirectory: String? = nil, logLevel: Logger.Level = .critical) throws {
+        self.stage = stage
+        self.topics = topics
+        self.clock = clock
+        partitionCount = partitions
+        self.stateDirectory = try stateDirectory ?? temporaryDirectory("paystream-harness")
+        var logger = Logger(label: "harness.\(stage.name)")
+        logger.logLevel = logLevel
+        shards = OfflineShards(stage: stage, stateDirectory: self.stateDirectory, topics: topics, partitionCount: partitions,
+                               clock: clock, logger: logger)
+    }
+
+    deinit { shards.close() }
+
+    // MARK: input
+
+    /// Publishes `messages` to `topic`, partitioned as `partitioning` says, and lets the stage
+    /// decide them (each partition's records as one batch). Returns the records as consumed.
+    @discardableResult
+    public func send(topic: String, _ messages: [(key: String?, value: Data)], partitioning: UpstreamPartitioning = .murmur2,
+                     headers: [KafkaHeader] = []) throws -> [ConsumedRecord] {
+        let records = messages.map { message in
+            let key = message.key.map { Array($0.utf8) }
+            let partition = partitioning.partitionWithoutBroker(of: key ?? [], partitionCount: partitionCount)
+            return append(topic: topic, partition: partition, key: key, value: Array(message.value), headers: headers)
+        }
+        try decide(records)
+        try pump()
+        return records
+    }
+
+    /// Moves the clock and runs the stage's timer once (as the worker does on its interval).
+    public func advance(by seconds: TimeInterval) throws {
+        clock.advance(by: seconds)
+        try tick()
+    }
+
+    /// Runs the stage's timer on every shard opened so far, then delivers what it published.
+    public func tick() throws {
+        try shards.tick()
+        try pump()
+    }
+
+    private func decide(_ records: [ConsumedRecord]) throws {
+        let byPartition = Dictionary(grouping: records, by: \.partition)
+        for partition in byPartition.keys.sorted() { try shards.decide(byPartition[partition]!, partition: partition) }
+    }
+
+    /// Publishes the outbox; what the stage itself consumes goes back in, until nothing is left.
+    private func pump() throws {
+        let consumed = Set(stage.consumedTopics(in: topics))
+        while true {
+            let taken = try shards.takeOutbox()
+            guard !taken.isEmpty else { return }
+            var feedBack: [ConsumedRecord] = []
+            for (_, message) in taken {
+                let partition = message.partition
+                    ?? KeyPartitioner.partition(of: message.key ?? [], partitionCount: partitionCount)
+                let record = append(topic: message.topic, partition: partition, key: message.key, value: Array(message.value),
+                                    headers: message.headers.sorted { $0.key < $1.key }.map { KafkaHeader(key: $0.key, string: $0.value) })
+                lock.withLock { publishedRecords.append(record) }
+                if consumed.contains(message.topic) { feedBack.append(record) }
+            }
+            try decide(feedBack)
+        }
+    }
+
+    private func append(topic: String, partition: Int32, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader]) -> ConsumedRecord {
+        lock.withLock {
+            let offset = nextOffsets[topic]?[partition] ?? 0
+            nextOffsets[topic, default: [:]][partition] = offset + 1
+            return ConsumedRecord(topic: topic, partition: partition, offset: offset, key: key, value: value, headers: headers,
+                                  timestampMs: Int64(clock.now().timeIntervalSince1970 * 1000))
+        }
+    }
+
+    // MARK: output and state
+
+    /// Everything the stage published, in order (its forwarded copies included).
+    public var published: [ConsumedRecord] { lock.withLock { publishedRecords } }
+
+    public func published(on topic: String) -> [ConsumedRecord] { published.filter { $0.topic == topic } }
+
+    /// The messages published on `topic` that decode as `T`.
+    public func decoded<T: Decodable>(_ type: T.Type, on topic: String) -> [T] {
+        published(on: topic).compactMap { try? Wire.decode(T.self, from: Data($0.value)) }
+    }
+
+    /// Every dead letter the stage published, on any dead-letter topic.
+    public var deadLetters: [DeadLetterMessage] {
+        published.filter { topics.isDeadLetterTopic($0.topic) }.compactMap { try? Wire.decode(DeadLetterMessage.self, from: Data($0.value)) }
+    }
+
+    /// Runs `body` on every shard opened so far (each a partition that received input).
+    public func read<T>(_ body: (Database) throws -> T) throws -> [T] {
+        try shards.openPartitions.map { try shards.shard($0).read(body) }
+    }
+
+    /// Closes the shards (the files stay under `stateDirectory` for `paystream verify` and the like).
+    public func close() { shards.close() }
+}
+
+extension UpstreamPartitioning {
+    /// The partition this producer's partitioner picks for `key`, computed here (for the stage
+    /// harness, which has no librdkafka producer): murmur2 for the Java client's rule, CRC32 for
+    /// librdkafka's `consistent_random` (an empty key included, where librdkafka picks at random).
+    public func partitionWithoutBroker(of key: [UInt8], partitionCount: Int32) -> Int32 {
+        switch self {
+        case .murmur2: KeyPartitioner.partition(of: key, partitionCount: partitionCount)
+        case .librdkafkaDefault: Int32(CRC32.checksum(key) % UInt32(partitionCount))
+        case .explicit: partition(of: String(decoding: key, as: UTF8.self), partitionCount: partitionCount)!
+        }
+    }
+}
+
+/// CRC-32 (IEEE 802.3, as zlib and librdkafka's `rd_crc32` compute it).
+enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { n in
+        (0..<8).reduce(UInt32(n)) { c, _ in c & 1 == 1 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+    }
+
+    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        ~bytes.reduce(~UInt32(0)) { crc, byte in table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+    }
+}
