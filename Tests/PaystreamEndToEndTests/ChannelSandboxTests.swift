@@ -557,65 +557,80 @@ struct ChannelSandboxTests {
     static func today(_ answers: [ChannelConfirmation]) -> String { String(answers.first?.confirmedAt.prefix(10) ?? "") }
 }
 
-/// A broker with every topic, the sandbox as the only worker (on the system clock, or on a
-/// `ManualClock`), and a reader of `channel.requests`, `channel.confirmations` and the
-/// dead-letter topic that keeps everything it has read.
+/// The sandbox on a `StageHarness` (no broker): channel requests are decided at once, the timer
+/// sends due answers. On a clock the test passes, time moves only when the test moves it; without
+/// one the harness's own clock stands in for the system clock and moves forward while the test
+/// waits for answers (`waitForAnswers`) or lets things settle.
 final class Harness: @unchecked Sendable {
-    let pipeline: InProcessPipeline
-    let reader: TopicReader
-    private(set) var records: [ConsumedRecord] = []
-    var topics: TopicNames { pipeline.topics }
-    var stateDirectory: String { pipeline.stateDirectory }
+    let harness: StageHarness<ChannelSandboxStage>
+    /// Whether the test drives the clock (else the harness moves it while waiting).
+    private let testClock: Bool
+    var topics: TopicNames { harness.topics }
+    var stateDirectory: String { harness.stateDirectory }
 
-    init(settings: ChannelSandboxStage.Settings, partitions: Int32 = 2, clock: (any PaystreamClock)? = nil) async throws {
-        pipeline = try await InProcessPipeline(partitions: partitions)
-        try pipeline.start([.channelSandbox], sandbox: settings, clock: clock ?? SystemClock())
-        let topics = pipeline.topics
-        reader = try await pipeline.reader([topics.channelRequests, topics.channelConfirmations,
-                                            topics.deadLetter(of: topics.channelRequests)])
+    init(settings: ChannelSandboxStage.Settings, partitions: Int32 = 2, clock: ManualClock? = nil) async throws {
+        let directory = try temporaryDirectory("paystream-sandbox")
+        let topics = TopicNames()
+        harness = try StageHarness(ChannelSandboxStage(topics: topics, settings: settings, stateDirectory: directory),
+                                   partitions: partitions, clock: clock ?? ManualClock(), topics: topics, stateDirectory: directory)
+        testClock = clock != nil
     }
+
+    private let lock = NSLock()
+    private var sent: [ConsumedRecord] = []
 
     func publish(_ requests: [ChannelRequest]) async throws {
-        try await pipeline.publish(topic: topics.channelRequests, try requests.map { ($0.payerId, try Wire.encode($0)) })
+        let records = try harness.send(topic: topics.channelRequests, try requests.map { ($0.payerId, try Wire.encode($0)) })
+        lock.withLock { sent += records }
     }
 
-    /// Every confirmation read so far, in the order read, with its record.
+    /// The requests sent, then everything the sandbox published, in order.
+    var records: [ConsumedRecord] { lock.withLock { sent } + harness.published }
+
+    /// Every confirmation so far, in the order published, with its record.
     var answers: [(ChannelConfirmation, ConsumedRecord)] {
-        records.filter { $0.topic == topics.channelConfirmations }
+        harness.published(on: topics.channelConfirmations)
             .compactMap { record in (try? Wire.decode(ChannelConfirmation.self, from: Data(record.value))).map { ($0, record) } }
     }
 
     /// The partition the (single) payer's records went to.
-    var partition: Int32 { records.first { $0.topic == topics.channelRequests }?.partition ?? -1 }
+    var partition: Int32 { answers.first?.1.partition ?? harness.published.first?.partition ?? -1 }
 
-    /// Reads until every id has an answer and `also` holds for all records read (60 s at most).
+    /// Until every id has an answer and `also` holds for the records: on the test's clock, the
+    /// timer runs once and the condition must hold; on the harness's own, time moves 50 ms at a
+    /// time for up to 60 s.
     func waitForAnswers(to ids: [String], also: ([ConsumedRecord]) -> Bool = { _ in true }) async throws {
-        let confirmations = topics.channelConfirmations
         let wanted = Set(ids)
-        let before = records
-        records += try await reader.read(timeout: .seconds(60)) { more in
-            let all = before + more
-            let answered = Set(all.filter { $0.topic == confirmations }
-                .compactMap { try? Wire.decode(ChannelConfirmation.self, from: Data($0.value)).channelRequestId })
-            return wanted.isSubset(of: answered) && also(all)
+        func done() -> Bool { wanted.isSubset(of: Set(answers.map(\.0.channelRequestId))) && also(records) }
+        try harness.tick()
+        var waited = 0.0
+        while !done() {
+            guard !testClock, waited < 60 else {
+                throw HarnessConditionNotMet(description: "no answer to \(wanted.subtracting(answers.map(\.0.channelRequestId)).sorted())")
+            }
+            try harness.advance(by: 0.05)
+            waited += 0.05
         }
     }
 
-    /// Reads for a while, so that anything still on its way (and anything that must not come) arrives.
+    /// Runs the timer; on the harness's own clock, `duration` passes first.
     func settle(_ duration: Duration = .milliseconds(600)) async throws {
-        records += try await reader.readFor(duration)
+        if testClock {
+            try harness.tick()
+        } else {
+            try harness.advance(by: Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+        }
     }
 
+    /// A statement file, after the timer ran (statement files are written on the timer).
     func statementFile(day: String, method: String) throws -> String? {
+        try harness.tick()
         let path = "\(stateDirectory)/channel-statements/\(day)/\(method).p\(partition).csv"
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         return try String(contentsOfFile: path, encoding: .utf8)
     }
 
-    func stop() async {
-        await reader.close()
-        await pipeline.stop()
-    }
+    func stop() async { harness.close() }
 }
 
 /// Polls `condition` every 50 ms for up to 20 s.
