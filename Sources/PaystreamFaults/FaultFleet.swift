@@ -21,21 +21,21 @@ final class FaultFleet: @unchecked Sendable {
     private(set) var unexpectedExits: [String] = []
     private var starts = 0
 
-    init(directory: String, brokers: String, stateDirectory: String, seed: UInt64) throws {
+    init(directory: String, brokers: String, stateDirectory: String, seed: UInt64, sessionTimeoutMs: Int = 6000) throws {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: "\(directory)/config", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "\(directory)/logs", withIntermediateDirectories: true)
         environment = ["PAYSTREAM_BROKERS": brokers, "PAYSTREAM_STATE_DIR": stateDirectory]
         for daemon in Daemon.allCases {
-            try Self.configuration(daemon, seed: seed).write(toFile: configPath(daemon), atomically: true, encoding: .utf8)
+            try Self.configuration(daemon, seed: seed, sessionTimeoutMs: sessionTimeoutMs).write(toFile: configPath(daemon), atomically: true, encoding: .utf8)
         }
     }
 
     private func configPath(_ daemon: Daemon) -> String { "\(directory)/config/\(daemon.rawValue).yaml" }
 
-    static func configuration(_ daemon: Daemon, seed: UInt64) -> String {
-        // Small batches and quick polls keep records in flight when a kill lands; the group
-        // settings are the local run's (a killed member's partitions move after 6 s).
+    static func configuration(_ daemon: Daemon, seed: UInt64, sessionTimeoutMs: Int) -> String {
+        // Small batches and quick polls keep records in flight when a kill lands; a killed
+        // member's partitions move once its session times out.
         var text = """
             log:
               level: info
@@ -44,8 +44,8 @@ final class FaultFleet: @unchecked Sendable {
               max_wait_ms: 20
             kafka:
               "fetch.wait.max.ms": "10"
-              "session.timeout.ms": "6000"
-              "heartbeat.interval.ms": "500"
+              "session.timeout.ms": "\(sessionTimeoutMs)"
+              "heartbeat.interval.ms": "\(max(100, sessionTimeoutMs / 12))"
 
             """
         switch daemon {

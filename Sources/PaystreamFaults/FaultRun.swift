@@ -27,6 +27,9 @@ public struct FaultRun: Sendable {
         public var settleTimeout: Duration = .seconds(300)
         /// Where configurations and logs go; a fresh temporary directory if nil.
         public var directory: String?
+        /// The daemons' consumer-group session timeout: how long a killed daemon's partitions
+        /// wait before they move (the local run's 6 s by default).
+        public var sessionTimeoutMs = 6000
         /// Progress lines (rounds, waiting); nil for none.
         public var progress: (@Sendable (String) -> Void)?
 
@@ -44,12 +47,13 @@ public struct FaultRun: Sendable {
         let load = FaultLoad(seed: options.seed, count: options.requests)
         let directory = try options.directory ?? temporaryDirectory("paystream-faults")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let pipeline = try await InProcessPipeline(partitions: options.partitions, reference: load.reference)
+        let pipeline = try await InProcessPipeline(partitions: options.partitions, reference: load.reference, firstInLine: true)
         let topics = pipeline.topics
         let brokerPID = pipeline.broker.process.processIdentifier
         say("broker \(pipeline.broker.bootstrapServers) (pid \(brokerPID)), state \(pipeline.stateDirectory), logs \(directory)/logs")
         let fleet = try FaultFleet(directory: directory, brokers: pipeline.broker.bootstrapServers,
-                                   stateDirectory: pipeline.stateDirectory, seed: options.seed)
+                                   stateDirectory: pipeline.stateDirectory, seed: options.seed,
+                                   sessionTimeoutMs: options.sessionTimeoutMs)
         let observer = FaultObserver(topics: topics)
         let reading = Task { await Self.read(observer: observer, brokers: pipeline.broker.bootstrapServers, topics: topics) }
         do {

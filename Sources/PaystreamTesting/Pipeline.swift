@@ -28,9 +28,10 @@ public final class InProcessPipeline: @unchecked Sendable {
 
     /// Starts a broker, creates every topic (the reference topics compacted) and publishes
     /// `reference` to the reference topics, where the payment worker's live lookup reads it.
+    /// - Parameter firstInLine: take the next free broker slot before other waiting tests.
     public init(partitions: Int32 = 4, topicPrefix: String = "",
-                reference: [ReferenceUpdate] = TestReference.updates) async throws {
-        broker = try await TansuBroker.start()
+                reference: [ReferenceUpdate] = TestReference.updates, firstInLine: Bool = false) async throws {
+        broker = try await TansuBroker.start(first: firstInLine)
         partitionCount = partitions
         stateDirectory = try temporaryDirectory("paystream-pipeline")
         topics = TopicNames(prefix: topicPrefix)

@@ -58,6 +58,21 @@ public final class StageHarness<S: Stage>: @unchecked Sendable {
         return records
     }
 
+    /// Publishes messages exactly as given (topic, partition, key, headers); a message without a
+    /// partition goes where murmur2 puts its key. Then the stage decides them.
+    @discardableResult
+    public func send(_ messages: [OutgoingMessage]) throws -> [ConsumedRecord] {
+        let records = messages.map { message in
+            append(topic: message.topic,
+                   partition: message.partition ?? KeyPartitioner.partition(of: message.key ?? [], partitionCount: partitionCount),
+                   key: message.key, value: message.value, headers: message.headers)
+        }
+        let byTopic = Dictionary(grouping: records, by: \.topic)
+        for topic in byTopic.keys.sorted() { try decide(byTopic[topic]!) }
+        try pump()
+        return records
+    }
+
     /// Moves the clock and runs the stage's timer once (as the worker does on its interval).
     public func advance(by seconds: TimeInterval) throws {
         clock.advance(by: seconds)

@@ -22,8 +22,10 @@ public final class TansuBroker: @unchecked Sendable {
     private var stopped = false
 
     /// Waits for a free slot, then starts a broker and waits until it accepts connections.
-    public static func start(startTimeout: Duration = .seconds(10)) async throws -> TansuBroker {
-        await BrokerSlots.shared.acquire()
+    /// - Parameter first: go to the head of the line for a slot (the longest test, so that it
+    ///   does not start last and hold up the whole run).
+    public static func start(startTimeout: Duration = .seconds(10), first: Bool = false) async throws -> TansuBroker {
+        await BrokerSlots.shared.acquire(first: first)
         do {
             return try TansuBroker(startTimeout: startTimeout)
         } catch {
@@ -117,12 +119,12 @@ public actor BrokerSlots {
 
     init(limit: Int) { self.limit = limit }
 
-    func acquire() async {
+    func acquire(first: Bool = false) async {
         if inUse < limit {
             inUse += 1
             return
         }
-        await withCheckedContinuation { waiting.append($0) }
+        await withCheckedContinuation { first ? waiting.insert($0, at: 0) : waiting.append($0) }
     }
 
     func release() {

@@ -163,9 +163,11 @@ final class BrokerPaymentHarness: @unchecked Sendable {
 }
 
 extension BrokerPaymentHarness: PaymentDriving {
+    /// Reads until there is a copy (a busy machine may take seconds), then a moment more.
     func forwardedCopies() async throws -> [ConsumedRecord] {
         let reader = try await pipeline.reader(topics.inputTopics.map(topics.repartition(of:)))
-        let copies = try await reader.readFor(.milliseconds(500))
+        var copies = try await reader.read(timeout: .seconds(30)) { !$0.isEmpty }
+        copies += try await reader.readFor(.milliseconds(500))
         await reader.close()
         return copies
     }

@@ -11,6 +11,7 @@ struct FaultRunTests {
         options.requests = 600
         options.kills = 10
         options.settleTimeout = .seconds(600)
+        options.sessionTimeoutMs = 3000  // a killed daemon's partitions move sooner
         options.progress = { print("[faults] \($0)") }
         let report = try await FaultRun(options).run()
         print(report)

@@ -32,19 +32,6 @@ extension RuntimeTests {
         #expect(try effects(in: stateDirectory).map(\.id).sorted() == ["a", "b"])
     }
 
-    @Test("a dead-lettered record leaves no inbox mark: a corrected record with its message id is decided")
-    func deadLetterLeavesNoInboxMark() async throws {
-        defer { broker.stop() }
-        try await publish([("k", #"{"id":"r","n":-1}"#), ("k", #"{"id":"r","n":1}"#)])
-        let records = try await run(worker(), reading: ["out", "in.dlq"]) { records in
-            records.contains { $0.topic == "out" } && records.contains { $0.topic == "in.dlq" }
-        }
-        #expect(try letters(records, on: "in.dlq").map(\.errorCode) == ["constraint_violation"])
-        #expect(records.filter { $0.topic == "out" }.map(\.keyString) == ["r"])
-        let stored = try effects(in: stateDirectory)
-        #expect(stored.map(\.id) == ["r"] && stored.map(\.n) == [1])
-    }
-
     @Test("an outbox message the broker refuses for good goes to its topic's dead-letter topic; later messages flow")
     func refusedMessageParked() async throws {
         defer { broker.stop() }
@@ -149,27 +136,3 @@ extension RuntimeTests {
     }
 }
 
-extension RuntimeTests {
-    @Test("a record on a repartition topic without its origin, or on the wrong partition, is parked as misrouted on the input's dead-letter topic")
-    func misroutedCopies() async throws {
-        defer { broker.stop() }
-        let key = "k-1"
-        let canonical = KeyPartitioner.partition(of: Array(key.utf8), partitionCount: 2)
-        let origin = [KafkaHeader(key: "paystream-source-topic", string: "in"), KafkaHeader(key: "paystream-source-partition", string: "0"),
-                      KafkaHeader(key: "paystream-source-offset", string: "99")]
-        try await produce([
-            OutgoingMessage(topic: "in.repartition", key: key, value: #"{"id":"no-origin","n":1}"#, partition: canonical),
-            OutgoingMessage(topic: "in.repartition", key: key, value: #"{"id":"wrong-partition","n":1}"#, headers: origin,
-                            partition: 1 - canonical),
-            OutgoingMessage(topic: "in.repartition", key: key, value: #"{"id":"good","n":1}"#, headers: origin, partition: canonical),
-        ])
-        let records = try await run(worker(), reading: ["out", "in.dlq"]) { records in
-            records.contains { $0.topic == "out" } && records.filter { $0.topic == "in.dlq" }.count == 2
-        }
-        let parked = try letters(records, on: "in.dlq")
-        #expect(parked.map(\.errorCode) == ["misrouted", "misrouted"])
-        #expect(Set(parked.compactMap { Data(base64Encoded: $0.originalValueBase64).map { String(decoding: $0, as: UTF8.self) } })
-                == [#"{"id":"no-origin","n":1}"#, #"{"id":"wrong-partition","n":1}"#])
-        #expect(records.filter { $0.topic == "out" }.map(\.keyString) == ["good"])
-    }
-}

@@ -65,54 +65,6 @@ struct RuntimeTests {
         return records + late
     }
 
-    @Test("the same input delivered twice has one effect and one output (inbox)")
-    func duplicateInput() async throws {
-        defer { broker.stop() }
-        try await publish([("a", #"{"id":"a","n":1}"#), ("a", #"{"id":"a","n":1}"#), ("b", #"{"id":"b","n":2}"#),
-                           ("a", #"{"id":"a","n":1}"#)])
-        let out = try await run(worker()) { Set($0.compactMap(\.keyString)) == ["a", "b"] }
-        #expect(out.count == 2)
-        #expect(out.filter { $0.keyString == "a" }.count == 1)
-        let rows = try effects(in: stateDirectory)
-        #expect(rows.map(\.id).sorted() == ["a", "b"])
-    }
-
-    @Test("garbage bytes become one dead letter with the source offset; the worker goes on")
-    func garbageToDeadLetter() async throws {
-        defer { broker.stop() }
-        try await publish([("k", "\u{1}not json at all"), ("k", #"{"id":"after","n":3}"#)])
-        let records = try await run(worker(), reading: ["out", "in.dlq"]) { records in
-            records.contains { $0.topic == "out" } && records.contains { $0.topic == "in.dlq" }
-        }
-        let letters = records.filter { $0.topic == "in.dlq" }
-        #expect(letters.count == 1)
-        let letter = try Wire.decode(DeadLetterMessage.self, from: Data(letters[0].value))
-        #expect(letter.schema == "dead-letter/v1")
-        #expect(letter.errorCode == "undecodable")
-        #expect(letter.sourceTopic == "in")
-        #expect(letter.sourceOffset == 0)
-        #expect(letter.sourcePartition == letters[0].partition)
-        #expect(letter.originalKey == "k")
-        #expect(Data(base64Encoded: letter.originalValueBase64) == Data("\u{1}not json at all".utf8))
-        #expect(letters[0].keyString == "k")
-        #expect(records.filter { $0.topic == "out" }.map(\.keyString) == ["after"])
-        #expect(try effects(in: stateDirectory).map(\.id) == ["after"])
-    }
-
-    @Test("a record that breaks a table constraint is parked as a dead letter; nothing of it is stored")
-    func constraintViolation() async throws {
-        defer { broker.stop() }
-        try await publish([("k", #"{"id":"neg","n":-1}"#), ("k", #"{"id":"ok","n":1}"#)])
-        let records = try await run(worker(), reading: ["out", "in.dlq"]) { records in
-            records.contains { $0.topic == "out" } && records.contains { $0.topic == "in.dlq" }
-        }
-        let letters = try records.filter { $0.topic == "in.dlq" }.map { try Wire.decode(DeadLetterMessage.self, from: Data($0.value)) }
-        #expect(letters.map(\.errorCode) == ["constraint_violation"])
-        #expect(letters.first?.sourceOffset == 0)
-        #expect(records.filter { $0.topic == "out" }.map(\.keyString) == ["ok"])
-        #expect(try effects(in: stateDirectory).map(\.id) == ["ok"])
-    }
-
     @Test("the timer hook acts on every owned shard without any input, in the shard's transaction")
     func timerTicks() async throws {
         defer { broker.stop() }
