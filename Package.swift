@@ -2,6 +2,7 @@
 import PackageDescription
 
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
 
 let package = Package(
     name: "paystream",
@@ -58,24 +59,32 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // The stages, as libraries so tests can run them in-process.
-        .target(name: "PaystreamStages", dependencies: ["PaystreamRuntime"]),
-        .target(name: "PaystreamAdmin", dependencies: ["PaystreamStages", argumentParser, .product(name: "GRDB", package: "GRDB.swift")]),
+        // What two stages share: the ledger's persistence, and reference data (merchants,
+        // credit lines, FX rates) read from the compacted reference topics.
+        .target(name: "PaystreamLedger", dependencies: ["PaystreamDomain", grdb]),
+        .target(name: "PaystreamReference", dependencies: ["PaystreamRuntime"]),
+        // One module per stage, as a library so that tests run it in-process or on the stage
+        // harness; each executable links its own.
+        .target(name: "PaymentWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
+        .target(name: "SettlementWorker", dependencies: ["PaystreamRuntime", grdb]),
+        .target(name: "Notifier", dependencies: ["PaystreamRuntime"]),
+        .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
+        .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "PaystreamReference", argumentParser, grdb]),
 
-        .executableTarget(name: "payment-worker", dependencies: ["PaystreamStages", argumentParser]),
-        .executableTarget(name: "settlement-worker", dependencies: ["PaystreamStages", argumentParser]),
-        .executableTarget(name: "notifier", dependencies: ["PaystreamStages", argumentParser]),
-        .executableTarget(name: "channel-sandbox", dependencies: ["PaystreamStages", argumentParser]),
+        .executableTarget(name: "payment-worker", dependencies: ["PaymentWorker", "PaystreamReference", argumentParser]),
+        .executableTarget(name: "settlement-worker", dependencies: ["SettlementWorker", argumentParser]),
+        .executableTarget(name: "notifier", dependencies: ["Notifier", argumentParser]),
+        .executableTarget(name: "channel-sandbox", dependencies: ["ChannelSandbox", argumentParser]),
         .executableTarget(name: "paystream", dependencies: ["PaystreamAdmin", argumentParser]),
 
         // Test support shipped with the package: a Tansu broker on a free loopback port, topic
         // readers and process helpers.
-        .target(name: "PaystreamTesting", dependencies: ["PaystreamKafka", "PaystreamRuntime", "PaystreamStages",
-                                                    .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "PaystreamTesting", dependencies: ["PaystreamKafka", "PaystreamRuntime", "PaymentWorker", "SettlementWorker",
+                                                    "Notifier", "ChannelSandbox", "PaystreamReference", grdb]),
 
         // The whole-pipeline fault and fuzz run (Deploy/faults.sh): the four daemons as processes
         // under random SIGKILLs and a frozen broker, mixed and hostile load, and the end checks.
-        .target(name: "PaystreamFaults", dependencies: ["PaystreamTesting", .product(name: "GRDB", package: "GRDB.swift"),
+        .target(name: "PaystreamFaults", dependencies: ["PaystreamTesting", "PaymentWorker", "PaystreamReference", grdb,
                                                    .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "paystream-faults", dependencies: ["PaystreamFaults", argumentParser]),
 
@@ -86,11 +95,12 @@ let package = Package(
         ),
         .testTarget(
             name: "PaystreamRuntimeTests",
-            dependencies: ["PaystreamRuntime", "PaystreamStages", "PaystreamTesting", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["PaystreamRuntime", "SettlementWorker", "PaystreamReference", "PaystreamTesting", grdb]
         ),
         .testTarget(
             name: "PaystreamEndToEndTests",
-            dependencies: ["PaystreamStages", "PaystreamAdmin", "PaystreamTesting", "PaystreamFaults", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["PaymentWorker", "SettlementWorker", "Notifier", "ChannelSandbox", "PaystreamReference", "PaystreamLedger",
+                           "PaystreamAdmin", "PaystreamTesting", "PaystreamFaults", grdb]
         ),
     ],
     swiftLanguageModes: [.v6]

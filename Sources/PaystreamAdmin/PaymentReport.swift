@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
-import PaystreamStages
+import PaymentWorker
 import PaystreamStore
 
 /// One payment as the shards under a state directory hold it: the payment-worker's row, the

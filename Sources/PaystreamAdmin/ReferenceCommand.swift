@@ -3,7 +3,7 @@ import Foundation
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
-import PaystreamStages
+import PaystreamReference
 
 struct ReferenceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import GRDB
 import PaystreamRuntime
-import PaystreamStages
+import PaymentWorker
+import SettlementWorker
 import PaystreamStore
 
 struct VerifyCommand: ParsableCommand {

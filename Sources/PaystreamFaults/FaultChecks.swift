@@ -3,7 +3,7 @@ import GRDB
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
-import PaystreamStages
+import PaymentWorker
 import PaystreamTesting
 
 /// The end checks of a fault run: exactly one terminal outcome per request, an answer for every

@@ -1,6 +1,6 @@
 import Foundation
 import PaystreamDomain
-import PaystreamStages
+import PaystreamReference
 import PaystreamTesting
 
 /// The mixed load of a fault run, drawn from a seed: every request type and method, refunds and

@@ -3,7 +3,11 @@ import Logging
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
-import PaystreamStages
+import ChannelSandbox
+import Notifier
+import PaymentWorker
+import PaystreamReference
+import SettlementWorker
 
 /// The whole pipeline in one process, for tests: a Tansu broker, every topic, and the four
 /// stages as workers in one task group. `stop()` cancels the workers (each finishes its batch)

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import PaystreamStages
+import PaymentWorker
 import PaystreamStore
 
 /// Read-only looks into a stage's shard files, for assertions.

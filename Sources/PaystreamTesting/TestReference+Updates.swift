@@ -1,4 +1,4 @@
-import PaystreamStages
+import PaystreamReference
 
 extension TestReference {
     /// The standard test reference data as records for the reference topics (what

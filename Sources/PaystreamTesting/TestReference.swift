@@ -1,5 +1,5 @@
 import PaystreamDomain
-import PaystreamStages
+import PaystreamReference
 
 /// Reference data the test suites share: active merchants `m-0` … `m-9` (suppliers
 /// `supplier-1` … `supplier-3`, 0.6% fee, settling in CNY), a suspended merchant `m-suspended`,

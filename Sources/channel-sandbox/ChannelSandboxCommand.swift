@@ -1,6 +1,6 @@
 import ArgumentParser
 import PaystreamRuntime
-import PaystreamStages
+import ChannelSandbox
 
 @main
 struct ChannelSandboxCommand: AsyncParsableCommand {

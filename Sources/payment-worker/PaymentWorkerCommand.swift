@@ -1,6 +1,7 @@
 import ArgumentParser
 import PaystreamRuntime
-import PaystreamStages
+import PaymentWorker
+import PaystreamReference
 
 @main
 struct PaymentWorkerCommand: AsyncParsableCommand {

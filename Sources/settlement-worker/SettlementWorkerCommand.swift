@@ -1,6 +1,6 @@
 import ArgumentParser
 import PaystreamRuntime
-import PaystreamStages
+import SettlementWorker
 
 @main
 struct SettlementWorkerCommand: AsyncParsableCommand {

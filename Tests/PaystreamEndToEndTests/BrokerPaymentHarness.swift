@@ -2,7 +2,9 @@ import Foundation
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
-import PaystreamStages
+import PaymentWorker
+import PaystreamLedger
+import PaystreamReference
 import PaystreamTesting
 import Testing
 

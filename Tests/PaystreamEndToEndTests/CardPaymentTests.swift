@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import PaystreamDomain
 import PaystreamKafka
-import PaystreamStages
+import PaymentWorker
 import PaystreamStore
 import PaystreamTesting
 import Testing

@@ -3,7 +3,7 @@ import Logging
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
-import PaystreamStages
+import ChannelSandbox
 import PaystreamTesting
 import Testing
 

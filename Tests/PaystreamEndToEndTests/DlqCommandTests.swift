@@ -4,7 +4,7 @@ import GRDB
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
-import PaystreamStages
+import PaymentWorker
 import PaystreamStore
 import PaystreamTesting
 import Testing

@@ -3,7 +3,7 @@ import GRDB
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
-import PaystreamStages
+import PaymentWorker
 import PaystreamTesting
 import Testing
 

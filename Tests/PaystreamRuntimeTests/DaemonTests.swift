@@ -1,6 +1,6 @@
 import Foundation
 import PaystreamRuntime
-import PaystreamStages
+import SettlementWorker
 import PaystreamTesting
 import Testing
 #if canImport(Glibc)

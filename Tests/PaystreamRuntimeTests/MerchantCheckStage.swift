@@ -4,7 +4,7 @@ import Logging
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
-import PaystreamStages
+import PaystreamReference
 import PaystreamStore
 import Synchronization
 

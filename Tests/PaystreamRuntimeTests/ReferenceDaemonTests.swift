@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import PaystreamKafka
 import PaystreamRuntime
-import PaystreamStages
+import PaystreamReference
 import PaystreamTesting
 import Testing
 

@@ -4,7 +4,7 @@ import PaystreamKafka
 import PaystreamRuntime
 
 /// Decodes a record's value as `T` after checking its `schema` field; anything else is a dead letter.
-func decodeMessage<T: Decodable>(_ type: T.Type, schema expected: String, from record: ConsumedRecord) throws(DeadLetter) -> T {
+public func decodeMessage<T: Decodable>(_ type: T.Type, schema expected: String, from record: ConsumedRecord) throws(DeadLetter) -> T {
     let data = Data(record.value)
     guard let schema = Wire.schema(of: data) else {
         throw .undecodable("value is not a JSON object with a schema field")

@@ -1,6 +1,8 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamLedger
+import PaystreamReference
 import PaystreamRuntime
 import PaystreamStore
 

@@ -7,7 +7,7 @@ import PaystreamDomain
 /// changed (`save`) in the same transaction; `loadAll` restores everything for the invariant
 /// checker. Entries are signed: debits positive, credits negative.
 public enum LedgerTables {
-    static func create(_ db: Database) throws {
+    public static func create(_ db: Database) throws {
         try db.execute(sql: """
             CREATE TABLE ledger_account (
                 account_id TEXT PRIMARY KEY NOT NULL,
@@ -45,7 +45,7 @@ public enum LedgerTables {
     /// A ledger holding the stored accounts among `accounts` (with their balances) and the stored
     /// holds among `holds`, and no postings: enough to check floors and resolve holds. An account
     /// in `definitions` replaces the stored definition (a credit line whose limit changed).
-    static func load(_ db: Database, accounts: [AccountID], holds: [HoldID], definitions: [Account] = []) throws -> Ledger {
+    public static func load(_ db: Database, accounts: [AccountID], holds: [HoldID], definitions: [Account] = []) throws -> Ledger {
         var restored: [Account] = []
         var balances: [AccountID: LedgerBalance] = [:]
         let replacing = Dictionary(definitions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -67,7 +67,7 @@ public enum LedgerTables {
 
     /// Writes what `after` changed relative to `before` (as returned by `load`): new and changed
     /// accounts and balances, postings booked since, holds placed or resolved since.
-    static func save(_ db: Database, from before: Ledger, to after: Ledger) throws {
+    public static func save(_ db: Database, from before: Ledger, to after: Ledger) throws {
         for (id, account) in after.accounts.sorted(by: { $0.key < $1.key }) {
             let balance = after.balances[id] ?? .zero(account.currency)
             guard before.accounts[id] != account || before.balances[id] != balance else { continue }

@@ -2,6 +2,8 @@ import Foundation
 import GRDB
 import PaystreamDomain
 import PaystreamKafka
+import PaystreamLedger
+import PaystreamReference
 import PaystreamRuntime
 import PaystreamStore
 

@@ -1,5 +1,7 @@
 import Foundation
 import PaystreamDomain
+import PaystreamLedger
+import PaystreamReference
 import PaystreamRuntime
 
 /// Where the money of a payment comes from, which decides its hold's account and whether a
