@@ -59,7 +59,7 @@ public struct NotifierStage: Stage {
     }
 
     public func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
-        guard case .payment(let event) = input, event.type == "payment.captured",
+        guard case .payment(let event) = input, event.eventType == .captured,
               let payer = event.payerId, let amount = event.amount, let currencyCode = event.currency else { return }
         let money = Currency.named(currencyCode).map { Money(minorUnits: amount, currency: $0) }
         let rendered = NotificationTemplates.render(type: event.type, locale: settings.defaultLocale,

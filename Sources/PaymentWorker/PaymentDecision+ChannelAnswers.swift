@@ -58,7 +58,7 @@ extension PaymentDecision {
                 try ledger.voidHold(payment.holdID)
                 payment.adopt(next, now: now)
                 try PaymentTables.update(db, payment)
-                try emitEvent(for: payment, type: "payment.conflicted", reason: "amount_mismatch",
+                try emitEvent(for: payment, type: .conflicted, reason: "amount_mismatch",
                               message: "channel confirmed \(confirmation.amount) \(confirmation.currency), requested "
                                 + "\(payment.amount) \(payment.currency); nothing captured, needs review")
             }
@@ -70,7 +70,7 @@ extension PaymentDecision {
             payment.channelReference = confirmation.channelReference
             payment.adopt(try state.apply(.channelDeclined(reason: confirmation.reason ?? "declined")), now: now)
             try PaymentTables.update(db, payment)
-            try emitEvent(for: payment, type: "payment.failed", reason: confirmation.reason ?? "declined",
+            try emitEvent(for: payment, type: .failed, reason: confirmation.reason ?? "declined",
                           message: confirmation.message ?? "declined by the channel")
             try LedgerTables.save(db, from: before, to: ledger)
         case (.approved, .expired), (.approved, .cancelled):
@@ -107,8 +107,8 @@ extension PaymentDecision {
         let refundID = "late-capture"
         try PaymentTables.insertRefund(db, .init(refundID: PaymentRecord.lateCaptureRefundID(payment.paymentID), paymentID: payment.paymentID,
                                                  amount: taken.minorUnits, currency: taken.currency.code,
-                                                 status: "requested", reason: "late_capture_reversal"), now: now)
-        try emitEvent(for: payment, type: "payment.late_capture", reason: "late_capture",
+                                                 status: .requested, reason: "late_capture_reversal"), now: now)
+        try emitEvent(for: payment, type: .lateCapture, reason: "late_capture",
                       message: "the channel took \(confirmation.amount) \(confirmation.currency) after the payment was "
                         + "\(payment.status.rawValue); an automatic refund was sent")
         try instruct(.refund, payment, amount: confirmation.amount, currency: confirmation.currency, suffix: refundID,
@@ -125,16 +125,16 @@ extension PaymentDecision {
         guard var refund = try PaymentTables.refund(db, id: refundID) else {
             throw DeadLetter(code: "unknown_refund", message: "refund answer for unknown refund \(refundID)")
         }
-        guard refund.status == "requested" else { return }  // answered before
+        guard refund.status == .requested else { return }  // answered before
         switch answer {
         case .approved:
-            refund.status = "completed"
+            refund.status = .completed
             refund.channelReference = confirmation.channelReference
             try PaymentTables.updateRefund(db, refund, now: now)
         case .declined, .unknown:
             // The money did not go back: the payment keeps its refunded state (the refund was
             // granted), and people must resolve it with the channel — this event is the alert.
-            refund.status = "failed"
+            refund.status = .failed
             refund.reason = confirmation.reason ?? answer.rawValue
             try PaymentTables.updateRefund(db, refund, now: now)
             // The channel kept the money: take it back onto the channel position and owe it to
@@ -155,7 +155,7 @@ extension PaymentDecision {
             payment.updatedAt = now
             try PaymentTables.update(db, payment)
             followUpRequestID = suffix == "late-capture" ? nil : refundID
-            try emitEvent(for: payment, type: "payment.refund_failed", reason: confirmation.reason ?? "refund_\(answer.rawValue)",
+            try emitEvent(for: payment, type: .refundFailed, reason: confirmation.reason ?? "refund_\(answer.rawValue)",
                           message: "the channel did not refund \(refund.amount) \(refund.currency) (\(refundID)): "
                             + (confirmation.message ?? "no reason given") + "; needs review",
                           refund: refund.amount)

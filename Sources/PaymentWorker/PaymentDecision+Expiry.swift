@@ -35,7 +35,7 @@ extension PaymentDecision {
         try ledger.expireHold(payment.holdID, at: context.now)
         payment.adopt(try payment.state().apply(.expired), now: now)
         try PaymentTables.update(db, payment)
-        try emitEvent(for: payment, type: "payment.expired", reason: "no_answer",
+        try emitEvent(for: payment, type: .expired, reason: "no_answer",
                       message: "the channel did not answer the authorization or the query; the hold was released")
         try LedgerTables.save(db, from: before, to: ledger)
     }

@@ -30,7 +30,7 @@ extension PaymentDecision {
             try ledger.voidHold(payment.holdID)
             payment.adopt(next, now: now)
             try PaymentTables.update(db, payment)
-            try emitEvent(for: payment, type: "payment.cancelled", reason: "cancelled", message: "cancelled by request \(request.requestID)")
+            try emitEvent(for: payment, type: .cancelled, reason: "cancelled", message: "cancelled by request \(request.requestID)")
             if payment.funding == .channel { try instruct(.cancel, payment, amount: payment.amount) }
 
         case .refund(let amount, let code):
@@ -65,13 +65,13 @@ extension PaymentDecision {
             try PaymentTables.update(db, payment)
             try PaymentTables.insertRefund(db, .init(refundID: request.requestID, paymentID: payment.paymentID,
                                                      amount: refund.minorUnits, currency: payment.currency,
-                                                     status: payment.funding == .channel ? "requested" : "completed"), now: now)
-            let eventID = try emitEvent(for: payment, type: "payment.\(next.status.rawValue)", refund: refund.minorUnits)
+                                                     status: payment.funding == .channel ? .requested : .completed), now: now)
+            let eventID = try emitEvent(for: payment, type: PaymentEventType(reaching: next.status), refund: refund.minorUnits)
             if payment.funding == .channel {
                 try instruct(.refund, payment, amount: refund.minorUnits, suffix: request.requestID)
             }
             if let merchant = payment.merchantID {
-                let handoff = settlementRequest(for: payment, type: "refund", amount: refund.minorUnits,
+                let handoff = settlementRequest(for: payment, type: .refund, amount: refund.minorUnits,
                                                 eventID: MessageID.settlementRefund(payer: payment.payerID, payment: payment.paymentID,
                                                                                       refundRequest: request.requestID),
                                                 sourceEventID: eventID, merchant: merchant)

@@ -36,7 +36,7 @@ extension PaymentDecision {
         case (nil, _, nil): eventID = "rj:\(fallback)"
         }
         let event = PaymentEvent(
-            eventId: eventID, sequence: 0, occurredAt: now, type: "payment.rejected",
+            eventId: eventID, sequence: 0, occurredAt: now, type: PaymentEventType.rejected.rawValue,
             paymentId: payment, requestId: requestID ?? source?.requestId, orderId: source?.orderId, payerId: payerID,
             merchantId: source?.merchantId, amount: source?.amount, currency: source?.currency, method: source?.method,
             channel: source?.channel, status: PaymentStatus.rejected.rawValue, reason: rejection.reason.rawValue,

@@ -134,7 +134,7 @@ extension PaymentDecision {
 
         try PaymentTables.addToDailyTotals(db, payerID: request.payerID, amount: request.amount, day: day)
         try PaymentTables.insert(db, payment)
-        try emitEvent(for: payment, type: "payment.authorized")
+        try emitEvent(for: payment, type: .authorized)
         switch funding {
         case .channel:
             try instruct(.authorize, payment, amount: payment.amount)

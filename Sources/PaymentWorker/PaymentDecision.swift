@@ -41,22 +41,22 @@ struct PaymentDecision {
         payment.adopt(state, now: now)
         payment.capturedAt = now
         try PaymentTables.update(db, payment)
-        let eventID = try emitEvent(for: payment, type: "payment.captured")
+        let eventID = try emitEvent(for: payment, type: .captured)
         if payment.type == .payment, let merchant = payment.merchantID {
-            let handoff = settlementRequest(for: payment, type: "capture", amount: payment.amount,
+            let handoff = settlementRequest(for: payment, type: .capture, amount: payment.amount,
                                             eventID: MessageID.settlementCapture(payer: payment.payerID, payment: payment.paymentID),
                                             sourceEventID: eventID, merchant: merchant)
             try context.emit(handoff, topic: topics.settlementRequests, key: merchant, eventID: handoff.eventId)
         }
     }
 
-    func settlementRequest(for payment: PaymentRecord, type: String, amount: Int64, eventID: String,
+    func settlementRequest(for payment: PaymentRecord, type: SettlementRequestType, amount: Int64, eventID: String,
                                    sourceEventID: String, merchant: String) -> SettlementRequest {
         SettlementRequest(
-            eventId: eventID, type: type, paymentId: payment.paymentID, orderId: payment.orderID, payerId: payment.payerID,
+            eventId: eventID, type: type.rawValue, paymentId: payment.paymentID, orderId: payment.orderID, payerId: payment.payerID,
             merchantId: merchant, amount: amount, currency: payment.currency, method: payment.method,
             settlement: SettlementTerms(mode: payment.settlementMode, installments: payment.installments),
-            splits: type == "capture" ? payment.splits : [], settlementCurrency: payment.settlementCurrency,
+            splits: type == .capture ? payment.splits : [], settlementCurrency: payment.settlementCurrency,
             capturedAt: payment.capturedAt ?? now, sourceEventId: sourceEventID)
     }
 
@@ -105,11 +105,11 @@ struct PaymentDecision {
     }
 
     @discardableResult
-    mutating func emitEvent(for payment: PaymentRecord, type: String, reason: String? = nil, message: String? = nil,
+    mutating func emitEvent(for payment: PaymentRecord, type: PaymentEventType, reason: String? = nil, message: String? = nil,
                                     refund: Int64? = nil) throws -> String {
         let eventID = MessageID.paymentEvent(payer: payment.payerID, payment: payment.paymentID, sequence: payment.sequence)
         let event = PaymentEvent(
-            eventId: eventID, sequence: payment.sequence, occurredAt: now, type: type,
+            eventId: eventID, sequence: payment.sequence, occurredAt: now, type: type.rawValue,
             paymentId: payment.paymentID, requestId: followUpRequestID ?? payment.requestID, orderId: payment.orderID,
             payerId: payment.payerID, merchantId: payment.merchantID, amount: payment.amount, currency: payment.currency,
             method: payment.method, channel: payment.channel, status: payment.status.rawValue, reason: reason,

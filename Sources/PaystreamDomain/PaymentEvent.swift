@@ -84,3 +84,33 @@ public struct PaymentEvent: Sendable, Codable, Hashable {
         try c.encode(metadata ?? .object([:]), forKey: .metadata)
     }
 }
+
+/// The `type` of a `payment-event/v1`: a closed set, written as these strings. `PaymentEvent.type`
+/// stays a string on the wire, so that a consumer meeting a type it does not know yet can still
+/// read the rest of the event; `eventType` is nil then.
+public enum PaymentEventType: String, Sendable, CaseIterable {
+    case authorized = "payment.authorized", captured = "payment.captured", conflicted = "payment.conflicted"
+    case failed = "payment.failed", cancelled = "payment.cancelled", expired = "payment.expired"
+    case lateCapture = "payment.late_capture", partiallyRefunded = "payment.partially_refunded"
+    case refunded = "payment.refunded", refundFailed = "payment.refund_failed", rejected = "payment.rejected"
+
+    /// The event that records a payment reaching `status`.
+    public init(reaching status: PaymentStatus) {
+        switch status {
+        case .authorized: self = .authorized
+        case .captured: self = .captured
+        case .partiallyRefunded: self = .partiallyRefunded
+        case .refunded: self = .refunded
+        case .failed: self = .failed
+        case .expired: self = .expired
+        case .cancelled: self = .cancelled
+        case .conflicted: self = .conflicted
+        case .rejected: self = .rejected
+        }
+    }
+}
+
+extension PaymentEvent {
+    /// The event's type, nil for a type this version does not know.
+    public var eventType: PaymentEventType? { PaymentEventType(rawValue: type) }
+}

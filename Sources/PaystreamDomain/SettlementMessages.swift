@@ -1,10 +1,19 @@
+/// What a settlement request asks (`type` of `settlement-request/v1`); the wire keeps the string.
+public enum SettlementRequestType: String, Sendable, CaseIterable {
+    /// A captured payment to settle.
+    case capture
+    /// `amount` of a settled payment given back to the payer.
+    case refund
+}
+
 /// Captured money handed to settlement (`settlement-request/v1` on `settlement.requests`, keyed by merchant).
 public struct SettlementRequest: Sendable, Codable, Hashable {
     public static let schemaName = "settlement-request/v1"
 
     public var schema: String = SettlementRequest.schemaName
     public var eventId: String
-    /// `capture` (a captured payment to settle) or `refund` (`amount` of it given back).
+    /// `capture` (a captured payment to settle) or `refund` (`amount` of it given back):
+    /// `SettlementRequestType`, kept a string so that an unknown type is told apart from bad JSON.
     public var type: String
     public var paymentId: String
     public var orderId: String?
@@ -148,4 +157,9 @@ public struct DeadLetterMessage: Sendable, Codable, Hashable {
         self.originalValueBase64 = originalValueBase64
         self.failedAt = failedAt
     }
+}
+
+extension SettlementRequest {
+    /// The request's type, nil for a type this version does not know.
+    public var requestType: SettlementRequestType? { SettlementRequestType(rawValue: type) }
 }

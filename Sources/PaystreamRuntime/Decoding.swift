@@ -1,7 +1,6 @@
 import Foundation
 import PaystreamDomain
 import PaystreamKafka
-import PaystreamRuntime
 
 /// Decodes a record's value as `T` after checking its `schema` field; anything else is a dead letter.
 public func decodeMessage<T: Decodable>(_ type: T.Type, schema expected: String, from record: ConsumedRecord) throws(DeadLetter) -> T {

@@ -61,7 +61,7 @@ public struct SettlementStage: Stage {
 
     public func apply(_ request: SettlementRequest, record: ConsumedRecord, in context: StageContext) throws {
         guard request.amount > 0 else { throw DeadLetter(code: "invalid_amount", message: "amount must be positive") }
-        if request.type == "refund" {
+        if request.requestType == .refund {
             // Until the settlement issue refines it (fee and split reversal): the merchant bears
             // the whole refund, which goes back to the channel it came from.
             try SettlementTables.post(context.db, posting: "refund:\(request.eventId)", currency: request.currency, entries: [
@@ -70,7 +70,7 @@ public struct SettlementStage: Stage {
             ], now: context.timestamp)
             return
         }
-        guard request.type == "capture" else {
+        guard request.requestType == .capture else {
             throw DeadLetter(code: "not_supported", message: "settlement request type '\(request.type)' is not handled yet")
         }
         guard let currency = Currency.named(request.currency) else {

@@ -17,6 +17,22 @@ struct PaymentDocsTests {
         for status in PaymentStatus.allCases { #expect(text.contains(status.rawValue), "\(status.rawValue)") }
     }
 
+    @Test("docs/payments.md documents every event type; each status is reached by its own event type")
+    func eventTypes() throws {
+        let text = try Self.document()
+        for type in PaymentEventType.allCases { #expect(text.contains("`\(type.rawValue)`"), "\(type.rawValue)") }
+        for status in PaymentStatus.allCases {
+            #expect(PaymentEventType(reaching: status).rawValue == "payment.\(status.rawValue)")
+        }
+        // The wire keeps the string: an event of a type this version does not know still decodes.
+        var event = PaymentEvent(eventId: "pe:u:p:9", sequence: 9, occurredAt: "2026-11-30T00:00:00.000Z", type: "payment.disputed",
+                                 paymentId: "p", requestId: nil, orderId: nil, payerId: "u", merchantId: nil, amount: nil,
+                                 currency: nil, method: nil, channel: nil, status: "captured")
+        event = try Wire.decode(PaymentEvent.self, from: try Wire.encode(event))
+        #expect(event.type == "payment.disputed" && event.eventType == nil)
+        #expect(SettlementRequestType.allCases.map(\.rawValue) == ["capture", "refund"])
+    }
+
     @Test("the capability matrix in docs/payments.md is the shipped policy's")
     func matrix() throws {
         let folder = SchemaFileTests.schemasFolder().deletingLastPathComponent().deletingLastPathComponent()
