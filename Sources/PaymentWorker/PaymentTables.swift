@@ -87,6 +87,8 @@ public enum PaymentTables {
                 """)
             try LedgerTables.create(db)
         }),
+        // The ledger's FX rounding carry, kept with the ledger (LedgerTables).
+        ("payment-v4-fx-carry", { db in try LedgerTables.createFXCarry(db) }),
     ])
 
     struct LoggedRequest {

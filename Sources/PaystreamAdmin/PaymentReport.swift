@@ -124,8 +124,9 @@ struct PaymentReport {
                 let booking = legacy ? "booking:\(paymentID)" : "booking:\(idParts)"
                 let refunds = legacy ? "refund:sr:\(paymentID):refund:" : "refund:sr:\(idParts):refund:"
                 let rows = try Row.fetchAll(db, sql: """
-                    SELECT posting_id, account, currency, amount, posted_at FROM ledger_entry
-                    WHERE posting_id = ? OR substr(posting_id, 1, length(?)) = ? ORDER BY id
+                    SELECT e.posting_id, e.account_id AS account, e.currency, e.amount, p.posted_at
+                    FROM ledger_entry e JOIN ledger_posting p ON p.posting_id = e.posting_id
+                    WHERE e.posting_id = ? OR substr(e.posting_id, 1, length(?)) = ? ORDER BY p.seq, e.rowid
                     """, arguments: [booking, refunds, refunds])
                 report.settlements.append(Settlement(
                     shard: name, merchantID: merchant, amount: row["amount"], currency: row["currency"], fee: row["fee"],

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import PaystreamRuntime
 import PaymentWorker
+import PaystreamLedger
 import SettlementWorker
 import PaystreamStore
 
@@ -15,7 +16,7 @@ struct VerifyCommand: ParsableCommand {
             read-only — safe while the daemons run. In payment-worker shards: every posting balances per \
             currency, no account below its floor, stored balances equal their entries, every hold resolved \
             at most once, and every payment's hold and refunds match its status. In settlement-worker \
-            shards: every posting balances (floors and the cross-stage totals are not checked yet). \
+            shards: the same ledger invariants (the cross-stage totals are not checked yet). \
             Prints one line per shard and every problem; exits 1 if there is any, 0 if all hold.
             """)
 
@@ -30,7 +31,7 @@ struct VerifyCommand: ParsableCommand {
         var shards = 0
         let checks: [(String, (Database) throws -> [String])] = [
             ("payment-worker", { try PaymentTables.consistencyProblems($0) }),
-            ("settlement-worker", { try SettlementTables.unbalancedPostings($0).map { "posting \($0) does not balance" } }),
+            ("settlement-worker", { try LedgerTables.verify($0).map { "ledger: \($0)" } }),
         ]
         for (stage, check) in checks {
             for path in ShardStore.paths(stateDirectory: directory, stage: stage) {

@@ -156,7 +156,7 @@ struct MoneyComparison {
             (try Row.fetchAll(db, sql: "SELECT payer_id, payment_id, amount, currency FROM settlement"),
              try Row.fetchAll(db, sql: """
                 SELECT currency, SUM(amount) AS total FROM ledger_entry
-                WHERE posting_id LIKE 'refund:%' AND account LIKE 'merchant_payable:%' GROUP BY currency
+                WHERE posting_id LIKE 'refund:%' AND account_id LIKE 'merchant_payable:%' GROUP BY currency
                 """))
         }) {
             for row in shard.0 {

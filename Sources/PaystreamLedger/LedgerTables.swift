@@ -42,6 +42,18 @@ public enum LedgerTables {
             """)
     }
 
+    /// The FX rounding carry per quote currency (`Ledger.fxRoundingCarry`): the residual of FX
+    /// conversions not yet booked to `fx_rounding`, in 10⁻¹⁸ of a minor unit. A stage adds it with
+    /// a migration of its own (after `create`).
+    public static func createFXCarry(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE ledger_fx_carry (
+                currency TEXT PRIMARY KEY NOT NULL,
+                carry INTEGER NOT NULL
+            );
+            """)
+    }
+
     /// A ledger holding the stored accounts among `accounts` (with their balances) and the stored
     /// holds among `holds`, and no postings: enough to check floors and resolve holds. An account
     /// in `definitions` replaces the stored definition (a credit line whose limit changed).
@@ -62,7 +74,16 @@ public enum LedgerTables {
                 restoredHolds.append(hold)
             }
         }
-        return Ledger(restoring: restored, postings: [], holds: restoredHolds, balances: balances)
+        return Ledger(restoring: restored, postings: [], holds: restoredHolds, balances: balances,
+                      fxRoundingCarry: try fxCarry(db))
+    }
+
+    /// The stored FX rounding carry (empty in a shard made before the carry was kept).
+    static func fxCarry(_ db: Database) throws -> [String: Int64] {
+        guard try db.tableExists("ledger_fx_carry") else { return [:] }
+        return Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT currency, carry FROM ledger_fx_carry").map {
+            ($0["currency"] as String, $0["carry"] as Int64)
+        })
     }
 
     /// Writes what `after` changed relative to `before` (as returned by `load`): new and changed
@@ -94,6 +115,12 @@ public enum LedgerTables {
                 try statement.execute(arguments: [posting.id.rawValue, entry.account.rawValue, entry.amount.currency.code,
                                                   entry.amount.minorUnits])
             }
+        }
+        for (currency, carry) in after.fxRoundingCarry.sorted(by: { $0.key < $1.key }) where before.fxRoundingCarry[currency] != carry {
+            try db.execute(sql: """
+                INSERT INTO ledger_fx_carry (currency, carry) VALUES (?, ?)
+                ON CONFLICT(currency) DO UPDATE SET carry = excluded.carry
+                """, arguments: [currency, carry])
         }
         for (id, hold) in after.holds.sorted(by: { $0.key < $1.key }) where before.holds[id] != hold {
             var kind: String?, postedAmount: Int64?, postingID: String?
@@ -137,7 +164,7 @@ public enum LedgerTables {
                            postedAt: Wire.parseTimestamp(row["posted_at"]) ?? Date(timeIntervalSince1970: 0))
         }
         let holds = try Row.fetchAll(db, sql: "SELECT * FROM ledger_hold ORDER BY hold_id").compactMap(hold(from:))
-        return Ledger(restoring: accounts, postings: postings, holds: holds, balances: balances)
+        return Ledger(restoring: accounts, postings: postings, holds: holds, balances: balances, fxRoundingCarry: try fxCarry(db))
     }
 
     /// Every invariant the stored ledger breaks; empty when it is sound.

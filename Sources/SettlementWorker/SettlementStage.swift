@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import PaystreamDomain
 import PaystreamKafka
+import PaystreamLedger
 import PaystreamRuntime
 import PaystreamStore
 
@@ -61,20 +62,19 @@ public struct SettlementStage: Stage {
 
     public func apply(_ request: SettlementRequest, record: ConsumedRecord, in context: StageContext) throws {
         guard request.amount > 0 else { throw DeadLetter(code: "invalid_amount", message: "amount must be positive") }
+        guard let currency = Currency.named(request.currency) else {
+            throw DeadLetter(code: "unknown_currency", message: "currency '\(request.currency)' is not ISO 4217")
+        }
         if request.requestType == .refund {
             // Until the settlement issue refines it (fee and split reversal): the merchant bears
             // the whole refund, which goes back to the channel it came from.
-            try SettlementTables.post(context.db, posting: "refund:\(request.eventId)", currency: request.currency, entries: [
-                LedgerEntry(account: "merchant_payable:\(request.merchantId)", amount: request.amount),
-                LedgerEntry(account: "clearing:\(request.method)", amount: -request.amount),
-            ], now: context.timestamp)
+            try SettlementTables.post(context.db, posting: "refund:\(request.eventId)", currency: currency, legs: [
+                .init("merchant_payable:\(request.merchantId)", request.amount), .init("clearing:\(request.method)", -request.amount),
+            ], at: context.now)
             return
         }
         guard request.requestType == .capture else {
             throw DeadLetter(code: "not_supported", message: "settlement request type '\(request.type)' is not handled yet")
-        }
-        guard let currency = Currency.named(request.currency) else {
-            throw DeadLetter(code: "unknown_currency", message: "currency '\(request.currency)' is not ISO 4217")
         }
         let breakdown: SettlementBreakdown
         do {
@@ -85,17 +85,16 @@ public struct SettlementStage: Stage {
             throw DeadLetter(code: error.code, message: "\(error)")
         }
         // Debit what the channel owes; credit each party its share. Zero parts are not booked.
-        var entries = [LedgerEntry(account: "clearing:\(request.method)", amount: request.amount)]
+        var legs = [SettlementTables.Leg("clearing:\(request.method)", request.amount)]
         let credits: [(String, Money)] = [("merchant_payable:\(request.merchantId)", breakdown.merchantNet),
                                           ("fee_revenue", breakdown.fee), ("commission_revenue", breakdown.commission)]
             + breakdown.splits.map { ("supplier_payable:\($0.partyId)", $0.amount) }
         for (account, amount) in credits where !amount.isZero {
-            entries.append(LedgerEntry(account: account, amount: -amount.minorUnits))
+            legs.append(.init(account, -amount.minorUnits))
         }
         // A payment is (payer, payment id) here: payment ids are unique per payer only.
         let payment = MessageID.part(request.payerId) + ":" + MessageID.part(request.paymentId)
-        try SettlementTables.post(context.db, posting: "booking:\(payment)", currency: request.currency,
-                                  entries: entries, now: context.timestamp)
+        try SettlementTables.post(context.db, posting: "booking:\(payment)", currency: currency, legs: legs, at: context.now)
         try SettlementTables.recordSettlement(context.db, request: request, fee: breakdown.fee.minorUnits,
                                               net: breakdown.merchantNet.minorUnits, now: context.timestamp)
 
@@ -110,11 +109,6 @@ public struct SettlementStage: Stage {
     }
 }
 
-/// One leg of a posting: positive amounts are debits, negative ones credits.
-public struct LedgerEntry: Sendable, Equatable {
-    public let account: String
-    public let amount: Int64
-}
 
 public enum SettlementTables {
     public static let schema = StageSchema([
@@ -166,24 +160,66 @@ public enum SettlementTables {
                 ALTER TABLE settlement_v2 RENAME TO settlement;
                 """)
         }),
+        // The merchant-side ledger becomes the domain `Ledger`, persisted by LedgerTables like the
+        // payer side: accounts per currency (`<name>:<CCY>`, clearing debit-normal, the payables
+        // and revenues credit-normal) with stored balances, postings, entries, the FX carry.
+        ("settlement-v3-domain-ledger", { db in
+            try db.execute(sql: """
+                DROP INDEX ledger_entry_posting;
+                DROP INDEX ledger_entry_account;
+                ALTER TABLE ledger_entry RENAME TO settlement_entry_v1;
+                """)
+            try LedgerTables.create(db)
+            try LedgerTables.createFXCarry(db)
+            try db.execute(sql: """
+                INSERT INTO ledger_posting (posting_id, posted_at)
+                    SELECT posting_id, MIN(posted_at) FROM settlement_entry_v1 GROUP BY posting_id ORDER BY MIN(id);
+                INSERT INTO ledger_entry (posting_id, account_id, currency, amount)
+                    SELECT posting_id, account || ':' || currency, currency, amount FROM settlement_entry_v1 ORDER BY id;
+                INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending)
+                    SELECT account || ':' || currency, currency,
+                           CASE WHEN account LIKE 'clearing:%' THEN 'debit' ELSE 'credit' END, NULL,
+                           CASE WHEN account LIKE 'clearing:%' THEN SUM(amount) ELSE -SUM(amount) END, 0
+                    FROM settlement_entry_v1 GROUP BY account, currency;
+                DROP TABLE settlement_entry_v1;
+                """)
+        }),
     ])
 
-    /// Writes a posting; refuses one whose entries do not sum to zero (the record is parked as a
-    /// dead letter, nothing of it is booked).
-    static func post(_ db: Database, posting: String, currency: String, entries: [LedgerEntry], now: String) throws {
-        var sum: Int64 = 0
-        for entry in entries {
-            let (next, overflow) = sum.addingReportingOverflow(entry.amount)
-            guard !overflow else { throw DeadLetter(code: "amount_overflow", message: "posting \(posting) overflows") }
-            sum = next
+    /// One leg of a posting: the account's name without its currency, and the amount in minor
+    /// units, positive for a debit and negative for a credit.
+    public struct Leg: Sendable, Equatable {
+        public let account: String
+        public let amount: Int64
+
+        public init(_ account: String, _ amount: Int64) {
+            self.account = account
+            self.amount = amount
         }
-        guard sum == 0 else {
-            throw DeadLetter(code: "unbalanced_posting", message: "posting \(posting) does not balance: \(entries)")
+
+        /// What the channel owes (`clearing:`) is an asset, debit-normal; what is owed to
+        /// merchants and suppliers and what the platform earns are credit-normal.
+        var normalSide: Account.NormalSide { account.hasPrefix("clearing:") ? .debit : .credit }
+    }
+
+    /// Books a posting on the merchant-side ledger: each leg's account is `<name>:<CCY>`, opened
+    /// on first use. A posting that does not balance is refused (the record is parked as a dead
+    /// letter, nothing of it is booked); one booked twice breaks the posting id's uniqueness.
+    static func post(_ db: Database, posting: String, currency: Currency, legs: [Leg], at: Date) throws {
+        let ids = legs.map { AccountID("\($0.account):\(currency.code)") }
+        let before = try LedgerTables.load(db, accounts: ids, holds: [])
+        var ledger = before
+        do {
+            for (leg, id) in zip(legs, ids) where ledger.accounts[id] == nil {
+                try ledger.open(Account(id: id, currency: currency, normalSide: leg.normalSide))
+            }
+            try ledger.post(Posting(id: PostingID(posting), entries: zip(legs, ids).map {
+                Entry(account: $1, amount: Money(minorUnits: $0.amount, currency: currency))
+            }, postedAt: at))
+        } catch {
+            throw DeadLetter(code: "unbalanced_posting", message: "posting \(posting) refused by the ledger: \(error)")
         }
-        let statement = try db.makeStatement(sql: "INSERT INTO ledger_entry (posting_id, account, currency, amount, posted_at) VALUES (?, ?, ?, ?, ?)")
-        for entry in entries {
-            try statement.execute(arguments: [posting, entry.account, currency, entry.amount, now])
-        }
+        try LedgerTables.save(db, from: before, to: ledger)
     }
 
     static func recordSettlement(_ db: Database, request: SettlementRequest, fee: Int64, net: Int64, now: String) throws {
@@ -192,10 +228,5 @@ public enum SettlementTables {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [request.payerId, request.paymentId, request.merchantId, request.amount, request.currency, fee, net,
                              request.settlement.mode, request.eventId, now])
-    }
-
-    /// Sum of entries per (posting, currency) that are not zero: empty when the ledger balances.
-    public static func unbalancedPostings(_ db: Database) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT posting_id FROM ledger_entry GROUP BY posting_id, currency HAVING sum(amount) != 0")
     }
 }

@@ -171,7 +171,8 @@ struct CardPaymentTests {
         let entries = try ledgerEntries(pipeline.stateDirectory)
         #expect(entries.reduce(0) { $0 + $1.amount } == 0)
         #expect(Dictionary(entries.map { ($0.account, $0.amount) }, uniquingKeysWith: +) == [
-            "clearing:card": 19999, "merchant_payable:m-7": -14879, "fee_revenue": -120, "supplier_payable:supplier-3": -5000,
+            "clearing:card:CNY": 19999, "merchant_payable:m-7:CNY": -14879, "fee_revenue:CNY": -120,
+            "supplier_payable:supplier-3:CNY": -5000,
         ])
     }
 }
@@ -235,7 +236,7 @@ func ledgerEntries(_ stateDirectory: String) throws -> [(account: String, amount
         configuration.busyMode = .timeout(10)  // a worker may be writing this shard right now
         let queue = try DatabaseQueue(path: "\(dir)/\(file)", configuration: configuration)
         result += try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT account, amount FROM ledger_entry").map { ($0["account"] as String, $0["amount"] as Int64) }
+            try Row.fetchAll(db, sql: "SELECT account_id, amount FROM ledger_entry").map { ($0["account_id"] as String, $0["amount"] as Int64) }
         }
         try queue.close()
     }

@@ -175,7 +175,7 @@ struct DlqCommandTests {
         #expect(fee + net == 4_200)
         #expect(text.contains("amount \(amount), fee \(yuan(fee)), net \(yuan(net))"), "\(text)")
         #expect(text.contains("  booking:user-1:pay-s-1  "))
-        #expect(text.contains("credit  merchant_payable:m-1  \(yuan(net))"), "\(text)")
+        #expect(text.contains("credit  merchant_payable:m-1:CNY  \(yuan(net))"), "\(text)")
 
         // A payment never stored: its rejection is what there is to show.
         let refused = try await Self.paystream(["show", "payment", "user-1", rejection.paymentId, "--state-dir", directory], h)

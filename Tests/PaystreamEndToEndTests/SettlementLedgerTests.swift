@@ -1,0 +1,78 @@
+import Foundation
+import GRDB
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamLedger
+import PaystreamRuntime
+import PaystreamStore
+import PaystreamTesting
+import SettlementWorker
+import Testing
+
+/// The settlement stage books on the domain `Ledger`, persisted by `PaystreamLedger` like the
+/// payer side; on the stage harness.
+@Suite("settlement-worker: the merchant-side ledger")
+struct SettlementLedgerTests {
+    static func request(_ type: SettlementRequestType, payment: String, amount: Int64, refund: String = "",
+                        currency: String = "CNY", splits: [Split] = []) -> Data {
+        let id = type == .capture ? MessageID.settlementCapture(payer: "user-1", payment: payment)
+            : MessageID.settlementRefund(payer: "user-1", payment: payment, refundRequest: refund)
+        return try! Wire.encode(SettlementRequest(
+            eventId: id, type: type.rawValue, paymentId: payment, orderId: nil, payerId: "user-1", merchantId: "m-1", amount: amount,
+            currency: currency, method: "card", settlement: SettlementTerms(mode: "prepaid"), splits: splits, settlementCurrency: nil,
+            capturedAt: "2026-11-30T00:00:00.000Z", sourceEventId: "pe:user-1:\(payment):2"))
+    }
+
+    @Test("a capture and a refund are postings on accounts per currency with stored balances; the ledger's invariants hold")
+    func bookings() throws {
+        let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(feeBasisPoints: 60)), partitions: 1)
+        try h.send(topic: h.topics.settlementRequests, [
+            ("m-1", Self.request(.capture, payment: "p-1", amount: 10_000, splits: [Split(partyId: "supplier-1", amount: 1_000)])),
+            ("m-1", Self.request(.capture, payment: "p-2", amount: 500, currency: "USD")),
+            ("m-1", Self.request(.refund, payment: "p-1", amount: 2_000, refund: "rf-1")),
+        ])
+        #expect(h.deadLetters.isEmpty, "\(h.deadLetters.map(\.errorMessage))")
+        let balances = try h.read { db in
+            try Row.fetchAll(db, sql: "SELECT account_id, posted, normal_side FROM ledger_account ORDER BY account_id").map {
+                "\($0["account_id"] as String) \($0["normal_side"] as String) \($0["posted"] as Int64)"
+            }
+        }.flatMap { $0 }
+        #expect(balances == [
+            "clearing:card:CNY debit 8000", "clearing:card:USD debit 500", "fee_revenue:CNY credit 60", "fee_revenue:USD credit 3",
+            "merchant_payable:m-1:CNY credit 6940", "merchant_payable:m-1:USD credit 497", "supplier_payable:supplier-1:CNY credit 1000",
+        ])
+        #expect(try h.read { try LedgerTables.verify($0) }.flatMap { $0 }.isEmpty)
+        #expect(h.decoded(SettlementEvent.self, on: h.topics.settlementEvents).map(\.net) == [8_940, 497])
+    }
+
+    @Test("a shard made before the domain ledger is migrated: old entries become postings on per-currency accounts with balances")
+    func migration() throws {
+        let directory = try temporaryDirectory()
+        let path = ShardStore.path(stateDirectory: directory, stage: "settlement-worker", partition: 0)
+        let old = StageSchema(Array(SettlementTables.schema.migrations.prefix(2)))
+        let before = try ShardStore(path: path, partition: 0, synchronous: .full, schema: old)
+        try before.write { db in
+            for (posting, account, currency, amount) in [
+                ("booking:user-1:p-1", "clearing:card", "CNY", Int64(10_000)), ("booking:user-1:p-1", "merchant_payable:m-1", "CNY", -9_940),
+                ("booking:user-1:p-1", "fee_revenue", "CNY", -60), ("refund:sr:user-1:p-1:refund:r", "merchant_payable:m-1", "CNY", 1_000),
+                ("refund:sr:user-1:p-1:refund:r", "clearing:card", "CNY", -1_000), ("booking:user-2:p-9", "clearing:alipay", "USD", 300),
+                ("booking:user-2:p-9", "merchant_payable:m-1", "USD", -300),
+            ] {
+                try db.execute(sql: "INSERT INTO ledger_entry (posting_id, account, currency, amount, posted_at) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [posting, account, currency, amount, "2026-11-29T00:00:00.000Z"])
+            }
+        }
+        try before.close()
+        let after = try ShardStore(path: path, partition: 0, synchronous: .full, schema: SettlementTables.schema)
+        let (violations, balances, postings) = try after.read { db in
+            (try LedgerTables.verify(db),
+             try Dictionary(uniqueKeysWithValues: ["clearing:card:CNY", "merchant_payable:m-1:CNY", "fee_revenue:CNY", "merchant_payable:m-1:USD"]
+                .map { ($0, try LedgerTables.balance(db, of: AccountID($0))?.posted.minorUnits) }),
+             try String.fetchAll(db, sql: "SELECT posting_id FROM ledger_posting ORDER BY seq"))
+        }
+        try after.close()
+        #expect(violations.isEmpty, "\(violations)")
+        #expect(balances == ["clearing:card:CNY": 9_000, "merchant_payable:m-1:CNY": 8_940, "fee_revenue:CNY": 60, "merchant_payable:m-1:USD": 300])
+        #expect(postings == ["booking:user-1:p-1", "refund:sr:user-1:p-1:refund:r", "booking:user-2:p-9"])
+    }
+}
