@@ -87,8 +87,8 @@ public enum PaymentTables {
                 """)
             try LedgerTables.create(db)
         }),
-        // The ledger's FX rounding carry, kept with the ledger (LedgerTables).
-        ("payment-v4-fx-carry", { db in try LedgerTables.createFXCarry(db) }),
+        // FX bookings: the conversions' rate snapshots and the rounding carry (LedgerTables).
+        ("payment-v4-fx", { db in try LedgerTables.createFX(db) }),
     ])
 
     struct LoggedRequest {

@@ -35,7 +35,12 @@ struct VerifyCommand: ParsableCommand {
         ]
         for (stage, check) in checks {
             for path in ShardStore.paths(stateDirectory: directory, stage: stage) {
-                let found = try ShardStore.readOnly(path: path, check)
+                let found: [String]
+                do {
+                    found = try ShardStore.readOnly(path: path, check)
+                } catch let error as LedgerStorageError {
+                    found = ["ledger: \(error)"]
+                }
                 shards += 1
                 problems += found.count
                 print("\(stage)/\((path as NSString).lastPathComponent): \(found.isEmpty ? "ok" : "\(found.count) problem(s)")")

@@ -42,11 +42,26 @@ public enum LedgerTables {
             """)
     }
 
-    /// The FX rounding carry per quote currency (`Ledger.fxRoundingCarry`): the residual of FX
-    /// conversions not yet booked to `fx_rounding`, in 10⁻¹⁸ of a minor unit. A stage adds it with
-    /// a migration of its own (after `create`).
-    public static func createFXCarry(_ db: Database) throws {
+    /// What FX bookings need beyond postings: each posting's conversions (the rate snapshot, the
+    /// rounding mode and the amounts, in order) and the rounding carry per quote currency
+    /// (`Ledger.fxRoundingCarry`, in 10⁻¹⁸ of a minor unit). A stage adds them with a migration of
+    /// its own, after `create`.
+    public static func createFX(_ db: Database) throws {
         try db.execute(sql: """
+            CREATE TABLE ledger_conversion (
+                posting_id TEXT NOT NULL REFERENCES ledger_posting(posting_id),
+                position INTEGER NOT NULL,
+                base TEXT NOT NULL,
+                quote TEXT NOT NULL,
+                rate_value INTEGER NOT NULL CHECK (rate_value > 0),
+                rate_scale INTEGER NOT NULL,
+                rate_source TEXT NOT NULL,
+                rate_as_of TEXT NOT NULL,
+                rounding TEXT NOT NULL,
+                source_amount INTEGER NOT NULL,
+                converted_amount INTEGER NOT NULL,
+                PRIMARY KEY (posting_id, position)
+            );
             CREATE TABLE ledger_fx_carry (
                 currency TEXT PRIMARY KEY NOT NULL,
                 carry INTEGER NOT NULL
@@ -76,6 +91,36 @@ public enum LedgerTables {
         }
         return Ledger(restoring: restored, postings: [], holds: restoredHolds, balances: balances,
                       fxRoundingCarry: try fxCarry(db))
+    }
+
+    /// The stored conversions by posting. Each is computed again from its snapshot and source
+    /// amount (conversion is deterministic); a stored converted amount that differs is reported.
+    static func storedConversions(_ db: Database) throws -> [String: [FXConversion]] {
+        guard try db.tableExists("ledger_conversion") else { return [:] }
+        var result: [String: [FXConversion]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM ledger_conversion ORDER BY posting_id, position") {
+            let posting: String = row["posting_id"]
+            guard let base = Currency.named(row["base"]), let quote = Currency.named(row["quote"]),
+                  let rounding = RoundingMode(rawValue: row["rounding"]),
+                  let asOf = Wire.parseTimestamp(row["rate_as_of"]) else {
+                throw LedgerStorageError(description: "posting \(posting): a conversion with an unknown currency, rounding or time")
+            }
+            let conversion: FXConversion
+            do {
+                let rate = try ExchangeRate(base: base, quote: quote, value: row["rate_value"], scale: row["rate_scale"],
+                                            source: row["rate_source"], asOf: asOf)
+                conversion = try rate.convert(Money(minorUnits: row["source_amount"], currency: base), rounding: rounding)
+            } catch {
+                throw LedgerStorageError(description: "posting \(posting): a conversion that cannot be made again: \(error)")
+            }
+            let stored: Int64 = row["converted_amount"]
+            guard conversion.converted.minorUnits == stored else {
+                throw LedgerStorageError(description: "posting \(posting): conversion stored as \(stored), its snapshot gives "
+                                         + "\(conversion.converted.minorUnits)")
+            }
+            result[posting, default: []].append(conversion)
+        }
+        return result
     }
 
     /// The stored FX rounding carry (empty in a shard made before the carry was kept).
@@ -114,6 +159,16 @@ public enum LedgerTables {
             for entry in posting.entries {
                 try statement.execute(arguments: [posting.id.rawValue, entry.account.rawValue, entry.amount.currency.code,
                                                   entry.amount.minorUnits])
+            }
+            for (position, conversion) in posting.conversions.enumerated() {
+                let rate = conversion.rate
+                try db.execute(sql: """
+                    INSERT INTO ledger_conversion (posting_id, position, base, quote, rate_value, rate_scale, rate_source, rate_as_of,
+                                                   rounding, source_amount, converted_amount)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [posting.id.rawValue, position, rate.base.code, rate.quote.code, rate.value, rate.scale, rate.source,
+                                     Wire.timestamp(rate.asOf), conversion.rounding.rawValue, conversion.source.minorUnits,
+                                     conversion.converted.minorUnits])
             }
         }
         for (currency, carry) in after.fxRoundingCarry.sorted(by: { $0.key < $1.key }) where before.fxRoundingCarry[currency] != carry {
@@ -158,9 +213,10 @@ public enum LedgerTables {
             entries[row["posting_id"], default: []].append(
                 Entry(account: AccountID(row["account_id"]), amount: Money(minorUnits: row["amount"], currency: currency)))
         }
+        let conversions = try storedConversions(db)
         let postings = try Row.fetchAll(db, sql: "SELECT posting_id, posted_at FROM ledger_posting ORDER BY seq").map { row in
             let id: String = row["posting_id"]
-            return Posting(id: PostingID(id), entries: entries[id] ?? [],
+            return Posting(id: PostingID(id), entries: entries[id] ?? [], conversions: conversions[id] ?? [],
                            postedAt: Wire.parseTimestamp(row["posted_at"]) ?? Date(timeIntervalSince1970: 0))
         }
         let holds = try Row.fetchAll(db, sql: "SELECT * FROM ledger_hold ORDER BY hold_id").compactMap(hold(from:))
@@ -204,4 +260,10 @@ public enum LedgerTables {
                     amount: Money(minorUnits: row["amount"], currency: currency),
                     expiresAt: expires.flatMap(Wire.parseTimestamp), resolutions: resolutions)
     }
+}
+
+/// Stored ledger rows that cannot be read back as a ledger (a conversion its own snapshot
+/// contradicts): `paystream verify` reports it.
+public struct LedgerStorageError: Error, CustomStringConvertible {
+    public let description: String
 }

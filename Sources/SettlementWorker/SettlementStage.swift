@@ -170,7 +170,7 @@ public enum SettlementTables {
                 ALTER TABLE ledger_entry RENAME TO settlement_entry_v1;
                 """)
             try LedgerTables.create(db)
-            try LedgerTables.createFXCarry(db)
+            try LedgerTables.createFX(db)
             try db.execute(sql: """
                 INSERT INTO ledger_posting (posting_id, posted_at)
                     SELECT posting_id, MIN(posted_at) FROM settlement_entry_v1 GROUP BY posting_id ORDER BY MIN(id);

@@ -75,4 +75,43 @@ struct SettlementLedgerTests {
         #expect(balances == ["clearing:card:CNY": 9_000, "merchant_payable:m-1:CNY": 8_940, "fee_revenue:CNY": 60, "merchant_payable:m-1:USD": 300])
         #expect(postings == ["booking:user-1:p-1", "refund:sr:user-1:p-1:refund:r", "booking:user-2:p-9"])
     }
+
+    @Test("FX bookings survive storage: conversions with their snapshots and the rounding carry are read back, the invariants hold")
+    func fxRoundTrip() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try LedgerTables.create(db)
+            try LedgerTables.createFX(db)
+        }
+        let cny = Currency.named("CNY")!, usd = Currency.named("USD")!
+        let rate = try ExchangeRate(base: cny, quote: usd, rate: "0.14", source: "test", asOf: Date(timeIntervalSince1970: 1_795_000_000))
+        let clearing = AccountID("clearing:card:CNY"), merchant = AccountID("merchant_payable:m-1:USD")
+        // Three conversions of ¥0.25 at 0.14, half even: each rounds 3.5 cents up, so the carry
+        // goes −½, then a whole cent is booked to fx_rounding, then −½ again.
+        for n in 1...3 {
+            try queue.write { db in
+                let before = try LedgerTables.load(db, accounts: [clearing, merchant, .fxPosition(cny), .fxPosition(usd),
+                                                                  .fxRounding(usd)], holds: [])
+                var ledger = before
+                if ledger.accounts[clearing] == nil {
+                    try ledger.open(Account(id: clearing, currency: cny, normalSide: .debit))
+                    try ledger.open(Account(id: merchant, currency: usd, normalSide: .credit))
+                }
+                try ledger.postConversion(try rate.convert(Money(minorUnits: 25, currency: cny), rounding: .halfEven),
+                                          id: PostingID("fx:\(n)"), debit: clearing, credit: merchant, postedAt: Date())
+                try LedgerTables.save(db, from: before, to: ledger)
+            }
+        }
+        let stored = try queue.read { try LedgerTables.loadAll($0) }
+        #expect(stored.checkInvariants().isEmpty, "\(stored.checkInvariants())")
+        #expect(stored.fxRoundingCarry == ["USD": -500_000_000_000_000_000])
+        #expect(stored.postings.map { $0.conversions.count } == [1, 1, 1])
+        #expect(stored.postings.first?.conversions.first?.rate.decimalString == "0.14")
+        #expect(stored.balance(of: merchant)?.posted.minorUnits == 12)
+        #expect(try queue.read { try LedgerTables.load($0, accounts: [], holds: []) }.fxRoundingCarry == stored.fxRoundingCarry)
+
+        // A stored conversion its own snapshot contradicts is reported, not read back as sound.
+        try queue.write { try $0.execute(sql: "UPDATE ledger_conversion SET converted_amount = 5 WHERE posting_id = 'fx:2'") }
+        #expect(throws: LedgerStorageError.self) { try queue.read { try LedgerTables.loadAll($0) } }
+    }
 }
