@@ -54,11 +54,12 @@ done
 RUN_DIR="$ROOT/.local/run-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$RUN_DIR/state"
 PIDS=()
+BROKER_PID=""
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
   if [ "${#PIDS[@]}" -gt 0 ]; then
-    log "stopping ${#PIDS[@]} processes (SIGTERM, by PID)"
+    log "stopping ${#PIDS[@]} daemons (SIGTERM, by PID)"
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for _ in $(seq 1 100); do
       alive=0
@@ -67,8 +68,14 @@ cleanup() {
       sleep 0.1
     done
     for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
   fi
+  # The broker last, once the daemons have flushed. Its storage is memory (nothing to flush) and
+  # Tansu does not exit on SIGTERM, so it gets SIGKILL.
+  if [ -n "$BROKER_PID" ]; then
+    log "stopping the broker (SIGKILL, by PID)"
+    kill -KILL "$BROKER_PID" 2>/dev/null || true
+  fi
+  wait 2>/dev/null || true
   log "logs and state: $RUN_DIR"
   exit "$status"
 }
@@ -79,7 +86,7 @@ PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 log "starting Tansu on 127.0.0.1:$PORT"
 "$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" \
   --storage-engine memory://tansu/ >"$RUN_DIR/tansu.log" 2>&1 &
-PIDS+=("$!")
+BROKER_PID="$!"
 for _ in $(seq 1 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
   sleep 0.05
@@ -124,6 +131,6 @@ echo
 
 if [ "$KEEP" = 1 ]; then
   log "still running; PAYSTREAM_BROKERS=$PAYSTREAM_BROKERS; Ctrl-C stops everything"
-  wait "${PIDS[0]}" || true
+  wait "$BROKER_PID" || true
 fi
 exit "$status"
