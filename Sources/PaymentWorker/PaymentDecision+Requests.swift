@@ -98,7 +98,7 @@ extension PaymentDecision {
                 return try refuse(Rejection(.creditLimit, "payer \(request.payerID) has no credit line in \(currency.code)"))
             }
             let line = try creditLine(payerID: request.payerID, limit: limit)
-            if request.settlement.mode == "installments", let count = request.settlement.installments,
+            if request.settlement.settlementMode == .installments, let count = request.settlement.installments,
                !(creditTerms?.installmentPlans ?? []).contains(count) {
                 return try refuse(Rejection(.creditLimit, "an installment plan of \(count) is not offered to payer \(request.payerID)"))
             }

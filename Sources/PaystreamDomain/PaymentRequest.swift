@@ -45,7 +45,19 @@ public struct PaymentRequestMessage: Sendable, Codable, Hashable {
     }
 }
 
+/// How a payment is settled (`settlement.mode`): a closed set, written as these strings.
+public enum SettlementMode: String, Sendable, CaseIterable {
+    /// Paid through a channel now; the merchant's net is booked on capture.
+    case prepaid
+    /// Paid by the platform on capture from the payer's credit line; the payer repays later.
+    case postpaid
+    /// Paid by the platform from the payer's credit line, repaid by the payer in installments.
+    case installments
+}
+
 public struct SettlementTerms: Sendable, Codable, Hashable {
+    /// A `SettlementMode`; kept a string on the wire, so that a request with another mode is
+    /// answered `invalid_request` instead of failing to decode.
     public var mode: String
     public var installments: Int?
 
@@ -53,6 +65,13 @@ public struct SettlementTerms: Sendable, Codable, Hashable {
         self.mode = mode
         self.installments = installments
     }
+
+    public init(_ mode: SettlementMode, installments: Int? = nil) {
+        self.init(mode: mode.rawValue, installments: installments)
+    }
+
+    /// The mode, nil for one this version does not know.
+    public var settlementMode: SettlementMode? { SettlementMode(rawValue: mode) }
 }
 
 public struct Split: Sendable, Codable, Hashable {
@@ -109,7 +128,7 @@ public struct PaymentRequest: Sendable, Hashable {
     public let metadata: JSONValue?
 
     /// Post-paid and installment payments are paid from the payer's credit line.
-    public var drawsOnCredit: Bool { type == .payment && settlement.mode != "prepaid" }
+    public var drawsOnCredit: Bool { type == .payment && settlement.settlementMode != .prepaid }
 }
 
 /// A refund or cancel request that passed the stateless rules.
@@ -204,23 +223,23 @@ extension PaymentRequestMessage {
             return invalid("channel must be one of \(PaymentChannel.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if kind == .topup && method == .wallet { return invalid("a topup cannot be paid from the wallet it funds") }
-        let terms = settlement ?? SettlementTerms(mode: "prepaid")
-        guard ["prepaid", "postpaid", "installments"].contains(terms.mode) else {
+        let terms = settlement ?? SettlementTerms(.prepaid)
+        guard let mode = terms.settlementMode else {
             return invalid("settlement.mode must be prepaid, postpaid or installments")
         }
         if kind != .payment {
-            guard terms.mode == "prepaid" else { return invalid("a \(kind.rawValue) is always prepaid") }
+            guard mode == .prepaid else { return invalid("a \(kind.rawValue) is always prepaid") }
             guard (splits ?? []).isEmpty else { return invalid("a \(kind.rawValue) has no splits") }
         }
-        if terms.mode == "installments" {
+        if mode == .installments {
             guard let count = terms.installments, (2...120).contains(count) else {
                 return invalid("settlement.installments must be 2 to 120 when settlement.mode is installments")
             }
         }
-        if terms.mode != "prepaid" && method == .cash {
+        if mode != .prepaid && method == .cash {
             return invalid("cash on delivery is paid at delivery; it cannot be \(terms.mode)")
         }
-        if terms.mode != "prepaid" && method == .wallet {
+        if mode != .prepaid && method == .wallet {
             return invalid("a wallet payment is paid from the balance at once; it cannot be \(terms.mode)")
         }
         if let metadata, case .object = metadata {} else if metadata != nil {

@@ -31,6 +31,8 @@ struct PaymentDocsTests {
         event = try Wire.decode(PaymentEvent.self, from: try Wire.encode(event))
         #expect(event.type == "payment.disputed" && event.eventType == nil)
         #expect(SettlementRequestType.allCases.map(\.rawValue) == ["capture", "refund"])
+        for mode in SettlementMode.allCases { #expect(text.contains("`\(mode.rawValue)`"), "\(mode.rawValue)") }
+        #expect(SettlementTerms(mode: "weekly").settlementMode == nil && SettlementTerms(.installments, installments: 3).mode == "installments")
     }
 
     @Test("the capability matrix in docs/payments.md is the shipped policy's")
