@@ -34,8 +34,8 @@ final class BrokerPaymentHarness: @unchecked Sendable {
 
     init(partitions: Int32 = 2, policy: PaymentPolicy? = nil, settings: PaymentStage.Settings = testSettings,
          reference: (any ReferenceLookup)? = nil, upstream: UpstreamPartitioning = .murmur2,
-         startWorker: Bool = true) async throws {
-        pipeline = try await InProcessPipeline(partitions: partitions)
+         startWorker: Bool = true, firstInLine: Bool = false) async throws {
+        pipeline = try await InProcessPipeline(partitions: partitions, firstInLine: firstInLine)
         clock = ManualClock(Self.start)
         self.policy = try policy ?? shippedPaymentPolicy()
         self.settings = settings
