@@ -274,12 +274,7 @@ struct PaymentTimeTests {
         // Found by the fault run: the refused reversal lost its purpose and `paystream verify`
         // then counted it as a refund of the payment.
         let h = try await PaymentHarness()
-        try await h.send(H.request("slow-3", amount: 4_000))
-        try await h.outcome(of: "slow-3")
-        h.clock.advance(by: 61)
-        try await h.waitFor { _, requests in requests.contains { $0.requestType == "query" } }
-        h.clock.advance(by: 61)
-        try await h.event("payment.expired", of: "pay-slow-3")
+        try await h.expireUnanswered("slow-3", amount: 4_000)
         try await h.confirm("pay-slow-3", amount: 4_000)
         try await h.event("payment.late_capture", of: "pay-slow-3")
         try await h.confirm("pay-slow-3", status: "declined", amount: 4_000, type: "refund",
@@ -294,12 +289,7 @@ struct PaymentTimeTests {
     @Test("a retry within the idempotency window gets the original events; after the window the request id is forgotten")
     func idempotencyRetention() async throws {
         let h = try await PaymentHarness()
-        try await h.send(H.request("keep-1", amount: 1_500))
-        try await h.outcome(of: "keep-1")
-        h.clock.advance(by: 61)
-        try await h.waitFor { _, requests in requests.contains { $0.requestType == "query" } }
-        h.clock.advance(by: 61)
-        try await h.event("payment.expired", of: "pay-keep-1")
+        try await h.expireUnanswered("keep-1", amount: 1_500)
         h.clock.advance(by: 6 * 86_400 - 122)  // 6 days: still remembered
         try await h.send(H.request("keep-1", amount: 1_500))
         try await h.waitFor { events, _ in events.filter { $0.eventId == "pe:user-1:pay-keep-1:1" }.count == 2 }
