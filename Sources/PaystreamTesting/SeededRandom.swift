@@ -1,8 +1,13 @@
-/// A seeded generator (splitmix64): the same seed gives the same load, kill schedule and faults.
+/// A seeded generator (splitmix64): the same seed gives the same hostile records, the same
+/// fault-run load, kill schedule and faults.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     public init(seed: UInt64) { state = seed ^ 0x5EED_FA17_5EED_FA17 }
+
+    /// Starts from `state` as it is (`FuzzInput` keeps its own seeding, so a seed names the same
+    /// records as before).
+    init(state: UInt64) { self.state = state }
 
     public mutating func next() -> UInt64 {
         state = state &+ 0x9E37_79B9_7F4A_7C15
