@@ -48,14 +48,11 @@ public final class StageHarness<S: Stage>: @unchecked Sendable {
     @discardableResult
     public func send(topic: String, _ messages: [(key: String?, value: Data)], partitioning: UpstreamPartitioning = .murmur2,
                      headers: [KafkaHeader] = []) throws -> [ConsumedRecord] {
-        let records = messages.map { message in
+        try send(messages.map { message in
             let key = message.key.map { Array($0.utf8) }
-            let partition = partitioning.partitionWithoutBroker(of: key ?? [], partitionCount: partitionCount)
-            return append(topic: topic, partition: partition, key: key, value: Array(message.value), headers: headers)
-        }
-        try decide(records)
-        try pump()
-        return records
+            return OutgoingMessage(topic: topic, key: key, value: Array(message.value), headers: headers,
+                                   partition: partitioning.partitionWithoutBroker(of: key ?? [], partitionCount: partitionCount))
+        })
     }
 
     /// Publishes messages exactly as given (topic, partition, key, headers); a message without a
