@@ -123,10 +123,10 @@ public enum LedgerTables {
         return result
     }
 
-    /// The stored FX rounding carry (empty in a shard made before the carry was kept).
+    /// The stored FX rounding carry. A stage's shards always have the table (their migrations
+    /// add it); `loadAll` checks first, because `paystream verify` may read a shard made before.
     static func fxCarry(_ db: Database) throws -> [String: Int64] {
-        guard try db.tableExists("ledger_fx_carry") else { return [:] }
-        return Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT currency, carry FROM ledger_fx_carry").map {
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT currency, carry FROM ledger_fx_carry").map {
             ($0["currency"] as String, $0["carry"] as Int64)
         })
     }
@@ -220,7 +220,8 @@ public enum LedgerTables {
                            postedAt: Wire.parseTimestamp(row["posted_at"]) ?? Date(timeIntervalSince1970: 0))
         }
         let holds = try Row.fetchAll(db, sql: "SELECT * FROM ledger_hold ORDER BY hold_id").compactMap(hold(from:))
-        return Ledger(restoring: accounts, postings: postings, holds: holds, balances: balances, fxRoundingCarry: try fxCarry(db))
+        let carry = try db.tableExists("ledger_fx_carry") ? try fxCarry(db) : [:]
+        return Ledger(restoring: accounts, postings: postings, holds: holds, balances: balances, fxRoundingCarry: carry)
     }
 
     /// Every invariant the stored ledger breaks; empty when it is sound.
