@@ -93,7 +93,7 @@ struct FaultChecks: Sendable {
         for (daemon, status) in statuses.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where status != 0 {
             problems.append("\(daemon.rawValue) exited \(status) on SIGTERM at the end (expected 0)")
         }
-        for daemon in FaultFleet.Daemon.allCases where (fleet.kills[daemon] ?? 0) == 0 && fleet.kills.values.reduce(0, +) >= 4 {
+        for daemon in FaultFleet.Daemon.allCases where (fleet.kills[daemon] ?? 0) == 0 && fleet.totalKills >= 4 {
             problems.append("\(daemon.rawValue) was never killed")
         }
 

@@ -18,6 +18,7 @@ final class FaultFleet: @unchecked Sendable {
     private let lock = NSLock()
     private var running: [Daemon: DaemonProcess] = [:]
     private(set) var kills: [Daemon: Int] = [:]
+    var totalKills: Int { lock.withLock { kills.values.reduce(0, +) } }
     private(set) var unexpectedExits: [String] = []
     private var starts = 0
 

@@ -99,13 +99,13 @@ public struct FaultRun: Sendable {
                     frozen = ContinuousClock.now - freezeStart
                 }
                 // The kills are spread evenly over the rounds.
-                while fleet.kills.values.reduce(0, +) < (round + 1) * options.kills / rounds {
-                    let victim = victims[fleet.kills.values.reduce(0, +)]
+                while fleet.totalKills < (round + 1) * options.kills / rounds {
+                    let victim = victims[fleet.totalKills]
                     try await fleet.kill(victim, restartAfter: .milliseconds(Int.random(in: 100...1500, using: &random)))
                 }
                 if round % max(1, rounds / 10) == 0 || round == rounds - 1 {
                     say("round \(round + 1)/\(rounds): \(reports.count) requests and \(hostile.count) hostile records published, "
-                        + "\(fleet.kills.values.reduce(0, +)) kills, \(observer.recordsRead) records read")
+                        + "\(fleet.totalKills) kills, \(observer.recordsRead) records read")
                 }
             }
 
