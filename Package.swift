@@ -89,7 +89,7 @@ let package = Package(
                                                    .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "paystream-faults", dependencies: ["PaystreamFaults", argumentParser]),
 
-        .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain"]),
+        .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamTesting"]),
         .testTarget(
             name: "PaystreamKafkaTests",
             dependencies: ["PaystreamKafka", "PaystreamStore", "PaystreamTesting"]

@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamDomain
+import PaystreamTesting
 import Testing
 
 @Suite("Ledger properties")
@@ -44,7 +45,12 @@ struct LedgerPropertyTests {
     }
 
     @Test("long random sequences of operations leave a ledger with no violations")
-    func randomOperations() {
+    func randomOperations() async {
+        // Seconds of computation: on a thread of its own, not one of the two the other tests share.
+        await onOwnThread { runRandomOperations() }
+    }
+
+    private func runRandomOperations() {
         var succeeded: [Operation: Int] = [:]
         var refused: [Operation: Int] = [:]
         let failures = forAllCases("ledger operations") { random, _ in

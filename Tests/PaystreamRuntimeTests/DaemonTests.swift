@@ -93,7 +93,7 @@ struct DaemonProcessTests {
         let logs = try temporaryDirectory()
         let daemon = try DaemonProcess("payment-worker", arguments: ["--brokers", "nohost"], environment: ["PAYSTREAM_BROKERS": ""],
                                        logDirectory: logs)
-        #expect(await daemon.waitForExit(timeout: .seconds(10)) == 2)
+        #expect(await daemon.waitForExit(timeout: .seconds(30)) == 2)
         #expect(daemon.log.contains("payment-worker: configuration error: broker 'nohost' is not HOST:PORT"))
     }
 
@@ -101,7 +101,7 @@ struct DaemonProcessTests {
     func paymentPolicyRequired() async throws {
         let logs = try temporaryDirectory()
         let missing = try DaemonProcess("payment-worker", arguments: ["--brokers", "127.0.0.1:9"], logDirectory: logs)
-        #expect(await missing.waitForExit(timeout: .seconds(10)) == 2)
+        #expect(await missing.waitForExit(timeout: .seconds(30)) == 2)
         #expect(missing.log.contains("stage.policy_file is required"))
 
         try #"{"enabled_currencies":["CNY","ZZZ"],"enabled_methods":["card"],"capabilities":{},"method_maximum":{},"risk_limits":{},"refund_window_days":{}}"#
@@ -109,7 +109,7 @@ struct DaemonProcessTests {
         try "stage:\n  policy_file: policy.json\n".write(toFile: "\(logs)/pw.yaml", atomically: true, encoding: .utf8)
         let inconsistent = try DaemonProcess("payment-worker", arguments: ["--brokers", "127.0.0.1:9", "--config", "\(logs)/pw.yaml"],
                                              logDirectory: logs)
-        #expect(await inconsistent.waitForExit(timeout: .seconds(10)) == 2)
+        #expect(await inconsistent.waitForExit(timeout: .seconds(30)) == 2)
         #expect(inconsistent.log.contains("payment policy \(logs)/policy.json is inconsistent"))
         #expect(inconsistent.log.contains("ZZZ"))
     }
@@ -129,7 +129,7 @@ struct DaemonProcessTests {
         try file.write(toFile: "\(logs)/pw.yaml", atomically: true, encoding: .utf8)
         let daemon = try DaemonProcess("payment-worker", arguments: ["--brokers", "127.0.0.1:9", "--config", "\(logs)/pw.yaml"],
                                        logDirectory: logs)
-        #expect(await daemon.waitForExit(timeout: .seconds(10)) == 2)
+        #expect(await daemon.waitForExit(timeout: .seconds(30)) == 2)
         #expect(daemon.log.contains(words), "\(daemon.log)")
     }
 
@@ -140,7 +140,7 @@ struct DaemonProcessTests {
                                        environment: ["PAYSTREAM_KAFKA_NOT_A_PROPERTY": "1",
                                                      "PAYSTREAM_KAFKA_SASL_PASSWORD": "hunter2"],
                                        logDirectory: logs)
-        #expect(await daemon.waitForExit(timeout: .seconds(10)) == 2)
+        #expect(await daemon.waitForExit(timeout: .seconds(30)) == 2)
         #expect(daemon.log.contains("Kafka property not.a.property=1"))
         #expect(!daemon.log.contains("hunter2"))
     }
@@ -152,7 +152,7 @@ struct DaemonProcessTests {
         let base = ["PAYSTREAM_SQLITE_SYNCHRONOUS": "NORMAL", "PAYSTREAM_STATE_DIR": logs]
         let refused = try DaemonProcess("settlement-worker", arguments: ["--brokers", "127.0.0.1:\(port)"],
                                         environment: base, logDirectory: logs)
-        #expect(await refused.waitForExit(timeout: .seconds(10)) == 2)
+        #expect(await refused.waitForExit(timeout: .seconds(30)) == 2)
         #expect(refused.log.contains("settlement-worker keeps money: sqlite.synchronous must be FULL"), "\(refused.log)")
         #expect(refused.log.contains("sqlite.allow_unsafe_synchronous"))
 
