@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "channel-sandbox", targets: ["channel-sandbox"]),
         .executable(name: "paystream", targets: ["paystream"]),
         .executable(name: "paystream-faults", targets: ["paystream-faults"]),
+        .executable(name: "paystream-bench", targets: ["paystream-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
@@ -88,6 +89,11 @@ let package = Package(
         .target(name: "PaystreamFaults", dependencies: ["PaystreamTesting", "PaymentWorker", "PaystreamReference", grdb,
                                                    .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "paystream-faults", dependencies: ["PaystreamFaults", argumentParser]),
+        .target(name: "PaystreamBench", dependencies: ["PaystreamTesting", "PaymentWorker", "ChannelSandbox", "SettlementWorker",
+                                                       "Notifier", "PaystreamRuntime", "PaystreamKafka", "PaystreamDomain", "PaystreamStore",
+                                                       .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "paystream-bench", dependencies: ["PaystreamBench", "PaystreamRuntime", "Notifier", argumentParser,
+                                                                  .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamTesting"]),
         .testTarget(

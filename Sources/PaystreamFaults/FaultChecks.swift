@@ -53,7 +53,7 @@ struct FaultChecks: Sendable {
             + "\(gaps.unbooked.count) captures not booked, \(gaps.unnotified.count) not notified"
     }
 
-    func report(stateDirectory: String, statuses: [FaultFleet.Daemon: Int32], fleet: FaultFleet) throws -> FaultReport {
+    func report(stateDirectory: String, statuses: [DaemonFleet.Daemon: Int32], fleet: DaemonFleet) throws -> FaultReport {
         var report = FaultReport()
         report.requests = load.requests.count
         report.requestKinds = Dictionary(grouping: load.requests, by: \.kind.rawValue).mapValues(\.count)
@@ -93,7 +93,7 @@ struct FaultChecks: Sendable {
         for (daemon, status) in statuses.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where status != 0 {
             problems.append("\(daemon.rawValue) exited \(status) on SIGTERM at the end (expected 0)")
         }
-        for daemon in FaultFleet.Daemon.allCases where (fleet.kills[daemon] ?? 0) == 0 && fleet.totalKills >= 4 {
+        for daemon in DaemonFleet.Daemon.allCases where (fleet.kills[daemon] ?? 0) == 0 && fleet.totalKills >= 4 {
             problems.append("\(daemon.rawValue) was never killed")
         }
 

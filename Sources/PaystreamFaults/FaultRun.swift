@@ -51,19 +51,20 @@ public struct FaultRun: Sendable {
         let topics = pipeline.topics
         let brokerPID = pipeline.broker.process.processIdentifier
         say("broker \(pipeline.broker.bootstrapServers) (pid \(brokerPID)), state \(pipeline.stateDirectory), logs \(directory)/logs")
-        let fleet = try FaultFleet(directory: directory, brokers: pipeline.broker.bootstrapServers,
-                                   stateDirectory: pipeline.stateDirectory, seed: options.seed,
-                                   sessionTimeoutMs: options.sessionTimeoutMs)
+        let fleet = try DaemonFleet(directory: directory, brokers: pipeline.broker.bootstrapServers,
+                                   stateDirectory: pipeline.stateDirectory, tag: "faults") { [options] in
+            FaultConfiguration.text($0, seed: options.seed, sessionTimeoutMs: options.sessionTimeoutMs)
+        }
         let observer = FaultObserver(topics: topics)
         let reading = Task { await Self.read(observer: observer, brokers: pipeline.broker.bootstrapServers, topics: topics) }
         do {
             try await fleet.startAll(timeout: .seconds(90))
-            say("fleet up: \(FaultFleet.Daemon.allCases.map(\.rawValue).joined(separator: ", "))")
+            say("fleet up: \(DaemonFleet.Daemon.allCases.map(\.rawValue).joined(separator: ", "))")
 
             // Rounds: publish a slice, let it flow for a moment, kill a daemon, restart it.
             let rounds = max(options.kills, 10)
-            var victims = FaultFleet.Daemon.allCases.shuffled(using: &random)
-            while victims.count < options.kills { victims.append(FaultFleet.Daemon.allCases.randomElement(using: &random)!) }
+            var victims = DaemonFleet.Daemon.allCases.shuffled(using: &random)
+            while victims.count < options.kills { victims.append(DaemonFleet.Daemon.allCases.randomElement(using: &random)!) }
             var fuzz = FuzzInput(seed: options.seed)
             let fuzzTopics = topics.inputTopics.filter { $0 != topics.payoutRequests }
             let fuzzCount = options.fuzz ?? max(fuzzTopics.count, options.requests / 20)

@@ -42,5 +42,11 @@ public final class TopicReader: Sendable {
         return records
     }
 
+    /// One poll: waits up to `maxWait` for a first record and returns what is ready (observers
+    /// that time each record's arrival).
+    public func next(maxWait: Duration = .milliseconds(50)) async throws -> [ConsumedRecord] {
+        try await consumer.poll(maxRecords: 5000, maxWait: maxWait).records
+    }
+
     public func close() async { await consumer.close() }
 }

@@ -1,0 +1,82 @@
+import Foundation
+import PaystreamDomain
+import PaystreamKafka
+
+/// The benchmark's requests: card payments in CNY to the test merchants, each from a payer of its
+/// own (so no payer's risk limits interfere) and keyed by that payer, as upstream publishes them.
+/// The key identifies the payment in every topic the bench watches (the notifier and the payment
+/// events are keyed by payer too).
+struct BenchLoad {
+    struct Payment {
+        let key: String
+        let value: [UInt8]
+    }
+
+    static func payments(_ count: Int, label: String) -> [Payment] {
+        (0..<count).map { index in
+            let payer = "bench-\(label)-\(index)"
+            let body: [String: Any] = [
+                "schema": PaymentRequestMessage.schemaName, "type": "payment", "request_id": "rq-\(payer)",
+                "payment_id": "pm-\(payer)", "order_id": "ord-\(payer)", "payer_id": payer,
+                "merchant_id": "m-\(index % 10)", "amount": 1000 + Int64(index % 50_000), "currency": "CNY",
+                "method": "card", "channel": "bank_card", "created_at": "2026-11-30T00:00:00Z",
+            ]
+            let value = try! JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+            return Payment(key: payer, value: Array(value))
+        }
+    }
+}
+
+/// Watches the topics where a payment ends (the notification of its capture, or its
+/// `payment.failed` event; for the relay, the last relay topic) and notes when each key first
+/// arrived there.
+final class BenchObserver: @unchecked Sendable {
+    private let lock = NSLock()
+    private var arrivals: [String: ContinuousClock.Instant] = [:]
+    private var failed: Set<String> = []
+    private let finalTopics: Set<String>
+    private let failureTopic: String?
+
+    init(finalTopics: [String], failureTopic: String?) {
+        self.finalTopics = Set(finalTopics)
+        self.failureTopic = failureTopic
+    }
+
+    func observe(_ records: [ConsumedRecord], at instant: ContinuousClock.Instant) {
+        lock.withLock {
+            for record in records {
+                guard let key = record.keyString else { continue }
+                if finalTopics.contains(record.topic) {
+                    if arrivals[key] == nil { arrivals[key] = instant }
+                } else if record.topic == failureTopic, Self.isFailure(record.value) {
+                    failed.insert(key)
+                    if arrivals[key] == nil { arrivals[key] = instant }
+                }
+            }
+        }
+    }
+
+    private static let failedMarker = Array(#""type":"payment.failed""#.utf8)
+
+    private static func isFailure(_ value: [UInt8]) -> Bool {
+        guard value.count >= failedMarker.count else { return false }
+        for start in 0...(value.count - failedMarker.count) where value[start] == failedMarker[0] {
+            if value[start..<(start + failedMarker.count)].elementsEqual(failedMarker) { return true }
+        }
+        return false
+    }
+
+    func arrival(of key: String) -> ContinuousClock.Instant? { lock.withLock { arrivals[key] } }
+    func count(of keys: [String]) -> Int { lock.withLock { keys.reduce(0) { $0 + (arrivals[$1] == nil ? 0 : 1) } } }
+    func failures(of keys: [String]) -> Int { lock.withLock { keys.reduce(0) { $0 + (failed.contains($1) ? 1 : 0) } } }
+
+    /// Reads `topics` from their beginning into the observer until cancelled.
+    static func read(_ observer: BenchObserver, brokers: String, topics: [String]) async throws {
+        let reader = try await TopicReader(bootstrapServers: brokers, topics: topics)
+        while !Task.isCancelled {
+            guard let records = try? await reader.next(maxWait: .milliseconds(20)) else { break }
+            if !records.isEmpty { observer.observe(records, at: .now) }
+        }
+        await reader.close()
+    }
+}

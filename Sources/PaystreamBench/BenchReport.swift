@@ -1,0 +1,129 @@
+import Foundation
+
+/// One throughput run: payments published at once, first request → last completion.
+public struct BurstResult: Sendable {
+    public var payments: Int
+    public var completed: Int
+    /// Completed with `payment.failed` (a declined authorization) instead of a notification.
+    public var failed: Int
+    public var seconds: Double
+    /// CPU seconds each process used during the run.
+    public var cpuSeconds: [String: Double]
+
+    public var lost: Int { payments - completed }
+    public var perSecond: Double { seconds > 0 ? Double(completed) / seconds : 0 }
+    public var cpuMicrosecondsPerPayment: Double { payments == 0 ? 0 : cpuSeconds.values.reduce(0, +) / Double(payments) * 1e6 }
+
+    var summary: String {
+        "\(completed)/\(payments) in \(format(seconds, 2)) s = \(format(perSecond, 0))/s, lost \(lost), "
+            + "CPU \(format(cpuMicrosecondsPerPayment, 0)) µs per payment"
+    }
+}
+
+/// The latency run: payments published at a paced rate, each request → its completion.
+public struct PacedResult: Sendable {
+    public var payments: Int
+    public var completed: Int
+    public var failed: Int
+    /// The rate the publisher achieved.
+    public var rate: Double
+    /// Sorted, in milliseconds.
+    public var latenciesMs: [Double]
+
+    public var lost: Int { payments - completed }
+    public func percentile(_ p: Double) -> Double {
+        guard !latenciesMs.isEmpty else { return .nan }
+        return latenciesMs[min(latenciesMs.count - 1, Int((p / 100 * Double(latenciesMs.count)).rounded(.up)) - 1)]
+    }
+
+    var summary: String {
+        "\(completed)/\(payments) at \(format(rate, 0))/s: p50 \(format(percentile(50), 1)) ms, p95 \(format(percentile(95), 1)) ms, "
+            + "p99 \(format(percentile(99), 1)) ms, lost \(lost)"
+    }
+}
+
+/// What `paystream-bench` prints.
+public struct BenchReport: Sendable, CustomStringConvertible {
+    public var options: BenchRun.Options
+    public var directory = ""
+    public var pipelineBursts: [BurstResult] = []
+    public var pipelinePaced: PacedResult?
+    public var relayBursts: [BurstResult] = []
+    public var relayPaced: PacedResult?
+    public var offline: [OfflineStageBench.StageFigure] = []
+    public var exitStatuses: [String: Int] = [:]
+
+    init(options: BenchRun.Options) { self.options = options }
+
+    /// Payments lost anywhere (must be 0), and daemons that did not stop cleanly.
+    public var problems: [String] {
+        var problems: [String] = []
+        for (name, runs) in [("pipeline", pipelineBursts), ("relay", relayBursts)] {
+            for (index, run) in runs.enumerated() where run.lost > 0 { problems.append("\(name) burst \(index + 1): \(run.lost) lost") }
+        }
+        if let paced = pipelinePaced, paced.lost > 0 { problems.append("pipeline paced: \(paced.lost) lost") }
+        if let paced = relayPaced, paced.lost > 0 { problems.append("relay paced: \(paced.lost) lost") }
+        for (daemon, status) in exitStatuses.sorted(by: { $0.key < $1.key }) where status != 0 {
+            problems.append("\(daemon) exited \(status) on SIGTERM")
+        }
+        return problems
+    }
+
+    static func medianBurst(_ runs: [BurstResult]) -> BurstResult? {
+        runs.sorted { $0.perSecond < $1.perSecond }.dropFirst(runs.count / 2).first
+    }
+
+    public var description: String {
+        var lines: [String] = []
+        let o = options
+        lines.append("paystream-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, "
+                     + "\(ProcessInfo.processInfo.physicalMemory >> 30) GiB, \(o.partitions) partitions per topic, "
+                     + (o.shippedSandbox ? "sandbox as shipped" : "sandbox answering at once"))
+        if let burst = Self.medianBurst(pipelineBursts) {
+            lines.append("")
+            lines.append("end to end (request → notification, \(BenchRun.hops) hops), \(o.payments) payments at once, median of \(pipelineBursts.count):")
+            lines.append("  throughput      \(format(burst.perSecond, 0)) payments/s (runs: \(pipelineBursts.map { format($0.perSecond, 0) }.joined(separator: ", "))), lost \(pipelineBursts.map(\.lost).reduce(0, +))")
+            if burst.failed > 0 { lines.append("  declined        \(burst.failed) (completed by payment.failed)") }
+            lines.append("  CPU per payment \(format(burst.cpuMicrosecondsPerPayment, 0)) µs summed over the daemons:")
+            for (name, seconds) in burst.cpuSeconds.sorted(by: { $0.key < $1.key }) {
+                lines.append("    \(name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(format(seconds / Double(burst.payments) * 1e6, 0)) µs")
+            }
+        }
+        if let paced = pipelinePaced {
+            lines.append("  latency         \(paced.summary)")
+        }
+        if let burst = Self.medianBurst(relayBursts) {
+            lines.append("")
+            lines.append("pass-through relay (PaystreamKafka, \(BenchRun.hops) hops, no decoding, no SQLite), same broker and settings:")
+            lines.append("  throughput      \(format(burst.perSecond, 0)) messages/s (runs: \(relayBursts.map { format($0.perSecond, 0) }.joined(separator: ", "))), lost \(relayBursts.map(\.lost).reduce(0, +))")
+            lines.append("  CPU per message \(format(burst.cpuMicrosecondsPerPayment, 0)) µs summed over the hops")
+            if let paced = relayPaced { lines.append("  latency         \(paced.summary)") }
+            if let pipeline = Self.medianBurst(pipelineBursts), pipeline.perSecond > 0 {
+                lines.append("")
+                lines.append("ratio relay / pipeline:")
+                lines.append("  throughput      \(format(burst.perSecond / pipeline.perSecond, 1))×")
+                if burst.cpuMicrosecondsPerPayment > 0 {
+                    lines.append("  CPU             \(format(pipeline.cpuMicrosecondsPerPayment / burst.cpuMicrosecondsPerPayment, 1))× (pipeline / relay)")
+                }
+                if let relayPaced, let pipelinePaced {
+                    lines.append("  p99 latency     \(format(pipelinePaced.percentile(99) / relayPaced.percentile(99), 2))× (pipeline / relay)")
+                }
+            }
+        }
+        if !offline.isEmpty {
+            lines.append("")
+            lines.append("decide + commit on temporary shards, no Kafka (\(o.offlineRecords) payments, batches of 500, median of \(o.repeats)):")
+            for figure in offline {
+                lines.append("  \(figure.stage.padding(toLength: 18, withPad: " ", startingAt: 0)) \(format(figure.recordsPerSecond, 0)) records/s (\(figure.records) records)")
+            }
+        }
+        lines.append("")
+        lines.append(problems.isEmpty ? "no payment lost" : "PROBLEMS:\n  " + problems.joined(separator: "\n  "))
+        lines.append("files: \(directory)")
+        return lines.joined(separator: "\n")
+    }
+}
+
+func format(_ value: Double, _ decimals: Int) -> String {
+    value.isNaN ? "n/a" : String(format: "%.\(decimals)f", value)
+}

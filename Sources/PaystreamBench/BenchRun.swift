@@ -1,0 +1,287 @@
+import Foundation
+import Logging
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamRuntime
+import PaystreamTesting
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The benchmark: a Tansu broker on a free loopback port, the four daemons as processes with the
+/// `Config/` settings (the sandbox answering at once unless asked for the shipped one), card
+/// payments published at once and at a paced rate, then the same through a pass-through relay
+/// with as many hops, then each stage on temporary shards without Kafka.
+public struct BenchRun: Sendable {
+    public struct Options: Sendable {
+        /// Payments published at once per throughput run.
+        public var payments = 10_000
+        /// Throughput runs (the median is reported).
+        public var repeats = 3
+        /// Payments per second in the latency run, and how long it publishes.
+        public var rate = 1_000
+        public var pacedSeconds = 10
+        public var partitions: Int32 = 4
+        /// Records per stage in the offline measurement (repeated `repeats` times).
+        public var offlineRecords = 5_000
+        /// Use `Config/channel-sandbox.yaml` as shipped (latencies, declines, duplicates) instead of
+        /// a channel that answers at once and approves everything.
+        public var shippedSandbox = false
+        public var skipPipeline = false
+        public var skipRelay = false
+        public var skipOffline = false
+        /// How long a run waits without any payment completing before it counts the rest as lost.
+        public var stallTimeout: Duration = .seconds(60)
+        public var directory: String?
+        public var progress: (@Sendable (String) -> Void)?
+
+        public init() {}
+    }
+
+    public let options: Options
+
+    public init(_ options: Options) { self.options = options }
+
+    /// The hops a payment takes from request to notification, which the relay repeats:
+    /// payment-worker, channel-sandbox, payment-worker again, notifier.
+    public static let hops = 4
+
+    public func run() async throws -> BenchReport {
+        var report = BenchReport(options: options)
+        let say = options.progress ?? { _ in }
+        let directory = try options.directory ?? temporaryDirectory("paystream-bench")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        report.directory = directory
+        if !options.skipPipeline || !options.skipRelay {
+            let pipeline = try await InProcessPipeline(partitions: options.partitions, reference: TestReference.updates, firstInLine: true)
+            say("broker \(pipeline.broker.bootstrapServers) (pid \(pipeline.broker.process.processIdentifier)); files in \(directory)")
+            do {
+                let fleet = try DaemonFleet(directory: directory, brokers: pipeline.broker.bootstrapServers,
+                                            stateDirectory: pipeline.stateDirectory, tag: "bench") {
+                    try Self.configuration($0, directory: directory, shippedSandbox: options.shippedSandbox)
+                }
+                if !options.skipPipeline {
+                    try await measurePipeline(pipeline, fleet: fleet, into: &report, say: say)
+                }
+                if !options.skipRelay {
+                    try await measureRelay(pipeline, configuration: fleet.configPath(.notifier), directory: directory,
+                                           into: &report, say: say)
+                }
+            } catch {
+                await pipeline.stop()
+                throw error
+            }
+            await pipeline.stop()
+        }
+        if !options.skipOffline {
+            say("offline: \(options.offlineRecords) payments through each stage on temporary shards, \(options.repeats)×")
+            report.offline = try OfflineStageBench(payments: options.offlineRecords, partitions: options.partitions,
+                                                   repeats: options.repeats).run()
+        }
+        return report
+    }
+
+    // MARK: - the fleet
+
+    private func measurePipeline(_ pipeline: InProcessPipeline, fleet: DaemonFleet, into report: inout BenchReport,
+                                 say: @escaping @Sendable (String) -> Void) async throws {
+        let topics = pipeline.topics
+        let brokers = pipeline.broker.bootstrapServers
+        let started = ContinuousClock.now
+        try await fleet.startAll(timeout: .seconds(90))
+        say("fleet up in \(Self.seconds(ContinuousClock.now - started)) s")
+        let observer = BenchObserver(finalTopics: [topics.notifications], failureTopic: topics.paymentEvents)
+        let reading = Task { try await BenchObserver.read(observer, brokers: brokers, topics: [topics.notifications, topics.paymentEvents]) }
+        defer { reading.cancel() }
+        let publisher = try BenchPublisher(brokers: brokers, topic: topics.paymentRequests)
+        let pids = { Dictionary(uniqueKeysWithValues: DaemonFleet.Daemon.allCases.compactMap { daemon in
+            fleet.process(daemon).map { (daemon.rawValue, $0.pid) } }) }
+
+        let warmUp = BenchLoad.payments(200, label: "warm")
+        _ = try await burst(warmUp, publisher: publisher, observer: observer, pids: pids())
+        say("warmed up with \(warmUp.count) payments")
+        for run in 1...options.repeats {
+            let result = try await burst(BenchLoad.payments(options.payments, label: "burst\(run)"), publisher: publisher,
+                                         observer: observer, pids: pids())
+            report.pipelineBursts.append(result)
+            say("pipeline burst \(run)/\(options.repeats): \(result.summary)")
+        }
+        let paced = try await self.paced(BenchLoad.payments(options.rate * options.pacedSeconds, label: "paced"),
+                                         publisher: publisher, observer: observer)
+        report.pipelinePaced = paced
+        say("pipeline paced at \(options.rate)/s: \(paced.summary)")
+        await publisher.close()
+        let statuses = await fleet.stopAll()
+        report.exitStatuses = Dictionary(uniqueKeysWithValues: statuses.map { ($0.key.rawValue, Int($0.value)) })
+        reading.cancel()
+        _ = try? await reading.value
+    }
+
+    // MARK: - the relay
+
+    private func measureRelay(_ pipeline: InProcessPipeline, configuration: String, directory: String,
+                              into report: inout BenchReport, say: @escaping @Sendable (String) -> Void) async throws {
+        let brokers = pipeline.broker.bootstrapServers
+        let relayTopics = (0...Self.hops).map { "paystream-bench.relay.\($0)" }
+        let admin = try KafkaAdmin(configuration: pipeline.kafka)
+        _ = try await admin.createTopics(relayTopics.map { NewTopic(name: $0, partitions: options.partitions) })
+        admin.close()
+        var relays: [DaemonProcess] = []
+        defer { for relay in relays { relay.signal(SIGKILL) } }
+        for hop in 0..<Self.hops {
+            relays.append(try DaemonProcess("paystream-bench", arguments: [
+                "relay", "--from", relayTopics[hop], "--to", relayTopics[hop + 1], "--config", configuration,
+            ], environment: ["PAYSTREAM_BROKERS": brokers], logDirectory: "\(directory)/logs"))
+        }
+        for relay in relays { try await relay.waitForLog("relay assigned", timeout: .seconds(60)) }
+        let observer = BenchObserver(finalTopics: [relayTopics[Self.hops]], failureTopic: nil)
+        let reading = Task { try await BenchObserver.read(observer, brokers: brokers, topics: [relayTopics[Self.hops]]) }
+        defer { reading.cancel() }
+        let publisher = try BenchPublisher(brokers: brokers, topic: relayTopics[0])
+        let pids = Dictionary(uniqueKeysWithValues: relays.enumerated().map { ("relay hop \($0.offset + 1)", $0.element.pid) })
+        _ = try await burst(BenchLoad.payments(200, label: "relay-warm"), publisher: publisher, observer: observer, pids: pids)
+        for run in 1...options.repeats {
+            let result = try await burst(BenchLoad.payments(options.payments, label: "relay-burst\(run)"), publisher: publisher,
+                                         observer: observer, pids: pids)
+            report.relayBursts.append(result)
+            say("relay burst \(run)/\(options.repeats): \(result.summary)")
+        }
+        let paced = try await self.paced(BenchLoad.payments(options.rate * options.pacedSeconds, label: "relay-paced"),
+                                         publisher: publisher, observer: observer)
+        report.relayPaced = paced
+        say("relay paced at \(options.rate)/s: \(paced.summary)")
+        await publisher.close()
+        for relay in relays { await relay.stop(grace: .seconds(5)) }
+        relays = []
+        reading.cancel()
+        _ = try? await reading.value
+    }
+
+    // MARK: - measurements
+
+    /// Publishes every payment at once and waits for each to complete (or for the stall timeout).
+    private func burst(_ payments: [BenchLoad.Payment], publisher: BenchPublisher, observer: BenchObserver,
+                       pids: [String: Int32]) async throws -> BurstResult {
+        let cpuBefore = pids.compactMapValues(ProcessCPU.seconds(pid:))
+        let start = ContinuousClock.now
+        try await publisher.publish(payments[...])
+        let keys = payments.map(\.key)
+        try await waitForCompletion(keys, observer: observer)
+        let cpuAfter = pids.compactMapValues(ProcessCPU.seconds(pid:))
+        let arrivals = keys.compactMap(observer.arrival(of:))
+        let last = arrivals.max() ?? start
+        return BurstResult(payments: payments.count, completed: arrivals.count, failed: observer.failures(of: keys),
+                           seconds: Self.seconds(last - start),
+                           cpuSeconds: cpuBefore.compactMapValues { _ in nil }.merging(
+                               cpuAfter.compactMap { name, after in cpuBefore[name].map { (name, after - $0) } }) { $1 })
+    }
+
+    /// Publishes the payments at `options.rate` per second, noting when each was handed to the
+    /// producer, then waits for each to complete.
+    private func paced(_ payments: [BenchLoad.Payment], publisher: BenchPublisher, observer: BenchObserver) async throws -> PacedResult {
+        var publishedAt = [ContinuousClock.Instant](repeating: .now, count: payments.count)
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var sent = 0
+            while sent < payments.count {
+                let elapsed = Self.seconds(ContinuousClock.now - start)
+                let due = min(payments.count, Int(elapsed * Double(options.rate)) + 1)
+                if due > sent {
+                    let now = ContinuousClock.now
+                    for index in sent..<due { publishedAt[index] = now }
+                    let slice = payments[sent..<due]
+                    group.addTask { try await publisher.publish(slice) }
+                    sent = due
+                }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            try await group.waitForAll()
+        }
+        let publishSeconds = Self.seconds(ContinuousClock.now - start)
+        let keys = payments.map(\.key)
+        try await waitForCompletion(keys, observer: observer)
+        var latencies: [Double] = []
+        for (index, key) in keys.enumerated() {
+            if let arrival = observer.arrival(of: key) { latencies.append(Self.seconds(arrival - publishedAt[index]) * 1000) }
+        }
+        latencies.sort()
+        return PacedResult(payments: payments.count, completed: latencies.count, failed: observer.failures(of: keys),
+                           rate: Double(payments.count) / publishSeconds, latenciesMs: latencies)
+    }
+
+    private func waitForCompletion(_ keys: [String], observer: BenchObserver) async throws {
+        var done = observer.count(of: keys)
+        var lastProgress = ContinuousClock.now
+        while done < keys.count {
+            try await Task.sleep(for: .milliseconds(10))
+            let now = observer.count(of: keys)
+            if now > done {
+                done = now
+                lastProgress = .now
+            } else if ContinuousClock.now - lastProgress > options.stallTimeout {
+                return
+            }
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    // MARK: - configuration
+
+    /// `Config/<daemon>.yaml` as shipped, with the files it names copied beside it; the sandbox's
+    /// `stage:` section replaced by a channel that answers at once and approves everything,
+    /// unless `shippedSandbox`.
+    static func configuration(_ daemon: DaemonFleet.Daemon, directory: String, shippedSandbox: Bool) throws -> String {
+        let config = packageRoot.appendingPathComponent("Config")
+        let policy = "\(directory)/config/payment-policy.json"
+        if !FileManager.default.fileExists(atPath: policy) {
+            try FileManager.default.copyItem(atPath: config.appendingPathComponent("payment-policy.json").path, toPath: policy)
+        }
+        var text = try String(contentsOf: config.appendingPathComponent("\(daemon.rawValue).yaml"), encoding: .utf8)
+        if daemon == .channelSandbox && !shippedSandbox {
+            guard let stage = text.range(of: "\nstage:") else { throw BenchError("no stage: section in Config/channel-sandbox.yaml") }
+            text = String(text[..<stage.lowerBound]) + """
+
+                stage:
+                  seed: 1
+                  tick_interval_ms: 20
+                  statement_dir: channel-statements
+                  statement_interval_ms: 1000
+                  methods:
+                    default:
+                      latency_ms: 0
+
+                """
+        }
+        return text
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The bench's upstream producer: murmur2 (the Java client's default), lingering a little so
+/// that a burst goes out in large batches.
+final class BenchPublisher: Sendable {
+    private let producer: KafkaProducer
+    private let topic: String
+
+    init(brokers: String, topic: String) throws {
+        var logger = Logger(label: "bench.publisher")
+        logger.logLevel = .error
+        producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: brokers, properties: ["linger.ms": "5"]),
+                                     logger: logger)
+        self.topic = topic
+    }
+
+    func publish(_ payments: ArraySlice<BenchLoad.Payment>) async throws {
+        let results = await producer.send(payments.map { OutgoingMessage(topic: topic, key: Array($0.key.utf8), value: $0.value) })
+        for result in results { _ = try result.get() }
+    }
+
+    func close() async { await producer.close() }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import PaystreamTesting
+
+/// The fault run's daemon configurations: the sandbox misbehaving, short authorization timeouts,
+/// FULL synchronous (the default).
+enum FaultConfiguration {
+    static func text(_ daemon: DaemonFleet.Daemon, seed: UInt64, sessionTimeoutMs: Int) -> String {
+        // Small batches and quick polls keep records in flight when a kill lands; a killed
+        // member's partitions move once its session times out.
+        var text = """
+            log:
+              level: info
+            batch:
+              max_records: 200
+              max_wait_ms: 20
+            kafka:
+              "fetch.wait.max.ms": "10"
+              "session.timeout.ms": "\(sessionTimeoutMs)"
+              "heartbeat.interval.ms": "\(max(100, sessionTimeoutMs / 12))"
+
+            """
+        switch daemon {
+        case .paymentWorker:
+            // Unanswered authorizations are queried after 2 s and expire 3 s later, so that
+            // expiry, queries and late captures happen within the run.
+            text += """
+                stage:
+                  policy_file: \(packageRoot.appendingPathComponent("Config/payment-policy.json").path)
+                  authorization:
+                    query_after_seconds: 2
+                    expire_after_seconds: 3
+                    methods:
+                      cash: { query_after_seconds: 2, expire_after_seconds: 3 }
+                  expiry_check_interval_ms: 200
+
+                """
+        case .channelSandbox:
+            // Every anomaly the sandbox has. Answers held back 6 s arrive after their payment was
+            // queried, and some after it expired (late captures).
+            text += """
+                stage:
+                  seed: \(seed % 1_000_000_000)
+                  tick_interval_ms: 20
+                  methods:
+                    default:
+                      latency_ms: {min: 5, p50: 30, p99: 200, max: 400}
+                      decline_rate: 0.05
+                      no_answer_rate: 0.05
+                      query_no_answer_rate: 0.3
+                      duplicate_rate: 0.05
+                      duplicate_delay_ms: 100
+                      reorder_rate: 0.03
+                      reorder_delay_ms: 6000
+                      amount_mismatch_rate: 0.02
+                      refund_decline_rate: 0.05
+
+                """
+        case .settlementWorker, .notifier:
+            break
+        }
+        return text
+    }
+
+}
