@@ -89,7 +89,7 @@ enum ChannelSandboxTables {
     }
 
     static func authorization(_ db: Database, id: String) throws -> Authorization? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM channel_authorization WHERE channel_request_id = ?",
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM channel_authorization WHERE channel_request_id = ?"),
                                          arguments: [id]) else { return nil }
         return Authorization(
             channelRequestID: row["channel_request_id"], paymentID: row["payment_id"], method: row["method"],
@@ -100,11 +100,11 @@ enum ChannelSandboxTables {
     }
 
     static func insert(_ db: Database, _ a: Authorization, decidedAt: String) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO channel_authorization (channel_request_id, payment_id, method, currency, requested_amount, decision,
                 confirmed_amount, reason, channel_reference, completion, refunded, decided_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [a.channelRequestID, a.paymentID, a.method, a.currency, a.requestedAmount, a.decision.rawValue,
+            """).execute(arguments: [a.channelRequestID, a.paymentID, a.method, a.currency, a.requestedAmount, a.decision.rawValue,
                              a.confirmedAmount, a.reason, a.channelReference, a.completion.rawValue, a.refunded, decidedAt])
     }
 
@@ -132,18 +132,18 @@ enum ChannelSandboxTables {
     }
 
     static func insert(_ db: Database, _ p: PendingAnswer) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO pending_answer (channel_request_id, copy, due_at, withheld, method, message_key, confirmation)
             VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [p.confirmation.channelRequestId, p.copy, p.dueAt, p.withheld, p.method, p.key,
+            """).execute(arguments: [p.confirmation.channelRequestId, p.copy, p.dueAt, p.withheld, p.method, p.key,
                              String(decoding: try Wire.encode(p.confirmation), as: UTF8.self)])
     }
 
     /// Answers due at `now` (ms) or before, earliest due first, then in the order they were stored.
     static func due(_ db: Database, at now: Int64, limit: Int) throws -> [PendingAnswer] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT * FROM pending_answer WHERE due_at <= ? ORDER BY due_at, sequence LIMIT ?
-            """, arguments: [now, limit]).map { row in
+            """), arguments: [now, limit]).map { row in
             let json: String = row["confirmation"]
             return PendingAnswer(sequence: row["sequence"], copy: row["copy"], dueAt: row["due_at"], withheld: row["withheld"],
                                  method: row["method"], key: row["message_key"],
@@ -152,12 +152,12 @@ enum ChannelSandboxTables {
     }
 
     static func delete(_ db: Database, pending sequence: Int64) throws {
-        try db.execute(sql: "DELETE FROM pending_answer WHERE sequence = ?", arguments: [sequence])
+        try db.cachedStatement(sql: "DELETE FROM pending_answer WHERE sequence = ?").execute(arguments: [sequence])
     }
 
     /// Drops the not-yet-sent first answer to an instruction; true if there was one.
     static func dropFirstAnswer(_ db: Database, to id: String) throws -> Bool {
-        try db.execute(sql: "DELETE FROM pending_answer WHERE channel_request_id = ? AND copy = 1", arguments: [id])
+        try db.cachedStatement(sql: "DELETE FROM pending_answer WHERE channel_request_id = ? AND copy = 1").execute(arguments: [id])
         return db.changesCount > 0
     }
 
@@ -177,11 +177,11 @@ enum ChannelSandboxTables {
     /// Adds the line for an answered instruction (once) and marks its file stale since `now` (ms)
     /// unless it is stale already.
     static func addStatementLine(_ db: Database, _ line: StatementLine, for id: String, answeredAt: String, now: Int64) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO statement_line (channel_request_id, day, method, channel_reference, payment_id, amount, currency, fee,
                 type, answered_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(channel_request_id) DO NOTHING
-            """, arguments: [id, line.day, line.method, line.channelReference, line.paymentID, line.amount, line.currency,
+            """).execute(arguments: [id, line.day, line.method, line.channelReference, line.paymentID, line.amount, line.currency,
                              line.fee, line.type, answeredAt])
         guard db.changesCount == 1 else { return }
         try db.execute(sql: "INSERT INTO statement_stale (day, method, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -190,14 +190,14 @@ enum ChannelSandboxTables {
 
     /// Files stale since `before` (ms) or earlier.
     static func staleStatements(_ db: Database, before: Int64) throws -> [(day: String, method: String)] {
-        try Row.fetchAll(db, sql: "SELECT day, method FROM statement_stale WHERE since <= ? ORDER BY day, method",
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT day, method FROM statement_stale WHERE since <= ? ORDER BY day, method"),
                          arguments: [before]).map { ($0["day"], $0["method"]) }
     }
 
     static func statementLines(_ db: Database, day: String, method: String) throws -> [StatementLine] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT * FROM statement_line WHERE day = ? AND method = ? ORDER BY sequence
-            """, arguments: [day, method]).map {
+            """), arguments: [day, method]).map {
             StatementLine(day: $0["day"], method: $0["method"], channelReference: $0["channel_reference"],
                           paymentID: $0["payment_id"], amount: $0["amount"], currency: $0["currency"], fee: $0["fee"],
                           type: $0["type"])
@@ -205,6 +205,6 @@ enum ChannelSandboxTables {
     }
 
     static func markWritten(_ db: Database, day: String, method: String) throws {
-        try db.execute(sql: "DELETE FROM statement_stale WHERE day = ? AND method = ?", arguments: [day, method])
+        try db.cachedStatement(sql: "DELETE FROM statement_stale WHERE day = ? AND method = ?").execute(arguments: [day, method])
     }
 }

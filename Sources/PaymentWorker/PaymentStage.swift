@@ -45,7 +45,11 @@ public struct PaymentStage: Stage {
             return .confirmation(try decodeMessage(ChannelConfirmation.self, schema: ChannelConfirmation.schemaName, from: record))
         }
         let data = Data(record.value)
-        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: data) else {
+        // One parse for a good request; the rare bad one is looked at again for its answer.
+        if case .decoded(let message) = Wire.decodeMessage(PaymentRequestMessage.self, schema: PaymentRequestMessage.schemaName, from: data) {
+            return .request(message)
+        }
+        guard let object = try? Wire.decode([String: JSONValue].self, from: data) else {
             throw .undecodable("value is not a JSON object")
         }
         let schema = object["schema"]?.stringValue

@@ -99,12 +99,12 @@ public enum PaymentTables {
     }
 
     static func requestLog(_ db: Database, requestID: String) throws -> LoggedRequest? {
-        try Row.fetchOne(db, sql: "SELECT fingerprint, payment_id, status, event_ids FROM request_log WHERE request_id = ?",
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT fingerprint, payment_id, status, event_ids FROM request_log WHERE request_id = ?"),
                          arguments: [requestID])
             .map { row in
                 let ids: String? = row["event_ids"]
                 return LoggedRequest(fingerprint: row["fingerprint"], paymentID: row["payment_id"], status: row["status"],
-                                     eventIDs: try ids.map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) })
+                                     eventIDs: try ids.map { try Wire.decodePlain([String].self, from: Data($0.utf8)) })
             }
     }
 
@@ -122,43 +122,43 @@ public enum PaymentTables {
     }
 
     static func dailyTotals(_ db: Database, payerID: String, currency: Currency, day: String) throws -> RequestRules.DailyTotals {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT amount, count FROM payer_daily_total WHERE payer_id = ? AND currency = ? AND day = ?
-            """, arguments: [payerID, currency.code, day]) else { return .none(currency) }
+            """), arguments: [payerID, currency.code, day]) else { return .none(currency) }
         return RequestRules.DailyTotals(amount: Money(minorUnits: row["amount"], currency: currency), count: row["count"])
     }
 
     static func addToDailyTotals(_ db: Database, payerID: String, amount: Money, day: String) throws {
         // The limits were checked against these totals just before, so the sum cannot overflow
         // past the configured daily amount.
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO payer_daily_total (payer_id, currency, day, amount, count) VALUES (?, ?, ?, ?, 1)
             ON CONFLICT(payer_id, currency, day) DO UPDATE SET amount = amount + excluded.amount, count = count + 1
-            """, arguments: [payerID, amount.currency.code, day, amount.minorUnits])
+            """).execute(arguments: [payerID, amount.currency.code, day, amount.minorUnits])
     }
 
     /// Remembers how a request was answered, for its retries.
     static func logRequest(_ db: Database, requestID: String, fingerprint: String, paymentID: String,
                            status: String, eventIDs: [String], now: String) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO request_log (request_id, fingerprint, payment_id, status, received_at, event_ids) VALUES (?, ?, ?, ?, ?, ?)
-            """, arguments: [requestID, fingerprint, paymentID, status, now, try json(eventIDs)])
+            """).execute(arguments: [requestID, fingerprint, paymentID, status, now, try json(eventIDs)])
     }
 
     /// Forgets requests received before `cutoff`; returns how many.
     static func pruneRequestLog(_ db: Database, before cutoff: String) throws -> Int {
-        try db.execute(sql: "DELETE FROM request_log WHERE received_at < ?", arguments: [cutoff])
+        try db.cachedStatement(sql: "DELETE FROM request_log WHERE received_at < ?").execute(arguments: [cutoff])
         return db.changesCount
     }
 
     static func insert(_ db: Database, _ p: PaymentRecord) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO payment (payment_id, request_id, order_id, payer_id, merchant_id, amount, currency, method, channel,
                 settlement_mode, installments, splits, settlement_currency, metadata, status, sequence, channel_reference,
                 created_at, updated_at, type, funding, captured, refunded, late_capture_amount, late_capture_currency,
                 captured_at, queried_at, next_check_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [p.paymentID, p.requestID, p.orderID, p.payerID, p.merchantID ?? "", p.amount, p.currency, p.method,
+            """).execute(arguments: [p.paymentID, p.requestID, p.orderID, p.payerID, p.merchantID ?? "", p.amount, p.currency, p.method,
                              p.channel, p.settlementMode, p.installments, try json(p.splits), p.settlementCurrency,
                              try p.metadata.map(json), p.status.rawValue, p.sequence, p.channelReference, p.createdAt,
                              p.updatedAt, p.type.rawValue, p.funding.rawValue, p.captured, p.refunded,
@@ -166,41 +166,41 @@ public enum PaymentTables {
     }
 
     static func update(_ db: Database, _ p: PaymentRecord) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE payment SET status = ?, sequence = ?, channel_reference = ?, updated_at = ?, captured = ?, refunded = ?,
                 late_capture_amount = ?, late_capture_currency = ?, captured_at = ?, queried_at = ?, next_check_at = ?
             WHERE payment_id = ?
-            """, arguments: [p.status.rawValue, p.sequence, p.channelReference, p.updatedAt, p.captured, p.refunded,
+            """).execute(arguments: [p.status.rawValue, p.sequence, p.channelReference, p.updatedAt, p.captured, p.refunded,
                              p.lateCapture?.minorUnits, p.lateCapture?.currencyCode, p.capturedAt, p.queriedAt, p.nextCheckAt,
                              p.paymentID])
     }
 
     public static func payment(_ db: Database, id: String) throws -> PaymentRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM payment WHERE payment_id = ?", arguments: [id]).map(record(from:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM payment WHERE payment_id = ?"), arguments: [id]).map(record(from:))
     }
 
     public static func payments(_ db: Database) throws -> [PaymentRecord] {
-        try Row.fetchAll(db, sql: "SELECT * FROM payment ORDER BY created_at, payment_id").map(record(from:))
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM payment ORDER BY created_at, payment_id")).map(record(from:))
     }
 
     /// The payments whose expiry timer is due at `now`, oldest first.
     static func dueForCheck(_ db: Database, now: String, limit: Int) throws -> [String] {
-        try String.fetchAll(db, sql: """
+        try String.fetchAll(db.cachedStatement(sql: """
             SELECT payment_id FROM payment WHERE next_check_at IS NOT NULL AND next_check_at <= ? ORDER BY next_check_at LIMIT ?
-            """, arguments: [now, limit])
+            """), arguments: [now, limit])
     }
 
     /// Takes a payment off the expiry timer.
     static func stopChecking(_ db: Database, paymentID: String) throws {
-        try db.execute(sql: "UPDATE payment SET next_check_at = NULL WHERE payment_id = ?", arguments: [paymentID])
+        try db.cachedStatement(sql: "UPDATE payment SET next_check_at = NULL WHERE payment_id = ?").execute(arguments: [paymentID])
     }
 
     /// The payer's repayments authorized but not yet captured, in `currency`.
     static func pendingRepayments(_ db: Database, payerID: String, currency: String) throws -> Int64 {
-        try Int64.fetchOne(db, sql: """
+        try Int64.fetchOne(db.cachedStatement(sql: """
             SELECT coalesce(sum(amount), 0) FROM payment
             WHERE payer_id = ? AND currency = ? AND type = 'repayment' AND status = 'authorized'
-            """, arguments: [payerID, currency]) ?? 0
+            """), arguments: [payerID, currency]) ?? 0
     }
 
     private static func record(from row: Row) throws -> PaymentRecord {
@@ -223,9 +223,9 @@ public enum PaymentTables {
             requestID: row["request_id"], orderID: row["order_id"], payerID: row["payer_id"],
             merchantID: merchant.isEmpty ? nil : merchant, amount: row["amount"], currency: row["currency"],
             method: row["method"], channel: row["channel"], settlementMode: row["settlement_mode"],
-            installments: row["installments"], splits: try JSONDecoder().decode([Split].self, from: Data(splits.utf8)),
+            installments: row["installments"], splits: try Wire.decodePlain([Split].self, from: Data(splits.utf8)),
             settlementCurrency: row["settlement_currency"],
-            metadata: try metadata.map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) },
+            metadata: try metadata.map { try Wire.decodePlain(JSONValue.self, from: Data($0.utf8)) },
             funding: funding, status: status, sequence: row["sequence"],
             captured: row["captured"], refunded: row["refunded"],
             lateCapture: lateAmount.map { PaymentState.ReportedAmount(minorUnits: $0, currencyCode: lateCurrency ?? "") },
@@ -296,10 +296,10 @@ public enum PaymentTables {
     }
 
     static func insertRefund(_ db: Database, _ r: RefundRecord, now: String) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO refund (refund_id, payment_id, amount, currency, status, reason, channel_reference, requested_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [r.refundID, r.paymentID, r.amount, r.currency, r.status.rawValue, r.reason, r.channelReference, now, now])
+            """).execute(arguments: [r.refundID, r.paymentID, r.amount, r.currency, r.status.rawValue, r.reason, r.channelReference, now, now])
     }
 
     static func updateRefund(_ db: Database, _ r: RefundRecord, now: String) throws {
@@ -309,13 +309,13 @@ public enum PaymentTables {
 
     public static func refunds(_ db: Database, paymentID: String? = nil) throws -> [RefundRecord] {
         let rows = try paymentID.map {
-            try Row.fetchAll(db, sql: "SELECT * FROM refund WHERE payment_id = ? ORDER BY requested_at, refund_id", arguments: [$0])
-        } ?? Row.fetchAll(db, sql: "SELECT * FROM refund ORDER BY requested_at, refund_id")
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM refund WHERE payment_id = ? ORDER BY requested_at, refund_id"), arguments: [$0])
+        } ?? Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM refund ORDER BY requested_at, refund_id"))
         return try rows.map(refund(from:))
     }
 
     static func refund(_ db: Database, id: String) throws -> RefundRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM refund WHERE refund_id = ?", arguments: [id]).map(refund(from:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM refund WHERE refund_id = ?"), arguments: [id]).map(refund(from:))
     }
 
     private static func refund(from row: Row) throws -> RefundRecord {

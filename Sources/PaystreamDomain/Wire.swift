@@ -1,23 +1,54 @@
 import Foundation
+import Synchronization
 
 /// JSON coding for every Paystream message: snake_case keys, sorted output, ISO 8601 times.
 public enum Wire {
-    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+    // One coder of each kind for the process: their options never change after this, and
+    // encoding and decoding with them from several threads at once is safe.
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        return try encoder.encode(value)
+        return encoder
+    }()
+
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+
+    private static let plainDecoder = JSONDecoder()
+
+    /// Decodes with the keys as they are (no snake_case conversion): for JSON the stages keep
+    /// in their own columns.
+    public static func decodePlain<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        try plainDecoder.decode(type, from: data)
+    }
+
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        try encoder.encode(value)
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(type, from: data)
+        try decoder.decode(type, from: data)
+    }
+
+    /// Decodes a message whose `schema` field must be `expected`, parsing the bytes once.
+    public static func decodeMessage<T: Decodable>(_ type: T.Type, schema expected: String, from data: Data) -> SchemaChecked<T> {
+        guard let parsed = try? decoder.decode(SchemaAndValue<T>.self, from: data), let schema = parsed.schema else {
+            return .notAnObjectWithSchema
+        }
+        guard schema == expected else { return .otherSchema(schema) }
+        switch parsed.value {
+        case .success(let value): return .decoded(value)
+        case .failure(let error): return .invalid(error)
+        }
     }
 
     /// The `schema` field of a JSON object, or nil if the bytes are not a JSON object with one.
     public static func schema(of data: Data) -> String? {
-        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: data) else { return nil }
+        guard let object = try? decoder.decode([String: JSONValue].self, from: data) else { return nil }
         return object["schema"]?.stringValue
     }
 
@@ -34,9 +65,60 @@ public enum Wire {
         }
     }
 
-    /// RFC 3339 UTC time with milliseconds, e.g. `2026-11-24T10:00:00.000Z`.
+    /// RFC 3339 UTC time with milliseconds, e.g. `2026-11-24T10:00:00.000Z` (the millisecond is
+    /// truncated, as `Date.ISO8601FormatStyle` does). A decision formats its batch's time many
+    /// times: the last one formatted is kept.
     public static func timestamp(_ date: Date) -> String {
-        date.formatted(timestampStyle)
+        if let last = lastTimestamp.withLock({ $0 }), last.date == date { return last.text }
+        let text = format(date)
+        lastTimestamp.withLock { $0 = (date, text) }
+        return text
+    }
+
+    private static let lastTimestamp = Mutex<(date: Date, text: String)?>(nil)
+
+    /// Civil date and time from the Unix epoch in integer arithmetic (days-from-civil, inverted).
+    static func format(_ date: Date) -> String {
+        // As Foundation's style does: whole seconds, then the fraction's milliseconds truncated.
+        let interval = date.timeIntervalSince1970
+        let wholeSeconds = interval.rounded(.down)
+        let milliseconds = min(999, Int(((interval - wholeSeconds) * 1000).rounded(.down)))
+        let seconds = Int64(wholeSeconds)
+        var days = seconds / 86_400
+        var secondOfDay = seconds % 86_400
+        if secondOfDay < 0 {
+            secondOfDay += 86_400
+            days -= 1
+        }
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(24)
+        func digits(_ value: Int64, _ count: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(year, 4); bytes.append(UInt8(ascii: "-"))
+        digits(month, 2); bytes.append(UInt8(ascii: "-"))
+        digits(day, 2); bytes.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3600, 2); bytes.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2); bytes.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2); bytes.append(UInt8(ascii: "."))
+        digits(Int64(milliseconds), 3); bytes.append(UInt8(ascii: "Z"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Reads an RFC 3339 time with or without fractional seconds (`Z` or an offset); nil if it
@@ -47,4 +129,28 @@ public enum Wire {
     }
 
     private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
+}
+
+/// What `Wire.decodeMessage` found.
+public enum SchemaChecked<T> {
+    case decoded(T)
+    /// Not JSON, not an object, or no string `schema` field.
+    case notAnObjectWithSchema
+    case otherSchema(String)
+    /// The right schema, but a field is missing or wrong.
+    case invalid(any Error)
+}
+
+/// The `schema` field and the whole value, from one parse of the bytes.
+private struct SchemaAndValue<T: Decodable>: Decodable {
+    let schema: String?
+    let value: Result<T, any Error>
+
+    private enum Key: String, CodingKey { case schema }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        schema = try? container.decode(String.self, forKey: .schema)
+        value = Result { try T(from: decoder) }
+    }
 }

@@ -77,14 +77,14 @@ public enum LedgerTables {
         var balances: [AccountID: LedgerBalance] = [:]
         let replacing = Dictionary(definitions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for id in Set(accounts) {
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM ledger_account WHERE account_id = ?", arguments: [id.rawValue]),
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM ledger_account WHERE account_id = ?"), arguments: [id.rawValue]),
                   let (account, balance) = account(from: row) else { continue }
             restored.append(replacing[id] ?? account)
             balances[id] = balance
         }
         var restoredHolds: [Hold] = []
         for id in Set(holds) {
-            if let row = try Row.fetchOne(db, sql: "SELECT * FROM ledger_hold WHERE hold_id = ?", arguments: [id.rawValue]),
+            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM ledger_hold WHERE hold_id = ?"), arguments: [id.rawValue]),
                let hold = hold(from: row) {
                 restoredHolds.append(hold)
             }
@@ -98,7 +98,7 @@ public enum LedgerTables {
     static func storedConversions(_ db: Database) throws -> [String: [FXConversion]] {
         guard try db.tableExists("ledger_conversion") else { return [:] }
         var result: [String: [FXConversion]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM ledger_conversion ORDER BY posting_id, position") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM ledger_conversion ORDER BY posting_id, position")) {
             let posting: String = row["posting_id"]
             guard let base = Currency.named(row["base"]), let quote = Currency.named(row["quote"]),
                   let rounding = RoundingMode(rawValue: row["rounding"]),
@@ -126,7 +126,7 @@ public enum LedgerTables {
     /// The stored FX rounding carry. A stage's shards always have the table (their migrations
     /// add it); `loadAll` checks first, because `paystream verify` may read a shard made before.
     static func fxCarry(_ db: Database) throws -> [String: Int64] {
-        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT currency, carry FROM ledger_fx_carry").map {
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db.cachedStatement(sql: "SELECT currency, carry FROM ledger_fx_carry")).map {
             ($0["currency"] as String, $0["carry"] as Int64)
         })
     }
@@ -140,16 +140,16 @@ public enum LedgerTables {
             if before.accounts[id] == nil {
                 // Opened by this decision: a plain insert, so that an account the decision forgot
                 // to load fails the transaction instead of having its balance overwritten.
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [id.rawValue, account.currency.code, account.normalSide.rawValue, account.floor?.minorUnits,
+                    """).execute(arguments: [id.rawValue, account.currency.code, account.normalSide.rawValue, account.floor?.minorUnits,
                                      balance.posted.minorUnits, balance.pending.minorUnits])
                 continue
             }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(account_id) DO UPDATE SET floor = excluded.floor, posted = excluded.posted, pending = excluded.pending
-                """, arguments: [id.rawValue, account.currency.code, account.normalSide.rawValue, account.floor?.minorUnits,
+                """).execute(arguments: [id.rawValue, account.currency.code, account.normalSide.rawValue, account.floor?.minorUnits,
                                  balance.posted.minorUnits, balance.pending.minorUnits])
         }
         for posting in after.postings.dropFirst(before.postings.count) {
@@ -162,20 +162,20 @@ public enum LedgerTables {
             }
             for (position, conversion) in posting.conversions.enumerated() {
                 let rate = conversion.rate
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO ledger_conversion (posting_id, position, base, quote, rate_value, rate_scale, rate_source, rate_as_of,
                                                    rounding, source_amount, converted_amount)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [posting.id.rawValue, position, rate.base.code, rate.quote.code, rate.value, rate.scale, rate.source,
+                    """).execute(arguments: [posting.id.rawValue, position, rate.base.code, rate.quote.code, rate.value, rate.scale, rate.source,
                                      Wire.timestamp(rate.asOf), conversion.rounding.rawValue, conversion.source.minorUnits,
                                      conversion.converted.minorUnits])
             }
         }
         for (currency, carry) in after.fxRoundingCarry.sorted(by: { $0.key < $1.key }) where before.fxRoundingCarry[currency] != carry {
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO ledger_fx_carry (currency, carry) VALUES (?, ?)
                 ON CONFLICT(currency) DO UPDATE SET carry = excluded.carry
-                """, arguments: [currency, carry])
+                """).execute(arguments: [currency, carry])
         }
         for (id, hold) in after.holds.sorted(by: { $0.key < $1.key }) where before.holds[id] != hold {
             var kind: String?, postedAmount: Int64?, postingID: String?
@@ -185,12 +185,12 @@ public enum LedgerTables {
             case .expired?: kind = "expired"
             case nil: break
             }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO ledger_hold (hold_id, account_id, currency, amount, expires_at, resolution, posted_amount, posting_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(hold_id) DO UPDATE SET resolution = excluded.resolution, posted_amount = excluded.posted_amount,
                     posting_id = excluded.posting_id
-                """, arguments: [id.rawValue, hold.account.rawValue, hold.amount.currency.code, hold.amount.minorUnits,
+                """).execute(arguments: [id.rawValue, hold.account.rawValue, hold.amount.currency.code, hold.amount.minorUnits,
                                  hold.expiresAt.map(Wire.timestamp), kind, postedAmount, postingID])
         }
     }
@@ -199,13 +199,13 @@ public enum LedgerTables {
     public static func loadAll(_ db: Database) throws -> Ledger {
         var accounts: [Account] = []
         var balances: [AccountID: LedgerBalance] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM ledger_account ORDER BY account_id") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM ledger_account ORDER BY account_id")) {
             guard let (account, balance) = account(from: row) else { continue }
             accounts.append(account)
             balances[account.id] = balance
         }
         var entries: [String: [Entry]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT posting_id, account_id, currency, amount FROM ledger_entry ORDER BY rowid") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT posting_id, account_id, currency, amount FROM ledger_entry ORDER BY rowid")) {
             let code: String = row["currency"]
             // An entry in a code that is not ISO 4217 cannot be a Money; keep it visible as XXX
             // so the checker reports the mismatch instead of it vanishing.
@@ -214,12 +214,12 @@ public enum LedgerTables {
                 Entry(account: AccountID(row["account_id"]), amount: Money(minorUnits: row["amount"], currency: currency)))
         }
         let conversions = try storedConversions(db)
-        let postings = try Row.fetchAll(db, sql: "SELECT posting_id, posted_at FROM ledger_posting ORDER BY seq").map { row in
+        let postings = try Row.fetchAll(db.cachedStatement(sql: "SELECT posting_id, posted_at FROM ledger_posting ORDER BY seq")).map { row in
             let id: String = row["posting_id"]
             return Posting(id: PostingID(id), entries: entries[id] ?? [], conversions: conversions[id] ?? [],
                            postedAt: Wire.parseTimestamp(row["posted_at"]) ?? Date(timeIntervalSince1970: 0))
         }
-        let holds = try Row.fetchAll(db, sql: "SELECT * FROM ledger_hold ORDER BY hold_id").compactMap(hold(from:))
+        let holds = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM ledger_hold ORDER BY hold_id")).compactMap(hold(from:))
         let carry = try db.tableExists("ledger_fx_carry") ? try fxCarry(db) : [:]
         return Ledger(restoring: accounts, postings: postings, holds: holds, balances: balances, fxRoundingCarry: carry)
     }
@@ -231,7 +231,7 @@ public enum LedgerTables {
 
     /// The posted and pending balance of `account`, or nil if it was never opened.
     public static func balance(_ db: Database, of account: AccountID) throws -> LedgerBalance? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM ledger_account WHERE account_id = ?", arguments: [account.rawValue])
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM ledger_account WHERE account_id = ?"), arguments: [account.rawValue])
         else { return nil }
         return self.account(from: row)?.1
     }

@@ -108,18 +108,18 @@ public enum RuntimeTables {
     /// The next offset to read for each topic-partition this shard has consumed.
     public static func nextOffsets(_ db: Database) throws -> [String: [Int32: Int64]] {
         var result: [String: [Int32: Int64]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT topic, partition, next_offset FROM consumed_offset") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT topic, partition, next_offset FROM consumed_offset")) {
             result[row["topic"], default: [:]][row["partition"]] = row["next_offset"]
         }
         return result
     }
 
     public static func storeNextOffset(_ db: Database, topic: String, partition: Int32, nextOffset: Int64, now: Date) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO consumed_offset (topic, partition, next_offset, updated_at) VALUES (?, ?, ?, ?)
             ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
             WHERE excluded.next_offset > consumed_offset.next_offset
-            """, arguments: [topic, partition, nextOffset, timestamp(now)])
+            """).execute(arguments: [topic, partition, nextOffset, timestamp(now)])
     }
 
     // MARK: identity
@@ -127,7 +127,7 @@ public enum RuntimeTables {
     /// What the shard was made for; nil for a shard opened before identities were recorded.
     public static func identity(_ db: Database) throws -> ShardIdentity? {
         guard try db.tableExists("shard_identity"),
-              let row = try Row.fetchOne(db, sql: "SELECT stage, partition, partition_count, routing FROM shard_identity")
+              let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT stage, partition, partition_count, routing FROM shard_identity"))
         else { return nil }
         return ShardIdentity(stage: row["stage"], partition: row["partition"], partitionCount: row["partition_count"],
                              routing: row["routing"])
@@ -136,10 +136,10 @@ public enum RuntimeTables {
     /// Records `identity` if the shard has none yet; returns what the shard holds afterwards.
     @discardableResult
     public static func claim(_ db: Database, _ identity: ShardIdentity, now: Date) throws -> ShardIdentity {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO shard_identity (singleton, stage, partition, partition_count, routing, recorded_at)
             VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT(singleton) DO NOTHING
-            """, arguments: [identity.stage, identity.partition, identity.partitionCount, identity.routing, timestamp(now)])
+            """).execute(arguments: [identity.stage, identity.partition, identity.partitionCount, identity.routing, timestamp(now)])
         return try self.identity(db) ?? identity
     }
 
@@ -148,23 +148,23 @@ public enum RuntimeTables {
     /// Records a processed message id; returns false if it was processed before.
     public static func markProcessed(_ db: Database, messageID: String, topic: String, partition: Int32,
                                      offset: Int64, now: Date) throws -> Bool {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO inbox (message_id, topic, partition, offset, processed_at) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(message_id) DO NOTHING
-            """, arguments: [messageID, topic, partition, offset, timestamp(now)])
+            """).execute(arguments: [messageID, topic, partition, offset, timestamp(now)])
         return db.changesCount == 1
     }
 
     public static func isProcessed(_ db: Database, messageID: String) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT 1 FROM inbox WHERE message_id = ?", arguments: [messageID]) ?? false
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE message_id = ?"), arguments: [messageID]) ?? false
     }
 
     /// Forgets at most `limit` inbox ids processed before `cutoff`; returns how many.
     @discardableResult
     public static func pruneInbox(_ db: Database, before cutoff: Date, limit: Int = .max) throws -> Int {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE processed_at < ? LIMIT ?)
-            """, arguments: [timestamp(cutoff), limit])
+            """).execute(arguments: [timestamp(cutoff), limit])
         return db.changesCount
     }
 
@@ -174,10 +174,10 @@ public enum RuntimeTables {
     /// always kept); returns how many. Until then a stage can republish them byte for byte.
     @discardableResult
     public static func pruneSentOutbox(_ db: Database, before cutoff: Date, limit: Int = .max) throws -> Int {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             DELETE FROM outbox WHERE sequence IN
                 (SELECT sequence FROM outbox WHERE created_at < ? AND sent_at IS NOT NULL LIMIT ?)
-            """, arguments: [timestamp(cutoff), limit])
+            """).execute(arguments: [timestamp(cutoff), limit])
         return db.changesCount
     }
 
@@ -186,20 +186,20 @@ public enum RuntimeTables {
     @discardableResult
     public static func enqueue(_ db: Database, _ message: OutboxMessage, now: Date) throws -> Bool {
         let headers = String(decoding: try JSONEncoder.sortedKeys.encode(message.headers), as: UTF8.self)
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO outbox (event_id, topic, key, value, headers, created_at, partition) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(event_id) DO NOTHING
-            """, arguments: [message.eventID, message.topic, message.key.map { Data($0) }, message.value, headers,
+            """).execute(arguments: [message.eventID, message.topic, message.key.map { Data($0) }, message.value, headers,
                              timestamp(now), message.partition])
         return db.changesCount == 1
     }
 
     /// Unsent messages in the order they were enqueued.
     public static func unsent(_ db: Database, limit: Int) throws -> [OutboxMessage] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT sequence, event_id, topic, key, value, headers, partition, sent_at FROM outbox
             WHERE sent_at IS NULL ORDER BY sequence LIMIT ?
-            """, arguments: [limit]).map(message(from:))
+            """), arguments: [limit]).map(message(from:))
     }
 
     public static func markUnsent(_ db: Database, eventIDs: [String]) throws {
@@ -208,7 +208,7 @@ public enum RuntimeTables {
     }
 
     public static func unsentCount(_ db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE sent_at IS NULL") ?? 0
+        try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE sent_at IS NULL")) ?? 0
     }
 
     public static func markSent(_ db: Database, sequences: [Int64], now: Date) throws {
@@ -220,14 +220,14 @@ public enum RuntimeTables {
 
     /// Every outbox row, sent or not (for tools and tests).
     public static func all(_ db: Database) throws -> [OutboxMessage] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT sequence, event_id, topic, key, value, headers, partition, sent_at FROM outbox ORDER BY sequence
-            """).map(message(from:))
+            """)).map(message(from:))
     }
 
     private static func message(from row: Row) -> OutboxMessage {
         let headersJSON: String = row["headers"]
-        let headers = (try? JSONDecoder().decode([String: String].self, from: Data(headersJSON.utf8))) ?? [:]
+        let headers = (try? Wire.decodePlain([String: String].self, from: Data(headersJSON.utf8))) ?? [:]
         let key: [UInt8]? = switch (row["key"] as DatabaseValue).storage {
         case .blob(let data): Array(data)
         case .string(let text): Array(text.utf8)  // written before keys were blobs

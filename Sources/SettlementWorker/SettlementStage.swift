@@ -223,10 +223,10 @@ public enum SettlementTables {
     }
 
     static func recordSettlement(_ db: Database, request: SettlementRequest, fee: Int64, net: Int64, now: String) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO settlement (payer_id, payment_id, merchant_id, amount, currency, fee, net, mode, source_event_id, booked_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [request.payerId, request.paymentId, request.merchantId, request.amount, request.currency, fee, net,
+            """).execute(arguments: [request.payerId, request.paymentId, request.merchantId, request.amount, request.currency, fee, net,
                              request.settlement.mode, request.eventId, now])
     }
 }
