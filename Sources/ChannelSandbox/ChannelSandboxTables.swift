@@ -110,13 +110,11 @@ enum ChannelSandboxTables {
 
     /// Moves a pending authorization to `completion`; one that is no longer pending stays as it is.
     static func complete(_ db: Database, id: String, as completion: Completion) throws {
-        try db.execute(sql: "UPDATE channel_authorization SET completion = ? WHERE channel_request_id = ? AND completion = 'pending'",
-                       arguments: [completion.rawValue, id])
+        try db.cachedStatement(sql: "UPDATE channel_authorization SET completion = ? WHERE channel_request_id = ? AND completion = 'pending'").execute(arguments: [completion.rawValue, id])
     }
 
     static func addRefund(_ db: Database, id: String, amount: Int64) throws {
-        try db.execute(sql: "UPDATE channel_authorization SET refunded = refunded + ? WHERE channel_request_id = ?",
-                       arguments: [amount, id])
+        try db.cachedStatement(sql: "UPDATE channel_authorization SET refunded = refunded + ? WHERE channel_request_id = ?").execute(arguments: [amount, id])
     }
 
     // MARK: pending answers
@@ -184,8 +182,7 @@ enum ChannelSandboxTables {
             """).execute(arguments: [id, line.day, line.method, line.channelReference, line.paymentID, line.amount, line.currency,
                              line.fee, line.type, answeredAt])
         guard db.changesCount == 1 else { return }
-        try db.execute(sql: "INSERT INTO statement_stale (day, method, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                       arguments: [line.day, line.method, now])
+        try db.cachedStatement(sql: "INSERT INTO statement_stale (day, method, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").execute(arguments: [line.day, line.method, now])
     }
 
     /// Files stale since `before` (ms) or earlier.

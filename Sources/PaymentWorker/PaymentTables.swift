@@ -303,8 +303,7 @@ public enum PaymentTables {
     }
 
     static func updateRefund(_ db: Database, _ r: RefundRecord, now: String) throws {
-        try db.execute(sql: "UPDATE refund SET status = ?, reason = ?, channel_reference = ?, updated_at = ? WHERE refund_id = ?",
-                       arguments: [r.status.rawValue, r.reason, r.channelReference, now, r.refundID])
+        try db.cachedStatement(sql: "UPDATE refund SET status = ?, reason = ?, channel_reference = ?, updated_at = ? WHERE refund_id = ?").execute(arguments: [r.status.rawValue, r.reason, r.channelReference, now, r.refundID])
     }
 
     public static func refunds(_ db: Database, paymentID: String? = nil) throws -> [RefundRecord] {

@@ -153,8 +153,7 @@ public enum LedgerTables {
                                  balance.posted.minorUnits, balance.pending.minorUnits])
         }
         for posting in after.postings.dropFirst(before.postings.count) {
-            try db.execute(sql: "INSERT INTO ledger_posting (posting_id, posted_at) VALUES (?, ?)",
-                           arguments: [posting.id.rawValue, Wire.timestamp(posting.postedAt)])
+            try db.cachedStatement(sql: "INSERT INTO ledger_posting (posting_id, posted_at) VALUES (?, ?)").execute(arguments: [posting.id.rawValue, Wire.timestamp(posting.postedAt)])
             let statement = try db.cachedStatement(sql: "INSERT INTO ledger_entry (posting_id, account_id, currency, amount) VALUES (?, ?, ?, ?)")
             for entry in posting.entries {
                 try statement.execute(arguments: [posting.id.rawValue, entry.account.rawValue, entry.amount.currency.code,

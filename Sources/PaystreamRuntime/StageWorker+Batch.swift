@@ -66,13 +66,12 @@ extension StageWorker {
                 continue
             }
             do {
-                try db.inSavepoint {
+                try RuntimeTables.inRecordSavepoint(db) {
                     for id in marks {
                         _ = try RuntimeTables.markProcessed(db, messageID: id, topic: record.topic, partition: partition,
                                                             offset: record.offset, now: now)
                     }
                     try stage.apply(input, record: record, in: context)
-                    return .commit
                 }
             } catch let error as DeadLetter {
                 try deadLetter(record, error, context: context)

@@ -168,7 +168,52 @@ public enum RuntimeTables {
         return db.changesCount
     }
 
+    // MARK: savepoints
+
+    /// Runs `body` in a savepoint of the caller's transaction: its writes are kept if it returns
+    /// and rolled back if it throws (the error is rethrown). The statements come from the
+    /// connection's cache: one record's savepoint costs no parsing.
+    public static func inRecordSavepoint(_ db: Database, _ body: () throws -> Void) throws {
+        try db.cachedStatement(sql: "SAVEPOINT paystream_record").execute()
+        do {
+            try body()
+        } catch {
+            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT paystream_record").execute()
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT paystream_record").execute()
+            throw error
+        }
+        try db.cachedStatement(sql: "RELEASE SAVEPOINT paystream_record").execute()
+    }
+
     // MARK: outbox
+
+    /// The headers as a JSON object with sorted keys, as `JSONEncoder` with `.sortedKeys` writes it.
+    static func headersJSON(_ headers: [String: String]) -> String {
+        var text = "{"
+        for (index, key) in headers.keys.sorted().enumerated() {
+            if index > 0 { text += "," }
+            appendJSONString(key, to: &text)
+            text += ":"
+            appendJSONString(headers[key]!, to: &text)
+        }
+        return text + "}"
+    }
+
+    private static func appendJSONString(_ value: String, to text: inout String) {
+        text += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
 
     /// Forgets at most `limit` published messages enqueued before `cutoff` (unsent ones are
     /// always kept); returns how many. Until then a stage can republish them byte for byte.
@@ -185,7 +230,7 @@ public enum RuntimeTables {
     /// re-deciding the same input never publishes a different version of the same event.
     @discardableResult
     public static func enqueue(_ db: Database, _ message: OutboxMessage, now: Date) throws -> Bool {
-        let headers = String(decoding: try JSONEncoder.sortedKeys.encode(message.headers), as: UTF8.self)
+        let headers = headersJSON(message.headers)
         try db.cachedStatement(sql: """
             INSERT INTO outbox (event_id, topic, key, value, headers, created_at, partition) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(event_id) DO NOTHING
@@ -203,7 +248,7 @@ public enum RuntimeTables {
     }
 
     public static func markUnsent(_ db: Database, eventIDs: [String]) throws {
-        let statement = try db.makeStatement(sql: "UPDATE outbox SET sent_at = NULL WHERE event_id = ?")
+        let statement = try db.cachedStatement(sql: "UPDATE outbox SET sent_at = NULL WHERE event_id = ?")
         for id in eventIDs { try statement.execute(arguments: [id]) }
     }
 
@@ -214,7 +259,7 @@ public enum RuntimeTables {
     public static func markSent(_ db: Database, sequences: [Int64], now: Date) throws {
         guard !sequences.isEmpty else { return }
         let stamp = timestamp(now)
-        let statement = try db.makeStatement(sql: "UPDATE outbox SET sent_at = ? WHERE sequence = ?")
+        let statement = try db.cachedStatement(sql: "UPDATE outbox SET sent_at = ? WHERE sequence = ?")
         for sequence in sequences { try statement.execute(arguments: [stamp, sequence]) }
     }
 
