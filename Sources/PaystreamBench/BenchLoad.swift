@@ -34,6 +34,9 @@ final class BenchObserver: @unchecked Sendable {
     private let lock = NSLock()
     private var arrivals: [String: ContinuousClock.Instant] = [:]
     private var failed: Set<String> = []
+    /// The keys a run waits for, and how many of them have arrived.
+    private var expected: Set<String> = []
+    private var expectedArrived = 0
     private let finalTopics: Set<String>
     private let failureTopic: String?
 
@@ -42,18 +45,34 @@ final class BenchObserver: @unchecked Sendable {
         self.failureTopic = failureTopic
     }
 
+    /// The keys the next run waits for (`arrivedCount` counts them without a scan).
+    func expect(_ keys: [String]) {
+        lock.withLock {
+            expected = Set(keys)
+            expectedArrived = keys.reduce(0) { $0 + (arrivals[$1] == nil ? 0 : 1) }
+        }
+    }
+
+    var arrivedCount: Int { lock.withLock { expectedArrived } }
+
     func observe(_ records: [ConsumedRecord], at instant: ContinuousClock.Instant) {
         lock.withLock {
             for record in records {
                 guard let key = record.keyString else { continue }
                 if finalTopics.contains(record.topic) {
-                    if arrivals[key] == nil { arrivals[key] = instant }
+                    arrive(key, at: instant)
                 } else if record.topic == failureTopic, Self.isFailure(record.value) {
                     failed.insert(key)
-                    if arrivals[key] == nil { arrivals[key] = instant }
+                    arrive(key, at: instant)
                 }
             }
         }
+    }
+
+    private func arrive(_ key: String, at instant: ContinuousClock.Instant) {
+        guard arrivals[key] == nil else { return }
+        arrivals[key] = instant
+        if expected.contains(key) { expectedArrived += 1 }
     }
 
     private static let failedMarker = Array(#""type":"payment.failed""#.utf8)

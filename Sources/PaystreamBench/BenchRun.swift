@@ -162,6 +162,7 @@ public struct BenchRun: Sendable {
     /// Publishes every payment at once and waits for each to complete (or for the stall timeout).
     private func burst(_ payments: [BenchLoad.Payment], publisher: BenchPublisher, observer: BenchObserver,
                        pids: [String: Int32]) async throws -> BurstResult {
+        observer.expect(payments.map(\.key))
         let cpuBefore = pids.compactMapValues(ProcessCPU.seconds(pid:))
         let start = ContinuousClock.now
         try await publisher.publish(payments[...])
@@ -179,6 +180,7 @@ public struct BenchRun: Sendable {
     /// Publishes the payments at `options.rate` per second, noting when each was handed to the
     /// producer, then waits for each to complete.
     private func paced(_ payments: [BenchLoad.Payment], publisher: BenchPublisher, observer: BenchObserver) async throws -> PacedResult {
+        observer.expect(payments.map(\.key))
         var publishedAt = [ContinuousClock.Instant](repeating: .now, count: payments.count)
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -210,11 +212,11 @@ public struct BenchRun: Sendable {
     }
 
     private func waitForCompletion(_ keys: [String], observer: BenchObserver) async throws {
-        var done = observer.count(of: keys)
+        var done = observer.arrivedCount
         var lastProgress = ContinuousClock.now
         while done < keys.count {
             try await Task.sleep(for: .milliseconds(10))
-            let now = observer.count(of: keys)
+            let now = observer.arrivedCount
             if now > done {
                 done = now
                 lastProgress = .now

@@ -75,6 +75,49 @@ public enum Wire {
         return text
     }
 
+    /// The form `timestamp` writes (`YYYY-MM-DDTHH:MM:SS.sssZ`), read without a format style;
+    /// nil for anything else (the caller falls back to Foundation's parser).
+    static func parseOwnTimestamp(_ text: String) -> Date? {
+        var utf8 = text.utf8
+        guard utf8.count == 24 else { return nil }
+        return utf8.withContiguousStorageIfAvailable { bytes -> Date? in
+            func number(_ from: Int, _ count: Int) -> Int64? {
+                var value: Int64 = 0
+                for index in from..<(from + count) {
+                    let digit = bytes[index] &- UInt8(ascii: "0")
+                    guard digit < 10 else { return nil }
+                    value = value * 10 + Int64(digit)
+                }
+                return value
+            }
+            guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+                  bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "."),
+                  bytes[23] == UInt8(ascii: "Z"),
+                  let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+                  let minute = number(14, 2), let second = number(17, 2), let millisecond = number(20, 3),
+                  (1...12).contains(month), day >= 1, day <= daysInMonth(year, month), hour < 24, minute < 60, second < 60
+            else { return nil }
+            // Days from the civil date (the inverse of `format`'s arithmetic).
+            let y = month <= 2 ? year - 1 : year
+            let era = (y >= 0 ? y : y - 399) / 400
+            let yearOfEra = y - era * 400
+            let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+            let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+            let days = era * 146_097 + dayOfEra - 719_468
+            let seconds = days * 86_400 + hour * 3600 + minute * 60 + second
+            // As Foundation computes it: seconds since 2001, then the fraction.
+            return Date(timeIntervalSinceReferenceDate: Double(seconds - 978_307_200) + Double(millisecond) / 1000)
+        } ?? nil
+    }
+
+    private static func daysInMonth(_ year: Int64, _ month: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
     private static let lastTimestamp = Mutex<(date: Date, text: String)?>(nil)
 
     /// Civil date and time from the Unix epoch in integer arithmetic (days-from-civil, inverted).
@@ -124,6 +167,7 @@ public enum Wire {
     /// Reads an RFC 3339 time with or without fractional seconds (`Z` or an offset); nil if it
     /// is not one.
     public static func parseTimestamp(_ text: String) -> Date? {
+        if let date = parseOwnTimestamp(text) { return date }
         if let date = try? timestampStyle.parse(text) { return date }
         return try? Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: .gmt).parse(text)
     }

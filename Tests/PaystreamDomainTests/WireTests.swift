@@ -21,6 +21,15 @@ struct WireTests {
             .prefix(5).map { "\($0.timeIntervalSince1970): \(Wire.format($0)) vs \($0.formatted(style))" }
         #expect(disagreements == [])
         #expect(Wire.timestamp(Date(timeIntervalSince1970: 1_796_000_000.5)) == "2026-11-30T00:53:20.500Z")
+        // Reading our own form back gives the same instant as Foundation's parser, and refuses what is not a time.
+        let misreadings = dates.prefix(3000).map(Wire.timestamp).filter { Wire.parseOwnTimestamp($0) != (try? style.parse($0)) }
+        #expect(misreadings == [])
+        for bad in ["2026-02-30T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-11-30T24:00:00.000Z", "2026-11-30T00:00:00.000+", "2026-11-30 00:00:00.000Z"] {
+            #expect(Wire.parseOwnTimestamp(bad) == nil, "\(bad)")
+        }
+        // Other RFC 3339 forms still go through Foundation's parser.
+        #expect(Wire.parseTimestamp("2026-11-30T08:00:00+08:00") == Date(timeIntervalSince1970: 1_795_996_800))
+        #expect(Wire.parseTimestamp("2026-11-30T00:00:00Z") == Date(timeIntervalSince1970: 1_795_996_800))
         // The memo of the last time formatted never hands out another time's text.
         #expect(Wire.timestamp(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
         #expect(Wire.timestamp(Date(timeIntervalSince1970: 1_796_000_000.5)) == "2026-11-30T00:53:20.500Z")
