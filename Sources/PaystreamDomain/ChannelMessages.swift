@@ -1,5 +1,5 @@
 /// An instruction to a payment channel (`channel-request/v1` on `channel.requests`, keyed by payer).
-public struct ChannelRequest: Sendable, Codable, Hashable {
+public struct ChannelRequest: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "channel-request/v1"
 
     public var schema: String = ChannelRequest.schemaName
@@ -37,6 +37,23 @@ public struct ChannelRequest: Sendable, Codable, Hashable {
         self.targetRequestId = targetRequestId
         self.reason = reason
     }
+
+    /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
+    enum CodingKeys: String, CodingKey {
+        case schema
+        case requestType = "request_type"
+        case channelRequestId = "channel_request_id"
+        case paymentId = "payment_id"
+        case payerId = "payer_id"
+        case merchantId = "merchant_id"
+        case amount
+        case currency
+        case method
+        case channel
+        case requestedAt = "requested_at"
+        case targetRequestId = "target_request_id"
+        case reason
+    }
 }
 
 /// The instructions a channel understands (`request_type` of `channel-request/v1`).
@@ -56,7 +73,7 @@ public enum ChannelAnswer: String, Sendable, Codable, CaseIterable {
 }
 
 /// A channel's answer (`channel-confirmation/v1` on `channel.confirmations`, keyed like the request).
-public struct ChannelConfirmation: Sendable, Codable, Hashable {
+public struct ChannelConfirmation: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "channel-confirmation/v1"
 
     public var schema: String = ChannelConfirmation.schemaName
@@ -89,5 +106,21 @@ public struct ChannelConfirmation: Sendable, Codable, Hashable {
         self.message = message
         self.confirmedAt = confirmedAt
         self.requestType = requestType
+    }
+
+    /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
+    enum CodingKeys: String, CodingKey {
+        case schema
+        case confirmationId = "confirmation_id"
+        case channelRequestId = "channel_request_id"
+        case paymentId = "payment_id"
+        case status
+        case amount
+        case currency
+        case channelReference = "channel_reference"
+        case reason
+        case message
+        case confirmedAt = "confirmed_at"
+        case requestType = "request_type"
     }
 }

@@ -1,6 +1,6 @@
 /// A state change of a payment (`payment-event/v1` on `payments.events`, keyed by payer).
 /// Optional fields are written as JSON null, so consumers see every field.
-public struct PaymentEvent: Sendable, Codable, Hashable {
+public struct PaymentEvent: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "payment-event/v1"
 
     public var schema: String = PaymentEvent.schemaName
@@ -53,9 +53,28 @@ public struct PaymentEvent: Sendable, Codable, Hashable {
         self.metadata = metadata
     }
 
+    /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
     enum CodingKeys: String, CodingKey {
-        case schema, eventId, sequence, occurredAt, type, paymentId, requestId, orderId, payerId, merchantId
-        case amount, currency, method, channel, status, reason, message, channelReference, refundAmount, refundedTotal
+        case schema
+        case eventId = "event_id"
+        case sequence
+        case occurredAt = "occurred_at"
+        case type
+        case paymentId = "payment_id"
+        case requestId = "request_id"
+        case orderId = "order_id"
+        case payerId = "payer_id"
+        case merchantId = "merchant_id"
+        case amount
+        case currency
+        case method
+        case channel
+        case status
+        case reason
+        case message
+        case channelReference = "channel_reference"
+        case refundAmount = "refund_amount"
+        case refundedTotal = "refunded_total"
         case metadata
     }
 

@@ -93,7 +93,7 @@ public struct SettlementEvent: Sendable, Codable, Hashable {
 }
 
 /// A message for one recipient (`notification/v1` on `notifications`, keyed by recipient).
-public struct NotificationMessage: Sendable, Codable, Hashable {
+public struct NotificationMessage: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "notification/v1"
 
     public var schema: String = NotificationMessage.schemaName
@@ -129,10 +129,28 @@ public struct NotificationMessage: Sendable, Codable, Hashable {
         self.title = title
         self.body = body
     }
+
+    /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
+    enum CodingKeys: String, CodingKey {
+        case schema
+        case eventId = "event_id"
+        case sourceEventId = "source_event_id"
+        case occurredAt = "occurred_at"
+        case recipientId = "recipient_id"
+        case recipientType = "recipient_type"
+        case type
+        case paymentId = "payment_id"
+        case orderId = "order_id"
+        case amount
+        case currency
+        case locale
+        case title
+        case body
+    }
 }
 
 /// A record that could not be processed (`dead-letter/v1` on `<topic>.dlq`, keyed like the original).
-public struct DeadLetterMessage: Sendable, Codable, Hashable {
+public struct DeadLetterMessage: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "dead-letter/v1"
 
     public var schema: String = DeadLetterMessage.schemaName
@@ -156,6 +174,19 @@ public struct DeadLetterMessage: Sendable, Codable, Hashable {
         self.originalKey = originalKey
         self.originalValueBase64 = originalValueBase64
         self.failedAt = failedAt
+    }
+
+    /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
+    enum CodingKeys: String, CodingKey {
+        case schema
+        case errorCode = "error_code"
+        case errorMessage = "error_message"
+        case sourceTopic = "source_topic"
+        case sourcePartition = "source_partition"
+        case sourceOffset = "source_offset"
+        case originalKey = "original_key"
+        case originalValueBase64 = "original_value_base64"
+        case failedAt = "failed_at"
     }
 }
 

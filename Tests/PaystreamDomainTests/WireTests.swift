@@ -57,4 +57,32 @@ struct WireTests {
         #expect(check(#"{"schema":"m/v2","payment_id":"p1"}"#) == "schema m/v2")
         #expect(check(#"{"schema":"m/v1","payment_id":5}"#).hasPrefix("invalid paymentId") || check(#"{"schema":"m/v1","payment_id":5}"#).hasPrefix("invalid payment_id"))
     }
+
+    @Test("WireKeyed messages are coded byte for byte as with snake_case key conversion, and read back")
+    func wireKeyedBytes() throws {
+        let converting = JSONEncoder()
+        converting.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        converting.keyEncodingStrategy = .convertToSnakeCase
+        func same<T: Codable & Equatable & WireKeyed>(_ value: T) throws {
+            let bytes = try Wire.encode(value)
+            #expect(bytes == (try converting.encode(value)), "\(T.self): \(String(decoding: bytes, as: UTF8.self))")
+            #expect(try Wire.decode(T.self, from: bytes) == value)
+        }
+        try same(PaymentEvent(eventId: "e1", sequence: 2, occurredAt: "2026-11-30T00:00:00.000Z", type: "payment.captured",
+                              paymentId: "p1", requestId: "r1", orderId: nil, payerId: "u1", merchantId: "m1", amount: 100,
+                              currency: "CNY", method: "card", channel: "bank_card", status: "captured", reason: nil, message: "m",
+                              channelReference: "ref", refundAmount: 5, refundedTotal: 5,
+                              metadata: .object(["camelKey": .string("v"), "snake_key": .string("w")])))
+        try same(ChannelRequest(requestType: "authorize", channelRequestId: "c1", paymentId: "p1", payerId: "u1", merchantId: "m1",
+                                amount: 100, currency: "CNY", method: "card", channel: "bank_card",
+                                requestedAt: "2026-11-30T00:00:00.000Z", targetRequestId: "c0", reason: "late_capture_reversal"))
+        try same(ChannelConfirmation(confirmationId: "cc1", channelRequestId: "c1", paymentId: "p1", status: "approved", amount: 100,
+                                     currency: "CNY", channelReference: "ref", reason: nil, message: nil,
+                                     confirmedAt: "2026-11-30T00:00:00.000Z", requestType: "authorize"))
+        try same(NotificationMessage(eventId: "n1", sourceEventId: "e1", occurredAt: "t", recipientId: "u1", recipientType: "payer",
+                                     type: "payment.captured", paymentId: "p1", orderId: "o1", amount: 100, currency: "CNY",
+                                     locale: "zh-CN", title: "支付成功", body: "¥1.00"))
+        try same(DeadLetterMessage(errorCode: "undecodable", errorMessage: "x/y", sourceTopic: "payments.requests", sourcePartition: 1,
+                                   sourceOffset: 7, originalKey: "k", originalValueBase64: "AAE=", failedAt: "t"))
+    }
 }
