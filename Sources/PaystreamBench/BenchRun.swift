@@ -234,7 +234,9 @@ public struct BenchRun: Sendable {
 
     /// `Config/<daemon>.yaml` as shipped, with the files it names copied beside it; the sandbox's
     /// `stage:` section replaced by a channel that answers at once and approves everything,
-    /// unless `shippedSandbox`.
+    /// unless `shippedSandbox`. With nothing ever held back, its timer runs every 100 ms (it only
+    /// delivers held-back answers) and its statement files are rewritten once a minute: the
+    /// figures are the pipeline's, not the simulated bank's.
     static func configuration(_ daemon: DaemonFleet.Daemon, directory: String, shippedSandbox: Bool) throws -> String {
         let config = packageRoot.appendingPathComponent("Config")
         let policy = "\(directory)/config/payment-policy.json"
@@ -248,9 +250,9 @@ public struct BenchRun: Sendable {
 
                 stage:
                   seed: 1
-                  tick_interval_ms: 20
+                  tick_interval_ms: 100
                   statement_dir: channel-statements
-                  statement_interval_ms: 1000
+                  statement_interval_ms: 60000
                   methods:
                     default:
                       latency_ms: 0

@@ -12,6 +12,34 @@ public struct ProducerFailure: Error, CustomStringConvertible {
     public let description: String
 }
 
+/// A publish round on its way to the broker: its rows per shard, and the producer's answers.
+final class PublishRound: @unchecked Sendable {
+    let batches: [(Int32, [OutboxMessage])]
+    let task: Task<[Result<DeliveryReport, KafkaError>], Never>
+    private let finished: Flag
+
+    init(batches: [(Int32, [OutboxMessage])], messages: [OutgoingMessage], producer: KafkaProducer) {
+        self.batches = batches
+        let finished = Flag()
+        self.finished = finished
+        task = Task {
+            let results = await producer.send(messages)
+            finished.set()
+            return results
+        }
+    }
+
+    /// Whether every answer is in (the task's value is then ready without waiting).
+    var isDone: Bool { finished.isSet }
+
+    private final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        func set() { lock.withLock { value = true } }
+        var isSet: Bool { lock.withLock { value } }
+    }
+}
+
 extension WorkerLoop {
     /// Publishes the unsent outbox rows of the shards that may have some, in order, in rounds of
     /// at most `outbox.batch` rows per shard, and marks the delivered ones sent in one
@@ -22,6 +50,8 @@ extension WorkerLoop {
     ///   round per poll always may), so the loop gets back to polling; nil to go on until nothing
     ///   is pending (revocation, shutdown).
     func publishPending(budget: Duration? = nil) async throws {
+        // A round already on its way is settled first: rows go out in order, one round at a time.
+        try await finishRoundInFlight(wait: true)
         if let retryAt = publishRetryAt, budget != nil, ContinuousClock.now < retryAt { return }
         while !pendingPublish.isEmpty {
             if let budget {
@@ -30,45 +60,83 @@ extension WorkerLoop {
                 roundsSincePoll += 1
                 worker.statistics.notePublishRounds(roundsSincePoll)
             }
-            var batches: [(Int32, [OutboxMessage])] = []
-            for partition in pendingPublish.sorted() {
-                guard let shard = shards[partition] else { pendingPublish.remove(partition); continue }
-                let limit = worker.settings.outboxBatch
-                // A cancelled task (a test stopping its workers) makes GRDB's async calls throw;
-                // the rows of the batch in hand must still go out, so use the blocking ones.
-                let rows = Task.isCancelled ? try Self.unsentRows(shard, limit: limit)
-                    : try await shard.read { try RuntimeTables.unsent($0, limit: limit) }
-                if rows.isEmpty { pendingPublish.remove(partition) } else { batches.append((partition, rows)) }
-            }
+            let batches = try await nextRound()
             guard !batches.isEmpty else { break }
             let results = await producer.send(batches.flatMap { $0.1 }.map(Self.outgoing))
-            var index = 0
-            var failures: [KafkaError] = []
-            for (partition, rows) in batches {
-                var delivered: [Int64] = []
-                var refused: [(OutboxMessage, KafkaError)] = []
-                for row in rows {
-                    switch results[index] {
-                    case .success: delivered.append(row.sequence)
-                    case .failure(let error) where error.refusesMessageForGood: refused.append((row, error))
-                    case .failure(let error): failures.append(error)
-                    }
-                    index += 1
-                }
-                guard let shard = shards[partition] else { continue }
-                try await settle(shard, partition: partition, delivered: delivered, refused: refused)
-            }
-            if let fatal = producer.fatalError {
-                throw ProducerFailure(description: "fatal producer error: \(fatal.message)")
-            }
-            guard failures.isEmpty else {
-                try noteDeliveryFailure(failures)
-                return
-            }
-            deliveryFailingSince = nil
-            publishRetryAt = nil
-            consecutiveFailedRounds = 0
+            guard try await settleRound(batches, results) else { return }
         }
+    }
+
+    /// Starts publishing the next round of unsent rows without waiting for the broker, unless a
+    /// round is still on its way or failed rounds are pausing. The loop polls and decides the
+    /// next batch meanwhile; `finishRoundInFlight` marks what was delivered.
+    func startRound() async throws {
+        guard roundInFlight == nil, !pendingPublish.isEmpty else { return }
+        if let retryAt = publishRetryAt, ContinuousClock.now < retryAt { return }
+        let batches = try await nextRound()
+        guard !batches.isEmpty else { return }
+        roundsSincePoll += 1
+        worker.statistics.notePublishRounds(roundsSincePoll)
+        roundInFlight = PublishRound(batches: batches, messages: batches.flatMap { $0.1 }.map(Self.outgoing), producer: producer)
+    }
+
+    /// Settles the round in flight once the producer has answered for all of it (at once when
+    /// `wait`): delivered rows are marked sent, refused ones dead-lettered, failures retried.
+    func finishRoundInFlight(wait: Bool) async throws {
+        guard let round = roundInFlight, wait || round.isDone else { return }
+        let results = await round.task.value
+        roundInFlight = nil
+        _ = try await settleRound(round.batches, results)
+    }
+
+    /// The next round: at most `outbox.batch` unsent rows of each shard that may have some.
+    private func nextRound() async throws -> [(Int32, [OutboxMessage])] {
+        var batches: [(Int32, [OutboxMessage])] = []
+        for partition in pendingPublish.sorted() {
+            guard let shard = shards[partition] else { pendingPublish.remove(partition); continue }
+            let limit = worker.settings.outboxBatch
+            // A cancelled task (a test stopping its workers) makes GRDB's async calls throw;
+            // the rows of the batch in hand must still go out, so use the blocking ones.
+            let rows = Task.isCancelled ? try Self.unsentRows(shard, limit: limit)
+                : try await shard.read { try RuntimeTables.unsent($0, limit: limit) }
+            if rows.isEmpty { pendingPublish.remove(partition) } else { batches.append((partition, rows)) }
+        }
+        return batches
+    }
+
+    /// Writes a round's outcome to its shards. Returns false if some deliveries failed (they stay
+    /// unsent and are retried after a pause); throws if the producer is beyond repair.
+    private func settleRound(_ batches: [(Int32, [OutboxMessage])], _ results: [Result<DeliveryReport, KafkaError>]) async throws -> Bool {
+        var index = 0
+        var failures: [KafkaError] = []
+        for (partition, rows) in batches {
+            var delivered: [Int64] = []
+            var refused: [(OutboxMessage, KafkaError)] = []
+            for row in rows {
+                switch results[index] {
+                case .success: delivered.append(row.sequence)
+                case .failure(let error) where error.refusesMessageForGood: refused.append((row, error))
+                case .failure(let error): failures.append(error)
+                }
+                index += 1
+            }
+            guard let shard = shards[partition] else { continue }
+            try await settle(shard, partition: partition, delivered: delivered, refused: refused)
+            // A full round may have left rows behind.
+            if rows.count == worker.settings.outboxBatch { pendingPublish.insert(partition) }
+        }
+        if let fatal = producer.fatalError {
+            throw ProducerFailure(description: "fatal producer error: \(fatal.message)")
+        }
+        guard failures.isEmpty else {
+            for (partition, _) in batches where shards[partition] != nil { pendingPublish.insert(partition) }
+            try noteDeliveryFailure(failures)
+            return false
+        }
+        deliveryFailingSince = nil
+        publishRetryAt = nil
+        consecutiveFailedRounds = 0
+        return true
     }
 
     /// Marks delivered rows sent and moves refused ones to their dead-letter topic, in one
