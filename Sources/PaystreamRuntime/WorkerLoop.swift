@@ -92,29 +92,36 @@ final class WorkerLoop<S: Stage> {
 
     // MARK: - batches
 
+    /// Decides a polled batch: each partition's records in its shard's transaction, the shards
+    /// concurrently (each has its own SQLite writer, and a stage decides one shard without
+    /// looking at another).
     private func process(_ records: [ConsumedRecord]) async throws {
         var byPartition: [Int32: [ConsumedRecord]] = [:]
         for record in records { byPartition[record.partition, default: []].append(record) }
+        var work: [(Int32, [ConsumedRecord], ShardStore)] = []
         for (partition, batch) in byPartition.sorted(by: { $0.key < $1.key }) {
             guard let shard = shards[partition] else {
                 // Records of a partition we no longer own are re-read by its new owner.
                 logger.warning("records for an unassigned partition dropped", metadata: ["kafka.partition": "\(partition)"])
                 continue
             }
-            let outcome: BatchOutcome
-            do {
-                outcome = try await withAttempts("batch for partition \(partition)") { [worker, routing] in
-                    try await shard.write { db in try worker.applyBatch(batch, partition: partition, routing: routing, db: db) }
+            work.append((partition, batch, shard))
+        }
+        let worker = self.worker, routing = self.routing
+        let outcomes: [(Int32, BatchOutcome)]
+        if work.count == 1, let (partition, batch, shard) = work.first {
+            outcomes = [(partition, try await Self.decide(batch, partition: partition, shard: shard, worker: worker, routing: routing))]
+        } else {
+            outcomes = try await withThrowingTaskGroup(of: (Int32, BatchOutcome).self) { group in
+                for (partition, batch, shard) in work {
+                    group.addTask { (partition, try await Self.decide(batch, partition: partition, shard: shard, worker: worker, routing: routing)) }
                 }
-            } catch where !StageWorker<S>.isEnvironmental(error) {
-                // The same failure on every attempt: once more with each record on its own, so
-                // the record that fails is parked as `stage_error` and the others commit.
-                logger.error("batch failed on every attempt; deciding its records one by one", metadata: [
-                    "kafka.partition": "\(partition)", "error": "\(error)"])
-                outcome = try await shard.write { [worker, routing] db in
-                    try worker.applyBatch(batch, partition: partition, routing: routing, isolating: true, db: db)
-                }
+                var outcomes: [(Int32, BatchOutcome)] = []
+                for try await outcome in group { outcomes.append(outcome) }
+                return outcomes
             }
+        }
+        for (partition, outcome) in outcomes {
             worker.statistics.addForwarded(outcome.forwarded)
             pendingPublish.insert(partition)
         }
@@ -126,7 +133,30 @@ final class WorkerLoop<S: Stage> {
         consumer.commitAsync(processed)
     }
 
+    /// One partition's batch in its shard's transaction, retried; if it fails the same way on
+    /// every attempt, once more record by record so that the record at fault is parked.
+    private static func decide(_ batch: [ConsumedRecord], partition: Int32, shard: ShardStore, worker: StageWorker<S>,
+                               routing: ShardRouting) async throws -> BatchOutcome {
+        do {
+            return try await attempts("batch for partition \(partition)", worker: worker) {
+                try await shard.write { db in try worker.applyBatch(batch, partition: partition, routing: routing, db: db) }
+            }
+        } catch where !StageWorker<S>.isEnvironmental(error) {
+            // The same failure on every attempt: once more with each record on its own, so
+            // the record that fails is parked as `stage_error` and the others commit.
+            worker.logger.error("batch failed on every attempt; deciding its records one by one", metadata: [
+                "kafka.partition": "\(partition)", "error": "\(error)"])
+            return try await shard.write { db in
+                try worker.applyBatch(batch, partition: partition, routing: routing, isolating: true, db: db)
+            }
+        }
+    }
+
     func withAttempts<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        try await Self.attempts(what, worker: worker, body)
+    }
+
+    static func attempts<T>(_ what: String, worker: StageWorker<S>, _ body: () async throws -> T) async throws -> T {
         var attempt = 1
         while true {
             do {
@@ -135,7 +165,7 @@ final class WorkerLoop<S: Stage> {
                 throw CancellationError()
             } catch {
                 guard attempt < worker.settings.batchAttempts else { throw error }
-                logger.warning("transaction failed; retrying", metadata: ["what": "\(what)", "attempt": "\(attempt)", "error": "\(error)"])
+                worker.logger.warning("transaction failed; retrying", metadata: ["what": "\(what)", "attempt": "\(attempt)", "error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(50 << attempt))
                 attempt += 1
             }
