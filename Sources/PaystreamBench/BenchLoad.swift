@@ -39,11 +39,19 @@ final class BenchObserver: @unchecked Sendable {
     private var expectedArrived = 0
     private let finalTopics: Set<String>
     private let failureTopic: String?
+    /// Topics on the way (for where the time goes): when each key first appeared on each; on the
+    /// failure topic (the payment events), only the capture counts.
+    private let waypoints: [String]
+    private var passed: [String: [String: ContinuousClock.Instant]] = [:]
 
-    init(finalTopics: [String], failureTopic: String?) {
+    init(finalTopics: [String], failureTopic: String?, waypoints: [String] = []) {
         self.finalTopics = Set(finalTopics)
         self.failureTopic = failureTopic
+        self.waypoints = waypoints
     }
+
+    /// When `key` first appeared on each waypoint topic.
+    func waypoints(of key: String) -> [String: ContinuousClock.Instant] { lock.withLock { passed[key] ?? [:] } }
 
     /// The keys the next run waits for (`arrivedCount` counts them without a scan).
     func expect(_ keys: [String]) {
@@ -59,6 +67,10 @@ final class BenchObserver: @unchecked Sendable {
         lock.withLock {
             for record in records {
                 guard let key = record.keyString else { continue }
+                if waypoints.contains(record.topic), passed[key]?[record.topic] == nil,
+                   record.topic != failureTopic || Self.contains(record.value, Self.capturedMarker) {
+                    passed[key, default: [:]][record.topic] = instant
+                }
                 if finalTopics.contains(record.topic) {
                     arrive(key, at: instant)
                 } else if record.topic == failureTopic, Self.isFailure(record.value) {
@@ -76,11 +88,14 @@ final class BenchObserver: @unchecked Sendable {
     }
 
     private static let failedMarker = Array(#""type":"payment.failed""#.utf8)
+    private static let capturedMarker = Array(#""type":"payment.captured""#.utf8)
 
-    private static func isFailure(_ value: [UInt8]) -> Bool {
-        guard value.count >= failedMarker.count else { return false }
-        for start in 0...(value.count - failedMarker.count) where value[start] == failedMarker[0] {
-            if value[start..<(start + failedMarker.count)].elementsEqual(failedMarker) { return true }
+    private static func isFailure(_ value: [UInt8]) -> Bool { contains(value, failedMarker) }
+
+    private static func contains(_ value: [UInt8], _ marker: [UInt8]) -> Bool {
+        guard value.count >= marker.count else { return false }
+        for start in 0...(value.count - marker.count) where value[start] == marker[0] {
+            if value[start..<(start + marker.count)].elementsEqual(marker) { return true }
         }
         return false
     }

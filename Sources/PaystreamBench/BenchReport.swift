@@ -29,6 +29,10 @@ public struct PacedResult: Sendable {
     public var rate: Double
     /// Sorted, in milliseconds.
     public var latenciesMs: [Double]
+    /// When each key was handed to the producer.
+    var published: [(String, ContinuousClock.Instant)] = []
+    /// Median milliseconds of each stretch of the way (the pipeline only).
+    public var hops: [(String, Double)] = []
 
     public var lost: Int { payments - completed }
     public func percentile(_ p: Double) -> Double {
@@ -91,6 +95,10 @@ public struct BenchReport: Sendable, CustomStringConvertible {
         }
         if let paced = pipelinePaced {
             lines.append("  latency         \(paced.summary)")
+            if !paced.hops.isEmpty {
+                lines.append("  where the time goes (median ms per stretch, as the bench's reader sees each topic):")
+                for (name, ms) in paced.hops { lines.append("    \(name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(format(ms, 1))") }
+            }
         }
         if let burst = Self.medianBurst(relayBursts) {
             lines.append("")

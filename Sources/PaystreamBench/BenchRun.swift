@@ -90,8 +90,9 @@ public struct BenchRun: Sendable {
         let started = ContinuousClock.now
         try await fleet.startAll(timeout: .seconds(90))
         say("fleet up in \(Self.seconds(ContinuousClock.now - started)) s")
-        let observer = BenchObserver(finalTopics: [topics.notifications], failureTopic: topics.paymentEvents)
-        let reading = Task { try await BenchObserver.read(observer, brokers: brokers, topics: [topics.notifications, topics.paymentEvents]) }
+        let waypoints = [topics.channelRequests, topics.channelConfirmations, topics.paymentEvents]
+        let observer = BenchObserver(finalTopics: [topics.notifications], failureTopic: topics.paymentEvents, waypoints: waypoints)
+        let reading = Task { try await BenchObserver.read(observer, brokers: brokers, topics: [topics.notifications] + waypoints) }
         defer { reading.cancel() }
         let publisher = try BenchPublisher(brokers: brokers, topic: topics.paymentRequests)
         let pids = { Dictionary(uniqueKeysWithValues: DaemonFleet.Daemon.allCases.compactMap { daemon in
@@ -106,8 +107,13 @@ public struct BenchRun: Sendable {
             report.pipelineBursts.append(result)
             say("pipeline burst \(run)/\(options.repeats): \(result.summary)")
         }
-        let paced = try await self.paced(BenchLoad.payments(options.rate * options.pacedSeconds, label: "paced"),
+        var paced = try await self.paced(BenchLoad.payments(options.rate * options.pacedSeconds, label: "paced"),
                                          publisher: publisher, observer: observer)
+        paced.hops = Self.hopMedians(paced, observer: observer, stops: [
+            ("payment-worker (request → channel request)", topics.channelRequests),
+            ("channel-sandbox (→ confirmation)", topics.channelConfirmations),
+            ("payment-worker (→ payment.captured)", topics.paymentEvents),
+        ])
         report.pipelinePaced = paced
         say("pipeline paced at \(options.rate)/s: \(paced.summary)")
         await publisher.close()
@@ -208,7 +214,22 @@ public struct BenchRun: Sendable {
         }
         latencies.sort()
         return PacedResult(payments: payments.count, completed: latencies.count, failed: observer.failures(of: keys),
-                           rate: Double(payments.count) / publishSeconds, latenciesMs: latencies)
+                           rate: Double(payments.count) / publishSeconds, latenciesMs: latencies,
+                           published: zip(keys, publishedAt).map { ($0, $1) })
+    }
+
+    /// The median time of each stretch of the way: publication → first stop → … → completion.
+    static func hopMedians(_ paced: PacedResult, observer: BenchObserver, stops: [(String, String)]) -> [(String, Double)] {
+        var stretches = [[Double]](repeating: [], count: stops.count + 1)
+        for (key, published) in paced.published {
+            let passed = observer.waypoints(of: key)
+            guard let done = observer.arrival(of: key) else { continue }
+            let times = [published] + stops.map { passed[$0.1] } + [done]
+            guard times.allSatisfy({ $0 != nil }) else { continue }
+            for index in 0..<(times.count - 1) { stretches[index].append(seconds(times[index + 1]! - times[index]!) * 1000) }
+        }
+        let names = stops.map(\.0) + ["notifier (→ notification)"]
+        return zip(names, stretches).map { ($0, median($1)) }
     }
 
     private func waitForCompletion(_ keys: [String], observer: BenchObserver) async throws {

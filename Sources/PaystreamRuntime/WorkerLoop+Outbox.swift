@@ -12,7 +12,7 @@ public struct ProducerFailure: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// A publish round on its way to the broker: its rows per shard, and the producer's answers.
+/// A publish round on its way to the broker: its rows, and the producer's answers.
 final class PublishRound: @unchecked Sendable {
     let batches: [(Int32, [OutboxMessage])]
     let task: Task<[Result<DeliveryReport, KafkaError>], Never>
@@ -50,8 +50,8 @@ extension WorkerLoop {
     ///   round per poll always may), so the loop gets back to polling; nil to go on until nothing
     ///   is pending (revocation, shutdown).
     func publishPending(budget: Duration? = nil) async throws {
-        // A round already on its way is settled first: rows go out in order, one round at a time.
-        try await finishRoundInFlight(wait: true)
+        // Rounds already on their way are settled first: a shard's rows go out in order.
+        try await finishRoundsInFlight(wait: true)
         if let retryAt = publishRetryAt, budget != nil, ContinuousClock.now < retryAt { return }
         while !pendingPublish.isEmpty {
             if let budget {
@@ -60,39 +60,46 @@ extension WorkerLoop {
                 roundsSincePoll += 1
                 worker.statistics.notePublishRounds(roundsSincePoll)
             }
-            let batches = try await nextRound()
+            let batches = try await nextRound(of: pendingPublish)
             guard !batches.isEmpty else { break }
             let results = await producer.send(batches.flatMap { $0.1 }.map(Self.outgoing))
             guard try await settleRound(batches, results) else { return }
         }
     }
 
-    /// Starts publishing the next round of unsent rows without waiting for the broker, unless a
-    /// round is still on its way or failed rounds are pausing. The loop polls and decides the
-    /// next batch meanwhile; `finishRoundInFlight` marks what was delivered.
-    func startRound() async throws {
-        guard roundInFlight == nil, !pendingPublish.isEmpty else { return }
+    /// Starts publishing the next round of each shard that has unsent rows and no round on its
+    /// way, without waiting for the broker (unless failed rounds are pausing). The loop polls and
+    /// decides the next batch meanwhile; `finishRoundsInFlight` marks what was delivered. Each
+    /// shard has at most one round on its way, so its rows leave in order; shards do not wait
+    /// for each other (the broker answers a round over several topics slowly).
+    func startRounds() async throws {
+        guard !pendingPublish.isEmpty else { return }
         if let retryAt = publishRetryAt, ContinuousClock.now < retryAt { return }
-        let batches = try await nextRound()
+        let waiting = pendingPublish.subtracting(roundsInFlight.keys)
+        guard !waiting.isEmpty else { return }
+        let batches = try await nextRound(of: waiting)
         guard !batches.isEmpty else { return }
         roundsSincePoll += 1
         worker.statistics.notePublishRounds(roundsSincePoll)
-        roundInFlight = PublishRound(batches: batches, messages: batches.flatMap { $0.1 }.map(Self.outgoing), producer: producer)
+        for (partition, rows) in batches {
+            roundsInFlight[partition] = PublishRound(batches: [(partition, rows)], messages: rows.map(Self.outgoing), producer: producer)
+        }
     }
 
-    /// Settles the round in flight once the producer has answered for all of it (at once when
-    /// `wait`): delivered rows are marked sent, refused ones dead-lettered, failures retried.
-    func finishRoundInFlight(wait: Bool) async throws {
-        guard let round = roundInFlight, wait || round.isDone else { return }
-        let results = await round.task.value
-        roundInFlight = nil
-        _ = try await settleRound(round.batches, results)
+    /// Settles the rounds whose answers are all in (every round on its way when `wait`):
+    /// delivered rows are marked sent, refused ones dead-lettered, failures retried.
+    func finishRoundsInFlight(wait: Bool) async throws {
+        for (partition, round) in roundsInFlight.sorted(by: { $0.key < $1.key }) where wait || round.isDone {
+            let results = await round.task.value
+            roundsInFlight[partition] = nil
+            _ = try await settleRound(round.batches, results)
+        }
     }
 
-    /// The next round: at most `outbox.batch` unsent rows of each shard that may have some.
-    private func nextRound() async throws -> [(Int32, [OutboxMessage])] {
+    /// The next round: at most `outbox.batch` unsent rows of each of these shards.
+    private func nextRound(of partitions: Set<Int32>) async throws -> [(Int32, [OutboxMessage])] {
         var batches: [(Int32, [OutboxMessage])] = []
-        for partition in pendingPublish.sorted() {
+        for partition in partitions.sorted() {
             guard let shard = shards[partition] else { pendingPublish.remove(partition); continue }
             let limit = worker.settings.outboxBatch
             // A cancelled task (a test stopping its workers) makes GRDB's async calls throw;

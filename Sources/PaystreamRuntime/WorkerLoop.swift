@@ -26,8 +26,8 @@ final class WorkerLoop<S: Stage> {
     var lastPoll = ContinuousClock.now
     /// Publish rounds run since that poll.
     var roundsSincePoll = 0
-    /// The publish round on its way to the broker, if any (at most one at a time).
-    var roundInFlight: PublishRound?
+    /// The publish rounds on their way to the broker, by shard (at most one per shard).
+    var roundsInFlight: [Int32: PublishRound] = [:]
     private var lastTick = ContinuousClock.now
     private var lastPrune = ContinuousClock.now - .seconds(3600)
     /// Set hourly: old inbox ids and sent outbox rows before this time are deleted, a chunk per
@@ -47,11 +47,11 @@ final class WorkerLoop<S: Stage> {
 
     /// Poll, decide and commit, publish — pipelined: a batch's outbox goes to the broker while
     /// the loop polls and decides the next one; its rows are marked sent once the broker has them
-    /// all, and the next round of the same shard starts only then, so rows leave in order.
+    /// all, and the next round of the same shard starts only then, so a shard's rows leave in order.
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             // While a round is on its way, poll briefly so that it is settled soon after it lands.
-            let wait = roundInFlight == nil ? worker.settings.maxBatchWait : min(worker.settings.maxBatchWait, .milliseconds(2))
+            let wait = roundsInFlight.isEmpty ? worker.settings.maxBatchWait : min(worker.settings.maxBatchWait, .milliseconds(2))
             let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords, maxWait: wait)
             lastPoll = .now
             roundsSincePoll = 0
@@ -61,19 +61,19 @@ final class WorkerLoop<S: Stage> {
                 try await process(poll.records)
                 if worker.settings.crashPoint == .afterCommitBeforePublish { throw SimulatedCrash() }
             }
-            try await finishRoundInFlight(wait: false)
-            try await startRound()
+            try await finishRoundsInFlight(wait: false)
+            try await startRounds()
             if let rebalance = poll.rebalance { try await handle(rebalance) }
             try await tickIfDue()
             await pruneIfDue()
-            try await finishRoundInFlight(wait: false)
-            try await startRound()
+            try await finishRoundsInFlight(wait: false)
+            try await startRounds()
         }
     }
 
     /// Lets go of Kafka without publishing anything more, as a dying process would.
     func abandon() async {
-        roundInFlight = nil
+        roundsInFlight = [:]
         await consumer.close()
         await replica?.close()
         await producer.close()
