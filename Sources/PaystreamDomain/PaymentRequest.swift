@@ -82,6 +82,25 @@ public struct Split: Sendable, Codable, Hashable {
         self.partyId = partyId
         self.amount = amount
     }
+
+    // Written `party_id` by every coder. Read as `party_id` (a `WireKeyed` message, a shard
+    // column) or `partyId` (what a snake_case-converting decoder makes of `party_id`, and how
+    // shards stored splits before).
+    private enum CodingKeys: String, CodingKey {
+        case partyId = "party_id", converted = "partyId", amount
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        partyId = try c.decodeIfPresent(String.self, forKey: .partyId) ?? c.decode(String.self, forKey: .converted)
+        amount = try c.decode(Int64.self, forKey: .amount)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(partyId, forKey: .partyId)
+        try c.encode(amount, forKey: .amount)
+    }
 }
 
 public enum PaymentMethod: String, Sendable, Codable, CaseIterable {

@@ -7,7 +7,7 @@ public enum SettlementRequestType: String, Sendable, CaseIterable {
 }
 
 /// Captured money handed to settlement (`settlement-request/v1` on `settlement.requests`, keyed by merchant).
-public struct SettlementRequest: Sendable, Codable, Hashable {
+public struct SettlementRequest: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "settlement-request/v1"
 
     public var schema: String = SettlementRequest.schemaName
@@ -46,10 +46,29 @@ public struct SettlementRequest: Sendable, Codable, Hashable {
         self.capturedAt = capturedAt
         self.sourceEventId = sourceEventId
     }
+
+    /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
+    enum CodingKeys: String, CodingKey {
+        case schema
+        case eventId = "event_id"
+        case type
+        case paymentId = "payment_id"
+        case orderId = "order_id"
+        case payerId = "payer_id"
+        case merchantId = "merchant_id"
+        case amount
+        case currency
+        case method
+        case settlement
+        case splits
+        case settlementCurrency = "settlement_currency"
+        case capturedAt = "captured_at"
+        case sourceEventId = "source_event_id"
+    }
 }
 
 /// A settlement-side event (`settlement-event/v1` on `settlements.events`, keyed by merchant).
-public struct SettlementEvent: Sendable, Codable, Hashable {
+public struct SettlementEvent: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "settlement-event/v1"
 
     public var schema: String = SettlementEvent.schemaName
@@ -89,6 +108,27 @@ public struct SettlementEvent: Sendable, Codable, Hashable {
         self.splits = splits
         self.settlementMode = settlementMode
         self.sourceEventId = sourceEventId
+    }
+
+    /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
+    enum CodingKeys: String, CodingKey {
+        case schema
+        case eventId = "event_id"
+        case sequence
+        case occurredAt = "occurred_at"
+        case type
+        case paymentId = "payment_id"
+        case orderId = "order_id"
+        case payerId = "payer_id"
+        case merchantId = "merchant_id"
+        case amount
+        case currency
+        case fee
+        case commission
+        case net
+        case splits
+        case settlementMode = "settlement_mode"
+        case sourceEventId = "source_event_id"
     }
 }
 
