@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "PaystreamEndToEndTests",
             dependencies: ["PaymentWorker", "SettlementWorker", "Notifier", "ChannelSandbox", "PaystreamReference", "PaystreamLedger",
-                           "PaystreamAdmin", "PaystreamTesting", "PaystreamFaults", grdb]
+                           "PaystreamAdmin", "PaystreamTesting", "PaystreamFaults", "PaystreamBench", grdb]
         ),
     ],
     swiftLanguageModes: [.v6]

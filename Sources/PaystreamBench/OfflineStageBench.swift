@@ -21,10 +21,11 @@ public struct OfflineStageBench: Sendable {
     var batch = 500
 
     public struct StageFigure: Sendable {
-        var stage: String
-        var records: Int
-        var seconds: [Double]
-        var recordsPerSecond: Double { records == 0 ? 0 : Double(records) / median(seconds) }
+        public var stage: String
+        public var records: Int
+        /// Seconds of each run.
+        public var seconds: [Double]
+        public var recordsPerSecond: Double { records == 0 ? 0 : Double(records) / median(seconds) }
     }
 
     func run() throws -> [StageFigure] {
