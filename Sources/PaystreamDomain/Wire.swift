@@ -89,7 +89,7 @@ public enum Wire {
     /// The form `timestamp` writes (`YYYY-MM-DDTHH:MM:SS.sssZ`), read without a format style;
     /// nil for anything else (the caller falls back to Foundation's parser).
     static func parseOwnTimestamp(_ text: String) -> Date? {
-        var utf8 = text.utf8
+        let utf8 = text.utf8
         guard utf8.count == 24 else { return nil }
         return utf8.withContiguousStorageIfAvailable { bytes -> Date? in
             func number(_ from: Int, _ count: Int) -> Int64? {
@@ -106,32 +106,17 @@ public enum Wire {
                   bytes[23] == UInt8(ascii: "Z"),
                   let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
                   let minute = number(14, 2), let second = number(17, 2), let millisecond = number(20, 3),
-                  (1...12).contains(month), day >= 1, day <= daysInMonth(year, month), hour < 24, minute < 60, second < 60
+                  let date = LocalDate(year: Int(year), month: Int(month), day: Int(day)), hour < 24, minute < 60, second < 60
             else { return nil }
-            // Days from the civil date (the inverse of `format`'s arithmetic).
-            let y = month <= 2 ? year - 1 : year
-            let era = (y >= 0 ? y : y - 399) / 400
-            let yearOfEra = y - era * 400
-            let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-            let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-            let days = era * 146_097 + dayOfEra - 719_468
-            let seconds = days * 86_400 + hour * 3600 + minute * 60 + second
+            let seconds = Int64(date.daysSinceEpoch) * 86_400 + hour * 3600 + minute * 60 + second
             // As Foundation computes it: seconds since 2001, then the fraction.
             return Date(timeIntervalSinceReferenceDate: Double(seconds - 978_307_200) + Double(millisecond) / 1000)
         } ?? nil
     }
 
-    private static func daysInMonth(_ year: Int64, _ month: Int64) -> Int64 {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
     private static let lastTimestamp = Mutex<(date: Date, text: String)?>(nil)
 
-    /// Civil date and time from the Unix epoch in integer arithmetic (days-from-civil, inverted).
+    /// Civil date and time from the Unix epoch in integer arithmetic (`LocalDate`'s day count).
     static func format(_ date: Date) -> String {
         // As Foundation's style does: whole seconds, then the fraction's milliseconds truncated.
         let interval = date.timeIntervalSince1970
@@ -144,15 +129,8 @@ public enum Wire {
             secondOfDay += 86_400
             days -= 1
         }
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let date = LocalDate(daysSinceEpoch: Int(days))
+        let (year, month, day) = (Int64(date.year), Int64(date.month), Int64(date.day))
         var bytes = [UInt8]()
         bytes.reserveCapacity(24)
         func digits(_ value: Int64, _ count: Int) {
