@@ -101,7 +101,6 @@ final class BenchObserver: @unchecked Sendable {
     }
 
     func arrival(of key: String) -> ContinuousClock.Instant? { lock.withLock { arrivals[key] } }
-    func count(of keys: [String]) -> Int { lock.withLock { keys.reduce(0) { $0 + (arrivals[$1] == nil ? 0 : 1) } } }
     func failures(of keys: [String]) -> Int { lock.withLock { keys.reduce(0) { $0 + (failed.contains($1) ? 1 : 0) } } }
 
     /// Reads `topics` from their beginning into the observer until cancelled.

@@ -179,8 +179,8 @@ public struct BenchRun: Sendable {
         let last = arrivals.max() ?? start
         return BurstResult(payments: payments.count, completed: arrivals.count, failed: observer.failures(of: keys),
                            seconds: Self.seconds(last - start),
-                           cpuSeconds: cpuBefore.compactMapValues { _ in nil }.merging(
-                               cpuAfter.compactMap { name, after in cpuBefore[name].map { (name, after - $0) } }) { $1 })
+                           cpuSeconds: Dictionary(uniqueKeysWithValues: cpuAfter.compactMap { name, after in
+                               cpuBefore[name].map { (name, after - $0) } }))
     }
 
     /// Publishes the payments at `options.rate` per second, noting when each was handed to the

@@ -12,14 +12,16 @@ public struct ProducerFailure: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// A publish round on its way to the broker: its rows, and the producer's answers.
+/// A publish round of one shard on its way to the broker: its rows, and the producer's answers.
 final class PublishRound: @unchecked Sendable {
-    let batches: [(Int32, [OutboxMessage])]
+    let partition: Int32
+    let rows: [OutboxMessage]
     let task: Task<[Result<DeliveryReport, KafkaError>], Never>
     private let finished: Flag
 
-    init(batches: [(Int32, [OutboxMessage])], messages: [OutgoingMessage], producer: KafkaProducer) {
-        self.batches = batches
+    init(partition: Int32, rows: [OutboxMessage], messages: [OutgoingMessage], producer: KafkaProducer) {
+        self.partition = partition
+        self.rows = rows
         let finished = Flag()
         self.finished = finished
         task = Task {
@@ -41,25 +43,14 @@ final class PublishRound: @unchecked Sendable {
 }
 
 extension WorkerLoop {
-    /// Publishes the unsent outbox rows of the shards that may have some, in order, in rounds of
-    /// at most `outbox.batch` rows per shard, and marks the delivered ones sent in one
-    /// transaction per shard. A row the broker refuses for good is moved to its topic's
-    /// dead-letter topic in that transaction; other failures stay unsent and are retried in order,
-    /// with a growing pause.
-    /// - Parameter budget: no new round starts once this long has passed since the last poll (one
-    ///   round per poll always may), so the loop gets back to polling; nil to go on until nothing
-    ///   is pending (revocation, shutdown).
-    func publishPending(budget: Duration? = nil) async throws {
+    /// Publishes every unsent outbox row of the shards that may have some and waits for it
+    /// (revocation, shutdown): the rounds on their way first, then rounds of at most
+    /// `outbox.batch` rows per shard until nothing is pending, or until a round fails (its rows
+    /// stay unsent for the next owner or the next start).
+    func flushOutbox() async throws {
         // Rounds already on their way are settled first: a shard's rows go out in order.
         try await finishRoundsInFlight(wait: true)
-        if let retryAt = publishRetryAt, budget != nil, ContinuousClock.now < retryAt { return }
         while !pendingPublish.isEmpty {
-            if let budget {
-                // One round per poll at least; more only while the poll is recent.
-                if roundsSincePoll > 0, ContinuousClock.now - lastPoll >= budget { return }
-                roundsSincePoll += 1
-                worker.statistics.notePublishRounds(roundsSincePoll)
-            }
             let batches = try await nextRound(of: pendingPublish)
             guard !batches.isEmpty else { break }
             let results = await producer.send(batches.flatMap { $0.1 }.map(Self.outgoing))
@@ -82,7 +73,7 @@ extension WorkerLoop {
         roundsSincePoll += 1
         worker.statistics.notePublishRounds(roundsSincePoll)
         for (partition, rows) in batches {
-            roundsInFlight[partition] = PublishRound(batches: [(partition, rows)], messages: rows.map(Self.outgoing), producer: producer)
+            roundsInFlight[partition] = PublishRound(partition: partition, rows: rows, messages: rows.map(Self.outgoing), producer: producer)
         }
     }
 
@@ -92,7 +83,7 @@ extension WorkerLoop {
         for (partition, round) in roundsInFlight.sorted(by: { $0.key < $1.key }) where wait || round.isDone {
             let results = await round.task.value
             roundsInFlight[partition] = nil
-            _ = try await settleRound(round.batches, results)
+            _ = try await settleRound([(round.partition, round.rows)], results)
         }
     }
 

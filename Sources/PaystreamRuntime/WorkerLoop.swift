@@ -21,8 +21,8 @@ final class WorkerLoop<S: Stage> {
     /// Failed publish rounds in a row, and when the next may start (a growing pause).
     var consecutiveFailedRounds = 0
     var publishRetryAt: ContinuousClock.Instant?
-    /// When the loop last polled Kafka: publishing and pruning stop starting new work once
-    /// `pollBudget` has passed, so the poll interval stays bounded.
+    /// When the loop last polled Kafka: pruning stops starting new work once `pollBudget` has
+    /// passed, so the poll interval stays bounded.
     var lastPoll = ContinuousClock.now
     /// Publish rounds run since that poll.
     var roundsSincePoll = 0
@@ -84,7 +84,7 @@ final class WorkerLoop<S: Stage> {
         // Every owned shard: a batch interrupted by cancellation may have committed without
         // being marked for publication.
         pendingPublish.formUnion(shards.keys)
-        do { try await publishPending(budget: nil) } catch {
+        do { try await flushOutbox() } catch {
             logger.error("outbox not flushed at shutdown; unsent rows stay for the next owner", metadata: ["error": "\(error)"])
         }
         await abandon()
@@ -108,18 +108,13 @@ final class WorkerLoop<S: Stage> {
             work.append((partition, batch, shard))
         }
         let worker = self.worker, routing = self.routing
-        let outcomes: [(Int32, BatchOutcome)]
-        if work.count == 1, let (partition, batch, shard) = work.first {
-            outcomes = [(partition, try await Self.decide(batch, partition: partition, shard: shard, worker: worker, routing: routing))]
-        } else {
-            outcomes = try await withThrowingTaskGroup(of: (Int32, BatchOutcome).self) { group in
-                for (partition, batch, shard) in work {
-                    group.addTask { (partition, try await Self.decide(batch, partition: partition, shard: shard, worker: worker, routing: routing)) }
-                }
-                var outcomes: [(Int32, BatchOutcome)] = []
-                for try await outcome in group { outcomes.append(outcome) }
-                return outcomes
+        let outcomes = try await withThrowingTaskGroup(of: (Int32, BatchOutcome).self) { group in
+            for (partition, batch, shard) in work {
+                group.addTask { (partition, try await Self.decide(batch, partition: partition, shard: shard, worker: worker, routing: routing)) }
             }
+            var outcomes: [(Int32, BatchOutcome)] = []
+            for try await outcome in group { outcomes.append(outcome) }
+            return outcomes
         }
         for (partition, outcome) in outcomes {
             worker.statistics.addForwarded(outcome.forwarded)
@@ -200,7 +195,7 @@ final class WorkerLoop<S: Stage> {
                 logger.warning("group membership lost; partitions taken away", metadata: ["kafka.partitions": "\(owned.sorted())"])
             }
             // The batch in hand was stored before we got here; flush its outbox, then let go.
-            do { try await publishPending(budget: nil) } catch {
+            do { try await flushOutbox() } catch {
                 logger.error("outbox not flushed before revocation; the next owner publishes the rest", metadata: ["error": "\(error)"])
             }
             closeShards(Array(owned))

@@ -23,8 +23,9 @@ public struct WorkerSettings: Sendable {
     /// producer) when outbox rows have failed to be delivered for this long without a single
     /// complete publish round. A fatal producer error stops it at once.
     public var deliveryFailureTimeout: Duration = .seconds(120)
-    /// A publish round (or a chunk of pruning) starts only while the loop has spent less than
-    /// this since its last poll, so the consumer polls well within `max.poll.interval.ms`.
+    /// A chunk of pruning starts only while the loop has spent less than this since its last
+    /// poll, so the consumer polls well within `max.poll.interval.ms` (publishing never holds the
+    /// loop: its rounds are settled when their delivery reports are in).
     public var pollBudget: Duration = .seconds(2)
     /// Rows deleted per transaction when old inbox ids and sent outbox rows are pruned.
     public var pruneChunk: Int = 5000

@@ -11,8 +11,8 @@ public final class WorkerStatistics: @unchecked Sendable {
     /// Records forwarded to their key's canonical partition, per input topic, since start.
     public var forwardedByTopic: [String: Int] { lock.withLock { forwarded } }
 
-    /// The most publish rounds the loop ran between two polls (bounded by `pollBudget`: one
-    /// when the budget is zero).
+    /// The most times the loop started publish rounds between two polls (at most two: after the
+    /// batch and after the timer; each time one round per shard with unsent rows and none on its way).
     public var maxPublishRoundsBetweenPolls: Int { lock.withLock { rounds } }
 
     func notePublishRounds(_ count: Int) {
