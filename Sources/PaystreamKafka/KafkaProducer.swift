@@ -168,16 +168,13 @@ public final class KafkaProducer: @unchecked Sendable {
 
     private func complete(token: UInt, with result: Result<DeliveryReport, KafkaError>) {
         let finished: Batch? = state.withLock { state in
-            guard let (batchID, index) = state.inFlight.removeValue(forKey: token),
-                  var batch = state.batches[batchID] else { return nil }
-            batch.results[index] = result
-            batch.remaining -= 1
-            if batch.remaining == 0 {
-                state.batches[batchID] = nil
-                return batch
-            }
-            state.batches[batchID] = batch
-            return nil
+            guard let (batchID, index) = state.inFlight.removeValue(forKey: token) else { return nil }
+            // In place: copying the batch out and back would copy its results for every report.
+            guard state.batches[batchID] != nil else { return nil }
+            state.batches[batchID]!.results[index] = result
+            state.batches[batchID]!.remaining -= 1
+            guard state.batches[batchID]!.remaining == 0 else { return nil }
+            return state.batches.removeValue(forKey: batchID)
         }
         if let finished {
             finished.continuation.resume(returning: finished.results.map { $0! })
@@ -186,6 +183,12 @@ public final class KafkaProducer: @unchecked Sendable {
 
     private func pollLoop() {
         defer { pollerStopped.signal() }
+        // Reports come in runs for the same topic: its name is made into a String once a run.
+        var lastTopic = ""
+        func topicName(_ name: UnsafePointer<CChar>) -> String {
+            if lastTopic.withCString({ strcmp($0, name) }) != 0 { lastTopic = String(cString: name) }
+            return lastTopic
+        }
         while state.withLock({ $0.running }) {
             guard let event = rd_kafka_queue_poll(mainQueue, 100) else { continue }
             defer { rd_kafka_event_destroy(event) }
@@ -195,7 +198,7 @@ public final class KafkaProducer: @unchecked Sendable {
                     let m = message.pointee
                     let token = UInt(bitPattern: m._private)
                     if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                        let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+                        let topic = m.rkt.map { topicName(rd_kafka_topic_name($0)) } ?? ""
                         complete(token: token, with: .success(DeliveryReport(topic: topic, partition: m.partition, offset: m.offset)))
                     } else {
                         complete(token: token, with: .failure(KafkaError(rdError: m.err, context: "delivery")))

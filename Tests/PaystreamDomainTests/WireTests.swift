@@ -22,7 +22,9 @@ struct WireTests {
         #expect(disagreements == [])
         #expect(Wire.timestamp(Date(timeIntervalSince1970: 1_796_000_000.5)) == "2026-11-30T00:53:20.500Z")
         // Reading our own form back gives the same instant as Foundation's parser, and refuses what is not a time.
-        let misreadings = dates.prefix(3000).map(Wire.timestamp).filter { Wire.parseOwnTimestamp($0) != (try? style.parse($0)) }
+        // (Within weeks of 2001-01-01, where Foundation's arithmetic differs in the last bit, its parser decides.)
+        let near2001 = (0..<3000).map { Date(timeIntervalSinceReferenceDate: Double($0 - 1500) * 3_000 + Double($0 % 1000) / 1000) }
+        let misreadings = (dates.prefix(3000) + near2001).map(Wire.timestamp).filter { Wire.parseTimestamp($0) != (try? style.parse($0)) }
         #expect(misreadings == [])
         for bad in ["2026-02-30T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-11-30T24:00:00.000Z", "2026-11-30T00:00:00.000+", "2026-11-30 00:00:00.000Z"] {
             #expect(Wire.parseOwnTimestamp(bad) == nil, "\(bad)")
