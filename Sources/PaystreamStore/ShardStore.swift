@@ -24,6 +24,9 @@ public struct StageSchema: Sendable {
 /// Opens (creating its folder) a WAL database that several instances on one host may write: a
 /// busy writer is waited for, not failed on. `synchronous` is set after the pool opens, because
 /// DatabasePool sets its own after `prepareDatabase`.
+/// The writer's page cache, per shard.
+let writerCacheKiB = 32 * 1024
+
 func openSharedPool(path: String, synchronous: SynchronousMode) throws -> DatabasePool {
     try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                             withIntermediateDirectories: true)
@@ -32,6 +35,13 @@ func openSharedPool(path: String, synchronous: SynchronousMode) throws -> Databa
     let pool = try DatabasePool(path: path, configuration: configuration)
     try pool.barrierWriteWithoutTransaction { db in
         try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+        // A batch's transaction dirties thousands of pages: with SQLite's default 2 MiB cache
+        // the writer spills them into the WAL mid-transaction, some of them several times.
+        // The cache is a ceiling; pages are allocated as they are used.
+        try db.execute(sql: "PRAGMA cache_size = -\(writerCacheKiB)")
+        // Each record's savepoint keeps the pages it changes in a statement journal, which
+        // SQLite writes to a temporary file past 64 KiB: keep it in memory.
+        try db.execute(sql: "PRAGMA temp_store = MEMORY")
     }
     return pool
 }
