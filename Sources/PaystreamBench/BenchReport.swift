@@ -46,6 +46,24 @@ public struct PacedResult: Sendable {
     }
 }
 
+/// A daemon stopped with SIGTERM while its input waits, then started again: from the start of
+/// the process to its partitions assigned (its log) and to its first output on the next topic.
+public struct RestartResult: Sendable {
+    public var daemon: String
+    public var assignedSeconds: Double?
+    public var firstOutputSeconds: Double?
+    public var payments: Int
+    public var completed: Int
+    public var stopStatus: Int32?
+
+    public var lost: Int { payments - completed }
+
+    var summary: String {
+        "\(daemon): partitions assigned after \(assignedSeconds.map { format($0, 2) } ?? "-") s, first record out after "
+            + "\(firstOutputSeconds.map { format($0, 2) } ?? "-") s, \(completed)/\(payments) completed"
+    }
+}
+
 /// What `paystream-bench` prints.
 public struct BenchReport: Sendable, CustomStringConvertible {
     public var options: BenchRun.Options
@@ -56,6 +74,7 @@ public struct BenchReport: Sendable, CustomStringConvertible {
     public var relayPaced: PacedResult?
     public var offline: [OfflineStageBench.StageFigure] = []
     public var exitStatuses: [String: Int] = [:]
+    public var restarts: [RestartResult] = []
 
     init(options: BenchRun.Options) { self.options = options }
 
@@ -67,6 +86,10 @@ public struct BenchReport: Sendable, CustomStringConvertible {
         }
         if let paced = pipelinePaced, paced.lost > 0 { problems.append("pipeline paced: \(paced.lost) lost") }
         if let paced = relayPaced, paced.lost > 0 { problems.append("relay paced: \(paced.lost) lost") }
+        for restart in restarts {
+            if restart.lost > 0 { problems.append("restart of \(restart.daemon): \(restart.lost) lost") }
+            if let status = restart.stopStatus, status != 0 { problems.append("\(restart.daemon) exited \(status) on SIGTERM before its restart") }
+        }
         for (daemon, status) in exitStatuses.sorted(by: { $0.key < $1.key }) where status != 0 {
             problems.append("\(daemon) exited \(status) on SIGTERM")
         }
@@ -99,6 +122,10 @@ public struct BenchReport: Sendable, CustomStringConvertible {
                 lines.append("  where the time goes (median ms per stretch, as the bench's reader sees each topic):")
                 for (name, ms) in paced.hops { lines.append("    \(name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(format(ms, 1))") }
             }
+        }
+        if !restarts.isEmpty {
+            lines.append("  restart (SIGTERM, input waiting, start again; from the start of the process):")
+            for restart in restarts { lines.append("    \(restart.summary)") }
         }
         if let burst = Self.medianBurst(relayBursts) {
             lines.append("")

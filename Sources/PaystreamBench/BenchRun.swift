@@ -30,6 +30,8 @@ public struct BenchRun: Sendable {
         public var skipPipeline = false
         public var skipRelay = false
         public var skipOffline = false
+        /// Skip stopping and restarting daemons (after the latency run) to time their restart.
+        public var skipRestart = false
         /// How long a run waits without any payment completing before it counts the rest as lost.
         public var stallTimeout: Duration = .seconds(60)
         public var directory: String?
@@ -116,6 +118,17 @@ public struct BenchRun: Sendable {
         ])
         report.pipelinePaced = paced
         say("pipeline paced at \(options.rate)/s: \(paced.summary)")
+        if !options.skipRestart {
+            // Each daemon whose output the bench watches; its input is waiting when it starts.
+            for (daemon, input, output) in [(DaemonFleet.Daemon.paymentWorker, nil, topics.channelRequests),
+                                            (.channelSandbox, topics.channelRequests, topics.channelConfirmations),
+                                            (.notifier, topics.paymentEvents, topics.notifications)] as [(DaemonFleet.Daemon, String?, String)] {
+                let result = try await restart(daemon, input: input, output: output, fleet: fleet, publisher: publisher,
+                                               observer: observer, finalTopic: topics.notifications)
+                report.restarts.append(result)
+                say("restart \(result.summary)")
+            }
+        }
         await publisher.close()
         let statuses = await fleet.stopAll()
         report.exitStatuses = Dictionary(uniqueKeysWithValues: statuses.map { ($0.key.rawValue, Int($0.value)) })
@@ -216,6 +229,42 @@ public struct BenchRun: Sendable {
         return PacedResult(payments: payments.count, completed: latencies.count, failed: observer.failures(of: keys),
                            rate: Double(payments.count) / publishSeconds, latenciesMs: latencies,
                            published: zip(keys, publishedAt).map { ($0, $1) })
+    }
+
+    /// Stops `daemon` (SIGTERM), publishes a few payments and waits until they are on its input
+    /// topic, starts it again and times it to its partitions assigned and to the first of those
+    /// payments on its output topic; then waits for all of them to complete.
+    private func restart(_ daemon: DaemonFleet.Daemon, input: String?, output: String, fleet: DaemonFleet,
+                         publisher: BenchPublisher, observer: BenchObserver, finalTopic: String) async throws -> RestartResult {
+        let status = await fleet.stop(daemon)
+        let payments = BenchLoad.payments(20, label: "restart-\(daemon.rawValue)")
+        let keys = payments.map(\.key)
+        observer.expect(keys)
+        try await publisher.publish(payments[...])
+        let waitedFrom = ContinuousClock.now
+        if let input {
+            while !keys.allSatisfy({ observer.waypoints(of: $0)[input] != nil }), ContinuousClock.now - waitedFrom < options.stallTimeout {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        let start = ContinuousClock.now
+        let process = try fleet.start(daemon)
+        let assigned = Task { () -> ContinuousClock.Instant? in
+            try? await process.waitForLog("partitions assigned", timeout: .seconds(60))
+            return .now
+        }
+        func firstOut() -> ContinuousClock.Instant? {
+            keys.compactMap { output == finalTopic ? observer.arrival(of: $0) : observer.waypoints(of: $0)[output] }.min()
+        }
+        while firstOut() == nil, ContinuousClock.now - start < options.stallTimeout {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        let first = firstOut()
+        try await waitForCompletion(keys, observer: observer)
+        let assignedAt = await assigned.value
+        return RestartResult(daemon: daemon.rawValue, assignedSeconds: assignedAt.map { Self.seconds($0 - start) },
+                             firstOutputSeconds: first.map { Self.seconds($0 - start) }, payments: keys.count,
+                             completed: keys.compactMap(observer.arrival(of:)).count, stopStatus: status)
     }
 
     /// The median time of each stretch of the way: publication → first stop → … → completion.

@@ -90,6 +90,12 @@ public final class DaemonFleet: @unchecked Sendable {
         }
     }
 
+    /// SIGTERM to one daemon and wait for it to exit; its exit status (nil if it was not running).
+    public func stop(_ daemon: Daemon, grace: Duration = .seconds(30)) async -> Int32? {
+        guard let process = lock.withLock({ running.removeValue(forKey: daemon) }) else { return nil }
+        return await process.stop(grace: grace)
+    }
+
     /// SIGTERM to every daemon; the exit status of each (graceful stop is 0).
     public func stopAll() async -> [Daemon: Int32] {
         let all = lock.withLock { running }

@@ -21,7 +21,9 @@ struct BenchCommand: AsyncParsableCommand {
                 --shipped-sandbox). Publishes --payments card payments at once, --repeats times, and reports \
                 the median payments/s from first request to last notification, the payments lost, and the \
                 CPU seconds per payment of each daemon; then --rate payments/s for --paced-seconds and the \
-                p50/p95/p99 latency from request to notification. Then the same through a pass-through \
+                p50/p95/p99 latency from request to notification; then stops payment-worker, channel-sandbox and \
+                notifier in turn (SIGTERM) with input waiting and times each from its start again to its first \
+                record out. Then the same through a pass-through \
                 relay of as many hops, built on PaystreamKafka with the same settings, and the ratios. Then \
                 each stage deciding and committing on temporary shards without Kafka, in records/s. Exits 1 \
                 if a payment was lost.
@@ -60,6 +62,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Flag(name: .customLong("no-offline"), help: "Skip the offline stage measurement.")
         var noOffline = false
 
+        @Flag(name: .customLong("no-restart"), help: "Skip timing the restart of payment-worker, channel-sandbox and notifier.")
+        var noRestart = false
+
         @Option(help: "Directory for configurations and logs (default: a new temporary directory).")
         var directory: String?
 
@@ -82,6 +87,7 @@ struct BenchCommand: AsyncParsableCommand {
             options.skipPipeline = noPipeline
             options.skipRelay = noRelay
             options.skipOffline = noOffline
+            options.skipRestart = noRestart
             options.directory = directory
             options.progress = { line in FileHandle.standardError.write(Data("[bench] \(line)\n".utf8)) }
             let report = try await BenchRun(options).run()

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("The benchmark, smoke form")
 struct BenchSmokeTests {
-    @Test("a few hundred payments through the four daemons and through the relay, and each stage offline: none lost, every figure measured")
+    @Test("a few hundred payments through the four daemons and through the relay, and each stage offline: daemons restarted, none lost, every figure measured")
     func smoke() async throws {
         var options = BenchRun.Options()
         options.payments = 150
@@ -23,6 +23,9 @@ struct BenchSmokeTests {
         let paced = try #require(report.pipelinePaced)
         #expect(paced.completed == 100 && paced.percentile(99) >= paced.percentile(50))
         #expect(paced.hops.count == 4 && paced.hops.allSatisfy { $0.1 > 0 }, "\(paced.hops)")
+        #expect(report.restarts.map(\.daemon) == ["payment-worker", "channel-sandbox", "notifier"])
+        #expect(report.restarts.allSatisfy { ($0.firstOutputSeconds ?? 0) >= ($0.assignedSeconds ?? .infinity) - 0.1
+            && $0.completed == $0.payments && $0.stopStatus == 0 }, "\(report.restarts)")
         let relay = try #require(report.relayBursts.first)
         #expect(relay.completed == 150 && relay.cpuSeconds.count == 4)
         #expect(report.relayPaced?.completed == 100)
