@@ -89,6 +89,7 @@ public enum PaymentTables {
         }),
         // FX bookings: the conversions' rate snapshots and the rounding carry (LedgerTables).
         ("payment-v4-fx", { db in try LedgerTables.createFX(db) }),
+        ("payment-v5-ledger-hold-check", { db in try LedgerTables.rebuildHoldCheck(db) }),
     ])
 
     struct LoggedRequest {

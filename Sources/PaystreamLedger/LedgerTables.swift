@@ -42,6 +42,29 @@ public enum LedgerTables {
             """)
     }
 
+    /// Rebuilds `ledger_hold` with its resolution check written as comparisons: SQLite checks a
+    /// three-value `IN` list through a temporary b-tree opened on every insert and update.
+    /// The rows, columns and meaning stay as they are. A stage adds it with a migration of its
+    /// own, after `create`.
+    public static func rebuildHoldCheck(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE ledger_hold_v2 (
+                hold_id TEXT PRIMARY KEY NOT NULL,
+                account_id TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                amount INTEGER NOT NULL CHECK (amount > 0),
+                expires_at TEXT,
+                resolution TEXT CHECK (resolution = 'posted' OR resolution = 'voided' OR resolution = 'expired'),
+                posted_amount INTEGER,
+                posting_id TEXT
+            );
+            INSERT INTO ledger_hold_v2 (hold_id, account_id, currency, amount, expires_at, resolution, posted_amount, posting_id)
+                SELECT hold_id, account_id, currency, amount, expires_at, resolution, posted_amount, posting_id FROM ledger_hold;
+            DROP TABLE ledger_hold;
+            ALTER TABLE ledger_hold_v2 RENAME TO ledger_hold;
+            """)
+    }
+
     /// What FX bookings need beyond postings: each posting's conversions (the rate snapshot, the
     /// rounding mode and the amounts, in order) and the rounding carry per quote currency
     /// (`Ledger.fxRoundingCarry`, in 10⁻¹⁸ of a minor unit). A stage adds them with a migration of

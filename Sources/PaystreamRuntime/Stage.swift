@@ -92,6 +92,12 @@ public final class StageContext {
     /// The worker's logger, with the partition in its metadata.
     public let logger: Logger
 
+    /// The outbox rows queued through this context, in order, as stored: the publisher sends
+    /// them without reading them back, unless `queuedAll` is false (rows were made unsent
+    /// another way, and the shard must be read).
+    var queued: [OutboxMessage] = []
+    var queuedAll = true
+
     init(db: Database, partition: Int32, now: Date, topics: TopicNames, logger: Logger) {
         self.db = db
         self.partition = partition
@@ -112,13 +118,22 @@ public final class StageContext {
     @discardableResult
     public func emit<T: Encodable>(_ message: T, topic: String, key: String?, eventID: String) throws -> Bool {
         let value = try Wire.encode(message)
-        return try RuntimeTables.enqueue(db, OutboxMessage(eventID: eventID, topic: topic, key: key.map { Array($0.utf8) }, value: value,
-                                                           headers: ["event-id": eventID]), now: now)
+        return try enqueue(OutboxMessage(eventID: eventID, topic: topic, key: key.map { Array($0.utf8) }, value: value,
+                                         headers: ["event-id": eventID]))
+    }
+
+    /// Queues an outbox row as it is (see `emit`), noting it for the publisher.
+    @discardableResult
+    func enqueue(_ message: OutboxMessage) throws -> Bool {
+        guard let stored = try RuntimeTables.enqueued(db, message, now: now) else { return false }
+        queued.append(stored)
+        return true
     }
 
     /// Publishes messages already in the outbox once more, byte for byte (an idempotent retry
     /// gets the same answer). Unknown ids are ignored.
     public func republish(eventIDs: [String]) throws {
         try RuntimeTables.markUnsent(db, eventIDs: eventIDs)
+        queuedAll = false
     }
 }

@@ -9,6 +9,9 @@ import PaystreamStore
 struct BatchOutcome: Sendable {
     /// Records forwarded to their canonical partition, per input topic.
     var forwarded: [String: Int] = [:]
+    /// The outbox rows the transaction queued, in order (see `StageContext.queued`).
+    var queued: [OutboxMessage] = []
+    var queuedAll = true
 }
 
 extension StageWorker {
@@ -39,7 +42,7 @@ extension StageWorker {
             var marks: [String] = []
             switch routing.route(physical, shardKey: stage.shardKey(of:)) {
             case .forward(let canonical):
-                try RuntimeTables.enqueue(db, routing.forwarding(physical, to: canonical), now: now)
+                try context.enqueue(routing.forwarding(physical, to: canonical))
                 outcome.forwarded[physical.topic, default: 0] += 1
                 logger.debug("record forwarded to its key's partition", metadata: [
                     "kafka.topic": "\(physical.topic)", "kafka.partition": "\(physical.partition)",
@@ -65,6 +68,8 @@ extension StageWorker {
                 logger.debug("duplicate input skipped", metadata: ["message.id": "\(seen)", "kafka.offset": "\(record.offset)"])
                 continue
             }
+            // Rows queued by a record whose savepoint is rolled back are not in the outbox.
+            let queuedBefore = context.queued.count
             do {
                 try RuntimeTables.inRecordSavepoint(db) {
                     for id in marks {
@@ -74,18 +79,23 @@ extension StageWorker {
                     try stage.apply(input, record: record, in: context)
                 }
             } catch let error as DeadLetter {
+                context.queued.removeSubrange(queuedBefore...)
                 try deadLetter(record, error, context: context)
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                 // A record that breaks a table constraint would fail every retry and every
                 // restart: park it (its writes were rolled back) instead of stopping the stage.
+                context.queued.removeSubrange(queuedBefore...)
                 try deadLetter(record, DeadLetter(code: "constraint_violation", message: "\(error)"), context: context)
             } catch where isolating && !Self.isEnvironmental(error) {
+                context.queued.removeSubrange(queuedBefore...)
                 try deadLetter(record, .stageError(error), context: context)
             }
         }
         for (topic, offset) in next {
             try RuntimeTables.storeNextOffset(db, topic: topic, partition: partition, nextOffset: offset, now: now)
         }
+        outcome.queued = context.queued
+        outcome.queuedAll = context.queuedAll
         return outcome
     }
 

@@ -50,6 +50,8 @@ extension WorkerLoop {
     func flushOutbox() async throws {
         // Rounds already on their way are settled first: a shard's rows go out in order.
         try await finishRoundsInFlight(wait: true)
+        // A batch interrupted by cancellation may have committed rows the loop never heard of.
+        knownUnsent.removeAll()
         while !pendingPublish.isEmpty {
             let batches = try await nextRound(of: pendingPublish)
             guard !batches.isEmpty else { break }
@@ -93,10 +95,19 @@ extension WorkerLoop {
         for partition in partitions.sorted() {
             guard let shard = shards[partition] else { pendingPublish.remove(partition); continue }
             let limit = worker.settings.outboxBatch
-            // A cancelled task (a test stopping its workers) makes GRDB's async calls throw;
-            // the rows of the batch in hand must still go out, so use the blocking ones.
-            let rows = Task.isCancelled ? try Self.unsentRows(shard, limit: limit)
-                : try await shard.read { try RuntimeTables.unsent($0, limit: limit) }
+            let rows: [OutboxMessage]
+            if let known = knownUnsent[partition] {
+                rows = Array(known.prefix(limit))
+                knownUnsent[partition] = Array(known.dropFirst(limit))
+            } else {
+                // A cancelled task (a test stopping its workers) makes GRDB's async calls throw;
+                // the rows of the batch in hand must still go out, so use the blocking ones.
+                rows = Task.isCancelled ? try Self.unsentRows(shard, limit: limit)
+                    : try await shard.read { try RuntimeTables.unsent($0, limit: limit) }
+                // Fewer than asked for: these are all of the shard's unsent rows, and whatever
+                // the loop queues from now on follows them.
+                if rows.count < limit { knownUnsent[partition] = [] }
+            }
             if rows.isEmpty { pendingPublish.remove(partition) } else { batches.append((partition, rows)) }
         }
         return batches
@@ -121,7 +132,9 @@ extension WorkerLoop {
             guard let shard = shards[partition] else { continue }
             try await settle(shard, partition: partition, delivered: delivered, refused: refused)
             // A full round may have left rows behind.
-            if rows.count == worker.settings.outboxBatch { pendingPublish.insert(partition) }
+            if rows.count == worker.settings.outboxBatch || knownUnsent[partition]?.isEmpty == false { pendingPublish.insert(partition) }
+            // Rows that stay unsent, and dead letters, are in the shard only: read it next time.
+            if delivered.count != rows.count { knownUnsent[partition] = nil }
         }
         if let fatal = producer.fatalError {
             throw ProducerFailure(description: "fatal producer error: \(fatal.message)")

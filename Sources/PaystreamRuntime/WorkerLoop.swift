@@ -16,6 +16,10 @@ final class WorkerLoop<S: Stage> {
     var shards: [Int32: ShardStore] = [:]
     /// Shards that may have unsent outbox rows.
     var pendingPublish: Set<Int32> = []
+    /// A shard's unsent outbox rows not yet in a publish round, in order, when the loop knows
+    /// them all (it queued them itself since it last read the shard's outbox): the next round
+    /// takes them from here instead of reading them back. No entry: read the shard.
+    var knownUnsent: [Int32: [OutboxMessage]] = [:]
     /// Since when publish rounds have failed without one complete round (nil: all is well).
     var deliveryFailingSince: ContinuousClock.Instant?
     /// Failed publish rounds in a row, and when the next may start (a growing pause).
@@ -119,6 +123,11 @@ final class WorkerLoop<S: Stage> {
         for (partition, outcome) in outcomes {
             worker.statistics.addForwarded(outcome.forwarded)
             pendingPublish.insert(partition)
+            if outcome.queuedAll, knownUnsent[partition] != nil {
+                knownUnsent[partition]!.append(contentsOf: outcome.queued)
+            } else {
+                knownUnsent[partition] = nil
+            }
         }
         // Informational only (lag tools read group offsets); resumption uses the shards' offsets.
         var processed: [TopicPartition: Int64] = [:]
@@ -244,6 +253,7 @@ final class WorkerLoop<S: Stage> {
         for partition in partitions {
             guard let shard = shards.removeValue(forKey: partition) else { continue }
             pendingPublish.remove(partition)
+            knownUnsent[partition] = nil
             do { try shard.close() } catch {
                 logger.warning("cannot close shard", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
             }
@@ -257,14 +267,17 @@ final class WorkerLoop<S: Stage> {
         if let interval = stage.tickInterval, now - lastTick >= interval {
             lastTick = now
             for (partition, shard) in shards.sorted(by: { $0.key < $1.key }) {
-                try await withAttempts("tick for partition \(partition)") { [worker] in
+                let (queued, queuedAll) = try await withAttempts("tick for partition \(partition)") { [worker] in
                     try await shard.write { db in
                         let context = StageContext(db: db, partition: partition, now: worker.clock.now(), topics: worker.topics,
                                                    logger: worker.logger)
                         try worker.stage.tick(in: context)
+                        return (context.queued, context.queuedAll)
                     }
                 }
+                if queued.isEmpty && queuedAll { continue }
                 pendingPublish.insert(partition)
+                if queuedAll, knownUnsent[partition] != nil { knownUnsent[partition]!.append(contentsOf: queued) } else { knownUnsent[partition] = nil }
             }
         }
         if now - lastPrune >= .seconds(3600) {

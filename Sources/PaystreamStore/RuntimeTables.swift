@@ -230,13 +230,23 @@ public enum RuntimeTables {
     /// re-deciding the same input never publishes a different version of the same event.
     @discardableResult
     public static func enqueue(_ db: Database, _ message: OutboxMessage, now: Date) throws -> Bool {
+        try enqueued(db, message, now: now) != nil
+    }
+
+    /// `enqueue`, returning the row as stored (with its sequence), or nil if the event id was
+    /// there already.
+    public static func enqueued(_ db: Database, _ message: OutboxMessage, now: Date) throws -> OutboxMessage? {
         let headers = headersJSON(message.headers)
         try db.cachedStatement(sql: """
             INSERT INTO outbox (event_id, topic, key, value, headers, created_at, partition) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(event_id) DO NOTHING
             """).execute(arguments: [message.eventID, message.topic, message.key.map { Data($0) }, message.value, headers,
                              timestamp(now), message.partition])
-        return db.changesCount == 1
+        guard db.changesCount == 1 else { return nil }
+        var stored = message
+        stored.sequence = db.lastInsertedRowID
+        stored.sent = false
+        return stored
     }
 
     /// Unsent messages in the order they were enqueued.

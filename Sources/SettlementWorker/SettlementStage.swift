@@ -184,6 +184,7 @@ public enum SettlementTables {
                 DROP TABLE settlement_entry_v1;
                 """)
         }),
+        ("settlement-v4-ledger-hold-check", { db in try LedgerTables.rebuildHoldCheck(db) }),
     ])
 
     /// One leg of a posting: the account's name without its currency, and the amount in minor

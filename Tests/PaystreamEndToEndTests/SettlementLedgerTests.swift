@@ -114,4 +114,30 @@ struct SettlementLedgerTests {
         try queue.write { try $0.execute(sql: "UPDATE ledger_conversion SET converted_amount = 5 WHERE posting_id = 'fx:2'") }
         #expect(throws: LedgerStorageError.self) { try queue.read { try LedgerTables.loadAll($0) } }
     }
+
+    @Test("the hold table rebuilt with its check as comparisons keeps every row, still refuses an unknown resolution, and needs no temporary b-tree")
+    func holdCheckRebuilt() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try LedgerTables.create(db)
+            try db.execute(sql: """
+                INSERT INTO ledger_hold VALUES ('h-1', 'wallet:u:CNY', 'CNY', 100, NULL, NULL, NULL, NULL);
+                INSERT INTO ledger_hold VALUES ('h-2', 'wallet:u:CNY', 'CNY', 200, '2026-11-30T00:00:00.000Z', 'posted', 150, 'p-1');
+                """)
+            let before = try Row.fetchAll(db, sql: "SELECT * FROM ledger_hold ORDER BY hold_id")
+            func opcodes() throws -> [String] {
+                try Row.fetchAll(db, sql: """
+                    EXPLAIN INSERT INTO ledger_hold (hold_id, account_id, currency, amount, resolution) VALUES ('h-4', 'a', 'CNY', 1, 'expired')
+                    """).map { $0["opcode"] as String }
+            }
+            #expect(try opcodes().contains("OpenEphemeral"))
+            try LedgerTables.rebuildHoldCheck(db)
+            #expect(try Row.fetchAll(db, sql: "SELECT * FROM ledger_hold ORDER BY hold_id") == before)
+            #expect(throws: DatabaseError.self) {
+                try db.execute(sql: "INSERT INTO ledger_hold VALUES ('h-3', 'a', 'CNY', 1, NULL, 'lost', NULL, NULL)")
+            }
+            try db.execute(sql: "UPDATE ledger_hold SET resolution = 'voided' WHERE hold_id = 'h-1'")
+            #expect(try !opcodes().contains("OpenEphemeral"))
+        }
+    }
 }

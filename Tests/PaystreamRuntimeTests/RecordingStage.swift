@@ -8,7 +8,8 @@ import PaystreamStore
 /// A minimal stage for runtime tests: each input `{"id": "...", "n": 1}` inserts one row into
 /// `effect` and emits one message on the output topic with event id `out:<id>`. A negative `n`
 /// breaks the table's CHECK constraint; an id starting with `bug` makes `apply` throw an error that is no
-/// business answer (a bug), every time; an id starting with `anon` gives no message id (no inbox dedup).
+/// business answer (a bug), every time; an id starting with `anon` gives no message id (no inbox dedup);
+/// an id starting with `late` is refused (a dead letter) after its effect and output were written.
 struct RecordingStage: Stage {
     struct Input: Sendable, Codable {
         let id: String
@@ -60,6 +61,7 @@ struct RecordingStage: Stage {
                                arguments: [input.id, input.n, record.offset, label])
         try context.emit(Output(id: input.id, n: input.n, padding: input.padBytes.map { String(repeating: "x", count: $0) }),
                          topic: output, key: input.id, eventID: "out:\(input.id)")
+        if input.id.hasPrefix("late") { throw DeadLetter(code: "refused_late", message: "refused after its output was queued") }
     }
 
     func tick(in context: StageContext) throws {

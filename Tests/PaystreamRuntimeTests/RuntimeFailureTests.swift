@@ -32,6 +32,24 @@ extension RuntimeTests {
         #expect(try effects(in: stateDirectory).map(\.id).sorted() == ["a", "b"])
     }
 
+    @Test("a record refused after it queued its output: the output is taken back with its savepoint and never published; the dead letter is")
+    func refusalTakesQueuedOutputBack() async throws {
+        defer { broker.stop() }
+        try await publish([("k", #"{"id":"a","n":1}"#), ("k", #"{"id":"late","n":2}"#), ("k", #"{"id":"b","n":3}"#)])
+        let records = try await run(worker(), reading: ["out", "in.dlq"]) { records in
+            records.filter { $0.topic == "out" }.count >= 2 && records.contains { $0.topic == "in.dlq" }
+        }
+        // One key, one partition, in order: had the refused record's row been published, it would come before b.
+        #expect(records.filter { $0.topic == "out" }.map(\.keyString) == ["a", "b"])
+        let parked = try letters(records, on: "in.dlq")
+        #expect(parked.map(\.errorCode) == ["refused_late"])
+        #expect(try effects(in: stateDirectory).map(\.id).sorted() == ["a", "b"])
+        let outbox = try ShardInspection.read(stateDirectory: stateDirectory, stage: "recorder") { try RuntimeTables.all($0) }.flatMap { $0 }
+        #expect(!outbox.contains { $0.eventID == "out:late" })
+        let unsent = outbox.filter { !$0.sent }.map(\.eventID)
+        #expect(unsent.isEmpty, "\(unsent)")
+    }
+
     @Test("an outbox message the broker refuses for good goes to its topic's dead-letter topic; later messages flow")
     func refusedMessageParked() async throws {
         defer { broker.stop() }
