@@ -73,6 +73,7 @@ public struct BenchReport: Sendable, CustomStringConvertible {
     public var relayBursts: [BurstResult] = []
     public var relayPaced: PacedResult?
     public var offline: [OfflineStageBench.StageFigure] = []
+    var wireCoding: [WireCodingBench.Figure] = []
     public var exitStatuses: [String: Int] = [:]
     public var restarts: [RestartResult] = []
 
@@ -150,6 +151,14 @@ public struct BenchReport: Sendable, CustomStringConvertible {
             lines.append("decide + commit on temporary shards, no Kafka (\(o.offlineRecords) payments, batches of 500, median of \(o.repeats)):")
             for figure in offline {
                 lines.append("  \(figure.stage.padding(toLength: 18, withPad: " ", startingAt: 0)) \(format(figure.recordsPerSecond, 0)) records/s (\(figure.records) records)")
+            }
+        }
+        if !wireCoding.isEmpty {
+            lines.append("")
+            lines.append("JSON coding per message (Wire's coders / Foundation's with the same options):")
+            for figure in wireCoding {
+                lines.append("  \(figure.what.padding(toLength: 36, withPad: " ", startingAt: 0)) \(format(figure.wireMicroseconds, 1)) µs / "
+                             + "\(format(figure.foundationMicroseconds, 1)) µs")
             }
         }
         lines.append("")

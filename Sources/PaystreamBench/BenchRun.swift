@@ -79,6 +79,7 @@ public struct BenchRun: Sendable {
             say("offline: \(options.offlineRecords) payments through each stage on temporary shards, \(options.repeats)×")
             report.offline = try OfflineStageBench(payments: options.offlineRecords, partitions: options.partitions,
                                                    repeats: options.repeats).run()
+            report.wireCoding = try WireCodingBench(count: max(200, options.offlineRecords), repeats: max(3, options.repeats)).run()
         }
         return report
     }

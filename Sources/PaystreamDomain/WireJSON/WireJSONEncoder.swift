@@ -116,23 +116,43 @@ final class WireEncodingState {
     /// (\b \f \n \r \t by name, the others as \u00xx); slashes and everything else as they are.
     static func appendString(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-            case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                        hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            default: out.append(byte)
+        var value = value
+        value.withUTF8 { bytes in
+            var runStart = 0
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+                case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+                case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+                case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+                case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                            hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether `a` sorts before `b` byte by byte (UTF-8), as Foundation sorts keys.
+    static func keyPrecedes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let common = min(x.count, y.count)
+                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+                return order != 0 ? order < 0 : x.count < y.count
+            }
+        }
     }
 
     // MARK: values
@@ -145,6 +165,17 @@ final class WireEncodingState {
         if T.self == Int.self { return integer(value as! Int) }
         if T.self == Bool.self { return bool(value as! Bool) }
         if T.self == JSONValue.self { return try json(value as! JSONValue, path: path) }
+        // The common optionals by their type alone: a cast to a protocol with a conditional
+        // conformance costs a conformance lookup per value.
+        if T.self == String?.self { return (value as! String?).map(string) ?? null() }
+        if T.self == Int64?.self { return (value as! Int64?).map(integer) ?? null() }
+        if T.self == Int?.self { return (value as! Int?).map(integer) ?? null() }
+        if T.self == Bool?.self { return (value as! Bool?).map(bool) ?? null() }
+        if T.self == JSONValue?.self {
+            guard let json = value as! JSONValue? else { return null() }
+            return try self.json(json, path: path)
+        }
+        if T.self == Int32.self { return integer(value as! Int32) }
         if let optional = value as? any WireOptionalEncodable {
             guard let wrapped = optional.wireWrapped else { return null() }
             return try encodeValue(wrapped, path: path)
@@ -198,15 +229,14 @@ final class WireEncodingState {
         case .object(let node):
             output.append(UInt8(ascii: "{"))
             // Keys in byte order; a key encoded twice keeps its last value.
-            let order = node.keys.indices.sorted { a, b in
-                node.keys[a] == node.keys[b] ? a < b : node.keys[a].utf8.lexicographicallyPrecedes(node.keys[b].utf8)
-            }
+            let keys = node.keys
+            let order = keys.indices.sorted { a, b in keys[a] == keys[b] ? a < b : Self.keyPrecedes(keys[a], keys[b]) }
             var first = true
             for (position, index) in order.enumerated() {
-                if position + 1 < order.count && node.keys[order[position + 1]] == node.keys[index] { continue }
+                if position + 1 < order.count && keys[order[position + 1]] == keys[index] { continue }
                 if !first { output.append(UInt8(ascii: ",")) }
                 first = false
-                Self.appendString(node.keys[index], to: &output)
+                Self.appendString(keys[index], to: &output)
                 output.append(UInt8(ascii: ":"))
                 write(node.values[index], to: &output)
             }
