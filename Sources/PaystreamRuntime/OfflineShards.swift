@@ -45,8 +45,14 @@ public final class OfflineShards<S: Stage>: @unchecked Sendable {
     public func decide(_ records: [ConsumedRecord], partition: Int32) throws -> [String: Int] {
         let shard = try shard(partition)
         do {
-            return try shard.write { [worker, routing] db in
-                try worker.applyBatch(records, partition: partition, routing: routing, db: db).forwarded
+            do {
+                return try shard.write { [worker, routing] db in
+                    try worker.applyBatch(records, partition: partition, routing: routing, savepoints: false, db: db).forwarded
+                }
+            } catch is RecordNeedsSavepoint {
+                return try shard.write { [worker, routing] db in
+                    try worker.applyBatch(records, partition: partition, routing: routing, db: db).forwarded
+                }
             }
         } catch where !StageWorker<S>.isEnvironmental(error) {
             return try shard.write { [worker, routing] db in

@@ -27,8 +27,12 @@ extension StageWorker {
     /// - Parameter isolating: set on the pass after every attempt of the batch failed: an error
     ///   that is not the environment's (a bug, a corrupt row, an encoding error) then parks that
     ///   record as `stage_error` and the rest of the batch commits.
+    /// - Parameter savepoints: false for the optimistic pass: records are decided without a
+    ///   savepoint each (most batches have no record to park, and a savepoint per record costs two
+    ///   statements and a journal of every page it touches); a record that would be parked throws
+    ///   `RecordNeedsSavepoint` instead, and the caller decides the batch again with savepoints.
     func applyBatch(_ batch: [ConsumedRecord], partition: Int32, routing: ShardRouting, isolating: Bool = false,
-                    db: Database) throws -> BatchOutcome {
+                    savepoints: Bool = true, db: Database) throws -> BatchOutcome {
         let stored = try RuntimeTables.nextOffsets(db)
         var next: [String: Int64] = [:]
         var outcome = BatchOutcome()
@@ -70,14 +74,19 @@ extension StageWorker {
             }
             // Rows queued by a record whose savepoint is rolled back are not in the outbox.
             let queuedBefore = context.queued.count
-            do {
-                try RuntimeTables.inRecordSavepoint(db) {
-                    for id in marks {
-                        _ = try RuntimeTables.markProcessed(db, messageID: id, topic: record.topic, partition: partition,
-                                                            offset: record.offset, now: now)
-                    }
-                    try stage.apply(input, record: record, in: context)
+            let decision = {
+                for id in marks {
+                    _ = try RuntimeTables.markProcessed(db, messageID: id, topic: record.topic, partition: partition,
+                                                        offset: record.offset, now: now)
                 }
+                try stage.apply(input, record: record, in: context)
+            }
+            if !savepoints && !isolating {
+                do { try decision() } catch where Self.parks(error) { throw RecordNeedsSavepoint() }
+                continue
+            }
+            do {
+                try RuntimeTables.inRecordSavepoint(db, decision)
             } catch let error as DeadLetter {
                 context.queued.removeSubrange(queuedBefore...)
                 try deadLetter(record, error, context: context)
@@ -97,6 +106,17 @@ extension StageWorker {
         outcome.queued = context.queued
         outcome.queuedAll = context.queuedAll
         return outcome
+    }
+
+    /// Whether a record's error parks the record (a dead letter) rather than failing the batch.
+    static func parks(_ error: any Error) -> Bool {
+        error is DeadLetter || (error as? DatabaseError)?.resultCode == .SQLITE_CONSTRAINT
+    }
+
+    /// Decides a batch optimistically without record savepoints, and again with them if a
+    /// record is to be parked; `write` runs its body in one transaction of the shard.
+    func decideBatch<T>(_ write: (_ savepoints: Bool) async throws -> T) async throws -> T {
+        do { return try await write(false) } catch is RecordNeedsSavepoint { return try await write(true) }
     }
 
     /// Errors of the machine rather than of a record (the disk, the file, a lock, cancellation):
@@ -123,6 +143,9 @@ extension StageWorker {
                          eventID: "dlq:\(record.topic):\(record.partition):\(record.offset)")
     }
 }
+
+/// The optimistic pass met a record to park: the batch is decided again with record savepoints.
+struct RecordNeedsSavepoint: Error {}
 
 extension DeadLetter {
     /// The header `paystream dlq replay` puts on a replayed record: its dead letter's id

@@ -143,7 +143,11 @@ final class WorkerLoop<S: Stage> {
                                routing: ShardRouting) async throws -> BatchOutcome {
         do {
             return try await attempts("batch for partition \(partition)", worker: worker) {
-                try await shard.write { db in try worker.applyBatch(batch, partition: partition, routing: routing, db: db) }
+                try await worker.decideBatch { savepoints in
+                    try await shard.write { db in
+                        try worker.applyBatch(batch, partition: partition, routing: routing, savepoints: savepoints, db: db)
+                    }
+                }
             }
         } catch where !StageWorker<S>.isEnvironmental(error) {
             // The same failure on every attempt: once more with each record on its own, so
