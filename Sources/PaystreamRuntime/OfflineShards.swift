@@ -45,13 +45,9 @@ public final class OfflineShards<S: Stage>: @unchecked Sendable {
     public func decide(_ records: [ConsumedRecord], partition: Int32) throws -> [String: Int] {
         let shard = try shard(partition)
         do {
-            do {
-                return try shard.write { [worker, routing] db in
-                    try worker.applyBatch(records, partition: partition, routing: routing, savepoints: false, db: db).forwarded
-                }
-            } catch is RecordNeedsSavepoint {
-                return try shard.write { [worker, routing] db in
-                    try worker.applyBatch(records, partition: partition, routing: routing, db: db).forwarded
+            return try worker.decideBatch { savepoints in
+                try shard.write { [worker, routing] db in
+                    try worker.applyBatch(records, partition: partition, routing: routing, savepoints: savepoints, db: db).forwarded
                 }
             }
         } catch where !StageWorker<S>.isEnvironmental(error) {

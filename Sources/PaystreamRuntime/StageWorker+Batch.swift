@@ -82,22 +82,15 @@ extension StageWorker {
                 try stage.apply(input, record: record, in: context)
             }
             if !savepoints && !isolating {
-                do { try decision() } catch where Self.parks(error) { throw RecordNeedsSavepoint() }
+                do { try decision() } catch where Self.parking(error, isolating: false) != nil { throw RecordNeedsSavepoint() }
                 continue
             }
             do {
                 try RuntimeTables.inRecordSavepoint(db, decision)
-            } catch let error as DeadLetter {
+            } catch {
+                guard let letter = Self.parking(error, isolating: isolating) else { throw error }
                 context.queued.removeSubrange(queuedBefore...)
-                try deadLetter(record, error, context: context)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-                // A record that breaks a table constraint would fail every retry and every
-                // restart: park it (its writes were rolled back) instead of stopping the stage.
-                context.queued.removeSubrange(queuedBefore...)
-                try deadLetter(record, DeadLetter(code: "constraint_violation", message: "\(error)"), context: context)
-            } catch where isolating && !Self.isEnvironmental(error) {
-                context.queued.removeSubrange(queuedBefore...)
-                try deadLetter(record, .stageError(error), context: context)
+                try deadLetter(record, letter, context: context)
             }
         }
         for (topic, offset) in next {
@@ -108,15 +101,28 @@ extension StageWorker {
         return outcome
     }
 
-    /// Whether a record's error parks the record (a dead letter) rather than failing the batch.
-    static func parks(_ error: any Error) -> Bool {
-        error is DeadLetter || (error as? DatabaseError)?.resultCode == .SQLITE_CONSTRAINT
+    /// The dead letter a record's error parks the record as (its savepoint rolled back), or nil
+    /// if the error fails the whole batch instead.
+    static func parking(_ error: any Error, isolating: Bool) -> DeadLetter? {
+        if let letter = error as? DeadLetter { return letter }
+        if let error = error as? DatabaseError, error.resultCode == .SQLITE_CONSTRAINT {
+            // A record that breaks a table constraint would fail every retry and every restart:
+            // park it instead of stopping the stage.
+            return DeadLetter(code: "constraint_violation", message: "\(error)")
+        }
+        if isolating && !isEnvironmental(error) { return .stageError(error) }
+        return nil
     }
 
     /// Decides a batch optimistically without record savepoints, and again with them if a
     /// record is to be parked; `write` runs its body in one transaction of the shard.
     func decideBatch<T>(_ write: (_ savepoints: Bool) async throws -> T) async throws -> T {
         do { return try await write(false) } catch is RecordNeedsSavepoint { return try await write(true) }
+    }
+
+    /// `decideBatch` for a shard written synchronously (`OfflineShards`).
+    func decideBatch<T>(_ write: (_ savepoints: Bool) throws -> T) throws -> T {
+        do { return try write(false) } catch is RecordNeedsSavepoint { return try write(true) }
     }
 
     /// Errors of the machine rather than of a record (the disk, the file, a lock, cancellation):

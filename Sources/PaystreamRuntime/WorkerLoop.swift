@@ -122,12 +122,7 @@ final class WorkerLoop<S: Stage> {
         }
         for (partition, outcome) in outcomes {
             worker.statistics.addForwarded(outcome.forwarded)
-            pendingPublish.insert(partition)
-            if outcome.queuedAll, knownUnsent[partition] != nil {
-                knownUnsent[partition]!.append(contentsOf: outcome.queued)
-            } else {
-                knownUnsent[partition] = nil
-            }
+            noteQueued(outcome.queued, all: outcome.queuedAll, partition: partition)
         }
         // Informational only (lag tools read group offsets); resumption uses the shards' offsets.
         var processed: [TopicPartition: Int64] = [:]
@@ -158,6 +153,13 @@ final class WorkerLoop<S: Stage> {
                 try worker.applyBatch(batch, partition: partition, routing: routing, isolating: true, db: db)
             }
         }
+    }
+
+    /// A committed transaction of `partition` queued `rows` (`all`: and made no other row
+    /// unsent): the shard has rows to publish, and the loop still knows all of them if it did.
+    private func noteQueued(_ rows: [OutboxMessage], all: Bool, partition: Int32) {
+        pendingPublish.insert(partition)
+        if all, knownUnsent[partition] != nil { knownUnsent[partition]!.append(contentsOf: rows) } else { knownUnsent[partition] = nil }
     }
 
     func withAttempts<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
@@ -280,8 +282,7 @@ final class WorkerLoop<S: Stage> {
                     }
                 }
                 if queued.isEmpty && queuedAll { continue }
-                pendingPublish.insert(partition)
-                if queuedAll, knownUnsent[partition] != nil { knownUnsent[partition]!.append(contentsOf: queued) } else { knownUnsent[partition] = nil }
+                noteQueued(queued, all: queuedAll, partition: partition)
             }
         }
         if now - lastPrune >= .seconds(3600) {

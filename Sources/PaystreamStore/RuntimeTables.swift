@@ -187,34 +187,6 @@ public enum RuntimeTables {
 
     // MARK: outbox
 
-    /// The headers as a JSON object with sorted keys, as `JSONEncoder` with `.sortedKeys` writes it.
-    static func headersJSON(_ headers: [String: String]) -> String {
-        var text = "{"
-        for (index, key) in headers.keys.sorted().enumerated() {
-            if index > 0 { text += "," }
-            appendJSONString(key, to: &text)
-            text += ":"
-            appendJSONString(headers[key]!, to: &text)
-        }
-        return text + "}"
-    }
-
-    private static func appendJSONString(_ value: String, to text: inout String) {
-        text += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
-    }
-
     /// Forgets at most `limit` published messages enqueued before `cutoff` (unsent ones are
     /// always kept); returns how many. Until then a stage can republish them byte for byte.
     @discardableResult
@@ -236,7 +208,8 @@ public enum RuntimeTables {
     /// `enqueue`, returning the row as stored (with its sequence), or nil if the event id was
     /// there already.
     public static func enqueued(_ db: Database, _ message: OutboxMessage, now: Date) throws -> OutboxMessage? {
-        let headers = headersJSON(message.headers)
+        // A JSON object with sorted keys, as `JSONEncoder.sortedKeys` writes it (Wire's encoder gives the same bytes).
+        let headers = String(decoding: try Wire.encode(message.headers), as: UTF8.self)
         try db.cachedStatement(sql: """
             INSERT INTO outbox (event_id, topic, key, value, headers, created_at, partition) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(event_id) DO NOTHING

@@ -302,14 +302,8 @@ struct WireKeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
         decoder.state.tape.entries[try required(key)].kind == .null
     }
 
-    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try decoder.decodeValue(T.self, at: try required(key), path: codingPath + [key])
-    }
-
-    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
-        guard let index = valueIndex(key), decoder.state.tape.entries[index].kind != .null else { return nil }
-        return try decoder.decodeValue(T.self, at: index, path: codingPath + [key])
-    }
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try decode(T.self, key) }
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? { try present(T.self, key) }
 
     // The concrete overloads go the same way (the protocol's defaults would look the key up
     // three times).
