@@ -43,12 +43,18 @@ final class BenchObserver: @unchecked Sendable {
     /// failure topic (the payment events), only the capture counts.
     private let waypoints: [String]
     private var passed: [String: [String: ContinuousClock.Instant]] = [:]
+    /// The record timestamp (producer's time, ms since the epoch) of each key's first record on
+    /// each waypoint and final topic: when the stage wrote it, whenever the bench read it.
+    private var stamps: [String: [String: Int64]] = [:]
 
     init(finalTopics: [String], failureTopic: String?, waypoints: [String] = []) {
         self.finalTopics = Set(finalTopics)
         self.failureTopic = failureTopic
         self.waypoints = waypoints
     }
+
+    /// The timestamps of `key`'s first records on each waypoint and final topic.
+    func stamps(of key: String) -> [String: Int64] { lock.withLock { stamps[key] ?? [:] } }
 
     /// When `key` first appeared on each waypoint topic.
     func waypoints(of key: String) -> [String: ContinuousClock.Instant] { lock.withLock { passed[key] ?? [:] } }
@@ -67,9 +73,13 @@ final class BenchObserver: @unchecked Sendable {
         lock.withLock {
             for record in records {
                 guard let key = record.keyString else { continue }
-                if waypoints.contains(record.topic), passed[key]?[record.topic] == nil,
-                   record.topic != failureTopic || Self.contains(record.value, Self.capturedMarker) {
+                let isWaypoint = waypoints.contains(record.topic)
+                    && (record.topic != failureTopic || Self.contains(record.value, Self.capturedMarker))
+                if isWaypoint, passed[key]?[record.topic] == nil {
                     passed[key, default: [:]][record.topic] = instant
+                }
+                if isWaypoint || finalTopics.contains(record.topic), stamps[key]?[record.topic] == nil, let ms = record.timestampMs {
+                    stamps[key, default: [:]][record.topic] = ms
                 }
                 if finalTopics.contains(record.topic) {
                     arrive(key, at: instant)

@@ -116,7 +116,7 @@ public struct BenchRun: Sendable {
             ("payment-worker (request → channel request)", topics.channelRequests),
             ("channel-sandbox (→ confirmation)", topics.channelConfirmations),
             ("payment-worker (→ payment.captured)", topics.paymentEvents),
-        ])
+        ], final: topics.notifications)
         report.pipelinePaced = paced
         say("pipeline paced at \(options.rate)/s: \(paced.summary)")
         if !options.skipRestart {
@@ -202,6 +202,7 @@ public struct BenchRun: Sendable {
     private func paced(_ payments: [BenchLoad.Payment], publisher: BenchPublisher, observer: BenchObserver) async throws -> PacedResult {
         observer.expect(payments.map(\.key))
         var publishedAt = [ContinuousClock.Instant](repeating: .now, count: payments.count)
+        var publishedMs = [Int64](repeating: 0, count: payments.count)
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             var sent = 0
@@ -210,7 +211,11 @@ public struct BenchRun: Sendable {
                 let due = min(payments.count, Int(elapsed * Double(options.rate)) + 1)
                 if due > sent {
                     let now = ContinuousClock.now
-                    for index in sent..<due { publishedAt[index] = now }
+                    let nowMs = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+                    for index in sent..<due {
+                        publishedAt[index] = now
+                        publishedMs[index] = nowMs
+                    }
                     let slice = payments[sent..<due]
                     group.addTask { try await publisher.publish(slice) }
                     sent = due
@@ -229,7 +234,7 @@ public struct BenchRun: Sendable {
         latencies.sort()
         return PacedResult(payments: payments.count, completed: latencies.count, failed: observer.failures(of: keys),
                            rate: Double(payments.count) / publishSeconds, latenciesMs: latencies,
-                           published: zip(keys, publishedAt).map { ($0, $1) })
+                           published: zip(keys, publishedMs).map { ($0, $1) })
     }
 
     /// Stops `daemon` (SIGTERM), publishes a few payments and waits until they are on its input
@@ -268,15 +273,17 @@ public struct BenchRun: Sendable {
                              completed: keys.compactMap(observer.arrival(of:)).count, stopStatus: status)
     }
 
-    /// The median time of each stretch of the way: publication → first stop → … → completion.
-    static func hopMedians(_ paced: PacedResult, observer: BenchObserver, stops: [(String, String)]) -> [(String, Double)] {
+    /// The median time of each stretch of the way: publication → first stop → … → completion,
+    /// by the timestamps the stages' producers put on the records (the bench's reader sees
+    /// several topics in one poll, which would make a short stretch look like none).
+    static func hopMedians(_ paced: PacedResult, observer: BenchObserver, stops: [(String, String)],
+                           final: String) -> [(String, Double)] {
         var stretches = [[Double]](repeating: [], count: stops.count + 1)
         for (key, published) in paced.published {
-            let passed = observer.waypoints(of: key)
-            guard let done = observer.arrival(of: key) else { continue }
-            let times = [published] + stops.map { passed[$0.1] } + [done]
+            let stamps = observer.stamps(of: key)
+            let times = [published] + stops.map { stamps[$0.1] } + [stamps[final]]
             guard times.allSatisfy({ $0 != nil }) else { continue }
-            for index in 0..<(times.count - 1) { stretches[index].append(seconds(times[index + 1]! - times[index]!) * 1000) }
+            for index in 0..<(times.count - 1) { stretches[index].append(Double(times[index + 1]! - times[index]!)) }
         }
         let names = stops.map(\.0) + ["notifier (→ notification)"]
         return zip(names, stretches).map { ($0, median($1)) }
