@@ -149,12 +149,17 @@ struct PaymentReport {
         let prefixes = ownPayment ? ["pe:\(payment):", "sr:\(payment):", "cr:\(paymentID):", "pe:\(paymentID):", "sr:\(paymentID):"] : []
         let byPrefix = prefixes.map { _ in "substr(event_id, 1, length(?)) = ?" } + ["(substr(event_id, 1, 3) = 'rj:' AND instr(CAST(value AS TEXT), ?) > 0)"]
         let rows = try Row.fetchAll(db, sql: """
-            SELECT event_id, topic, value, created_at, sent_at FROM outbox
+            SELECT sequence, event_id, topic, value, created_at, sent_at FROM outbox
             WHERE \(byPrefix.joined(separator: " OR ")) ORDER BY sequence
             """, arguments: StatementArguments(prefixes.flatMap { [$0, $0] } + [needle]))
+        // Rows up to the outbox's watermark are published; they carry no time of their own.
+        let through = try RuntimeTables.storedWatermark(db)
+        let watermarkAt = through > 0 ? try String.fetchOne(db, sql: "SELECT updated_at FROM outbox_published") : nil
         return rows.compactMap { row in
+            let sequence: Int64 = row["sequence"]
+            let sentAt: String? = row["sent_at"] ?? (sequence <= through ? "by \(watermarkAt ?? "?")" : nil)
             let message = Message(eventID: row["event_id"], topic: row["topic"], value: row["value"],
-                                  createdAt: row["created_at"], sentAt: row["sent_at"])
+                                  createdAt: row["created_at"], sentAt: sentAt)
             if message.eventID.hasPrefix("rj:") || message.eventID.hasPrefix("pe:") {
                 guard let event = try? Wire.decode(PaymentEvent.self, from: message.value),
                       event.paymentId == paymentID, event.payerId == payer else { return nil }

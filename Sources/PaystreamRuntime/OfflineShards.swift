@@ -68,15 +68,15 @@ public final class OfflineShards<S: Stage>: @unchecked Sendable {
         }
     }
 
-    /// Every unsent outbox row of every open shard, marked sent: what the worker would publish
-    /// now, in the order it would.
+    /// Every unsent outbox row of every open shard, marked published: what the worker would
+    /// publish now, in the order it would.
     public func takeOutbox() throws -> [(partition: Int32, message: OutboxMessage)] {
         var taken: [(partition: Int32, message: OutboxMessage)] = []
         for partition in openPartitions {
             let now = worker.clock.now()
             let rows = try shard(partition).write { db in
                 let rows = try RuntimeTables.unsent(db, limit: .max)
-                try RuntimeTables.markSent(db, sequences: rows.map(\.sequence), now: now)
+                if let last = rows.last { try RuntimeTables.storePublishedThrough(db, last.sequence, now: now) }
                 return rows
             }
             taken += rows.map { (partition, $0) }

@@ -93,10 +93,8 @@ public final class StageContext {
     public let logger: Logger
 
     /// The outbox rows queued through this context, in order, as stored: the publisher sends
-    /// them without reading them back, unless `queuedAll` is false (rows were made unsent
-    /// another way, and the shard must be read).
+    /// them without reading them back (the outbox only grows at its end, see `republish`).
     var queued: [OutboxMessage] = []
-    var queuedAll = true
 
     init(db: Database, partition: Int32, now: Date, topics: TopicNames, logger: Logger) {
         self.db = db
@@ -131,9 +129,9 @@ public final class StageContext {
     }
 
     /// Publishes messages already in the outbox once more, byte for byte (an idempotent retry
-    /// gets the same answer). Unknown ids are ignored.
+    /// gets the same answer): each is queued again as a copy at the end of the outbox. Unknown
+    /// ids, and messages not published yet, are ignored.
     public func republish(eventIDs: [String]) throws {
-        try RuntimeTables.markUnsent(db, eventIDs: eventIDs)
-        queuedAll = false
+        queued += try RuntimeTables.requeue(db, eventIDs: eventIDs, now: now)
     }
 }

@@ -11,7 +11,8 @@ struct BatchOutcome: Sendable {
     var forwarded: [String: Int] = [:]
     /// The outbox rows the transaction queued, in order (see `StageContext.queued`).
     var queued: [OutboxMessage] = []
-    var queuedAll = true
+    /// The outbox watermark the transaction stored, if it stored one.
+    var watermarkStored: Int64?
 }
 
 extension StageWorker {
@@ -97,7 +98,6 @@ extension StageWorker {
             try RuntimeTables.storeNextOffset(db, topic: topic, partition: partition, nextOffset: offset, now: now)
         }
         outcome.queued = context.queued
-        outcome.queuedAll = context.queuedAll
         return outcome
     }
 

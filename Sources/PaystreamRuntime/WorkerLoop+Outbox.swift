@@ -42,7 +42,53 @@ final class PublishRound: @unchecked Sendable {
     }
 }
 
+/// How far a shard's outbox is published: every row up to `known` is delivered (or moved to a
+/// dead-letter topic), and the shard has `stored` written. A complete round only moves `known`;
+/// the shard's next transaction (a batch, a tick) writes it, or a transaction of its own once the
+/// shard has been idle for `Watermark.idleWrite`, and always before the shard is let go. Rows
+/// delivered but not yet covered by a stored watermark are published again after a crash, as
+/// rows delivered but not yet marked were before: consumers drop them by id.
+struct Watermark {
+    var known: Int64
+    var stored: Int64
+    var storedAt = ContinuousClock.now
+
+    static let idleWrite = Duration.seconds(1)
+}
+
 extension WorkerLoop {
+    /// The watermark of `partition` that its next transaction should store, if any.
+    func unstoredWatermark(_ partition: Int32) -> Int64? {
+        guard let mark = watermarks[partition], mark.known > mark.stored else { return nil }
+        return mark.known
+    }
+
+    /// A committed transaction of `partition` stored `sequence` as its watermark.
+    func watermarkStored(_ partition: Int32, _ sequence: Int64?) {
+        guard let sequence, watermarks[partition] != nil else { return }
+        watermarks[partition]!.stored = max(watermarks[partition]!.stored, sequence)
+        watermarks[partition]!.storedAt = .now
+    }
+
+    /// Stores a watermark in a batch's or a tick's transaction, before the stage decides (a
+    /// republish copies what the shard has as published).
+    static func store(_ watermark: Int64?, db: Database, now: Date) throws {
+        guard let watermark else { return }
+        try RuntimeTables.storePublishedThrough(db, watermark, now: now)
+    }
+
+    /// Writes the watermarks no transaction has carried for a while (`all`: every one not
+    /// stored, before shards are let go), each in a transaction of its shard.
+    func storeWatermarks(all: Bool) async throws {
+        for (partition, mark) in watermarks.sorted(by: { $0.key < $1.key }) where mark.known > mark.stored {
+            guard all || ContinuousClock.now - mark.storedAt >= Watermark.idleWrite, let shard = shards[partition] else { continue }
+            let now = worker.clock.now(), sequence = mark.known
+            let write: @Sendable (Database) throws -> Void = { try RuntimeTables.storePublishedThrough($0, sequence, now: now) }
+            if Task.isCancelled { try Self.writeBlocking(shard, write) } else { try await shard.write(write) }
+            watermarkStored(partition, sequence)
+        }
+    }
+
     /// Publishes every unsent outbox row of the shards that may have some and waits for it
     /// (revocation, shutdown): the rounds on their way first, then rounds of at most
     /// `outbox.batch` rows per shard until nothing is pending, or until a round fails (its rows
@@ -56,8 +102,9 @@ extension WorkerLoop {
             let batches = try await nextRound(of: pendingPublish)
             guard !batches.isEmpty else { break }
             let results = await producer.send(batches.flatMap { $0.1 }.map(Self.outgoing))
-            guard try await settleRound(batches, results) else { return }
+            guard try await settleRound(batches, results) else { break }
         }
+        try await storeWatermarks(all: true)
     }
 
     /// Starts publishing the next round of each shard that has unsent rows and no round on its
@@ -102,8 +149,9 @@ extension WorkerLoop {
             } else {
                 // A cancelled task (a test stopping its workers) makes GRDB's async calls throw;
                 // the rows of the batch in hand must still go out, so use the blocking ones.
-                rows = Task.isCancelled ? try Self.unsentRows(shard, limit: limit)
-                    : try await shard.read { try RuntimeTables.unsent($0, limit: limit) }
+                let after = watermarks[partition]?.known ?? 0
+                rows = Task.isCancelled ? try Self.unsentRows(shard, limit: limit, after: after)
+                    : try await shard.read { try RuntimeTables.unsent($0, limit: limit, after: after) }
                 // Fewer than asked for: these are all of the shard's unsent rows, and whatever
                 // the loop queues from now on follows them.
                 if rows.count < limit { knownUnsent[partition] = [] }
@@ -113,28 +161,28 @@ extension WorkerLoop {
         return batches
     }
 
-    /// Writes a round's outcome to its shards. Returns false if some deliveries failed (they stay
-    /// unsent and are retried after a pause); throws if the producer is beyond repair.
+    /// Takes in a round's outcome. Returns false if some deliveries failed (they stay unsent and
+    /// are retried after a pause); throws if the producer is beyond repair.
     private func settleRound(_ batches: [(Int32, [OutboxMessage])], _ results: [Result<DeliveryReport, KafkaError>]) async throws -> Bool {
         var index = 0
         var failures: [KafkaError] = []
         for (partition, rows) in batches {
-            var delivered: [Int64] = []
-            var refused: [(OutboxMessage, KafkaError)] = []
+            var outcomes: [(OutboxMessage, KafkaError?)] = []
+            var delivered = 0
             for row in rows {
                 switch results[index] {
-                case .success: delivered.append(row.sequence)
-                case .failure(let error) where error.refusesMessageForGood: refused.append((row, error))
-                case .failure(let error): failures.append(error)
+                case .success: outcomes.append((row, nil)); delivered += 1
+                case .failure(let error) where error.refusesMessageForGood: outcomes.append((row, error))
+                case .failure(let error): failures.append(error); outcomes.append((row, .some(error)))
                 }
                 index += 1
             }
             guard let shard = shards[partition] else { continue }
-            try await settle(shard, partition: partition, delivered: delivered, refused: refused)
+            try await settle(shard, partition: partition, outcomes)
             // A full round may have left rows behind.
             if rows.count == worker.settings.outboxBatch || knownUnsent[partition]?.isEmpty == false { pendingPublish.insert(partition) }
             // Rows that stay unsent, and dead letters, are in the shard only: read it next time.
-            if delivered.count != rows.count { knownUnsent[partition] = nil }
+            if delivered != rows.count { knownUnsent[partition] = nil }
         }
         if let fatal = producer.fatalError {
             throw ProducerFailure(description: "fatal producer error: \(fatal.message)")
@@ -150,30 +198,49 @@ extension WorkerLoop {
         return true
     }
 
-    /// Marks delivered rows sent and moves refused ones to their dead-letter topic, in one
-    /// transaction (blocking when the task is cancelled, see above).
-    private func settle(_ shard: ShardStore, partition: Int32, delivered: [Int64], refused: [(OutboxMessage, KafkaError)]) async throws {
+    /// A shard's part of a round: each row with nil (delivered) or the broker's error. The
+    /// watermark moves over the rows up to the first one that failed (delivered or refused for
+    /// good, and a refused row's dead letter queued); a round delivered whole only moves it in
+    /// memory. Rows after a failed one that did arrive are marked sent one by one, and refused
+    /// rows are moved to their dead-letter topic, in one transaction (blocking when the task is
+    /// cancelled, see above) that also stores the watermark.
+    private func settle(_ shard: ShardStore, partition: Int32, _ outcomes: [(OutboxMessage, KafkaError?)]) async throws {
         let now = worker.clock.now()
         let topics = worker.topics
+        let retried = { (error: KafkaError?) in error.map { !$0.refusesMessageForGood } ?? false }
+        let firstRetried = outcomes.firstIndex { retried($0.1) } ?? outcomes.count
+        guard let mark = watermarks[partition] else { return }
+        let known = max(mark.known, outcomes[..<firstRetried].last?.0.sequence ?? 0)
+        let refused = outcomes.compactMap { row, error in error.flatMap { $0.refusesMessageForGood ? (row, $0) : nil } }
+        let sentPastFailure = outcomes[firstRetried...].filter { !retried($0.1) }.map(\.0.sequence)
+        guard !refused.isEmpty || !sentPastFailure.isEmpty else {
+            watermarks[partition]!.known = known
+            return
+        }
         for (row, error) in refused {
             let level: Logger.Level = topics.isDeadLetterTopic(row.topic) ? .critical : .error
             logger.log(level: level, "outbox message refused by the broker for good", metadata: [
                 "kafka.topic": "\(row.topic)", "event.id": "\(row.eventID)", "error": "\(error)",
                 "outcome": "\(topics.isDeadLetterTopic(row.topic) ? "kept in the shard's outbox only" : "moved to a dead-letter topic")"])
         }
+        // The watermark passes a refused row only with its dead letter stored.
+        let watermark = known > mark.stored ? known : nil
         let write: @Sendable (Database) throws -> Void = { db in
-            try RuntimeTables.markSent(db, sequences: delivered + refused.map(\.0.sequence), now: now)
+            if let watermark { try RuntimeTables.storePublishedThrough(db, watermark, now: now) }
+            try RuntimeTables.markSent(db, sequences: sentPastFailure, now: now)
             for (row, error) in refused where !topics.isDeadLetterTopic(row.topic) {
                 try RuntimeTables.enqueue(db, Self.deadLetter(for: row, error: error, partition: partition, topics: topics, now: now),
                                           now: now)
             }
         }
         if Task.isCancelled { try Self.writeBlocking(shard, write) } else { try await shard.write(write) }
+        watermarks[partition]!.known = known
+        watermarkStored(partition, watermark)
         if !refused.isEmpty { pendingPublish.insert(partition) }
     }
 
-    private static func unsentRows(_ shard: ShardStore, limit: Int) throws -> [OutboxMessage] {
-        try shard.read { try RuntimeTables.unsent($0, limit: limit) }
+    private static func unsentRows(_ shard: ShardStore, limit: Int, after: Int64) throws -> [OutboxMessage] {
+        try shard.read { try RuntimeTables.unsent($0, limit: limit, after: after) }
     }
 
     private static func writeBlocking(_ shard: ShardStore, _ body: (Database) throws -> Void) throws {

@@ -20,6 +20,9 @@ final class WorkerLoop<S: Stage> {
     /// them all (it queued them itself since it last read the shard's outbox): the next round
     /// takes them from here instead of reading them back. No entry: read the shard.
     var knownUnsent: [Int32: [OutboxMessage]] = [:]
+    /// How far each shard's outbox is published, as the loop knows it and as the shard has it
+    /// stored (the watermark is written by the shard's next transaction, see `Watermark`).
+    var watermarks: [Int32: Watermark] = [:]
     /// Since when publish rounds have failed without one complete round (nil: all is well).
     var deliveryFailingSince: ContinuousClock.Instant?
     /// Failed publish rounds in a row, and when the next may start (a growing pause).
@@ -72,6 +75,7 @@ final class WorkerLoop<S: Stage> {
             await pruneIfDue()
             try await finishRoundsInFlight(wait: false)
             try await startRounds()
+            try await storeWatermarks(all: false)
         }
     }
 
@@ -114,15 +118,20 @@ final class WorkerLoop<S: Stage> {
         let worker = self.worker, routing = self.routing
         let outcomes = try await withThrowingTaskGroup(of: (Int32, BatchOutcome).self) { group in
             for (partition, batch, shard) in work {
-                group.addTask { (partition, try await Self.decide(batch, partition: partition, shard: shard, worker: worker, routing: routing)) }
+                let watermark = unstoredWatermark(partition)
+                group.addTask {
+                    (partition, try await Self.decide(batch, partition: partition, shard: shard, worker: worker, routing: routing,
+                                                      watermark: watermark))
+                }
             }
             var outcomes: [(Int32, BatchOutcome)] = []
             for try await outcome in group { outcomes.append(outcome) }
             return outcomes
         }
         for (partition, outcome) in outcomes {
+            watermarkStored(partition, outcome.watermarkStored)
             worker.statistics.addForwarded(outcome.forwarded)
-            noteQueued(outcome.queued, all: outcome.queuedAll, partition: partition)
+            noteQueued(outcome.queued, partition: partition)
         }
         // Informational only (lag tools read group offsets); resumption uses the shards' offsets.
         var processed: [TopicPartition: Int64] = [:]
@@ -134,13 +143,19 @@ final class WorkerLoop<S: Stage> {
 
     /// One partition's batch in its shard's transaction, retried; if it fails the same way on
     /// every attempt, once more record by record so that the record at fault is parked.
+    /// The transaction also stores `watermark`, the outbox's published-through sequence the loop
+    /// has not stored yet.
     private static func decide(_ batch: [ConsumedRecord], partition: Int32, shard: ShardStore, worker: StageWorker<S>,
-                               routing: ShardRouting) async throws -> BatchOutcome {
+                               routing: ShardRouting, watermark: Int64?) async throws -> BatchOutcome {
         do {
             return try await attempts("batch for partition \(partition)", worker: worker) {
                 try await worker.decideBatch { savepoints in
                     try await shard.write { db in
-                        try worker.applyBatch(batch, partition: partition, routing: routing, savepoints: savepoints, db: db)
+                        // First: a republish in the batch copies only what the shard has as published.
+                        try Self.store(watermark, db: db, now: worker.clock.now())
+                        var outcome = try worker.applyBatch(batch, partition: partition, routing: routing, savepoints: savepoints, db: db)
+                        outcome.watermarkStored = watermark
+                        return outcome
                     }
                 }
             }
@@ -150,16 +165,19 @@ final class WorkerLoop<S: Stage> {
             worker.logger.error("batch failed on every attempt; deciding its records one by one", metadata: [
                 "kafka.partition": "\(partition)", "error": "\(error)"])
             return try await shard.write { db in
-                try worker.applyBatch(batch, partition: partition, routing: routing, isolating: true, db: db)
+                try Self.store(watermark, db: db, now: worker.clock.now())
+                var outcome = try worker.applyBatch(batch, partition: partition, routing: routing, isolating: true, db: db)
+                outcome.watermarkStored = watermark
+                return outcome
             }
         }
     }
 
-    /// A committed transaction of `partition` queued `rows` (`all`: and made no other row
-    /// unsent): the shard has rows to publish, and the loop still knows all of them if it did.
-    private func noteQueued(_ rows: [OutboxMessage], all: Bool, partition: Int32) {
+    /// A committed transaction of `partition` queued `rows`: the shard has rows to publish, and
+    /// the loop still knows all of them if it did (rows are only ever added at the outbox's end).
+    private func noteQueued(_ rows: [OutboxMessage], partition: Int32) {
         pendingPublish.insert(partition)
-        if all, knownUnsent[partition] != nil { knownUnsent[partition]!.append(contentsOf: rows) } else { knownUnsent[partition] = nil }
+        knownUnsent[partition]?.append(contentsOf: rows)
     }
 
     func withAttempts<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
@@ -251,6 +269,8 @@ final class WorkerLoop<S: Stage> {
             try? shard.close()
             throw error
         }
+        let stored = try await shard.read { try RuntimeTables.publishedThrough($0) }
+        watermarks[partition] = Watermark(known: stored, stored: stored)
         shards[partition] = shard
         return shard
     }
@@ -260,6 +280,7 @@ final class WorkerLoop<S: Stage> {
             guard let shard = shards.removeValue(forKey: partition) else { continue }
             pendingPublish.remove(partition)
             knownUnsent[partition] = nil
+            watermarks[partition] = nil
             do { try shard.close() } catch {
                 logger.warning("cannot close shard", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
             }
@@ -273,16 +294,19 @@ final class WorkerLoop<S: Stage> {
         if let interval = stage.tickInterval, now - lastTick >= interval {
             lastTick = now
             for (partition, shard) in shards.sorted(by: { $0.key < $1.key }) {
-                let (queued, queuedAll) = try await withAttempts("tick for partition \(partition)") { [worker] in
+                let watermark = unstoredWatermark(partition)
+                let queued = try await withAttempts("tick for partition \(partition)") { [worker] in
                     try await shard.write { db in
                         let context = StageContext(db: db, partition: partition, now: worker.clock.now(), topics: worker.topics,
                                                    logger: worker.logger)
+                        try Self.store(watermark, db: db, now: context.now)
                         try worker.stage.tick(in: context)
-                        return (context.queued, context.queuedAll)
+                        return context.queued
                     }
                 }
-                if queued.isEmpty && queuedAll { continue }
-                noteQueued(queued, all: queuedAll, partition: partition)
+                watermarkStored(partition, watermark)
+                if queued.isEmpty { continue }
+                noteQueued(queued, partition: partition)
             }
         }
         if now - lastPrune >= .seconds(3600) {

@@ -101,6 +101,20 @@ public enum RuntimeTables {
                 )
                 """)
         }
+        // The outbox is published in sequence order: a watermark says how far it is published,
+        // instead of a mark on each row. Rows past it may still carry their own `sent_at` (a
+        // round that was delivered in part).
+        migrator.registerMigration("runtime-v5-outbox-published-through") { db in
+            try db.execute(sql: """
+                CREATE TABLE outbox_published (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    through INTEGER NOT NULL,
+                    updated_at TEXT
+                );
+                INSERT INTO outbox_published (singleton, through) VALUES (1, 0);
+                DROP INDEX outbox_unsent;
+                """)
+        }
     }
 
     // MARK: offsets
@@ -193,7 +207,8 @@ public enum RuntimeTables {
     public static func pruneSentOutbox(_ db: Database, before cutoff: Date, limit: Int = .max) throws -> Int {
         try db.cachedStatement(sql: """
             DELETE FROM outbox WHERE sequence IN
-                (SELECT sequence FROM outbox WHERE created_at < ? AND sent_at IS NOT NULL LIMIT ?)
+                (SELECT sequence FROM outbox WHERE created_at < ?
+                 AND (sent_at IS NOT NULL OR sequence <= (SELECT through FROM outbox_published)) LIMIT ?)
             """).execute(arguments: [timestamp(cutoff), limit])
         return db.changesCount
     }
@@ -222,23 +237,42 @@ public enum RuntimeTables {
         return stored
     }
 
-    /// Unsent messages in the order they were enqueued.
-    public static func unsent(_ db: Database, limit: Int) throws -> [OutboxMessage] {
+    /// Unsent messages in the order they were enqueued: past the stored watermark and past
+    /// `after` (a watermark the caller knows of and has not stored yet), not marked sent.
+    public static func unsent(_ db: Database, limit: Int, after: Int64 = 0) throws -> [OutboxMessage] {
         try Row.fetchAll(db.cachedStatement(sql: """
             SELECT sequence, event_id, topic, key, value, headers, partition, sent_at FROM outbox
-            WHERE sent_at IS NULL ORDER BY sequence LIMIT ?
-            """), arguments: [limit]).map(message(from:))
+            WHERE sequence > ? AND sent_at IS NULL ORDER BY sequence LIMIT ?
+            """), arguments: [max(after, try publishedThrough(db)), limit]).map { message(from: $0, through: 0) }
     }
 
-    public static func markUnsent(_ db: Database, eventIDs: [String]) throws {
-        let statement = try db.cachedStatement(sql: "UPDATE outbox SET sent_at = NULL WHERE event_id = ?")
-        for id in eventIDs { try statement.execute(arguments: [id]) }
-    }
-
+    /// How many rows are not published yet (tools; a shard of a version before the watermark
+    /// counts its rows without a mark).
     public static func unsentCount(_ db: Database) throws -> Int {
-        try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE sent_at IS NULL")) ?? 0
+        try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE sequence > ? AND sent_at IS NULL"),
+                         arguments: [try storedWatermark(db)]) ?? 0
     }
 
+    /// The outbox's watermark: every row up to this sequence is published.
+    public static func publishedThrough(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT through FROM outbox_published")) ?? 0
+    }
+
+    /// `publishedThrough`, and 0 in a shard not migrated to the watermark yet (read by a tool).
+    public static func storedWatermark(_ db: Database) throws -> Int64 {
+        try db.tableExists("outbox_published") ? publishedThrough(db) : 0
+    }
+
+    /// Moves the watermark up to `sequence` (never down): the caller has every row up to it
+    /// delivered (or moved to a dead-letter topic).
+    public static func storePublishedThrough(_ db: Database, _ sequence: Int64, now: Date) throws {
+        try db.cachedStatement(sql: """
+            UPDATE outbox_published SET through = ?, updated_at = ? WHERE through < ?
+            """).execute(arguments: [sequence, timestamp(now), sequence])
+    }
+
+    /// Marks single rows sent, for a round delivered in part (the watermark stops at its first
+    /// undelivered row; the rows after it that did arrive are not sent again).
     public static func markSent(_ db: Database, sequences: [Int64], now: Date) throws {
         guard !sequences.isEmpty else { return }
         let stamp = timestamp(now)
@@ -246,14 +280,46 @@ public enum RuntimeTables {
         for sequence in sequences { try statement.execute(arguments: [stamp, sequence]) }
     }
 
-    /// Every outbox row, sent or not (for tools and tests).
-    public static func all(_ db: Database) throws -> [OutboxMessage] {
-        try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT sequence, event_id, topic, key, value, headers, partition, sent_at FROM outbox ORDER BY sequence
-            """)).map(message(from:))
+    /// Queues the messages with these event ids once more, byte for byte (an idempotent retry
+    /// gets the same answer), as new rows at the end of the outbox: the rows already published
+    /// stay as they are. A message not published yet, or unknown, is skipped. The copy of event
+    /// `E` is stored as `E#republish:<n>` (n = 1, 2, …); its headers still carry `E`.
+    /// Returns the rows added, in order.
+    public static func requeue(_ db: Database, eventIDs: [String], now: Date) throws -> [OutboxMessage] {
+        let through = try publishedThrough(db)
+        var added: [OutboxMessage] = []
+        for id in eventIDs {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT sequence, event_id, topic, key, value, headers, partition, sent_at FROM outbox WHERE event_id = ?
+                """), arguments: [id]) else { continue }
+            let original = message(from: row, through: through)
+            guard original.sent else { continue }
+            let copies = try Int.fetchOne(db.cachedStatement(sql: """
+                SELECT count(*) FROM outbox WHERE event_id > ? AND event_id < ?
+                """), arguments: [id + "#republish:", id + "#republish;"]) ?? 0
+            var copy = original
+            copy.eventID = "\(id)#republish:\(copies + 1)"
+            let headers: String = row["headers"]
+            try db.cachedStatement(sql: """
+                INSERT INTO outbox (event_id, topic, key, value, headers, created_at, partition) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [copy.eventID, copy.topic, row["key"] as DatabaseValue, copy.value, headers,
+                                         timestamp(now), copy.partition])
+            copy.sequence = db.lastInsertedRowID
+            copy.sent = false
+            added.append(copy)
+        }
+        return added
     }
 
-    private static func message(from row: Row) -> OutboxMessage {
+    /// Every outbox row, sent or not (for tools and tests).
+    public static func all(_ db: Database) throws -> [OutboxMessage] {
+        let through = try storedWatermark(db)
+        return try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT sequence, event_id, topic, key, value, headers, partition, sent_at FROM outbox ORDER BY sequence
+            """)).map { message(from: $0, through: through) }
+    }
+
+    private static func message(from row: Row, through: Int64) -> OutboxMessage {
         let headersJSON: String = row["headers"]
         let headers = (try? Wire.decodePlain([String: String].self, from: Data(headersJSON.utf8))) ?? [:]
         let key: [UInt8]? = switch (row["key"] as DatabaseValue).storage {
@@ -262,8 +328,10 @@ public enum RuntimeTables {
         default: nil
         }
         let sentAt: String? = row["sent_at"]
-        return OutboxMessage(sequence: row["sequence"], eventID: row["event_id"], topic: row["topic"], key: key,
-                             value: row["value"], headers: headers, partition: row["partition"], sent: sentAt != nil)
+        let sequence: Int64 = row["sequence"]
+        return OutboxMessage(sequence: sequence, eventID: row["event_id"], topic: row["topic"], key: key,
+                             value: row["value"], headers: headers, partition: row["partition"],
+                             sent: sentAt != nil || sequence <= through)
     }
 
     static func timestamp(_ date: Date) -> String { Wire.timestamp(date) }

@@ -36,6 +36,65 @@ struct RuntimeTablesTests {
         #expect(outbox.map(\.eventID) == (20..<25).map { "e-\($0)" })  // the unsent rows stay
     }
 
+    @Test("the outbox watermark: rows up to it are published and pruned, rows past it unsent unless marked, and it never goes back")
+    func publishedThroughWatermark() throws {
+        let directory = try temporaryDirectory()
+        let shard = try ShardStore(path: "\(directory)/p0.sqlite", partition: 0, schema: .empty)
+        defer { try? shard.close() }
+        let old = Date(timeIntervalSince1970: 1_700_000_000)
+        let sequences: [Int64] = try shard.write { db in
+            try (0..<10).map { i in
+                try RuntimeTables.enqueued(db, OutboxMessage(eventID: "e-\(i)", topic: "out", key: nil, value: Data("\(i)".utf8)),
+                                           now: old)!.sequence
+            }
+        }
+        try shard.write { db in
+            try RuntimeTables.storePublishedThrough(db, sequences[3], now: old)
+            try RuntimeTables.storePublishedThrough(db, sequences[1], now: old)  // never back
+            try RuntimeTables.markSent(db, sequences: [sequences[6]], now: old)  // delivered past a failed row
+        }
+        try shard.read { (db: Database) throws -> Void in
+            #expect(try RuntimeTables.publishedThrough(db) == sequences[3])
+            #expect(try RuntimeTables.unsent(db, limit: 100).map(\.eventID) == ["e-4", "e-5", "e-7", "e-8", "e-9"])
+            #expect(try RuntimeTables.unsent(db, limit: 2).map(\.eventID) == ["e-4", "e-5"])
+            // A watermark the worker knows of and has not stored yet.
+            #expect(try RuntimeTables.unsent(db, limit: 100, after: sequences[7]).map(\.eventID) == ["e-8", "e-9"])
+            #expect(try RuntimeTables.unsentCount(db) == 5)
+            #expect(try RuntimeTables.all(db).filter(\.sent).map(\.eventID) == ["e-0", "e-1", "e-2", "e-3", "e-6"])
+        }
+        let pruned = try shard.write { db in try RuntimeTables.pruneSentOutbox(db, before: old.addingTimeInterval(1)) }
+        #expect(pruned == 5)
+        let left: [String] = try shard.read { db in try RuntimeTables.all(db).map(\.eventID) }
+        #expect(left == ["e-4", "e-5", "e-7", "e-8", "e-9"])
+    }
+
+    @Test("republishing queues a published message again as a copy at the end, byte for byte; unpublished and unknown ids are skipped")
+    func requeueCopies() throws {
+        let directory = try temporaryDirectory()
+        let shard = try ShardStore(path: "\(directory)/p0.sqlite", partition: 0, schema: .empty)
+        defer { try? shard.close() }
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        let first = OutboxMessage(eventID: "e-1", topic: "out", key: [0, 255, 7], value: Data("one".utf8),
+                                  headers: ["event-id": "e-1", "x": "y"], partition: 2)
+        try shard.write { db in
+            let stored = try RuntimeTables.enqueued(db, first, now: now)!
+            try RuntimeTables.enqueue(db, OutboxMessage(eventID: "e-2", topic: "out", key: nil, value: Data("two".utf8)), now: now)
+            try RuntimeTables.storePublishedThrough(db, stored.sequence, now: now)
+        }
+        let added = try shard.write { db in
+            try RuntimeTables.requeue(db, eventIDs: ["e-1", "e-2", "nope"], now: now)
+                + RuntimeTables.requeue(db, eventIDs: ["e-1"], now: now)
+        }
+        #expect(added.map(\.eventID) == ["e-1#republish:1", "e-1#republish:2"])
+        let unsent = try shard.read { db in try RuntimeTables.unsent(db, limit: 10) }
+        #expect(unsent.map(\.eventID) == ["e-2", "e-1#republish:1", "e-1#republish:2"])
+        #expect(unsent == [unsent[0]] + added)
+        for copy in unsent.dropFirst() {
+            #expect(copy.key == first.key && copy.value == first.value && copy.headers == first.headers && copy.partition == 2)
+            #expect(copy.topic == "out" && !copy.sent)
+        }
+    }
+
     @Test("outbox headers are stored as JSON that reads back exactly, whatever the characters")
     func headersRoundTrip() throws {
         let directory = try temporaryDirectory()
