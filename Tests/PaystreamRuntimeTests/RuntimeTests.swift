@@ -145,6 +145,38 @@ struct RuntimeTests {
         #expect(rows.count == ids.count)
         #expect(Set(rows.map(\.id)) == Set(ids))
     }
+
+    @Test("the outbox watermark is stored once a shard is idle and when the worker stops; a restart publishes nothing again")
+    func watermarkStored() async throws {
+        defer { broker.stop() }
+        func unsent() throws -> Int {
+            try ShardInspection.read(stateDirectory: stateDirectory, stage: "recorder") { try RuntimeTables.unsentCount($0) }.reduce(0, +)
+        }
+        func watermarks() throws -> [Int64] {
+            try ShardInspection.read(stateDirectory: stateDirectory, stage: "recorder") { try RuntimeTables.publishedThrough($0) }
+        }
+        try await publish((0..<20).map { ("key-\($0)", #"{"id":"w-\#($0)","n":1}"#) })
+        let running = Task { try await worker().run() }
+        let reader = try await TopicReader(bootstrapServers: broker.bootstrapServers, topics: ["out"])
+        _ = try await reader.read(timeout: .seconds(60)) { $0.count >= 20 }
+        // Running and idle: the delivered rows are recorded as published without a new batch.
+        try await eventually(timeout: .seconds(10)) { try unsent() == 0 }
+        #expect(try watermarks().allSatisfy { $0 > 0 })
+
+        try await publish((20..<30).map { ("key-\($0)", #"{"id":"w-\#($0)","n":1}"#) })
+        _ = try await reader.read(timeout: .seconds(60)) { $0.count >= 10 }
+        running.cancel()
+        _ = try? await running.value
+        #expect(try unsent() == 0, "stopping stores the watermark of what was delivered")
+
+        let again = Task { try await worker().run() }
+        let republished = try await reader.readFor(.seconds(3))
+        again.cancel()
+        _ = try? await again.value
+        await reader.close()
+        #expect(republished.count == 0, "a restart after a clean stop publishes nothing again")
+        #expect(try effects(in: stateDirectory).count == 30)
+    }
 }
 
 /// Polls `condition` every 50 ms until it holds, or throws after `timeout`.
