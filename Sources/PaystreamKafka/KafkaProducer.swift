@@ -20,7 +20,7 @@ public final class KafkaProducer: @unchecked Sendable {
     private struct Batch {
         var results: [Result<DeliveryReport, KafkaError>?]
         var remaining: Int
-        let continuation: CheckedContinuation<[Result<DeliveryReport, KafkaError>], Never>
+        let completion: @Sendable ([Result<DeliveryReport, KafkaError>]) -> Void
     }
 
     private struct ProducerState {
@@ -63,28 +63,35 @@ public final class KafkaProducer: @unchecked Sendable {
     public func send(_ messages: [OutgoingMessage]) async -> [Result<DeliveryReport, KafkaError>] {
         guard !messages.isEmpty else { return [] }
         return await withCheckedContinuation { continuation in
-            let tokens: [UInt]? = state.withLock { state in
-                guard !state.closed else { return nil }
-                let batchID = state.nextBatch
-                state.nextBatch += 1
-                state.batches[batchID] = Batch(results: Array(repeating: nil, count: messages.count),
-                                               remaining: messages.count, continuation: continuation)
-                return messages.indices.map { index in
-                    let token = state.nextToken
-                    state.nextToken += 1
-                    state.inFlight[token] = (batchID, index)
-                    return token
-                }
+            produce(messages) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Hands `messages` to the producer at once, after everything handed over by earlier calls
+    /// (so a caller that hands over round after round keeps their order without waiting for
+    /// the broker), and calls `completion` with their delivery reports, in the same order, once
+    /// every one is in. `completion` runs on the producer's poll thread: keep it short.
+    public func produce(_ messages: [OutgoingMessage], completion: @escaping @Sendable ([Result<DeliveryReport, KafkaError>]) -> Void) {
+        guard !messages.isEmpty else { return completion([]) }
+        let tokens: [UInt]? = state.withLock { state in
+            guard !state.closed else { return nil }
+            let batchID = state.nextBatch
+            state.nextBatch += 1
+            state.batches[batchID] = Batch(results: Array(repeating: nil, count: messages.count),
+                                           remaining: messages.count, completion: completion)
+            return messages.indices.map { index in
+                let token = state.nextToken
+                state.nextToken += 1
+                state.inFlight[token] = (batchID, index)
+                return token
             }
-            guard let tokens else {
-                continuation.resume(returning: messages.map { _ in .failure(KafkaError.closed()) })
-                return
-            }
-            // Enqueueing can block briefly under back-pressure (queue full): do it off the pool.
-            client.queue.async { [self] in
-                for (message, token) in zip(messages, tokens) {
-                    if let error = enqueue(message, token: token) { complete(token: token, with: .failure(error)) }
-                }
+        }
+        guard let tokens else { return completion(messages.map { _ in .failure(KafkaError.closed()) }) }
+        // Enqueueing can block briefly under back-pressure (queue full): do it off the caller's
+        // thread, on the client's serial queue (calls are enqueued in the order they were made).
+        client.queue.async { [self] in
+            for (message, token) in zip(messages, tokens) {
+                if let error = enqueue(message, token: token) { complete(token: token, with: .failure(error)) }
             }
         }
     }
@@ -177,7 +184,7 @@ public final class KafkaProducer: @unchecked Sendable {
             return state.batches.removeValue(forKey: batchID)
         }
         if let finished {
-            finished.continuation.resume(returning: finished.results.map { $0! })
+            finished.completion(finished.results.map { $0! })
         }
     }
 

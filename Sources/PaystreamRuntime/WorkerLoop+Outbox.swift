@@ -12,33 +12,41 @@ public struct ProducerFailure: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// A publish round of one shard on its way to the broker: its rows, and the producer's answers.
+/// A publish round of one shard on its way to the broker: its rows, handed to the producer when
+/// the round is made, and the producer's answers once they are all in.
 final class PublishRound: @unchecked Sendable {
     let partition: Int32
     let rows: [OutboxMessage]
-    let task: Task<[Result<DeliveryReport, KafkaError>], Never>
-    private let finished: Flag
+    private let lock = NSLock()
+    private var results: [Result<DeliveryReport, KafkaError>]?
+    private var waiter: CheckedContinuation<[Result<DeliveryReport, KafkaError>], Never>?
 
     init(partition: Int32, rows: [OutboxMessage], messages: [OutgoingMessage], producer: KafkaProducer) {
         self.partition = partition
         self.rows = rows
-        let finished = Flag()
-        self.finished = finished
-        task = Task {
-            let results = await producer.send(messages)
-            finished.set()
-            return results
+        producer.produce(messages) { [self] results in
+            let waiter = lock.withLock {
+                self.results = results
+                defer { self.waiter = nil }
+                return self.waiter
+            }
+            waiter?.resume(returning: results)
         }
     }
 
-    /// Whether every answer is in (the task's value is then ready without waiting).
-    var isDone: Bool { finished.isSet }
+    /// Whether every answer is in (`reports()` then returns without waiting).
+    var isDone: Bool { lock.withLock { results != nil } }
 
-    private final class Flag: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = false
-        func set() { lock.withLock { value = true } }
-        var isSet: Bool { lock.withLock { value } }
+    /// The delivery reports, in the order of `rows`.
+    func reports() async -> [Result<DeliveryReport, KafkaError>] {
+        await withCheckedContinuation { continuation in
+            let ready: [Result<DeliveryReport, KafkaError>]? = lock.withLock {
+                if let results { return results }
+                waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
     }
 }
 
@@ -107,32 +115,43 @@ extension WorkerLoop {
         try await storeWatermarks(all: true)
     }
 
-    /// Starts publishing the next round of each shard that has unsent rows and no round on its
-    /// way, without waiting for the broker (unless failed rounds are pausing). The loop polls and
-    /// decides the next batch meanwhile; `finishRoundsInFlight` marks what was delivered. Each
-    /// shard has at most one round on its way, so its rows leave in order; shards do not wait
-    /// for each other (the broker answers a round over several topics slowly).
+    /// Starts publishing the next round of each shard that has unsent rows, without waiting for
+    /// the broker (unless failed rounds are pausing). The loop polls and decides the next batch
+    /// meanwhile; `finishRoundsInFlight` takes in what was delivered. A shard may have up to
+    /// `WorkerSettings.roundsInFlight` rounds on their way: each is handed to the idempotent
+    /// producer when it is made, so its rows follow the earlier rounds' in every partition, and
+    /// rounds are settled in the order they were made. A round taken from the shard's file
+    /// (not from the rows the loop queued) waits until the shard has none on its way: the file
+    /// cannot tell rows on their way from rows never sent. Shards do not wait for each other.
     func startRounds() async throws {
         guard !pendingPublish.isEmpty else { return }
         if let retryAt = publishRetryAt, ContinuousClock.now < retryAt { return }
-        let waiting = pendingPublish.subtracting(roundsInFlight.keys)
+        let waiting = pendingPublish.filter { partition in
+            let inFlight = roundsInFlight[partition]?.count ?? 0
+            return inFlight == 0 || (inFlight < worker.settings.roundsInFlight && knownUnsent[partition] != nil)
+        }
         guard !waiting.isEmpty else { return }
         let batches = try await nextRound(of: waiting)
         guard !batches.isEmpty else { return }
         roundsSincePoll += 1
         worker.statistics.notePublishRounds(roundsSincePoll)
         for (partition, rows) in batches {
-            roundsInFlight[partition] = PublishRound(partition: partition, rows: rows, messages: rows.map(Self.outgoing), producer: producer)
+            roundsInFlight[partition, default: []].append(
+                PublishRound(partition: partition, rows: rows, messages: rows.map(Self.outgoing), producer: producer))
         }
     }
 
-    /// Settles the rounds whose answers are all in (every round on its way when `wait`):
-    /// delivered rows are marked sent, refused ones dead-lettered, failures retried.
+    /// Settles the rounds whose answers are all in, each shard's in the order they were made
+    /// (every round on its way when `wait`): delivered rows are recorded, refused ones
+    /// dead-lettered, failures retried.
     func finishRoundsInFlight(wait: Bool) async throws {
-        for (partition, round) in roundsInFlight.sorted(by: { $0.key < $1.key }) where wait || round.isDone {
-            let results = await round.task.value
-            roundsInFlight[partition] = nil
-            _ = try await settleRound([(round.partition, round.rows)], results)
+        for partition in roundsInFlight.keys.sorted() {
+            while let round = roundsInFlight[partition]?.first, wait || round.isDone {
+                let results = await round.reports()
+                roundsInFlight[partition]!.removeFirst()
+                if roundsInFlight[partition]!.isEmpty { roundsInFlight[partition] = nil }
+                _ = try await settleRound([(round.partition, round.rows)], results)
+            }
         }
     }
 
@@ -149,6 +168,8 @@ extension WorkerLoop {
             } else {
                 // A cancelled task (a test stopping its workers) makes GRDB's async calls throw;
                 // the rows of the batch in hand must still go out, so use the blocking ones.
+                // Every earlier round is settled (see `startRounds`): the first unsent row leads.
+                watermarkBlocked.remove(partition)
                 let after = watermarks[partition]?.known ?? 0
                 rows = Task.isCancelled ? try Self.unsentRows(shard, limit: limit, after: after)
                     : try await shard.read { try RuntimeTables.unsent($0, limit: limit, after: after) }
@@ -199,7 +220,8 @@ extension WorkerLoop {
     }
 
     /// A shard's part of a round: each row with nil (delivered) or the broker's error. The
-    /// watermark moves over the rows up to the first one that failed (delivered or refused for
+    /// watermark moves over the rows up to the first one that failed, in this round or an earlier
+    /// one still unsent (delivered or refused for
     /// good, and a refused row's dead letter queued); a round delivered whole only moves it in
     /// memory. Rows after a failed one that did arrive are marked sent one by one, and refused
     /// rows are moved to their dead-letter topic, in one transaction (blocking when the task is
@@ -208,7 +230,9 @@ extension WorkerLoop {
         let now = worker.clock.now()
         let topics = worker.topics
         let retried = { (error: KafkaError?) in error.map { !$0.refusesMessageForGood } ?? false }
-        let firstRetried = outcomes.firstIndex { retried($0.1) } ?? outcomes.count
+        // Behind a failed row of an earlier round the watermark cannot move: every row counts one by one.
+        let firstRetried = watermarkBlocked.contains(partition) ? 0 : outcomes.firstIndex { retried($0.1) } ?? outcomes.count
+        if outcomes.contains(where: { retried($0.1) }) { watermarkBlocked.insert(partition) }
         guard let mark = watermarks[partition] else { return }
         let known = max(mark.known, outcomes[..<firstRetried].last?.0.sequence ?? 0)
         let refused = outcomes.compactMap { row, error in error.flatMap { $0.refusesMessageForGood ? (row, $0) : nil } }

@@ -34,7 +34,10 @@ final class WorkerLoop<S: Stage> {
     /// Publish rounds run since that poll.
     var roundsSincePoll = 0
     /// The publish rounds on their way to the broker, by shard (at most one per shard).
-    var roundsInFlight: [Int32: PublishRound] = [:]
+    var roundsInFlight: [Int32: [PublishRound]] = [:]
+    /// Shards with a failed row in a settled round not yet published again: later rounds'
+    /// delivered rows are marked one by one until a round read from the shard starts over.
+    var watermarkBlocked: Set<Int32> = []
     private var lastTick = ContinuousClock.now
     private var lastPrune = ContinuousClock.now - .seconds(3600)
     /// Set hourly: old inbox ids and sent outbox rows before this time are deleted, a chunk per
@@ -281,6 +284,7 @@ final class WorkerLoop<S: Stage> {
             pendingPublish.remove(partition)
             knownUnsent[partition] = nil
             watermarks[partition] = nil
+            watermarkBlocked.remove(partition)
             do { try shard.close() } catch {
                 logger.warning("cannot close shard", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
             }

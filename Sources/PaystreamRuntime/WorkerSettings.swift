@@ -9,6 +9,9 @@ public struct WorkerSettings: Sendable {
     public var maxBatchWait: Duration = .milliseconds(100)
     /// At most this many outbox rows per publish round.
     public var outboxBatch: Int = 2000
+    /// At most this many publish rounds of one shard on their way to the broker at once (the
+    /// producer keeps their order; the broker is slow to answer a round over several topics).
+    public var roundsInFlight: Int = 4
     public var synchronous: SynchronousMode = .full
     /// Lets a stage that keeps money run with `synchronous` below FULL (a power loss may then
     /// lose commits whose effects were already published). Named to be noticed; logged at start.
