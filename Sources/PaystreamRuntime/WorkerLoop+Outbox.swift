@@ -138,6 +138,7 @@ extension WorkerLoop {
         for (partition, rows) in batches {
             roundsInFlight[partition, default: []].append(
                 PublishRound(partition: partition, rows: rows, messages: rows.map(Self.outgoing), producer: producer))
+            worker.statistics.noteRoundsInFlight(roundsInFlight[partition]!.count)
         }
     }
 

@@ -151,5 +151,24 @@ extension RuntimeTests {
         #expect(out.count == ids.count, "each row published once")
         #expect(restarted.statistics.maxPublishRoundsBetweenPolls == 1)
     }
+
+    @Test("rounds of a shard overlap on their way to the broker, and every output partition still gets its rows in the order they were written, once")
+    func roundsOverlapInOrder() async throws {
+        defer { broker.stop() }
+        // One key: one input partition, one shard, one batch that queues every output in order.
+        let ids = (0..<300).map { String(format: "o-%03d", $0) }
+        try await publish(ids.map { ("k", #"{"id":"\#($0)","n":1}"#) })
+        var settings = WorkerSettings()
+        settings.outboxBatch = 5
+        let worker = worker(settings: settings)
+        let out = try await run(worker) { Set($0.compactMap(\.keyString)).count == ids.count }
+        #expect(out.count == ids.count, "each row published once")
+        #expect(worker.statistics.maxRoundsInFlightPerShard > 1, "the rounds overlapped")
+        #expect(worker.statistics.maxRoundsInFlightPerShard <= settings.roundsInFlight)
+        for partition in Set(out.map(\.partition)) {
+            let keys = out.filter { $0.partition == partition }.sorted { $0.offset < $1.offset }.compactMap(\.keyString)
+            #expect(keys == keys.sorted(), "partition \(partition) of out in the order the rows were written")
+        }
+    }
 }
 
