@@ -7,11 +7,15 @@ public struct BurstResult: Sendable {
     /// Completed with `payment.failed` (a declined authorization) instead of a notification.
     public var failed: Int
     public var seconds: Double
-    /// CPU seconds each process used during the run.
-    public var cpuSeconds: [String: Double]
+    /// CPU used during the run: each measured process, the broker, the bench.
+    public var cpu: CPUUse
 
+    /// CPU seconds each measured process used during the run.
+    public var cpuSeconds: [String: Double] { cpu.processes }
     public var lost: Int { payments - completed }
     public var perSecond: Double { seconds > 0 ? Double(completed) / seconds : 0 }
+    /// The broker's CPU per payment (per message for the relay), µs.
+    public var brokerMicrosecondsPerPayment: Double? { cpu.broker.map { payments == 0 ? 0 : $0 / Double(payments) * 1e6 } }
     public var cpuMicrosecondsPerPayment: Double { payments == 0 ? 0 : cpuSeconds.values.reduce(0, +) / Double(payments) * 1e6 }
 
     var summary: String {
@@ -33,6 +37,16 @@ public struct PacedResult: Sendable {
     var published: [(String, Int64)] = []
     /// Median milliseconds of each stretch of the way (the pipeline only).
     public var hops: [(String, Double)] = []
+    /// CPU used from the first payment published to the last completed.
+    public var cpu = CPUUse()
+
+    /// What the measured processes and the broker spent per payment at this rate, µs.
+    var cpuLine: String {
+        let processes = payments == 0 ? 0 : cpu.processes.values.reduce(0, +) / Double(payments) * 1e6
+        let broker = cpu.broker.map { ", broker \(format($0 / Double(max(payments, 1)) * 1e6, 0)) µs" } ?? ""
+        return "\(format(processes, 0)) µs per payment\(broker); the machine's cores \(format(cpu.busyShare * 100, 0))% busy "
+            + "(all of it, the bench's publisher and reader too)"
+    }
 
     public var lost: Int { payments - completed }
     public func percentile(_ p: Double) -> Double {
@@ -116,9 +130,14 @@ public struct BenchReport: Sendable, CustomStringConvertible {
             for (name, seconds) in burst.cpuSeconds.sorted(by: { $0.key < $1.key }) {
                 lines.append("    \(name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(format(seconds / Double(burst.payments) * 1e6, 0)) µs")
             }
+            if let broker = burst.brokerMicrosecondsPerPayment {
+                lines.append("  broker (Tansu)  \(format(broker, 0)) µs per payment (not in the sum); the machine's cores "
+                             + "\(format(burst.cpu.busyShare * 100, 0))% busy")
+            }
         }
         if let paced = pipelinePaced {
             lines.append("  latency         \(paced.summary)")
+            lines.append("  CPU at that rate \(paced.cpuLine)")
             if !paced.hops.isEmpty {
                 lines.append("  where the time goes (median ms per stretch, by the records' timestamps):")
                 for (name, ms) in paced.hops { lines.append("    \(name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(format(ms, 1))") }
@@ -132,8 +151,12 @@ public struct BenchReport: Sendable, CustomStringConvertible {
             lines.append("")
             lines.append("pass-through relay (PaystreamKafka, \(BenchRun.hops) hops, no decoding, no SQLite), same broker and settings:")
             lines.append("  throughput      \(format(burst.perSecond, 0)) messages/s (runs: \(relayBursts.map { format($0.perSecond, 0) }.joined(separator: ", "))), lost \(relayBursts.map(\.lost).reduce(0, +))")
-            lines.append("  CPU per message \(format(burst.cpuMicrosecondsPerPayment, 0)) µs summed over the hops")
-            if let paced = relayPaced { lines.append("  latency         \(paced.summary)") }
+            lines.append("  CPU per message \(format(burst.cpuMicrosecondsPerPayment, 0)) µs summed over the hops"
+                         + (burst.brokerMicrosecondsPerPayment.map { ", broker \(format($0, 0)) µs" } ?? ""))
+            if let paced = relayPaced {
+                lines.append("  latency         \(paced.summary)")
+                lines.append("  CPU at that rate \(paced.cpuLine)")
+            }
             if let pipeline = Self.medianBurst(pipelineBursts), pipeline.perSecond > 0 {
                 lines.append("")
                 lines.append("ratio relay / pipeline:")

@@ -102,16 +102,17 @@ public struct BenchRun: Sendable {
             fleet.process(daemon).map { (daemon.rawValue, $0.pid) } }) }
 
         let warmUp = BenchLoad.payments(200, label: "warm")
-        _ = try await burst(warmUp, publisher: publisher, observer: observer, pids: pids())
+        let broker = pipeline.broker.process.processIdentifier
+        _ = try await burst(warmUp, publisher: publisher, observer: observer, pids: pids(), broker: broker)
         say("warmed up with \(warmUp.count) payments")
         for run in 1...options.repeats {
             let result = try await burst(BenchLoad.payments(options.payments, label: "burst\(run)"), publisher: publisher,
-                                         observer: observer, pids: pids())
+                                         observer: observer, pids: pids(), broker: broker)
             report.pipelineBursts.append(result)
             say("pipeline burst \(run)/\(options.repeats): \(result.summary)")
         }
         var paced = try await self.paced(BenchLoad.payments(options.rate * options.pacedSeconds, label: "paced"),
-                                         publisher: publisher, observer: observer)
+                                         publisher: publisher, observer: observer, pids: pids(), broker: broker)
         paced.hops = Self.hopMedians(paced, observer: observer, stops: [
             ("payment-worker (request → channel request)", topics.channelRequests),
             ("channel-sandbox (→ confirmation)", topics.channelConfirmations),
@@ -159,15 +160,17 @@ public struct BenchRun: Sendable {
         defer { reading.cancel() }
         let publisher = try BenchPublisher(brokers: brokers, topic: relayTopics[0])
         let pids = Dictionary(uniqueKeysWithValues: relays.enumerated().map { ("relay hop \($0.offset + 1)", $0.element.pid) })
-        _ = try await burst(BenchLoad.payments(200, label: "relay-warm"), publisher: publisher, observer: observer, pids: pids)
+        let broker = pipeline.broker.process.processIdentifier
+        _ = try await burst(BenchLoad.payments(200, label: "relay-warm"), publisher: publisher, observer: observer, pids: pids,
+                            broker: broker)
         for run in 1...options.repeats {
             let result = try await burst(BenchLoad.payments(options.payments, label: "relay-burst\(run)"), publisher: publisher,
-                                         observer: observer, pids: pids)
+                                         observer: observer, pids: pids, broker: broker)
             report.relayBursts.append(result)
             say("relay burst \(run)/\(options.repeats): \(result.summary)")
         }
         let paced = try await self.paced(BenchLoad.payments(options.rate * options.pacedSeconds, label: "relay-paced"),
-                                         publisher: publisher, observer: observer)
+                                         publisher: publisher, observer: observer, pids: pids, broker: broker)
         report.relayPaced = paced
         say("relay paced at \(options.rate)/s: \(paced.summary)")
         await publisher.close()
@@ -181,26 +184,27 @@ public struct BenchRun: Sendable {
 
     /// Publishes every payment at once and waits for each to complete (or for the stall timeout).
     private func burst(_ payments: [BenchLoad.Payment], publisher: BenchPublisher, observer: BenchObserver,
-                       pids: [String: Int32]) async throws -> BurstResult {
+                       pids: [String: Int32], broker: Int32?) async throws -> BurstResult {
         observer.expect(payments.map(\.key))
-        let cpuBefore = pids.compactMapValues(ProcessCPU.seconds(pid:))
+        let measuring = CPUUse.start(pids: pids, broker: broker)
         let start = ContinuousClock.now
         try await publisher.publish(payments[...])
         let keys = payments.map(\.key)
         try await waitForCompletion(keys, observer: observer)
-        let cpuAfter = pids.compactMapValues(ProcessCPU.seconds(pid:))
+        let cpu = measuring()
         let arrivals = keys.compactMap(observer.arrival(of:))
         let last = arrivals.max() ?? start
         return BurstResult(payments: payments.count, completed: arrivals.count, failed: observer.failures(of: keys),
                            seconds: Self.seconds(last - start),
-                           cpuSeconds: Dictionary(uniqueKeysWithValues: cpuAfter.compactMap { name, after in
-                               cpuBefore[name].map { (name, after - $0) } }))
+                           cpu: cpu)
     }
 
     /// Publishes the payments at `options.rate` per second, noting when each was handed to the
     /// producer, then waits for each to complete.
-    private func paced(_ payments: [BenchLoad.Payment], publisher: BenchPublisher, observer: BenchObserver) async throws -> PacedResult {
+    private func paced(_ payments: [BenchLoad.Payment], publisher: BenchPublisher, observer: BenchObserver,
+                       pids: [String: Int32], broker: Int32?) async throws -> PacedResult {
         observer.expect(payments.map(\.key))
+        let measuring = CPUUse.start(pids: pids, broker: broker)
         var publishedAt = [ContinuousClock.Instant](repeating: .now, count: payments.count)
         var publishedMs = [Int64](repeating: 0, count: payments.count)
         let start = ContinuousClock.now
@@ -227,6 +231,7 @@ public struct BenchRun: Sendable {
         let publishSeconds = Self.seconds(ContinuousClock.now - start)
         let keys = payments.map(\.key)
         try await waitForCompletion(keys, observer: observer)
+        let cpu = measuring()
         var latencies: [Double] = []
         for (index, key) in keys.enumerated() {
             if let arrival = observer.arrival(of: key) { latencies.append(Self.seconds(arrival - publishedAt[index]) * 1000) }
@@ -234,7 +239,7 @@ public struct BenchRun: Sendable {
         latencies.sort()
         return PacedResult(payments: payments.count, completed: latencies.count, failed: observer.failures(of: keys),
                            rate: Double(payments.count) / publishSeconds, latenciesMs: latencies,
-                           published: zip(keys, publishedMs).map { ($0, $1) })
+                           published: zip(keys, publishedMs).map { ($0, $1) }, cpu: cpu)
     }
 
     /// Stops `daemon` (SIGTERM), publishes a few payments and waits until they are on its input

@@ -18,3 +18,37 @@ public enum ProcessCPU {
     /// CPU seconds of this process.
     public static var own: Double { seconds(pid: getpid()) ?? 0 }
 }
+
+/// CPU used over a stretch of a run by the measured processes (daemons or relay hops), by the
+/// broker and by the bench itself (publisher and reader), and the wall time it took.
+public struct CPUUse: Sendable {
+    public var processes: [String: Double] = [:]
+    public var broker: Double?
+    public var bench: Double = 0
+    public var wallSeconds: Double = 0
+
+    /// The share of the machine's cores all of them kept busy.
+    public var busyShare: Double {
+        wallSeconds > 0 ? (processes.values.reduce(0, +) + (broker ?? 0) + bench)
+            / (wallSeconds * Double(ProcessInfo.processInfo.activeProcessorCount)) : 0
+    }
+
+    /// Starts measuring; `end()` gives the use since.
+    static func start(pids: [String: Int32], broker: Int32?) -> () -> CPUUse {
+        let before = pids.compactMapValues(ProcessCPU.seconds(pid:))
+        let brokerBefore = broker.flatMap(ProcessCPU.seconds(pid:))
+        let ownBefore = ProcessCPU.own
+        let started = ContinuousClock.now
+        return {
+            let elapsed = ContinuousClock.now - started
+            var use = CPUUse()
+            use.wallSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            for (name, pid) in pids {
+                if let from = before[name], let to = ProcessCPU.seconds(pid: pid) { use.processes[name] = to - from }
+            }
+            if let brokerBefore, let broker, let now = ProcessCPU.seconds(pid: broker) { use.broker = now - brokerBefore }
+            use.bench = ProcessCPU.own - ownBefore
+            return use
+        }
+    }
+}

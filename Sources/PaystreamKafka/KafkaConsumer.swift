@@ -34,6 +34,8 @@ public final class KafkaConsumer: @unchecked Sendable {
         var assignment: Set<TopicPartition> = []
         var pendingRebalance: Rebalance?
         var closed = false
+        /// `wake()` was called: the poll in progress (or the next) returns at once.
+        var woken = false
     }
 
     /// - Parameter groupID: the consumer group; nil for a consumer that only uses `assign`.
@@ -93,8 +95,20 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// The partitions currently assigned.
     public var assignment: Set<TopicPartition> { state.withLock { $0.assignment } }
 
+    /// Makes the poll in progress return now (with what it has, maybe nothing), or the next one
+    /// if none is in progress. Any thread may call it: the worker's publisher does when a
+    /// publish round's delivery reports are all in, so that the loop settles it at once.
+    public func wake() {
+        // Under the lock: `close` marks the consumer closed under it before destroying the queue.
+        state.withLock { state in
+            guard !state.closed else { return }
+            state.woken = true
+            rd_kafka_queue_yield(consumerQueue)
+        }
+    }
+
     /// Waits up to `maxWait` for a first record, then takes whatever else is ready, up to
-    /// `maxRecords`. Returns early with a rebalance when one arrives.
+    /// `maxRecords`. Returns early with a rebalance when one arrives, or when `wake()` is called.
     public func poll(maxRecords: Int, maxWait: Duration) async throws -> ConsumerPoll {
         let waitMs = Int(maxWait.components.seconds * 1000 + maxWait.components.attoseconds / 1_000_000_000_000_000)
         return try await client.blocking { [self] in try pollBlocking(maxRecords: maxRecords, waitMs: waitMs) }
@@ -106,11 +120,15 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
         var result = ConsumerPoll()
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(waitMs) * 1_000_000
+        let takeWake = { [state] in state.withLock { state in defer { state.woken = false }; return state.woken } }
         while result.records.count < maxRecords {
+            if result.records.isEmpty && takeWake() { break }
             let now = DispatchTime.now().uptimeNanoseconds
             // Wait only for the first record; after that take what is ready.
-            let timeout: Int32 = result.records.isEmpty ? Int32(now >= deadline ? 0 : (deadline - now) / 1_000_000) : 0
+            // Rounded up: a wait of under a millisecond must not become a spin of zero-time polls.
+            let timeout: Int32 = result.records.isEmpty ? Int32(now >= deadline ? 0 : (deadline - now + 999_999) / 1_000_000) : 0
             guard let event = rd_kafka_queue_poll(consumerQueue, timeout) else {
+                if takeWake() { break }
                 if result.records.isEmpty && DispatchTime.now().uptimeNanoseconds < deadline { continue }
                 break
             }

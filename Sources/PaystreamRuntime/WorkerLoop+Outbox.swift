@@ -13,7 +13,8 @@ public struct ProducerFailure: Error, CustomStringConvertible {
 }
 
 /// A publish round of one shard on its way to the broker: its rows, handed to the producer when
-/// the round is made, and the producer's answers once they are all in.
+/// the round is made, and the producer's answers once they are all in (`landed` is called then:
+/// the worker wakes its poll, so that the round is settled at once).
 final class PublishRound: @unchecked Sendable {
     let partition: Int32
     let rows: [OutboxMessage]
@@ -21,7 +22,8 @@ final class PublishRound: @unchecked Sendable {
     private var results: [Result<DeliveryReport, KafkaError>]?
     private var waiter: CheckedContinuation<[Result<DeliveryReport, KafkaError>], Never>?
 
-    init(partition: Int32, rows: [OutboxMessage], messages: [OutgoingMessage], producer: KafkaProducer) {
+    init(partition: Int32, rows: [OutboxMessage], messages: [OutgoingMessage], producer: KafkaProducer,
+         landed: @escaping @Sendable () -> Void) {
         self.partition = partition
         self.rows = rows
         producer.produce(messages) { [self] results in
@@ -31,6 +33,7 @@ final class PublishRound: @unchecked Sendable {
                 return self.waiter
             }
             waiter?.resume(returning: results)
+            landed()
         }
     }
 
@@ -137,7 +140,8 @@ extension WorkerLoop {
         worker.statistics.notePublishRounds(roundsSincePoll)
         for (partition, rows) in batches {
             roundsInFlight[partition, default: []].append(
-                PublishRound(partition: partition, rows: rows, messages: rows.map(Self.outgoing), producer: producer))
+                PublishRound(partition: partition, rows: rows, messages: rows.map(Self.outgoing), producer: producer,
+                             landed: { [consumer] in consumer.wake() }))
             worker.statistics.noteRoundsInFlight(roundsInFlight[partition]!.count)
         }
     }

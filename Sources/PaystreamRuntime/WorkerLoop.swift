@@ -60,9 +60,8 @@ final class WorkerLoop<S: Stage> {
     /// all, and the next round of the same shard starts only then, so a shard's rows leave in order.
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            // While a round is on its way, poll briefly so that it is settled soon after it lands.
-            let wait = roundsInFlight.isEmpty ? worker.settings.maxBatchWait : min(worker.settings.maxBatchWait, .milliseconds(2))
-            let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords, maxWait: wait)
+            // A round that lands wakes the poll (`PublishRound`), so that it is settled at once.
+            let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords, maxWait: worker.settings.maxBatchWait)
             lastPoll = .now
             roundsSincePoll = 0
             // Reference updates that arrived meanwhile count for this batch already.

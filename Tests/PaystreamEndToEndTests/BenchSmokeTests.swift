@@ -20,8 +20,10 @@ struct BenchSmokeTests {
         #expect(pipeline.completed == 150 && pipeline.perSecond > 0)
         #expect(Set(pipeline.cpuSeconds.keys) == ["payment-worker", "channel-sandbox", "settlement-worker", "notifier"])
         #expect(pipeline.cpuSeconds.values.allSatisfy { $0 > 0 }, "\(pipeline.cpuSeconds)")
+        #expect((pipeline.cpu.broker ?? 0) > 0 && pipeline.cpu.bench > 0 && pipeline.cpu.busyShare > 0, "\(pipeline.cpu)")
         let paced = try #require(report.pipelinePaced)
         #expect(paced.completed == 100 && paced.percentile(99) >= paced.percentile(50))
+        #expect(paced.cpu.processes.count == 4 && (paced.cpu.broker ?? 0) > 0 && paced.cpu.wallSeconds > 0, "\(paced.cpu)")
         #expect(paced.hops.count == 4 && paced.hops.allSatisfy { $0.1 > 0 }, "\(paced.hops)")
         #expect(report.restarts.map(\.daemon) == ["payment-worker", "channel-sandbox", "notifier"])
         #expect(report.restarts.allSatisfy { ($0.firstOutputSeconds ?? 0) >= ($0.assignedSeconds ?? .infinity) - 0.1
