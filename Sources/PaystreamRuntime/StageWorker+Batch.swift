@@ -11,8 +11,6 @@ struct BatchOutcome: Sendable {
     var forwarded: [String: Int] = [:]
     /// The outbox rows the transaction queued, in order (see `StageContext.queued`).
     var queued: [OutboxMessage] = []
-    /// The outbox watermark the transaction stored, if it stored one.
-    var watermarkStored: Int64?
 }
 
 extension StageWorker {

@@ -94,8 +94,7 @@ extension WorkerLoop {
         for (partition, mark) in watermarks.sorted(by: { $0.key < $1.key }) where mark.known > mark.stored {
             guard all || ContinuousClock.now - mark.storedAt >= Watermark.idleWrite, let shard = shards[partition] else { continue }
             let now = worker.clock.now(), sequence = mark.known
-            let write: @Sendable (Database) throws -> Void = { try RuntimeTables.storePublishedThrough($0, sequence, now: now) }
-            if Task.isCancelled { try Self.writeBlocking(shard, write) } else { try await shard.write(write) }
+            try await Self.write(shard) { try RuntimeTables.storePublishedThrough($0, sequence, now: now) }
             watermarkStored(partition, sequence)
         }
     }
@@ -225,12 +224,11 @@ extension WorkerLoop {
     }
 
     /// A shard's part of a round: each row with nil (delivered) or the broker's error. The
-    /// watermark moves over the rows up to the first one that failed, in this round or an earlier
-    /// one still unsent (delivered or refused for
-    /// good, and a refused row's dead letter queued); a round delivered whole only moves it in
-    /// memory. Rows after a failed one that did arrive are marked sent one by one, and refused
-    /// rows are moved to their dead-letter topic, in one transaction (blocking when the task is
-    /// cancelled, see above) that also stores the watermark.
+    /// watermark moves over the rows (delivered, or refused for good with their dead letter
+    /// queued) up to the first one that failed, in this round or an earlier one still unsent; a
+    /// round delivered whole only moves it in memory. Rows after a failed one that did arrive are
+    /// marked sent one by one, and refused rows are moved to their dead-letter topic, in one
+    /// transaction that also stores the watermark.
     private func settle(_ shard: ShardStore, partition: Int32, _ outcomes: [(OutboxMessage, KafkaError?)]) async throws {
         let now = worker.clock.now()
         let topics = worker.topics
@@ -262,7 +260,7 @@ extension WorkerLoop {
                                           now: now)
             }
         }
-        if Task.isCancelled { try Self.writeBlocking(shard, write) } else { try await shard.write(write) }
+        try await Self.write(shard, write)
         watermarks[partition]!.known = known
         watermarkStored(partition, watermark)
         if !refused.isEmpty { pendingPublish.insert(partition) }
@@ -272,8 +270,11 @@ extension WorkerLoop {
         try shard.read { try RuntimeTables.unsent($0, limit: limit, after: after) }
     }
 
-    private static func writeBlocking(_ shard: ShardStore, _ body: (Database) throws -> Void) throws {
-        try shard.write(body)
+    /// A transaction of `shard`; blocking when the task is cancelled (GRDB's async calls throw
+    /// then, and what the loop settles on its way out must still be written).
+    private static func write(_ shard: ShardStore, _ body: @escaping @Sendable (Database) throws -> Void) async throws {
+        func blocking() throws { try shard.write(body) }
+        if Task.isCancelled { try blocking() } else { try await shard.write(body) }
     }
 
     private func noteDeliveryFailure(_ failures: [KafkaError]) throws {

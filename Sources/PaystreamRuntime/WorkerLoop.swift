@@ -33,7 +33,8 @@ final class WorkerLoop<S: Stage> {
     var lastPoll = ContinuousClock.now
     /// Publish rounds run since that poll.
     var roundsSincePoll = 0
-    /// The publish rounds on their way to the broker, by shard (at most one per shard).
+    /// The publish rounds on their way to the broker, by shard, in the order they were made (at
+    /// most `WorkerSettings.roundsInFlight` per shard).
     var roundsInFlight: [Int32: [PublishRound]] = [:]
     /// Shards with a failed row in a settled round not yet published again: later rounds'
     /// delivered rows are marked one by one until a round read from the shard starts over.
@@ -56,8 +57,8 @@ final class WorkerLoop<S: Stage> {
     }
 
     /// Poll, decide and commit, publish — pipelined: a batch's outbox goes to the broker while
-    /// the loop polls and decides the next one; its rows are marked sent once the broker has them
-    /// all, and the next round of the same shard starts only then, so a shard's rows leave in order.
+    /// the loop polls and decides the next one; a shard's rounds are handed to the producer in the
+    /// order they were made and settled in that order, so a shard's rows leave in order.
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             // A round that lands wakes the poll (`PublishRound`), so that it is settled at once.
@@ -118,9 +119,11 @@ final class WorkerLoop<S: Stage> {
             work.append((partition, batch, shard))
         }
         let worker = self.worker, routing = self.routing
+        // Each shard's transaction also stores the watermark the loop has not stored yet.
+        let watermarks = Dictionary(uniqueKeysWithValues: work.map { ($0.0, unstoredWatermark($0.0)) })
         let outcomes = try await withThrowingTaskGroup(of: (Int32, BatchOutcome).self) { group in
             for (partition, batch, shard) in work {
-                let watermark = unstoredWatermark(partition)
+                let watermark = watermarks[partition] ?? nil
                 group.addTask {
                     (partition, try await Self.decide(batch, partition: partition, shard: shard, worker: worker, routing: routing,
                                                       watermark: watermark))
@@ -131,7 +134,7 @@ final class WorkerLoop<S: Stage> {
             return outcomes
         }
         for (partition, outcome) in outcomes {
-            watermarkStored(partition, outcome.watermarkStored)
+            watermarkStored(partition, watermarks[partition] ?? nil)
             worker.statistics.addForwarded(outcome.forwarded)
             noteQueued(outcome.queued, partition: partition)
         }
@@ -155,9 +158,7 @@ final class WorkerLoop<S: Stage> {
                     try await shard.write { db in
                         // First: a republish in the batch copies only what the shard has as published.
                         try Self.store(watermark, db: db, now: worker.clock.now())
-                        var outcome = try worker.applyBatch(batch, partition: partition, routing: routing, savepoints: savepoints, db: db)
-                        outcome.watermarkStored = watermark
-                        return outcome
+                        return try worker.applyBatch(batch, partition: partition, routing: routing, savepoints: savepoints, db: db)
                     }
                 }
             }
@@ -168,9 +169,7 @@ final class WorkerLoop<S: Stage> {
                 "kafka.partition": "\(partition)", "error": "\(error)"])
             return try await shard.write { db in
                 try Self.store(watermark, db: db, now: worker.clock.now())
-                var outcome = try worker.applyBatch(batch, partition: partition, routing: routing, isolating: true, db: db)
-                outcome.watermarkStored = watermark
-                return outcome
+                return try worker.applyBatch(batch, partition: partition, routing: routing, isolating: true, db: db)
             }
         }
     }

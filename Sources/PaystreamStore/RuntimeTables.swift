@@ -299,14 +299,8 @@ public enum RuntimeTables {
                 """), arguments: [id + "#republish:", id + "#republish;"]) ?? 0
             var copy = original
             copy.eventID = "\(id)#republish:\(copies + 1)"
-            let headers: String = row["headers"]
-            try db.cachedStatement(sql: """
-                INSERT INTO outbox (event_id, topic, key, value, headers, created_at, partition) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [copy.eventID, copy.topic, row["key"] as DatabaseValue, copy.value, headers,
-                                         timestamp(now), copy.partition])
-            copy.sequence = db.lastInsertedRowID
-            copy.sent = false
-            added.append(copy)
+            // The copy's id is new: it is always stored.
+            if let stored = try enqueued(db, copy, now: now) { added.append(stored) }
         }
         return added
     }
