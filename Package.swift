@@ -67,14 +67,14 @@ let package = Package(
         // One module per stage, as a library so that tests run it in-process or on the stage
         // harness; each executable links its own.
         .target(name: "PaymentWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
-        .target(name: "SettlementWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", grdb]),
+        .target(name: "SettlementWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
         .target(name: "Notifier", dependencies: ["PaystreamRuntime"]),
         .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "PaystreamLedger", "PaystreamReference",
                                                  argumentParser, grdb]),
 
         .executableTarget(name: "payment-worker", dependencies: ["PaymentWorker", "PaystreamReference", argumentParser]),
-        .executableTarget(name: "settlement-worker", dependencies: ["SettlementWorker", argumentParser]),
+        .executableTarget(name: "settlement-worker", dependencies: ["SettlementWorker", "PaystreamReference", argumentParser]),
         .executableTarget(name: "notifier", dependencies: ["Notifier", argumentParser]),
         .executableTarget(name: "channel-sandbox", dependencies: ["ChannelSandbox", argumentParser]),
         .executableTarget(name: "paystream", dependencies: ["PaystreamAdmin", argumentParser]),

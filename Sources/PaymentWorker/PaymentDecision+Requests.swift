@@ -110,6 +110,7 @@ extension PaymentDecision {
         try open(source: payment, beneficiary: beneficiary(of: payment, currency), definitions: definitions, in: &ledger)
 
         if request.type == .repayment {
+            if let rejection = try repaymentTargetRejection(request) { return try refuse(rejection) }
             let usage = max(0, -(ledger.balance(of: PaymentRecord.creditLine(request.payerID, currency))?.posted.minorUnits ?? 0))
             let pending = try PaymentTables.pendingRepayments(db, payerID: request.payerID, currency: currency.code)
             let outstanding = Money(minorUnits: max(0, usage - pending), currency: currency)
@@ -134,6 +135,9 @@ extension PaymentDecision {
 
         try PaymentTables.addToDailyTotals(db, payerID: request.payerID, amount: request.amount, day: day)
         try PaymentTables.insert(db, payment)
+        if let target = request.repaysPaymentID {
+            try PaymentTables.setRepaymentTarget(db, repaymentID: payment.paymentID, paymentID: target)
+        }
         try emitEvent(for: payment, type: .authorized)
         switch funding {
         case .channel:

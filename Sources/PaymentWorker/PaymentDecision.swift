@@ -48,6 +48,7 @@ struct PaymentDecision {
                                             sourceEventID: eventID, merchant: merchant)
             try context.emit(handoff, topic: topics.settlementRequests, key: merchant, eventID: handoff.eventId)
         }
+        if payment.type == .repayment { try handOffRepayment(payment, sourceEventID: eventID) }
     }
 
     func settlementRequest(for payment: PaymentRecord, type: SettlementRequestType, amount: Int64, eventID: String,

@@ -90,7 +90,62 @@ public enum PaymentTables {
         // FX bookings: the conversions' rate snapshots and the rounding carry (LedgerTables).
         ("payment-v4-fx", { db in try LedgerTables.createFX(db) }),
         ("payment-v5-ledger-hold-check", { db in try LedgerTables.rebuildHoldCheck(db) }),
+        // Repayments handed to settlement: the payment a repayment names, and how each captured
+        // repayment was shared among the post-paid and installment payments it paid back.
+        ("payment-v6-repayments", { db in
+            try db.execute(sql: """
+                CREATE TABLE repayment_target (
+                    repayment_id TEXT PRIMARY KEY NOT NULL,
+                    payment_id TEXT NOT NULL
+                );
+                CREATE TABLE repayment_allocation (
+                    repayment_id TEXT NOT NULL,
+                    payment_id TEXT NOT NULL,
+                    amount INTEGER NOT NULL CHECK (amount > 0),
+                    PRIMARY KEY (repayment_id, payment_id)
+                );
+                CREATE INDEX repayment_allocation_payment ON repayment_allocation(payment_id);
+                """)
+        }),
     ])
+
+    /// A credit-funded payment and what the payer still owes on it.
+    struct Outstanding {
+        let payment: PaymentRecord
+        let outstanding: Int64
+    }
+
+    /// The payer's post-paid and installment payments in `currency` with something left to
+    /// repay, oldest capture first (or just `only`, if given and outstanding).
+    static func outstandingCredit(_ db: Database, payerID: String, currency: String, only: String? = nil) throws -> [Outstanding] {
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT p.*, p.captured - p.refunded
+                   - coalesce((SELECT sum(a.amount) FROM repayment_allocation a WHERE a.payment_id = p.payment_id), 0) AS outstanding
+            FROM payment p
+            WHERE p.payer_id = ? AND p.currency = ? AND p.type = 'payment' AND p.funding = 'credit' AND p.captured > 0
+                  AND (? IS NULL OR p.payment_id = ?)
+            ORDER BY p.captured_at, p.payment_id
+            """), arguments: [payerID, currency, only, only])
+        return try rows.compactMap { row in
+            let outstanding: Int64 = row["outstanding"]
+            return outstanding > 0 ? Outstanding(payment: try record(from: row), outstanding: outstanding) : nil
+        }
+    }
+
+    static func setRepaymentTarget(_ db: Database, repaymentID: String, paymentID: String) throws {
+        try db.cachedStatement(sql: "INSERT INTO repayment_target (repayment_id, payment_id) VALUES (?, ?)")
+            .execute(arguments: [repaymentID, paymentID])
+    }
+
+    static func repaymentTarget(_ db: Database, repaymentID: String) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT payment_id FROM repayment_target WHERE repayment_id = ?"),
+                            arguments: [repaymentID])
+    }
+
+    static func allocateRepayment(_ db: Database, repaymentID: String, paymentID: String, amount: Int64) throws {
+        try db.cachedStatement(sql: "INSERT INTO repayment_allocation (repayment_id, payment_id, amount) VALUES (?, ?, ?)")
+            .execute(arguments: [repaymentID, paymentID, amount])
+    }
 
     struct LoggedRequest {
         let fingerprint: String

@@ -49,7 +49,7 @@ public struct OfflineStageBench: Sendable {
                                     stateDirectory: directory, topics: topics, partitionCount: partitions, clock: clock, logger: logger)
         let sandbox = OfflineShards(stage: ChannelSandboxStage(topics: topics, stateDirectory: directory), stateDirectory: directory,
                                     topics: topics, partitionCount: partitions, clock: clock, logger: logger)
-        let settlement = OfflineShards(stage: SettlementStage(topics: topics, settings: try SettlementStage.Settings()),
+        let settlement = OfflineShards(stage: SettlementStage(topics: topics, settings: try SettlementStage.Settings(), reference: TestReference.standard),
                                        stateDirectory: directory, topics: topics, partitionCount: partitions, clock: clock, logger: logger)
         let notifier = OfflineShards(stage: NotifierStage(topics: topics), stateDirectory: directory, topics: topics,
                                      partitionCount: partitions, clock: clock, logger: logger)

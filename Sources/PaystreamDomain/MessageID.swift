@@ -27,6 +27,17 @@ public enum MessageID {
         "sr:\(part(payer)):\(part(payment)):refund:\(part(refundRequest))"
     }
 
+    /// The hand-off of a repayment's part to settlement:
+    /// `sr:<payer>:<payment>:repayment:<repayment>` (`payment` is the one repaid).
+    public static func settlementRepayment(payer: String, payment: String, repayment: String) -> String {
+        "sr:\(part(payer)):\(part(payment)):repayment:\(part(repayment))"
+    }
+
+    /// A settlement event after the booking: `se:<payer>:<payment>:<sequence>` (2, 3, …).
+    public static func settlementEvent(payer: String, payment: String, sequence: Int) -> String {
+        "se:\(part(payer)):\(part(payment)):\(sequence)"
+    }
+
     /// A booked settlement: `se:<payer>:<payment>:booked`.
     public static func settlementBooked(payer: String, payment: String) -> String {
         "se:\(part(payer)):\(part(payment)):booked"

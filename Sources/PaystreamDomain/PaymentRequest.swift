@@ -20,12 +20,15 @@ public struct PaymentRequestMessage: Sendable, Codable, Hashable {
     public var settlementCurrency: String?
     public var createdAt: String?
     public var metadata: JSONValue?
+    /// For a `repayment`: the post-paid or installment payment it pays back. Absent: the
+    /// payer's oldest outstanding ones in the currency, in turn.
+    public var repaysPaymentId: String?
 
     public init(schema: String? = PaymentRequestMessage.schemaName, type: String? = "payment", requestId: String?,
                 paymentId: String? = nil, orderId: String? = nil, payerId: String?, merchantId: String?,
                 amount: Int64?, currency: String?, method: String?, channel: String?,
                 settlement: SettlementTerms? = nil, splits: [Split]? = nil, settlementCurrency: String? = nil,
-                createdAt: String? = nil, metadata: JSONValue? = nil) {
+                createdAt: String? = nil, metadata: JSONValue? = nil, repaysPaymentId: String? = nil) {
         self.schema = schema
         self.type = type
         self.requestId = requestId
@@ -42,6 +45,7 @@ public struct PaymentRequestMessage: Sendable, Codable, Hashable {
         self.settlementCurrency = settlementCurrency
         self.createdAt = createdAt
         self.metadata = metadata
+        self.repaysPaymentId = repaysPaymentId
     }
 }
 
@@ -145,6 +149,8 @@ public struct PaymentRequest: Sendable, Hashable {
     public let splits: [Split]
     public let settlementCurrency: String?
     public let metadata: JSONValue?
+    /// For a repayment: the payment it pays back, when the request names one.
+    public var repaysPaymentID: String? = nil
 
     /// Post-paid and installment payments are paid from the payer's credit line.
     public var drawsOnCredit: Bool { type == .payment && settlement.settlementMode != .prepaid }
@@ -264,6 +270,10 @@ extension PaymentRequestMessage {
         if let metadata, case .object = metadata {} else if metadata != nil {
             return invalid("metadata must be a JSON object")
         }
+        if let repays = repaysPaymentId {
+            guard kind == .repayment else { return invalid("repays_payment_id is only for a repayment") }
+            guard !repays.isEmpty else { return invalid("repays_payment_id, when given, names a payment") }
+        }
         let splits = self.splits ?? []
         var splitTotal: Int64 = 0
         for split in splits {
@@ -273,11 +283,13 @@ extension PaymentRequestMessage {
             guard !overflow, sum <= amount else { return invalid("splits sum to more than the amount") }
             splitTotal = sum
         }
-        return .success(PaymentRequest(
+        var request = PaymentRequest(
             type: kind, requestID: requestId, paymentID: paymentId ?? "pay-\(requestId)", orderID: orderId,
             payerID: payerId, merchantID: merchant, amount: Money(minorUnits: amount, currency: currency),
             method: method, channel: channel, settlement: terms, splits: splits,
-            settlementCurrency: settlementCurrency, metadata: metadata))
+            settlementCurrency: settlementCurrency, metadata: metadata)
+        request.repaysPaymentID = repaysPaymentId
+        return .success(request)
     }
 
     /// Applies the rules that need no stored state to a refund or cancel.

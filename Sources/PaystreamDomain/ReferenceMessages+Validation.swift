@@ -47,6 +47,9 @@ extension MerchantReference {
     public static let installmentFinancingValues = ["upfront", "per_installment"]
 
     private static func feeProblem(_ fee: Fee) -> String? {
+        if let onRefund = fee.onRefund, !Fee.onRefundValues.contains(onRefund) {
+            return "on_refund '\(onRefund)' is not one of \(Fee.onRefundValues.joined(separator: ", "))"
+        }
         do {
             _ = try FeePlan(basisPoints: fee.basisPoints, fixed: fee.fixed)
             return nil

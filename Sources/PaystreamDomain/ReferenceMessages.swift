@@ -29,11 +29,29 @@ public struct MerchantReference: Sendable, Codable, Hashable {
     public struct Fee: Sendable, Codable, Hashable {
         public var basisPoints: Int64
         public var fixed: Int64
+        /// What a refund does with the fee: `return` (reversed pro rata with the other parts, the
+        /// default) or `keep` (the platform keeps it and the merchant bears it).
+        public var onRefund: String?
 
-        public init(basisPoints: Int64, fixed: Int64 = 0) {
+        public init(basisPoints: Int64, fixed: Int64 = 0, onRefund: String? = nil) {
             self.basisPoints = basisPoints
             self.fixed = fixed
+            self.onRefund = onRefund
         }
+
+        /// The values `on_refund` may take.
+        public static let onRefundValues = ["return", "keep"]
+
+        /// Whether a refund gives the fee back (pro rata).
+        public var returnedOnRefund: Bool { onRefund != "keep" }
+    }
+
+    /// The fee entry for `method`: its own, else the default, else none.
+    public func fee(for method: String) -> Fee { fees?[method] ?? defaultFee ?? Fee(basisPoints: 0) }
+
+    /// The platform's commission plan.
+    public func commissionPlan() throws(SettlementError) -> CommissionPlan {
+        try CommissionPlan(basisPoints: commissionBasisPoints ?? 0)
     }
 
     public struct Payout: Sendable, Codable, Hashable {
@@ -71,7 +89,7 @@ public struct MerchantReference: Sendable, Codable, Hashable {
 
     /// The fee plan for `method`: its own entry, else the default, else no fee.
     public func feePlan(for method: String) throws(SettlementError) -> FeePlan {
-        let fee = fees?[method] ?? defaultFee ?? Fee(basisPoints: 0)
+        let fee = fee(for: method)
         return try FeePlan(basisPoints: fee.basisPoints, fixed: fee.fixed)
     }
 }

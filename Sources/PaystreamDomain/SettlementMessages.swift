@@ -4,6 +4,9 @@ public enum SettlementRequestType: String, Sendable, CaseIterable {
     case capture
     /// `amount` of a settled payment given back to the payer.
     case refund
+    /// `amount` repaid by the payer on a post-paid or installment payment (`payment_id`), through
+    /// `method`; `repayment_id` names the repayment.
+    case repayment
 }
 
 /// Captured money handed to settlement (`settlement-request/v1` on `settlement.requests`, keyed by merchant).
@@ -27,10 +30,12 @@ public struct SettlementRequest: Sendable, Codable, Hashable, WireKeyed {
     public var settlementCurrency: String?
     public var capturedAt: String
     public var sourceEventId: String
+    /// For a `repayment`: the repayment's own payment id (the payer's request).
+    public var repaymentId: String?
 
     public init(eventId: String, type: String, paymentId: String, orderId: String?, payerId: String, merchantId: String,
                 amount: Int64, currency: String, method: String, settlement: SettlementTerms, splits: [Split],
-                settlementCurrency: String?, capturedAt: String, sourceEventId: String) {
+                settlementCurrency: String?, capturedAt: String, sourceEventId: String, repaymentId: String? = nil) {
         self.eventId = eventId
         self.type = type
         self.paymentId = paymentId
@@ -45,6 +50,7 @@ public struct SettlementRequest: Sendable, Codable, Hashable, WireKeyed {
         self.settlementCurrency = settlementCurrency
         self.capturedAt = capturedAt
         self.sourceEventId = sourceEventId
+        self.repaymentId = repaymentId
     }
 
     /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
@@ -64,10 +70,16 @@ public struct SettlementRequest: Sendable, Codable, Hashable, WireKeyed {
         case settlementCurrency = "settlement_currency"
         case capturedAt = "captured_at"
         case sourceEventId = "source_event_id"
+        case repaymentId = "repayment_id"
     }
 }
 
 /// A settlement-side event (`settlement-event/v1` on `settlements.events`, keyed by merchant).
+///
+/// `amount`, `fee`, `commission`, `net` and `splits` are in `currency`, the payment's: on
+/// `settlement.booked` the breakdown booked, on `settlement.refunded` the parts reversed. What the
+/// merchant and suppliers receive in the settlement currency is in `net_settled` and
+/// `splits_settled`, priced by the `fx` snapshot when the currencies differ.
 public struct SettlementEvent: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "settlement-event/v1"
 
@@ -88,10 +100,37 @@ public struct SettlementEvent: Sendable, Codable, Hashable, WireKeyed {
     public var splits: [Split]
     public var settlementMode: String
     public var sourceEventId: String
+    /// The terms the booking used, frozen: fee plan, refund rule, commission.
+    public var pricing: SettlementPricing?
+    public var settlementCurrency: String?
+    /// The merchant's part in the settlement currency.
+    public var netSettled: Int64?
+    /// Each supplier's part in the settlement currency.
+    public var splitsSettled: [Split]?
+    /// The rate snapshot, when the settlement currency is not the payment's.
+    public var fx: FXSnapshot?
+    /// When the merchant's money booked by this event becomes available (`yyyy-MM-dd`, the
+    /// merchant's calendar); nil when it waits for installments.
+    public var availableOn: String?
+    /// `upfront` or `per_installment`, for installments.
+    public var installmentFinancing: String?
+    /// `installment.scheduled`: the whole schedule.
+    public var installments: [InstallmentInfo]?
+    /// `installment.due`, `.paid`, `.overdue`: the installment.
+    public var installment: InstallmentInfo?
+    /// `settlement.refunded`: the total reversed so far, in `currency`.
+    public var reversedTotal: Int64?
+    /// `settlement.repaid`, `installment.paid`: what the payer still owes on this payment.
+    public var outstanding: Int64?
+    /// For events caused by a refund or a repayment: the payment stage's request or payment id.
+    public var reference: String?
 
     public init(eventId: String, sequence: Int, occurredAt: String, type: String, paymentId: String, orderId: String?,
                 payerId: String, merchantId: String, amount: Int64, currency: String, fee: Int64, commission: Int64,
-                net: Int64, splits: [Split], settlementMode: String, sourceEventId: String) {
+                net: Int64, splits: [Split], settlementMode: String, sourceEventId: String, pricing: SettlementPricing? = nil,
+                settlementCurrency: String? = nil, netSettled: Int64? = nil, splitsSettled: [Split]? = nil, fx: FXSnapshot? = nil,
+                availableOn: String? = nil, installmentFinancing: String? = nil, installments: [InstallmentInfo]? = nil,
+                installment: InstallmentInfo? = nil, reversedTotal: Int64? = nil, outstanding: Int64? = nil, reference: String? = nil) {
         self.eventId = eventId
         self.sequence = sequence
         self.occurredAt = occurredAt
@@ -108,6 +147,18 @@ public struct SettlementEvent: Sendable, Codable, Hashable, WireKeyed {
         self.splits = splits
         self.settlementMode = settlementMode
         self.sourceEventId = sourceEventId
+        self.pricing = pricing
+        self.settlementCurrency = settlementCurrency
+        self.netSettled = netSettled
+        self.splitsSettled = splitsSettled
+        self.fx = fx
+        self.availableOn = availableOn
+        self.installmentFinancing = installmentFinancing
+        self.installments = installments
+        self.installment = installment
+        self.reversedTotal = reversedTotal
+        self.outstanding = outstanding
+        self.reference = reference
     }
 
     /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
@@ -129,6 +180,108 @@ public struct SettlementEvent: Sendable, Codable, Hashable, WireKeyed {
         case splits
         case settlementMode = "settlement_mode"
         case sourceEventId = "source_event_id"
+        case pricing
+        case settlementCurrency = "settlement_currency"
+        case netSettled = "net_settled"
+        case splitsSettled = "splits_settled"
+        case fx
+        case availableOn = "available_on"
+        case installmentFinancing = "installment_financing"
+        case installments
+        case installment
+        case reversedTotal = "reversed_total"
+        case outstanding
+        case reference
+    }
+}
+
+/// The terms a settlement was priced with, as booked (later reference changes do not touch them).
+public struct SettlementPricing: Sendable, Codable, Hashable, WireKeyed {
+    public var feeBasisPoints: Int64
+    public var feeFixed: Int64
+    /// `return` or `keep`: what refunds do with the fee.
+    public var feeOnRefund: String
+    public var commissionBasisPoints: Int64
+    public var commissionFixed: Int64
+
+    public init(feeBasisPoints: Int64, feeFixed: Int64, feeOnRefund: String, commissionBasisPoints: Int64, commissionFixed: Int64) {
+        self.feeBasisPoints = feeBasisPoints
+        self.feeFixed = feeFixed
+        self.feeOnRefund = feeOnRefund
+        self.commissionBasisPoints = commissionBasisPoints
+        self.commissionFixed = commissionFixed
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case feeBasisPoints = "fee_basis_points"
+        case feeFixed = "fee_fixed"
+        case feeOnRefund = "fee_on_refund"
+        case commissionBasisPoints = "commission_basis_points"
+        case commissionFixed = "commission_fixed"
+    }
+}
+
+/// A rate snapshot as a settlement used it: `source_amount` of `base` became `converted_amount` of
+/// `quote` at `rate` (units of quote per unit of base), rounded with `rounding`.
+public struct FXSnapshot: Sendable, Codable, Hashable, WireKeyed {
+    public var base: String
+    public var quote: String
+    public var rate: String
+    public var source: String
+    public var asOf: String
+    public var rounding: String
+    public var sourceAmount: Int64
+    public var convertedAmount: Int64
+
+    public init(base: String, quote: String, rate: String, source: String, asOf: String, rounding: String, sourceAmount: Int64,
+                convertedAmount: Int64) {
+        self.base = base
+        self.quote = quote
+        self.rate = rate
+        self.source = source
+        self.asOf = asOf
+        self.rounding = rounding
+        self.sourceAmount = sourceAmount
+        self.convertedAmount = convertedAmount
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case base, quote, rate, source
+        case asOf = "as_of"
+        case rounding
+        case sourceAmount = "source_amount"
+        case convertedAmount = "converted_amount"
+    }
+}
+
+/// One installment of a payment's schedule, as settlement events carry it.
+public struct InstallmentInfo: Sendable, Codable, Hashable, WireKeyed {
+    public var number: Int
+    public var dueDate: String
+    /// What the payer owes for it, in the payment's currency (lowered by refunds).
+    public var amount: Int64
+    /// What the payer has paid of it.
+    public var paid: Int64
+    /// `scheduled`, `due`, `overdue`, `paid` or `cancelled` (a refund took all of it).
+    public var status: String
+    /// The merchant's share released when it is paid (`per_installment` financing), in the
+    /// settlement currency.
+    public var merchantShare: Int64?
+
+    public init(number: Int, dueDate: String, amount: Int64, paid: Int64, status: String, merchantShare: Int64? = nil) {
+        self.number = number
+        self.dueDate = dueDate
+        self.amount = amount
+        self.paid = paid
+        self.status = status
+        self.merchantShare = merchantShare
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case number
+        case dueDate = "due_date"
+        case amount, paid, status
+        case merchantShare = "merchant_share"
     }
 }
 

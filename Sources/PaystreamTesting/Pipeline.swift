@@ -22,6 +22,8 @@ public final class InProcessPipeline: @unchecked Sendable {
     private var tasks: [Task<Void, any Error>] = []
     /// The live reference data of each payment worker started, with the task that runs it.
     private var liveReferences: [(data: LiveReferenceData, task: Task<Void, any Error>)] = []
+    /// The settlement workers' live reference data: waited for like the payment workers'.
+    private var otherLiveReferences: [(data: LiveReferenceData, task: Task<Void, any Error>)] = []
     /// Where every reference record published through `publishReference` landed.
     private var publishedReference: [DeliveryReport] = []
 
@@ -80,6 +82,7 @@ public final class InProcessPipeline: @unchecked Sendable {
             live = data
             paymentReference = data
         }
+        let settlementLive = reference == nil ? LiveReferenceData(topics: topics) : nil
         let task = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 func add<S: Stage>(_ stage: S) {
@@ -95,7 +98,9 @@ public final class InProcessPipeline: @unchecked Sendable {
                     case .paymentWorker:
                         add(PaymentStage(topics: topics, policy: policy, reference: paymentReference, settings: payment))
                     case .channelSandbox: add(ChannelSandboxStage(topics: topics, settings: sandbox, stateDirectory: directory))
-                    case .settlementWorker: add(SettlementStage(topics: topics, settings: settlement))
+                    case .settlementWorker:
+                        // Each worker keeps its own copy of live reference data, as each daemon does.
+                        add(SettlementStage(topics: topics, settings: settlement, reference: reference ?? settlementLive!))
                     case .notifier: add(NotifierStage(topics: topics))
                     }
                 }
@@ -105,6 +110,7 @@ public final class InProcessPipeline: @unchecked Sendable {
         lock.withLock {
             tasks.append(task)
             if let live, components.contains(.paymentWorker) { liveReferences.append((live, task)) }
+            if let settlementLive, components.contains(.settlementWorker) { otherLiveReferences.append((settlementLive, task)) }
         }
         return task
     }
@@ -146,7 +152,7 @@ public final class InProcessPipeline: @unchecked Sendable {
     /// (workers whose task was cancelled are not waited for).
     public func waitForReference(_ reports: [DeliveryReport], timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
-        let live = lock.withLock { liveReferences.filter { !$0.task.isCancelled }.map(\.data) }
+        let live = lock.withLock { (liveReferences + otherLiveReferences).filter { !$0.task.isCancelled }.map(\.data) }
         while !live.allSatisfy({ data in reports.allSatisfy { data.hasRead(topic: $0.topic, partition: $0.partition, offset: $0.offset) } }) {
             guard ContinuousClock.now < deadline else {
                 throw TestSupportError("the workers did not read the reference records within \(timeout)")

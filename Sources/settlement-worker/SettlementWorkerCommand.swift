@@ -1,19 +1,20 @@
 import ArgumentParser
 import PaystreamRuntime
+import PaystreamReference
 import SettlementWorker
 
 @main
 struct SettlementWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "settlement-worker",
-        abstract: "Books captured payments for merchants and suppliers.",
+        abstract: "Settles captured payments to merchants and suppliers on the merchant-side ledger.",
         discussion: "Configuration: flags, then PAYSTREAM_* environment variables, then the YAML file (--config), then defaults. See Config/README.md.")
 
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
         let code = await Daemon.run(name: "settlement-worker", options: options, stageDefaults: try SettlementStage.Settings()) { config in
-            SettlementStage(topics: config.topics, settings: config.stage)
+            SettlementStage(topics: config.topics, settings: config.stage, reference: LiveReferenceData(topics: config.topics))
         }
         if code != 0 { throw ExitCode(code) }
     }

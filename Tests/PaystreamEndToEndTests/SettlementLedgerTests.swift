@@ -3,6 +3,7 @@ import GRDB
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamLedger
+import PaystreamReference
 import PaystreamRuntime
 import PaystreamStore
 import PaystreamTesting
@@ -14,35 +15,39 @@ import Testing
 @Suite("settlement-worker: the merchant-side ledger")
 struct SettlementLedgerTests {
     static func request(_ type: SettlementRequestType, payment: String, amount: Int64, refund: String = "",
-                        currency: String = "CNY", splits: [Split] = []) -> Data {
+                        currency: String = "CNY", settlementCurrency: String? = nil, splits: [Split] = []) -> Data {
         let id = type == .capture ? MessageID.settlementCapture(payer: "user-1", payment: payment)
             : MessageID.settlementRefund(payer: "user-1", payment: payment, refundRequest: refund)
         return try! Wire.encode(SettlementRequest(
             eventId: id, type: type.rawValue, paymentId: payment, orderId: nil, payerId: "user-1", merchantId: "m-1", amount: amount,
-            currency: currency, method: "card", settlement: SettlementTerms(mode: "prepaid"), splits: splits, settlementCurrency: nil,
+            currency: currency, method: "card", settlement: SettlementTerms(mode: "prepaid"), splits: splits, settlementCurrency: settlementCurrency,
             capturedAt: "2026-11-30T00:00:00.000Z", sourceEventId: "pe:user-1:\(payment):2"))
     }
 
     @Test("a capture and a refund are postings on accounts per currency with stored balances; the ledger's invariants hold")
     func bookings() throws {
-        let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(feeBasisPoints: 60)), partitions: 1)
+        let merchant = MerchantReference(merchantId: "m-1", status: .active, settlementCurrency: "CNY", defaultFee: .init(basisPoints: 60),
+                                         suppliers: ["supplier-1"])
+        let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(),
+                                                 reference: StaticReferenceData(merchants: [merchant])), partitions: 1)
         try h.send(topic: h.topics.settlementRequests, [
             ("m-1", Self.request(.capture, payment: "p-1", amount: 10_000, splits: [Split(partyId: "supplier-1", amount: 1_000)])),
-            ("m-1", Self.request(.capture, payment: "p-2", amount: 500, currency: "USD")),
+            ("m-1", Self.request(.capture, payment: "p-2", amount: 500, currency: "USD", settlementCurrency: "USD")),
             ("m-1", Self.request(.refund, payment: "p-1", amount: 2_000, refund: "rf-1")),
         ])
-        #expect(h.deadLetters.isEmpty, "\(h.deadLetters.map(\.errorMessage))")
+        #expect(h.deadLetters.isEmpty, "\(h.deadLetters.map { $0.errorMessage })")
         let balances = try h.read { db in
             try Row.fetchAll(db, sql: "SELECT account_id, posted, normal_side FROM ledger_account ORDER BY account_id").map {
                 "\($0["account_id"] as String) \($0["normal_side"] as String) \($0["posted"] as Int64)"
             }
         }.flatMap { $0 }
+        // The refund of 2,000 of 10,000 takes a fifth of each part: 12 of the fee, 200 of the split, 1,788 of the net.
         #expect(balances == [
-            "clearing:card:CNY debit 8000", "clearing:card:USD debit 500", "fee_revenue:CNY credit 60", "fee_revenue:USD credit 3",
-            "merchant_payable:m-1:CNY credit 6940", "merchant_payable:m-1:USD credit 497", "supplier_payable:supplier-1:CNY credit 1000",
+            "clearing:card:CNY debit 8000", "clearing:card:USD debit 500", "fee_revenue:CNY credit 48", "fee_revenue:USD credit 3",
+            "merchant_pending:m-1:CNY credit 7152", "merchant_pending:m-1:USD credit 497", "supplier_payable:supplier-1:CNY credit 800",
         ])
         #expect(try h.read { try LedgerTables.verify($0) }.flatMap { $0 }.isEmpty)
-        #expect(h.decoded(SettlementEvent.self, on: h.topics.settlementEvents).map(\.net) == [8_940, 497])
+        #expect(h.decoded(SettlementEvent.self, on: h.topics.settlementEvents).map { $0.net } == [8_940, 497, 1_788])
     }
 
     @Test("a shard made before the domain ledger is migrated: old entries become postings on per-currency accounts with balances")

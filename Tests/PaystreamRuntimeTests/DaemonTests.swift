@@ -28,7 +28,7 @@ struct DaemonConfigurationTests {
         sqlite: { synchronous: NORMAL, allow_unsafe_synchronous: true }
         outbox: { delivery_failure_timeout_ms: 5000 }
         kafka: { "fetch.wait.max.ms": 10, "client.id": file-client }
-        stage: { fee_basis_points: 25, fee_fixed: 3 }
+        stage: { installment_grace_days: 5, timer_interval_ms: 250 }
         """.write(toFile: file, atomically: true, encoding: .utf8)
         let env = ["PAYSTREAM_CONFIG": file, "PAYSTREAM_BROKERS": "env:2", "PAYSTREAM_STATE_DIR": "/from/env",
                    "PAYSTREAM_KAFKA_SASL_PASSWORD": "secret"]
@@ -45,8 +45,8 @@ struct DaemonConfigurationTests {
         #expect(config.kafkaProperties["fetch.wait.max.ms"] == "10")
         #expect(config.kafkaProperties["sasl.password"] == "secret")
         #expect(config.kafka.properties["client.id"] == "file-client")
-        #expect(config.stage.feeBasisPoints == 25)
-        #expect(config.stage.feeFixed == 3)
+        #expect(config.stage.installmentGraceDays == 5)
+        #expect(config.stage.timerIntervalMs == 250)
         #expect(config.groupID == "file.paystream.settlement-worker")
     }
 
@@ -70,7 +70,8 @@ struct DaemonConfigurationTests {
     @Test("unknown keys and bad values in the file are refused", arguments: [
         ("bacth: { max_records: 5 }", "unknown key(s) bacth"),
         ("batch: { max_records: -1 }", "batch.max_records must be positive"),
-        ("stage: { fee_basis_points: 20000 }", "fee_basis_points"),
+        ("stage: { installment_grace_days: 400 }", "installment_grace_days"),
+        ("stage: { fee_basis_points: 60 }", "fees come from each merchant's fee plan"),
         ("batch: [1, 2]", "batch"),
         ("- just a list", "expected a mapping"),
     ])

@@ -17,16 +17,46 @@ extension Ledger {
     /// FX accounts open on first use.
     public mutating func postConversion(_ conversion: FXConversion, id: PostingID, debit: AccountID, credit: AccountID,
                                         postedAt: Date) throws(LedgerError) {
+        let credited: Entry
+        do { credited = try .credit(credit, conversion.converted) } catch { throw .money(error) }
+        try postConversion(conversion, id: id, baseEntries: [.debit(debit, conversion.source)], quoteEntries: [credited],
+                           postedAt: postedAt)
+    }
+
+    /// Books a posting that spans two currencies, priced by `conversion`, with any number of legs
+    /// on each side: `baseEntries` (in the base currency) must net to a debit of
+    /// `conversion.source`, and `quoteEntries` (in the quote currency) to a credit of some
+    /// amount Q — usually `conversion.converted`. The posting adds
+    ///
+    ///     Cr fx:BASE           source      (base)
+    ///     Dr fx:QUOTE          Q + r       (quote)
+    ///     Cr fx_rounding:QUOTE r           (quote)
+    ///
+    /// with `r` settled from the rounding carry as in `postConversion(_:id:debit:credit:postedAt:)`.
+    /// When Q is not the converted amount (a reversal priced from booked amounts at the original
+    /// snapshot), the difference stays on `fx:QUOTE`, the FX position. A negative source
+    /// reverses every side. FX accounts open on first use; a refused posting leaves the ledger
+    /// as it was.
+    public mutating func postConversion(_ conversion: FXConversion, id: PostingID, baseEntries: [Entry], quoteEntries: [Entry],
+                                        postedAt: Date) throws(LedgerError) {
         let base = conversion.source.currency
         let quote = conversion.converted.currency
+        let baseNet = baseEntries.reduce(Int128(0)) { $0 + Int128($1.amount.minorUnits) }
+        if let odd = (baseEntries.filter { $0.amount.currency.code != base.code } + quoteEntries.filter { $0.amount.currency.code != quote.code }).first {
+            throw .currencyMismatch(odd.account, expected: odd.amount.currency.code == base.code ? quote.code : base.code,
+                                    found: odd.amount.currency.code)
+        }
+        guard baseNet == Int128(conversion.source.minorUnits) else {
+            throw .unbalanced(id, currency: base.code, imbalance: clamped(baseNet - Int128(conversion.source.minorUnits)))
+        }
+        let quoteNet = quoteEntries.reduce(Int128(0)) { $0 + Int128($1.amount.minorUnits) }
+        guard let quoteTotal = Int64(exactly: -quoteNet) else { throw .money(.overflow) }
         let posting: Posting
         do throws(MoneyError) {
-            let legs: [Entry] = [
-                .debit(debit, conversion.source),
+            let legs: [Entry] = baseEntries + [
                 try .credit(.fxPosition(base), conversion.source),
-                .debit(.fxPosition(quote), conversion.converted),
-                try .credit(credit, conversion.converted),
-            ]
+                .debit(.fxPosition(quote), Money(minorUnits: quoteTotal, currency: quote)),
+            ] + quoteEntries
             posting = try settlingRoundingCarry(of: Posting(id: id, entries: legs.filter { !$0.amount.isZero },
                                                             conversions: [conversion], postedAt: postedAt))
         } catch {

@@ -10,6 +10,10 @@ public enum SettlementError: Error, Sendable, Hashable, CustomStringConvertible 
     case invalidInstallments(String)
     /// Parts of a breakdown that do not add up to the gross, or a negative part.
     case unbalancedBreakdown(String)
+    /// A refund or cancellation that cannot be taken from the stored breakdown.
+    case invalidReversal(String)
+    /// A refund above what is left of the booked gross.
+    case reversalExceedsBooking(requested: Int64, available: Int64)
     case money(MoneyError)
 
     public var code: String {
@@ -19,6 +23,8 @@ public enum SettlementError: Error, Sendable, Hashable, CustomStringConvertible 
         case .splitsExceedNet: "splits_exceed_net"
         case .invalidInstallments: "invalid_installments"
         case .unbalancedBreakdown: "unbalanced_breakdown"
+        case .invalidReversal: "invalid_reversal"
+        case .reversalExceedsBooking: "reversal_exceeds_booking"
         case .money(let error): error.code
         }
     }
@@ -31,6 +37,9 @@ public enum SettlementError: Error, Sendable, Hashable, CustomStringConvertible 
             "splits of \(requested) exceed the \(available) left after fee and commission"
         case .invalidInstallments(let reason): "invalid installments: \(reason)"
         case .unbalancedBreakdown(let reason): "settlement breakdown does not balance: \(reason)"
+        case .invalidReversal(let reason): "invalid reversal: \(reason)"
+        case .reversalExceedsBooking(let requested, let available):
+            "a reversal of \(requested) exceeds the \(available) left of the booked gross"
         case .money(let error): error.description
         }
     }

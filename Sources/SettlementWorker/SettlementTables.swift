@@ -1,0 +1,403 @@
+import Foundation
+import GRDB
+import PaystreamDomain
+import PaystreamLedger
+import PaystreamRuntime
+import PaystreamStore
+
+/// The settlement stage's tables: the merchant-side ledger (`LedgerTables`), and for each booked
+/// payment its settlement line (the terms it was priced with, frozen), the parts of its breakdown
+/// with what refunds reversed of each, the merchant's money waiting for its payout date
+/// (releases), and the installment schedule.
+public enum SettlementTables {
+    public static let schema = StageSchema([
+        ("settlement-v1", { db in
+            try db.execute(sql: """
+                CREATE TABLE settlement (
+                    payment_id TEXT PRIMARY KEY NOT NULL,
+                    merchant_id TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    currency TEXT NOT NULL,
+                    fee INTEGER NOT NULL,
+                    net INTEGER NOT NULL,
+                    mode TEXT NOT NULL,
+                    source_event_id TEXT NOT NULL,
+                    booked_at TEXT NOT NULL
+                );
+                CREATE TABLE ledger_entry (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    posting_id TEXT NOT NULL,
+                    account TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    posted_at TEXT NOT NULL
+                );
+                CREATE INDEX ledger_entry_posting ON ledger_entry(posting_id);
+                CREATE INDEX ledger_entry_account ON ledger_entry(account, currency);
+                """)
+        }),
+        // A payment downstream of the payment stage is (payer_id, payment_id): two payers may use
+        // the same payment_id.
+        ("settlement-v2-payer-payment", { db in
+            try db.execute(sql: """
+                CREATE TABLE settlement_v2 (
+                    payer_id TEXT NOT NULL,
+                    payment_id TEXT NOT NULL,
+                    merchant_id TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    currency TEXT NOT NULL,
+                    fee INTEGER NOT NULL,
+                    net INTEGER NOT NULL,
+                    mode TEXT NOT NULL,
+                    source_event_id TEXT NOT NULL,
+                    booked_at TEXT NOT NULL,
+                    PRIMARY KEY (payer_id, payment_id)
+                );
+                INSERT INTO settlement_v2 (payer_id, payment_id, merchant_id, amount, currency, fee, net, mode, source_event_id, booked_at)
+                    SELECT '', payment_id, merchant_id, amount, currency, fee, net, mode, source_event_id, booked_at FROM settlement;
+                DROP TABLE settlement;
+                ALTER TABLE settlement_v2 RENAME TO settlement;
+                """)
+        }),
+        // The merchant-side ledger becomes the domain `Ledger`, persisted by LedgerTables like the
+        // payer side: accounts per currency (`<name>:<CCY>`, clearing debit-normal, the payables
+        // and revenues credit-normal) with stored balances, postings, entries, the FX carry.
+        ("settlement-v3-domain-ledger", { db in
+            try db.execute(sql: """
+                DROP INDEX ledger_entry_posting;
+                DROP INDEX ledger_entry_account;
+                ALTER TABLE ledger_entry RENAME TO settlement_entry_v1;
+                """)
+            try LedgerTables.create(db)
+            try LedgerTables.createFX(db)
+            try db.execute(sql: """
+                INSERT INTO ledger_posting (posting_id, posted_at)
+                    SELECT posting_id, MIN(posted_at) FROM settlement_entry_v1 GROUP BY posting_id ORDER BY MIN(id);
+                INSERT INTO ledger_entry (posting_id, account_id, currency, amount)
+                    SELECT posting_id, account || ':' || currency, currency, amount FROM settlement_entry_v1 ORDER BY id;
+                INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending)
+                    SELECT account || ':' || currency, currency,
+                           CASE WHEN account LIKE 'clearing:%' THEN 'debit' ELSE 'credit' END, NULL,
+                           CASE WHEN account LIKE 'clearing:%' THEN SUM(amount) ELSE -SUM(amount) END, 0
+                    FROM settlement_entry_v1 GROUP BY account, currency;
+                DROP TABLE settlement_entry_v1;
+                """)
+        }),
+        ("settlement-v4-ledger-hold-check", { db in try LedgerTables.rebuildHoldCheck(db) }),
+        // Pricing from reference data, frozen per payment; the parts of each breakdown with their
+        // reversals; releases to the merchant on the payout date; installment schedules. Lines
+        // booked before (one fee, everything else to `merchant_payable`) become lines with a fee
+        // part and a merchant part on `merchant_payable`, so their refunds still reverse them.
+        ("settlement-v5-lines", { db in
+            try db.execute(sql: """
+                CREATE TABLE settlement_line (
+                    payer_id TEXT NOT NULL,
+                    payment_id TEXT NOT NULL,
+                    merchant_id TEXT NOT NULL,
+                    order_id TEXT,
+                    mode TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    gross INTEGER NOT NULL CHECK (gross > 0),
+                    reversed INTEGER NOT NULL DEFAULT 0 CHECK (reversed >= 0 AND reversed <= gross),
+                    repaid INTEGER NOT NULL DEFAULT 0,
+                    settlement_currency TEXT NOT NULL,
+                    source_account TEXT NOT NULL,
+                    pricing TEXT NOT NULL,
+                    fx TEXT,
+                    payout_calendar TEXT,
+                    installment_financing TEXT,
+                    sequence INTEGER NOT NULL,
+                    source_event_id TEXT NOT NULL,
+                    captured_at TEXT NOT NULL,
+                    booked_at TEXT NOT NULL,
+                    PRIMARY KEY (payer_id, payment_id)
+                );
+                CREATE TABLE settlement_part (
+                    payer_id TEXT NOT NULL,
+                    payment_id TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind = 'fee' OR kind = 'commission' OR kind = 'supplier' OR kind = 'merchant'),
+                    party TEXT NOT NULL,
+                    account TEXT NOT NULL,
+                    booked INTEGER NOT NULL CHECK (booked >= 0),
+                    reversed INTEGER NOT NULL DEFAULT 0 CHECK (reversed >= 0),
+                    settled_currency TEXT NOT NULL,
+                    booked_settled INTEGER NOT NULL CHECK (booked_settled >= 0),
+                    reversed_settled INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (payer_id, payment_id, position)
+                );
+                CREATE TABLE settlement_release (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    payer_id TEXT NOT NULL,
+                    payment_id TEXT NOT NULL,
+                    merchant_id TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    amount INTEGER NOT NULL CHECK (amount > 0),
+                    reversed INTEGER NOT NULL DEFAULT 0 CHECK (reversed >= 0 AND reversed <= amount),
+                    available_on TEXT NOT NULL,
+                    available_at TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status = 'pending' OR status = 'available')
+                );
+                CREATE INDEX settlement_release_payment ON settlement_release(payer_id, payment_id);
+                CREATE INDEX settlement_release_due ON settlement_release(available_at) WHERE status = 'pending';
+                CREATE TABLE installment (
+                    payer_id TEXT NOT NULL,
+                    payment_id TEXT NOT NULL,
+                    number INTEGER NOT NULL,
+                    due_date TEXT NOT NULL,
+                    due_at TEXT NOT NULL,
+                    overdue_at TEXT NOT NULL,
+                    amount INTEGER NOT NULL CHECK (amount >= 0),
+                    paid INTEGER NOT NULL DEFAULT 0 CHECK (paid >= 0 AND paid <= amount),
+                    merchant_share INTEGER NOT NULL DEFAULT 0 CHECK (merchant_share >= 0),
+                    status TEXT NOT NULL,
+                    PRIMARY KEY (payer_id, payment_id, number)
+                );
+                CREATE INDEX installment_scheduled ON installment(due_at) WHERE status = 'scheduled';
+                CREATE INDEX installment_due ON installment(overdue_at) WHERE status = 'due';
+
+                INSERT INTO settlement_line (payer_id, payment_id, merchant_id, order_id, mode, method, currency, gross, settlement_currency,
+                                             source_account, pricing, sequence, source_event_id, captured_at, booked_at)
+                    SELECT payer_id, payment_id, merchant_id, NULL, mode, '', currency, amount, currency, '', '{}', 1, source_event_id,
+                           booked_at, booked_at
+                    FROM settlement WHERE amount > 0;
+                INSERT INTO settlement_part (payer_id, payment_id, position, kind, party, account, booked, settled_currency, booked_settled)
+                    SELECT payer_id, payment_id, 0, 'fee', '', 'fee_revenue:' || currency, fee, currency, fee FROM settlement WHERE amount > 0;
+                INSERT INTO settlement_part (payer_id, payment_id, position, kind, party, account, booked, settled_currency, booked_settled)
+                    SELECT payer_id, payment_id, 1, 'merchant', merchant_id, 'merchant_payable:' || merchant_id || ':' || currency,
+                           amount - fee, currency, amount - fee FROM settlement WHERE amount > 0;
+                """)
+        }),
+    ])
+
+    // MARK: lines
+
+    /// A booked payment: the terms it was priced with and what has happened to it since.
+    struct Line {
+        var payerID: String
+        var paymentID: String
+        var merchantID: String
+        var orderID: String?
+        var mode: String
+        var method: String
+        var currency: String
+        var gross: Int64
+        var reversed: Int64
+        var repaid: Int64
+        var settlementCurrency: String
+        /// The account the gross was debited to, without its currency: `clearing:<method>` for
+        /// prepaid, `receivable:<payer>` for post-paid and installments.
+        var sourceAccount: String
+        var pricing: SettlementPricing?
+        var fx: FXSnapshot?
+        var payoutCalendar: PayoutCalendar?
+        var installmentFinancing: String?
+        /// The sequence of the line's last event.
+        var sequence: Int
+        var sourceEventID: String
+        var capturedAt: String
+        var bookedAt: String
+    }
+
+    static func insert(_ db: Database, _ line: Line) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO settlement_line (payer_id, payment_id, merchant_id, order_id, mode, method, currency, gross, reversed, repaid,
+                                         settlement_currency, source_account, pricing, fx, payout_calendar, installment_financing,
+                                         sequence, source_event_id, captured_at, booked_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [line.payerID, line.paymentID, line.merchantID, line.orderID, line.mode, line.method, line.currency,
+                             line.gross, line.reversed, line.repaid, line.settlementCurrency, line.sourceAccount,
+                             try json(line.pricing) ?? "{}", try json(line.fx), try json(line.payoutCalendar),
+                             line.installmentFinancing, line.sequence, line.sourceEventID, line.capturedAt, line.bookedAt])
+    }
+
+    static func update(_ db: Database, _ line: Line) throws {
+        try db.cachedStatement(sql: """
+            UPDATE settlement_line SET reversed = ?, repaid = ?, sequence = ? WHERE payer_id = ? AND payment_id = ?
+            """).execute(arguments: [line.reversed, line.repaid, line.sequence, line.payerID, line.paymentID])
+    }
+
+    static func line(_ db: Database, payer: String, payment: String) throws -> Line? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM settlement_line WHERE payer_id = ? AND payment_id = ?"),
+                                         arguments: [payer, payment]) else { return nil }
+        return Line(payerID: row["payer_id"], paymentID: row["payment_id"], merchantID: row["merchant_id"], orderID: row["order_id"],
+                    mode: row["mode"], method: row["method"], currency: row["currency"], gross: row["gross"], reversed: row["reversed"],
+                    repaid: row["repaid"], settlementCurrency: row["settlement_currency"], sourceAccount: row["source_account"],
+                    pricing: try decoded(SettlementPricing.self, row["pricing"]), fx: try decoded(FXSnapshot.self, row["fx"]),
+                    payoutCalendar: try decoded(PayoutCalendar.self, row["payout_calendar"]),
+                    installmentFinancing: row["installment_financing"], sequence: row["sequence"],
+                    sourceEventID: row["source_event_id"], capturedAt: row["captured_at"], bookedAt: row["booked_at"])
+    }
+
+    // MARK: parts
+
+    enum PartKind: String {
+        case fee, commission, supplier, merchant
+    }
+
+    /// One part of a line's breakdown: booked in the payment's currency (`booked`) and in the
+    /// currency it is owed in (`bookedSettled`: the settlement currency for suppliers and the
+    /// merchant, the payment's for fee and commission), with what refunds reversed of each.
+    struct Part {
+        var position: Int
+        var kind: PartKind
+        var party: String
+        /// The account it was credited to, with its currency (for the merchant: where its money
+        /// ends up once available).
+        var account: String
+        var booked: Int64
+        var reversed: Int64
+        var settledCurrency: String
+        var bookedSettled: Int64
+        var reversedSettled: Int64
+    }
+
+    static func insert(_ db: Database, parts: [Part], payer: String, payment: String) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO settlement_part (payer_id, payment_id, position, kind, party, account, booked, reversed, settled_currency,
+                                         booked_settled, reversed_settled)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for part in parts {
+            try statement.execute(arguments: [payer, payment, part.position, part.kind.rawValue, part.party, part.account, part.booked,
+                                              part.reversed, part.settledCurrency, part.bookedSettled, part.reversedSettled])
+        }
+    }
+
+    static func update(_ db: Database, parts: [Part], payer: String, payment: String) throws {
+        let statement = try db.cachedStatement(sql: """
+            UPDATE settlement_part SET reversed = ?, reversed_settled = ? WHERE payer_id = ? AND payment_id = ? AND position = ?
+            """)
+        for part in parts {
+            try statement.execute(arguments: [part.reversed, part.reversedSettled, payer, payment, part.position])
+        }
+    }
+
+    static func parts(_ db: Database, payer: String, payment: String) throws -> [Part] {
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM settlement_part WHERE payer_id = ? AND payment_id = ? ORDER BY position"),
+                         arguments: [payer, payment]).map { row in
+            guard let kind = PartKind(rawValue: row["kind"]) else {
+                throw DeadLetter(code: "corrupt_state", message: "settlement part of kind '\(row["kind"] as String)'")
+            }
+            return Part(position: row["position"], kind: kind, party: row["party"], account: row["account"], booked: row["booked"],
+                        reversed: row["reversed"], settledCurrency: row["settled_currency"], bookedSettled: row["booked_settled"],
+                        reversedSettled: row["reversed_settled"])
+        }
+    }
+
+    // MARK: releases
+
+    /// Merchant money on `merchant_pending` until its payout date.
+    struct Release {
+        var id: Int64
+        var payerID: String
+        var paymentID: String
+        var merchantID: String
+        var currency: String
+        var amount: Int64
+        var reversed: Int64
+        var availableOn: String
+        var availableAt: String
+        var status: String
+    }
+
+    static func addRelease(_ db: Database, payer: String, payment: String, merchant: String, currency: String, amount: Int64,
+                           availableOn: LocalDate, availableAt: Date) throws {
+        guard amount > 0 else { return }
+        try db.cachedStatement(sql: """
+            INSERT INTO settlement_release (payer_id, payment_id, merchant_id, currency, amount, available_on, available_at, status)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
+            """).execute(arguments: [payer, payment, merchant, currency, amount, availableOn.description, Wire.timestamp(availableAt)])
+    }
+
+    private static func release(from row: Row) -> Release {
+        Release(id: row["id"], payerID: row["payer_id"], paymentID: row["payment_id"], merchantID: row["merchant_id"],
+                currency: row["currency"], amount: row["amount"], reversed: row["reversed"], availableOn: row["available_on"],
+                availableAt: row["available_at"], status: row["status"])
+    }
+
+    /// The line's releases still pending, newest first (a refund takes from the newest).
+    static func pendingReleases(_ db: Database, payer: String, payment: String) throws -> [Release] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT * FROM settlement_release WHERE payer_id = ? AND payment_id = ? AND status = 'pending' ORDER BY id DESC
+            """), arguments: [payer, payment]).map(release(from:))
+    }
+
+    static func dueReleases(_ db: Database, now: String, limit: Int) throws -> [Release] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT * FROM settlement_release WHERE status = 'pending' AND available_at <= ? ORDER BY available_at, id LIMIT ?
+            """), arguments: [now, limit]).map(release(from:))
+    }
+
+    static func setRelease(_ db: Database, id: Int64, reversed: Int64, status: String) throws {
+        try db.cachedStatement(sql: "UPDATE settlement_release SET reversed = ?, status = ? WHERE id = ?")
+            .execute(arguments: [reversed, status, id])
+    }
+
+    // MARK: installments
+
+    struct InstallmentRow {
+        var number: Int
+        var dueDate: String
+        var dueAt: String
+        var overdueAt: String
+        var amount: Int64
+        var paid: Int64
+        var merchantShare: Int64
+        var status: String
+
+        var info: InstallmentInfo {
+            InstallmentInfo(number: number, dueDate: dueDate, amount: amount, paid: paid, status: status,
+                            merchantShare: merchantShare)
+        }
+    }
+
+    static func insert(_ db: Database, installments: [InstallmentRow], payer: String, payment: String) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO installment (payer_id, payment_id, number, due_date, due_at, overdue_at, amount, paid, merchant_share, status)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for row in installments {
+            try statement.execute(arguments: [payer, payment, row.number, row.dueDate, row.dueAt, row.overdueAt, row.amount, row.paid,
+                                              row.merchantShare, row.status])
+        }
+    }
+
+    static func installments(_ db: Database, payer: String, payment: String) throws -> [InstallmentRow] {
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM installment WHERE payer_id = ? AND payment_id = ? ORDER BY number"),
+                         arguments: [payer, payment]).map(installment(from:))
+    }
+
+    static func update(_ db: Database, installment row: InstallmentRow, payer: String, payment: String) throws {
+        try db.cachedStatement(sql: """
+            UPDATE installment SET amount = ?, paid = ?, merchant_share = ?, status = ? WHERE payer_id = ? AND payment_id = ? AND number = ?
+            """).execute(arguments: [row.amount, row.paid, row.merchantShare, row.status, payer, payment, row.number])
+    }
+
+    /// Installments whose due date has come (`scheduled`) or that are past their grace (`due`):
+    /// (payer, payment, installment), oldest first.
+    static func timedInstallments(_ db: Database, status: String, now: String, limit: Int) throws -> [(String, String, InstallmentRow)] {
+        let column = status == "scheduled" ? "due_at" : "overdue_at"
+        return try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT * FROM installment WHERE status = ? AND \(column) <= ? ORDER BY \(column), payer_id, payment_id, number LIMIT ?
+            """), arguments: [status, now, limit]).map { ($0["payer_id"], $0["payment_id"], installment(from: $0)) }
+    }
+
+    private static func installment(from row: Row) -> InstallmentRow {
+        InstallmentRow(number: row["number"], dueDate: row["due_date"], dueAt: row["due_at"], overdueAt: row["overdue_at"],
+                       amount: row["amount"], paid: row["paid"], merchantShare: row["merchant_share"], status: row["status"])
+    }
+
+    // MARK: JSON columns
+
+    private static func json<T: Encodable>(_ value: T?) throws -> String? {
+        guard let value else { return nil }
+        return String(decoding: try Wire.encode(value), as: UTF8.self)
+    }
+
+    private static func decoded<T: Decodable>(_ type: T.Type, _ text: String?) throws -> T? {
+        guard let text, text != "{}" else { return nil }
+        return try Wire.decodePlain(T.self, from: Data(text.utf8))
+    }
+}
