@@ -124,7 +124,7 @@ public enum PaymentTables {
             FROM payment p
             WHERE p.payer_id = ? AND p.currency = ? AND p.type = 'payment' AND p.funding = 'credit' AND p.captured > 0
                   AND (? IS NULL OR p.payment_id = ?)
-            ORDER BY p.captured_at, p.payment_id
+            ORDER BY p.captured_at, p.rowid
             """), arguments: [payerID, currency, only, only])
         return try rows.compactMap { row in
             let outstanding: Int64 = row["outstanding"]

@@ -48,6 +48,8 @@ struct PaymentReport {
         let sourceEventID: String
         let bookedAt: String
         let postings: [Posting]
+        /// The line's terms and what happened to it since, one sentence each.
+        var details: [String] = []
     }
 
     let payer: String
@@ -108,6 +110,12 @@ struct PaymentReport {
         for path in ShardStore.paths(stateDirectory: stateDirectory, stage: "settlement-worker") {
             let name = "settlement-worker/\((path as NSString).lastPathComponent)"
             try ShardStore.readOnly(path: path) { db in
+                if try db.tableExists("settlement_line") {
+                    if let found = try line(db, shard: name, payer: payer, paymentID: paymentID, idParts: idParts) {
+                        report.settlements.append(found)
+                    }
+                    return
+                }
                 guard try db.tableExists("settlement") else { return }
                 // Rows are (payer_id, payment_id); a row booked before the payer was stored has
                 // payer_id '' and is told apart by its merchant.
@@ -123,18 +131,63 @@ struct PaymentReport {
                 let legacy = storedPayer.isEmpty
                 let booking = legacy ? "booking:\(paymentID)" : "booking:\(idParts)"
                 let refunds = legacy ? "refund:sr:\(paymentID):refund:" : "refund:sr:\(idParts):refund:"
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT e.posting_id, e.account_id AS account, e.currency, e.amount, p.posted_at
-                    FROM ledger_entry e JOIN ledger_posting p ON p.posting_id = e.posting_id
-                    WHERE e.posting_id = ? OR substr(e.posting_id, 1, length(?)) = ? ORDER BY p.seq, e.rowid
-                    """, arguments: [booking, refunds, refunds])
                 report.settlements.append(Settlement(
                     shard: name, merchantID: merchant, amount: row["amount"], currency: row["currency"], fee: row["fee"],
                     net: row["net"], mode: row["mode"], sourceEventID: row["source_event_id"], bookedAt: row["booked_at"],
-                    postings: group(rows)))
+                    postings: try settlementPostings(db, ids: [booking], prefixes: [refunds])))
             }
         }
         return report
+    }
+
+    /// The settlement line of (`payer`, `paymentID`) in a migrated settlement shard: its terms,
+    /// parts, installments, and every posting made for it.
+    private static func line(_ db: Database, shard: String, payer: String, paymentID: String, idParts: String) throws -> Settlement? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM settlement_line WHERE payer_id = ? AND payment_id = ?",
+                                         arguments: [payer, paymentID]) else { return nil }
+        let currency: String = row["currency"], settled: String = row["settlement_currency"]
+        let parts = try Row.fetchAll(db, sql: "SELECT * FROM settlement_part WHERE payer_id = ? AND payment_id = ? ORDER BY position",
+                                     arguments: [payer, paymentID])
+        func part(_ kind: String) -> Int64 { parts.filter { ($0["kind"] as String) == kind }.reduce(0) { $0 + ($1["booked"] as Int64) } }
+        var details = ["terms: \(row["pricing"] as String)"]
+        if let fx: String = row["fx"] { details.append("fx: \(fx)") }
+        for part in parts {
+            let kind: String = part["kind"], party: String = part["party"]
+            details.append("  \(kind)\(party.isEmpty ? "" : " \(party)"): booked \(amount(part["booked"] as Int64, currency))"
+                + (part["settled_currency"] as String != currency || row["fx"] != nil
+                    ? " (\(amount(part["booked_settled"] as Int64, part["settled_currency"])))" : "")
+                + ", reversed \(amount(part["reversed"] as Int64, currency)) on \(part["account"] as String)")
+        }
+        details.append("reversed \(amount(row["reversed"] as Int64, currency)), repaid \(amount(row["repaid"] as Int64, currency))"
+            + ((row["installment_financing"] as String?).map { ", installments financed \($0)" } ?? ""))
+        for installment in try Row.fetchAll(db, sql: "SELECT * FROM installment WHERE payer_id = ? AND payment_id = ? ORDER BY number",
+                                            arguments: [payer, paymentID]) {
+            details.append("  installment \(installment["number"] as Int) due \(installment["due_date"] as String): "
+                + "\(amount(installment["amount"] as Int64, currency)), paid \(amount(installment["paid"] as Int64, currency)), "
+                + "\(installment["status"] as String)")
+        }
+        let releases = try Row.fetchAll(db, sql: "SELECT * FROM settlement_release WHERE payer_id = ? AND payment_id = ? ORDER BY id",
+                                        arguments: [payer, paymentID])
+        for release in releases {
+            details.append("  \(amount(release["amount"] as Int64, settled)) for the merchant, available on \(release["available_on"] as String): "
+                + "\(release["status"] as String)")
+        }
+        let postings = try settlementPostings(db, ids: ["booking:\(idParts)"] + releases.map { "available:\($0["id"] as Int64)" },
+                                              prefixes: ["refund:sr:\(idParts):refund:", "repayment:sr:\(idParts):repayment:"])
+        return Settlement(shard: shard, merchantID: row["merchant_id"], amount: row["gross"], currency: currency, fee: part("fee"),
+                          net: part("merchant"), mode: row["mode"], sourceEventID: row["source_event_id"], bookedAt: row["booked_at"],
+                          postings: postings, details: details)
+    }
+
+    private static func settlementPostings(_ db: Database, ids: [String], prefixes: [String]) throws -> [Posting] {
+        let conditions = Array(repeating: "e.posting_id = ?", count: ids.count)
+            + Array(repeating: "substr(e.posting_id, 1, length(?)) = ?", count: prefixes.count)
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT e.posting_id, e.account_id AS account, e.currency, e.amount, p.posted_at
+            FROM ledger_entry e JOIN ledger_posting p ON p.posting_id = e.posting_id
+            WHERE \(conditions.joined(separator: " OR ")) ORDER BY p.seq, e.rowid
+            """, arguments: StatementArguments(ids + prefixes.flatMap { [$0, $0] }))
+        return group(rows)
     }
 
     /// The outbox rows about the payment when it is the shard's: its events
@@ -258,6 +311,7 @@ struct PaymentReport {
         for line in settlements {
             lines.append("  booked \(line.bookedAt) (\(line.shard)) for merchant \(line.merchantID), mode \(line.mode), from \(line.sourceEventID)")
             lines.append("  amount \(Self.amount(line.amount, line.currency)), fee \(Self.amount(line.fee, line.currency)), net \(Self.amount(line.net, line.currency))")
+            lines += line.details.map { "  \($0)" }
             lines += Self.render(line.postings)
         }
         return lines.joined(separator: "\n")

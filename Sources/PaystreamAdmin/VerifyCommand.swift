@@ -16,7 +16,11 @@ struct VerifyCommand: ParsableCommand {
             read-only — safe while the daemons run. In payment-worker shards: every posting balances per \
             currency, no account below its floor, stored balances equal their entries, every hold resolved \
             at most once, and every payment's hold and refunds match its status. In settlement-worker \
-            shards: the same ledger invariants (the cross-stage totals are not checked yet). \
+            shards: the same ledger invariants, every settlement line's parts adding up to its gross with \
+            reversals within what was booked, and the merchant-side balances equal to what the lines call for. \
+            Across stages: for every payment, captured − refunded on the payment side equals booked − reversed \
+            on the settlement side, and the repayments handed over equal those settlement counts (a payment \
+            still in flight between the stages shows as a difference: verify a drained pipeline). \
             Prints one line per shard and every problem; exits 1 if there is any, 0 if all hold.
             """)
 
@@ -31,7 +35,7 @@ struct VerifyCommand: ParsableCommand {
         var shards = 0
         let checks: [(String, (Database) throws -> [String])] = [
             ("payment-worker", { try PaymentTables.consistencyProblems($0) }),
-            ("settlement-worker", { try LedgerTables.verify($0).map { "ledger: \($0)" } }),
+            ("settlement-worker", { try SettlementAudit.problems($0) }),
         ]
         for (stage, check) in checks {
             for path in ShardStore.paths(stateDirectory: directory, stage: stage) {
@@ -48,6 +52,10 @@ struct VerifyCommand: ParsableCommand {
             }
         }
         guard shards > 0 else { throw ValidationError("no shards under \(directory)") }
+        let across = try CrossStageCheck.problems(stateDirectory: directory)
+        print("across stages: \(across.isEmpty ? "ok" : "\(across.count) problem(s)")")
+        for problem in across { print("  \(problem)") }
+        problems += across.count
         print("\(shards) shards checked, \(problems) problem(s)")
         if problems > 0 { throw ExitCode(1) }
     }

@@ -153,11 +153,8 @@ struct MoneyComparison {
         var booked: [String: Line] = [:]
         var bookedRefunds: [String: Int64] = [:]
         for shard in try ShardInspection.read(stateDirectory: stateDirectory, stage: "settlement-worker", { db in
-            (try Row.fetchAll(db, sql: "SELECT payer_id, payment_id, amount, currency FROM settlement"),
-             try Row.fetchAll(db, sql: """
-                SELECT currency, SUM(amount) AS total FROM ledger_entry
-                WHERE posting_id LIKE 'refund:%' AND account_id LIKE 'merchant_payable:%' GROUP BY currency
-                """))
+            (try Row.fetchAll(db, sql: "SELECT payer_id, payment_id, gross AS amount, currency FROM settlement_line"),
+             try Row.fetchAll(db, sql: "SELECT currency, SUM(reversed) AS total FROM settlement_line GROUP BY currency"))
         }) {
             for row in shard.0 {
                 let payer: String = row["payer_id"], payment: String = row["payment_id"]

@@ -30,7 +30,9 @@ struct PaymentDocsTests {
                                  currency: nil, method: nil, channel: nil, status: "captured")
         event = try Wire.decode(PaymentEvent.self, from: try Wire.encode(event))
         #expect(event.type == "payment.disputed" && event.eventType == nil)
-        #expect(SettlementRequestType.allCases.map(\.rawValue) == ["capture", "refund"])
+        #expect(SettlementRequestType.allCases.map(\.rawValue) == ["capture", "refund", "repayment"])
+        for type in SettlementRequestType.allCases { #expect(text.contains("`\(type.rawValue)`"), "\(type.rawValue)") }
+        #expect(text.contains("`repays_payment_id`"))
         for mode in SettlementMode.allCases { #expect(text.contains("`\(mode.rawValue)`"), "\(mode.rawValue)") }
         #expect(SettlementTerms(mode: "weekly").settlementMode == nil && SettlementTerms(.installments, installments: 3).mode == "installments")
     }

@@ -109,6 +109,11 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 splits: [Split(partyId: "supplier-3", amount: 5_000)], settlementCurrency: "CNY",
                 createdAt: "2026-11-24T10:00:00Z", metadata: .object(["cart": .string("c-1")])))
         },
+        SchemaSample(file: "payment-request.v1.schema.json", schemaName: PaymentRequestMessage.schemaName, variant: "repayment naming its payment") {
+            try Wire.encode(PaymentRequestMessage(
+                type: "repayment", requestId: "repay-1", payerId: "user-42", merchantId: nil, amount: 3_334, currency: "CNY",
+                method: "online_banking", channel: "online_banking", repaysPaymentId: "pay-1001"))
+        },
         SchemaSample(file: "payment-request.v1.schema.json", schemaName: PaymentRequestMessage.schemaName, variant: "required fields") {
             try Wire.encode(PaymentRequestMessage(
                 requestId: "ord-1002-try-1", payerId: "user-43", merchantId: "m-7", amount: 5_000, currency: "CNY",
@@ -154,6 +159,13 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 splits: [Split(partyId: "supplier-3", amount: 5_000)], settlementCurrency: "CNY",
                 capturedAt: "2026-11-24T10:00:01.250Z", sourceEventId: "pe:user-42:pay-1001:2"))
         },
+        SchemaSample(file: "settlement-request.v1.schema.json", schemaName: SettlementRequest.schemaName, variant: "repayment") {
+            try Wire.encode(SettlementRequest(
+                eventId: "sr:user-42:pay-1001:repayment:pay-repay-1", type: "repayment", paymentId: "pay-1001", orderId: "ord-1001",
+                payerId: "user-42", merchantId: "m-7", amount: 3_334, currency: "CNY", method: "online_banking",
+                settlement: SettlementTerms(mode: "installments", installments: 6), splits: [], settlementCurrency: nil,
+                capturedAt: "2026-12-24T10:00:01.250Z", sourceEventId: "pe:user-42:pay-repay-1:2", repaymentId: "pay-repay-1"))
+        },
         SchemaSample(file: "settlement-request.v1.schema.json", schemaName: SettlementRequest.schemaName, variant: "required fields") {
             try Wire.encode(SettlementRequest(
                 eventId: "sr:user-43:pay-1002:capture", type: "capture", paymentId: "pay-1002", orderId: nil,
@@ -167,7 +179,15 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 type: "settlement.booked", paymentId: "pay-1001", orderId: "ord-1001", payerId: "user-42",
                 merchantId: "m-7", amount: 19_999, currency: "CNY", fee: 120, commission: 0, net: 14_879,
                 splits: [Split(partyId: "supplier-3", amount: 5_000)], settlementMode: "installments",
-                sourceEventId: "sr:user-42:pay-1001:capture"))
+                sourceEventId: "sr:user-42:pay-1001:capture",
+                pricing: SettlementPricing(feeBasisPoints: 60, feeFixed: 0, feeOnRefund: "return", commissionBasisPoints: 0, commissionFixed: 0),
+                settlementCurrency: "USD", netSettled: 2_089, splitsSettled: [Split(partyId: "supplier-3", amount: 702)],
+                fx: FXSnapshot(base: "CNY", quote: "USD", rate: "0.1404", source: "sample", asOf: "2026-11-24T00:00:00.000Z",
+                               rounding: "half_even", sourceAmount: 19_879, convertedAmount: 2_791),
+                availableOn: "2026-11-25", installmentFinancing: "upfront",
+                installments: [InstallmentInfo(number: 1, dueDate: "2026-12-24", amount: 3_334, paid: 0, status: "scheduled", merchantShare: 0)],
+                installment: InstallmentInfo(number: 1, dueDate: "2026-12-24", amount: 3_334, paid: 3_334, status: "paid"),
+                reversedTotal: 0, outstanding: 16_665, reference: "pay-repay-1"))
         },
         SchemaSample(file: "settlement-event.v1.schema.json", schemaName: SettlementEvent.schemaName, variant: "required fields") {
             try Wire.encode(SettlementEvent(
@@ -206,8 +226,8 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
         SchemaSample(file: "merchant.v1.schema.json", schemaName: MerchantReference.schemaName, variant: "all fields") {
             try Wire.encode(MerchantReference(
                 merchantId: "m-7", status: .active, settlementCurrency: "CNY",
-                fees: ["card": .init(basisPoints: 60), "wechat_pay": .init(basisPoints: 55, fixed: 10)],
-                defaultFee: .init(basisPoints: 60), commissionBasisPoints: 100,
+                fees: ["card": .init(basisPoints: 60), "wechat_pay": .init(basisPoints: 55, fixed: 10, onRefund: "keep")],
+                defaultFee: .init(basisPoints: 60, onRefund: "return"), commissionBasisPoints: 100,
                 payout: .init(delayDays: 1, cutoff: "22:00", timeZone: "Asia/Shanghai", businessDays: true),
                 suppliers: ["supplier-3"], installmentFinancing: "upfront", updatedAt: "2026-11-24T00:00:00Z"))
         },

@@ -171,7 +171,7 @@ struct CardPaymentTests {
         let entries = try ledgerEntries(pipeline.stateDirectory)
         #expect(entries.reduce(0) { $0 + $1.amount } == 0)
         #expect(Dictionary(entries.map { ($0.account, $0.amount) }, uniquingKeysWith: +) == [
-            "clearing:card:CNY": 19999, "merchant_payable:m-7:CNY": -14879, "fee_revenue:CNY": -120,
+            "clearing:card:CNY": 19999, "merchant_pending:m-7:CNY": -14879, "fee_revenue:CNY": -120,
             "supplier_payable:supplier-3:CNY": -5000,
         ])
     }
@@ -223,14 +223,15 @@ extension CardPaymentTests {
 
 func settlementRows(_ stateDirectory: String) throws -> [(payer: String, payment: String)] {
     try ShardInspection.read(stateDirectory: stateDirectory, stage: "settlement-worker") { db in
-        try Row.fetchAll(db, sql: "SELECT payer_id, payment_id FROM settlement").map { ($0["payer_id"] as String, $0["payment_id"] as String) }
+        try Row.fetchAll(db, sql: "SELECT payer_id, payment_id FROM settlement_line").map { ($0["payer_id"] as String, $0["payment_id"] as String) }
     }.flatMap { $0 }
 }
 
 func ledgerEntries(_ stateDirectory: String) throws -> [(account: String, amount: Int64)] {
     let dir = "\(stateDirectory)/settlement-worker"
     var result: [(String, Int64)] = []
-    for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasSuffix(".sqlite") {
+    // Shards only: the stage's reference.sqlite (its copy of the reference topics) sits beside them.
+    for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasPrefix("p") && file.hasSuffix(".sqlite") {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(10)  // a worker may be writing this shard right now

@@ -147,7 +147,13 @@ struct DlqCommandTests {
         let deadline = ContinuousClock.now + .seconds(30)
         func settlement() throws -> Row? {
             try ShardInspection.read(stateDirectory: directory, stage: "settlement-worker") { db in
-                try db.tableExists("settlement") ? try Row.fetchOne(db, sql: "SELECT * FROM settlement WHERE payment_id = 'pay-s-1'") : nil
+                try db.tableExists("settlement_line") ? try Row.fetchOne(db, sql: """
+                    SELECT l.*, (SELECT booked FROM settlement_part p WHERE p.payer_id = l.payer_id AND p.payment_id = l.payment_id
+                                 AND p.kind = 'fee') AS fee,
+                                (SELECT booked FROM settlement_part p WHERE p.payer_id = l.payer_id AND p.payment_id = l.payment_id
+                                 AND p.kind = 'merchant') AS net
+                    FROM settlement_line l WHERE l.payment_id = 'pay-s-1'
+                    """) : nil
             }.compactMap { $0 }.first
         }
         while try settlement() == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
@@ -175,7 +181,8 @@ struct DlqCommandTests {
         #expect(fee + net == 4_200)
         #expect(text.contains("amount \(amount), fee \(yuan(fee)), net \(yuan(net))"), "\(text)")
         #expect(text.contains("  booking:user-1:pay-s-1  "))
-        #expect(text.contains("credit  merchant_payable:m-1:CNY  \(yuan(net))"), "\(text)")
+        #expect(text.contains("credit  merchant_pending:m-1:CNY  \(yuan(net))"), "\(text)")
+        #expect(text.contains("merchant m-1: booked \(yuan(net))"), "\(text)")
 
         // A payment never stored: its rejection is what there is to show.
         let refused = try await Self.paystream(["show", "payment", "user-1", rejection.paymentId, "--state-dir", directory], h)

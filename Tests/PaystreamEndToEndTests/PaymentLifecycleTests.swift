@@ -125,7 +125,7 @@ struct PaymentLifecycleTests {
         let over = try await h.outcome(of: "post-over")
         let exact = try await h.outcome(of: "post-exact")
         try await h.event("payment.captured", of: "pay-post-exact")
-        try await h.waitForCounts(settlement: 3, channel: 1)
+        try await h.waitForCounts(settlement: 4, channel: 1)
         try await h.settle()
         try await h.finish()
 
@@ -134,10 +134,14 @@ struct PaymentLifecycleTests {
         #expect(exact.paymentId == "pay-post-exact" && exact.reason == nil)
         #expect(h.events(of: "pay-post-exact").map(\.type) == ["payment.authorized", "payment.captured"])
         #expect(try h.balance("credit:credit-user:CNY")?.posted.minorUnits == -500_000)
-        let handoffs = Dictionary(uniqueKeysWithValues: h.settlementRequests.map { ($0.paymentId, $0) })
+        let handoffs = Dictionary(uniqueKeysWithValues: h.settlementRequests.filter { $0.type == "capture" }.map { ($0.paymentId, $0) })
         #expect(handoffs["pay-post-1"]?.settlement == SettlementTerms(mode: "postpaid"))
         #expect(handoffs["pay-inst-1"]?.settlement == SettlementTerms(mode: "installments", installments: 6))
-        #expect(handoffs["pay-repay-1"] == nil)  // a repayment pays the platform back, not a merchant
+        // The repayment named no payment: it pays back the oldest outstanding one, and settlement
+        // hears of it under that payment (keyed by its merchant), not as a payment of its own.
+        let repayments = h.settlementRequests.filter { $0.type == "repayment" }
+        #expect(repayments.map { "\($0.paymentId):\($0.amount):\($0.repaymentId ?? "")" } == ["pay-post-1:50000:pay-repay-1"])
+        #expect(handoffs["pay-repay-1"] == nil)
         // Credit-funded payments never ask a channel; the repayment did.
         #expect(h.channelRequests.map(\.paymentId) == ["pay-repay-1"])
     }

@@ -1,0 +1,86 @@
+import Foundation
+import GRDB
+import PaystreamDomain
+import PaystreamLedger
+
+/// The settlement shard's own invariants, beyond the ledger's: every line's parts add up to its
+/// gross, reversals stay within what was booked (a fully reversed part gives back exactly what it
+/// was booked, in both currencies), and the balances of the merchant-side accounts are exactly what
+/// the lines say they should be. `paystream verify` and the tests run it after every scenario.
+public enum SettlementAudit {
+    /// Every problem found, one sentence each; empty when the shard is sound.
+    public static func problems(_ db: Database) throws -> [String] {
+        var problems = try LedgerTables.verify(db).map { "ledger: \($0)" }
+        guard try db.tableExists("settlement_line") else { return problems }
+
+        var expected: [String: Int64] = [:]  // account id → balance the lines call for
+        let lines = try Row.fetchAll(db, sql: "SELECT * FROM settlement_line ORDER BY payer_id, payment_id")
+        var partsByLine: [String: [Row]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM settlement_part ORDER BY payer_id, payment_id, position") {
+            partsByLine["\(row["payer_id"] as String)\u{0}\(row["payment_id"] as String)", default: []].append(row)
+        }
+        for line in lines {
+            let payer: String = line["payer_id"], payment: String = line["payment_id"], merchant: String = line["merchant_id"]
+            let name = "payment \(payment) of \(payer)"
+            let gross: Int64 = line["gross"], reversed: Int64 = line["reversed"], repaid: Int64 = line["repaid"]
+            let currency: String = line["currency"], mode: String = line["mode"], source: String = line["source_account"]
+            let keepsFee = (line["pricing"] as String).contains("\"fee_on_refund\":\"keep\"")
+            let parts = partsByLine["\(payer)\u{0}\(payment)"] ?? []
+            let booked = parts.reduce(Int64(0)) { $0 + ($1["booked"] as Int64) }
+            let partsReversed = parts.reduce(Int64(0)) { $0 + ($1["reversed"] as Int64) }
+            if booked != gross { problems.append("\(name): parts sum to \(booked), gross is \(gross)") }
+            if partsReversed != reversed { problems.append("\(name): parts reversed \(partsReversed), the line says \(reversed)") }
+            if reversed > gross { problems.append("\(name): reversed \(reversed), more than the gross \(gross)") }
+            let fee = parts.first { ($0["kind"] as String) == "fee" }.map { $0["booked"] as Int64 } ?? 0
+            for part in parts {
+                let kind: String = part["kind"], partBooked: Int64 = part["booked"], partReversed: Int64 = part["reversed"]
+                let bookedSettled: Int64 = part["booked_settled"], reversedSettled: Int64 = part["reversed_settled"]
+                let allowance = kind == "merchant" && keepsFee ? fee : 0
+                if partReversed > partBooked + allowance {
+                    problems.append("\(name): the \(kind) part reversed \(partReversed) of \(partBooked) booked")
+                }
+                if partReversed == partBooked && reversedSettled != bookedSettled {
+                    problems.append("\(name): the \(kind) part is reversed in full but gave back \(reversedSettled) of \(bookedSettled)")
+                }
+                if allowance == 0 && reversedSettled > bookedSettled {
+                    problems.append("\(name): the \(kind) part gave back \(reversedSettled) of \(bookedSettled) booked")
+                }
+                let account: String = part["account"]
+                let left = bookedSettled - reversedSettled
+                if kind == "merchant" {
+                    // Wherever the merchant's money sits now: deferred, pending or available.
+                    expected["merchant:\(merchant):\(part["settled_currency"] as String)", default: 0] += left
+                } else {
+                    expected[account, default: 0] += left
+                }
+            }
+            if mode != "prepaid" && !source.isEmpty {
+                expected["\(source):\(currency)", default: 0] += gross - reversed - repaid
+            }
+        }
+
+        var actual: [String: Int64] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT account_id, posted FROM ledger_account") {
+            let id: String = row["account_id"], posted: Int64 = row["posted"]
+            let fields = id.split(separator: ":", omittingEmptySubsequences: false)
+            if let kind = fields.first, ["merchant_pending", "merchant_deferred", "merchant_available", "merchant_payable"].contains(kind),
+               fields.count == 3 {
+                actual["merchant:\(fields[1]):\(fields[2])", default: 0] += posted
+            } else if let kind = fields.first, ["fee_revenue", "commission_revenue", "supplier_payable", "receivable"].contains(kind) {
+                actual[id, default: 0] += posted
+            }
+        }
+        for key in Set(expected.keys).union(actual.keys).sorted() where (expected[key] ?? 0) != (actual[key] ?? 0) {
+            problems.append("\(key): the ledger holds \(actual[key] ?? 0), the settlement lines call for \(expected[key] ?? 0)")
+        }
+
+        for row in try Row.fetchAll(db, sql: """
+            SELECT i.payer_id, i.payment_id, sum(i.paid) AS paid, l.repaid FROM installment i
+            JOIN settlement_line l ON l.payer_id = i.payer_id AND l.payment_id = i.payment_id GROUP BY i.payer_id, i.payment_id
+            """) where (row["paid"] as Int64) > (row["repaid"] as Int64) {
+            problems.append("payment \(row["payment_id"] as String) of \(row["payer_id"] as String): installments paid "
+                + "\(row["paid"] as Int64), more than the \(row["repaid"] as Int64) repaid")
+        }
+        return problems
+    }
+}

@@ -1,0 +1,326 @@
+import Foundation
+import GRDB
+import PaystreamDomain
+import PaystreamKafka
+import PaystreamLedger
+import PaystreamReference
+import PaystreamRuntime
+import PaystreamStore
+import PaystreamTesting
+import SettlementWorker
+import Synchronization
+import Testing
+
+/// Reference data a test can change while the stage runs (to show that booked lines keep their terms).
+final class ChangingReference: ReferenceLookup {
+    private let data: Mutex<StaticReferenceData>
+
+    init(_ data: StaticReferenceData) { self.data = Mutex(data) }
+
+    func set(merchant: MerchantReference) { data.withLock { $0.merchants[merchant.merchantId] = merchant } }
+    func set(rate: FXRateReference) { data.withLock { $0.fxRates[rate.pair] = rate } }
+    func merchant(_ merchantID: String) -> MerchantReference? { data.withLock { $0.merchants[merchantID] } }
+    func creditLine(payerID: String) -> CreditLineReference? { data.withLock { $0.creditLines[payerID] } }
+    func fxRate(base: String, quote: String) -> FXRateReference? { data.withLock { $0.fxRates["\(base)/\(quote)"] } }
+}
+
+/// The settlement stage's decisions on the stage harness: pricing from reference data, the three
+/// modes, refunds, FX, installments and the timer. After every scenario the merchant-side ledger's
+/// invariants hold and every line's parts add up (`SettlementChecks`).
+@Suite("settlement-worker: pricing, modes, refunds, FX and installments")
+struct SettlementScenarioTests {
+    /// Monday 2026-11-30 10:00 in Shanghai.
+    static let start = Wire.parseTimestamp("2026-11-30T02:00:00.000Z")!
+
+    static func merchant(_ id: String, fees: [String: MerchantReference.Fee] = ["card": .init(basisPoints: 60, fixed: 30)],
+                         commission: Int64 = 100, currency: String = "CNY", suppliers: [String] = ["supplier-3"],
+                         financing: String = "upfront", delay: Int = 1) -> MerchantReference {
+        MerchantReference(merchantId: id, status: .active, settlementCurrency: currency, fees: fees, defaultFee: .init(basisPoints: 80),
+                          commissionBasisPoints: commission,
+                          payout: .init(delayDays: delay, cutoff: "22:00", timeZone: "Asia/Shanghai", businessDays: true),
+                          suppliers: suppliers, installmentFinancing: financing)
+    }
+
+    static let usdCny = FXRateReference(base: "USD", quote: "CNY", rate: "7.1234", source: "test-feed", asOf: "2026-11-30T00:00:00Z")
+
+    static func harness(_ reference: any ReferenceLookup, grace: Int = 3) throws -> StageHarness<SettlementStage> {
+        try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(installmentGraceDays: grace), reference: reference),
+                         partitions: 1, clock: ManualClock(start))
+    }
+
+    static func capture(_ payment: String, _ amount: Int64, merchant: String = "m-7", currency: String = "CNY", method: String = "card",
+                        mode: String = "prepaid", installments: Int? = nil, splits: [Split] = [],
+                        settlementCurrency: String? = nil, payer: String = "user-1") -> (key: String?, value: Data) {
+        (merchant, try! Wire.encode(SettlementRequest(
+            eventId: MessageID.settlementCapture(payer: payer, payment: payment), type: "capture", paymentId: payment, orderId: "o-\(payment)",
+            payerId: payer, merchantId: merchant, amount: amount, currency: currency, method: method,
+            settlement: SettlementTerms(mode: mode, installments: installments), splits: splits, settlementCurrency: settlementCurrency,
+            capturedAt: Wire.timestamp(start), sourceEventId: "pe:\(payer):\(payment):2")))
+    }
+
+    static func refund(_ payment: String, _ amount: Int64, id: String, merchant: String = "m-7", currency: String = "CNY",
+                       payer: String = "user-1") -> (key: String?, value: Data) {
+        (merchant, try! Wire.encode(SettlementRequest(
+            eventId: MessageID.settlementRefund(payer: payer, payment: payment, refundRequest: id), type: "refund", paymentId: payment,
+            orderId: nil, payerId: payer, merchantId: merchant, amount: amount, currency: currency, method: "card",
+            settlement: SettlementTerms(mode: "prepaid"), splits: [], settlementCurrency: nil, capturedAt: Wire.timestamp(start),
+            sourceEventId: "pe:\(payer):\(payment):\(id)")))
+    }
+
+    static func repayment(_ payment: String, _ amount: Int64, id: String, merchant: String = "m-7", method: String = "online_banking",
+                          payer: String = "user-1") -> (key: String?, value: Data) {
+        (merchant, try! Wire.encode(SettlementRequest(
+            eventId: MessageID.settlementRepayment(payer: payer, payment: payment, repayment: id), type: "repayment", paymentId: payment,
+            orderId: nil, payerId: payer, merchantId: merchant, amount: amount, currency: "CNY", method: method,
+            settlement: SettlementTerms(mode: "postpaid"), splits: [], settlementCurrency: nil, capturedAt: Wire.timestamp(start),
+            sourceEventId: "pe:\(payer):\(id):2", repaymentId: id)))
+    }
+
+    static func send(_ h: StageHarness<SettlementStage>, _ messages: (key: String?, value: Data)...) throws {
+        try h.send(topic: h.topics.settlementRequests, messages)
+    }
+
+    static func balance(_ h: StageHarness<SettlementStage>, _ account: String) throws -> Int64? {
+        try h.read { try LedgerTables.balance($0, of: AccountID(account))?.posted.minorUnits }.first ?? nil
+    }
+
+    static func events(_ h: StageHarness<SettlementStage>) -> [SettlementEvent] {
+        h.decoded(SettlementEvent.self, on: h.topics.settlementEvents)
+    }
+
+    @Test("a capture is priced from the merchant's fee plan for its method, commission and suppliers; the terms are frozen on the line")
+    func pricingFromReference() throws {
+        let reference = ChangingReference(StaticReferenceData(merchants: [Self.merchant("m-7")]))
+        let h = try Self.harness(reference)
+        try Self.send(h, Self.capture("p-1", 10_000, splits: [Split(partyId: "supplier-3", amount: 2_000)]))
+        // Fee 60 bp + 30 fixed = 90 (half up), commission 100 bp of the gross = 100, split 2,000, net 7,810.
+        let booked = try #require(Self.events(h).first)
+        #expect(booked.type == "settlement.booked")
+        #expect([booked.fee, booked.commission, booked.net] == [90, 100, 7_810])
+        #expect(booked.splits == [Split(partyId: "supplier-3", amount: 2_000)])
+        #expect(booked.pricing == SettlementPricing(feeBasisPoints: 60, feeFixed: 30, feeOnRefund: "return", commissionBasisPoints: 100,
+                                                    commissionFixed: 0))
+        #expect(booked.netSettled == 7_810 && booked.settlementCurrency == "CNY" && booked.fx == nil)
+        #expect(booked.availableOn == "2026-12-01")  // T+1 business day, before the 22:00 cut-off
+        #expect(try Self.balance(h, "clearing:card:CNY") == 10_000)
+        #expect(try Self.balance(h, "fee_revenue:CNY") == 90)
+        #expect(try Self.balance(h, "commission_revenue:CNY") == 100)
+        #expect(try Self.balance(h, "supplier_payable:supplier-3:CNY") == 2_000)
+        #expect(try Self.balance(h, "merchant_pending:m-7:CNY") == 7_810)
+
+        // The merchant's plan changes; the booked payment's refund still uses what it was booked with.
+        reference.set(merchant: Self.merchant("m-7", fees: ["card": .init(basisPoints: 500)], commission: 900))
+        try Self.send(h, Self.refund("p-1", 5_000, id: "r-1"))
+        let refunded = try #require(Self.events(h).last)
+        #expect(refunded.type == "settlement.refunded")
+        #expect([refunded.amount, refunded.fee, refunded.commission, refunded.net] == [5_000, 45, 50, 3_905])
+        #expect(refunded.splits == [Split(partyId: "supplier-3", amount: 1_000)])
+        #expect(refunded.reversedTotal == 5_000 && refunded.sequence == 2)
+        #expect(try Self.balance(h, "merchant_pending:m-7:CNY") == 3_905)
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("a fee the plan keeps on refunds is not reversed: a full refund takes it from the merchant, whose balance may go below zero")
+    func feeKept() throws {
+        let merchant = Self.merchant("m-7", fees: ["card": .init(basisPoints: 60, fixed: 30, onRefund: "keep")])
+        let h = try Self.harness(StaticReferenceData(merchants: [merchant]))
+        try Self.send(h, Self.capture("p-1", 10_000, splits: [Split(partyId: "supplier-3", amount: 2_000)]),
+                      Self.refund("p-1", 10_000, id: "r-1"))
+        let refunded = try #require(Self.events(h).last)
+        #expect([refunded.fee, refunded.commission, refunded.net] == [0, 100, 7_900])
+        #expect(try Self.balance(h, "fee_revenue:CNY") == 90)
+        #expect(try Self.balance(h, "merchant_pending:m-7:CNY") == 0)
+        #expect(try Self.balance(h, "merchant_available:m-7:CNY") == -90)  // the merchant owes the kept fee
+        #expect(try Self.balance(h, "clearing:card:CNY") == 0)
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("FX: the merchant's and suppliers' parts are converted once at the snapshot; refunds give back the converted parts pro rata, exactly in full")
+    func fx() throws {
+        let merchant = Self.merchant("m-9", fees: ["card": .init(basisPoints: 80)], commission: 150, suppliers: [])
+        let h = try Self.harness(StaticReferenceData(merchants: [merchant], fxRates: [Self.usdCny]))
+        try Self.send(h, Self.capture("p-1", 1_000, merchant: "m-9", currency: "USD"))
+        // $10.00: fee 8, commission 15, net $9.77 → ¥69.595618 → 6,960 (half even).
+        let booked = try #require(Self.events(h).first)
+        #expect([booked.fee, booked.commission, booked.net, booked.netSettled] == [8, 15, 977, 6_960])
+        #expect(booked.fx == FXSnapshot(base: "USD", quote: "CNY", rate: "7.1234", source: "test-feed", asOf: "2026-11-30T00:00:00.000Z",
+                                        rounding: "half_even", sourceAmount: 977, convertedAmount: 6_960))
+        #expect(try Self.balance(h, "merchant_pending:m-9:CNY") == 6_960)
+        #expect(try Self.balance(h, "clearing:card:USD") == 1_000)
+
+        try Self.send(h, Self.refund("p-1", 333, id: "r-1", merchant: "m-9", currency: "USD"))
+        let first = try #require(Self.events(h).last)
+        // 333 of 1,000 by the parts' weights: fee 2.664, commission 4.995, net 325.341 → 3, 5, 325.
+        #expect([first.fee, first.commission, first.net] == [3, 5, 325])
+        #expect(first.netSettled == 2_315)  // half up of 6,960 × 325 / 977
+        try Self.send(h, Self.refund("p-1", 667, id: "r-2", merchant: "m-9", currency: "USD"))
+        let second = try #require(Self.events(h).last)
+        #expect([second.fee, second.commission, second.net, second.netSettled] == [5, 10, 652, 4_645])
+        #expect(try Self.balance(h, "merchant_pending:m-9:CNY") == 0)
+        #expect(try Self.balance(h, "fee_revenue:USD") == 0)
+        #expect(try Self.balance(h, "clearing:card:USD") == 0)
+        let conversions = try h.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM ledger_conversion") ?? 0 }.first
+        #expect(conversions == 3)  // the booking and both reversals carry the snapshot
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("post-paid: the platform funds the merchant from a receivable on the payer; repayments settle it, refunds lower it")
+    func postpaid() throws {
+        let h = try Self.harness(StaticReferenceData(merchants: [Self.merchant("m-7", fees: ["alipay": .init(basisPoints: 55)])]))
+        try Self.send(h, Self.capture("p-1", 10_000, method: "alipay", mode: "postpaid"))
+        #expect(try Self.balance(h, "receivable:user-1:CNY") == 10_000)
+        #expect(try Self.balance(h, "merchant_pending:m-7:CNY") == 9_845)
+        try Self.send(h, Self.repayment("p-1", 4_000, id: "rp-1"))
+        let repaid = try #require(Self.events(h).last)
+        #expect(repaid.type == "settlement.repaid" && repaid.outstanding == 6_000 && repaid.reference == "rp-1")
+        #expect(try Self.balance(h, "clearing:online_banking:CNY") == 4_000)
+        try Self.send(h, Self.refund("p-1", 2_000, id: "r-1"))
+        #expect(Self.events(h).last?.outstanding == 4_000)
+        #expect(try Self.balance(h, "receivable:user-1:CNY") == 4_000)
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("installments, upfront: the schedule is published, the timer reports due and overdue, repayments pay the oldest installment first")
+    func installmentsUpfront() throws {
+        let h = try Self.harness(StaticReferenceData(merchants: [Self.merchant("m-7")]))
+        try Self.send(h, Self.capture("p-1", 10_000, mode: "installments", installments: 6))
+        let scheduled = try #require(Self.events(h).last)
+        #expect(scheduled.type == "installment.scheduled" && scheduled.installmentFinancing == "upfront")
+        #expect(scheduled.installments?.map(\.amount) == [1_667, 1_667, 1_667, 1_667, 1_666, 1_666])
+        #expect(scheduled.installments?.map(\.dueDate) == ["2026-12-30", "2027-01-30", "2027-02-28", "2027-03-30", "2027-04-30", "2027-05-30"])
+        #expect(try Self.balance(h, "merchant_pending:m-7:CNY") == 10_000 - 90 - 100)  // all of the net now
+        #expect(try Self.balance(h, "receivable:user-1:CNY") == 10_000)
+
+        // 2026-12-30 00:00 in Shanghai is 2026-12-29T16:00Z.
+        try h.advance(by: Wire.parseTimestamp("2026-12-29T16:00:00.000Z")!.timeIntervalSince(Self.start))
+        #expect(Self.events(h).filter { $0.type == "installment.due" }.map { $0.installment?.number } == [1])
+        try h.advance(by: 3 * 86_400)
+        #expect(Self.events(h).filter { $0.type == "installment.overdue" }.isEmpty)  // within the 3 grace days
+        try h.advance(by: 86_400)
+        let overdue = Self.events(h).filter { $0.type == "installment.overdue" }
+        #expect(overdue.map { $0.installment?.number } == [1] && overdue.first?.amount == 1_667)
+
+        try Self.send(h, Self.repayment("p-1", 2_000, id: "rp-1"))
+        let paid = Self.events(h).filter { $0.type == "installment.paid" }
+        #expect(paid.map { $0.installment?.number } == [1] && paid.first?.outstanding == 8_000)
+        let rows = try h.read { try Row.fetchAll($0, sql: "SELECT number, paid, status FROM installment ORDER BY number") }.flatMap { $0 }
+        #expect(rows.prefix(2).map { "\($0["number"] as Int) \($0["paid"] as Int64) \($0["status"] as String)" } == ["1 1667 paid", "2 333 scheduled"])
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("installments, per installment: the net waits as deferred and each paid installment releases its share; a refund takes deferred money first")
+    func installmentsPerInstallment() throws {
+        let h = try Self.harness(StaticReferenceData(merchants: [Self.merchant("m-9", fees: ["card": .init(basisPoints: 80)], commission: 150,
+                                                                              financing: "per_installment")]))
+        try Self.send(h, Self.capture("p-1", 9_000, merchant: "m-9", mode: "installments", installments: 3))
+        // Fee 72, commission 135, net 8,793 in three shares of 2,931.
+        #expect(try Self.balance(h, "merchant_deferred:m-9:CNY") == 8_793)
+        #expect(Self.events(h).first?.availableOn == nil)
+        #expect(Self.events(h).last?.installments?.map { $0.merchantShare } == [2_931, 2_931, 2_931])
+        try Self.send(h, Self.repayment("p-1", 3_000, id: "rp-1", merchant: "m-9"))
+        #expect(try Self.balance(h, "merchant_deferred:m-9:CNY") == 5_862)
+        #expect(try Self.balance(h, "merchant_pending:m-9:CNY") == 2_931)
+
+        try Self.send(h, Self.refund("p-1", 4_500, id: "r-1", merchant: "m-9"))
+        let refunded = try #require(Self.events(h).last)
+        #expect(refunded.net == 4_396 || refunded.net == 4_397)
+        #expect(try Self.balance(h, "merchant_deferred:m-9:CNY") == 5_862 - (refunded.netSettled ?? 0))
+        #expect(try Self.balance(h, "merchant_pending:m-9:CNY") == 2_931)
+        // The payer owes 4,500 less, taken from the last installments.
+        let rows = try h.read { try Row.fetchAll($0, sql: "SELECT amount, status FROM installment ORDER BY number") }.flatMap { $0 }
+        #expect(rows.map { "\($0["amount"] as Int64) \($0["status"] as String)" } == ["3000 paid", "1500 scheduled", "0 cancelled"])
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("the timer makes the merchant's net available on its payout date, in the merchant's time zone, and not before")
+    func availability() throws {
+        let h = try Self.harness(StaticReferenceData(merchants: [Self.merchant("m-7")]))
+        try Self.send(h, Self.capture("p-1", 10_000))
+        // Available on Tuesday 2026-12-01 in Shanghai, which starts at 2026-11-30T16:00Z.
+        try h.advance(by: 14 * 3_600 - 1)
+        #expect(try Self.balance(h, "merchant_pending:m-7:CNY") == 9_810)
+        try h.advance(by: 1)
+        #expect(try Self.balance(h, "merchant_pending:m-7:CNY") == 0)
+        #expect(try Self.balance(h, "merchant_available:m-7:CNY") == 9_810)
+        // A refund after that comes out of available money.
+        try Self.send(h, Self.refund("p-1", 1_000, id: "r-1"))
+        #expect(try Self.balance(h, "merchant_available:m-7:CNY") == 9_810 - 981)
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("requests settlement cannot price or reverse are parked with a reason, and nothing of them is booked", arguments: [
+        ("unknown merchant", "unknown_merchant"), ("no FX rate", "missing_fx_rate"), ("supplier not allowed", "split_party_not_allowed"),
+        ("refund of nothing booked", "unknown_settlement"), ("refund above what is left", "reversal_exceeds_booking"),
+        ("repayment of a prepaid payment", "not_credit_funded"),
+    ])
+    func parked(_ scenario: String, _ code: String) throws {
+        let h = try Self.harness(StaticReferenceData(merchants: [Self.merchant("m-7"), Self.merchant("m-9", currency: "EUR")]))
+        try Self.send(h, Self.capture("p-0", 5_000))
+        let request: (key: String?, value: Data) = switch scenario {
+        case "unknown merchant": Self.capture("p-1", 100, merchant: "m-404")
+        case "no FX rate": Self.capture("p-1", 100, merchant: "m-9")
+        case "supplier not allowed": Self.capture("p-1", 100, splits: [Split(partyId: "supplier-9", amount: 10)])
+        case "refund of nothing booked": Self.refund("p-1", 100, id: "r-1")
+        case "refund above what is left": Self.refund("p-0", 5_001, id: "r-1")
+        default: Self.repayment("p-0", 100, id: "rp-1")
+        }
+        let postings = try h.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM ledger_posting") ?? 0 }
+        try Self.send(h, request)
+        #expect(h.deadLetters.map(\.errorCode) == [code])
+        #expect(try h.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM ledger_posting") ?? 0 } == postings)
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("any sequence of captures and refunds, in any mode and currency, keeps every part within its booking and the ledger balanced")
+    func randomSequences() throws {
+        let cases = max(10, propertyCasesEndToEnd)
+        for index in 0..<cases {
+            var random = SeededRandom(seed: 7_000 + UInt64(index))
+            let keep = random.chance(0.3)
+            let merchant = Self.merchant("m-7", fees: ["card": .init(basisPoints: Int64.random(in: 0...500, using: &random),
+                                                                     fixed: Int64.random(in: 0...300, using: &random),
+                                                                     onRefund: keep ? "keep" : "return")],
+                                         commission: Int64.random(in: 0...1_000, using: &random),
+                                         currency: random.chance(0.5) ? "CNY" : "JPY", suppliers: ["s-1", "s-2"])
+            let rates = [FXRateReference(base: "CNY", quote: "JPY", rate: "21.437", source: "t", asOf: "2026-11-30T00:00:00Z")]
+            let h = try Self.harness(StaticReferenceData(merchants: [merchant], fxRates: rates))
+            var refundable: [String: Int64] = [:]
+            var refunds = 0
+            for step in 0..<12 {
+                if refundable.isEmpty || random.chance(0.35) {
+                    let amount = Int64.random(in: 1...2_000_000, using: &random)
+                    var splits: [Split] = []
+                    if random.chance(0.5) { splits.append(Split(partyId: "s-1", amount: Int64.random(in: 1...max(1, amount / 3), using: &random))) }
+                    if random.chance(0.3) { splits.append(Split(partyId: "s-2", amount: Int64.random(in: 1...max(1, amount / 4), using: &random))) }
+                    let mode = ["prepaid", "postpaid", "installments"][Int.random(in: 0...2, using: &random)]
+                    let parked = h.deadLetters.count
+                    try Self.send(h, Self.capture("p-\(step)", amount, mode: mode, installments: mode == "installments" ? 3 : nil, splits: splits))
+                    if h.deadLetters.count == parked { refundable["p-\(step)"] = amount }
+                } else {
+                    let payment = refundable.keys.sorted()[Int.random(in: 0..<refundable.count, using: &random)]
+                    let left = refundable[payment]!
+                    let amount = random.chance(0.3) ? left : Int64.random(in: 1...left, using: &random)
+                    refunds += 1
+                    try Self.send(h, Self.refund(payment, amount, id: "r-\(refunds)"))
+                    refundable[payment] = left - amount == 0 ? nil : left - amount
+                }
+                if random.chance(0.2) { try h.advance(by: 86_400) }
+            }
+            // Splits above what fee and commission leave are refused (parked), never booked in part.
+            #expect(h.deadLetters.allSatisfy { $0.errorCode == "splits_exceed_net" }, "case \(index): \(h.deadLetters.map(\.errorMessage))")
+            try SettlementChecks.assertSound(h, context: "case \(index)")
+        }
+    }
+}
+
+/// The property cases of tests that run the stage on SQLite: a tenth of `PAYSTREAM_PROPERTY_CASES`.
+let propertyCasesEndToEnd = (ProcessInfo.processInfo.environment["PAYSTREAM_PROPERTY_CASES"].flatMap(Int.init) ?? 1_000) / 10
+
+/// What every settlement scenario leaves true.
+enum SettlementChecks {
+    static func assertSound(_ h: StageHarness<SettlementStage>, context: String = "", sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for problems in try h.read({ try SettlementAudit.problems($0) }) {
+            #expect(problems.isEmpty, "\(context) \(problems)", sourceLocation: sourceLocation)
+        }
+    }
+}
