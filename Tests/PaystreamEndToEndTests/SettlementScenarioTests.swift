@@ -271,6 +271,35 @@ struct SettlementScenarioTests {
         try SettlementChecks.assertSound(h)
     }
 
+    @Test("the hledger export: amounts at each currency's exponent, and the check catches a stored balance its postings do not give")
+    func hledgerExport() throws {
+        let jpy = Currency.named("JPY")!, kwd = Currency.named("KWD")!, cny = Currency.named("CNY")!
+        #expect(HledgerJournal.amount(Money(minorUnits: -1_234_567, currency: kwd)) == "-1234.567 KWD")
+        #expect(HledgerJournal.amount(Money(minorUnits: 500, currency: jpy)) == "500 JPY")
+        #expect(HledgerJournal.amount(Money(minorUnits: 5, currency: cny)) == "0.05 CNY")
+        #expect(HledgerJournal.name("payer", AccountID("wallet:user 42;x:CNY")) == "payer:wallet:user%2042%3Bx:CNY")
+
+        let h = try Self.harness(StaticReferenceData(merchants: [Self.merchant("m-7", currency: "JPY")],
+                                                     fxRates: [FXRateReference(base: "CNY", quote: "JPY", rate: "21.437", source: "t",
+                                                                               asOf: "2026-11-30T00:00:00Z")]))
+        try Self.send(h, Self.capture("p-1", 10_001), Self.refund("p-1", 3_333, id: "r-1"))
+        let ledger = try #require(try h.read { try LedgerTables.loadAll($0) }.first)
+        #expect(try HledgerCheck.problems([.init(name: "merchant", ledgers: [ledger])]).isEmpty)
+        let (text, summary) = HledgerJournal.render([.init(name: "merchant", ledgers: [ledger])])
+        #expect(text.contains("commodity 1,000. JPY") && text.contains("commodity 1,000.00 CNY"))
+        #expect(text.contains("posting:booking:user-1:p-1, side:merchant") && text.contains("; rate CNY/JPY 21.437 from t"))
+        #expect(summary.transactions == 2)
+
+        // A balance the postings do not give: hledger's totals differ, and the check says where.
+        var balances = ledger.balances
+        let pending = AccountID("merchant_pending:m-7:JPY")
+        balances[pending] = LedgerBalance(posted: Money(minorUnits: 1, currency: jpy), pending: .zero(jpy))
+        let corrupt = Ledger(restoring: Array(ledger.accounts.values), postings: ledger.postings, holds: [], balances: balances,
+                             fxRoundingCarry: ledger.fxRoundingCarry)
+        let problems = try HledgerCheck.problems([.init(name: "merchant", ledgers: [corrupt])])
+        #expect(problems.count == 1 && problems.first?.hasPrefix("merchant:merchant_pending:m-7:JPY: hledger says") == true, "\(problems)")
+    }
+
     @Test("any sequence of captures and refunds, in any mode and currency, keeps every part within its booking and the ledger balanced")
     func randomSequences() throws {
         let cases = max(10, propertyCasesEndToEnd)
@@ -308,7 +337,7 @@ struct SettlementScenarioTests {
             }
             // Splits above what fee and commission leave are refused (parked), never booked in part.
             #expect(h.deadLetters.allSatisfy { $0.errorCode == "splits_exceed_net" }, "case \(index): \(h.deadLetters.map(\.errorMessage))")
-            try SettlementChecks.assertSound(h, context: "case \(index)")
+            try SettlementChecks.assertSound(h, context: "case \(index)", hledger: index % 10 == 0)
         }
     }
 }
@@ -318,9 +347,66 @@ let propertyCasesEndToEnd = (ProcessInfo.processInfo.environment["PAYSTREAM_PROP
 
 /// What every settlement scenario leaves true.
 enum SettlementChecks {
-    static func assertSound(_ h: StageHarness<SettlementStage>, context: String = "", sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// The settlement shard's audit, and (`hledger`) its export through hledger.
+    static func assertSound(_ h: StageHarness<SettlementStage>, context: String = "", hledger: Bool = true,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws {
         for problems in try h.read({ try SettlementAudit.problems($0) }) {
             #expect(problems.isEmpty, "\(context) \(problems)", sourceLocation: sourceLocation)
         }
+        if hledger {
+            let problems = try HledgerCheck.problems([.init(name: "merchant", ledgers: try h.read { try LedgerTables.loadAll($0) })])
+            #expect(problems.isEmpty, "\(context) \(problems)", sourceLocation: sourceLocation)
+        }
+    }
+}
+
+/// Runs Debian's hledger on an export: `hledger check -s ordereddates` must accept it, and
+/// `hledger bal` must give every account the ledger's own balance, to the minor unit.
+enum HledgerCheck {
+    static func problems(_ sides: [HledgerJournal.Side]) throws -> [String] {
+        let (text, _) = HledgerJournal.render(sides)
+        let file = "\(try temporaryDirectory("paystream-hledger"))/export.journal"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        var problems: [String] = []
+        let check = try run(["-f", file, "check", "-s", "ordereddates"])
+        if check.status != 0 { problems.append("hledger check -s ordereddates exited \(check.status): \(check.output)") }
+        let balances = try run(["-f", file, "bal", "-l", "-N", "-O", "csv"])
+        guard balances.status == 0 else { return problems + ["hledger bal exited \(balances.status): \(balances.output)"] }
+        var reported: [String: Int64] = [:]
+        for line in balances.output.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: ",", maxSplits: 1).map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            guard fields.count == 2, let minor = Int64(fields[1].split(separator: " ")[0].replacingOccurrences(of: ".", with: "")) else {
+                problems.append("hledger bal printed '\(line)'")
+                continue
+            }
+            reported[fields[0]] = minor
+        }
+        var expected: [String: Int64] = [:]
+        for side in sides {
+            for ledger in side.ledgers {
+                for (id, account) in ledger.accounts {
+                    // hledger shows debits minus credits: a credit-normal balance is negative.
+                    let posted = ledger.balance(of: id)?.posted.minorUnits ?? 0
+                    expected[HledgerJournal.name(side.name, id), default: 0] += account.normalSide == .debit ? posted : -posted
+                }
+            }
+        }
+        for account in Set(expected.keys).union(reported.keys).sorted() where (expected[account] ?? 0) != (reported[account] ?? 0) {
+            problems.append("\(account): hledger says \(reported[account] ?? 0), the ledger \(expected[account] ?? 0)")
+        }
+        return problems
+    }
+
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["hledger"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
