@@ -10,8 +10,11 @@
 #                       [--keep-running]
 #
 # The follow-ups (refunds, cancels, wallet payments and repayments that need the first requests
-# decided) are published once every first request has its outcome; then `paystream verify`
-# checks the ledger in every shard.
+# decided) are published once every first request has its outcome; the outcomes table is
+# followed by what settlement did for each payment (mode, fee, commission, splits, FX, the
+# merchant's net, installments, refunds, repayments). Then `paystream verify` checks the ledger
+# in every shard and money across the stages, and `paystream ledger export` writes both ledgers
+# as an hledger journal that `hledger check -s ordereddates` must accept.
 #
 # --keep-running leaves the pipeline up after the table until Ctrl-C (publish more with
 # `.build/debug/paystream publish FILE` using the PAYSTREAM_BROKERS it prints).
@@ -127,7 +130,26 @@ if [ "$status" = 0 ] && [ -n "$FOLLOWUPS" ]; then
   "$BIN/paystream" outcomes --timeout 60 "$FOLLOWUPS" || status=$?
 fi
 echo
-"$BIN/paystream" verify --state-dir "$PAYSTREAM_STATE_DIR" | tail -n 1 || status=$?
+# The last hand-offs (a refund's or a repayment's) may still be on their way to settlement: verify
+# checks money across the stages, so give the pipeline up to 30 s to drain before it counts.
+verified=1
+for _ in $(seq 1 30); do
+  if "$BIN/paystream" verify --state-dir "$PAYSTREAM_STATE_DIR" > "$RUN_DIR/verify.txt"; then verified=0; break; fi
+  sleep 1
+done
+if [ "$verified" = 0 ]; then
+  log "paystream verify: $(tail -n 1 "$RUN_DIR/verify.txt"), money conserved across stages"
+else
+  log "paystream verify found problems:"; grep -v ": ok$" "$RUN_DIR/verify.txt" >&2; status=1
+fi
+# The ledgers of both sides as an hledger journal, checked by hledger itself.
+"$BIN/paystream" ledger export --format hledger --state-dir "$PAYSTREAM_STATE_DIR" -o "$RUN_DIR/ledger.journal"
+if hledger -f "$RUN_DIR/ledger.journal" check -s ordereddates; then
+  log "hledger check -s ordereddates: ok ($RUN_DIR/ledger.journal); merchant-side balances:"
+  hledger -f "$RUN_DIR/ledger.journal" bal -l -N merchant: | sed 's/^/    /'
+else
+  log "hledger refused the export"; status=1
+fi
 
 if [ "$KEEP" = 1 ]; then
   log "still running; PAYSTREAM_BROKERS=$PAYSTREAM_BROKERS; Ctrl-C stops everything"

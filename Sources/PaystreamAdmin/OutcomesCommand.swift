@@ -38,6 +38,10 @@ struct OutcomesCommand: AsyncParsableCommand {
         await reader.close()
         print(tracker.table())
         print(tracker.summary())
+        if let settlement = tracker.settlementTable() {
+            print("")
+            print(settlement)
+        }
         if !tracker.allDone { throw ExitCode(1) }
     }
 }
@@ -66,6 +70,9 @@ struct OutcomeTracker {
     var outcomes: [String: Outcome] = [:]
     /// The latest event naming each request_id (its answer: authorized, rejected, refunded…).
     var answers: [String: PaymentEvent] = [:]
+    /// Settlement events in the order read, by event id (a re-published one counts once).
+    var settlementEvents: [SettlementEvent] = []
+    var settlementEventIDs: Set<String> = []
 
     init(requests: [TrackedRequest], topics: TopicNames) {
         self.requests = requests
@@ -81,9 +88,9 @@ struct OutcomeTracker {
             guard event.sequence > 0 else { return }
             outcomes[event.paymentId, default: Outcome()].statuses[event.sequence] = event.status
             if let reason = event.reason { outcomes[event.paymentId, default: Outcome()].reason = reason }
-        } else if record.topic == topics.settlementEvents, let event = try? Wire.decode(SettlementEvent.self, from: data),
-                  event.type == "settlement.booked" {
-            outcomes[event.paymentId, default: Outcome()].settledNet = event.net
+        } else if record.topic == topics.settlementEvents, let event = try? Wire.decode(SettlementEvent.self, from: data) {
+            if settlementEventIDs.insert(event.eventId).inserted { settlementEvents.append(event) }
+            if event.type == "settlement.booked" { outcomes[event.paymentId, default: Outcome()].settledNet = event.net }
         } else if record.topic == topics.notifications, let note = try? Wire.decode(NotificationMessage.self, from: data) {
             outcomes[note.paymentId, default: Outcome()].notified.insert(note.recipientType)
         }
@@ -137,6 +144,46 @@ struct OutcomeTracker {
         }
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in
+            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    /// What settlement did for the file's requests: each booking with its terms and breakdown
+    /// (mode, fee, commission, splits, FX, the merchant's net), and what followed (refunds,
+    /// repayments, installments). nil when settlement did nothing for them.
+    func settlementTable() -> String? {
+        let ids = Set(requests.map(\.paymentID))
+        let events = settlementEvents.filter { ids.contains($0.paymentId) || $0.reference.map(ids.contains) == true }
+        guard !events.isEmpty else { return nil }
+        func money(_ minor: Int64?, _ code: String?) -> String {
+            guard let minor, let code else { return "-" }
+            return Currency.named(code).map { Money(minorUnits: minor, currency: $0).formatted } ?? "\(code) \(minor)"
+        }
+        var rows = [["PAYMENT", "EVENT", "MODE", "AMOUNT", "FEE", "COMMISSION", "SPLITS", "FX", "MERCHANT NET", "DETAIL"]]
+        for event in events {
+            let splits = zip(event.splits, event.splitsSettled ?? event.splits).map { "\($0.partyId) \(money($1.amount, event.settlementCurrency ?? event.currency))" }
+            let fx = event.fx.map { "\($0.base)/\($0.quote) \($0.rate)" } ?? "-"
+            var detail: [String] = []
+            if let date = event.availableOn { detail.append("available \(date)") }
+            if let financing = event.installmentFinancing, event.type == "settlement.booked" { detail.append("financed \(financing)") }
+            if let schedule = event.installments {
+                detail.append("\(schedule.count) × from \(schedule.first?.dueDate ?? "?"): "
+                    + schedule.map { money($0.amount, event.currency) }.joined(separator: ", "))
+            }
+            if let installment = event.installment {
+                detail.append("#\(installment.number) due \(installment.dueDate) \(installment.status)")
+            }
+            if let total = event.reversedTotal { detail.append("reversed \(money(total, event.currency)) in all") }
+            if let outstanding = event.outstanding { detail.append("payer owes \(money(outstanding, event.currency))") }
+            let priced = event.type == "settlement.booked" || event.type == "settlement.refunded"
+            rows.append([event.paymentId, event.type, event.settlementMode, money(event.amount, event.currency),
+                         priced ? money(event.fee, event.currency) : "-", priced ? money(event.commission, event.currency) : "-",
+                         priced ? splits.joined(separator: ", ").nonEmpty ?? "-" : "-", priced ? fx : "-",
+                         priced ? money(event.netSettled ?? event.net, event.settlementCurrency ?? event.currency) : "-",
+                         detail.joined(separator: "; ").nonEmpty ?? "-"])
+        }
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return "settlement:\n" + rows.map { row in
             row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
         }.joined(separator: "\n")
     }
