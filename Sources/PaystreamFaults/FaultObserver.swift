@@ -103,7 +103,7 @@ final class FaultObserver: @unchecked Sendable {
 
     /// The distinct terminal events (event id → type) that answer `request`: a rejection, or for
     /// a payment, top-up or repayment the one status its payment left `authorized` for; for a
-    /// refund its refund event; for a cancel the cancellation.
+    /// refund its refund event; for a cancel the cancellation (or the refund, after capture).
     func outcomes(of request: FaultLoad.Request) -> [String: String] {
         lock.withLock {
             let answers = byRequest[PayerKey(payer: request.payer, id: request.requestID)] ?? [:]
@@ -111,7 +111,8 @@ final class FaultObserver: @unchecked Sendable {
             case "refund":
                 return answers.filter { ["payment.partially_refunded", "payment.refunded", "payment.rejected"].contains($0.value) }
             case "cancel":
-                return answers.filter { ["payment.cancelled", "payment.rejected"].contains($0.value) }
+                // A cancel after capture refunds what is left.
+                return answers.filter { ["payment.cancelled", "payment.refunded", "payment.rejected"].contains($0.value) }
             default:
                 let finals = (byPayment[PayerKey(payer: request.payer, id: request.paymentID)] ?? [:])
                     .filter { Self.paymentOutcomes.contains($0.value) }

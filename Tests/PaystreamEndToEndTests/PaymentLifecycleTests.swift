@@ -45,7 +45,6 @@ struct PaymentLifecycleTests {
             ("idempotency_conflict", H.request("base", payer: "user-9", amount: 10_001), "different content"),
             ("refund_exceeds_captured", H.request("refund-big", type: "refund", payer: "user-9", amount: 10_001, payment: "pay-base"), "exceeds"),
             ("invalid_state", H.request("refund-open", type: "refund", payer: "user-9", amount: 100, payment: "pay-open"), "only captured"),
-            ("invalid_state", H.request("cancel-done", type: "cancel", payer: "user-9", merchant: nil, amount: nil, payment: "pay-base"), "captured"),
             ("invalid_request", H.request("refund-ghost", type: "refund", payer: "user-9", payment: "pay-ghost"), "has no payment"),
         ]
         for (_, request, _) in cases { try await h.send(request) }
@@ -71,6 +70,33 @@ struct PaymentLifecycleTests {
         // The conflicting retry changed nothing: the original payment is still captured, once.
         #expect(h.events(of: "pay-base").filter { $0.type == "payment.captured" }.count == 1)
         #expect(h.channelRequests.filter { $0.paymentId == "pay-base" }.map(\.requestType) == ["authorize"])
+    }
+
+    @Test("a cancel after capture refunds everything still refundable, like a refund: ledger, channel, settlement; a second cancel is refused")
+    func cancelAfterCapture() async throws {
+        let h = try await PaymentHarness()
+        try await h.send(H.request("top-c", type: "topup", payer: "user-c", merchant: nil, amount: 50_000, method: "alipay", channel: "mobile"))
+        try await h.outcome(of: "top-c")
+        try await h.confirm("pay-top-c", payer: "user-c", amount: 50_000)
+        try await h.event("payment.captured", of: "pay-top-c")
+        try await h.send(H.request("buy-c", payer: "user-c", amount: 30_000, method: "wallet", channel: "balance"))
+        try await h.event("payment.captured", of: "pay-buy-c")
+        try await h.send(H.request("ref-c", type: "refund", payer: "user-c", amount: 10_000, payment: "pay-buy-c"))
+        try await h.outcome(of: "ref-c")
+        try await h.send(H.request("cancel-c", type: "cancel", payer: "user-c", merchant: nil, amount: nil, payment: "pay-buy-c"))
+        let cancelled = try await h.outcome(of: "cancel-c")
+        try await h.send(H.request("cancel-c2", type: "cancel", payer: "user-c", merchant: nil, amount: nil, payment: "pay-buy-c"))
+        let again = try await h.outcome(of: "cancel-c2")
+        try await h.waitForCounts(settlement: 3, channel: 1)
+        try await h.settle()
+        try await h.finish()
+
+        #expect(cancelled.type == "payment.refunded" && cancelled.reason == "cancelled" && cancelled.refundAmount == 20_000)
+        #expect(cancelled.refundedTotal == 30_000 && cancelled.requestId == "cancel-c")
+        #expect(again.reason == "invalid_state")
+        #expect(try h.balance("wallet:user-c:CNY")?.posted.minorUnits == 50_000)
+        #expect(h.settlementRequests.map { "\($0.type):\($0.paymentId):\($0.amount)" }
+                == ["capture:pay-buy-c:30000", "refund:pay-buy-c:10000", "refund:pay-buy-c:20000"])
     }
 
     @Test("wallet: a top-up through a channel funds it, a wallet payment captures at once, a partial refund credits it back")
