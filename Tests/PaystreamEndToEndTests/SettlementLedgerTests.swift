@@ -81,6 +81,38 @@ struct SettlementLedgerTests {
         #expect(postings == ["booking:user-1:p-1", "refund:sr:user-1:p-1:refund:r", "booking:user-2:p-9"])
     }
 
+    @Test("a line booked before the settlement lines existed becomes one (a fee part and a merchant part on merchant_payable); its refund reverses both")
+    func legacyLineMigrated() throws {
+        let directory = try temporaryDirectory()
+        let path = ShardStore.path(stateDirectory: directory, stage: "settlement-worker", partition: 0)
+        let old = StageSchema(Array(SettlementTables.schema.migrations.prefix(4)))
+        let before = try ShardStore(path: path, partition: 0, synchronous: .full, schema: old)
+        try before.write { db in
+            try db.execute(sql: """
+                INSERT INTO settlement (payer_id, payment_id, merchant_id, amount, currency, fee, net, mode, source_event_id, booked_at)
+                VALUES ('user-1', 'p-1', 'm-1', 10000, 'CNY', 60, 9940, 'prepaid', 'sr:user-1:p-1:capture', '2026-11-29T00:00:00.000Z');
+                INSERT INTO ledger_posting (posting_id, posted_at) VALUES ('booking:user-1:p-1', '2026-11-29T00:00:00.000Z');
+                INSERT INTO ledger_entry (posting_id, account_id, currency, amount) VALUES
+                    ('booking:user-1:p-1', 'clearing:card:CNY', 'CNY', 10000), ('booking:user-1:p-1', 'fee_revenue:CNY', 'CNY', -60),
+                    ('booking:user-1:p-1', 'merchant_payable:m-1:CNY', 'CNY', -9940);
+                INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES
+                    ('clearing:card:CNY', 'CNY', 'debit', NULL, 10000, 0), ('fee_revenue:CNY', 'CNY', 'credit', NULL, 60, 0),
+                    ('merchant_payable:m-1:CNY', 'CNY', 'credit', NULL, 9940, 0);
+                """)
+        }
+        try before.close()
+        let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(), reference: StaticReferenceData()),
+                                 partitions: 1, stateDirectory: directory)
+        #expect(try h.read { try SettlementAudit.problems($0) }.flatMap { $0 } == [])
+        try h.send(topic: h.topics.settlementRequests, [("m-1", Self.request(.refund, payment: "p-1", amount: 5_000, refund: "r-1"))])
+        #expect(h.deadLetters.isEmpty, "\(h.deadLetters.map { $0.errorMessage })")
+        let balances = try h.read { db in
+            try ["clearing:card:CNY", "fee_revenue:CNY", "merchant_payable:m-1:CNY"].map { try LedgerTables.balance(db, of: AccountID($0))?.posted.minorUnits }
+        }.first
+        #expect(balances == [5_000, 30, 4_970])
+        #expect(try h.read { try SettlementAudit.problems($0) }.flatMap { $0 } == [])
+    }
+
     @Test("FX bookings survive storage: conversions with their snapshots and the rounding carry are read back, the invariants hold")
     func fxRoundTrip() throws {
         let queue = try DatabaseQueue()
