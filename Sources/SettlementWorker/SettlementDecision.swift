@@ -163,15 +163,8 @@ struct SettlementDecision {
     /// may go negative: the merchant owes it to the next payout).
     mutating func reverse(_ request: SettlementRequest) throws {
         let postingID = PostingID("refund:\(request.eventId)")
-        if try Self.isBooked(db, postingID) { return }
-        guard var line = try SettlementTables.line(db, payer: request.payerId, payment: request.paymentId) else {
-            throw DeadLetter(code: "unknown_settlement", message: "refund of payment \(request.paymentId) of payer \(request.payerId), "
-                + "which settlement never booked")
-        }
+        guard var line = try bookedLine(for: request, as: "refund", postingID: postingID) else { return }
         let currency = try Self.currency(line.currency)
-        guard request.currency == line.currency else {
-            throw DeadLetter(code: "currency_mismatch", message: "refund in \(request.currency) of a payment booked in \(line.currency)")
-        }
         let settlementCurrency = try Self.currency(line.settlementCurrency)
         var parts = try SettlementTables.parts(db, payer: line.payerID, payment: line.paymentID)
         let keepsFee = line.pricing?.feeOnRefund == "keep"
@@ -268,18 +261,11 @@ struct SettlementDecision {
     /// first; a paid installment releases its share of the merchant's net (`per_installment`).
     mutating func repay(_ request: SettlementRequest) throws {
         let postingID = PostingID("repayment:\(request.eventId)")
-        if try Self.isBooked(db, postingID) { return }
-        guard var line = try SettlementTables.line(db, payer: request.payerId, payment: request.paymentId) else {
-            throw DeadLetter(code: "unknown_settlement", message: "repayment of payment \(request.paymentId) of payer \(request.payerId), "
-                + "which settlement never booked")
-        }
+        guard var line = try bookedLine(for: request, as: "repayment", postingID: postingID) else { return }
         guard line.mode != SettlementMode.prepaid.rawValue else {
             throw DeadLetter(code: "not_credit_funded", message: "payment \(line.paymentID) is prepaid: there is nothing to repay")
         }
         let currency = try Self.currency(line.currency)
-        guard request.currency == line.currency else {
-            throw DeadLetter(code: "currency_mismatch", message: "repayment in \(request.currency) of a payment booked in \(line.currency)")
-        }
         let amount = Money(minorUnits: request.amount, currency: currency)
         let settlementCurrency = try Self.currency(line.settlementCurrency)
         var entries = [Entry(account: AccountID("clearing:\(request.method):\(currency.code)"), amount: amount),
@@ -325,6 +311,20 @@ struct SettlementDecision {
             try emit(for: line, type: "installment.paid", amount: row.amount, sourceEventID: request.eventId, installment: row.info,
                      outstanding: outstanding, reference: reference)
         }
+    }
+
+    /// The booked line a refund or repayment acts on, in its currency; nil when its posting is
+    /// booked already (handed over again after the inbox forgot it).
+    func bookedLine(for request: SettlementRequest, as kind: String, postingID: PostingID) throws -> SettlementTables.Line? {
+        if try Self.isBooked(db, postingID) { return nil }
+        guard let line = try SettlementTables.line(db, payer: request.payerId, payment: request.paymentId) else {
+            throw DeadLetter(code: "unknown_settlement", message: "\(kind) of payment \(request.paymentId) of payer \(request.payerId), "
+                + "which settlement never booked")
+        }
+        guard request.currency == line.currency else {
+            throw DeadLetter(code: "currency_mismatch", message: "\(kind) in \(request.currency) of a payment booked in \(line.currency)")
+        }
+        return line
     }
 
     // MARK: the timer
