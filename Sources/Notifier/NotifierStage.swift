@@ -29,6 +29,8 @@ public struct NotifierStage: Stage {
     public enum Input: Sendable {
         case payment(PaymentEvent)
         case settlement(SettlementEvent)
+        /// A batch or payout event (`payout-event/v1`): nobody is notified of it yet.
+        case payout(PayoutEvent)
     }
 
     public let name = "notifier"
@@ -46,6 +48,9 @@ public struct NotifierStage: Stage {
 
     public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input {
         if record.topic == topics.settlementEvents {
+            if Wire.schema(of: Data(record.value)) == PayoutEvent.schemaName {
+                return .payout(try decodeMessage(PayoutEvent.self, schema: PayoutEvent.schemaName, from: record))
+            }
             return .settlement(try decodeMessage(SettlementEvent.self, schema: SettlementEvent.schemaName, from: record))
         }
         return .payment(try decodeMessage(PaymentEvent.self, schema: PaymentEvent.schemaName, from: record))
@@ -55,6 +60,7 @@ public struct NotifierStage: Stage {
         switch input {
         case .payment(let event): "event:\(event.eventId)"
         case .settlement(let event): "event:\(event.eventId)"
+        case .payout(let event): "event:\(event.eventId)"
         }
     }
 

@@ -32,6 +32,9 @@ extension MerchantReference {
             if TimeZone(identifier: payout.timeZone) == nil {
                 problems.append("payout.time_zone '\(payout.timeZone)' is not an IANA time zone")
             }
+            for day in payout.holidays ?? [] where LocalDate(day) == nil {
+                problems.append("payout.holidays: '\(day)' is not a date in yyyy-MM-dd form")
+            }
         }
         if let suppliers {
             if suppliers.contains(where: \.isEmpty) { problems.append("suppliers: an entry is empty") }

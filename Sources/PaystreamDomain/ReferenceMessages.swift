@@ -63,12 +63,15 @@ public struct MerchantReference: Sendable, Codable, Hashable {
         public var timeZone: String
         /// Count business days (Monday to Friday) or calendar days.
         public var businessDays: Bool?
+        /// Days that are not business days (`yyyy-MM-dd`), besides weekends.
+        public var holidays: [String]?
 
-        public init(delayDays: Int, cutoff: String, timeZone: String, businessDays: Bool? = true) {
+        public init(delayDays: Int, cutoff: String, timeZone: String, businessDays: Bool? = true, holidays: [String]? = nil) {
             self.delayDays = delayDays
             self.cutoff = cutoff
             self.timeZone = timeZone
             self.businessDays = businessDays
+            self.holidays = holidays
         }
     }
 

@@ -8,6 +8,9 @@ import PaystreamLedger
 /// was booked, in both currencies), and the balances of the merchant-side accounts are exactly what
 /// the lines say they should be. `paystream verify` and the tests run it after every scenario.
 public enum SettlementAudit {
+    /// The accounts that hold a payee's money, by stage: `<role>_<stage>:<payee>:<CCY>`.
+    static let payeeStages: Set<String> = ["pending", "deferred", "available", "payout", "payable"]
+
     /// Every problem found, one sentence each; empty when the shard is sound.
     public static func problems(_ db: Database) throws -> [String] {
         var problems = try LedgerTables.verify(db).map { "ledger: \($0)" }
@@ -47,9 +50,9 @@ public enum SettlementAudit {
                 }
                 let account: String = part["account"]
                 let left = bookedSettled - reversedSettled
-                if kind == "merchant" {
-                    // Wherever the merchant's money sits now: deferred, pending or available.
-                    expected["merchant:\(merchant):\(part["settled_currency"] as String)", default: 0] += left
+                if kind == "merchant" || kind == "supplier" {
+                    // Wherever the payee's money sits now: deferred, pending, available or on its way.
+                    expected["\(kind):\(part["party"] as String):\(part["settled_currency"] as String)", default: 0] += left
                 } else {
                     expected[account, default: 0] += left
                 }
@@ -60,18 +63,41 @@ public enum SettlementAudit {
         }
 
         var actual: [String: Int64] = [:]
+        var balances: [String: Int64] = [:]  // payee accounts
         for row in try Row.fetchAll(db, sql: "SELECT account_id, posted FROM ledger_account") {
             let id: String = row["account_id"], posted: Int64 = row["posted"]
             let fields = id.split(separator: ":", omittingEmptySubsequences: false)
-            if let kind = fields.first, ["merchant_pending", "merchant_deferred", "merchant_available", "merchant_payable"].contains(kind),
-               fields.count == 3 {
-                actual["merchant:\(fields[1]):\(fields[2])", default: 0] += posted
-            } else if let kind = fields.first, ["fee_revenue", "commission_revenue", "supplier_payable", "receivable"].contains(kind) {
+            guard let kind = fields.first else { continue }
+            if fields.count == 3, let role = kind.split(separator: "_").first, role == "merchant" || role == "supplier",
+               Self.payeeStages.contains(String(kind.dropFirst(role.count + 1))) {
+                actual["\(role):\(fields[1]):\(fields[2])", default: 0] += posted
+                balances[id] = posted
+            } else if ["fee_revenue", "commission_revenue", "receivable"].contains(kind) {
                 actual[id, default: 0] += posted
             }
         }
         for key in Set(expected.keys).union(actual.keys).sorted() where (expected[key] ?? 0) != (actual[key] ?? 0) {
             problems.append("\(key): the ledger holds \(actual[key] ?? 0), the settlement lines call for \(expected[key] ?? 0)")
+        }
+
+        if try db.tableExists("payee_item") {
+            // What is available to a payee is exactly its lines no batch has paid out; what is on
+            // its way is exactly its closed batches.
+            var open: [String: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT role, payee, currency, sum(amount) AS total FROM payee_item WHERE batch_id IS NULL GROUP BY role, payee, currency
+                """) {
+                open["\(row["role"] as String)_available:\(row["payee"] as String):\(row["currency"] as String)"] = row["total"]
+            }
+            for row in try Row.fetchAll(db, sql: """
+                SELECT role, payee, currency, sum(amount) AS total FROM payout_batch WHERE status = 'closed' GROUP BY role, payee, currency
+                """) {
+                open["\(row["role"] as String)_payout:\(row["payee"] as String):\(row["currency"] as String)"] = row["total"]
+            }
+            let accounts = balances.keys.filter { $0.contains("_available:") || $0.contains("_payout:") }
+            for account in Set(accounts).union(open.keys).sorted() where (balances[account] ?? 0) != (open[account] ?? 0) {
+                problems.append("\(account): the ledger holds \(balances[account] ?? 0), the payee lines and batches call for \(open[account] ?? 0)")
+            }
         }
 
         for row in try Row.fetchAll(db, sql: """

@@ -85,7 +85,8 @@ struct SettlementDecision {
         ]
         for (index, split) in breakdown.splits.enumerated() {
             parts.append(.init(position: parts.count, kind: .supplier, party: split.partyId,
-                               account: Self.supplierPayable(split.partyId, settlementCurrency).rawValue, booked: split.amount.minorUnits,
+                               account: Self.payeeAccount("available", .supplier, split.partyId, settlementCurrency).rawValue,
+                               booked: split.amount.minorUnits,
                                reversed: 0, settledCurrency: settlementCurrency.code, bookedSettled: settled[index], reversedSettled: 0))
         }
         parts.append(.init(position: parts.count, kind: .merchant, party: merchant.merchantId,
@@ -100,7 +101,7 @@ struct SettlementDecision {
                            Entry(account: Self.commissionRevenue(currency), amount: try breakdown.commission.negated())]
         var payeeEntries: [Entry] = []
         for part in parts where part.kind == .supplier || part.kind == .merchant {
-            let account = part.kind == .merchant ? merchantAccount : AccountID(part.account)
+            let account = part.kind == .merchant ? merchantAccount : Self.payeeAccount("pending", .supplier, part.party, settlementCurrency)
             payeeEntries.append(Entry(account: account, amount: Money(minorUnits: -part.bookedSettled, currency: settlementCurrency)))
         }
         let postingID = PostingID("booking:\(MessageID.part(request.payerId)):\(MessageID.part(request.paymentId))")
@@ -116,13 +117,21 @@ struct SettlementDecision {
             payoutCalendar: calendar, installmentFinancing: financing, sequence: 1, sourceEventID: request.eventId,
             capturedAt: Wire.timestamp(capturedAt), bookedAt: context.timestamp)
 
+        // Suppliers are paid on the capture's payout date in every mode; the merchant too, unless
+        // its net waits for installments.
+        let payoutDate = calendar.payoutDate(forCaptureAt: capturedAt)
+        let availableAt = Self.start(of: payoutDate, in: calendar.timeZone)
+        for part in parts where part.kind == .supplier {
+            try SettlementTables.addRelease(db, payer: line.payerID, payment: line.paymentID, merchant: line.merchantID, role: "supplier",
+                                            payee: part.party, currency: settlementCurrency.code, amount: part.bookedSettled,
+                                            availableOn: payoutDate, availableAt: availableAt)
+        }
         var availableOn: LocalDate?
         if !perInstallment {
-            let date = calendar.payoutDate(forCaptureAt: capturedAt)
-            availableOn = date
+            availableOn = payoutDate
             try SettlementTables.addRelease(db, payer: line.payerID, payment: line.paymentID, merchant: line.merchantID,
-                                            currency: settlementCurrency.code, amount: merchantNetSettled, availableOn: date,
-                                            availableAt: Self.start(of: date, in: calendar.timeZone))
+                                            currency: settlementCurrency.code, amount: merchantNetSettled, availableOn: payoutDate,
+                                            availableAt: availableAt)
         }
         try SettlementTables.insert(db, line)
         try SettlementTables.insert(db, parts: parts, payer: line.payerID, payment: line.paymentID)
@@ -184,31 +193,47 @@ struct SettlementDecision {
             parts[index].reversedSettled += settled
         }
 
-        // Where the merchant's share is taken from.
-        let merchantIndex = parts.firstIndex { $0.kind == .merchant }!
-        var merchantLeft = settledShares[merchantIndex]
-        var merchantEntries: [Entry] = []
-        func take(_ amount: Int64, from account: AccountID) {
-            guard amount != 0 else { return }
-            merchantEntries.append(Entry(account: account, amount: Money(minorUnits: amount, currency: settlementCurrency)))
-            merchantLeft -= amount
-        }
+        // Where each payee's share is taken from: the merchant's deferred money first (the last
+        // installments' shares), then the payee's money still pending for this payment (newest
+        // first), then what is available to it — which may go below zero, carried into its next
+        // batch as a negative line.
         var installments = try SettlementTables.installments(db, payer: line.payerID, payment: line.paymentID)
-        if line.installmentFinancing == "per_installment" {
-            for index in installments.indices.reversed() where merchantLeft > 0 && installments[index].status != "paid" {
-                let taken = min(merchantLeft, installments[index].merchantShare)
-                installments[index].merchantShare -= taken
-                take(taken, from: Self.merchantDeferred(line.merchantID, settlementCurrency))
+        var payeeEntries: [Int: [Entry]] = [:]
+        for (index, part) in parts.enumerated() where part.kind == .supplier || part.kind == .merchant {
+            var left = settledShares[index]
+            var entries: [Entry] = []
+            func take(_ amount: Int64, from account: AccountID) {
+                guard amount != 0 else { return }
+                entries.append(Entry(account: account, amount: Money(minorUnits: amount, currency: settlementCurrency)))
+                left -= amount
             }
+            let role: PayeeRole = part.kind == .merchant ? .merchant : .supplier
+            if role == .merchant, line.installmentFinancing == "per_installment" {
+                for row in installments.indices.reversed() where left > 0 && installments[row].status != "paid" {
+                    let taken = min(left, installments[row].merchantShare)
+                    installments[row].merchantShare -= taken
+                    take(taken, from: Self.merchantDeferred(line.merchantID, settlementCurrency))
+                }
+            }
+            for var release in try SettlementTables.pendingReleases(db, payer: line.payerID, payment: line.paymentID,
+                                                                    role: role.rawValue, payee: part.party) where left > 0 {
+                let taken = min(left, release.amount - release.reversed)
+                release.reversed += taken
+                try SettlementTables.setRelease(db, id: release.id, reversed: release.reversed, status: release.status)
+                take(taken, from: Self.payeeAccount("pending", role, part.party, settlementCurrency))
+            }
+            if left != 0 && part.account.hasPrefix("\(role.rawValue)_available:") {
+                // Already available: the batch that pays it nets the refund.
+                let today = LocalDate(context.now, in: (line.payoutCalendar ?? Self.defaultCalendar).timeZone)
+                try SettlementTables.insert(db, item: .init(
+                    role: role.rawValue, payee: part.party, merchantID: line.merchantID, currency: settlementCurrency.code, kind: "refund",
+                    amount: -left, payerID: line.payerID, paymentID: line.paymentID, reference: request.eventId,
+                    availableOn: today.description, availableAt: context.timestamp))
+            }
+            // Legacy lines keep their money on the account they were booked to.
+            take(left, from: AccountID(part.account))
+            payeeEntries[index] = entries
         }
-        for var release in try SettlementTables.pendingReleases(db, payer: line.payerID, payment: line.paymentID) where merchantLeft > 0 {
-            let taken = min(merchantLeft, release.amount - release.reversed)
-            release.reversed += taken
-            try SettlementTables.setRelease(db, id: release.id, reversed: release.reversed, status: release.status)
-            take(taken, from: Self.merchantPending(line.merchantID, settlementCurrency))
-        }
-        // Legacy lines keep their merchant money on the account they were booked to.
-        take(merchantLeft, from: AccountID(parts[merchantIndex].account))
 
         // The payer owes less: unpaid installments are lowered from the last one.
         var unpaidLeft = amount.minorUnits
@@ -229,11 +254,8 @@ struct SettlementDecision {
             switch part.kind {
             case .fee, .commission:
                 baseEntries.append(Entry(account: AccountID(part.account), amount: Money(minorUnits: shares[index], currency: currency)))
-            case .supplier:
-                quoteEntries.append(Entry(account: AccountID(part.account),
-                                          amount: Money(minorUnits: settledShares[index], currency: settlementCurrency)))
-            case .merchant:
-                quoteEntries += merchantEntries
+            case .supplier, .merchant:
+                quoteEntries += payeeEntries[index] ?? []
             }
         }
         var conversion: FXConversion?
@@ -329,18 +351,76 @@ struct SettlementDecision {
 
     // MARK: the timer
 
-    /// Moves merchant money whose payout date has come from pending to available.
+    /// Moves payee money whose payout date has come from pending to available, where it waits
+    /// as a payee item for its batch.
     mutating func releaseDue() throws {
         for release in try SettlementTables.dueReleases(db, now: context.timestamp, limit: 1_000) {
             let amount = release.amount - release.reversed
             if amount > 0, let currency = Currency.named(release.currency) {
+                let role = PayeeRole(rawValue: release.role) ?? .merchant
                 let money = Money(minorUnits: amount, currency: currency)
                 try book(PostingID("available:\(release.id)"), entries: [
-                    Entry(account: Self.merchantPending(release.merchantID, currency), amount: money),
-                    Entry(account: Self.merchantAvailable(release.merchantID, currency), amount: try money.negated()),
+                    Entry(account: Self.payeeAccount("pending", role, release.payee, currency), amount: money),
+                    Entry(account: Self.payeeAccount("available", role, release.payee, currency), amount: try money.negated()),
                 ])
+                try SettlementTables.insert(db, item: .init(
+                    role: role.rawValue, payee: release.payee, merchantID: release.merchantID, currency: currency.code, kind: "release",
+                    amount: amount, payerID: release.payerID, paymentID: release.paymentID, reference: nil,
+                    availableOn: release.availableOn, availableAt: release.availableAt))
             }
             try SettlementTables.setRelease(db, id: release.id, reversed: release.reversed, status: "available")
+        }
+    }
+
+    /// Closes a batch for every payee with money that became available since its last batch:
+    /// all its open lines (releases, refunds after release, failed or returned payouts, lines of
+    /// held batches). A positive total at or above the currency's minimum is closed and paid out
+    /// (`batch.closed`, `payout.sent`, a `pay` instruction on `payouts.requests`); otherwise the
+    /// batch is held with its reason and its lines wait for the payee's next money.
+    mutating func closeBatches() throws {
+        let now = context.timestamp
+        for group in try SettlementTables.groupsToBatch(db, now: now, limit: 1_000) {
+            guard let currency = Currency.named(group.currency), let role = PayeeRole(rawValue: group.role) else { continue }
+            let items = try SettlementTables.openItems(db, merchant: group.merchant, role: group.role, payee: group.payee,
+                                                       currency: group.currency, now: now)
+            guard !items.isEmpty else { continue }
+            let total = items.reduce(Int64(0)) { $0 + $1.amount }
+            let minimum = max(1, stage.settings.payoutMinimums[group.currency] ?? 1)
+            let payoutDate = items.map(\.availableOn).max() ?? String(now.prefix(10))
+            let money = Money(minorUnits: total, currency: currency)
+            var reason: String?
+            if total <= 0 {
+                reason = total == 0 ? "nothing to pay: the lines net to zero"
+                    : "negative balance \(money.formatted) carried until later money covers it"
+            } else if total < minimum {
+                reason = "below the minimum payout of \(Money(minorUnits: minimum, currency: currency).formatted)"
+            }
+            let batch = try SettlementTables.insertBatch(db, role: group.role, payee: group.payee, merchant: group.merchant,
+                                                         currency: group.currency, payoutDate: payoutDate, amount: total,
+                                                         status: reason == nil ? "closed" : "held", reason: reason, closedAt: now)
+            try SettlementTables.assign(db, items: items.map(\.id), batch: batch, closed: reason == nil)
+            let batchID = "b:\(MessageID.part(group.merchant)):\(batch)"
+            let payoutID = reason == nil ? "po:\(MessageID.part(group.merchant)):\(batch)" : nil
+            func event(_ type: String, sequence: Int, status: String, lines: [PayoutLine]? = nil) -> PayoutEvent {
+                PayoutEvent(eventId: "\(batchID):\(sequence)", sequence: sequence, occurredAt: now, type: type, batchId: batchID,
+                            payoutId: payoutID, payeeId: group.payee, payeeRole: group.role, merchantId: group.merchant, amount: total,
+                            currency: group.currency, payoutDate: payoutDate, status: status, reason: reason, lines: lines)
+            }
+            let closed = event("batch.closed", sequence: 1, status: reason == nil ? "closed" : "held", lines: items.map(\.line))
+            try context.emit(closed, topic: stage.topics.settlementEvents, key: group.merchant, eventID: closed.eventId)
+            guard let payoutID else { continue }
+            // The money leaves what the payee has available and is on its way.
+            try book(PostingID("batch:\(batch)"), entries: [
+                Entry(account: Self.payeeAccount("available", role, group.payee, currency), amount: money),
+                Entry(account: Self.payeeAccount("payout", role, group.payee, currency), amount: try money.negated()),
+            ])
+            try SettlementTables.setPayout(db, batch: batch, payoutID: payoutID, status: "sent", sequence: 2)
+            let instruction = PayoutRequest(requestType: "pay", payoutId: payoutID, batchId: batchID, payeeId: group.payee,
+                                            payeeRole: group.role, merchantId: group.merchant, amount: total, currency: group.currency,
+                                            payoutDate: payoutDate, requestedAt: now)
+            try context.emit(instruction, topic: stage.topics.payoutRequests, key: group.merchant, eventID: "pr:\(payoutID):pay")
+            let sent = event("payout.sent", sequence: 2, status: "sent")
+            try context.emit(sent, topic: stage.topics.settlementEvents, key: group.merchant, eventID: sent.eventId)
         }
     }
 
@@ -401,9 +481,19 @@ struct SettlementDecision {
         return Account(id: id, currency: currency, normalSide: debit ? .debit : .credit)
     }
 
+    /// Who a payout pays.
+    enum PayeeRole: String {
+        case merchant, supplier
+    }
+
+    /// `<role>_<stage>:<payee>:<CCY>`: the payee's money `pending` its payout date, `available`
+    /// for a batch, or in a `payout` on its way.
+    static func payeeAccount(_ stage: String, _ role: PayeeRole, _ payee: String, _ currency: Currency) -> AccountID {
+        AccountID("\(role.rawValue)_\(stage):\(payee):\(currency.code)")
+    }
+
     static func feeRevenue(_ currency: Currency) -> AccountID { AccountID("fee_revenue:\(currency.code)") }
     static func commissionRevenue(_ currency: Currency) -> AccountID { AccountID("commission_revenue:\(currency.code)") }
-    static func supplierPayable(_ party: String, _ currency: Currency) -> AccountID { AccountID("supplier_payable:\(party):\(currency.code)") }
     static func merchantPending(_ merchant: String, _ currency: Currency) -> AccountID { AccountID("merchant_pending:\(merchant):\(currency.code)") }
     static func merchantDeferred(_ merchant: String, _ currency: Currency) -> AccountID { AccountID("merchant_deferred:\(merchant):\(currency.code)") }
     static func merchantAvailable(_ merchant: String, _ currency: Currency) -> AccountID {
@@ -425,7 +515,8 @@ struct SettlementDecision {
             throw DeadLetter(code: "invalid_merchant", message: "merchant \(merchant.merchantId): time zone '\(payout.timeZone)' is unknown")
         }
         return try PayoutCalendar(delayDays: payout.delayDays, dayCount: payout.businessDays == false ? .calendar : .business,
-                                  cutoff: TimeOfDay(payout.cutoff), timeZone: zone)
+                                  cutoff: TimeOfDay(payout.cutoff), timeZone: zone,
+                                  holidays: Set((payout.holidays ?? []).compactMap(LocalDate.init)))
     }
 
     static func rate(_ fx: FXSnapshot) throws -> ExchangeRate {

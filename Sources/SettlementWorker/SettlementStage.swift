@@ -18,10 +18,18 @@ public struct SettlementStage: Stage {
     public struct Settings: Decodable, Sendable {
         /// Days after its due date an unpaid installment is reported overdue (0: the day after).
         public var installmentGraceDays: Int
-        /// How often the timer runs (payout dates, installments), in milliseconds.
+        /// How often the timer runs (payout dates, batches, installments), in milliseconds.
         public var timerIntervalMs: Int
+        /// Per currency, the smallest payout in minor units: a batch below it is held and its
+        /// lines wait for the payee's next money. A currency missing here pays any positive amount.
+        public var payoutMinimums: [String: Int64]
 
-        public init(installmentGraceDays: Int = 3, timerIntervalMs: Int = 1_000) throws {
+        public init(installmentGraceDays: Int = 3, timerIntervalMs: Int = 1_000, payoutMinimums: [String: Int64] = [:]) throws {
+            for (code, minimum) in payoutMinimums.sorted(by: { $0.key < $1.key }) {
+                guard Currency.named(code) != nil else { throw ConfigurationError("stage.payout_minimums: '\(code)' is not an ISO 4217 currency") }
+                guard minimum >= 0 else { throw ConfigurationError("stage.payout_minimums.\(code) must not be negative, not \(minimum)") }
+            }
+            self.payoutMinimums = payoutMinimums
             guard (0...365).contains(installmentGraceDays) else {
                 throw ConfigurationError("stage.installment_grace_days must be within 0…365, not \(installmentGraceDays)")
             }
@@ -31,7 +39,7 @@ public struct SettlementStage: Stage {
         }
 
         enum CodingKeys: String, CodingKey {
-            case installmentGraceDays = "installment_grace_days", timerIntervalMs = "timer_interval_ms"
+            case installmentGraceDays = "installment_grace_days", timerIntervalMs = "timer_interval_ms", payoutMinimums = "payout_minimums"
             case feeBasisPoints = "fee_basis_points", feeFixed = "fee_fixed"
         }
 
@@ -43,7 +51,8 @@ public struct SettlementStage: Stage {
             }
             do {
                 try self.init(installmentGraceDays: try c.decodeIfPresent(Int.self, forKey: .installmentGraceDays) ?? 3,
-                              timerIntervalMs: try c.decodeIfPresent(Int.self, forKey: .timerIntervalMs) ?? 1_000)
+                              timerIntervalMs: try c.decodeIfPresent(Int.self, forKey: .timerIntervalMs) ?? 1_000,
+                              payoutMinimums: try c.decodeIfPresent([String: Int64].self, forKey: .payoutMinimums) ?? [:])
             } catch let error as ConfigurationError {
                 throw DecodingError.dataCorruptedError(forKey: .installmentGraceDays, in: c, debugDescription: error.description)
             }
@@ -63,7 +72,7 @@ public struct SettlementStage: Stage {
     }
 
     public var inputTopics: [String] { [topics.settlementRequests, topics.payoutConfirmations] }
-    public var outputTopics: [String] { [topics.settlementEvents] }
+    public var outputTopics: [String] { [topics.settlementEvents, topics.payoutRequests] }
     public var keepsMoney: Bool { true }
     public var schema: StageSchema { SettlementTables.schema }
     public var tickInterval: Duration? { .milliseconds(settings.timerIntervalMs) }
@@ -103,11 +112,12 @@ public struct SettlementStage: Stage {
         }
     }
 
-    /// Makes merchant money available on its payout date, and reports installments that fall
-    /// due and those past their grace days.
+    /// Makes payee money available on its payout date and closes its batches, and reports
+    /// installments that fall due and those past their grace days.
     public func tick(in context: StageContext) throws {
         var decision = SettlementDecision(stage: self, context: context)
         try decision.releaseDue()
+        try decision.closeBatches()
         try decision.reportInstallments()
     }
 }

@@ -169,7 +169,122 @@ public enum SettlementTables {
                            amount - fee, currency, amount - fee FROM settlement WHERE amount > 0;
                 """)
         }),
+        // Batches: releases name their payee (the merchant, or a supplier of its splits); money
+        // that became available is a payee item until a batch takes it; batches.
+        ("settlement-v6-batches", { db in
+            try db.execute(sql: """
+                ALTER TABLE settlement_release ADD COLUMN role TEXT NOT NULL DEFAULT 'merchant';
+                ALTER TABLE settlement_release ADD COLUMN payee TEXT NOT NULL DEFAULT '';
+                UPDATE settlement_release SET payee = merchant_id;
+                CREATE TABLE payee_item (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    role TEXT NOT NULL CHECK (role = 'merchant' OR role = 'supplier'),
+                    payee TEXT NOT NULL,
+                    merchant_id TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    amount INTEGER NOT NULL CHECK (amount != 0),
+                    payer_id TEXT,
+                    payment_id TEXT,
+                    reference TEXT,
+                    available_on TEXT NOT NULL,
+                    available_at TEXT NOT NULL,
+                    batch_id INTEGER,
+                    held_in INTEGER
+                );
+                CREATE INDEX payee_item_open ON payee_item(merchant_id, role, payee, currency) WHERE batch_id IS NULL;
+                CREATE INDEX payee_item_batch ON payee_item(batch_id);
+                CREATE TABLE payout_batch (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    role TEXT NOT NULL,
+                    payee TEXT NOT NULL,
+                    merchant_id TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    payout_date TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    status TEXT NOT NULL CHECK (status = 'held' OR status = 'closed'),
+                    reason TEXT,
+                    sequence INTEGER NOT NULL,
+                    closed_at TEXT NOT NULL,
+                    payout_id TEXT UNIQUE,
+                    payout_status TEXT
+                );
+                """)
+        }),
     ])
+
+    // MARK: payee items and batches
+
+    /// Money available to a payee, not yet paid out: one line of a future batch.
+    struct PayeeItem {
+        var id: Int64 = 0
+        var role: String
+        var payee: String
+        var merchantID: String
+        var currency: String
+        var kind: String
+        var amount: Int64
+        var payerID: String?
+        var paymentID: String?
+        var reference: String?
+        var availableOn: String
+        var availableAt: String
+
+        var line: PayoutLine {
+            PayoutLine(kind: kind, amount: amount, paymentId: paymentID, payerId: payerID, reference: reference, availableOn: availableOn)
+        }
+    }
+
+    static func insert(_ db: Database, item: PayeeItem) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO payee_item (role, payee, merchant_id, currency, kind, amount, payer_id, payment_id, reference, available_on, available_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [item.role, item.payee, item.merchantID, item.currency, item.kind, item.amount, item.payerID,
+                             item.paymentID, item.reference, item.availableOn, item.availableAt])
+    }
+
+    /// Payee groups (merchant, role, payee, currency) with an item available by `now` that no
+    /// batch has seen yet, held or closed.
+    static func groupsToBatch(_ db: Database, now: String, limit: Int) throws -> [(merchant: String, role: String, payee: String, currency: String)] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT DISTINCT merchant_id, role, payee, currency FROM payee_item
+            WHERE batch_id IS NULL AND held_in IS NULL AND available_at <= ? ORDER BY merchant_id, role, payee, currency LIMIT ?
+            """), arguments: [now, limit]).map { ($0["merchant_id"], $0["role"], $0["payee"], $0["currency"]) }
+    }
+
+    /// The group's items in no closed batch and available by `now`, oldest first.
+    static func openItems(_ db: Database, merchant: String, role: String, payee: String, currency: String, now: String) throws -> [PayeeItem] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT * FROM payee_item WHERE batch_id IS NULL AND merchant_id = ? AND role = ? AND payee = ? AND currency = ? AND available_at <= ?
+            ORDER BY available_at, id
+            """), arguments: [merchant, role, payee, currency, now]).map { row in
+            PayeeItem(id: row["id"], role: row["role"], payee: row["payee"], merchantID: row["merchant_id"], currency: row["currency"],
+                      kind: row["kind"], amount: row["amount"], payerID: row["payer_id"], paymentID: row["payment_id"],
+                      reference: row["reference"], availableOn: row["available_on"], availableAt: row["available_at"])
+        }
+    }
+
+    /// Records a batch; returns its id.
+    static func insertBatch(_ db: Database, role: String, payee: String, merchant: String, currency: String, payoutDate: String,
+                            amount: Int64, status: String, reason: String?, closedAt: String) throws -> Int64 {
+        try db.cachedStatement(sql: """
+            INSERT INTO payout_batch (role, payee, merchant_id, currency, payout_date, amount, status, reason, sequence, closed_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+            """).execute(arguments: [role, payee, merchant, currency, payoutDate, amount, status, reason, closedAt])
+        return db.lastInsertedRowID
+    }
+
+    static func setPayout(_ db: Database, batch: Int64, payoutID: String, status: String, sequence: Int) throws {
+        try db.cachedStatement(sql: "UPDATE payout_batch SET payout_id = ?, payout_status = ?, sequence = ? WHERE id = ?")
+            .execute(arguments: [payoutID, status, sequence, batch])
+    }
+
+    /// Puts items in a closed batch, or marks them seen by a held one.
+    static func assign(_ db: Database, items: [Int64], batch: Int64, closed: Bool) throws {
+        let statement = try db.cachedStatement(sql: closed ? "UPDATE payee_item SET batch_id = ? WHERE id = ?"
+                                                           : "UPDATE payee_item SET held_in = ? WHERE id = ?")
+        for id in items { try statement.execute(arguments: [batch, id]) }
+    }
 
     // MARK: lines
 
@@ -288,12 +403,14 @@ public enum SettlementTables {
 
     // MARK: releases
 
-    /// Merchant money on `merchant_pending` until its payout date.
+    /// A payee's money on `<role>_pending` until its payout date.
     struct Release {
         var id: Int64
         var payerID: String
         var paymentID: String
         var merchantID: String
+        var role: String
+        var payee: String
         var currency: String
         var amount: Int64
         var reversed: Int64
@@ -302,26 +419,28 @@ public enum SettlementTables {
         var status: String
     }
 
-    static func addRelease(_ db: Database, payer: String, payment: String, merchant: String, currency: String, amount: Int64,
-                           availableOn: LocalDate, availableAt: Date) throws {
+    static func addRelease(_ db: Database, payer: String, payment: String, merchant: String, role: String = "merchant", payee: String? = nil,
+                           currency: String, amount: Int64, availableOn: LocalDate, availableAt: Date) throws {
         guard amount > 0 else { return }
         try db.cachedStatement(sql: """
-            INSERT INTO settlement_release (payer_id, payment_id, merchant_id, currency, amount, available_on, available_at, status)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
-            """).execute(arguments: [payer, payment, merchant, currency, amount, availableOn.description, Wire.timestamp(availableAt)])
+            INSERT INTO settlement_release (payer_id, payment_id, merchant_id, role, payee, currency, amount, available_on, available_at, status)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+            """).execute(arguments: [payer, payment, merchant, role, payee ?? merchant, currency, amount, availableOn.description,
+                             Wire.timestamp(availableAt)])
     }
 
     private static func release(from row: Row) -> Release {
         Release(id: row["id"], payerID: row["payer_id"], paymentID: row["payment_id"], merchantID: row["merchant_id"],
-                currency: row["currency"], amount: row["amount"], reversed: row["reversed"], availableOn: row["available_on"],
+                role: row["role"], payee: row["payee"], currency: row["currency"], amount: row["amount"], reversed: row["reversed"], availableOn: row["available_on"],
                 availableAt: row["available_at"], status: row["status"])
     }
 
-    /// The line's releases still pending, newest first (a refund takes from the newest).
-    static func pendingReleases(_ db: Database, payer: String, payment: String) throws -> [Release] {
+    /// The line's releases to `role`/`payee` still pending, newest first (a refund takes from the newest).
+    static func pendingReleases(_ db: Database, payer: String, payment: String, role: String, payee: String) throws -> [Release] {
         try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT * FROM settlement_release WHERE payer_id = ? AND payment_id = ? AND status = 'pending' ORDER BY id DESC
-            """), arguments: [payer, payment]).map(release(from:))
+            SELECT * FROM settlement_release WHERE payer_id = ? AND payment_id = ? AND role = ? AND payee = ? AND status = 'pending'
+            ORDER BY id DESC
+            """), arguments: [payer, payment, role, payee]).map(release(from:))
     }
 
     static func dueReleases(_ db: Database, now: String, limit: Int) throws -> [Release] {

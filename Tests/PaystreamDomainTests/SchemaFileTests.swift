@@ -196,6 +196,25 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 merchantId: "m-7", amount: 5_000, currency: "CNY", fee: 30, commission: 0, net: 4_970,
                 splits: [], settlementMode: "prepaid", sourceEventId: "sr:user-43:pay-1002:capture"))
         },
+        SchemaSample(file: "payout-request.v1.schema.json", schemaName: PayoutRequest.schemaName, variant: "all fields") {
+            try Wire.encode(PayoutRequest(requestType: "pay", payoutId: "po:m-7:12", batchId: "b:m-7:12", payeeId: "supplier-3",
+                                          payeeRole: "supplier", merchantId: "m-7", amount: 5_000, currency: "CNY", payoutDate: "2026-12-01",
+                                          requestedAt: "2026-11-30T16:00:00.410Z"))
+        },
+        SchemaSample(file: "payout-event.v1.schema.json", schemaName: PayoutEvent.schemaName, variant: "all fields") {
+            try Wire.encode(PayoutEvent(eventId: "b:m-7:12:1", sequence: 1, occurredAt: "2026-11-30T16:00:00.410Z", type: "batch.closed",
+                                        batchId: "b:m-7:12", payoutId: "po:m-7:12", payeeId: "m-7", payeeRole: "merchant", merchantId: "m-7",
+                                        amount: 9_029, currency: "CNY", payoutDate: "2026-12-01", status: "closed", reason: "none",
+                                        lines: [PayoutLine(kind: "release", amount: 9_810, paymentId: "pay-1001", payerId: "user-42",
+                                                           reference: nil, availableOn: "2026-12-01"),
+                                                PayoutLine(kind: "refund", amount: -781, paymentId: "pay-1000", payerId: "user-42",
+                                                           reference: "sr:user-42:pay-1000:refund:r-1", availableOn: "2026-11-30")]))
+        },
+        SchemaSample(file: "payout-event.v1.schema.json", schemaName: PayoutEvent.schemaName, variant: "required fields") {
+            try Wire.encode(PayoutEvent(eventId: "b:m-7:13:1", sequence: 1, occurredAt: "2026-12-01T16:00:00.410Z", type: "batch.closed",
+                                        batchId: "b:m-7:13", payoutId: nil, payeeId: "m-7", payeeRole: "merchant", merchantId: "m-7",
+                                        amount: -500, currency: "CNY", payoutDate: "2026-12-02", status: "held"))
+        },
         SchemaSample(file: "notification.v1.schema.json", schemaName: NotificationMessage.schemaName, variant: "all fields") {
             try Wire.encode(NotificationMessage(
                 eventId: "nt:pe:user-42:pay-1001:2:payer", sourceEventId: "pe:user-42:pay-1001:2", occurredAt: "2026-11-24T10:00:01.500Z",

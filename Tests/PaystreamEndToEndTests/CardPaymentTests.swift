@@ -172,7 +172,7 @@ struct CardPaymentTests {
         #expect(entries.reduce(0) { $0 + $1.amount } == 0)
         #expect(Dictionary(entries.map { ($0.account, $0.amount) }, uniquingKeysWith: +) == [
             "clearing:card:CNY": 19999, "merchant_pending:m-7:CNY": -14879, "fee_revenue:CNY": -120,
-            "supplier_payable:supplier-3:CNY": -5000,
+            "supplier_pending:supplier-3:CNY": -5000,
         ])
     }
 }

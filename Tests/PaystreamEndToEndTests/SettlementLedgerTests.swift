@@ -44,7 +44,7 @@ struct SettlementLedgerTests {
         // The refund of 2,000 of 10,000 takes a fifth of each part: 12 of the fee, 200 of the split, 1,788 of the net.
         #expect(balances == [
             "clearing:card:CNY debit 8000", "clearing:card:USD debit 500", "fee_revenue:CNY credit 48", "fee_revenue:USD credit 3",
-            "merchant_pending:m-1:CNY credit 7152", "merchant_pending:m-1:USD credit 497", "supplier_payable:supplier-1:CNY credit 800",
+            "merchant_pending:m-1:CNY credit 7152", "merchant_pending:m-1:USD credit 497", "supplier_pending:supplier-1:CNY credit 800",
         ])
         #expect(try h.read { try LedgerTables.verify($0) }.flatMap { $0 }.isEmpty)
         #expect(h.decoded(SettlementEvent.self, on: h.topics.settlementEvents).map { $0.net } == [8_940, 497, 1_788])

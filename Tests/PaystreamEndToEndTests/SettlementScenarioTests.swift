@@ -88,6 +88,11 @@ struct SettlementScenarioTests {
         h.decoded(SettlementEvent.self, on: h.topics.settlementEvents)
     }
 
+    static func payoutEvents(_ h: StageHarness<SettlementStage>) -> [PayoutEvent] {
+        h.published(on: h.topics.settlementEvents).filter { Wire.schema(of: Data($0.value)) == PayoutEvent.schemaName }
+            .compactMap { try? Wire.decode(PayoutEvent.self, from: Data($0.value)) }
+    }
+
     @Test("a capture is priced from the merchant's fee plan for its method, commission and suppliers; the terms are frozen on the line")
     func pricingFromReference() throws {
         let reference = ChangingReference(StaticReferenceData(merchants: [Self.merchant("m-7")]))
@@ -105,7 +110,7 @@ struct SettlementScenarioTests {
         #expect(try Self.balance(h, "clearing:card:CNY") == 10_000)
         #expect(try Self.balance(h, "fee_revenue:CNY") == 90)
         #expect(try Self.balance(h, "commission_revenue:CNY") == 100)
-        #expect(try Self.balance(h, "supplier_payable:supplier-3:CNY") == 2_000)
+        #expect(try Self.balance(h, "supplier_pending:supplier-3:CNY") == 2_000)
         #expect(try Self.balance(h, "merchant_pending:m-7:CNY") == 7_810)
 
         // The merchant's plan changes; the booked payment's refund still uses what it was booked with.
@@ -232,19 +237,114 @@ struct SettlementScenarioTests {
         try SettlementChecks.assertSound(h)
     }
 
-    @Test("the timer makes the merchant's net available on its payout date, in the merchant's time zone, and not before")
+    @Test("on its payout date, in the payee's time zone and not before, available money is batched and paid out; a later refund is carried")
     func availability() throws {
         let h = try Self.harness(StaticReferenceData(merchants: [Self.merchant("m-7")]))
-        try Self.send(h, Self.capture("p-1", 10_000))
+        try Self.send(h, Self.capture("p-1", 10_000, splits: [Split(partyId: "supplier-3", amount: 2_000)]))
         // Available on Tuesday 2026-12-01 in Shanghai, which starts at 2026-11-30T16:00Z.
         try h.advance(by: 14 * 3_600 - 1)
-        #expect(try Self.balance(h, "merchant_pending:m-7:CNY") == 9_810)
+        #expect(try Self.balance(h, "merchant_pending:m-7:CNY") == 7_810)
+        #expect(Self.payoutEvents(h).isEmpty)
         try h.advance(by: 1)
         #expect(try Self.balance(h, "merchant_pending:m-7:CNY") == 0)
-        #expect(try Self.balance(h, "merchant_available:m-7:CNY") == 9_810)
-        // A refund after that comes out of available money.
+        #expect(try Self.balance(h, "merchant_available:m-7:CNY") == 0)
+        #expect(try Self.balance(h, "merchant_payout:m-7:CNY") == 7_810)
+        #expect(try Self.balance(h, "supplier_payout:supplier-3:CNY") == 2_000)
+        let events = Self.payoutEvents(h)
+        #expect(events.map { "\($0.type) \($0.payeeRole) \($0.payeeId) \($0.amount)" } == [
+            "batch.closed merchant m-7 7810", "payout.sent merchant m-7 7810",
+            "batch.closed supplier supplier-3 2000", "payout.sent supplier supplier-3 2000",
+        ])
+        let closed = try #require(events.first)
+        #expect(closed.status == "closed" && closed.payoutDate == "2026-12-01" && closed.payoutId != nil)
+        #expect(closed.lines == [PayoutLine(kind: "release", amount: 7_810, paymentId: "p-1", payerId: "user-1", reference: nil,
+                                            availableOn: "2026-12-01")])
+        let instructions = h.decoded(PayoutRequest.self, on: h.topics.payoutRequests)
+        #expect(instructions.map { "\($0.requestType) \($0.payoutId) \($0.payeeId) \($0.amount) \($0.currency)" }
+                == ["pay \(closed.payoutId ?? "") m-7 7810 CNY", "pay \(events[2].payoutId ?? "") supplier-3 2000 CNY"])
+        #expect(h.published(on: h.topics.payoutRequests).allSatisfy { $0.keyString == "m-7" })
+
+        // A refund after the payout: the merchant owes its share, a negative line for its next batch.
         try Self.send(h, Self.refund("p-1", 1_000, id: "r-1"))
-        #expect(try Self.balance(h, "merchant_available:m-7:CNY") == 9_810 - 981)
+        #expect(try Self.balance(h, "merchant_available:m-7:CNY") == -781)
+        #expect(try Self.balance(h, "supplier_available:supplier-3:CNY") == -200)
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("the cut-off: a capture at 21:59:59 is paid the next business day, at 22:00:00 the one after; Friday's on Monday; a holiday is skipped")
+    func cutoffWeekendsHolidays() throws {
+        let holidays = MerchantReference(merchantId: "m-h", status: .active, settlementCurrency: "CNY", defaultFee: .init(basisPoints: 0),
+                                         payout: .init(delayDays: 1, cutoff: "22:00", timeZone: "Asia/Shanghai", businessDays: true,
+                                                       holidays: ["2026-12-01"]))
+        let h = try Self.harness(StaticReferenceData(merchants: [Self.merchant("m-7"), holidays]))
+        func capture(_ id: String, at time: String, merchant: String = "m-7") -> (key: String?, value: Data) {
+            var request = try! Wire.decode(SettlementRequest.self, from: Self.capture(id, 1_000, merchant: merchant).value)
+            request.capturedAt = time
+            return (merchant, try! Wire.encode(request))
+        }
+        try Self.send(h, capture("before", at: "2026-11-30T13:59:59.000Z"), capture("at", at: "2026-11-30T14:00:00.000Z"),
+                      capture("friday", at: "2026-12-04T03:00:00.000Z"), capture("holiday", at: "2026-11-30T03:00:00.000Z", merchant: "m-h"))
+        let dates = Dictionary(uniqueKeysWithValues: Self.events(h).map { ($0.paymentId, $0.availableOn ?? "") })
+        #expect(dates == ["before": "2026-12-01", "at": "2026-12-02", "friday": "2026-12-07", "holiday": "2026-12-02"])
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("DST: a New York payee's money is batched at its local midnight, 05:00Z before the clocks change and 04:00Z after")
+    func daylightSaving() throws {
+        let merchant = MerchantReference(merchantId: "m-ny", status: .active, settlementCurrency: "USD", defaultFee: .init(basisPoints: 0),
+                                         payout: .init(delayDays: 1, cutoff: "17:00", timeZone: "America/New_York", businessDays: false))
+        let start = Wire.parseTimestamp("2027-03-13T15:00:00.000Z")!  // Saturday 10:00 in New York; DST starts Sunday 02:00
+        let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(), reference: StaticReferenceData(merchants: [merchant])),
+                                 partitions: 1, clock: ManualClock(start))
+        var request = try Wire.decode(SettlementRequest.self, from: Self.capture("p-1", 1_000, merchant: "m-ny", currency: "USD").value)
+        request.capturedAt = Wire.timestamp(start)
+        try h.send(topic: h.topics.settlementRequests, [("m-ny", try Wire.encode(request))])
+        // Sunday 2027-03-14 00:00 in New York (still EST) is 05:00Z.
+        try h.advance(by: Wire.parseTimestamp("2027-03-14T04:59:59.000Z")!.timeIntervalSince(start))
+        #expect(Self.payoutEvents(h).isEmpty)
+        try h.advance(by: 1)
+        #expect(Self.payoutEvents(h).map(\.payoutDate) == ["2027-03-14", "2027-03-14"])
+        // Monday 00:00 EDT is 04:00Z: money captured Sunday is batched then.
+        request.paymentId = "p-2"
+        request.eventId = MessageID.settlementCapture(payer: "user-1", payment: "p-2")
+        request.capturedAt = "2027-03-14T16:00:00.000Z"
+        try h.send(topic: h.topics.settlementRequests, [("m-ny", try Wire.encode(request))])
+        try h.advance(by: Wire.parseTimestamp("2027-03-15T03:59:59.000Z")!.timeIntervalSince(h.clock.now()))
+        #expect(Self.payoutEvents(h).count == 2)
+        try h.advance(by: 1)
+        #expect(Self.payoutEvents(h).map(\.payoutDate).last == "2027-03-15")
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("a negative balance is carried across batches until later money covers it; a batch below the minimum waits for more")
+    func carryAndMinimum() throws {
+        let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(payoutMinimums: ["CNY": 2_000]),
+                                                 reference: StaticReferenceData(merchants: [Self.merchant("m-7", suppliers: [])])),
+                                 partitions: 1, clock: ManualClock(Self.start))
+        func day(_ n: Int) -> Date { Self.start.addingTimeInterval(Double(n) * 86_400) }
+        func capture(_ id: String, _ amount: Int64, on n: Int) throws {
+            var request = try Wire.decode(SettlementRequest.self, from: Self.capture(id, amount).value)
+            request.capturedAt = Wire.timestamp(day(n))
+            try h.send(topic: h.topics.settlementRequests, [("m-7", try Wire.encode(request))])
+        }
+        // Monday: 10,000 captured, paid out Tuesday (9,810 net).
+        try capture("p-1", 10_000, on: 0)
+        try h.advance(by: 86_400)
+        // Tuesday: refunded in full after the payout: −9,810 for the merchant; 1,000 captured (954 net).
+        try Self.send(h, Self.refund("p-1", 10_000, id: "r-1"))
+        try capture("p-2", 1_000, on: 1)
+        try h.advance(by: 86_400)  // Wednesday's batch: 954 − 9,810 = −8,856, carried
+        try capture("p-3", 10_000, on: 2)
+        try h.advance(by: 86_400)  // Thursday's: −8,856 + 9,810 = 954, below the 2,000 minimum
+        try capture("p-4", 2_000, on: 3)
+        try h.advance(by: 86_400)  // Friday's: 954 + 1,938 = 2,892, paid
+        let batches = Self.payoutEvents(h).filter { $0.type == "batch.closed" }
+        #expect(batches.map { "\($0.status) \($0.amount)" } == ["closed 9810", "held -8856", "held 954", "closed 2892"])
+        #expect(batches[1].reason?.contains("negative balance") == true && batches[2].reason?.contains("below the minimum") == true)
+        #expect(batches[3].lines?.map(\.amount) == [-9_810, 954, 9_810, 1_938])
+        #expect(batches[3].lines?.reduce(0) { $0 + $1.amount } == 2_892)
+        #expect(try Self.balance(h, "merchant_available:m-7:CNY") == 0)
+        #expect(try Self.balance(h, "merchant_payout:m-7:CNY") == 9_810 + 2_892)
         try SettlementChecks.assertSound(h)
     }
 

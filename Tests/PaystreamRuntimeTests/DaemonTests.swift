@@ -28,7 +28,7 @@ struct DaemonConfigurationTests {
         sqlite: { synchronous: NORMAL, allow_unsafe_synchronous: true }
         outbox: { delivery_failure_timeout_ms: 5000 }
         kafka: { "fetch.wait.max.ms": 10, "client.id": file-client }
-        stage: { installment_grace_days: 5, timer_interval_ms: 250 }
+        stage: { installment_grace_days: 5, timer_interval_ms: 250, payout_minimums: { CNY: 500 } }
         """.write(toFile: file, atomically: true, encoding: .utf8)
         let env = ["PAYSTREAM_CONFIG": file, "PAYSTREAM_BROKERS": "env:2", "PAYSTREAM_STATE_DIR": "/from/env",
                    "PAYSTREAM_KAFKA_SASL_PASSWORD": "secret"]
@@ -47,6 +47,7 @@ struct DaemonConfigurationTests {
         #expect(config.kafka.properties["client.id"] == "file-client")
         #expect(config.stage.installmentGraceDays == 5)
         #expect(config.stage.timerIntervalMs == 250)
+        #expect(config.stage.payoutMinimums == ["CNY": 500])
         #expect(config.groupID == "file.paystream.settlement-worker")
     }
 
@@ -71,6 +72,7 @@ struct DaemonConfigurationTests {
         ("bacth: { max_records: 5 }", "unknown key(s) bacth"),
         ("batch: { max_records: -1 }", "batch.max_records must be positive"),
         ("stage: { installment_grace_days: 400 }", "installment_grace_days"),
+        ("stage: { payout_minimums: { XXY: 1 } }", "'XXY' is not an ISO 4217 currency"),
         ("stage: { fee_basis_points: 60 }", "fees come from each merchant's fee plan"),
         ("batch: [1, 2]", "batch"),
         ("- just a list", "expected a mapping"),
