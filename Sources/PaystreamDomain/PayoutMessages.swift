@@ -141,3 +141,62 @@ public struct PayoutLine: Sendable, Codable, Hashable, WireKeyed {
         case availableOn = "available_on"
     }
 }
+
+/// The settlement (bank) channel's answer about a payout (`payout-confirmation/v1` on
+/// `payouts.confirmations`, keyed like the instruction: `merchant_id`).
+public struct PayoutConfirmation: Sendable, Codable, Hashable, WireKeyed {
+    public static let schemaName = "payout-confirmation/v1"
+
+    public var schema: String = PayoutConfirmation.schemaName
+    /// Stable per answer: a repeated answer keeps it.
+    public var confirmationId: String
+    public var payoutId: String
+    /// `paid`, `failed` (with `reason`), `returned` (paid, then sent back by the payee's bank,
+    /// with `reason`), or `unknown` (a query about a payout the bank never received).
+    public var status: String
+    public var amount: Int64
+    public var currency: String
+    public var reason: String?
+    public var bankReference: String?
+    /// `pay`, `query`, or `return` (a return notice nobody asked for).
+    public var requestType: String
+    public var confirmedAt: String
+
+    public init(confirmationId: String, payoutId: String, status: String, amount: Int64, currency: String, reason: String? = nil,
+                bankReference: String? = nil, requestType: String, confirmedAt: String) {
+        self.confirmationId = confirmationId
+        self.payoutId = payoutId
+        self.status = status
+        self.amount = amount
+        self.currency = currency
+        self.reason = reason
+        self.bankReference = bankReference
+        self.requestType = requestType
+        self.confirmedAt = confirmedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schema
+        case confirmationId = "confirmation_id"
+        case payoutId = "payout_id"
+        case status, amount, currency, reason
+        case bankReference = "bank_reference"
+        case requestType = "request_type"
+        case confirmedAt = "confirmed_at"
+    }
+}
+
+/// Where a payout is: it only moves forward — `sent` → `paid` | `failed`, `paid` → `returned`.
+public enum PayoutStatus: String, Sendable, CaseIterable {
+    case sent, paid, failed, returned
+
+    /// The status an answer moves a payout in this status to, or nil when the answer changes
+    /// nothing (a duplicate, a late or out-of-order answer): a payout never moves back.
+    public func next(on answer: PayoutStatus) -> PayoutStatus? {
+        switch (self, answer) {
+        case (.sent, .paid), (.sent, .failed), (.paid, .returned): answer
+        case (.sent, .returned): .returned  // the return proves the payment: paid, then returned
+        default: nil
+        }
+    }
+}

@@ -76,9 +76,6 @@ public enum SettlementAudit {
                 actual[id, default: 0] += posted
             }
         }
-        for key in Set(expected.keys).union(actual.keys).sorted() where (expected[key] ?? 0) != (actual[key] ?? 0) {
-            problems.append("\(key): the ledger holds \(actual[key] ?? 0), the settlement lines call for \(expected[key] ?? 0)")
-        }
 
         if try db.tableExists("payee_item") {
             // What is available to a payee is exactly its lines no batch has paid out; what is on
@@ -90,14 +87,30 @@ public enum SettlementAudit {
                 open["\(row["role"] as String)_available:\(row["payee"] as String):\(row["currency"] as String)"] = row["total"]
             }
             for row in try Row.fetchAll(db, sql: """
-                SELECT role, payee, currency, sum(amount) AS total FROM payout_batch WHERE status = 'closed' GROUP BY role, payee, currency
+                SELECT role, payee, currency, sum(amount) AS total FROM payout_batch WHERE payout_status = 'sent' GROUP BY role, payee, currency
                 """) {
                 open["\(row["role"] as String)_payout:\(row["payee"] as String):\(row["currency"] as String)"] = row["total"]
             }
-            let accounts = balances.keys.filter { $0.contains("_available:") || $0.contains("_payout:") }
+            // Paid out: what left for the bank is no longer the payee's.
+            for row in try Row.fetchAll(db, sql: """
+                SELECT role, payee, currency, sum(amount) AS total FROM payout_batch WHERE payout_status = 'paid' GROUP BY role, payee, currency
+                """) {
+                let total: Int64 = row["total"]
+                open["bank:\(row["currency"] as String)", default: 0] -= total
+                let bucket = "\(row["role"] as String):\(row["payee"] as String):\(row["currency"] as String)"
+                actual[bucket, default: 0] += total
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT account_id, posted FROM ledger_account WHERE account_id LIKE 'bank:%'") {
+                balances[row["account_id"]] = row["posted"] as Int64
+            }
+            let accounts = balances.keys.filter { $0.contains("_available:") || $0.contains("_payout:") || $0.hasPrefix("bank:") }
             for account in Set(accounts).union(open.keys).sorted() where (balances[account] ?? 0) != (open[account] ?? 0) {
                 problems.append("\(account): the ledger holds \(balances[account] ?? 0), the payee lines and batches call for \(open[account] ?? 0)")
             }
+        }
+
+        for key in Set(expected.keys).union(actual.keys).sorted() where (expected[key] ?? 0) != (actual[key] ?? 0) {
+            problems.append("\(key): the ledger holds (with what was paid out) \(actual[key] ?? 0), the settlement lines call for \(expected[key] ?? 0)")
         }
 
         for row in try Row.fetchAll(db, sql: """

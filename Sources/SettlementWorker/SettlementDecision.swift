@@ -414,14 +414,121 @@ struct SettlementDecision {
                 Entry(account: Self.payeeAccount("available", role, group.payee, currency), amount: money),
                 Entry(account: Self.payeeAccount("payout", role, group.payee, currency), amount: try money.negated()),
             ])
-            try SettlementTables.setPayout(db, batch: batch, payoutID: payoutID, status: "sent", sequence: 2)
+            try SettlementTables.setPayout(db, batch: batch, payoutID: payoutID, sentAt: now,
+                                           nextQueryAt: Wire.timestamp(context.now.addingTimeInterval(stage.settings.payoutQueryAfterSeconds)))
             let instruction = PayoutRequest(requestType: "pay", payoutId: payoutID, batchId: batchID, payeeId: group.payee,
                                             payeeRole: group.role, merchantId: group.merchant, amount: total, currency: group.currency,
                                             payoutDate: payoutDate, requestedAt: now)
-            try context.emit(instruction, topic: stage.topics.payoutRequests, key: group.merchant, eventID: "pr:\(payoutID):pay")
+            try context.emit(instruction, topic: stage.topics.payoutRequests, key: group.merchant, eventID: "pr:\(payoutID):pay:0")
             let sent = event("payout.sent", sequence: 2, status: "sent")
             try context.emit(sent, topic: stage.topics.settlementEvents, key: group.merchant, eventID: sent.eventId)
         }
+    }
+
+    // MARK: payouts
+
+    /// The bank's answer about a payout. A payout only moves forward (`PayoutStatus.next`): a
+    /// duplicate, late or out-of-order answer changes nothing. Paid money leaves for the bank;
+    /// failed or returned money goes back to the payee as a line of its next batch, available on
+    /// the next business day; `unknown` (the bank never received it) sends the instruction again.
+    mutating func answer(_ confirmation: PayoutConfirmation) throws {
+        guard var payout = try SettlementTables.payout(db, id: confirmation.payoutId) else {
+            throw DeadLetter(code: "unknown_payout", message: "answer for unknown payout \(confirmation.payoutId)")
+        }
+        guard confirmation.amount == payout.amount, confirmation.currency == payout.currency else {
+            throw DeadLetter(code: "payout_mismatch", message: "the bank answered \(confirmation.amount) \(confirmation.currency) for payout "
+                + "\(payout.payoutID) of \(payout.amount) \(payout.currency); nothing changed, needs review")
+        }
+        if confirmation.status == "unknown" {
+            guard payout.status == .sent else { return }
+            payout.queries += 1
+            try SettlementTables.update(db, payout: payout)
+            try instruct(payout, "pay", attempt: payout.queries)
+            return
+        }
+        guard let answer = PayoutStatus(rawValue: confirmation.status), answer != .sent else {
+            throw DeadLetter(code: "invalid_confirmation", message: "payout answer status '\(confirmation.status)' is not one of paid, failed, "
+                + "returned, unknown")
+        }
+        guard payout.status.next(on: answer) != nil else {
+            context.logger.info("payout answer changes nothing", metadata: [
+                "payout.id": "\(payout.payoutID)", "payout.status": "\(payout.status.rawValue)", "answer": "\(answer.rawValue)"])
+            return
+        }
+        guard let currency = Currency.named(payout.currency), let role = PayeeRole(rawValue: payout.role) else {
+            throw DeadLetter(code: "corrupt_state", message: "payout \(payout.payoutID) in \(payout.currency) to a \(payout.role)")
+        }
+        let money = Money(minorUnits: payout.amount, currency: currency)
+        payout.bankReference = confirmation.bankReference ?? payout.bankReference
+        payout.nextQueryAt = nil
+        if payout.status == .sent && (answer == .paid || answer == .returned) {
+            // Paid: the payee's money leaves for the bank.
+            try book(PostingID("payout_paid:\(payout.batch)"), entries: [
+                Entry(account: Self.payeeAccount("payout", role, payout.payee, currency), amount: money),
+                Entry(account: Self.bank(currency), amount: try money.negated()),
+            ])
+            payout.status = .paid
+            try emit(&payout, "payout.confirmed")
+        }
+        if answer == .failed || answer == .returned {
+            // Back to the payee: from the payout on its way (failed) or from the bank (returned).
+            try book(PostingID("payout_\(answer.rawValue):\(payout.batch)"), entries: [
+                Entry(account: answer == .failed ? Self.payeeAccount("payout", role, payout.payee, currency) : Self.bank(currency), amount: money),
+                Entry(account: Self.payeeAccount("available", role, payout.payee, currency), amount: try money.negated()),
+            ])
+            let calendar = try stage.reference.merchant(payout.merchantID).map(Self.calendar(of:)) ?? Self.defaultCalendar
+            var day = LocalDate(context.now, in: calendar.timeZone).adding(days: 1)
+            while calendar.dayCount == .business && !calendar.isBusinessDay(day) { day = day.adding(days: 1) }
+            try SettlementTables.insert(db, item: .init(
+                role: payout.role, payee: payout.payee, merchantID: payout.merchantID, currency: payout.currency, kind: "payout_\(answer.rawValue)",
+                amount: payout.amount, payerID: nil, paymentID: nil, reference: payout.payoutID, availableOn: day.description,
+                availableAt: Wire.timestamp(Self.start(of: day, in: calendar.timeZone))))
+            payout.status = answer
+            payout.reason = confirmation.reason ?? answer.rawValue
+            try emit(&payout, answer == .failed ? "payout.failed" : "payout.returned")
+        }
+        try SettlementTables.update(db, payout: payout)
+    }
+
+    /// Queries payouts the bank has not answered (backing off: each wait twice the last, up to
+    /// the maximum), and reports those unanswered past `payout_stuck_after_seconds` once as
+    /// `payout.stuck` for a person to act on; the payout stays `sent` and may still be answered.
+    mutating func followPayouts() throws {
+        let settings = stage.settings
+        for var payout in try SettlementTables.payoutsToQuery(db, now: context.timestamp, limit: 1_000) {
+            payout.queries += 1
+            let wait = min(settings.payoutQueryAfterSeconds * pow(2, Double(payout.queries)), settings.payoutQueryMaxIntervalSeconds)
+            payout.nextQueryAt = Wire.timestamp(context.now.addingTimeInterval(wait))
+            try SettlementTables.update(db, payout: payout)
+            try instruct(payout, "query", attempt: payout.queries)
+        }
+        let stuckBefore = Wire.timestamp(context.now.addingTimeInterval(-settings.payoutStuckAfterSeconds))
+        for var payout in try SettlementTables.stuckPayouts(db, sentBefore: stuckBefore, limit: 1_000) {
+            payout.stuckReported = true
+            payout.reason = "no answer from the bank since \(payout.sentAt) after \(payout.queries) queries; needs a person"
+            try emit(&payout, "payout.stuck", status: "stuck")
+            try SettlementTables.update(db, payout: payout)
+        }
+    }
+
+    /// An instruction about `payout` on `payouts.requests`, keyed by its merchant; each attempt
+    /// has its own event id, so a re-sent instruction is published again.
+    func instruct(_ payout: SettlementTables.Payout, _ type: String, attempt: Int) throws {
+        let instruction = PayoutRequest(requestType: type, payoutId: payout.payoutID, batchId: payout.batchID, payeeId: payout.payee,
+                                        payeeRole: payout.role, merchantId: payout.merchantID, amount: payout.amount, currency: payout.currency,
+                                        payoutDate: payout.payoutDate, requestedAt: context.timestamp)
+        try context.emit(instruction, topic: stage.topics.payoutRequests, key: payout.merchantID,
+                         eventID: "pr:\(payout.payoutID):\(type):\(attempt)")
+    }
+
+    /// The payout's next event (its batch's next sequence).
+    func emit(_ payout: inout SettlementTables.Payout, _ type: String, status: String? = nil) throws {
+        payout.sequence += 1
+        let event = PayoutEvent(eventId: "\(payout.batchID):\(payout.sequence)", sequence: payout.sequence, occurredAt: context.timestamp,
+                                type: type, batchId: payout.batchID, payoutId: payout.payoutID, payeeId: payout.payee, payeeRole: payout.role,
+                                merchantId: payout.merchantID, amount: payout.amount, currency: payout.currency,
+                                payoutDate: payout.payoutDate, status: status ?? payout.status.rawValue, reason: payout.reason)
+        try context.emit(event, topic: stage.topics.settlementEvents, key: payout.merchantID, eventID: event.eventId)
     }
 
     /// `installment.due` for installments whose due date has come, `installment.overdue` for
@@ -477,7 +584,7 @@ struct SettlementDecision {
     /// debit-normal; everything owed to merchants and suppliers and what the platform earns is
     /// credit-normal. No account here has a floor: a merchant may owe (a refund after payout).
     static func account(_ id: AccountID, _ currency: Currency) -> Account {
-        let debit = id.rawValue.hasPrefix("clearing:") || id.rawValue.hasPrefix("receivable:")
+        let debit = id.rawValue.hasPrefix("clearing:") || id.rawValue.hasPrefix("receivable:") || id.rawValue.hasPrefix("bank:")
         return Account(id: id, currency: currency, normalSide: debit ? .debit : .credit)
     }
 
@@ -491,6 +598,9 @@ struct SettlementDecision {
     static func payeeAccount(_ stage: String, _ role: PayeeRole, _ payee: String, _ currency: Currency) -> AccountID {
         AccountID("\(role.rawValue)_\(stage):\(payee):\(currency.code)")
     }
+
+    /// The platform's settlement bank account: payouts leave it, returned ones come back.
+    static func bank(_ currency: Currency) -> AccountID { AccountID("bank:\(currency.code)") }
 
     static func feeRevenue(_ currency: Currency) -> AccountID { AccountID("fee_revenue:\(currency.code)") }
     static func commissionRevenue(_ currency: Currency) -> AccountID { AccountID("commission_revenue:\(currency.code)") }

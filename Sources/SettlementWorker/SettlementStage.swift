@@ -23,8 +23,23 @@ public struct SettlementStage: Stage {
         /// Per currency, the smallest payout in minor units: a batch below it is held and its
         /// lines wait for the payee's next money. A currency missing here pays any positive amount.
         public var payoutMinimums: [String: Int64]
+        /// A payout the bank has not answered is queried this long after it was sent, then again
+        /// after twice as long each time, up to `payoutQueryMaxIntervalSeconds`.
+        public var payoutQueryAfterSeconds: Double
+        public var payoutQueryMaxIntervalSeconds: Double
+        /// A payout still unanswered this long after it was sent is reported `payout.stuck`.
+        public var payoutStuckAfterSeconds: Double
 
-        public init(installmentGraceDays: Int = 3, timerIntervalMs: Int = 1_000, payoutMinimums: [String: Int64] = [:]) throws {
+        public init(installmentGraceDays: Int = 3, timerIntervalMs: Int = 1_000, payoutMinimums: [String: Int64] = [:],
+                    payoutQueryAfterSeconds: Double = 600, payoutQueryMaxIntervalSeconds: Double = 21_600,
+                    payoutStuckAfterSeconds: Double = 259_200) throws {
+            guard payoutQueryAfterSeconds > 0, payoutQueryMaxIntervalSeconds >= payoutQueryAfterSeconds, payoutStuckAfterSeconds > 0 else {
+                throw ConfigurationError("stage.payout_query_after_seconds must be positive, payout_query_max_interval_seconds at least "
+                    + "that, and payout_stuck_after_seconds positive")
+            }
+            self.payoutQueryAfterSeconds = payoutQueryAfterSeconds
+            self.payoutQueryMaxIntervalSeconds = payoutQueryMaxIntervalSeconds
+            self.payoutStuckAfterSeconds = payoutStuckAfterSeconds
             for (code, minimum) in payoutMinimums.sorted(by: { $0.key < $1.key }) {
                 guard Currency.named(code) != nil else { throw ConfigurationError("stage.payout_minimums: '\(code)' is not an ISO 4217 currency") }
                 guard minimum >= 0 else { throw ConfigurationError("stage.payout_minimums.\(code) must not be negative, not \(minimum)") }
@@ -40,6 +55,8 @@ public struct SettlementStage: Stage {
 
         enum CodingKeys: String, CodingKey {
             case installmentGraceDays = "installment_grace_days", timerIntervalMs = "timer_interval_ms", payoutMinimums = "payout_minimums"
+            case payoutQueryAfterSeconds = "payout_query_after_seconds", payoutQueryMaxIntervalSeconds = "payout_query_max_interval_seconds"
+            case payoutStuckAfterSeconds = "payout_stuck_after_seconds"
             case feeBasisPoints = "fee_basis_points", feeFixed = "fee_fixed"
         }
 
@@ -52,7 +69,10 @@ public struct SettlementStage: Stage {
             do {
                 try self.init(installmentGraceDays: try c.decodeIfPresent(Int.self, forKey: .installmentGraceDays) ?? 3,
                               timerIntervalMs: try c.decodeIfPresent(Int.self, forKey: .timerIntervalMs) ?? 1_000,
-                              payoutMinimums: try c.decodeIfPresent([String: Int64].self, forKey: .payoutMinimums) ?? [:])
+                              payoutMinimums: try c.decodeIfPresent([String: Int64].self, forKey: .payoutMinimums) ?? [:],
+                              payoutQueryAfterSeconds: try c.decodeIfPresent(Double.self, forKey: .payoutQueryAfterSeconds) ?? 600,
+                              payoutQueryMaxIntervalSeconds: try c.decodeIfPresent(Double.self, forKey: .payoutQueryMaxIntervalSeconds) ?? 21_600,
+                              payoutStuckAfterSeconds: try c.decodeIfPresent(Double.self, forKey: .payoutStuckAfterSeconds) ?? 259_200)
             } catch let error as ConfigurationError {
                 throw DecodingError.dataCorruptedError(forKey: .installmentGraceDays, in: c, debugDescription: error.description)
             }
@@ -80,18 +100,32 @@ public struct SettlementStage: Stage {
     /// worker; fixed data (`StaticReferenceData`, for tests) needs no feed.
     public var referenceFeed: (any ReferenceFeed)? { reference as? any ReferenceFeed }
 
-    public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> SettlementRequest {
-        if record.topic == topics.payoutConfirmations {
-            throw DeadLetter(code: "not_supported", message: "payout confirmations are not handled yet")
-        }
-        return try decodeMessage(SettlementRequest.self, schema: SettlementRequest.schemaName, from: record)
+    public enum Input: Sendable {
+        case request(SettlementRequest)
+        case confirmation(PayoutConfirmation)
     }
 
-    public func messageID(of request: SettlementRequest) -> String? { "settlement-request:\(request.eventId)" }
+    public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input {
+        if record.topic == topics.payoutConfirmations {
+            return .confirmation(try decodeMessage(PayoutConfirmation.self, schema: PayoutConfirmation.schemaName, from: record))
+        }
+        return .request(try decodeMessage(SettlementRequest.self, schema: SettlementRequest.schemaName, from: record))
+    }
 
-    public func apply(_ request: SettlementRequest, record: ConsumedRecord, in context: StageContext) throws {
+    public func messageID(of input: Input) -> String? {
+        switch input {
+        case .request(let request): "settlement-request:\(request.eventId)"
+        case .confirmation(let confirmation): "payout-confirmation:\(confirmation.confirmationId)"
+        }
+    }
+
+    public func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
         var decision = SettlementDecision(stage: self, context: context)
         do {
+            guard case .request(let request) = input else {
+                if case .confirmation(let confirmation) = input { try decision.answer(confirmation) }
+                return
+            }
             guard request.amount > 0 else { throw DeadLetter(code: "invalid_amount", message: "amount must be positive, not \(request.amount)") }
             switch request.requestType {
             case .capture?: try decision.book(request)
@@ -118,6 +152,7 @@ public struct SettlementStage: Stage {
         var decision = SettlementDecision(stage: self, context: context)
         try decision.releaseDue()
         try decision.closeBatches()
+        try decision.followPayouts()
         try decision.reportInstallments()
     }
 }

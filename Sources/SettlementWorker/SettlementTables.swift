@@ -207,8 +207,16 @@ public enum SettlementTables {
                     sequence INTEGER NOT NULL,
                     closed_at TEXT NOT NULL,
                     payout_id TEXT UNIQUE,
-                    payout_status TEXT
+                    payout_status TEXT,
+                    payout_reason TEXT,
+                    bank_reference TEXT,
+                    sent_at TEXT,
+                    next_query_at TEXT,
+                    queries INTEGER NOT NULL DEFAULT 0,
+                    stuck_reported INTEGER NOT NULL DEFAULT 0
                 );
+                CREATE INDEX payout_query_due ON payout_batch(next_query_at) WHERE payout_status = 'sent';
+                CREATE INDEX payout_stuck ON payout_batch(sent_at) WHERE payout_status = 'sent' AND stuck_reported = 0;
                 """)
         }),
     ])
@@ -274,9 +282,68 @@ public enum SettlementTables {
         return db.lastInsertedRowID
     }
 
-    static func setPayout(_ db: Database, batch: Int64, payoutID: String, status: String, sequence: Int) throws {
-        try db.cachedStatement(sql: "UPDATE payout_batch SET payout_id = ?, payout_status = ?, sequence = ? WHERE id = ?")
-            .execute(arguments: [payoutID, status, sequence, batch])
+    static func setPayout(_ db: Database, batch: Int64, payoutID: String, sentAt: String, nextQueryAt: String) throws {
+        try db.cachedStatement(sql: """
+            UPDATE payout_batch SET payout_id = ?, payout_status = 'sent', sequence = 2, sent_at = ?, next_query_at = ? WHERE id = ?
+            """).execute(arguments: [payoutID, sentAt, nextQueryAt, batch])
+    }
+
+    /// A closed batch and its payout.
+    struct Payout {
+        var batch: Int64
+        var role: String
+        var payee: String
+        var merchantID: String
+        var currency: String
+        var payoutDate: String
+        var amount: Int64
+        var sequence: Int
+        var payoutID: String
+        var status: PayoutStatus
+        var reason: String?
+        var bankReference: String?
+        var sentAt: String
+        var nextQueryAt: String?
+        var queries: Int
+        var stuckReported: Bool
+
+        var batchID: String { "b:\(MessageID.part(merchantID)):\(batch)" }
+    }
+
+    private static func payout(from row: Row) throws -> Payout {
+        guard let status = PayoutStatus(rawValue: row["payout_status"] ?? "") else {
+            throw DeadLetter(code: "corrupt_state", message: "payout \(row["payout_id"] as String? ?? "?") has status '\(row["payout_status"] as String? ?? "")'")
+        }
+        return Payout(batch: row["id"], role: row["role"], payee: row["payee"], merchantID: row["merchant_id"], currency: row["currency"],
+                      payoutDate: row["payout_date"], amount: row["amount"], sequence: row["sequence"], payoutID: row["payout_id"],
+                      status: status, reason: row["payout_reason"], bankReference: row["bank_reference"], sentAt: row["sent_at"] ?? "",
+                      nextQueryAt: row["next_query_at"], queries: row["queries"], stuckReported: row["stuck_reported"])
+    }
+
+    static func payout(_ db: Database, id: String) throws -> Payout? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM payout_batch WHERE payout_id = ?"), arguments: [id]).map(payout(from:))
+    }
+
+    static func update(_ db: Database, payout: Payout) throws {
+        try db.cachedStatement(sql: """
+            UPDATE payout_batch SET payout_status = ?, payout_reason = ?, bank_reference = ?, sequence = ?, next_query_at = ?, queries = ?,
+                stuck_reported = ? WHERE id = ?
+            """).execute(arguments: [payout.status.rawValue, payout.reason, payout.bankReference, payout.sequence, payout.nextQueryAt,
+                             payout.queries, payout.stuckReported, payout.batch])
+    }
+
+    /// Payouts still `sent` whose next query is due.
+    static func payoutsToQuery(_ db: Database, now: String, limit: Int) throws -> [Payout] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT * FROM payout_batch WHERE payout_status = 'sent' AND next_query_at <= ? ORDER BY next_query_at LIMIT ?
+            """), arguments: [now, limit]).map(payout(from:))
+    }
+
+    /// Payouts still `sent` since `before` or earlier, not reported stuck yet.
+    static func stuckPayouts(_ db: Database, sentBefore before: String, limit: Int) throws -> [Payout] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT * FROM payout_batch WHERE payout_status = 'sent' AND stuck_reported = 0 AND sent_at <= ? ORDER BY sent_at LIMIT ?
+            """), arguments: [before, limit]).map(payout(from:))
     }
 
     /// Puts items in a closed batch, or marks them seen by a held one.

@@ -201,6 +201,15 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                                           payeeRole: "supplier", merchantId: "m-7", amount: 5_000, currency: "CNY", payoutDate: "2026-12-01",
                                           requestedAt: "2026-11-30T16:00:00.410Z"))
         },
+        SchemaSample(file: "payout-confirmation.v1.schema.json", schemaName: PayoutConfirmation.schemaName, variant: "all fields") {
+            try Wire.encode(PayoutConfirmation(confirmationId: "bc-po:m-7:12:return", payoutId: "po:m-7:12", status: "returned", amount: 9_810,
+                                               currency: "CNY", reason: "account_closed", bankReference: "bank-12ab", requestType: "return",
+                                               confirmedAt: "2026-12-03T09:00:00.000Z"))
+        },
+        SchemaSample(file: "payout-confirmation.v1.schema.json", schemaName: PayoutConfirmation.schemaName, variant: "required fields") {
+            try Wire.encode(PayoutConfirmation(confirmationId: "bc-po:m-7:12:pay", payoutId: "po:m-7:12", status: "paid", amount: 9_810,
+                                               currency: "CNY", requestType: "pay", confirmedAt: "2026-12-01T09:00:00.000Z"))
+        },
         SchemaSample(file: "payout-event.v1.schema.json", schemaName: PayoutEvent.schemaName, variant: "all fields") {
             try Wire.encode(PayoutEvent(eventId: "b:m-7:12:1", sequence: 1, occurredAt: "2026-11-30T16:00:00.410Z", type: "batch.closed",
                                         batchId: "b:m-7:12", payoutId: "po:m-7:12", payeeId: "m-7", payeeRole: "merchant", merchantId: "m-7",

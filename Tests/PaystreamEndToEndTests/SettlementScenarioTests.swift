@@ -348,6 +348,88 @@ struct SettlementScenarioTests {
         try SettlementChecks.assertSound(h)
     }
 
+    /// A harness with `m-7`'s 10,000 capture paid out on Tuesday: (harness, payout id).
+    static func paidOutHarness(_ settings: SettlementStage.Settings? = nil) throws -> (StageHarness<SettlementStage>, String) {
+        let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try settings ?? .init(),
+                                                 reference: StaticReferenceData(merchants: [Self.merchant("m-7")])),
+                                 partitions: 1, clock: ManualClock(Self.start))
+        try Self.send(h, Self.capture("p-1", 10_000))
+        try h.advance(by: 14 * 3_600)
+        let payout = try #require(Self.payoutEvents(h).first?.payoutId)
+        return (h, payout)
+    }
+
+    static func bank(_ h: StageHarness<SettlementStage>, _ payout: String, _ status: String, id: String, amount: Int64 = 9_810,
+                     reason: String? = nil, type: String = "pay") throws {
+        try h.send(topic: h.topics.payoutConfirmations, [("m-7", try Wire.encode(PayoutConfirmation(
+            confirmationId: id, payoutId: payout, status: status, amount: amount, currency: "CNY", reason: reason,
+            bankReference: "bank-1", requestType: type, confirmedAt: Wire.timestamp(h.clock.now()))))])
+    }
+
+    @Test("a payout paid: the money leaves for the bank; a duplicate, a late failure and a repeated answer change nothing")
+    func payoutPaid() throws {
+        let (h, payout) = try Self.paidOutHarness()
+        try Self.bank(h, payout, "paid", id: "c-1")
+        try Self.bank(h, payout, "paid", id: "c-1")  // the same answer again: the inbox drops it
+        try Self.bank(h, payout, "paid", id: "c-2")  // another copy
+        try Self.bank(h, payout, "failed", id: "c-3", reason: "account_closed")  // late and contradicting: never moves back
+        #expect(Self.payoutEvents(h).map(\.type) == ["batch.closed", "payout.sent", "payout.confirmed"])
+        #expect(try Self.balance(h, "merchant_payout:m-7:CNY") == 0)
+        #expect(try Self.balance(h, "bank:CNY") == -9_810)
+        #expect(h.deadLetters.isEmpty)
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("a payout failed goes back to the payee and into its next batch, on the next business day; a returned one too, after being paid")
+    func payoutFailedAndReturned() throws {
+        let (h, payout) = try Self.paidOutHarness()
+        try Self.bank(h, payout, "failed", id: "c-1", reason: "invalid_account")
+        let failed = try #require(Self.payoutEvents(h).last)
+        #expect(failed.type == "payout.failed" && failed.reason == "invalid_account" && failed.status == "failed")
+        #expect(try Self.balance(h, "merchant_available:m-7:CNY") == 9_810)
+        #expect(try Self.balance(h, "merchant_payout:m-7:CNY") == 0)
+        try h.advance(by: 3_600)
+        #expect(Self.payoutEvents(h).count == 3)  // not before the next business day
+        try h.advance(by: 86_400)  // Wednesday starts in Shanghai: the money goes out again
+        let retry = Self.payoutEvents(h).filter { $0.type == "batch.closed" }.last
+        #expect(retry?.lines?.map { "\($0.kind) \($0.amount) \($0.reference ?? "")" } == ["payout_failed 9810 \(payout)"])
+        let second = try #require(retry?.payoutId)
+        try Self.bank(h, second, "paid", id: "c-2")
+        try Self.bank(h, second, "returned", id: "c-3", reason: "account_closed", type: "return")
+        #expect(Self.payoutEvents(h).suffix(2).map(\.type) == ["payout.confirmed", "payout.returned"])
+        #expect(try Self.balance(h, "bank:CNY") == 0)
+        #expect(try Self.balance(h, "merchant_available:m-7:CNY") == 9_810)
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("an unanswered payout is queried with backoff, re-sent when the bank never got it, and reported stuck once")
+    func payoutStuck() throws {
+        let (h, payout) = try Self.paidOutHarness(try .init(payoutQueryAfterSeconds: 60, payoutQueryMaxIntervalSeconds: 240,
+                                                            payoutStuckAfterSeconds: 900))
+        func instructions() -> [String] { h.decoded(PayoutRequest.self, on: h.topics.payoutRequests).map(\.requestType) }
+        for _ in 0..<16 { try h.advance(by: 60) }  // 16 minutes
+        // Queries at 1, 3 (1 + 2), 7 (+4), 11 and 15 minutes (+4, the maximum): five of them.
+        #expect(instructions() == ["pay", "query", "query", "query", "query", "query"])
+        let stuck = Self.payoutEvents(h).filter { $0.type == "payout.stuck" }
+        #expect(stuck.count == 1 && stuck.first?.status == "stuck" && stuck.first?.reason?.contains("needs a person") == true)
+        try Self.bank(h, payout, "unknown", id: "q-1", type: "query")
+        #expect(instructions().last == "pay")  // the bank never received it: sent again, same payout id
+        try Self.bank(h, payout, "paid", id: "c-1")  // still answerable
+        #expect(Self.payoutEvents(h).last?.type == "payout.confirmed")
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("answers the stage cannot use are parked: an unknown payout, another amount, an unknown status")
+    func payoutAnswersParked() throws {
+        let (h, payout) = try Self.paidOutHarness()
+        try Self.bank(h, "po:nobody:1", "paid", id: "c-1")
+        try Self.bank(h, payout, "paid", id: "c-2", amount: 9_000)
+        try Self.bank(h, payout, "bounced", id: "c-3")
+        #expect(h.deadLetters.map(\.errorCode) == ["unknown_payout", "payout_mismatch", "invalid_confirmation"])
+        #expect(try Self.balance(h, "merchant_payout:m-7:CNY") == 9_810)
+        try SettlementChecks.assertSound(h)
+    }
+
     @Test("requests settlement cannot price or reverse are parked with a reason, and nothing of them is booked", arguments: [
         ("unknown merchant", "unknown_merchant"), ("no FX rate", "missing_fx_rate"), ("supplier not allowed", "split_party_not_allowed"),
         ("refund of nothing booked", "unknown_settlement"), ("refund above what is left", "reversal_exceeds_booking"),
