@@ -19,6 +19,8 @@ extension ChannelSandboxStage {
         public var defaultProfile: MethodProfile
         /// Entries of the methods configured on their own, each on top of `default`.
         public var profiles: [String: MethodProfile]
+        /// How the settlement bank pays payouts (`bank:`).
+        public var bank: BankProfile = BankProfile()
 
         public init(seed: UInt64 = 1, tickInterval: Duration = .milliseconds(20),
                     statementDirectory: String = "channel-statements", statementInterval: Duration = .seconds(1),
@@ -35,7 +37,7 @@ extension ChannelSandboxStage {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case seed, tickIntervalMs = "tick_interval_ms", statementDir = "statement_dir"
-            case statementIntervalMs = "statement_interval_ms", methods
+            case statementIntervalMs = "statement_interval_ms", methods, bank
         }
 
         public init(from decoder: any Decoder) throws {
@@ -56,6 +58,7 @@ extension ChannelSandboxStage {
                 statementInterval = .milliseconds(ms)
             }
 
+            bank = try c.decodeIfPresent(BankEntry.self, forKey: .bank)?.profile ?? bank
             guard c.contains(.methods) else { return }
             let methods = try c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .methods)
             for key in methods.allKeys where key.stringValue != "default" && !ChannelSandboxStage.channelMethods.contains(key.stringValue) {
@@ -125,7 +128,7 @@ extension ChannelSandboxStage {
                     throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(error) (a map of reason code → weight)")
                 }
             }
-            latency = try Self.latency(c)
+            latency = try decodeLatency(c, key: .latencyMs)
             declineRate = try rate(.declineRate)
             declineReasons = try reasons(.declineReasons)
             noAnswerRate = try rate(.noAnswerRate)
@@ -145,33 +148,6 @@ extension ChannelSandboxStage {
             if let fixed = feeFixed, fixed < 0 {
                 throw DecodingError.dataCorruptedError(forKey: .feeFixed, in: c, debugDescription: "must be ≥ 0 minor units, is \(fixed)")
             }
-        }
-
-        /// `latency_ms: 30` (always 30 ms) or `latency_ms: {min, p50, p99, max}` (p50 and p99
-        /// required; min defaults to 0, max to 2 × p99).
-        private static func latency(_ c: KeyedDecodingContainer<CodingKeys>) throws -> LatencyDistribution? {
-            guard c.contains(.latencyMs) else { return nil }
-            let distribution: LatencyDistribution
-            do {
-                if let constant = try? c.decode(Int.self, forKey: .latencyMs) {
-                    distribution = try LatencyDistribution.constant(constant)
-                } else {
-                    let q = try c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .latencyMs)
-                    for key in q.allKeys where !["min", "p50", "p99", "max"].contains(key.stringValue) {
-                        throw DecodingError.dataCorrupted(.init(codingPath: q.codingPath + [key],
-                                                                debugDescription: "unknown key; latency_ms takes min, p50, p99 and max"))
-                    }
-                    let p50 = try q.decode(Int.self, forKey: AnyCodingKey("p50"))
-                    let p99 = try q.decode(Int.self, forKey: AnyCodingKey("p99"))
-                    let min = try q.decodeIfPresent(Int.self, forKey: AnyCodingKey("min")) ?? 0
-                    let max = try q.decodeIfPresent(Int.self, forKey: AnyCodingKey("max")) ?? p99.multipliedReportingOverflow(by: 2).partialValue
-                    distribution = try LatencyDistribution(minimum: min, p50: p50, p99: p99, maximum: max)
-                }
-            } catch let error as LatencyDistribution.Invalid {
-                throw DecodingError.dataCorruptedError(forKey: .latencyMs, in: c,
-                                                       debugDescription: "\(error) (need 0 ≤ min ≤ p50 ≤ p99 ≤ max, in ms)")
-            }
-            return distribution
         }
 
         func applied(to base: MethodProfile, path: [any CodingKey]) throws -> MethodProfile {

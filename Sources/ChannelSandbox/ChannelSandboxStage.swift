@@ -42,18 +42,40 @@ public struct ChannelSandboxStage: Stage {
         }
     }
 
-    public var inputTopics: [String] { [topics.channelRequests] }
-    public var outputTopics: [String] { [topics.channelConfirmations] }
+    public var inputTopics: [String] { [topics.channelRequests, topics.payoutRequests] }
+    public var outputTopics: [String] { [topics.channelConfirmations, topics.payoutConfirmations] }
     public var schema: StageSchema { ChannelSandboxTables.schema }
     public var tickInterval: Duration? { settings.tickInterval }
 
-    public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> ChannelRequest {
-        try decodeMessage(ChannelRequest.self, schema: ChannelRequest.schemaName, from: record)
+    public enum Input: Sendable {
+        case channel(ChannelRequest)
+        /// An instruction to the settlement bank.
+        case payout(PayoutRequest)
     }
 
-    public func messageID(of input: ChannelRequest) -> String? { "channel-request:\(input.channelRequestId)" }
+    public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input {
+        if record.topic == topics.payoutRequests {
+            return .payout(try decodeMessage(PayoutRequest.self, schema: PayoutRequest.schemaName, from: record))
+        }
+        return .channel(try decodeMessage(ChannelRequest.self, schema: ChannelRequest.schemaName, from: record))
+    }
 
-    public func apply(_ request: ChannelRequest, record: ConsumedRecord, in context: StageContext) throws {
+    public func messageID(of input: Input) -> String? {
+        switch input {
+        case .channel(let request): "channel-request:\(request.channelRequestId)"
+        // A query is asked again on purpose: each has its own time.
+        case .payout(let request): "payout-request:\(request.payoutId):\(request.requestType):\(request.requestedAt)"
+        }
+    }
+
+    public func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
+        switch input {
+        case .channel(let request): try apply(request, record: record, in: context)
+        case .payout(let request): try payout(request, key: record.keyString ?? request.merchantId, context: context)
+        }
+    }
+
+    func apply(_ request: ChannelRequest, record: ConsumedRecord, in context: StageContext) throws {
         guard let type = ChannelRequestType(rawValue: request.requestType) else {
             throw DeadLetter(code: "unsupported_request", message: "request_type '\(request.requestType)' is not one of \(ChannelRequestType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -82,6 +104,9 @@ public struct ChannelSandboxStage: Stage {
         for pending in try ChannelSandboxTables.due(context.db, at: now, limit: Self.answersPerTick) {
             try ChannelSandboxTables.delete(context.db, pending: pending.sequence)
             try deliver(pending, context: context)
+        }
+        for due in try ChannelSandboxTables.takeDueBankAnswers(context.db, at: now, limit: Self.answersPerTick) {
+            try deliverBank(due.answer, key: due.key, kind: due.kind, context: context)
         }
         guard let statementDirectory else { return }
         let interval = settings.statementInterval.components

@@ -66,6 +66,30 @@ enum ChannelSandboxTables {
                 );
                 """)
         }),
+        // The settlement bank: each payout's decision, and answers not yet due.
+        ("sandbox-v2-bank", { db in
+            try db.execute(sql: """
+                CREATE TABLE bank_payout (
+                    payout_id TEXT PRIMARY KEY NOT NULL,
+                    amount INTEGER NOT NULL,
+                    currency TEXT NOT NULL,
+                    failed INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    bank_reference TEXT NOT NULL,
+                    decided_at TEXT NOT NULL
+                );
+                CREATE TABLE bank_answer (
+                    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                    payout_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    due_at INTEGER NOT NULL,
+                    message_key TEXT NOT NULL,
+                    confirmation TEXT NOT NULL,
+                    UNIQUE (payout_id, kind)
+                );
+                CREATE INDEX bank_answer_due ON bank_answer(due_at, sequence);
+                """)
+        }),
     ])
 
     // MARK: authorizations
@@ -118,6 +142,49 @@ enum ChannelSandboxTables {
     }
 
     // MARK: pending answers
+
+    /// What the bank decided about a payout.
+    struct BankPayout {
+        let payoutID: String
+        let amount: Int64
+        let currency: String
+        let failed: Bool
+        /// Why it fails, when it does.
+        let reason: String
+        let reference: String
+    }
+
+    static func insert(_ db: Database, bankPayout p: BankPayout, at now: String) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO bank_payout (payout_id, amount, currency, failed, reason, bank_reference, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [p.payoutID, p.amount, p.currency, p.failed, p.reason, p.reference, now])
+    }
+
+    static func bankPayout(_ db: Database, id: String) throws -> BankPayout? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM bank_payout WHERE payout_id = ?"), arguments: [id]).map {
+            BankPayout(payoutID: $0["payout_id"], amount: $0["amount"], currency: $0["currency"], failed: $0["failed"], reason: $0["reason"],
+                       reference: $0["bank_reference"])
+        }
+    }
+
+    /// Keeps a bank answer until `dueAt` (ms); one per payout and kind (a repeat is not stored twice).
+    static func insert(_ db: Database, bankAnswer answer: PayoutConfirmation, key: String, kind: String, dueAt: Int64) throws {
+        try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO bank_answer (payout_id, kind, due_at, message_key, confirmation) VALUES (?, ?, ?, ?, ?)
+            """).execute(arguments: [answer.payoutId, kind, dueAt, key, String(decoding: try Wire.encode(answer), as: UTF8.self)])
+    }
+
+    /// Bank answers due at `now` (ms), earliest first; each is deleted as it is returned.
+    static func takeDueBankAnswers(_ db: Database, at now: Int64, limit: Int) throws -> [(answer: PayoutConfirmation, key: String, kind: String)] {
+        let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM bank_answer WHERE due_at <= ? ORDER BY due_at, sequence LIMIT ?"),
+                                    arguments: [now, limit])
+        let delete = try db.cachedStatement(sql: "DELETE FROM bank_answer WHERE sequence = ?")
+        return try rows.map { row in
+            try delete.execute(arguments: [row["sequence"] as Int64])
+            let json: String = row["confirmation"]
+            return (try Wire.decode(PayoutConfirmation.self, from: Data(json.utf8)), row["message_key"], row["kind"])
+        }
+    }
 
     struct PendingAnswer {
         var sequence: Int64 = 0

@@ -17,6 +17,9 @@ public struct SandboxDraws: Sendable {
         case noAnswer = "no_answer", queryNoAnswer = "query_no_answer", duplicate, reorder
         case amountMismatch = "amount_mismatch", refundDecline = "refund_decline"
         case refundDeclineReason = "refund_decline_reason", reference
+        case payoutFailure = "payout_failure", payoutFailureReason = "payout_failure_reason", payoutNoAnswer = "payout_no_answer"
+        case payoutDuplicate = "payout_duplicate", payoutReturn = "payout_return", payoutReturnReason = "payout_return_reason"
+        case payoutLatency = "payout_latency"
     }
 
     public func hash(_ purpose: Purpose, _ requestID: String) -> UInt64 {

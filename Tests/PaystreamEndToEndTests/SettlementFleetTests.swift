@@ -6,6 +6,7 @@ import PaystreamKafka
 import PaystreamLedger
 import PaystreamStore
 import PaystreamTesting
+import ChannelSandbox
 import SettlementWorker
 import Testing
 
@@ -97,5 +98,87 @@ struct SettlementFleetTests {
         #expect(try #require(await export.waitForExit(timeout: .seconds(60))) == 0, "\(export.log)")
         #expect(export.log.contains("exported") && export.log.contains("payer: 4 shards, merchant: 4 shards"), "\(export.log)")
         #expect(try HledgerCheck.run(["-f", file, "check", "-s", "ordereddates"]).status == 0)
+    }
+
+    @Test("payments → settled → batched on the payout date → paid out by the bank, which fails and returns a share; verify and hledger agree")
+    func paidOut() async throws {
+        let start = Wire.parseTimestamp("2026-11-30T02:00:00.000Z")!  // Monday 10:00 in Shanghai
+        let clock = ManualClock(start)
+        let pipeline = try await InProcessPipeline(partitions: 2)
+        let topics = pipeline.topics
+        var sandbox = ChannelSandboxStage.Settings()
+        sandbox.bank.failureRate = 0.3
+        sandbox.bank.returnRate = 0.3
+        sandbox.bank.returnAfterMs = 86_400_000
+        try pipeline.start(sandbox: sandbox, clock: clock)
+        var payments: [(key: String, value: Data)] = []
+        for index in 0..<24 {
+            var extra: [String: Any] = [:]
+            if index % 3 == 0 {
+                let split: [String: Any] = ["party_id": "supplier-\(1 + index % 3)", "amount": 700]
+                extra["splits"] = [split]
+            }
+            let amount = Int64(5_000 + 137 * index)
+            payments.append(Self.request("day-\(index)", payer: "user-\(index % 7)", merchant: "m-\(index % 5)", amount: amount, extra: extra))
+        }
+        try await pipeline.publish(topic: topics.paymentRequests, payments)
+        let reader = try await pipeline.reader([topics.settlementEvents, topics.payoutRequests, topics.payoutConfirmations]
+                                               + topics.inputTopics.map(topics.deadLetter(of:)))
+        var records: [ConsumedRecord] = []
+        func read(_ done: @escaping ([PayoutEvent]) -> Bool) async throws {
+            let seen = records
+            records += try await reader.read(timeout: .seconds(90)) { new in
+                done((seen + new).filter { $0.topic == topics.settlementEvents && Wire.schema(of: Data($0.value)) == PayoutEvent.schemaName }
+                    .compactMap { try? Wire.decode(PayoutEvent.self, from: Data($0.value)) })
+            }
+        }
+        let booked = try await reader.read(timeout: .seconds(60)) { new in
+            new.filter { $0.topic == topics.settlementEvents }.count >= payments.count
+        }
+        records += booked
+        // Tuesday begins in Shanghai: every payee's batch closes and the bank answers at once.
+        clock.advance(by: 14 * 3_600)
+        try await read { events in events.filter { $0.type == "batch.closed" }.count >= 8
+            && events.filter { ["payout.confirmed", "payout.failed"].contains($0.type) }.count >= events.filter { $0.type == "payout.sent" }.count }
+        // Day by day: failed money is paid again the next business day, returned money after its return.
+        for _ in 0..<10 {
+            clock.advance(by: 86_400)
+            try await Task.sleep(for: .milliseconds(1_500))
+            records += try await reader.readFor(.milliseconds(300))
+        }
+        records += try await reader.readFor(.seconds(2))
+        await reader.close()
+        await pipeline.stop()
+
+        #expect(records.filter { $0.topic.hasSuffix(".dlq") }.isEmpty)
+        let events = records.filter { $0.topic == topics.settlementEvents && Wire.schema(of: Data($0.value)) == PayoutEvent.schemaName }
+            .compactMap { try? Wire.decode(PayoutEvent.self, from: Data($0.value)) }
+        let types = Dictionary(grouping: events, by: \.type).mapValues(\.count)
+        #expect((types["payout.failed"] ?? 0) > 0 && (types["payout.returned"] ?? 0) > 0, "\(types)")
+        // Every batch's lines sum to it.
+        for batch in events where batch.type == "batch.closed" {
+            #expect(batch.lines?.reduce(0) { $0 + $1.amount } == batch.amount, "\(batch.batchId)")
+        }
+        let directory = pipeline.stateDirectory
+        #expect(try CrossStageCheck.problems(stateDirectory: directory) == [])
+        #expect(try ShardInspection.read(stateDirectory: directory, stage: "settlement-worker") { try SettlementAudit.problems($0) }
+                    .flatMap { $0 } == [])
+        // In the end every payee is paid in full: nothing available, nothing on its way.
+        let left = try ShardInspection.read(stateDirectory: directory, stage: "settlement-worker") { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT coalesce(sum(posted), 0) FROM ledger_account
+                WHERE account_id LIKE 'merchant_available:%' OR account_id LIKE 'supplier_available:%'
+                   OR account_id LIKE 'merchant_payout:%' OR account_id LIKE 'supplier_payout:%'
+                   OR account_id LIKE 'merchant_pending:%' OR account_id LIKE 'supplier_pending:%'
+                """) ?? 0
+        }.reduce(0, +)
+        #expect(left == 0)
+        let sides: [HledgerJournal.Side] = [
+            .init(name: "payer", ledgers: try ShardInspection.read(stateDirectory: directory, stage: "payment-worker") { try LedgerTables.loadAll($0) }),
+            .init(name: "merchant", ledgers: try ShardInspection.read(stateDirectory: directory, stage: "settlement-worker") {
+                try LedgerTables.loadAll($0)
+            }),
+        ]
+        #expect(try HledgerCheck.problems(sides) == [])
     }
 }
