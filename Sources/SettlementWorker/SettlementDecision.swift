@@ -270,6 +270,9 @@ struct SettlementDecision {
         line.sequence += 1
         try SettlementTables.update(db, line)
         try SettlementTables.update(db, parts: parts, payer: line.payerID, payment: line.paymentID)
+        try SettlementTables.recordReversal(db, eventID: request.eventId, payer: line.payerID, payment: line.paymentID,
+                                            amount: amount.minorUnits, parts: parts.indices.map { (parts[$0], shares[$0], settledShares[$0]) },
+                                            at: context.timestamp)
         try emit(for: line, type: "settlement.refunded", amount: amount.minorUnits,
                  parts: parts.indices.map { (parts[$0], shares[$0], settledShares[$0]) }, sourceEventID: request.eventId,
                  reversedTotal: line.reversed, outstanding: line.mode == "prepaid" ? nil : line.gross - line.reversed - line.repaid,

@@ -219,7 +219,37 @@ public enum SettlementTables {
                 CREATE INDEX payout_stuck ON payout_batch(sent_at) WHERE payout_status = 'sent' AND stuck_reported = 0;
                 """)
         }),
+        // Each refund's reversed parts, so that a payout report can itemize it.
+        ("settlement-v7-reversals", { db in
+            try db.execute(sql: """
+                CREATE TABLE settlement_reversal (
+                    event_id TEXT PRIMARY KEY NOT NULL,
+                    payer_id TEXT NOT NULL,
+                    payment_id TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    parts TEXT NOT NULL,
+                    reversed_at TEXT NOT NULL
+                );
+                """)
+        }),
     ])
+
+    /// Stores what one refund took from each part (JSON: kind, party, amount, settled).
+    static func recordReversal(_ db: Database, eventID: String, payer: String, payment: String, amount: Int64,
+                               parts: [(Part, Int64, Int64)], at now: String) throws {
+        let json = try Wire.encode(parts.map { ReversedPart(kind: $0.0.kind.rawValue, party: $0.0.party, amount: $0.1, settled: $0.2) })
+        try db.cachedStatement(sql: """
+            INSERT INTO settlement_reversal (event_id, payer_id, payment_id, amount, parts, reversed_at) VALUES (?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [eventID, payer, payment, amount, String(decoding: json, as: UTF8.self), now])
+    }
+
+    /// One part of a refund, as `settlement_reversal.parts` keeps it.
+    public struct ReversedPart: Codable, Sendable, Hashable {
+        public let kind: String
+        public let party: String
+        public let amount: Int64
+        public let settled: Int64
+    }
 
     // MARK: payee items and batches
 

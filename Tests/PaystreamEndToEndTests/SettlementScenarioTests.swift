@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PaystreamAdmin
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamLedger
@@ -345,6 +346,30 @@ struct SettlementScenarioTests {
         #expect(batches[3].lines?.reduce(0) { $0 + $1.amount } == 2_892)
         #expect(try Self.balance(h, "merchant_available:m-7:CNY") == 0)
         #expect(try Self.balance(h, "merchant_payout:m-7:CNY") == 9_810 + 2_892)
+        try SettlementChecks.assertSound(h)
+    }
+
+    @Test("the payout report itemizes every payout to the minor unit: each payment and refund with its breakdown; the lines sum to the payout")
+    func payoutReport() throws {
+        let h = try Self.harness(StaticReferenceData(merchants: [Self.merchant("m-7")]))
+        try Self.send(h, Self.capture("p-1", 10_000, splits: [Split(partyId: "supplier-3", amount: 2_000)]))
+        try h.advance(by: 14 * 3_600)  // Tuesday: paid out
+        try Self.send(h, Self.refund("p-1", 1_000, id: "r-1"), Self.capture("p-2", 5_000))
+        try h.advance(by: 86_400)  // Wednesday: p-2 less the refund's share
+        let report = try PayoutReport.gather(stateDirectory: h.stateDirectory, payee: "m-7")
+        #expect(report.payouts.map(\.amount) == [7_810, 4_890 - 781])
+        #expect(report.payouts.allSatisfy { $0.linesAddUp })
+        let second = try #require(report.payouts.last)
+        #expect(second.lines.map { "\($0.type) \($0.paymentId ?? "") \($0.amount)" } == ["refund p-1 -781", "payment p-2 4890"])
+        let refund = second.lines[0]
+        #expect([refund.gross, refund.fee, refund.commission, refund.net] == [1_000, 9, 10, 781])
+        #expect(refund.splits == [Split(partyId: "supplier-3", amount: 200)])
+        let payment = second.lines[1]
+        #expect([payment.gross, payment.fee, payment.commission, payment.net] == [5_000, 60, 50, 4_890])
+        // Captured Monday like p-1, so available on Tuesday; booked after Tuesday's batch, it is in Wednesday's.
+        #expect(payment.orderId == "o-p-2" && payment.availableOn == "2026-12-01")
+        #expect(report.csv.split(separator: "\n").count == 1 + 3)
+        #expect(report.table.contains("total") && report.json.contains("\"payout_id\""))
         try SettlementChecks.assertSound(h)
     }
 
