@@ -7,14 +7,17 @@
 # by PID, when done or on Ctrl-C.
 #
 #   Deploy/run-local.sh [--requests FILE] [--followups FILE|none] [--reference FILE] [--partitions N]
-#                       [--keep-running]
+#                       [--days N] [--keep-running]
 #
 # The follow-ups (refunds, cancels, wallet payments and repayments that need the first requests
 # decided) are published once every first request has its outcome; the outcomes table is
 # followed by what settlement did for each payment (mode, fee, commission, splits, FX, the
 # merchant's net, installments, refunds, repayments). Then `paystream verify` checks the ledger
 # in every shard and money across the stages, and `paystream ledger export` writes both ledgers
-# as an hledger journal that `hledger check -s ordereddates` must accept.
+# as an hledger journal that `hledger check -s ordereddates` must accept. Then (--days N, default 5;
+# 0 skips it) settlement-worker is restarted with its clock N days ahead: the payout dates come,
+# every payee's batch closes, the sandbox bank pays (or fails) each payout, `paystream report
+# payouts` itemizes them, and verify and hledger run again.
 #
 # --keep-running leaves the pipeline up after the table until Ctrl-C (publish more with
 # `.build/debug/paystream publish FILE` using the PAYSTREAM_BROKERS it prints).
@@ -26,11 +29,13 @@ REFERENCE="$ROOT/Config/reference-data.jsonl"
 FOLLOWUPS="$ROOT/Config/sample-followups.jsonl"
 PARTITIONS=4
 KEEP=0
+DAYS=5
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) REQUESTS="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     --followups) if [ "$2" = none ]; then FOLLOWUPS=""; else FOLLOWUPS="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; fi; shift 2 ;;
     --reference) REFERENCE="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
+    --days) DAYS="$2"; shift 2 ;;
     --partitions) PARTITIONS="$2"; shift 2 ;;
     --keep-running) KEEP=1; shift ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
@@ -129,26 +134,54 @@ if [ "$status" = 0 ] && [ -n "$FOLLOWUPS" ]; then
   echo
   "$BIN/paystream" outcomes --timeout 60 "$FOLLOWUPS" || status=$?
 fi
+# paystream verify (ledgers, settlement lines, money across the stages) and hledger's check of the
+# exported journal. The last hand-offs (a refund's, a repayment's, a payout's answer) may still be
+# on their way: verify gets up to 30 s for the pipeline to drain before it counts.
+check_money() {
+  local verified=1
+  for _ in $(seq 1 30); do
+    if "$BIN/paystream" verify --state-dir "$PAYSTREAM_STATE_DIR" > "$RUN_DIR/verify.txt"; then verified=0; break; fi
+    sleep 1
+  done
+  if [ "$verified" = 0 ]; then
+    log "paystream verify: $(tail -n 1 "$RUN_DIR/verify.txt"), money conserved across stages"
+  else
+    log "paystream verify found problems:"; grep -v ": ok$" "$RUN_DIR/verify.txt" >&2; status=1
+  fi
+  "$BIN/paystream" ledger export --format hledger --state-dir "$PAYSTREAM_STATE_DIR" -o "$RUN_DIR/ledger.journal"
+  if hledger -f "$RUN_DIR/ledger.journal" check -s ordereddates; then
+    log "hledger check -s ordereddates: ok ($RUN_DIR/ledger.journal); merchant-side balances:"
+    hledger -f "$RUN_DIR/ledger.journal" bal -l -N merchant: | sed 's/^/    /'
+  else
+    log "hledger refused the export"; status=1
+  fi
+}
 echo
-# The last hand-offs (a refund's or a repayment's) may still be on their way to settlement: verify
-# checks money across the stages, so give the pipeline up to 30 s to drain before it counts.
-verified=1
-for _ in $(seq 1 30); do
-  if "$BIN/paystream" verify --state-dir "$PAYSTREAM_STATE_DIR" > "$RUN_DIR/verify.txt"; then verified=0; break; fi
-  sleep 1
-done
-if [ "$verified" = 0 ]; then
-  log "paystream verify: $(tail -n 1 "$RUN_DIR/verify.txt"), money conserved across stages"
-else
-  log "paystream verify found problems:"; grep -v ": ok$" "$RUN_DIR/verify.txt" >&2; status=1
-fi
-# The ledgers of both sides as an hledger journal, checked by hledger itself.
-"$BIN/paystream" ledger export --format hledger --state-dir "$PAYSTREAM_STATE_DIR" -o "$RUN_DIR/ledger.journal"
-if hledger -f "$RUN_DIR/ledger.journal" check -s ordereddates; then
-  log "hledger check -s ordereddates: ok ($RUN_DIR/ledger.journal); merchant-side balances:"
-  hledger -f "$RUN_DIR/ledger.journal" bal -l -N merchant: | sed 's/^/    /'
-else
-  log "hledger refused the export"; status=1
+check_money
+
+# The payout days: settlement-worker again, its clock moved past the sample day's payout dates
+# (T+1 and T+2 business days; PAYSTREAM_CLOCK_OFFSET_SECONDS is for local runs only): every
+# payee's money becomes available, its batch closes and the sandbox bank pays it (or fails it).
+if [ "$status" = 0 ] && [ "$DAYS" -gt 0 ]; then
+  echo
+  log "payout days: restarting settlement-worker with its clock $DAYS days ahead"
+  kill -TERM "${PIDS[2]}"; wait "${PIDS[2]}" 2>/dev/null || true
+  PAYSTREAM_CLOCK_OFFSET_SECONDS=$((DAYS * 86400)) "$BIN/settlement-worker" --config Config/settlement-worker.yaml \
+    --instance-id settlement-worker-local >>"$RUN_DIR/settlement-worker.log" 2>&1 &
+  PIDS[2]="$!"
+  before="$(grep -c "partitions assigned" "$RUN_DIR/settlement-worker.log")"
+  for _ in $(seq 1 300); do
+    [ "$(grep -c "partitions assigned" "$RUN_DIR/settlement-worker.log")" -gt "$before" ] && break
+    sleep 0.1
+  done
+  # Batches close on the timer's next run; the bank answers within its latency.
+  for _ in $(seq 1 30); do
+    "$BIN/paystream" report payouts --format csv --state-dir "$PAYSTREAM_STATE_DIR" > "$RUN_DIR/payouts.csv" 2>/dev/null || true
+    [ "$(grep -c ",sent," "$RUN_DIR/payouts.csv")" = 0 ] && [ "$(wc -l < "$RUN_DIR/payouts.csv")" -gt 1 ] && break
+    sleep 1
+  done
+  "$BIN/paystream" report payouts --state-dir "$PAYSTREAM_STATE_DIR" || status=$?
+  check_money
 fi
 
 if [ "$KEEP" = 1 ]; then

@@ -39,9 +39,20 @@ public enum Daemon {
             return 1
         }
 
+        // For local runs and demos only: the worker's clock moved by PAYSTREAM_CLOCK_OFFSET_SECONDS.
+        var clock: any PaystreamClock = SystemClock()
+        if let text = environment["PAYSTREAM_CLOCK_OFFSET_SECONDS"], !text.isEmpty {
+            guard let offset = Double(text), offset.isFinite else {
+                FileHandle.standardError.write(Data("\(name): configuration error: PAYSTREAM_CLOCK_OFFSET_SECONDS '\(text)' is not a number\n".utf8))
+                return 2
+            }
+            clock = OffsetClock(offset: offset)
+            logger.warning("the worker's clock is moved: for local runs and demos only, never in production",
+                           metadata: ["clock.offset_seconds": "\(offset)"])
+        }
         let worker = StageWorker(stage: stage, kafka: config.kafka, groupID: config.groupID,
                                  stateDirectory: config.stateDirectory, topics: config.topics,
-                                 settings: config.worker, logger: logger)
+                                 settings: config.worker, clock: clock, logger: logger)
         let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint],
                                  cancellationSignals: [], logger: logger)
         do {

@@ -61,6 +61,15 @@ public struct SystemClock: PaystreamClock {
     public func now() -> Date { Date() }
 }
 
+/// The system clock moved by a fixed offset: local runs and demos show what happens on a later
+/// day (payout dates, installments, batches) without waiting for it.
+public struct OffsetClock: PaystreamClock {
+    public let offset: TimeInterval
+
+    public init(offset: TimeInterval) { self.offset = offset }
+    public func now() -> Date { Date().addingTimeInterval(offset) }
+}
+
 /// Where a test makes a worker die (see `WorkerSettings.crashPoint`).
 public enum CrashPoint: Sendable {
     /// After a batch's transaction committed, before its outbox rows were published.

@@ -9,6 +9,29 @@ public final class DaemonProcess: @unchecked Sendable {
     public let name: String
     public let process = Process()
     public let logPath: String
+    /// When the process was started, and when it ended (set from Foundation's termination
+    /// handler, so a busy test executor does not delay it).
+    public let startedAt: ContinuousClock.Instant
+    private let ended = EndTime()
+
+    /// Set once by the termination handler; its own object, so the handler does not keep the
+    /// `DaemonProcess` alive (its deinit kills a process still running).
+    private final class EndTime: @unchecked Sendable {
+        private let lock = NSLock()
+        private var instant: ContinuousClock.Instant?
+
+        func set(_ now: ContinuousClock.Instant) {
+            lock.lock()
+            defer { lock.unlock() }
+            instant = instant ?? now
+        }
+
+        var value: ContinuousClock.Instant? {
+            lock.lock()
+            defer { lock.unlock() }
+            return instant
+        }
+    }
 
     public init(_ executable: String, arguments: [String] = [], environment: [String: String] = [:],
                 logDirectory: String) throws {
@@ -21,8 +44,13 @@ public final class DaemonProcess: @unchecked Sendable {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardOutput = log
         process.standardError = log
+        startedAt = ContinuousClock.now
+        process.terminationHandler = { [ended] _ in ended.set(ContinuousClock.now) }
         try process.run()
     }
+
+    /// How long the process ran, once it has ended.
+    public var runningTime: Duration? { ended.value.map { $0 - startedAt } }
 
     deinit {
         if process.isRunning {

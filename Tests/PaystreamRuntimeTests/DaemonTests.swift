@@ -195,13 +195,14 @@ struct DaemonProcessTests {
     func unreachableBroker() async throws {
         let logs = try temporaryDirectory()
         let port = try freeLoopbackPort()
-        let started = ContinuousClock.now
         let daemon = try DaemonProcess("settlement-worker",
                                        arguments: ["--brokers", "127.0.0.1:\(port)", "--connect-timeout", "1",
                                                    "--state-dir", logs],
                                        logDirectory: logs)
-        #expect(await daemon.waitForExit(timeout: .seconds(20)) == 1)
-        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(await daemon.waitForExit(timeout: .seconds(60)) == 1)
+        // The process's own running time: the test's executor may be busy with other suites.
+        let ran = try #require(daemon.runningTime)
+        #expect(ran < .seconds(15), "\(ran)")
         #expect(daemon.log.contains("no Kafka broker reachable at 127.0.0.1:\(port)"))
     }
 
