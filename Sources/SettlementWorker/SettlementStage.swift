@@ -122,9 +122,10 @@ public struct SettlementStage: Stage {
     public func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
         var decision = SettlementDecision(stage: self, context: context)
         do {
-            guard case .request(let request) = input else {
-                if case .confirmation(let confirmation) = input { try decision.answer(confirmation) }
-                return
+            let request: SettlementRequest
+            switch input {
+            case .confirmation(let confirmation): return try decision.answer(confirmation)
+            case .request(let settlementRequest): request = settlementRequest
             }
             guard request.amount > 0 else { throw DeadLetter(code: "invalid_amount", message: "amount must be positive, not \(request.amount)") }
             switch request.requestType {

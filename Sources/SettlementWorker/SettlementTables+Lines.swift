@@ -1,0 +1,151 @@
+import Foundation
+import GRDB
+import PaystreamDomain
+import PaystreamRuntime
+
+/// Settlement lines: the terms each payment was booked with, its parts, and what each refund took.
+extension SettlementTables {
+    // MARK: lines
+
+    /// A booked payment: the terms it was priced with and what has happened to it since.
+    struct Line {
+        var payerID: String
+        var paymentID: String
+        var merchantID: String
+        var orderID: String?
+        var mode: String
+        var method: String
+        var currency: String
+        var gross: Int64
+        var reversed: Int64
+        var repaid: Int64
+        var settlementCurrency: String
+        /// The account the gross was debited to, without its currency: `clearing:<method>` for
+        /// prepaid, `receivable:<payer>` for post-paid and installments.
+        var sourceAccount: String
+        var pricing: SettlementPricing?
+        var fx: FXSnapshot?
+        var payoutCalendar: PayoutCalendar?
+        var installmentFinancing: String?
+        /// The sequence of the line's last event.
+        var sequence: Int
+        var sourceEventID: String
+        var capturedAt: String
+        var bookedAt: String
+    }
+
+    static func insert(_ db: Database, _ line: Line) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO settlement_line (payer_id, payment_id, merchant_id, order_id, mode, method, currency, gross, reversed, repaid,
+                                         settlement_currency, source_account, pricing, fx, payout_calendar, installment_financing,
+                                         sequence, source_event_id, captured_at, booked_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [line.payerID, line.paymentID, line.merchantID, line.orderID, line.mode, line.method, line.currency,
+                             line.gross, line.reversed, line.repaid, line.settlementCurrency, line.sourceAccount,
+                             try json(line.pricing) ?? "{}", try json(line.fx), try json(line.payoutCalendar),
+                             line.installmentFinancing, line.sequence, line.sourceEventID, line.capturedAt, line.bookedAt])
+    }
+
+    static func update(_ db: Database, _ line: Line) throws {
+        try db.cachedStatement(sql: """
+            UPDATE settlement_line SET reversed = ?, repaid = ?, sequence = ? WHERE payer_id = ? AND payment_id = ?
+            """).execute(arguments: [line.reversed, line.repaid, line.sequence, line.payerID, line.paymentID])
+    }
+
+    static func line(_ db: Database, payer: String, payment: String) throws -> Line? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM settlement_line WHERE payer_id = ? AND payment_id = ?"),
+                                         arguments: [payer, payment]) else { return nil }
+        return Line(payerID: row["payer_id"], paymentID: row["payment_id"], merchantID: row["merchant_id"], orderID: row["order_id"],
+                    mode: row["mode"], method: row["method"], currency: row["currency"], gross: row["gross"], reversed: row["reversed"],
+                    repaid: row["repaid"], settlementCurrency: row["settlement_currency"], sourceAccount: row["source_account"],
+                    pricing: try decoded(SettlementPricing.self, row["pricing"]), fx: try decoded(FXSnapshot.self, row["fx"]),
+                    payoutCalendar: try decoded(PayoutCalendar.self, row["payout_calendar"]),
+                    installmentFinancing: row["installment_financing"], sequence: row["sequence"],
+                    sourceEventID: row["source_event_id"], capturedAt: row["captured_at"], bookedAt: row["booked_at"])
+    }
+
+    // MARK: parts
+
+    enum PartKind: String {
+        case fee, commission, supplier, merchant
+    }
+
+    /// One part of a line's breakdown: booked in the payment's currency (`booked`) and in the
+    /// currency it is owed in (`bookedSettled`: the settlement currency for suppliers and the
+    /// merchant, the payment's for fee and commission), with what refunds reversed of each.
+    struct Part {
+        var position: Int
+        var kind: PartKind
+        var party: String
+        /// The account it was credited to, with its currency (for the merchant: where its money
+        /// ends up once available).
+        var account: String
+        var booked: Int64
+        var reversed: Int64
+        var settledCurrency: String
+        var bookedSettled: Int64
+        var reversedSettled: Int64
+    }
+
+    static func insert(_ db: Database, parts: [Part], payer: String, payment: String) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO settlement_part (payer_id, payment_id, position, kind, party, account, booked, reversed, settled_currency,
+                                         booked_settled, reversed_settled)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for part in parts {
+            try statement.execute(arguments: [payer, payment, part.position, part.kind.rawValue, part.party, part.account, part.booked,
+                                              part.reversed, part.settledCurrency, part.bookedSettled, part.reversedSettled])
+        }
+    }
+
+    static func update(_ db: Database, parts: [Part], payer: String, payment: String) throws {
+        let statement = try db.cachedStatement(sql: """
+            UPDATE settlement_part SET reversed = ?, reversed_settled = ? WHERE payer_id = ? AND payment_id = ? AND position = ?
+            """)
+        for part in parts {
+            try statement.execute(arguments: [part.reversed, part.reversedSettled, payer, payment, part.position])
+        }
+    }
+
+    static func parts(_ db: Database, payer: String, payment: String) throws -> [Part] {
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM settlement_part WHERE payer_id = ? AND payment_id = ? ORDER BY position"),
+                         arguments: [payer, payment]).map { row in
+            guard let kind = PartKind(rawValue: row["kind"]) else {
+                throw DeadLetter(code: "corrupt_state", message: "settlement part of kind '\(row["kind"] as String)'")
+            }
+            return Part(position: row["position"], kind: kind, party: row["party"], account: row["account"], booked: row["booked"],
+                        reversed: row["reversed"], settledCurrency: row["settled_currency"], bookedSettled: row["booked_settled"],
+                        reversedSettled: row["reversed_settled"])
+        }
+    }
+
+    /// Stores what one refund took from each part (JSON: kind, party, amount, settled).
+    static func recordReversal(_ db: Database, eventID: String, payer: String, payment: String, amount: Int64,
+                               parts: [(Part, Int64, Int64)], at now: String) throws {
+        let json = try Wire.encode(parts.map { ReversedPart(kind: $0.0.kind.rawValue, party: $0.0.party, amount: $0.1, settled: $0.2) })
+        try db.cachedStatement(sql: """
+            INSERT INTO settlement_reversal (event_id, payer_id, payment_id, amount, parts, reversed_at) VALUES (?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [eventID, payer, payment, amount, String(decoding: json, as: UTF8.self), now])
+    }
+
+    /// One part of a refund, as `settlement_reversal.parts` keeps it.
+    public struct ReversedPart: Codable, Sendable, Hashable {
+        public let kind: String
+        public let party: String
+        public let amount: Int64
+        public let settled: Int64
+    }
+
+    // MARK: JSON columns
+
+    private static func json<T: Encodable>(_ value: T?) throws -> String? {
+        guard let value else { return nil }
+        return String(decoding: try Wire.encode(value), as: UTF8.self)
+    }
+
+    private static func decoded<T: Decodable>(_ type: T.Type, _ text: String?) throws -> T? {
+        guard let text, text != "{}" else { return nil }
+        return try Wire.decodePlain(T.self, from: Data(text.utf8))
+    }
+}
