@@ -182,10 +182,7 @@ struct OutcomeTracker {
                          priced ? money(event.netSettled ?? event.net, event.settlementCurrency ?? event.currency) : "-",
                          detail.joined(separator: "; ").nonEmpty ?? "-"])
         }
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return "settlement:\n" + rows.map { row in
-            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        return "settlement:\n" + PaystreamAdmin.table(rows)
     }
 
     func summary() -> String {

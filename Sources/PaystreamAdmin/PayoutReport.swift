@@ -161,9 +161,7 @@ public struct PayoutReport: Sendable, Codable {
             }
             rows.append(["total", "", "", "", "", "", "", "", "", "", Self.money(payout.lines.reduce(0) { $0 + $1.amount }, payout.currency)
                          + (payout.linesAddUp ? "" : " ≠ payout!")])
-            let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-            out += rows.map { row in "  " + row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ") }
+            out += PaystreamAdmin.table(rows).split(separator: "\n").map { "  " + $0 }
             out.append("")
         }
         return out.joined(separator: "\n")
