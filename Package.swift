@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "payment-worker", targets: ["payment-worker"]),
         .executable(name: "settlement-worker", targets: ["settlement-worker"]),
         .executable(name: "notifier", targets: ["notifier"]),
+        .executable(name: "reconciler", targets: ["reconciler"]),
         .executable(name: "channel-sandbox", targets: ["channel-sandbox"]),
         .executable(name: "paystream", targets: ["paystream"]),
         .executable(name: "paystream-faults", targets: ["paystream-faults"]),
@@ -70,19 +71,21 @@ let package = Package(
         .target(name: "SettlementWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
         .target(name: "Notifier", dependencies: ["PaystreamRuntime"]),
         .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
-        .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "PaystreamLedger", "PaystreamReference",
-                                                 argumentParser, grdb]),
+        .target(name: "ReconciliationWorker", dependencies: ["PaystreamRuntime", grdb]),
+        .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "ReconciliationWorker", "PaystreamLedger",
+                                                 "PaystreamReference", argumentParser, grdb]),
 
         .executableTarget(name: "payment-worker", dependencies: ["PaymentWorker", "PaystreamReference", argumentParser]),
         .executableTarget(name: "settlement-worker", dependencies: ["SettlementWorker", "PaystreamReference", argumentParser]),
         .executableTarget(name: "notifier", dependencies: ["Notifier", argumentParser]),
         .executableTarget(name: "channel-sandbox", dependencies: ["ChannelSandbox", argumentParser]),
+        .executableTarget(name: "reconciler", dependencies: ["ReconciliationWorker", argumentParser]),
         .executableTarget(name: "paystream", dependencies: ["PaystreamAdmin", argumentParser]),
 
         // Test support shipped with the package: a Tansu broker on a free loopback port, topic
         // readers and process helpers.
         .target(name: "PaystreamTesting", dependencies: ["PaystreamKafka", "PaystreamRuntime", "PaymentWorker", "SettlementWorker",
-                                                    "Notifier", "ChannelSandbox", "PaystreamReference", grdb]),
+                                                    "Notifier", "ChannelSandbox", "ReconciliationWorker", "PaystreamReference", grdb]),
 
         // The whole-pipeline fault and fuzz run (Deploy/faults.sh): the four daemons as processes
         // under random SIGKILLs and a frozen broker, mixed and hostile load, and the end checks.
@@ -106,7 +109,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PaystreamEndToEndTests",
-            dependencies: ["PaymentWorker", "SettlementWorker", "Notifier", "ChannelSandbox", "PaystreamReference", "PaystreamLedger",
+            dependencies: ["PaymentWorker", "SettlementWorker", "Notifier", "ChannelSandbox", "ReconciliationWorker", "PaystreamReference",
+                           "PaystreamLedger",
                            "PaystreamAdmin", "PaystreamTesting", "PaystreamFaults", "PaystreamBench", grdb]
         ),
     ],

@@ -20,7 +20,7 @@ public final class OfflineShards<S: Stage>: @unchecked Sendable {
         worker = StageWorker(stage: stage, kafka: KafkaConfiguration(bootstrapServers: "offline"), groupID: "offline.\(stage.name)",
                              stateDirectory: stateDirectory, topics: topics, settings: settings, clock: clock, logger: logger)
         self.partitionCount = partitionCount
-        routing = ShardRouting(partitionCount: partitionCount, topics: topics)
+        routing = ShardRouting(partitionCount: partitionCount, topics: topics, repartitions: stage.repartitionTopics(in: topics))
     }
 
     /// The shard of `partition`, opened (and its identity claimed) on first use.

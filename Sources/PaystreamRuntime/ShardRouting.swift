@@ -11,6 +11,16 @@ struct ShardRouting: Sendable {
     /// The partition count of every input topic (they are co-partitioned), fixed at start.
     let partitionCount: Int32
     let topics: TopicNames
+    /// Each input topic's repartition topic (`Stage.repartitionTopic(of:in:)`), and back.
+    let repartitions: [String: String]
+    let sources: [String: String]
+
+    init(partitionCount: Int32, topics: TopicNames, repartitions: [String: String]) {
+        self.partitionCount = partitionCount
+        self.topics = topics
+        self.repartitions = repartitions
+        sources = Dictionary(uniqueKeysWithValues: repartitions.map { ($1, $0) })
+    }
 
     static let sourceTopicHeader = "paystream-source-topic"
     static let sourcePartitionHeader = "paystream-source-partition"
@@ -27,7 +37,7 @@ struct ShardRouting: Sendable {
     }
 
     func route(_ record: ConsumedRecord, shardKey: (ConsumedRecord) -> [UInt8]?) -> Route {
-        guard let source = topics.source(ofRepartition: record.topic) else {
+        guard let source = sources[record.topic] else {
             guard let key = shardKey(record) else { return .decide(record, forwardID: nil) }
             let canonical = KeyPartitioner.partition(of: key, partitionCount: partitionCount)
             return canonical == record.partition ? .decide(record, forwardID: nil) : .forward(canonical)
@@ -52,7 +62,7 @@ struct ShardRouting: Sendable {
         headers[Self.sourceTopicHeader] = record.topic
         headers[Self.sourcePartitionHeader] = "\(record.partition)"
         headers[Self.sourceOffsetHeader] = "\(record.offset)"
-        return OutboxMessage(eventID: Self.forwardID(of: record), topic: topics.repartition(of: record.topic),
+        return OutboxMessage(eventID: Self.forwardID(of: record), topic: repartitions[record.topic] ?? topics.repartition(of: record.topic),
                              key: record.key, value: Data(record.value), headers: headers, partition: partition)
     }
 

@@ -29,6 +29,11 @@ public protocol Stage: Sendable {
     /// canonical partition of these bytes (`KeyPartitioner`), and forwarded there first if it
     /// arrived on another partition. nil: decided where it arrived. The default is the record key.
     func shardKey(of record: ConsumedRecord) -> [UInt8]?
+    /// Where a record of `input` that arrived off its shard's partition is forwarded. The
+    /// default, `<input>.repartition`, serves the group that shards the topic by its key; a stage
+    /// that shards a topic other groups also read by something else needs its own
+    /// (`TopicNames.repartition(of:stage:)`), or each group would decide the other's copies.
+    func repartitionTopic(of input: String, in topics: TopicNames) -> String
 
     /// Turns bytes into an input; throws `DeadLetter` for bytes that do not decode.
     func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input
@@ -51,11 +56,17 @@ public protocol Stage: Sendable {
 extension Stage {
     /// The input topics and their repartition topics: everything the stage's group consumes.
     public func consumedTopics(in topics: TopicNames) -> [String] {
-        inputTopics + inputTopics.map(topics.repartition(of:))
+        inputTopics + inputTopics.map { repartitionTopic(of: $0, in: topics) }
+    }
+
+    /// Each input topic's repartition topic.
+    public func repartitionTopics(in topics: TopicNames) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: inputTopics.map { ($0, repartitionTopic(of: $0, in: topics)) })
     }
 
     public var keepsMoney: Bool { false }
     public func shardKey(of record: ConsumedRecord) -> [UInt8]? { record.key }
+    public func repartitionTopic(of input: String, in topics: TopicNames) -> String { topics.repartition(of: input) }
     public var tickInterval: Duration? { nil }
     public func tick(in context: StageContext) throws {}
     public var referenceFeed: (any ReferenceFeed)? { nil }

@@ -62,7 +62,7 @@ public struct StageWorker<S: Stage>: Service {
             let joined = try KafkaConsumer(configuration: kafka, groupID: groupID, logger: logger)
             consumer = joined
             routing = ShardRouting(partitionCount: try Self.partitionCount(of: stage.consumedTopics(in: topics), in: try await joined.topicPartitionCounts()),
-                                   topics: topics)
+                                   topics: topics, repartitions: stage.repartitionTopics(in: topics))
             try routing.checkShardFiles(stateDirectory: stateDirectory, stage: stage.name)
             try joined.subscribe(stage.consumedTopics(in: topics))
         } catch {

@@ -15,6 +15,11 @@ public struct TopicNames: Sendable, Hashable {
     public var payoutRequests: String { named("payouts.requests") }
     public var payoutConfirmations: String { named("payouts.confirmations") }
     public var notifications: String { named("notifications") }
+    /// Channel statement lines (`statement-line/v1`, keyed by payment id), published by
+    /// `paystream statements load`, read by the reconciler.
+    public var channelStatements: String { named("channel.statements") }
+    /// What reconciliation found (`reconciliation-result/v1`, keyed by payment id).
+    public var reconciliationResults: String { named("reconciliation.results") }
     public var merchants: String { named("reference.merchants") }
     public var creditLines: String { named("reference.credit-lines") }
     public var fxRates: String { named("reference.fx-rates") }
@@ -29,9 +34,17 @@ public struct TopicNames: Sendable, Hashable {
     /// input topic stays its producers'.
     public func repartition(of topic: String) -> String { topic + Self.repartitionSuffix }
 
-    /// The input topic a repartition topic serves; nil for any other topic.
+    /// A stage's own repartition topic of an input topic, `<topic>.repartition.<stage>`: for a
+    /// stage that shards the topic by something else than its key (a field of the body), so
+    /// that its forwarded copies never reach the groups that read the topic by key.
+    public func repartition(of topic: String, stage: String) -> String { topic + Self.repartitionSuffix + "." + stage }
+
+    /// The input topic a repartition topic serves (either form); nil for any other topic.
     public func source(ofRepartition topic: String) -> String? {
-        topic.hasSuffix(Self.repartitionSuffix) ? String(topic.dropLast(Self.repartitionSuffix.count)) : nil
+        if topic.hasSuffix(Self.repartitionSuffix) { return String(topic.dropLast(Self.repartitionSuffix.count)) }
+        guard let infix = topic.range(of: Self.repartitionSuffix + ".", options: .backwards),
+              !topic[infix.upperBound...].isEmpty, !topic[infix.upperBound...].contains(".") else { return nil }
+        return String(topic[..<infix.lowerBound])
     }
 
     static let repartitionSuffix = ".repartition"
@@ -41,14 +54,18 @@ public struct TopicNames: Sendable, Hashable {
     /// Topics a stage consumes, which each get a dead-letter topic.
     public var inputTopics: [String] {
         [paymentRequests, channelRequests, channelConfirmations, paymentEvents, settlementRequests,
-         settlementEvents, payoutRequests, payoutConfirmations]
+         settlementEvents, payoutRequests, payoutConfirmations, channelStatements]
     }
 
-    /// Every topic of the pipeline: inputs, notifications, the dead-letter topic of each, and
-    /// the repartition topic of each input.
+    /// The repartition topics of stages that shard a topic other groups read by key: the
+    /// reconciler shards payment events (the notifier's, by payer) by payment id.
+    public var stageRepartitionTopics: [String] { [repartition(of: paymentEvents, stage: "reconciler")] }
+
+    /// Every topic of the pipeline: inputs, notifications and reconciliation results, the
+    /// dead-letter topic of each, and the repartition topics of the inputs.
     public var all: [String] {
-        let written = inputTopics + [notifications]
-        return written + written.map(deadLetter(of:)) + inputTopics.map(repartition(of:))
+        let written = inputTopics + [notifications, reconciliationResults]
+        return written + written.map(deadLetter(of:)) + inputTopics.map(repartition(of:)) + stageRepartitionTopics
     }
 
     /// Compacted reference-data topics (one value per key).

@@ -2,6 +2,8 @@ import Foundation
 
 /// What the payment stage recorded about money through a channel: a capture or a refund.
 public struct ExpectedMovement: Sendable, Hashable, Codable {
+    /// Stable: `payment:<payment id>`, or `refund:<payment id>:<refund request id>`.
+    public let id: String
     public let paymentId: String
     /// `payment` or `refund`.
     public let type: String
@@ -17,8 +19,9 @@ public struct ExpectedMovement: Sendable, Hashable, Codable {
     /// When the movement happened: inside the window it may still be missing from statements.
     public let at: Date
 
-    public init(paymentId: String, type: String, amount: Int64, currency: String, status: String, refundReference: String? = nil,
-                expectedFee: Int64? = nil, at: Date) {
+    public init(id: String? = nil, paymentId: String, type: String, amount: Int64, currency: String, status: String,
+                refundReference: String? = nil, expectedFee: Int64? = nil, at: Date) {
+        self.id = id ?? (type == "payment" ? "payment:\(paymentId)" : "refund:\(paymentId):\(refundReference ?? "\(amount)")")
         self.paymentId = paymentId
         self.type = type
         self.amount = amount
