@@ -2,7 +2,7 @@
 # Runs the whole pipeline locally on sample data: installs what is missing (Deploy/setup.sh),
 # starts a Tansu broker on a free loopback port, creates the topics, loads the reference data
 # (merchants, credit lines, FX rates) with `paystream reference load`, builds and starts
-# payment-worker, channel-sandbox, settlement-worker and notifier, publishes the sample requests
+# payment-worker, channel-sandbox, settlement-worker, notifier and reconciler, publishes the sample requests
 # with the paystream CLI and prints a table of requests → outcomes. Stops everything it started,
 # by PID, when done or on Ctrl-C.
 #
@@ -17,7 +17,10 @@
 # as an hledger journal that `hledger check -s ordereddates` must accept. Then (--days N, default 5;
 # 0 skips it) settlement-worker is restarted with its clock N days ahead: the payout dates come,
 # every payee's batch closes, the sandbox bank pays (or fails) each payout, `paystream report
-# payouts` itemizes them, and verify and hledger run again.
+# payouts` itemizes them, and verify and hledger run again. Last, reconciliation: the channel
+# sandbox's statement files of the run are loaded with `paystream statements load`, the reconciler
+# matches them with the captures and refunds, and `paystream report reconciliation` prints each
+# statement day's counts per state and its exceptions.
 #
 # --keep-running leaves the pipeline up after the table until Ctrl-C (publish more with
 # `.build/debug/paystream publish FILE` using the PAYSTREAM_BROKERS it prints).
@@ -38,7 +41,7 @@ while [ $# -gt 0 ]; do
     --days) DAYS="$2"; shift 2 ;;
     --partitions) PARTITIONS="$2"; shift 2 ;;
     --keep-running) KEEP=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "run-local: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -55,7 +58,7 @@ log "building"
 # shellcheck disable=SC2086
 swift build $PAYSTREAM_SWIFT_FLAGS 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | tail -n 3 || true
 BIN="$(swift build $PAYSTREAM_SWIFT_FLAGS --show-bin-path)"
-for exe in payment-worker settlement-worker notifier channel-sandbox paystream; do
+for exe in payment-worker settlement-worker notifier reconciler channel-sandbox paystream; do
   [ -x "$BIN/$exe" ] || { log "build failed: $BIN/$exe missing"; exit 1; }
 done
 
@@ -109,11 +112,11 @@ log "created $(grep -c . "$RUN_DIR/topics.log") topics with $PARTITIONS partitio
   || { log "reference load failed:"; cat "$RUN_DIR/reference.log" >&2; exit 1; }
 log "reference data: $(tail -n 1 "$RUN_DIR/reference.log")"
 
-for daemon in payment-worker channel-sandbox settlement-worker notifier; do
+for daemon in payment-worker channel-sandbox settlement-worker notifier reconciler; do
   "$BIN/$daemon" --config "Config/$daemon.yaml" --instance-id "$daemon-local" >"$RUN_DIR/$daemon.log" 2>&1 &
   PIDS+=("$!")
 done
-for daemon in payment-worker channel-sandbox settlement-worker notifier; do
+for daemon in payment-worker channel-sandbox settlement-worker notifier reconciler; do
   for _ in $(seq 1 300); do
     grep -q "partitions assigned" "$RUN_DIR/$daemon.log" && break
     if grep -q "level=critical" "$RUN_DIR/$daemon.log"; then log "$daemon failed:"; tail -n 5 "$RUN_DIR/$daemon.log" >&2; exit 1; fi
@@ -121,7 +124,7 @@ for daemon in payment-worker channel-sandbox settlement-worker notifier; do
   done
   grep -q "partitions assigned" "$RUN_DIR/$daemon.log" || { log "$daemon got no partitions in 30 s"; exit 1; }
 done
-log "pipeline up: payment-worker, channel-sandbox, settlement-worker, notifier"
+log "pipeline up: payment-worker, channel-sandbox, settlement-worker, notifier, reconciler"
 
 "$BIN/paystream" publish --topic payments.requests "$REQUESTS"
 echo
@@ -182,6 +185,27 @@ if [ "$status" = 0 ] && [ "$DAYS" -gt 0 ]; then
   done
   "$BIN/paystream" report payouts --state-dir "$PAYSTREAM_STATE_DIR" || status=$?
   check_money
+fi
+
+# Reconciliation: the sandbox rewrites a day's statement files within statement_interval_ms of
+# its last answer; they are loaded (each line keyed by its payment id), and the reconciler's
+# results are awaited until no line or capture of the day is still pending.
+STATEMENTS="$PAYSTREAM_STATE_DIR/channel-statements"
+if [ "$status" = 0 ] && [ -d "$STATEMENTS" ]; then
+  echo
+  sleep 2
+  log "reconciliation: loading the sandbox's statements ($STATEMENTS)"
+  "$BIN/paystream" statements load "$STATEMENTS" | tail -n 1
+  for day in $(ls "$STATEMENTS"); do
+    for _ in $(seq 1 30); do
+      "$BIN/paystream" report reconciliation --date "$day" --format json --state-dir "$PAYSTREAM_STATE_DIR" \
+        > "$RUN_DIR/reconciliation-$day.json" 2>/dev/null || true
+      python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["counts"]; sys.exit(0 if c["pending"] == 0 and sum(c.values()) > 0 else 1)' \
+        "$RUN_DIR/reconciliation-$day.json" 2>/dev/null && break
+      sleep 1
+    done
+    "$BIN/paystream" report reconciliation --date "$day" --state-dir "$PAYSTREAM_STATE_DIR" || status=$?
+  done
 fi
 
 if [ "$KEEP" = 1 ]; then

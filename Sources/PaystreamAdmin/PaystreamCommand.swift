@@ -10,7 +10,8 @@ public struct PaystreamCommand: AsyncParsableCommand {
         commandName: "paystream",
         abstract: "Paystream admin: topics, publishing requests, and what became of them.",
         subcommands: [TopicsCommand.self, PublishCommand.self, ReferenceCommand.self, OutcomesCommand.self,
-                      VerifyCommand.self, CurrenciesCommand.self, DlqCommand.self, ShowCommand.self, LedgerCommand.self, ReportCommand.self])
+                      VerifyCommand.self, CurrenciesCommand.self, DlqCommand.self, ShowCommand.self, LedgerCommand.self, ReportCommand.self,
+                      StatementsCommand.self])
 
     public init() {}
 }

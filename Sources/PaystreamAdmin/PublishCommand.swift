@@ -47,7 +47,7 @@ struct PublishCommand: AsyncParsableCommand {
         "payments.requests": "payer_id", "channel.requests": "payer_id", "channel.confirmations": "payer_id",
         "payments.events": "payer_id", "settlement.requests": "merchant_id", "payouts.requests": "merchant_id",
         "payouts.confirmations": "merchant_id", "settlements.events": "merchant_id", "notifications": "recipient_id",
-        "reference.merchants": "merchant_id", "reference.credit-lines": "payer_id",
+        "reference.merchants": "merchant_id", "reference.credit-lines": "payer_id", "channel.statements": "payment_id",
     ]
 }
 

@@ -23,7 +23,7 @@ struct ReconciliationDecision {
         guard event.eventType != .rejected, let currency = event.currency, let amount = event.amount else { return }
         var payment = try ReconciliationTables.payment(db, event.paymentId)
             ?? .init(paymentId: event.paymentId, payerId: event.payerId, merchantId: event.merchantId, method: event.method,
-                     amount: amount, currency: currency, status: event.status, sequence: -1, at: event.occurredAt)
+                     channelReference: nil, amount: amount, currency: currency, status: event.status, sequence: -1, at: event.occurredAt)
         if let payer = payment.payerId, let other = event.payerId, payer != other {
             context.logger.warning("payment id used by two payers; reconciled as the first's", metadata: [
                 "payment_id": "\(event.paymentId)", "payer_id": "\(payer)", "other_payer_id": "\(other)"])
@@ -34,6 +34,7 @@ struct ReconciliationDecision {
             payment.sequence = event.sequence
             payment.status = event.status
             payment.method = event.method ?? payment.method
+            payment.channelReference = event.channelReference ?? payment.channelReference
             if event.eventType == .captured {
                 payment.amount = amount
                 payment.currency = currency
@@ -62,9 +63,13 @@ struct ReconciliationDecision {
         }
     }
 
-    /// What the shard knows of the payment as the domain's expected movements.
+    /// What the shard knows of the payment as the domain's expected movements. A payment paid
+    /// without a channel (no channel reference: the wallet, a credit line) is no channel
+    /// movement, nor are its refunds; one that failed, expired or was cancelled is kept (status
+    /// only), so that a line the channel shows for it is a status mismatch.
     func expected(_ paymentId: String) throws -> [ExpectedMovement] {
         guard let payment = try ReconciliationTables.payment(db, paymentId) else { return [] }
+        if payment.channelReference == nil && Reconciler.paidStatuses.contains(payment.status) { return [] }
         var fee: Int64?
         if let method = payment.method, let plan = stage.settings.channelFees[method], let currency = Currency.named(payment.currency) {
             fee = try? plan.fee(for: Money(minorUnits: payment.amount, currency: currency)).minorUnits

@@ -15,6 +15,7 @@ public enum ReconciliationTables {
                     payer_id TEXT,
                     merchant_id TEXT,
                     method TEXT,
+                    channel_reference TEXT,
                     amount INTEGER NOT NULL,
                     currency TEXT NOT NULL,
                     status TEXT NOT NULL,
@@ -68,6 +69,9 @@ public enum ReconciliationTables {
         var payerId: String?
         var merchantId: String?
         var method: String?
+        /// The channel's transaction id; nil for money that never went through a channel
+        /// (wallet payments, post-paid and installment payments funded by a credit line).
+        var channelReference: String?
         var amount: Int64
         var currency: String
         var status: String
@@ -78,18 +82,18 @@ public enum ReconciliationTables {
     static func payment(_ db: Database, _ id: String) throws -> PaymentRow? {
         try Row.fetchOne(db, sql: "SELECT * FROM recon_payment WHERE payment_id = ?", arguments: [id]).map { row in
             PaymentRow(paymentId: row["payment_id"], payerId: row["payer_id"], merchantId: row["merchant_id"], method: row["method"],
-                       amount: row["amount"], currency: row["currency"], status: row["status"], sequence: row["sequence"], at: row["at"])
+                       channelReference: row["channel_reference"], amount: row["amount"], currency: row["currency"], status: row["status"], sequence: row["sequence"], at: row["at"])
         }
     }
 
     static func save(_ db: Database, _ payment: PaymentRow) throws {
         try db.execute(sql: """
-            INSERT INTO recon_payment (payment_id, payer_id, merchant_id, method, amount, currency, status, sequence, at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO recon_payment (payment_id, payer_id, merchant_id, method, channel_reference, amount, currency, status, sequence, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (payment_id) DO UPDATE SET payer_id = excluded.payer_id, merchant_id = excluded.merchant_id,
-                method = excluded.method, amount = excluded.amount, currency = excluded.currency, status = excluded.status,
+                method = excluded.method, channel_reference = excluded.channel_reference, amount = excluded.amount, currency = excluded.currency, status = excluded.status,
                 sequence = excluded.sequence, at = excluded.at
-            """, arguments: [payment.paymentId, payment.payerId, payment.merchantId, payment.method, payment.amount, payment.currency,
+            """, arguments: [payment.paymentId, payment.payerId, payment.merchantId, payment.method, payment.channelReference, payment.amount, payment.currency,
                              payment.status, payment.sequence, payment.at])
     }
 

@@ -210,6 +210,33 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
             try Wire.encode(PayoutConfirmation(confirmationId: "bc-po:m-7:12:pay", payoutId: "po:m-7:12", status: "paid", amount: 9_810,
                                                currency: "CNY", requestType: "pay", confirmedAt: "2026-12-01T09:00:00.000Z"))
         },
+        SchemaSample(file: "statement-line.v1.schema.json", schemaName: StatementLine.schemaName, variant: "all fields") {
+            try Wire.encode(StatementLine(lineId: "wechat_pay:4200001:refund:5030001", source: "wechat_pay", method: "wechat_pay",
+                                          day: "2026-11-30", channelReference: "4200001", paymentId: "pay-1001", type: "refund", amount: 500,
+                                          currency: "CNY", fee: 3, refundReference: "5030001"))
+        },
+        SchemaSample(file: "statement-line.v1.schema.json", schemaName: StatementLine.schemaName, variant: "required fields") {
+            try Wire.encode(StatementLine(lineId: "sandbox:sbx-card-1:payment", source: "sandbox", method: "card", day: "2026-11-30",
+                                          channelReference: "sbx-card-1", paymentId: "pay-1001", type: "payment", amount: 19_999,
+                                          currency: "CNY", fee: 110))
+        },
+        SchemaSample(file: "reconciliation-result.v1.schema.json", schemaName: ReconciliationResultMessage.schemaName, variant: "all fields") {
+            let movement = ExpectedMovement(paymentId: "pay-1001", type: "payment", amount: 19_999, currency: "CNY", status: "captured",
+                                            expectedFee: 110, at: Date(timeIntervalSince1970: 1_796_000_000))
+            let line = StatementLine(lineId: "sandbox:sbx-card-1:payment", source: "sandbox", method: "card", day: "2026-11-30",
+                                     channelReference: "sbx-card-1", paymentId: "pay-1001", type: "payment", amount: 19_999, currency: "CNY",
+                                     fee: 120, refundReference: "r-1")
+            return try Wire.encode(ReconciliationResultMessage(
+                eventId: "rc:payment:pay-1001:2", itemId: "payment:pay-1001", revision: 2, occurredAt: "2026-12-01T01:00:00.000Z",
+                state: "fee_mismatch", paymentId: "pay-1001", type: "payment", day: "2026-11-30", method: "card",
+                expected: .init(movement), line: line, detail: "expected fee 110, the channel charged 120"))
+        },
+        SchemaSample(file: "reconciliation-result.v1.schema.json", schemaName: ReconciliationResultMessage.schemaName, variant: "required fields") {
+            try Wire.encode(ReconciliationResultMessage(
+                eventId: "rc:line:sandbox:x:payment:1", itemId: "line:sandbox:x:payment", revision: 1, occurredAt: "2026-12-01T01:00:00.000Z",
+                state: "pending", paymentId: "pay-1001", type: "payment", day: "2026-11-30", method: nil, expected: nil, line: nil,
+                detail: "not recorded by us yet; inside the window"))
+        },
         SchemaSample(file: "payout-event.v1.schema.json", schemaName: PayoutEvent.schemaName, variant: "all fields") {
             try Wire.encode(PayoutEvent(eventId: "b:m-7:12:1", sequence: 1, occurredAt: "2026-11-30T16:00:00.410Z", type: "batch.closed",
                                         batchId: "b:m-7:12", payoutId: "po:m-7:12", payeeId: "m-7", payeeRole: "merchant", merchantId: "m-7",

@@ -26,12 +26,13 @@ struct ReconciliationStageTests {
 
     static func event(_ payment: String, _ type: PaymentEventType, sequence: Int, status: String, amount: Int64 = 10_000,
                       method: String = "card", refund: Int64? = nil, refundRequest: String? = nil, payer: String = "user-1",
-                      at: Date = start) -> (key: String?, value: Data) {
+                      viaChannel: Bool = true, at: Date = start) -> (key: String?, value: Data) {
         (payer, try! Wire.encode(PaymentEvent(
             eventId: MessageID.paymentEvent(payer: payer, payment: payment, sequence: sequence), sequence: sequence,
             occurredAt: Wire.timestamp(at), type: type.rawValue, paymentId: payment, requestId: refundRequest ?? "req-\(payment)",
             orderId: "o-\(payment)", payerId: payer, merchantId: "m-7", amount: amount, currency: "CNY", method: method,
-            channel: "bank_card", status: status, refundAmount: refund, refundedTotal: refund)))
+            channel: "bank_card", status: status, channelReference: viaChannel && sequence > 1 ? "ch-\(payment)" : nil,
+            refundAmount: refund, refundedTotal: refund)))
     }
 
     static func captured(_ payment: String, amount: Int64 = 10_000, method: String = "card", payer: String = "user-1",
@@ -188,6 +189,23 @@ struct ReconciliationStageTests {
         try harness.send(topic: topics.paymentEvents, events, partitioning: .librdkafkaDefault)
         #expect(Self.published(harness).count == count)
         #expect(try Self.states(harness) == ["payment:pay-s": "matched", "refund:pay-s:rf": "matched"])
+    }
+
+    @Test("money that never went through a channel (wallet, credit line) is not expected on a statement")
+    func withoutChannel() throws {
+        let harness = try Self.harness()
+        let topics = harness.topics
+        try harness.send(topic: topics.paymentEvents, [
+            Self.event("pay-w", .captured, sequence: 1, status: "captured", method: "wallet", viaChannel: false),
+            Self.event("pay-c", .captured, sequence: 1, status: "captured", method: "alipay", viaChannel: false),
+            Self.event("pay-c", .partiallyRefunded, sequence: 2, status: "partially_refunded", refund: 100, refundRequest: "rf", viaChannel: false),
+        ], partitioning: .librdkafkaDefault)
+        #expect(try Self.states(harness).isEmpty)
+        try harness.advance(by: Self.window * 2)
+        #expect(try Self.states(harness).isEmpty)
+        try harness.send(topic: topics.channelStatements, [Self.line("pay-c", method: "alipay")])
+        try harness.advance(by: 86_400 * 2)
+        #expect(try Self.states(harness) == ["line:sandbox:sbx-pay-c:payment": "extra_in_channel"])
     }
 
     @Test("a line that is not a statement line is a dead letter; a rejected request is no movement")
