@@ -7,6 +7,7 @@ import ChannelSandbox
 import Notifier
 import PaymentWorker
 import PaystreamReference
+import ReconciliationWorker
 import SettlementWorker
 
 /// The whole pipeline in one process, for tests: a Tansu broker, every topic, and the four
@@ -29,7 +30,11 @@ public final class InProcessPipeline: @unchecked Sendable {
 
     public enum Component: String, CaseIterable, Sendable {
         case paymentWorker = "payment-worker", channelSandbox = "channel-sandbox"
-        case settlementWorker = "settlement-worker", notifier
+        case settlementWorker = "settlement-worker", notifier, reconciler
+
+        /// What `start()` runs unless told otherwise: the pipeline without the reconciler, which
+        /// only the tests of reconciliation need.
+        public static let pipeline: [Component] = [.paymentWorker, .channelSandbox, .settlementWorker, .notifier]
     }
 
     /// Starts a broker, creates every topic (the reference topics compacted) and publishes
@@ -62,11 +67,13 @@ public final class InProcessPipeline: @unchecked Sendable {
     ///   seeds them (`TestReference` by default); `publishReference` changes them.
     /// - Parameter payment: the payment stage's settings (timeouts, retention).
     /// - Parameter sandbox: the channel sandbox's settings; the default answers at once and declines nothing.
+    /// - Parameter reconciler: the reconciler's settings, when `.reconciler` is among the components.
     /// - Parameter clock: the time every worker sees (a `ManualClock` lets a test move it).
     @discardableResult
-    public func start(_ components: [Component] = Component.allCases, policy: PaymentPolicy? = nil,
+    public func start(_ components: [Component] = Component.pipeline, policy: PaymentPolicy? = nil,
                       reference: (any ReferenceLookup)? = nil, payment: PaymentStage.Settings = .init(),
                       sandbox: ChannelSandboxStage.Settings = ChannelSandboxStage.Settings(),
+                      reconciler: ReconciliationStage.Settings? = nil,
                       clock: any PaystreamClock = SystemClock(), logLevel: Logger.Level = .warning) throws -> Task<Void, any Error> {
         let policy = try policy ?? shippedPaymentPolicy()
         let settlement = try SettlementStage.Settings()
@@ -102,6 +109,7 @@ public final class InProcessPipeline: @unchecked Sendable {
                         // Each worker keeps its own copy of live reference data, as each daemon does.
                         add(SettlementStage(topics: topics, settings: settlement, reference: reference ?? settlementLive!))
                     case .notifier: add(NotifierStage(topics: topics))
+                    case .reconciler: add(ReconciliationStage(topics: topics, settings: try reconciler ?? .init()))
                     }
                 }
                 try await group.waitForAll()

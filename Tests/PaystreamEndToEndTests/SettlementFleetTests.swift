@@ -7,6 +7,7 @@ import PaystreamLedger
 import PaystreamStore
 import PaystreamTesting
 import ChannelSandbox
+import ReconciliationWorker
 import SettlementWorker
 import Testing
 
@@ -100,7 +101,7 @@ struct SettlementFleetTests {
         #expect(try HledgerCheck.run(["-f", file, "check", "-s", "ordereddates"]).status == 0)
     }
 
-    @Test("payments → settled → batched on the payout date → paid out by the bank, which fails and returns a share; verify and hledger agree")
+    @Test("payments → settled → batched on the payout date → paid out by the bank, which fails and returns a share → reconciled with the channel's statements (loaded twice); verify and hledger agree")
     func paidOut() async throws {
         let start = Wire.parseTimestamp("2026-11-30T02:00:00.000Z")!  // Monday 10:00 in Shanghai
         let clock = ManualClock(start)
@@ -110,7 +111,7 @@ struct SettlementFleetTests {
         sandbox.bank.failureRate = 0.3
         sandbox.bank.returnRate = 0.3
         sandbox.bank.returnAfterMs = 86_400_000
-        try pipeline.start(sandbox: sandbox, clock: clock)
+        try pipeline.start(InProcessPipeline.Component.allCases, sandbox: sandbox, clock: clock)
         var payments: [(key: String, value: Data)] = []
         for index in 0..<24 {
             var extra: [String: Any] = [:]
@@ -148,6 +149,41 @@ struct SettlementFleetTests {
         }
         records += try await reader.readFor(.seconds(2))
         await reader.close()
+
+        // Reconciled: the sandbox's statement files of the day, loaded with the CLI, against the
+        // captures. Ten days on, every capture was reported missing_in_channel by the timer; its
+        // line turns it into matched. Loading the files again changes nothing.
+        let statements = "\(pipeline.stateDirectory)/channel-statements"
+        let logs = try temporaryDirectory()
+        let load = try await ReferenceCommandTests.paystream(["statements", "load", statements], broker: pipeline.broker, directory: logs)
+        #expect(load.status == 0, "\(load.output)")
+        #expect(load.output.contains("published 24 of 24 lines"), "\(load.output)")
+        let results = try await pipeline.reader([topics.reconciliationResults])
+        var latest: [String: ReconciliationResultMessage] = [:]
+        var seen: [String: Set<String>] = [:]
+        func absorb(_ new: [ConsumedRecord]) {
+            for record in new {
+                guard let result = try? Wire.decode(ReconciliationResultMessage.self, from: Data(record.value)) else { continue }
+                seen[result.itemId, default: []].insert(result.state)
+                if (latest[result.itemId]?.revision ?? 0) < result.revision { latest[result.itemId] = result }
+            }
+        }
+        absorb(try await results.read(timeout: .seconds(60)) { new in
+            absorb(new)
+            return latest.values.filter { $0.state == "matched" }.count == payments.count
+        })
+        let reload = try await ReferenceCommandTests.paystream(["statements", "load", statements], broker: pipeline.broker, directory: logs)
+        #expect(reload.status == 0, "\(reload.output)")
+        let afterReload = try await results.readFor(.seconds(3))
+        await results.close()
+        #expect(afterReload.isEmpty, "a reload published \(afterReload.count) results")
+        #expect(latest.count == payments.count && latest.values.allSatisfy { $0.state == "matched" && $0.line != nil })
+        #expect(seen.values.filter { $0.contains("missing_in_channel") }.count == payments.count,
+                "every capture was missing_in_channel before its line came: \(seen)")
+        let report = try await ReferenceCommandTests.paystream(["report", "reconciliation", "--date", "2026-11-30",
+                                                                "--state-dir", pipeline.stateDirectory], broker: pipeline.broker, directory: logs)
+        #expect(report.status == 0 && report.output.contains("matched             24") && report.output.contains("no exceptions"),
+                "\(report.output)")
         await pipeline.stop()
 
         #expect(records.filter { $0.topic.hasSuffix(".dlq") }.isEmpty)
