@@ -356,9 +356,12 @@ public struct DeadLetterMessage: Sendable, Codable, Hashable, WireKeyed {
     /// The original value, byte for byte, base64-encoded.
     public var originalValueBase64: String
     public var failedAt: String
+    /// The stage that parked it (a topic read by two stages, like `payments.events`, may get a
+    /// dead letter from each); absent in letters written before the field existed.
+    public var stage: String?
 
     public init(errorCode: String, errorMessage: String, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64,
-                originalKey: String?, originalValueBase64: String, failedAt: String) {
+                originalKey: String?, originalValueBase64: String, failedAt: String, stage: String? = nil) {
         self.errorCode = errorCode
         self.errorMessage = errorMessage
         self.sourceTopic = sourceTopic
@@ -367,6 +370,7 @@ public struct DeadLetterMessage: Sendable, Codable, Hashable, WireKeyed {
         self.originalKey = originalKey
         self.originalValueBase64 = originalValueBase64
         self.failedAt = failedAt
+        self.stage = stage
     }
 
     /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
@@ -380,6 +384,7 @@ public struct DeadLetterMessage: Sendable, Codable, Hashable, WireKeyed {
         case originalKey = "original_key"
         case originalValueBase64 = "original_value_base64"
         case failedAt = "failed_at"
+        case stage
     }
 }
 

@@ -66,7 +66,8 @@ public struct FaultRun: Sendable {
             var victims = DaemonFleet.Daemon.allCases.shuffled(using: &random)
             while victims.count < options.kills { victims.append(DaemonFleet.Daemon.allCases.randomElement(using: &random)!) }
             var fuzz = FuzzInput(seed: options.seed)
-            let fuzzTopics = topics.inputTopics.filter { $0 != topics.payoutRequests }
+            // The fleet here runs no reconciler: nothing would answer hostile statement lines.
+            let fuzzTopics = topics.inputTopics.filter { $0 != topics.payoutRequests && $0 != topics.channelStatements }
             let fuzzCount = options.fuzz ?? max(fuzzTopics.count, options.requests / 20)
             var hostile: [(record: FuzzInput.Record, at: DeliveryReport)] = []
             var reports: [Int: DeliveryReport] = [:]

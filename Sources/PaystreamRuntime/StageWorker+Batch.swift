@@ -142,9 +142,10 @@ extension StageWorker {
         let letter = DeadLetterMessage(
             errorCode: reason.code, errorMessage: reason.message, sourceTopic: record.topic,
             sourcePartition: record.partition, sourceOffset: record.offset, originalKey: record.keyString,
-            originalValueBase64: Data(record.value).base64EncodedString(), failedAt: context.timestamp)
+            originalValueBase64: Data(record.value).base64EncodedString(), failedAt: context.timestamp, stage: stage.name)
+        // The stage is in the id: two stages reading one topic each park a record they cannot decide.
         try context.emit(letter, topic: topics.deadLetter(of: record.topic), key: record.keyString,
-                         eventID: "dlq:\(record.topic):\(record.partition):\(record.offset)")
+                         eventID: "dlq:\(stage.name):\(record.topic):\(record.partition):\(record.offset)")
     }
 }
 

@@ -270,7 +270,7 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 errorCode: "unknown_schema", errorMessage: "schema 'payment-request/v2' is not supported",
                 sourceTopic: "payments.requests", sourcePartition: 3, sourceOffset: 1_042, originalKey: "user-42",
                 originalValueBase64: Data(#"{"schema":"payment-request/v2"}"#.utf8).base64EncodedString(),
-                failedAt: "2026-11-24T10:00:02.000Z"))
+                failedAt: "2026-11-24T10:00:02.000Z", stage: "payment-worker"))
         },
         SchemaSample(file: "dead-letter.v1.schema.json", schemaName: DeadLetterMessage.schemaName, variant: "required fields") {
             try Wire.encode(DeadLetterMessage(
