@@ -49,10 +49,28 @@ struct RuntimeDecisionTests {
         #expect(letter.sourceOffset == sent[0].offset)
         #expect(letter.sourcePartition == sent[0].partition && records[0].partition == sent[0].partition)
         #expect(letter.originalKey == "k")
+        #expect(letter.stage == harness.stage.name)
+        #expect(records[0].header("event-id") == "dlq:\(harness.stage.name):in:\(sent[0].partition):\(sent[0].offset)")
         #expect(Data(base64Encoded: letter.originalValueBase64) == Data("\u{1}not json at all".utf8))
         #expect(records[0].keyString == "k")
         #expect(outputKeys == ["after"])
         #expect(try effects(in: harness.stateDirectory).map(\.id) == ["after"])
+    }
+
+    @Test("repartition topics: <topic>.repartition, or a stage's own <topic>.repartition.<stage>; both lead back to the topic and its dead letters")
+    func repartitionNames() {
+        let topics = TopicNames(prefix: "dev.")
+        #expect(topics.repartition(of: topics.paymentEvents) == "dev.payments.events.repartition")
+        #expect(topics.repartition(of: topics.paymentEvents, stage: "reconciler") == "dev.payments.events.repartition.reconciler")
+        for name in ["dev.payments.events.repartition", "dev.payments.events.repartition.reconciler"] {
+            #expect(topics.source(ofRepartition: name) == "dev.payments.events")
+            #expect(topics.deadLetter(of: name) == "dev.payments.events.dlq")
+        }
+        #expect(topics.source(ofRepartition: "dev.payments.events") == nil)
+        #expect(topics.source(ofRepartition: "dev.payments.events.repartition.a.b") == nil)
+        #expect(topics.all.contains("dev.payments.events.repartition.reconciler") && topics.all.contains("dev.channel.statements.dlq"))
+        // A stage keeps the default unless it says otherwise.
+        #expect(harness.stage.repartitionTopics(in: TopicNames()) == ["in": "in.repartition"])
     }
 
     @Test("a record that breaks a table constraint is parked as a dead letter; nothing of it is stored")
