@@ -69,7 +69,7 @@ let package = Package(
         // harness; each executable links its own.
         .target(name: "PaymentWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
         .target(name: "SettlementWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
-        .target(name: "Notifier", dependencies: ["PaystreamRuntime"]),
+        .target(name: "Notifier", dependencies: ["PaystreamRuntime", .product(name: "Yams", package: "Yams")]),
         .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "ReconciliationWorker", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "ReconciliationWorker", "PaystreamLedger",

@@ -4,24 +4,32 @@ import PaystreamKafka
 import PaystreamRuntime
 import PaystreamStore
 
-/// notifier: turns payment and settlement events into one message per recipient on
-/// `notifications`, rendered in the recipient's locale. Today: the payer on `payment.captured`.
-/// (Merchant and supplier notices, webhooks and the dead-letter path come with the notifier issue.)
+/// notifier: turns payment, settlement and payout events into one message per recipient who
+/// cares (payer, merchant, supplier) on `notifications`, rendered from the operator's templates
+/// (`NotificationTemplates`) in the recipient's locale. Who hears of what is
+/// `NotificationRecipients.table`; docs/notifications.md has it.
 public struct NotifierStage: Stage {
     public struct Settings: Decodable, Sendable {
         /// Locale for recipients without a preference: `zh-CN` or `en`.
         public var defaultLocale: String = "zh-CN"
+        /// The templates file (YAML); a relative path starts from the config file's folder.
+        /// Required by the daemon.
+        public var templatesFile: String?
 
-        public init(defaultLocale: String = "zh-CN") { self.defaultLocale = defaultLocale }
+        public init(defaultLocale: String = "zh-CN", templatesFile: String? = nil) {
+            self.defaultLocale = defaultLocale
+            self.templatesFile = templatesFile
+        }
 
-        enum CodingKeys: String, CodingKey { case defaultLocale = "default_locale" }
+        enum CodingKeys: String, CodingKey { case defaultLocale = "default_locale", templatesFile = "templates_file" }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             defaultLocale = try c.decodeIfPresent(String.self, forKey: .defaultLocale) ?? "zh-CN"
+            templatesFile = try c.decodeIfPresent(String.self, forKey: .templatesFile)
             guard NotificationTemplates.locales.contains(defaultLocale) else {
                 throw DecodingError.dataCorruptedError(forKey: .defaultLocale, in: c,
-                    debugDescription: "locale must be one of \(NotificationTemplates.locales.sorted().joined(separator: ", "))")
+                    debugDescription: "locale must be one of \(NotificationTemplates.locales.joined(separator: ", "))")
             }
         }
     }
@@ -29,17 +37,32 @@ public struct NotifierStage: Stage {
     public enum Input: Sendable {
         case payment(PaymentEvent)
         case settlement(SettlementEvent)
-        /// A batch or payout event (`payout-event/v1`): nobody is notified of it yet.
         case payout(PayoutEvent)
     }
 
     public let name = "notifier"
     public let topics: TopicNames
     public let settings: Settings
+    public let templates: NotificationTemplates
 
-    public init(topics: TopicNames, settings: Settings = Settings()) {
+    public init(topics: TopicNames, settings: Settings = Settings(), templates: NotificationTemplates) {
         self.topics = topics
         self.settings = settings
+        self.templates = templates
+    }
+
+    /// Reads and checks the templates file the settings name (every notified event in both
+    /// locales, each using only its event's variables).
+    /// - Parameter configFile: the daemon's config file, whose folder relative paths start from.
+    public static func loadTemplates(_ settings: Settings, configFile: String?) throws -> NotificationTemplates {
+        guard let file = settings.templatesFile, !file.isEmpty else {
+            throw ConfigurationError("stage.templates_file is required (the notification texts, e.g. Config/notification-templates.yaml)")
+        }
+        let base = configFile.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath
+        let path = file.hasPrefix("/") ? file : (base as NSString).appendingPathComponent(file)
+        do { return try NotificationTemplates.load(path: path) } catch let error as NotificationTemplates.Invalid {
+            throw ConfigurationError(error.description)
+        }
     }
 
     public var inputTopics: [String] { [topics.paymentEvents, topics.settlementEvents] }
@@ -65,30 +88,23 @@ public struct NotifierStage: Stage {
     }
 
     public func apply(_ input: Input, record: ConsumedRecord, in context: StageContext) throws {
-        guard case .payment(let event) = input, event.eventType == .captured,
-              let payer = event.payerId, let amount = event.amount, let currencyCode = event.currency else { return }
-        let money = Currency.named(currencyCode).map { Money(minorUnits: amount, currency: $0) }
-        let rendered = NotificationTemplates.render(type: event.type, locale: settings.defaultLocale,
-                                                    orderID: event.orderId ?? event.paymentId,
-                                                    amount: money?.formatted ?? "\(currencyCode) \(amount)")
-        let notification = NotificationMessage(
-            eventId: "nt:\(event.eventId):payer", sourceEventId: event.eventId, occurredAt: context.timestamp,
-            recipientId: payer, recipientType: "payer", type: event.type, paymentId: event.paymentId,
-            orderId: event.orderId, amount: amount, currency: currencyCode, locale: settings.defaultLocale,
-            title: rendered.title, body: rendered.body)
-        try context.emit(notification, topic: topics.notifications, key: payer, eventID: notification.eventId)
-    }
-}
-
-/// Message texts per event type and locale.
-public enum NotificationTemplates {
-    public static let locales: Set<String> = ["zh-CN", "en"]
-
-    public static func render(type: String, locale: String, orderID: String, amount: String) -> (title: String, body: String) {
-        switch (type, locale) {
-        case ("payment.captured", "en"): ("Payment successful", "Your order \(orderID) has been paid: \(amount)")
-        case ("payment.captured", _): ("支付成功", "您的订单 \(orderID) 已支付 \(amount)")
-        default: (type, "\(orderID) \(amount)")
+        let notices: [Notice]
+        let source: String
+        switch input {
+        case .payment(let event): (notices, source) = (NotificationRecipients.notices(for: event), event.eventId)
+        case .settlement(let event): (notices, source) = (NotificationRecipients.notices(for: event), event.eventId)
+        case .payout(let event): (notices, source) = (NotificationRecipients.notices(for: event), event.eventId)
+        }
+        for notice in notices {
+            let locale = settings.defaultLocale
+            let text = try templates.render(notice, locale: locale)
+            let eventID = "nt:\(source):\(notice.recipientType):\(notice.recipientId)"
+            let notification = NotificationMessage(
+                eventId: eventID, sourceEventId: source, occurredAt: context.timestamp, recipientId: notice.recipientId,
+                recipientType: notice.recipientType, type: notice.eventType, paymentId: notice.paymentId, payoutId: notice.payoutId,
+                orderId: notice.orderId, amount: notice.amount, currency: notice.currency, locale: locale,
+                title: text.title, body: text.body)
+            try context.emit(notification, topic: topics.notifications, key: notice.recipientId, eventID: eventID)
         }
     }
 }

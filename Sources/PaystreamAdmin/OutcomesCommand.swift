@@ -91,8 +91,9 @@ struct OutcomeTracker {
         } else if record.topic == topics.settlementEvents, let event = try? Wire.decode(SettlementEvent.self, from: data) {
             if settlementEventIDs.insert(event.eventId).inserted { settlementEvents.append(event) }
             if event.type == "settlement.booked" { outcomes[event.paymentId, default: Outcome()].settledNet = event.net }
-        } else if record.topic == topics.notifications, let note = try? Wire.decode(NotificationMessage.self, from: data) {
-            outcomes[note.paymentId, default: Outcome()].notified.insert(note.recipientType)
+        } else if record.topic == topics.notifications, let note = try? Wire.decode(NotificationMessage.self, from: data),
+                  let payment = note.paymentId {
+            outcomes[payment, default: Outcome()].notified.insert(note.recipientType)
         }
     }
 

@@ -326,6 +326,10 @@ public struct BenchRun: Sendable {
         if !FileManager.default.fileExists(atPath: policy) {
             try FileManager.default.copyItem(atPath: config.appendingPathComponent("payment-policy.json").path, toPath: policy)
         }
+        let templates = "\(directory)/config/notification-templates.yaml"
+        if !FileManager.default.fileExists(atPath: templates) {
+            try FileManager.default.copyItem(atPath: config.appendingPathComponent("notification-templates.yaml").path, toPath: templates)
+        }
         var text = try String(contentsOf: config.appendingPathComponent("\(daemon.rawValue).yaml"), encoding: .utf8)
         if daemon == .channelSandbox && !shippedSandbox {
             guard let stage = text.range(of: "\nstage:") else { throw BenchError("no stage: section in Config/channel-sandbox.yaml") }

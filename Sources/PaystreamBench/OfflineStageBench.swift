@@ -51,7 +51,7 @@ public struct OfflineStageBench: Sendable {
                                     topics: topics, partitionCount: partitions, clock: clock, logger: logger)
         let settlement = OfflineShards(stage: SettlementStage(topics: topics, settings: try SettlementStage.Settings(), reference: TestReference.standard),
                                        stateDirectory: directory, topics: topics, partitionCount: partitions, clock: clock, logger: logger)
-        let notifier = OfflineShards(stage: NotifierStage(topics: topics), stateDirectory: directory, topics: topics,
+        let notifier = OfflineShards(stage: NotifierStage(topics: topics, templates: try shippedNotificationTemplates()), stateDirectory: directory, topics: topics,
                                      partitionCount: partitions, clock: clock, logger: logger)
         defer { payment.close(); sandbox.close(); settlement.close(); notifier.close() }
 

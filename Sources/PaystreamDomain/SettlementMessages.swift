@@ -297,7 +297,10 @@ public struct NotificationMessage: Sendable, Codable, Hashable, WireKeyed {
     /// `payer`, `merchant` or `supplier`.
     public var recipientType: String
     public var type: String
-    public var paymentId: String
+    /// The payment it is about; nil for a batch or payout.
+    public var paymentId: String?
+    /// The payout (or held batch) it is about; nil for a payment.
+    public var payoutId: String?
     public var orderId: String?
     public var amount: Int64
     public var currency: String
@@ -306,8 +309,8 @@ public struct NotificationMessage: Sendable, Codable, Hashable, WireKeyed {
     public var body: String
 
     public init(eventId: String, sourceEventId: String, occurredAt: String, recipientId: String, recipientType: String,
-                type: String, paymentId: String, orderId: String?, amount: Int64, currency: String, locale: String,
-                title: String, body: String) {
+                type: String, paymentId: String?, payoutId: String? = nil, orderId: String?, amount: Int64, currency: String,
+                locale: String, title: String, body: String) {
         self.eventId = eventId
         self.sourceEventId = sourceEventId
         self.occurredAt = occurredAt
@@ -315,6 +318,7 @@ public struct NotificationMessage: Sendable, Codable, Hashable, WireKeyed {
         self.recipientType = recipientType
         self.type = type
         self.paymentId = paymentId
+        self.payoutId = payoutId
         self.orderId = orderId
         self.amount = amount
         self.currency = currency
@@ -333,6 +337,7 @@ public struct NotificationMessage: Sendable, Codable, Hashable, WireKeyed {
         case recipientType = "recipient_type"
         case type
         case paymentId = "payment_id"
+        case payoutId = "payout_id"
         case orderId = "order_id"
         case amount
         case currency

@@ -55,7 +55,13 @@ enum FaultConfiguration {
                       refund_decline_rate: 0.05
 
                 """
-        case .settlementWorker, .notifier:
+        case .notifier:
+            text += """
+                stage:
+                  templates_file: \(packageRoot.appendingPathComponent("Config/notification-templates.yaml").path)
+
+                """
+        case .settlementWorker:
             break
         }
         return text

@@ -108,7 +108,7 @@ public final class InProcessPipeline: @unchecked Sendable {
                     case .settlementWorker:
                         // Each worker keeps its own copy of live reference data, as each daemon does.
                         add(SettlementStage(topics: topics, settings: settlement, reference: reference ?? settlementLive!))
-                    case .notifier: add(NotifierStage(topics: topics))
+                    case .notifier: add(NotifierStage(topics: topics, templates: try shippedNotificationTemplates()))
                     case .reconciler: add(ReconciliationStage(topics: topics, settings: try reconciler ?? .init()))
                     }
                 }
@@ -224,6 +224,11 @@ public final class ManualClock: PaystreamClock, @unchecked Sendable {
         current = current.addingTimeInterval(seconds)
         lock.unlock()
     }
+}
+
+/// The notification texts shipped in `Config/notification-templates.yaml`.
+public func shippedNotificationTemplates() throws -> NotificationTemplates {
+    try NotificationTemplates.load(path: packageRoot.appendingPathComponent("Config/notification-templates.yaml").path)
 }
 
 /// The payment policy shipped in `Config/payment-policy.json`.

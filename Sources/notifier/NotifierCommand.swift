@@ -13,7 +13,8 @@ struct NotifierCommand: AsyncParsableCommand {
 
     func run() async throws {
         let code = await Daemon.run(name: "notifier", options: options, stageDefaults: NotifierStage.Settings()) { config in
-            NotifierStage(topics: config.topics, settings: config.stage)
+            NotifierStage(topics: config.topics, settings: config.stage,
+                          templates: try NotifierStage.loadTemplates(config.stage, configFile: config.configFile))
         }
         if code != 0 { throw ExitCode(code) }
     }

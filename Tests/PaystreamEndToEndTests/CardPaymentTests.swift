@@ -28,7 +28,7 @@ struct CardPaymentTests {
                        topics.settlementRequests, topics.settlementEvents, topics.notifications]
         let reader = try await pipeline.reader(watched + topics.inputTopics.map(topics.deadLetter(of:)))
         var records = try await reader.read(timeout: .seconds(60)) { records in
-            records.contains { $0.topic == topics.notifications } && records.contains { $0.topic == topics.settlementEvents }
+            records.filter { $0.topic == topics.notifications }.count >= 4 && records.contains { $0.topic == topics.settlementEvents }
         }
         records += try await reader.readFor(.milliseconds(500))  // nothing more may arrive
         await reader.close()
@@ -148,16 +148,19 @@ struct CardPaymentTests {
         #expect(booked.settlementMode == "prepaid")
         #expect(booked.sourceEventId == "sr:user-42:pay-1001:capture")
 
-        // notifications: one, for the payer, in zh-CN.
+        // notifications, in zh-CN: the capture to the payer and the merchant, the booking to the
+        // merchant and to the supplier of the split.
         let notes = try on(topics.notifications).map { try Wire.decode(NotificationMessage.self, from: Data($0.value)) }
-        try #require(notes.count == 1)
-        let note = notes[0]
-        #expect(on(topics.notifications)[0].keyString == "user-42")
+        #expect(notes.map { "\($0.type) \($0.recipientType) \($0.recipientId)" }.sorted() == [
+            "payment.captured merchant m-7", "payment.captured payer user-42",
+            "settlement.booked merchant m-7", "settlement.booked supplier supplier-3",
+        ])
+        let note = try #require(notes.first { $0.recipientType == "payer" })
+        #expect(on(topics.notifications).filter { $0.keyString == "user-42" }.count == 1)
         #expect(note.schema == "notification/v1")
-        #expect(note.eventId == "nt:pe:user-42:pay-1001:2:payer")
+        #expect(note.eventId == "nt:pe:user-42:pay-1001:2:payer:user-42")
         #expect(note.sourceEventId == "pe:user-42:pay-1001:2")
         #expect(note.recipientId == "user-42")
-        #expect(note.recipientType == "payer")
         #expect(note.type == "payment.captured")
         #expect(note.paymentId == "pay-1001")
         #expect(note.orderId == "ord-1001")
@@ -166,6 +169,8 @@ struct CardPaymentTests {
         #expect(note.locale == "zh-CN")
         #expect(note.title == "支付成功")
         #expect(note.body == "您的订单 ord-1001 已支付 ¥199.99")
+        let supplier = try #require(notes.first { $0.recipientType == "supplier" })
+        #expect(supplier.amount == 5000 && supplier.body == "商户 m-7 的订单 ord-1001 分给您 ¥50.00，\(booked.availableOn ?? "-") 可提现")
 
         // The settlement ledger balances, and holds what was booked.
         let entries = try ledgerEntries(pipeline.stateDirectory)

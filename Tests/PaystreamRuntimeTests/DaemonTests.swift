@@ -117,6 +117,25 @@ struct DaemonProcessTests {
         #expect(inconsistent.log.contains("ZZZ"))
     }
 
+    @Test("notifier: no templates file, or one with a template using a variable its event lacks, stops it at start (exit 2) naming the entry")
+    func notifierTemplatesChecked() async throws {
+        let logs = try temporaryDirectory()
+        let missing = try DaemonProcess("notifier", arguments: ["--brokers", "127.0.0.1:9"], logDirectory: logs)
+        #expect(await missing.waitForExit(timeout: .seconds(30)) == 2)
+        #expect(missing.log.contains("stage.templates_file is required"), "\(missing.log)")
+
+        let shipped = try String(contentsOf: packageRoot.appendingPathComponent("Config/notification-templates.yaml"), encoding: .utf8)
+        let broken = shipped.replacingOccurrences(of: "Payout {{payout_id}} of {{amount}} was paid\"}\n  supplier",
+                                                  with: "Payout {{payout_id}} of {{amount}} was paid to {{iban}}\"}\n  supplier")
+        #expect(broken != shipped)
+        try broken.write(toFile: "\(logs)/templates.yaml", atomically: true, encoding: .utf8)
+        try "stage:\n  templates_file: templates.yaml\n".write(toFile: "\(logs)/nt.yaml", atomically: true, encoding: .utf8)
+        let bad = try DaemonProcess("notifier", arguments: ["--brokers", "127.0.0.1:9", "--config", "\(logs)/nt.yaml"], logDirectory: logs)
+        #expect(await bad.waitForExit(timeout: .seconds(30)) == 2)
+        #expect(bad.log.contains("notification templates \(logs)/templates.yaml: payout.confirmed.merchant.en.body: {{iban}} is not a variable"),
+                "\(bad.log)")
+    }
+
     @Test("payment-worker settings: an idempotency window under 7 days, or longer than the outbox keeps events, and bad timeouts are refused (exit 2)",
           arguments: [
               ("stage: { idempotency_retention_hours: 24 }", "must be 168 (7 days)"),
@@ -211,7 +230,10 @@ struct DaemonProcessTests {
         let broker = try await TansuBroker.start()
         defer { broker.stop() }
         let logs = try temporaryDirectory()
-        let environment = ["PAYSTREAM_BROKERS": broker.bootstrapServers, "PAYSTREAM_STATE_DIR": logs,
+        let config = "\(logs)/notifier.yaml"
+        try "stage:\n  templates_file: \(packageRoot.appendingPathComponent("Config/notification-templates.yaml").path)\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let environment = ["PAYSTREAM_BROKERS": broker.bootstrapServers, "PAYSTREAM_STATE_DIR": logs, "PAYSTREAM_CONFIG": config,
                            "PAYSTREAM_KAFKA_SESSION_TIMEOUT_MS": "2000", "PAYSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "300"]
         let early = try DaemonProcess("notifier", environment: environment, logDirectory: logs)
         #expect(await early.waitForExit(timeout: .seconds(20)) == 1)
