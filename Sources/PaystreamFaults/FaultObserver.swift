@@ -151,7 +151,7 @@ final class FaultObserver: @unchecked Sendable {
                    booked[PayerKey(payer: event.payerId ?? "", id: event.paymentId)] == nil {
                     unbooked.append(id)
                 }
-                if !notificationIDs.contains("nt:\(id):payer") { unnotified.append(id) }
+                if !notificationIDs.contains("nt:\(id):payer:\(event.payerId ?? "")") { unnotified.append(id) }
             }
             return (unbooked.sorted(), unnotified.sorted())
         }

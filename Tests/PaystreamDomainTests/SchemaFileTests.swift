@@ -253,14 +253,14 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
         },
         SchemaSample(file: "notification.v1.schema.json", schemaName: NotificationMessage.schemaName, variant: "all fields") {
             try Wire.encode(NotificationMessage(
-                eventId: "nt:pe:user-42:pay-1001:2:payer", sourceEventId: "pe:user-42:pay-1001:2", occurredAt: "2026-11-24T10:00:01.500Z",
+                eventId: "nt:pe:user-42:pay-1001:2:payer:user-42", sourceEventId: "pe:user-42:pay-1001:2", occurredAt: "2026-11-24T10:00:01.500Z",
                 recipientId: "user-42", recipientType: "payer", type: "payment.captured", paymentId: "pay-1001",
                 orderId: "ord-1001", amount: 19_999, currency: "CNY", locale: "zh-CN", title: "支付成功",
                 body: "您的订单 ord-1001 已支付 ¥199.99"))
         },
         SchemaSample(file: "notification.v1.schema.json", schemaName: NotificationMessage.schemaName, variant: "required fields") {
             try Wire.encode(NotificationMessage(
-                eventId: "nt:pe:user-43:pay-1002:2:payer", sourceEventId: "pe:user-43:pay-1002:2", occurredAt: "2026-11-24T10:00:01.500Z",
+                eventId: "nt:pe:user-43:pay-1002:2:payer:user-43", sourceEventId: "pe:user-43:pay-1002:2", occurredAt: "2026-11-24T10:00:01.500Z",
                 recipientId: "user-43", recipientType: "payer", type: "payment.captured", paymentId: "pay-1002",
                 orderId: nil, amount: 5_000, currency: "CNY", locale: "en", title: "Payment successful",
                 body: "Your order pay-1002 has been paid: ¥50.00"))
