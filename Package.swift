@@ -70,7 +70,7 @@ let package = Package(
         // harness; each executable links its own.
         .target(name: "PaymentWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
         .target(name: "SettlementWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
-        .target(name: "Notifier", dependencies: ["PaystreamRuntime", .product(name: "Yams", package: "Yams"),
+        .target(name: "Notifier", dependencies: ["PaystreamRuntime", "PaystreamReference", .product(name: "Yams", package: "Yams"),
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "ReconciliationWorker", dependencies: ["PaystreamRuntime", grdb]),
@@ -79,7 +79,7 @@ let package = Package(
 
         .executableTarget(name: "payment-worker", dependencies: ["PaymentWorker", "PaystreamReference", argumentParser]),
         .executableTarget(name: "settlement-worker", dependencies: ["SettlementWorker", "PaystreamReference", argumentParser]),
-        .executableTarget(name: "notifier", dependencies: ["Notifier", argumentParser]),
+        .executableTarget(name: "notifier", dependencies: ["Notifier", "PaystreamReference", argumentParser]),
         .executableTarget(name: "channel-sandbox", dependencies: ["ChannelSandbox", argumentParser]),
         .executableTarget(name: "reconciler", dependencies: ["ReconciliationWorker", argumentParser]),
         .executableTarget(name: "paystream", dependencies: ["PaystreamAdmin", argumentParser]),

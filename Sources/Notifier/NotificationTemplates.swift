@@ -14,7 +14,7 @@ import Yams
 /// the variables that event provides; an event, recipient or locale the notifier does not know is
 /// refused too (a misspelt key would otherwise be a template never used).
 public struct NotificationTemplates: Sendable {
-    public static let locales = ["zh-CN", "en"]
+    public static let locales = NotificationLocale.all
 
     public struct Text: Sendable {
         public let title: MessageTemplate

@@ -1,6 +1,7 @@
 import Foundation
 import PaystreamDomain
 import PaystreamKafka
+import PaystreamReference
 import PaystreamRuntime
 import PaystreamStore
 
@@ -44,11 +45,27 @@ public struct NotifierStage: Stage {
     public let topics: TopicNames
     public let settings: Settings
     public let templates: NotificationTemplates
+    /// Merchants' locales (`merchant/v1` `locale`), read in full from `reference.merchants`; nil
+    /// renders every notification in the default locale.
+    public let reference: (any ReferenceLookup)?
 
-    public init(topics: TopicNames, settings: Settings = Settings(), templates: NotificationTemplates) {
+    public init(topics: TopicNames, settings: Settings = Settings(), templates: NotificationTemplates,
+                reference: (any ReferenceLookup)? = nil) {
         self.topics = topics
         self.settings = settings
         self.templates = templates
+        self.reference = reference
+    }
+
+    /// A live lookup (`LiveReferenceData`) is kept current by the worker.
+    public var referenceFeed: (any ReferenceFeed)? { reference as? any ReferenceFeed }
+
+    /// The recipient's locale: a merchant's (or a supplier's, when it has a merchant record) from
+    /// reference data, else the default. Payers get the default.
+    func locale(of notice: Notice) -> String {
+        guard notice.recipientType != "payer", let locale = reference?.merchant(notice.recipientId)?.locale,
+              NotificationTemplates.locales.contains(locale) else { return settings.defaultLocale }
+        return locale
     }
 
     /// Reads and checks the templates file the settings name (every notified event in both
@@ -96,7 +113,7 @@ public struct NotifierStage: Stage {
         case .payout(let event): (notices, source) = (NotificationRecipients.notices(for: event), event.eventId)
         }
         for notice in notices {
-            let locale = settings.defaultLocale
+            let locale = locale(of: notice)
             let text = try templates.render(notice, locale: locale)
             let eventID = "nt:\(source):\(notice.recipientType):\(notice.recipientId)"
             let notification = NotificationMessage(

@@ -43,6 +43,9 @@ extension MerchantReference {
         if let financing = installmentFinancing, !Self.installmentFinancingValues.contains(financing) {
             problems.append("installment_financing '\(financing)' is not one of \(Self.installmentFinancingValues.joined(separator: ", "))")
         }
+        if let locale, !NotificationLocale.all.contains(locale) {
+            problems.append("locale '\(locale)' is not one of \(NotificationLocale.all.joined(separator: ", "))")
+        }
         return problems
     }
 

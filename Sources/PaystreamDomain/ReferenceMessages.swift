@@ -1,6 +1,11 @@
 /// Reference data: compacted topics, one current value per key, that every instance of a stage
 /// reads in full. A record with an empty value (a tombstone) deletes its key.
 
+/// The locales notifications are written in.
+public enum NotificationLocale {
+    public static let all = ["zh-CN", "en"]
+}
+
 /// A merchant (`merchant/v1` on `reference.merchants`, keyed by `merchant_id`).
 public struct MerchantReference: Sendable, Codable, Hashable {
     public static let schemaName = "merchant/v1"
@@ -24,6 +29,9 @@ public struct MerchantReference: Sendable, Codable, Hashable {
     /// Who finances installments: `upfront` (the merchant is paid in full at once) or
     /// `per_installment` (the merchant is paid as installments fall due).
     public var installmentFinancing: String?
+    /// The locale its notifications are rendered in (`NotificationLocale.all`); nil: the
+    /// notifier's default.
+    public var locale: String?
     public var updatedAt: String?
 
     public struct Fee: Sendable, Codable, Hashable {
@@ -77,7 +85,7 @@ public struct MerchantReference: Sendable, Codable, Hashable {
 
     public init(merchantId: String, status: MerchantStatus, settlementCurrency: String, fees: [String: Fee]? = nil,
                 defaultFee: Fee? = nil, commissionBasisPoints: Int64? = nil, payout: Payout? = nil,
-                suppliers: [String]? = nil, installmentFinancing: String? = nil, updatedAt: String? = nil) {
+                suppliers: [String]? = nil, installmentFinancing: String? = nil, locale: String? = nil, updatedAt: String? = nil) {
         self.merchantId = merchantId
         self.status = status
         self.settlementCurrency = settlementCurrency
@@ -87,6 +95,7 @@ public struct MerchantReference: Sendable, Codable, Hashable {
         self.payout = payout
         self.suppliers = suppliers
         self.installmentFinancing = installmentFinancing
+        self.locale = locale
         self.updatedAt = updatedAt
     }
 

@@ -90,6 +90,7 @@ public final class InProcessPipeline: @unchecked Sendable {
             paymentReference = data
         }
         let settlementLive = reference == nil ? LiveReferenceData(topics: topics) : nil
+        let notifierLive = reference == nil ? LiveReferenceData(topics: topics) : nil
         let task = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 func add<S: Stage>(_ stage: S) {
@@ -108,7 +109,8 @@ public final class InProcessPipeline: @unchecked Sendable {
                     case .settlementWorker:
                         // Each worker keeps its own copy of live reference data, as each daemon does.
                         add(SettlementStage(topics: topics, settings: settlement, reference: reference ?? settlementLive!))
-                    case .notifier: add(NotifierStage(topics: topics, templates: try shippedNotificationTemplates()))
+                    case .notifier:
+                        add(NotifierStage(topics: topics, templates: try shippedNotificationTemplates(), reference: reference ?? notifierLive!))
                     case .reconciler: add(ReconciliationStage(topics: topics, settings: try reconciler ?? .init()))
                     }
                 }
@@ -119,6 +121,7 @@ public final class InProcessPipeline: @unchecked Sendable {
             tasks.append(task)
             if let live, components.contains(.paymentWorker) { liveReferences.append((live, task)) }
             if let settlementLive, components.contains(.settlementWorker) { otherLiveReferences.append((settlementLive, task)) }
+            if let notifierLive, components.contains(.notifier) { otherLiveReferences.append((notifierLive, task)) }
         }
         return task
     }

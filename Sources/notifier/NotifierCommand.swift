@@ -1,4 +1,5 @@
 import ArgumentParser
+import PaystreamReference
 import PaystreamRuntime
 import Notifier
 
@@ -14,7 +15,8 @@ struct NotifierCommand: AsyncParsableCommand {
     func run() async throws {
         let code = await Daemon.run(name: "notifier", options: options, stageDefaults: NotifierStage.Settings()) { config in
             NotifierStage(topics: config.topics, settings: config.stage,
-                          templates: try NotifierStage.loadTemplates(config.stage, configFile: config.configFile))
+                          templates: try NotifierStage.loadTemplates(config.stage, configFile: config.configFile),
+                          reference: LiveReferenceData(topics: config.topics))
         }
         if code != 0 { throw ExitCode(code) }
     }

@@ -32,7 +32,7 @@ struct ReferenceValidationTests {
         }
     }
 
-    @Test("merchant rules: currency, fee plans, methods, commission, payout, suppliers, financing")
+    @Test("merchant rules: currency, fee plans, methods, commission, payout, suppliers, financing, locale")
     func merchantRules() {
         let cases: [((inout MerchantReference) -> Void, String)] = [
             ({ $0.settlementCurrency = "RMB" }, "settlement_currency 'RMB'"),
@@ -46,6 +46,7 @@ struct ReferenceValidationTests {
             ({ $0.payout = .init(delayDays: 1, cutoff: "22:00", timeZone: "Mars/Olympus") }, "payout.time_zone"),
             ({ $0.suppliers = ["s-1", "s-1"] }, "suppliers"),
             ({ $0.installmentFinancing = "later" }, "installment_financing 'later'"),
+            ({ $0.locale = "fr" }, "locale 'fr' is not one of zh-CN, en"),
             ({ $0.merchantId = "" }, "merchant_id is empty"),
             ({ $0.schema = "merchant/v2" }, "schema 'merchant/v2'"),
         ]

@@ -284,7 +284,7 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 fees: ["card": .init(basisPoints: 60), "wechat_pay": .init(basisPoints: 55, fixed: 10, onRefund: "keep")],
                 defaultFee: .init(basisPoints: 60, onRefund: "return"), commissionBasisPoints: 100,
                 payout: .init(delayDays: 1, cutoff: "22:00", timeZone: "Asia/Shanghai", businessDays: true),
-                suppliers: ["supplier-3"], installmentFinancing: "upfront", updatedAt: "2026-11-24T00:00:00Z"))
+                suppliers: ["supplier-3"], installmentFinancing: "upfront", locale: "en", updatedAt: "2026-11-24T00:00:00Z"))
         },
         SchemaSample(file: "merchant.v1.schema.json", schemaName: MerchantReference.schemaName, variant: "required fields") {
             try Wire.encode(MerchantReference(merchantId: "m-13", status: .suspended, settlementCurrency: "CNY",

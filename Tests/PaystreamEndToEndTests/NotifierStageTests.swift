@@ -1,6 +1,7 @@
 import Foundation
 import Notifier
 import PaystreamDomain
+import PaystreamReference
 import PaystreamRuntime
 import PaystreamTesting
 import Testing
@@ -107,6 +108,23 @@ struct NotifierStageTests {
         ])
         #expect(notes[3].paymentId == nil && notes[3].payoutId == "po:m-7:4")
         #expect(notes.allSatisfy { $0.locale == "zh-CN" })
+    }
+
+    @Test("a merchant's locale from reference data wins over the default; the payer, without one, gets the default")
+    func merchantLocale() throws {
+        let reference = StaticReferenceData(merchants: [
+            MerchantReference(merchantId: "m-7", status: .active, settlementCurrency: "CNY", locale: "en"),
+            MerchantReference(merchantId: "m-8", status: .active, settlementCurrency: "CNY"),
+        ])
+        let harness = try StageHarness(NotifierStage(topics: TopicNames(), settings: .init(defaultLocale: "zh-CN"),
+                                                     templates: try shippedNotificationTemplates(), reference: reference), partitions: 2)
+        let other = Data(String(decoding: Self.payment(.captured, sequence: 2, status: "captured").value, as: UTF8.self)
+            .replacingOccurrences(of: "m-7", with: "m-8").replacingOccurrences(of: "pay-1", with: "pay-9").utf8)
+        try harness.send(topic: harness.topics.paymentEvents, [Self.payment(.captured, sequence: 2, status: "captured"), ("user-42", other)])
+        let notes = Self.notes(harness)
+        #expect(notes.map { "\($0.recipientId) \($0.locale) \($0.title)" } == [
+            "user-42 zh-CN 支付成功", "m-7 en Payment received", "user-42 zh-CN 支付成功", "m-8 zh-CN 收到付款",
+        ])
     }
 
     @Test("the shipped templates render every notified event for each recipient in both locales, every placeholder filled")

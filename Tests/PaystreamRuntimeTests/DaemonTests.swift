@@ -242,6 +242,12 @@ struct DaemonProcessTests {
 
         try broker.createTopics(["payments.events", "settlements.events", "payments.events.repartition",
                                  "settlements.events.repartition"], partitions: 2)
+        // The notifier reads merchants' locales from the reference topics.
+        let noReference = try DaemonProcess("notifier", environment: environment, logDirectory: logs)
+        #expect(await noReference.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(noReference.log.contains("reference topic(s) reference.merchants, reference.credit-lines, reference.fx-rates do not exist"),
+                "\(noReference.log)")
+        try broker.createTopics(["reference.merchants", "reference.credit-lines", "reference.fx-rates"], partitions: 1)
         let noOutputs = try DaemonProcess("notifier", environment: environment, logDirectory: logs)
         #expect(await noOutputs.waitForExit(timeout: .seconds(20)) == 1)
         #expect(noOutputs.log.contains("output topic(s) notifications, payments.events.dlq, settlements.events.dlq, notifications.dlq do not exist"),
