@@ -13,6 +13,8 @@ struct Notice: Sendable, Equatable {
     let orderId: String?
     let amount: Int64
     let currency: String
+    /// The recipient's own locale when the event carries it (a payer's, from the request).
+    var preferredLocale: String? = nil
 }
 
 /// Who hears of which event (docs/notifications.md has the table), and what each notification's
@@ -67,7 +69,8 @@ public enum NotificationRecipients {
         return recipients.compactMap { recipientType, id in
             guard let id, !id.isEmpty else { return nil }
             return Notice(recipientType: recipientType, recipientId: id, eventType: event.type, variables: variables,
-                          paymentId: event.paymentId, payoutId: nil, orderId: event.orderId, amount: noticeAmount, currency: currency)
+                          paymentId: event.paymentId, payoutId: nil, orderId: event.orderId, amount: noticeAmount, currency: currency,
+                          preferredLocale: recipientType == "payer" ? event.locale : nil)
         }
     }
 

@@ -60,9 +60,11 @@ public struct NotifierStage: Stage {
     /// A live lookup (`LiveReferenceData`) is kept current by the worker.
     public var referenceFeed: (any ReferenceFeed)? { reference as? any ReferenceFeed }
 
-    /// The recipient's locale: a merchant's (or a supplier's, when it has a merchant record) from
-    /// reference data, else the default. Payers get the default.
+    /// The recipient's locale: a payer's from its payment's request (carried on the payment's
+    /// events), a merchant's (or a supplier's, when it has a merchant record) from reference
+    /// data, else the default.
     func locale(of notice: Notice) -> String {
+        if let preferred = notice.preferredLocale, NotificationTemplates.locales.contains(preferred) { return preferred }
         guard notice.recipientType != "payer", let locale = reference?.merchant(notice.recipientId)?.locale,
               NotificationTemplates.locales.contains(locale) else { return settings.defaultLocale }
         return locale

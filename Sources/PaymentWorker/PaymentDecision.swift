@@ -115,7 +115,7 @@ struct PaymentDecision {
             payerId: payment.payerID, merchantId: payment.merchantID, amount: payment.amount, currency: payment.currency,
             method: payment.method, channel: payment.channel, status: payment.status.rawValue, reason: reason,
             message: message, channelReference: payment.channelReference, refundAmount: refund,
-            refundedTotal: refund == nil ? nil : payment.refunded, metadata: payment.metadata)
+            refundedTotal: refund == nil ? nil : payment.refunded, metadata: payment.metadata, locale: payment.locale)
         try context.emit(event, topic: topics.paymentEvents, key: payment.payerID, eventID: eventID)
         emitted.append(eventID)
         return eventID

@@ -34,6 +34,8 @@ public struct PaymentRecord: Sendable, Equatable {
     public var splits: [Split]
     public var settlementCurrency: String?
     public var metadata: JSONValue?
+    /// The payer's locale for notifications, from the request; carried on every event.
+    public var locale: String?
     public var funding: Funding
     public var status: PaymentStatus
     public var sequence: Int
@@ -65,6 +67,7 @@ public struct PaymentRecord: Sendable, Equatable {
         splits = request.splits
         settlementCurrency = request.settlementCurrency
         metadata = request.metadata
+        locale = request.locale
         self.funding = funding
         status = .authorized
         sequence = 1

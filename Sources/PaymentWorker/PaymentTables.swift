@@ -107,6 +107,8 @@ public enum PaymentTables {
                 CREATE INDEX repayment_allocation_payment ON repayment_allocation(payment_id);
                 """)
         }),
+        // The payer's locale for notifications, carried on the payment's events.
+        ("payment-v7-locale", { db in try db.execute(sql: "ALTER TABLE payment ADD COLUMN locale TEXT") }),
     ])
 
     /// A credit-funded payment and what the payer still owes on it.
@@ -212,13 +214,14 @@ public enum PaymentTables {
             INSERT INTO payment (payment_id, request_id, order_id, payer_id, merchant_id, amount, currency, method, channel,
                 settlement_mode, installments, splits, settlement_currency, metadata, status, sequence, channel_reference,
                 created_at, updated_at, type, funding, captured, refunded, late_capture_amount, late_capture_currency,
-                captured_at, queried_at, next_check_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                captured_at, queried_at, next_check_at, locale)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [p.paymentID, p.requestID, p.orderID, p.payerID, p.merchantID ?? "", p.amount, p.currency, p.method,
                              p.channel, p.settlementMode, p.installments, try json(p.splits), p.settlementCurrency,
                              try p.metadata.map(json), p.status.rawValue, p.sequence, p.channelReference, p.createdAt,
                              p.updatedAt, p.type.rawValue, p.funding.rawValue, p.captured, p.refunded,
-                             p.lateCapture?.minorUnits, p.lateCapture?.currencyCode, p.capturedAt, p.queriedAt, p.nextCheckAt])
+                             p.lateCapture?.minorUnits, p.lateCapture?.currencyCode, p.capturedAt, p.queriedAt, p.nextCheckAt,
+                             p.locale])
     }
 
     static func update(_ db: Database, _ p: PaymentRecord) throws {
@@ -274,7 +277,7 @@ public enum PaymentTables {
         guard let type = PaymentRequestType(rawValue: row["type"]) else { throw corrupt("type") }
         guard let funding = Funding(rawValue: row["funding"]) else { throw corrupt("funding") }
         guard let status = PaymentStatus(rawValue: row["status"]) else { throw corrupt("status") }
-        return PaymentRecord(
+        var record = PaymentRecord(
             paymentID: id, type: type,
             requestID: row["request_id"], orderID: row["order_id"], payerID: row["payer_id"],
             merchantID: merchant.isEmpty ? nil : merchant, amount: row["amount"], currency: row["currency"],
@@ -287,6 +290,8 @@ public enum PaymentTables {
             lateCapture: lateAmount.map { PaymentState.ReportedAmount(minorUnits: $0, currencyCode: lateCurrency ?? "") },
             channelReference: row["channel_reference"], createdAt: row["created_at"], updatedAt: row["updated_at"],
             capturedAt: row["captured_at"], queriedAt: row["queried_at"], nextCheckAt: row["next_check_at"])
+        record.locale = row["locale"]
+        return record
     }
 
     /// Where payments and the ledger disagree, one line each; empty when every payment's hold

@@ -24,13 +24,15 @@ public struct PaymentEvent: Sendable, Codable, Hashable, WireKeyed {
     /// For refund events: this refund's amount, and the payment's refunded total after it.
     public var refundAmount: Int64?
     public var refundedTotal: Int64?
+    /// The payer's locale for notifications, when the payment's request gave one.
+    public var locale: String?
     public var metadata: JSONValue?
 
     public init(eventId: String, sequence: Int, occurredAt: String, type: String, paymentId: String,
                 requestId: String?, orderId: String?, payerId: String?, merchantId: String?, amount: Int64?,
                 currency: String?, method: String?, channel: String?, status: String, reason: String? = nil,
                 message: String? = nil, channelReference: String? = nil, refundAmount: Int64? = nil,
-                refundedTotal: Int64? = nil, metadata: JSONValue? = nil) {
+                refundedTotal: Int64? = nil, metadata: JSONValue? = nil, locale: String? = nil) {
         self.eventId = eventId
         self.sequence = sequence
         self.occurredAt = occurredAt
@@ -51,6 +53,7 @@ public struct PaymentEvent: Sendable, Codable, Hashable, WireKeyed {
         self.refundAmount = refundAmount
         self.refundedTotal = refundedTotal
         self.metadata = metadata
+        self.locale = locale
     }
 
     /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
@@ -76,6 +79,7 @@ public struct PaymentEvent: Sendable, Codable, Hashable, WireKeyed {
         case refundAmount = "refund_amount"
         case refundedTotal = "refunded_total"
         case metadata
+        case locale
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -101,6 +105,7 @@ public struct PaymentEvent: Sendable, Codable, Hashable, WireKeyed {
         try c.encode(refundAmount, forKey: .refundAmount)
         try c.encode(refundedTotal, forKey: .refundedTotal)
         try c.encode(metadata ?? .object([:]), forKey: .metadata)
+        try c.encodeIfPresent(locale, forKey: .locale)
     }
 }
 

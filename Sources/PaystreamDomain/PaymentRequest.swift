@@ -23,12 +23,14 @@ public struct PaymentRequestMessage: Sendable, Codable, Hashable {
     /// For a `repayment`: the post-paid or installment payment it pays back. Absent: the
     /// payer's oldest outstanding ones in the currency, in turn.
     public var repaysPaymentId: String?
+    /// The payer's locale for notifications (`NotificationLocale.all`); absent: the notifier's default.
+    public var locale: String?
 
     public init(schema: String? = PaymentRequestMessage.schemaName, type: String? = "payment", requestId: String?,
                 paymentId: String? = nil, orderId: String? = nil, payerId: String?, merchantId: String?,
                 amount: Int64?, currency: String?, method: String?, channel: String?,
                 settlement: SettlementTerms? = nil, splits: [Split]? = nil, settlementCurrency: String? = nil,
-                createdAt: String? = nil, metadata: JSONValue? = nil, repaysPaymentId: String? = nil) {
+                createdAt: String? = nil, metadata: JSONValue? = nil, repaysPaymentId: String? = nil, locale: String? = nil) {
         self.schema = schema
         self.type = type
         self.requestId = requestId
@@ -46,6 +48,7 @@ public struct PaymentRequestMessage: Sendable, Codable, Hashable {
         self.createdAt = createdAt
         self.metadata = metadata
         self.repaysPaymentId = repaysPaymentId
+        self.locale = locale
     }
 }
 
@@ -151,6 +154,8 @@ public struct PaymentRequest: Sendable, Hashable {
     public let metadata: JSONValue?
     /// For a repayment: the payment it pays back, when the request names one.
     public var repaysPaymentID: String? = nil
+    /// The payer's locale for notifications, when the request gives one.
+    public var locale: String? = nil
 
     /// Post-paid and installment payments are paid from the payer's credit line.
     public var drawsOnCredit: Bool { type == .payment && settlement.settlementMode != .prepaid }
@@ -288,7 +293,11 @@ extension PaymentRequestMessage {
             payerID: payerId, merchantID: merchant, amount: Money(minorUnits: amount, currency: currency),
             method: method, channel: channel, settlement: terms, splits: splits,
             settlementCurrency: settlementCurrency, metadata: metadata)
+        if let locale, !NotificationLocale.all.contains(locale) {
+            return invalid("locale '\(locale)' is not one of \(NotificationLocale.all.joined(separator: ", "))")
+        }
         request.repaysPaymentID = repaysPaymentId
+        request.locale = locale
         return .success(request)
     }
 

@@ -107,7 +107,7 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 payerId: "user-42", merchantId: "m-7", amount: 19_999, currency: "CNY", method: "alipay", channel: "mobile",
                 settlement: SettlementTerms(mode: "installments", installments: 6),
                 splits: [Split(partyId: "supplier-3", amount: 5_000)], settlementCurrency: "CNY",
-                createdAt: "2026-11-24T10:00:00Z", metadata: .object(["cart": .string("c-1")])))
+                createdAt: "2026-11-24T10:00:00Z", metadata: .object(["cart": .string("c-1")]), locale: "en"))
         },
         SchemaSample(file: "payment-request.v1.schema.json", schemaName: PaymentRequestMessage.schemaName, variant: "repayment naming its payment") {
             try Wire.encode(PaymentRequestMessage(
@@ -125,7 +125,7 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 paymentId: "pay-1001", requestId: "ord-1001-try-1", orderId: "ord-1001", payerId: "user-42",
                 merchantId: "m-7", amount: 19_999, currency: "CNY", method: "alipay", channel: "mobile", status: "failed",
                 reason: "insufficient_balance", message: "declined by the channel", channelReference: "sbx-alipay-3f2a9c",
-                metadata: .object(["cart": .string("c-1")])))
+                metadata: .object(["cart": .string("c-1")]), locale: "en"))
         },
         SchemaSample(file: "payment-event.v1.schema.json", schemaName: PaymentEvent.schemaName, variant: "nulls") {
             try Wire.encode(PaymentEvent(

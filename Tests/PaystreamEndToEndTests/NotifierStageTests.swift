@@ -127,6 +127,17 @@ struct NotifierStageTests {
         ])
     }
 
+    @Test("a payer's locale from its request (carried on the event) wins over the default; the merchant keeps its own")
+    func payerLocale() throws {
+        let harness = try Self.harness(locale: "zh-CN")
+        var event = try Wire.decode(PaymentEvent.self, from: Self.payment(.captured, sequence: 2, status: "captured").value)
+        event.locale = "en"
+        try harness.send(topic: harness.topics.paymentEvents, [("user-42", try Wire.encode(event))])
+        #expect(Self.notes(harness).map { "\($0.recipientType) \($0.locale) \($0.title)" } == [
+            "payer en Payment successful", "merchant zh-CN 收到付款",
+        ])
+    }
+
     @Test("the shipped templates render every notified event for each recipient in both locales, every placeholder filled")
     func shippedTemplates() throws {
         let templates = try shippedNotificationTemplates()

@@ -27,6 +27,27 @@ struct PaymentScenarioTests {
             .map { (try Wire.decode(PaymentEvent.self, from: Data($0.value)), $0) }
     }
 
+    @Test("the payer's locale from the request rides on every event of the payment; an unknown locale is invalid_request")
+    func payerLocale() async throws {
+        let h = try await PaymentHarness()
+        let topics = h.topics
+        try h.send(topic: topics.paymentRequests, [("user-1", Self.request("r-en", extra: #","locale":"en""#)),
+                                                   ("user-1", Self.request("r-none")),
+                                                   ("user-1", Self.request("r-fr", extra: #","locale":"fr""#))])
+        for payment in ["pay-r-en", "pay-r-none"] {
+            try h.send(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: payment, status: "approved"))])
+        }
+        try await h.settle()
+        let records = h.records
+        try await h.finish()
+        let events = try Self.events(records, topics).map(\.0)
+        #expect(events.filter { $0.paymentId == "pay-r-en" }.map(\.locale) == ["en", "en"])
+        #expect(events.filter { $0.paymentId == "pay-r-none" }.map(\.locale) == [nil, nil])
+        let rejected = try #require(events.first { $0.paymentId == "pay-r-fr" })
+        #expect(rejected.type == "payment.rejected" && rejected.reason == "invalid_request")
+        #expect(rejected.message == "locale 'fr' is not one of zh-CN, en")
+    }
+
     @Test("an identical retry republishes the original events byte for byte; the channel is not asked twice")
     func identicalRetry() async throws {
         let h = try await PaymentHarness()
