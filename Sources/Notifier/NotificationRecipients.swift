@@ -103,7 +103,8 @@ public enum NotificationRecipients {
                 variables: ["order_id": order, "payment_id": event.paymentId, "merchant_id": event.merchantId,
                             "installment_number": "\(installment.number)",
                             "installment_amount": money(installment.amount, event.currency), "due_date": installment.dueDate],
-                paymentId: event.paymentId, payoutId: nil, orderId: event.orderId, amount: installment.amount, currency: event.currency)]
+                paymentId: event.paymentId, payoutId: nil, orderId: event.orderId, amount: installment.amount, currency: event.currency,
+                preferredLocale: event.payerLocale)]
         default:
             return []
         }

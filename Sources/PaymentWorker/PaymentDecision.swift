@@ -58,7 +58,7 @@ struct PaymentDecision {
             merchantId: merchant, amount: amount, currency: payment.currency, method: payment.method,
             settlement: SettlementTerms(mode: payment.settlementMode, installments: payment.installments),
             splits: type == .capture ? payment.splits : [], settlementCurrency: payment.settlementCurrency,
-            capturedAt: payment.capturedAt ?? now, sourceEventId: sourceEventID)
+            capturedAt: payment.capturedAt ?? now, sourceEventId: sourceEventID, payerLocale: payment.locale)
     }
 
     /// Where captured money goes: settlement for a payment, the wallet for a top-up, the credit

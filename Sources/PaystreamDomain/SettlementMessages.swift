@@ -32,10 +32,14 @@ public struct SettlementRequest: Sendable, Codable, Hashable, WireKeyed {
     public var sourceEventId: String
     /// For a `repayment`: the repayment's own payment id (the payer's request).
     public var repaymentId: String?
+    /// The payer's locale for notifications (from the payment's request), kept with the
+    /// settlement line for the payer's installment notices.
+    public var payerLocale: String?
 
     public init(eventId: String, type: String, paymentId: String, orderId: String?, payerId: String, merchantId: String,
                 amount: Int64, currency: String, method: String, settlement: SettlementTerms, splits: [Split],
-                settlementCurrency: String?, capturedAt: String, sourceEventId: String, repaymentId: String? = nil) {
+                settlementCurrency: String?, capturedAt: String, sourceEventId: String, repaymentId: String? = nil,
+                payerLocale: String? = nil) {
         self.eventId = eventId
         self.type = type
         self.paymentId = paymentId
@@ -51,6 +55,7 @@ public struct SettlementRequest: Sendable, Codable, Hashable, WireKeyed {
         self.capturedAt = capturedAt
         self.sourceEventId = sourceEventId
         self.repaymentId = repaymentId
+        self.payerLocale = payerLocale
     }
 
     /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
@@ -71,6 +76,7 @@ public struct SettlementRequest: Sendable, Codable, Hashable, WireKeyed {
         case capturedAt = "captured_at"
         case sourceEventId = "source_event_id"
         case repaymentId = "repayment_id"
+        case payerLocale = "payer_locale"
     }
 }
 
@@ -124,13 +130,16 @@ public struct SettlementEvent: Sendable, Codable, Hashable, WireKeyed {
     public var outstanding: Int64?
     /// For events caused by a refund or a repayment: the payment stage's request or payment id.
     public var reference: String?
+    /// The payer's locale for notifications, when the payment's request gave one.
+    public var payerLocale: String?
 
     public init(eventId: String, sequence: Int, occurredAt: String, type: String, paymentId: String, orderId: String?,
                 payerId: String, merchantId: String, amount: Int64, currency: String, fee: Int64, commission: Int64,
                 net: Int64, splits: [Split], settlementMode: String, sourceEventId: String, pricing: SettlementPricing? = nil,
                 settlementCurrency: String? = nil, netSettled: Int64? = nil, splitsSettled: [Split]? = nil, fx: FXSnapshot? = nil,
                 availableOn: String? = nil, installmentFinancing: String? = nil, installments: [InstallmentInfo]? = nil,
-                installment: InstallmentInfo? = nil, reversedTotal: Int64? = nil, outstanding: Int64? = nil, reference: String? = nil) {
+                installment: InstallmentInfo? = nil, reversedTotal: Int64? = nil, outstanding: Int64? = nil, reference: String? = nil,
+                payerLocale: String? = nil) {
         self.eventId = eventId
         self.sequence = sequence
         self.occurredAt = occurredAt
@@ -159,6 +168,7 @@ public struct SettlementEvent: Sendable, Codable, Hashable, WireKeyed {
         self.reversedTotal = reversedTotal
         self.outstanding = outstanding
         self.reference = reference
+        self.payerLocale = payerLocale
     }
 
     /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
@@ -192,6 +202,7 @@ public struct SettlementEvent: Sendable, Codable, Hashable, WireKeyed {
         case reversedTotal = "reversed_total"
         case outstanding
         case reference
+        case payerLocale = "payer_locale"
     }
 }
 

@@ -116,7 +116,7 @@ struct SettlementDecision {
             mode: mode.rawValue, method: request.method, currency: currency.code, gross: gross.minorUnits, reversed: 0, repaid: 0,
             settlementCurrency: settlementCurrency.code, sourceAccount: sourceAccount, pricing: pricing, fx: snapshot,
             payoutCalendar: calendar, installmentFinancing: financing, sequence: 1, sourceEventID: request.eventId,
-            capturedAt: Wire.timestamp(capturedAt), bookedAt: context.timestamp)
+            capturedAt: Wire.timestamp(capturedAt), bookedAt: context.timestamp, payerLocale: request.payerLocale)
 
         // Suppliers are paid on the capture's payout date in every mode; the merchant too, unless
         // its net waits for installments.
@@ -282,7 +282,7 @@ struct SettlementDecision {
             splitsSettled: parts.isEmpty ? nil : suppliers.map { Split(partyId: $0.0.party, amount: $0.2) },
             fx: parts.isEmpty ? nil : line.fx, availableOn: availableOn, installmentFinancing: line.installmentFinancing,
             installments: installments, installment: installment, reversedTotal: reversedTotal, outstanding: outstanding,
-            reference: reference)
+            reference: reference, payerLocale: line.payerLocale)
         try context.emit(event, topic: stage.topics.settlementEvents, key: line.merchantID, eventID: event.eventId)
     }
 }

@@ -32,18 +32,21 @@ extension SettlementTables {
         var sourceEventID: String
         var capturedAt: String
         var bookedAt: String
+        /// The payer's locale for notifications, from the capture's request.
+        var payerLocale: String? = nil
     }
 
     static func insert(_ db: Database, _ line: Line) throws {
         try db.cachedStatement(sql: """
             INSERT INTO settlement_line (payer_id, payment_id, merchant_id, order_id, mode, method, currency, gross, reversed, repaid,
                                          settlement_currency, source_account, pricing, fx, payout_calendar, installment_financing,
-                                         sequence, source_event_id, captured_at, booked_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         sequence, source_event_id, captured_at, booked_at, payer_locale)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [line.payerID, line.paymentID, line.merchantID, line.orderID, line.mode, line.method, line.currency,
                              line.gross, line.reversed, line.repaid, line.settlementCurrency, line.sourceAccount,
                              try json(line.pricing) ?? "{}", try json(line.fx), try json(line.payoutCalendar),
-                             line.installmentFinancing, line.sequence, line.sourceEventID, line.capturedAt, line.bookedAt])
+                             line.installmentFinancing, line.sequence, line.sourceEventID, line.capturedAt, line.bookedAt,
+                             line.payerLocale])
     }
 
     static func update(_ db: Database, _ line: Line) throws {
@@ -55,13 +58,15 @@ extension SettlementTables {
     static func line(_ db: Database, payer: String, payment: String) throws -> Line? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM settlement_line WHERE payer_id = ? AND payment_id = ?"),
                                          arguments: [payer, payment]) else { return nil }
-        return Line(payerID: row["payer_id"], paymentID: row["payment_id"], merchantID: row["merchant_id"], orderID: row["order_id"],
+        var line = Line(payerID: row["payer_id"], paymentID: row["payment_id"], merchantID: row["merchant_id"], orderID: row["order_id"],
                     mode: row["mode"], method: row["method"], currency: row["currency"], gross: row["gross"], reversed: row["reversed"],
                     repaid: row["repaid"], settlementCurrency: row["settlement_currency"], sourceAccount: row["source_account"],
                     pricing: try decoded(SettlementPricing.self, row["pricing"]), fx: try decoded(FXSnapshot.self, row["fx"]),
                     payoutCalendar: try decoded(PayoutCalendar.self, row["payout_calendar"]),
                     installmentFinancing: row["installment_financing"], sequence: row["sequence"],
                     sourceEventID: row["source_event_id"], capturedAt: row["captured_at"], bookedAt: row["booked_at"])
+        line.payerLocale = row["payer_locale"]
+        return line
     }
 
     // MARK: parts

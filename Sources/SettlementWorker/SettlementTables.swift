@@ -232,5 +232,7 @@ public enum SettlementTables {
                 );
                 """)
         }),
+        // The payer's locale for notifications, from the capture's request.
+        ("settlement-v8-payer-locale", { db in try db.execute(sql: "ALTER TABLE settlement_line ADD COLUMN payer_locale TEXT") }),
     ])
 }

@@ -164,7 +164,7 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 eventId: "sr:user-42:pay-1001:repayment:pay-repay-1", type: "repayment", paymentId: "pay-1001", orderId: "ord-1001",
                 payerId: "user-42", merchantId: "m-7", amount: 3_334, currency: "CNY", method: "online_banking",
                 settlement: SettlementTerms(mode: "installments", installments: 6), splits: [], settlementCurrency: nil,
-                capturedAt: "2026-12-24T10:00:01.250Z", sourceEventId: "pe:user-42:pay-repay-1:2", repaymentId: "pay-repay-1"))
+                capturedAt: "2026-12-24T10:00:01.250Z", sourceEventId: "pe:user-42:pay-repay-1:2", repaymentId: "pay-repay-1", payerLocale: "en"))
         },
         SchemaSample(file: "settlement-request.v1.schema.json", schemaName: SettlementRequest.schemaName, variant: "required fields") {
             try Wire.encode(SettlementRequest(
@@ -187,7 +187,7 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 availableOn: "2026-11-25", installmentFinancing: "upfront",
                 installments: [InstallmentInfo(number: 1, dueDate: "2026-12-24", amount: 3_334, paid: 0, status: "scheduled", merchantShare: 0)],
                 installment: InstallmentInfo(number: 1, dueDate: "2026-12-24", amount: 3_334, paid: 3_334, status: "paid"),
-                reversedTotal: 0, outstanding: 16_665, reference: "pay-repay-1"))
+                reversedTotal: 0, outstanding: 16_665, reference: "pay-repay-1", payerLocale: "en"))
         },
         SchemaSample(file: "settlement-event.v1.schema.json", schemaName: SettlementEvent.schemaName, variant: "required fields") {
             try Wire.encode(SettlementEvent(

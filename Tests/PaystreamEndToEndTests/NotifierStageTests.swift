@@ -108,6 +108,14 @@ struct NotifierStageTests {
         ])
         #expect(notes[3].paymentId == nil && notes[3].payoutId == "po:m-7:4")
         #expect(notes.allSatisfy { $0.locale == "zh-CN" })
+
+        // The payer's locale rides on its installment events.
+        var english = due
+        english.eventId = "se:user-42:pay-1:4"
+        english.payerLocale = "en"
+        try harness.send(topic: topics.settlementEvents, [("m-7", try Wire.encode(english))])
+        #expect(Self.notes(harness).last.map { "\($0.recipientType) \($0.locale) \($0.body)" }
+                == "payer en Installment 2 of order ord-1, ¥33.34, is due on 2026-12-24")
     }
 
     @Test("a merchant's locale from reference data wins over the default; the payer, without one, gets the default")

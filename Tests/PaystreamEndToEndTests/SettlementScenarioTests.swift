@@ -126,6 +126,22 @@ struct SettlementScenarioTests {
         try SettlementChecks.assertSound(h)
     }
 
+    @Test("the payer's locale from the capture's request is kept with the line and carried on its installment events")
+    func payerLocaleCarried() throws {
+        let h = try Self.harness(ChangingReference(StaticReferenceData(merchants: [Self.merchant("m-7")])))
+        let message = Self.capture("p-en", 9_000, mode: "installments", installments: 3)
+        var request = try Wire.decode(SettlementRequest.self, from: message.value)
+        request.payerLocale = "en"
+        try Self.send(h, (message.key, try Wire.encode(request)))
+        try Self.send(h, Self.capture("p-none", 9_000, mode: "installments", installments: 3))
+        try h.advance(by: 40 * 86_400)
+        let events = try Self.events(h)
+        let english = events.filter { $0.paymentId == "p-en" }
+        #expect(Set(english.map(\.type)).isSuperset(of: ["settlement.booked", "installment.scheduled", "installment.due"]))
+        #expect(english.allSatisfy { $0.payerLocale == "en" })
+        #expect(events.filter { $0.paymentId == "p-none" }.allSatisfy { $0.payerLocale == nil })
+    }
+
     @Test("a fee the plan keeps on refunds is not reversed: a full refund takes it from the merchant, whose balance may go below zero")
     func feeKept() throws {
         let merchant = Self.merchant("m-7", fees: ["card": .init(basisPoints: 60, fixed: 30, onRefund: "keep")])
