@@ -1,4 +1,5 @@
 import PaystreamDomain
+import PaystreamRuntime
 
 extension ChannelSandboxStage {
     /// The `stage:` section of channel-sandbox's YAML file. Decoding checks every key and value:
@@ -172,26 +173,5 @@ extension ChannelSandboxStage {
             }
             return profile
         }
-    }
-}
-
-/// A coding key for any string, to list and check the keys a mapping really has.
-struct AnyCodingKey: CodingKey {
-    let stringValue: String
-    var intValue: Int? { nil }
-    init(_ string: String) { stringValue = string }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
-/// Throws for the first key of the decoder's mapping that is not in `known` (sorted, so the
-/// message is stable), naming its path; `hints` add advice for keys that moved.
-func rejectUnknownKeys(_ decoder: any Decoder, known: [String], hints: [String: String] = [:]) throws {
-    let c = try decoder.container(keyedBy: AnyCodingKey.self)
-    for key in c.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) where !known.contains(key.stringValue) {
-        let hint = hints[key.stringValue].map { "; \($0)" } ?? ""
-        throw DecodingError.dataCorrupted(.init(
-            codingPath: c.codingPath + [key],
-            debugDescription: "unknown key\(hint); known: \(known.sorted().joined(separator: ", "))"))
     }
 }

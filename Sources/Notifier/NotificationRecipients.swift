@@ -45,6 +45,11 @@ public enum NotificationRecipients {
         ]
     }()
 
+    /// The recipient types the table notifies of `eventType`.
+    static func recipients(of eventType: String) -> [String] {
+        table.filter { $0.event == eventType }.map(\.recipient)
+    }
+
     static func money(_ amount: Int64, _ code: String) -> String {
         Currency.named(code).map { Money(minorUnits: amount, currency: $0).formatted } ?? "\(code) \(amount)"
     }
@@ -59,15 +64,8 @@ public enum NotificationRecipients {
             variables["refunded_total"] = money(event.refundedTotal ?? refund, currency)
             noticeAmount = refund
         }
-        var recipients: [(String, String?)] = []
-        switch type {
-        case .captured, .partiallyRefunded, .refunded: recipients = [("payer", event.payerId), ("merchant", event.merchantId)]
-        case .failed, .expired, .cancelled: recipients = [("payer", event.payerId)]
-        case .conflicted: recipients = [("merchant", event.merchantId)]
-        case .authorized, .lateCapture, .refundFailed, .rejected: return []
-        }
-        return recipients.compactMap { recipientType, id in
-            guard let id, !id.isEmpty else { return nil }
+        return recipients(of: type.rawValue).compactMap { recipientType in
+            guard let id = recipientType == "payer" ? event.payerId : event.merchantId, !id.isEmpty else { return nil }
             return Notice(recipientType: recipientType, recipientId: id, eventType: event.type, variables: variables,
                           paymentId: event.paymentId, payoutId: nil, orderId: event.orderId, amount: noticeAmount, currency: currency,
                           preferredLocale: recipientType == "payer" ? event.locale : nil)
@@ -111,14 +109,9 @@ public enum NotificationRecipients {
     }
 
     static func notices(for event: PayoutEvent) -> [Notice] {
-        let recipient: String
-        switch (event.type, event.payeeRole) {
-        case ("batch.closed", "merchant"), ("payout.sent", "merchant"), ("payout.confirmed", "merchant"), ("payout.failed", "merchant"),
-             ("payout.returned", "merchant"), ("payout.stuck", "merchant"):
-            recipient = "merchant"
-        case ("payout.confirmed", "supplier"): recipient = "supplier"
-        default: return []
-        }
+        // The payee hears of its own batch or payout when the table says its role does.
+        guard recipients(of: event.type).contains(event.payeeRole) else { return [] }
+        let recipient = event.payeeRole
         var variables = ["payout_id": event.payoutId ?? event.batchId, "batch_id": event.batchId, "merchant_id": event.merchantId,
                          "amount": money(event.amount, event.currency), "payout_date": event.payoutDate, "reason": event.reason ?? "-"]
         if event.type == "batch.closed" { variables["status"] = event.status }

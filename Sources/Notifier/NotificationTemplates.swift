@@ -96,9 +96,6 @@ public struct NotificationTemplates: Sendable {
     /// The notice's title and body in `locale`. The set was checked when loaded, so this only
     /// fails for a notice outside the recipients table (a bug).
     func render(_ notice: Notice, locale: String) throws -> (title: String, body: String) {
-        guard let text = texts[notice.eventType]?[notice.recipientType]?[locale] else {
-            throw Invalid(description: "no template for \(notice.eventType).\(notice.recipientType).\(locale)")
-        }
-        return (try text.title.render(notice.variables), try text.body.render(notice.variables))
+        try render(event: notice.eventType, recipient: notice.recipientType, locale: locale, variables: notice.variables)
     }
 }

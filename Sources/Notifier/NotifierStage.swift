@@ -77,8 +77,7 @@ public struct NotifierStage: Stage {
         guard let file = settings.templatesFile, !file.isEmpty else {
             throw ConfigurationError("stage.templates_file is required (the notification texts, e.g. Config/notification-templates.yaml)")
         }
-        let base = configFile.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath
-        let path = file.hasPrefix("/") ? file : (base as NSString).appendingPathComponent(file)
+        let path = configRelativePath(file, configFile: configFile)
         do { return try NotificationTemplates.load(path: path) } catch let error as NotificationTemplates.Invalid {
             throw ConfigurationError(error.description)
         }

@@ -111,8 +111,7 @@ extension PaymentStage {
         guard let file = settings.policyFile, !file.isEmpty else {
             throw ConfigurationError("stage.policy_file is required (the payment policy, e.g. Config/payment-policy.json)")
         }
-        let base = configFile.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath
-        let path = file.hasPrefix("/") ? file : (base as NSString).appendingPathComponent(file)
+        let path = configRelativePath(file, configFile: configFile)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("cannot read the payment policy \(path)")
         }

@@ -238,9 +238,7 @@ struct DlqCommand: AsyncParsableCommand {
             }
             var replayed = 0
             if !replays.isEmpty {
-                let producer = try KafkaProducer(configuration: try cluster.kafka, logger: quietLogger())
-                let results = await producer.send(replays.map(\.message))
-                await producer.close()
+                let results = try await cluster.send(replays.map(\.message))
                 for (replay, result) in zip(replays, results) {
                     switch result {
                     case .success(let report):

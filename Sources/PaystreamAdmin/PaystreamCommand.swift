@@ -42,6 +42,15 @@ public struct ClusterOptions: ParsableArguments, Sendable {
         TopicNames(prefix: topicPrefix ?? ProcessInfo.processInfo.environment["PAYSTREAM_TOPIC_PREFIX"] ?? "")
     }
 
+    /// Sends `messages` with a producer of its own (closed when they are all delivered or
+    /// failed) and returns each one's delivery, in order.
+    func send(_ messages: [OutgoingMessage]) async throws -> [Result<DeliveryReport, KafkaError>] {
+        let producer = try KafkaProducer(configuration: try kafka, logger: quietLogger())
+        let results = await producer.send(messages)
+        await producer.close()
+        return results
+    }
+
     var kafka: KafkaConfiguration {
         get throws {
             var properties = ["fetch.wait.max.ms": "10"]

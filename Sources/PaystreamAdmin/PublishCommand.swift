@@ -35,9 +35,7 @@ struct PublishCommand: AsyncParsableCommand {
             outgoing.append(OutgoingMessage(topic: cluster.topics.named(topic), key: Array(key.utf8),
                                             value: Array(try Wire.encode(object))))
         }
-        let producer = try KafkaProducer(configuration: try cluster.kafka, logger: quietLogger())
-        let results = await producer.send(outgoing)
-        await producer.close()
+        let results = try await cluster.send(outgoing)
         let failures = results.compactMap { if case .failure(let e) = $0 { e } else { nil } }
         print("published \(results.count - failures.count) of \(results.count) messages to \(cluster.topics.named(topic))")
         if let first = failures.first { throw first }

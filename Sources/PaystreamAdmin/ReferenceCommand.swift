@@ -72,9 +72,7 @@ struct ReferenceCommand: AsyncParsableCommand {
             }
 
             let messages = try parsed.updates.map { try $0.update.message(in: topics) }
-            let producer = try KafkaProducer(configuration: try cluster.kafka, logger: quietLogger())
-            let results = await producer.send(messages)
-            await producer.close()
+            let results = try await cluster.send(messages)
             var failures = 0
             for (result, entry) in zip(results, parsed.updates) {
                 if case .failure(let error) = result {

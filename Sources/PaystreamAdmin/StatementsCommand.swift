@@ -48,9 +48,7 @@ struct StatementsCommand: AsyncParsableCommand {
             }
             let topic = cluster.topics.channelStatements
             let outgoing = try lines.map { OutgoingMessage(topic: topic, key: Array($0.paymentId.utf8), value: Array(try Wire.encode($0))) }
-            let producer = try KafkaProducer(configuration: try cluster.kafka, logger: quietLogger())
-            let results = await producer.send(outgoing)
-            await producer.close()
+            let results = try await cluster.send(outgoing)
             let failures = results.compactMap { if case .failure(let e) = $0 { e } else { nil } }
             print("published \(results.count - failures.count) of \(results.count) lines from \(paths.count) file\(paths.count == 1 ? "" : "s") to \(topic)")
             if let first = failures.first { throw first }

@@ -67,8 +67,9 @@ struct ReconciliationDecision {
     /// without a channel (no channel reference: the wallet, a credit line) is no channel
     /// movement, nor are its refunds; one that failed, expired or was cancelled is kept (status
     /// only), so that a line the channel shows for it is a status mismatch.
-    func expected(_ paymentId: String) throws -> [ExpectedMovement] {
-        guard let payment = try ReconciliationTables.payment(db, paymentId) else { return [] }
+    func expected(_ payment: ReconciliationTables.PaymentRow?) throws -> [ExpectedMovement] {
+        guard let payment else { return [] }
+        let paymentId = payment.paymentId
         if payment.channelReference == nil && Reconciler.paidStatuses.contains(payment.status) { return [] }
         var fee: Int64?
         if let method = payment.method, let plan = stage.settings.channelFees[method], let currency = Currency.named(payment.currency) {
@@ -85,8 +86,9 @@ struct ReconciliationDecision {
 
     mutating func reconcile(_ paymentId: String) throws {
         let window = stage.settings.timingWindowSeconds
-        let method = try ReconciliationTables.payment(db, paymentId)?.method
-        let results = Reconciler.reconcile(expected: try expected(paymentId), lines: try ReconciliationTables.lines(db, paymentId: paymentId),
+        let payment = try ReconciliationTables.payment(db, paymentId)
+        let method = payment?.method
+        let results = Reconciler.reconcile(expected: try expected(payment), lines: try ReconciliationTables.lines(db, paymentId: paymentId),
                                            now: context.now, window: window)
         var stored = try ReconciliationTables.items(db, paymentId: paymentId)
         var current = Set<String>()

@@ -34,18 +34,13 @@ public struct ReconciliationStage: Stage {
             self.channelFees = channelFees
         }
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case timingWindowSeconds = "timing_window_seconds", timerIntervalMs = "timer_interval_ms", channelFees = "channel_fees"
         }
 
         public init(from decoder: any Decoder) throws {
+            try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue))
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            let any = try decoder.container(keyedBy: AnyKey.self)
-            let known = Set([CodingKeys.timingWindowSeconds, .timerIntervalMs, .channelFees].map(\.rawValue))
-            if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-                throw DecodingError.dataCorrupted(.init(codingPath: any.codingPath + [AnyKey(stringValue: unknown)!],
-                    debugDescription: "unknown key; known: \(known.sorted().joined(separator: ", "))"))
-            }
             do {
                 try self.init(timingWindowSeconds: try c.decodeIfPresent(Double.self, forKey: .timingWindowSeconds) ?? 86_400,
                               timerIntervalMs: try c.decodeIfPresent(Int.self, forKey: .timerIntervalMs) ?? 1_000,
@@ -53,13 +48,6 @@ public struct ReconciliationStage: Stage {
             } catch let error as ConfigurationError {
                 throw DecodingError.dataCorruptedError(forKey: .timingWindowSeconds, in: c, debugDescription: error.description)
             }
-        }
-
-        struct AnyKey: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init?(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
         }
     }
 
