@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C layer: librdkafka through pkg-config, plus a shim for its variadic macros.
@@ -71,7 +72,8 @@ let package = Package(
         .target(name: "PaymentWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
         .target(name: "SettlementWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
         .target(name: "Notifier", dependencies: ["PaystreamRuntime", "PaystreamReference", .product(name: "Yams", package: "Yams"),
-                                                 .product(name: "Crypto", package: "swift-crypto")]),
+                                                 .product(name: "Crypto", package: "swift-crypto"),
+                                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "ReconciliationWorker", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "ReconciliationWorker", "PaystreamLedger",

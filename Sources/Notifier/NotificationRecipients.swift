@@ -42,6 +42,8 @@ public enum NotificationRecipients {
             ("payout.sent", "merchant", payout), ("payout.confirmed", "merchant", payout), ("payout.failed", "merchant", payout),
             ("payout.returned", "merchant", payout), ("payout.stuck", "merchant", payout),
             ("payout.confirmed", "supplier", payout),
+            ("webhook.endpoint_disabled", "merchant", ["endpoint_id", "url"]),
+            ("webhook.endpoint_disabled", "supplier", ["endpoint_id", "url"]),
         ]
     }()
 
@@ -106,6 +108,13 @@ public enum NotificationRecipients {
         default:
             return []
         }
+    }
+
+    /// The owner of an endpoint that answered 410 hears that it was disabled.
+    static func notice(disabling endpoint: WebhookEndpointReference) -> Notice {
+        Notice(recipientType: endpoint.ownerType, recipientId: endpoint.ownerId, eventType: "webhook.endpoint_disabled",
+               variables: ["endpoint_id": endpoint.endpointId, "url": endpoint.url], paymentId: nil, payoutId: nil, orderId: nil,
+               amount: 0, currency: "")
     }
 
     static func notices(for event: PayoutEvent) -> [Notice] {

@@ -16,18 +16,24 @@ public struct NotifierStage: Stage {
         /// The templates file (YAML); a relative path starts from the config file's folder.
         /// Required by the daemon.
         public var templatesFile: String?
+        /// Webhook delivery (`stage.webhooks`).
+        public var webhooks = WebhookSettings()
 
-        public init(defaultLocale: String = "zh-CN", templatesFile: String? = nil) {
+        public init(defaultLocale: String = "zh-CN", templatesFile: String? = nil, webhooks: WebhookSettings = WebhookSettings()) {
             self.defaultLocale = defaultLocale
             self.templatesFile = templatesFile
+            self.webhooks = webhooks
         }
 
-        enum CodingKeys: String, CodingKey { case defaultLocale = "default_locale", templatesFile = "templates_file" }
+        enum CodingKeys: String, CodingKey {
+            case defaultLocale = "default_locale", templatesFile = "templates_file", webhooks
+        }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             defaultLocale = try c.decodeIfPresent(String.self, forKey: .defaultLocale) ?? "zh-CN"
             templatesFile = try c.decodeIfPresent(String.self, forKey: .templatesFile)
+            webhooks = try c.decodeIfPresent(WebhookSettings.self, forKey: .webhooks) ?? WebhookSettings()
             guard NotificationTemplates.locales.contains(defaultLocale) else {
                 throw DecodingError.dataCorruptedError(forKey: .defaultLocale, in: c,
                     debugDescription: "locale must be one of \(NotificationTemplates.locales.joined(separator: ", "))")
@@ -45,17 +51,28 @@ public struct NotifierStage: Stage {
     public let topics: TopicNames
     public let settings: Settings
     public let templates: NotificationTemplates
-    /// Merchants' locales (`merchant/v1` `locale`), read in full from `reference.merchants`; nil
-    /// renders every notification in the default locale.
+    /// Merchants' locales (`merchant/v1` `locale`) and the webhook endpoints, read in full from
+    /// `reference.merchants` and `reference.webhook-endpoints`; nil renders every notification
+    /// in the default locale and sends no webhook.
     public let reference: (any ReferenceLookup)?
+    /// Webhook delivery beside the consumer loop.
+    public let webhooks: WebhookDelivery
+
+    /// The reference data the notifier reads.
+    public static let referenceKinds: [ReferenceKind] = [.merchant, .webhookEndpoint]
 
     public init(topics: TopicNames, settings: Settings = Settings(), templates: NotificationTemplates,
-                reference: (any ReferenceLookup)? = nil) {
+                reference: (any ReferenceLookup)? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.topics = topics
         self.settings = settings
         self.templates = templates
         self.reference = reference
+        webhooks = WebhookDelivery(settings: settings.webhooks, reference: reference, environment: environment)
     }
+
+    public var companion: (any ShardCompanion)? { webhooks }
+    /// The timer publishes the deliveries given up (and the endpoints that answered 410).
+    public var tickInterval: Duration? { .seconds(1) }
 
     /// A live lookup (`LiveReferenceData`) is kept current by the worker.
     public var referenceFeed: (any ReferenceFeed)? { reference as? any ReferenceFeed }
@@ -84,8 +101,8 @@ public struct NotifierStage: Stage {
     }
 
     public var inputTopics: [String] { [topics.paymentEvents, topics.settlementEvents] }
-    public var outputTopics: [String] { [topics.notifications] }
-    public var schema: StageSchema { .empty }
+    public var outputTopics: [String] { [topics.notifications, topics.webhookDeadLetters, topics.webhookEndpoints] }
+    public var schema: StageSchema { StageSchema(WebhookTables.migrations) }
 
     public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input {
         if record.topic == topics.settlementEvents {
@@ -123,6 +140,60 @@ public struct NotifierStage: Stage {
                 orderId: notice.orderId, amount: notice.amount, currency: notice.currency, locale: locale,
                 title: text.title, body: text.body)
             try context.emit(notification, topic: topics.notifications, key: notice.recipientId, eventID: eventID)
+            try queueWebhooks(notification, in: context)
         }
+    }
+
+    /// Queues the notification for each enabled endpoint of its recipient that takes its type.
+    /// The body's bytes are fixed here: every attempt sends and signs exactly these.
+    func queueWebhooks(_ notification: NotificationMessage, in context: StageContext) throws {
+        guard notification.recipientType != "payer", let reference else { return }
+        let endpoints = reference.webhookEndpoints(ownerType: notification.recipientType, ownerID: notification.recipientId)
+            .filter { $0.enabled && $0.subscribes(to: notification.type) }
+        guard !endpoints.isEmpty else { return }
+        let body = try Wire.encode(WebhookPayload(type: notification.type, timestamp: notification.occurredAt, data: notification))
+        for endpoint in endpoints {
+            try WebhookTables.enqueue(context.db, webhookID: notification.eventId, endpoint: endpoint, eventType: notification.type,
+                                      body: body, now: context.now)
+        }
+    }
+
+    /// Publishes the deliveries the companion gave up: a dead letter each, and for an endpoint
+    /// that answered 410 its record disabled on `reference.webhook-endpoints` and a
+    /// `webhook.endpoint_disabled` notification to its owner.
+    public func tick(in context: StageContext) throws {
+        for row in try WebhookTables.unreported(context.db, limit: 500) {
+            let gone = row.history.last?.status == 410
+            let reason = row.state == "failed" ? "attempts_exhausted" : gone ? "endpoint_gone" : (row.history.last?.error ?? "endpoint_disabled")
+            let letter = WebhookDeadLetter(webhookId: row.webhookID, endpointId: row.endpointID, ownerType: row.ownerType,
+                                           ownerId: row.ownerID, eventType: row.eventType,
+                                           reason: WebhookDeadLetter.reasons.contains(reason) ? reason : "endpoint_disabled",
+                                           attempts: row.history, body: String(decoding: row.body, as: UTF8.self),
+                                           deadLetteredAt: context.timestamp)
+            try context.emit(letter, topic: topics.webhookDeadLetters, key: row.endpointID, eventID: letter.eventId)
+            if gone, var endpoint = reference?.webhookEndpoint(row.endpointID), endpoint.enabled {
+                let at = row.history.last?.at ?? context.timestamp
+                endpoint.enabled = false
+                endpoint.disabledReason = "answered 410 Gone at \(at)"
+                endpoint.updatedAt = at
+                // The same id from every shard that saw the 410: one disabling, however many.
+                try context.emit(endpoint, topic: topics.webhookEndpoints, key: endpoint.endpointId,
+                                 eventID: "endpoint-disabled:\(endpoint.endpointId):\(at)")
+                try notifyDisabled(endpoint, at: at, in: context)
+            }
+            try WebhookTables.markReported(context.db, row.key)
+        }
+    }
+
+    func notifyDisabled(_ endpoint: WebhookEndpointReference, at: String, in context: StageContext) throws {
+        let notice = NotificationRecipients.notice(disabling: endpoint)
+        let locale = locale(of: notice)
+        let text = try templates.render(notice, locale: locale)
+        let eventID = "nt:endpoint-disabled:\(endpoint.endpointId):\(at):\(notice.recipientType):\(notice.recipientId)"
+        let notification = NotificationMessage(
+            eventId: eventID, sourceEventId: "endpoint-disabled:\(endpoint.endpointId):\(at)", occurredAt: context.timestamp,
+            recipientId: notice.recipientId, recipientType: notice.recipientType, type: notice.eventType, paymentId: nil,
+            payoutId: nil, orderId: nil, amount: 0, currency: "", locale: locale, title: text.title, body: text.body)
+        try context.emit(notification, topic: topics.notifications, key: notice.recipientId, eventID: eventID)
     }
 }

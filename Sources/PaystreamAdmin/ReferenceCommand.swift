@@ -102,7 +102,7 @@ struct ReferenceCommand: AsyncParsableCommand {
 
         @OptionGroup var cluster: ClusterOptions
 
-        @Option(help: "merchants, credit-lines or fx-rates (repeatable); all three by default.")
+        @Option(help: "merchants, credit-lines, fx-rates or webhook-endpoints (repeatable); all by default.")
         var topic: [String] = []
 
         @Option(help: "Seconds to wait for the topics to be read to their end.")
@@ -117,7 +117,7 @@ struct ReferenceCommand: AsyncParsableCommand {
                     let base = kind.topic(in: TopicNames())
                     return name == base || name == kind.topic(in: names) || "reference.\(name)" == base
                 }) else {
-                    throw ValidationError("--topic \(name): expected merchants, credit-lines or fx-rates")
+                    throw ValidationError("--topic \(name): expected merchants, credit-lines, fx-rates or webhook-endpoints")
                 }
                 if !kinds.contains(kind) { kinds.append(kind) }
             }

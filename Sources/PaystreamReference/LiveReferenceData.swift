@@ -13,23 +13,29 @@ import Synchronization
 /// value (a tombstone) deletes the key.
 public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
     public let topics: TopicNames
+    /// The kinds read: their topics must exist when the worker starts.
+    public let kinds: [ReferenceKind]
     private let state = Mutex(State())
 
     private struct State {
         var merchants: [String: MerchantReference] = [:]
         var creditLines: [String: CreditLineReference] = [:]
         var fxRates: [String: FXRateReference] = [:]
+        var webhookEndpoints: [String: WebhookEndpointReference] = [:]
         /// The offset after the last record handed over (applied or refused), per partition.
         var positions: [TopicPartition: Int64] = [:]
     }
 
-    public init(topics: TopicNames) {
+    /// - Parameter kinds: the reference data the stage uses (the money stages': merchants,
+    ///   credit lines and FX rates).
+    public init(topics: TopicNames, kinds: [ReferenceKind] = ReferenceKind.decisionKinds) {
         self.topics = topics
+        self.kinds = kinds
     }
 
     // MARK: ReferenceFeed
 
-    public var referenceTopics: [String] { topics.reference }
+    public var referenceTopics: [String] { kinds.map { $0.topic(in: topics) } }
 
     public func apply(_ entry: ReferenceEntry) throws(ReferenceRejection) {
         defer {
@@ -47,6 +53,7 @@ public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
                 case .merchant: state.merchants[entry.key] = nil
                 case .creditLine: state.creditLines[entry.key] = nil
                 case .fxRate: state.fxRates[entry.key] = nil
+                case .webhookEndpoint: state.webhookEndpoints[entry.key] = nil
                 }
             }
             return
@@ -57,6 +64,7 @@ public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
             case .merchant(let merchant): state.merchants[entry.key] = merchant
             case .creditLine(let line): state.creditLines[entry.key] = line
             case .fxRate(let rate): state.fxRates[entry.key] = rate
+            case .webhookEndpoint(let endpoint): state.webhookEndpoints[entry.key] = endpoint
             case .deletion: break  // decode never returns one
             }
         }
@@ -67,6 +75,14 @@ public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
     public func merchant(_ merchantID: String) -> MerchantReference? { state.withLock { $0.merchants[merchantID] } }
     public func creditLine(payerID: String) -> CreditLineReference? { state.withLock { $0.creditLines[payerID] } }
     public func fxRate(base: String, quote: String) -> FXRateReference? { state.withLock { $0.fxRates["\(base)/\(quote)"] } }
+    public func webhookEndpoint(_ endpointID: String) -> WebhookEndpointReference? {
+        state.withLock { $0.webhookEndpoints[endpointID] }
+    }
+    public func webhookEndpoints(ownerType: String, ownerID: String) -> [WebhookEndpointReference] {
+        state.withLock { state in
+            state.webhookEndpoints.values.filter { $0.ownerType == ownerType && $0.ownerId == ownerID }.sorted { $0.endpointId < $1.endpointId }
+        }
+    }
 
     // MARK: for tools and tests
 
@@ -74,7 +90,7 @@ public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
     public var snapshot: StaticReferenceData {
         state.withLock { state in
             StaticReferenceData(merchants: Array(state.merchants.values), creditLines: Array(state.creditLines.values),
-                                fxRates: Array(state.fxRates.values))
+                                fxRates: Array(state.fxRates.values), webhookEndpoints: Array(state.webhookEndpoints.values))
         }
     }
 

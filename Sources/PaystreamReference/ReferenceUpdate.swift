@@ -8,12 +8,17 @@ public enum ReferenceKind: String, Sendable, Hashable, CaseIterable {
     case merchant
     case creditLine = "credit-line"
     case fxRate = "fx-rate"
+    case webhookEndpoint = "webhook-endpoint"
+
+    /// What the money stages decide with (the notifier reads merchants and webhook endpoints).
+    public static let decisionKinds: [ReferenceKind] = [.merchant, .creditLine, .fxRate]
 
     public var schemaName: String {
         switch self {
         case .merchant: MerchantReference.schemaName
         case .creditLine: CreditLineReference.schemaName
         case .fxRate: FXRateReference.schemaName
+        case .webhookEndpoint: WebhookEndpointReference.schemaName
         }
     }
 
@@ -33,6 +38,7 @@ public enum ReferenceKind: String, Sendable, Hashable, CaseIterable {
         case .merchant: topics.merchants
         case .creditLine: topics.creditLines
         case .fxRate: topics.fxRates
+        case .webhookEndpoint: topics.webhookEndpoints
         }
     }
 
@@ -42,6 +48,7 @@ public enum ReferenceKind: String, Sendable, Hashable, CaseIterable {
         case .merchant: "merchant_id"
         case .creditLine: "payer_id"
         case .fxRate: "BASE/QUOTE"
+        case .webhookEndpoint: "endpoint_id"
         }
     }
 }
@@ -57,6 +64,7 @@ public enum ReferenceUpdate: Sendable, Hashable {
     case merchant(MerchantReference)
     case creditLine(CreditLineReference)
     case fxRate(FXRateReference)
+    case webhookEndpoint(WebhookEndpointReference)
     case deletion(ReferenceKind, key: String)
 
     public var kind: ReferenceKind {
@@ -64,6 +72,7 @@ public enum ReferenceUpdate: Sendable, Hashable {
         case .merchant: .merchant
         case .creditLine: .creditLine
         case .fxRate: .fxRate
+        case .webhookEndpoint: .webhookEndpoint
         case .deletion(let kind, _): kind
         }
     }
@@ -74,6 +83,7 @@ public enum ReferenceUpdate: Sendable, Hashable {
         case .merchant(let merchant): merchant.merchantId
         case .creditLine(let line): line.payerId
         case .fxRate(let rate): rate.pair
+        case .webhookEndpoint(let endpoint): endpoint.endpointId
         case .deletion(_, let key): key
         }
     }
@@ -86,6 +96,7 @@ public enum ReferenceUpdate: Sendable, Hashable {
         case .merchant(let merchant): try Wire.encode(merchant)
         case .creditLine(let line): try Wire.encode(line)
         case .fxRate(let rate): try Wire.encode(rate)
+        case .webhookEndpoint(let endpoint): try Wire.encode(endpoint)
         case .deletion: nil
         }
     }
@@ -149,6 +160,9 @@ public enum ReferenceUpdate: Sendable, Hashable {
             case .fxRate:
                 let rate = try Wire.decode(FXRateReference.self, from: data)
                 (update, problems) = (.fxRate(rate), rate.problems)
+            case .webhookEndpoint:
+                let endpoint = try Wire.decode(WebhookEndpointReference.self, from: data)
+                (update, problems) = (.webhookEndpoint(endpoint), endpoint.problems)
             }
         } catch {
             throw ReferenceRejection("\(kind.schemaName): \(Wire.describe(error))")
@@ -168,6 +182,7 @@ public enum ReferenceUpdate: Sendable, Hashable {
         case .merchant: return try field("merchant_id")
         case .creditLine: return try field("payer_id")
         case .fxRate: return "\(try field("base"))/\(try field("quote"))"
+        case .webhookEndpoint: return try field("endpoint_id")
         }
     }
 }

@@ -51,6 +51,19 @@ public protocol Stage: Sendable {
     /// Reference data the stage decides with, read in full by every instance: the worker
     /// catches up with it before consuming inputs and keeps it current. nil for none.
     var referenceFeed: (any ReferenceFeed)? { get }
+
+    /// Work that runs beside the consumer loop on every shard the worker owns (webhook
+    /// deliveries), so that it never holds up a batch. nil for none.
+    var companion: (any ShardCompanion)? { get }
+}
+
+/// A stage's work beside the consumer loop, one task per owned shard: started once the shard is
+/// open, cancelled (and waited for) before it closes — on revocation, shutdown or a crash — so
+/// that it only ever touches shards this worker owns. It reads and writes the shard in its own
+/// short transactions; it does not write the outbox (the stage's `tick` publishes what the
+/// companion recorded, so every outbox row still comes from the loop).
+public protocol ShardCompanion: Sendable {
+    func run(shard: ShardStore, partition: Int32, clock: any PaystreamClock, logger: Logger) async
 }
 
 extension Stage {
@@ -70,6 +83,7 @@ extension Stage {
     public var tickInterval: Duration? { nil }
     public func tick(in context: StageContext) throws {}
     public var referenceFeed: (any ReferenceFeed)? { nil }
+    public var companion: (any ShardCompanion)? { nil }
 }
 
 /// Why a record goes to the dead-letter topic: a stable code and a message.

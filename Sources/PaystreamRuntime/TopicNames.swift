@@ -23,6 +23,11 @@ public struct TopicNames: Sendable, Hashable {
     public var merchants: String { named("reference.merchants") }
     public var creditLines: String { named("reference.credit-lines") }
     public var fxRates: String { named("reference.fx-rates") }
+    /// Merchants' and suppliers' webhook endpoints (`webhook-endpoint/v1`), read by the notifier.
+    public var webhookEndpoints: String { named("reference.webhook-endpoints") }
+    /// Webhook deliveries that failed on every attempt, or whose endpoint was disabled
+    /// (`webhook-dead-letter/v1`, keyed by endpoint id); `paystream webhooks replay` re-sends them.
+    public var webhookDeadLetters: String { named("notifications.webhooks.dlq") }
 
     /// The dead-letter topic of a topic: records of an input topic that cannot be decided, and
     /// messages for a topic that the broker refuses for good. A repartition topic's records are
@@ -66,8 +71,9 @@ public struct TopicNames: Sendable, Hashable {
     public var all: [String] {
         let written = inputTopics + [notifications, reconciliationResults]
         return written + written.map(deadLetter(of:)) + inputTopics.map(repartition(of:)) + stageRepartitionTopics
+            + [webhookDeadLetters]
     }
 
     /// Compacted reference-data topics (one value per key).
-    public var reference: [String] { [merchants, creditLines, fxRates] }
+    public var reference: [String] { [merchants, creditLines, fxRates, webhookEndpoints] }
 }

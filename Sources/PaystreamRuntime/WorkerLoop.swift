@@ -14,6 +14,8 @@ final class WorkerLoop<S: Stage> {
     private let replica: ReferenceReplica?
     let routing: ShardRouting
     var shards: [Int32: ShardStore] = [:]
+    /// The stage's companion task on each open shard (`Stage.companion`).
+    private var companions: [Int32: Task<Void, Never>] = [:]
     /// Shards that may have unsent outbox rows.
     var pendingPublish: Set<Int32> = []
     /// A shard's unsent outbox rows not yet in a publish round, in order, when the loop knows
@@ -88,7 +90,7 @@ final class WorkerLoop<S: Stage> {
         await consumer.close()
         await replica?.close()
         await producer.close()
-        closeShards(Array(shards.keys))
+        await closeShards(Array(shards.keys))
     }
 
     func shutdown() async {
@@ -232,7 +234,7 @@ final class WorkerLoop<S: Stage> {
             do { try await flushOutbox() } catch {
                 logger.error("outbox not flushed before revocation; the next owner publishes the rest", metadata: ["error": "\(error)"])
             }
-            closeShards(Array(owned))
+            await closeShards(Array(owned))
             try consumer.acknowledgeRevocation()
             if !lost { logger.info("partitions revoked", metadata: ["kafka.partitions": "\(owned.sorted())"]) }
         }
@@ -273,10 +275,20 @@ final class WorkerLoop<S: Stage> {
         let stored = try await shard.read { try RuntimeTables.publishedThrough($0) }
         watermarks[partition] = Watermark(known: stored, stored: stored)
         shards[partition] = shard
+        if let companion = stage.companion {
+            let clock = worker.clock
+            var logger = worker.logger
+            logger[metadataKey: "kafka.partition"] = "\(partition)"
+            companions[partition] = Task { [logger] in await companion.run(shard: shard, partition: partition, clock: clock, logger: logger) }
+        }
         return shard
     }
 
-    func closeShards(_ partitions: [Int32]) {
+    func closeShards(_ partitions: [Int32]) async {
+        // Companions first: none may touch a shard once it is closed (or owned elsewhere).
+        let stopping = partitions.compactMap { companions.removeValue(forKey: $0) }
+        for task in stopping { task.cancel() }
+        for task in stopping { await task.value }
         for partition in partitions {
             guard let shard = shards.removeValue(forKey: partition) else { continue }
             pendingPublish.remove(partition)

@@ -90,7 +90,7 @@ public final class InProcessPipeline: @unchecked Sendable {
             paymentReference = data
         }
         let settlementLive = reference == nil ? LiveReferenceData(topics: topics) : nil
-        let notifierLive = reference == nil ? LiveReferenceData(topics: topics) : nil
+        let notifierLive = reference == nil ? LiveReferenceData(topics: topics, kinds: NotifierStage.referenceKinds) : nil
         let task = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 func add<S: Stage>(_ stage: S) {

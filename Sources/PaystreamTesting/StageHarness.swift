@@ -132,6 +132,35 @@ public final class StageHarness<S: Stage>: @unchecked Sendable {
         published.filter { topics.isDeadLetterTopic($0.topic) }.compactMap { try? Wire.decode(DeadLetterMessage.self, from: Data($0.value)) }
     }
 
+    /// Runs the stage's companion (`Stage.companion`) on every shard opened so far, as a worker
+    /// runs it beside its loop, until `done` holds; then stops it as a revocation would. Throws
+    /// when `done` does not hold within `timeout`.
+    /// - Parameter clock: the companion's clock; the harness's by default (a `SystemClock` lets
+    ///   retry delays pass by themselves).
+    public func runCompanion(clock: (any PaystreamClock)? = nil, timeout: Duration = .seconds(60),
+                             until done: @escaping @Sendable () throws -> Bool) async throws {
+        guard let companion = stage.companion else { return }
+        var logger = Logger(label: "harness.\(stage.name).companion")
+        logger.logLevel = .critical
+        let clock = clock ?? self.clock
+        let tasks = try shards.openPartitions.map { partition in
+            let shard = try shards.shard(partition)
+            return Task { [logger] in await companion.run(shard: shard, partition: partition, clock: clock, logger: logger) }
+        }
+        defer { for task in tasks { task.cancel() } }
+        let deadline = ContinuousClock.now + timeout
+        while try !done() {
+            guard ContinuousClock.now < deadline else {
+                for task in tasks { task.cancel() }
+                for task in tasks { await task.value }
+                throw HarnessTimeout(description: "the companion did not get there within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+
     /// Runs `body` on every shard opened so far (each a partition that received input).
     public func read<T>(_ body: (Database) throws -> T) throws -> [T] {
         try shards.openPartitions.map { try shards.shard($0).read(body) }
@@ -163,4 +192,8 @@ enum CRC32 {
     static func checksum(_ bytes: [UInt8]) -> UInt32 {
         ~bytes.reduce(~UInt32(0)) { crc, byte in table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
     }
+}
+
+public struct HarnessTimeout: Error, CustomStringConvertible {
+    public let description: String
 }

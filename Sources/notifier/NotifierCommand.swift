@@ -16,7 +16,7 @@ struct NotifierCommand: AsyncParsableCommand {
         let code = await Daemon.run(name: "notifier", options: options, stageDefaults: NotifierStage.Settings()) { config in
             NotifierStage(topics: config.topics, settings: config.stage,
                           templates: try NotifierStage.loadTemplates(config.stage, configFile: config.configFile),
-                          reference: LiveReferenceData(topics: config.topics))
+                          reference: LiveReferenceData(topics: config.topics, kinds: NotifierStage.referenceKinds))
         }
         if code != 0 { throw ExitCode(code) }
     }

@@ -1,0 +1,83 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// What one attempt came to.
+public struct WebhookAnswer: Sendable, Equatable {
+    /// The HTTP status, when one came.
+    public var status: Int?
+    /// Why there is no status (timeout, refused, no secret…).
+    public var error: String?
+    public var duration: Duration
+    /// `Retry-After` in seconds, from a 429 or 503.
+    public var retryAfter: Double?
+
+    public var isDelivered: Bool { status.map { (200..<300).contains($0) } ?? false }
+    public var isGone: Bool { status == 410 }
+}
+
+/// Sends one signed delivery (Standard Webhooks 1.0): POST of the exact body bytes with
+/// `webhook-id` (the same on every attempt), `webhook-timestamp` (Unix seconds, taken now) and
+/// `webhook-signature` (one `v1,…` per secret). Redirects are not followed: an endpoint answers
+/// where it was registered.
+public enum WebhookSender {
+    /// One client for the process (never shut down: it lives as long as the daemon).
+    static let client = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10)),
+                                                decompression: .disabled))
+
+    public static let userAgent = "Paystream-Webhooks/1"
+
+    public static func send(url: String, webhookID: String, body: Data, secrets: [WebhookSecret], timestamp: Date,
+                            timeout: Duration) async -> WebhookAnswer {
+        let started = ContinuousClock.now
+        let seconds = Int64(timestamp.timeIntervalSince1970.rounded(.down))
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: userAgent)
+        request.headers.add(name: "webhook-id", value: webhookID)
+        request.headers.add(name: "webhook-timestamp", value: String(seconds))
+        request.headers.add(name: "webhook-signature", value: WebhookSignature.header(id: webhookID, timestamp: seconds, body: body,
+                                                                                      secrets: secrets))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                                                             + timeout.components.attoseconds / 1_000_000_000)
+            let response = try await client.execute(request, deadline: deadline)
+            // The answer's body is not kept; reading (some of) it frees the connection.
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            let status = Int(response.status.code)
+            var retryAfter: Double?
+            if status == 429 || status == 503, let value = response.headers.first(name: "retry-after") {
+                retryAfter = parseRetryAfter(value, now: Date())
+            }
+            return WebhookAnswer(status: status, error: nil, duration: .now - started, retryAfter: retryAfter)
+        } catch is CancellationError {
+            return WebhookAnswer(status: nil, error: "cancelled", duration: .now - started)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            return WebhookAnswer(status: nil, error: "timeout after \(timeout)", duration: .now - started)
+        } catch {
+            return WebhookAnswer(status: nil, error: describe(error), duration: .now - started)
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        return text.count > 300 ? String(text.prefix(300)) + "…" : text
+    }
+
+    /// `Retry-After` as seconds: a number of seconds, or an HTTP date (RFC 9110) from `now`.
+    public static func parseRetryAfter(_ value: String, now: Date) -> Double? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Double(trimmed), seconds >= 0, seconds.isFinite { return seconds }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        guard let date = formatter.date(from: trimmed) else { return nil }
+        return max(0, date.timeIntervalSince(now))
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Notifier
+import PaystreamDomain
+import PaystreamReference
+import PaystreamRuntime
+import PaystreamTesting
+import Testing
+
+/// Webhook delivery on the stage harness, against a receiver on loopback that verifies every
+/// delivery with PyPI's `standardwebhooks`: the queue made with the notification, retries on the
+/// schedule, `Retry-After`, 410, timeouts, the dead-letter topic, rotation, per-endpoint bounds.
+@Suite("notifier: webhook delivery")
+struct WebhookDeliveryTests {
+    static let secretA = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    static let secretB = "whsec_" + Data((0..<32).map { UInt8($0 * 7 % 256) }).base64EncodedString()
+
+    /// A notifier on the harness whose endpoints are `endpoints` and whose credentials folder
+    /// holds `secrets` (endpoint id → secret lines).
+    static func harness(endpoints: [WebhookEndpointReference], secrets: [String: [String]], directory: String,
+                        settings: (inout WebhookSettings) -> Void = { _ in }) throws -> StageHarness<NotifierStage> {
+        let credentials = "\(directory)/credentials"
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        for (endpoint, lines) in secrets {
+            try (lines.joined(separator: "\n") + "\n").write(toFile: "\(credentials)/webhook-\(endpoint)", atomically: true, encoding: .utf8)
+        }
+        var webhooks = WebhookSettings()
+        webhooks.credentialsDirectory = credentials
+        webhooks.retrySchedule = [0, 0.2, 0.2]
+        webhooks.timeoutMs = 1_000
+        webhooks.pollIntervalMs = 20
+        settings(&webhooks)
+        let stage = NotifierStage(topics: TopicNames(), settings: .init(defaultLocale: "en", webhooks: webhooks),
+                                  templates: try shippedNotificationTemplates(),
+                                  reference: StaticReferenceData(webhookEndpoints: endpoints), environment: [:])
+        return try StageHarness(stage, partitions: 2)
+    }
+
+    static func captured(_ n: Int, merchant: String = "m-1") -> (key: String?, value: Data) {
+        ("user-\(n)", try! Wire.encode(PaymentEvent(
+            eventId: "pe:user-\(n):pay-\(n):2", sequence: 2, occurredAt: "2026-11-30T10:00:00.000Z", type: "payment.captured",
+            paymentId: "pay-\(n)", requestId: "r-\(n)", orderId: "ord-\(n)", payerId: "user-\(n)", merchantId: merchant, amount: 19_999,
+            currency: "CNY", method: "card", channel: "bank_card", status: "captured")))
+    }
+
+    static func rows(_ harness: StageHarness<NotifierStage>) throws -> [WebhookDeliveryRow] {
+        try harness.read { try WebhookTables.all($0) }.flatMap { $0 }
+    }
+
+    @Test("each endpoint's deliveries verify independently; 2xx delivers, 5xx and timeouts retry on the schedule then dead-letter, 429 waits its Retry-After, 410 disables the endpoint")
+    func outcomes() async throws {
+        let directory = try temporaryDirectory("webhooks")
+        let receiver = try await WebhookReceiver(secrets: ["a": Self.secretA, "b": Self.secretB], directory: directory)
+        defer { receiver.stop() }
+        func endpoint(_ id: String, _ path: String, types: [String]? = nil, enabled: Bool = true) -> WebhookEndpointReference {
+            WebhookEndpointReference(endpointId: id, ownerType: "merchant", ownerId: "m-1", url: receiver.url(path), eventTypes: types,
+                                     enabled: enabled, updatedAt: "2026-11-01T00:00:00.000Z")
+        }
+        let endpoints = [
+            endpoint("e-ok", "a/ok"), endpoint("e-flaky", "a/flaky/2"), endpoint("e-limited", "a/limited/1"),
+            endpoint("e-gone", "a/gone"), endpoint("e-fail", "a/fail"), endpoint("e-slow", "a/slow/3"),
+            endpoint("e-wrong-secret", "b/ok"), endpoint("e-payouts-only", "a/ok", types: ["payout.failed"]),
+            endpoint("e-disabled", "a/ok", enabled: false),
+        ]
+        let harness = try Self.harness(endpoints: endpoints, secrets: Dictionary(uniqueKeysWithValues: endpoints.map { ($0.endpointId, [Self.secretA]) }),
+                                       directory: directory)
+        let topics = harness.topics
+        try harness.send(topic: topics.paymentEvents, [Self.captured(1)])
+        let queued = try Self.rows(harness)
+        #expect(queued.map(\.endpointID).sorted() == ["e-fail", "e-flaky", "e-gone", "e-limited", "e-ok", "e-slow", "e-wrong-secret"])
+        let webhookID = "nt:pe:user-1:pay-1:2:merchant:m-1"
+        #expect(Set(queued.map(\.webhookID)) == [webhookID])
+        // The body: the notification as `data`, fixed once.
+        let payload = try Wire.decode(WebhookPayload<NotificationMessage>.self, from: queued[0].body)
+        #expect(payload.type == "payment.captured" && payload.data.eventId == webhookID && payload.data.body == "Order ord-1 was paid: ¥199.99 (card)")
+
+        try await harness.runCompanion(clock: SystemClock()) { try Self.rows(harness).allSatisfy { $0.state != "pending" } }
+        try harness.tick()
+        // The receiver logs a slow request when its answer is written, after our timeout.
+        let slowLogged = ContinuousClock.now + .seconds(15)
+        while receiver.deliveries(to: "a/slow/3").count < 3 && ContinuousClock.now < slowLogged { try await Task.sleep(for: .milliseconds(50)) }
+
+        let byPath = Dictionary(grouping: receiver.deliveries, by: \.path)
+        #expect(receiver.deliveries.allSatisfy { $0.webhookId == webhookID && $0.type.map { $0 == "payment.captured" } ?? true })
+        // Verified by standardwebhooks with the endpoint's secret; the one registered under
+        // another secret's path fails verification (so verification is real) and is retried.
+        #expect(receiver.deliveries.filter { $0.path.hasPrefix("/a/") }.allSatisfy { $0.verified })
+        #expect(byPath["/b/ok"]?.map(\.verified) == [false, false, false])
+        #expect(byPath["/a/ok"]?.map(\.status) == [200])
+        #expect(byPath["/a/flaky/2"]?.map(\.status) == [500, 500, 200])
+        #expect(byPath["/a/fail"]?.map(\.status) == [500, 500, 500])
+        #expect(byPath["/a/gone"]?.map(\.status) == [410])
+        let limited = byPath["/a/limited/1"] ?? []
+        #expect(limited.map(\.status) == [429, 200])
+        if limited.count == 2 { #expect(limited[1].receivedAt - limited[0].receivedAt >= 0.95, "Retry-After: 1 beats the 0.2 s schedule") }
+        #expect(byPath["/a/slow/3"]?.count == 3)
+
+        let states = Dictionary(uniqueKeysWithValues: try Self.rows(harness).map { ($0.endpointID, $0) })
+        #expect(states["e-ok"]?.state == "delivered" && states["e-flaky"]?.state == "delivered" && states["e-limited"]?.state == "delivered")
+        #expect(states["e-limited"]?.history.first?.retryAfterSeconds == 1)
+        #expect(states["e-fail"]?.state == "failed" && states["e-slow"]?.state == "failed" && states["e-gone"]?.state == "endpoint_disabled")
+
+        let letters = Dictionary(uniqueKeysWithValues: harness.decoded(WebhookDeadLetter.self, on: topics.webhookDeadLetters).map { ($0.endpointId, $0) })
+        #expect(letters.keys.sorted() == ["e-fail", "e-gone", "e-slow", "e-wrong-secret"])
+        #expect(letters["e-fail"]?.reason == "attempts_exhausted" && letters["e-fail"]?.attempts.map(\.status) == [500, 500, 500])
+        #expect(letters["e-wrong-secret"]?.attempts.map(\.status) == [400, 400, 400])
+        #expect(letters["e-slow"]?.attempts.allSatisfy { $0.status == nil && ($0.error ?? "").contains("timeout") } == true)
+        #expect(letters["e-gone"]?.reason == "endpoint_gone" && letters["e-gone"]?.attempts.map(\.status) == [410])
+        #expect(letters["e-fail"]?.webhookId == webhookID && letters["e-fail"]?.body == String(decoding: queued[0].body, as: UTF8.self))
+        // 410: the endpoint is disabled on the reference topic, and its owner is told.
+        let disabled = harness.decoded(WebhookEndpointReference.self, on: topics.webhookEndpoints)
+        #expect(disabled.map(\.endpointId) == ["e-gone"] && disabled.first?.enabled == false)
+        #expect(disabled.first?.disabledReason?.hasPrefix("answered 410 Gone") == true)
+        let told = harness.decoded(NotificationMessage.self, on: topics.notifications).filter { $0.type == "webhook.endpoint_disabled" }
+        #expect(told.map(\.recipientId) == ["m-1"] && told.first?.body.contains(receiver.url("a/gone")) == true)
+        // Published once: another tick, or the event again, adds nothing.
+        try harness.tick()
+        try harness.send(topic: topics.paymentEvents, [Self.captured(1)])
+        #expect(harness.decoded(WebhookDeadLetter.self, on: topics.webhookDeadLetters).count == 4)
+        #expect(try Self.rows(harness).count == 7)
+    }
+
+    @Test("rotation: while an endpoint's file has two secrets, each delivery carries both signatures and verifies with either")
+    func rotation() async throws {
+        let directory = try temporaryDirectory("webhooks")
+        let receiver = try await WebhookReceiver(secrets: ["old": Self.secretA, "new": Self.secretB], directory: directory)
+        defer { receiver.stop() }
+        let endpoints = ["old", "new"].map {
+            WebhookEndpointReference(endpointId: "e-\($0)", ownerType: "merchant", ownerId: "m-1", url: receiver.url("\($0)/ok"))
+        }
+        let harness = try Self.harness(endpoints: endpoints, secrets: ["e-old": [Self.secretA, Self.secretB], "e-new": [Self.secretA, Self.secretB]],
+                                       directory: directory)
+        try harness.send(topic: harness.topics.paymentEvents, [Self.captured(1), Self.captured(2)])
+        try await harness.runCompanion(clock: SystemClock()) { try Self.rows(harness).allSatisfy { $0.state == "delivered" } }
+        #expect(receiver.deliveries.count == 4 && receiver.deliveries.allSatisfy { $0.verified && $0.status == 200 })
+        #expect(Set(receiver.deliveries(to: "old/ok").map(\.webhookId)) == Set(receiver.deliveries(to: "new/ok").map(\.webhookId)))
+    }
+
+    @Test("a slow endpoint holds only its own slots: at most max_in_flight_per_endpoint at once, and other endpoints are served meanwhile")
+    func slowEndpoint() async throws {
+        let directory = try temporaryDirectory("webhooks")
+        let receiver = try await WebhookReceiver(secrets: ["a": Self.secretA], directory: directory)
+        defer { receiver.stop() }
+        let endpoints = [
+            WebhookEndpointReference(endpointId: "e-slow", ownerType: "merchant", ownerId: "m-slow", url: receiver.url("a/slow/1")),
+            WebhookEndpointReference(endpointId: "e-fast", ownerType: "merchant", ownerId: "m-fast", url: receiver.url("a/ok")),
+        ]
+        let harness = try Self.harness(endpoints: endpoints, secrets: ["e-slow": [Self.secretA], "e-fast": [Self.secretA]], directory: directory) {
+            $0.maxInFlightPerEndpoint = 1
+            $0.timeoutMs = 5_000
+        }
+        try harness.send(topic: harness.topics.paymentEvents, (1...4).map { Self.captured($0, merchant: "m-slow") } + (5...10).map { Self.captured($0, merchant: "m-fast") })
+        try await harness.runCompanion(clock: SystemClock()) { try Self.rows(harness).allSatisfy { $0.state == "delivered" } }
+        let slow = receiver.deliveries(to: "a/slow/1"), fast = receiver.deliveries(to: "a/ok")
+        #expect(slow.count == 4 && fast.count == 6 && receiver.deliveries.allSatisfy { $0.verified })
+        // One at a time per endpoint, per process — the two shards share the bound.
+        let starts = slow.map(\.receivedAt).sorted()
+        #expect(zip(starts, starts.dropFirst()).allSatisfy { $1 - $0 >= 0.95 })
+        // Every fast delivery was answered before the second slow one began.
+        #expect(fast.allSatisfy { $0.receivedAt < starts[1] })
+    }
+}
