@@ -13,6 +13,7 @@ A request's path chooses the secret it is verified with and how the receiver ans
     /NAME/limited/S          429 with Retry-After: S to a webhook-id's first delivery, then 200
     /NAME/unavailable/S      503 with Retry-After: S to a webhook-id's first delivery, then 200
     /NAME/gone               410
+    /NAME/hold               waits until the file LOG.release exists (at most 60 s), then 200
 
 A delivery that does not verify is answered 400 (and logged with "verified": false). The log line
 has the path, webhook-id, timestamp, whether it verified, the status answered, the event type and
@@ -20,6 +21,7 @@ how many times this webhook-id reached this path. Serves until SIGTERM or SIGINT
 """
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -81,6 +83,13 @@ def main():
                 headers["Retry-After"] = arg or "1"
             elif mode == "gone":
                 status = 410
+            elif mode == "hold":
+                # Logged at once (a line without a status), answered once released.
+                with lock:
+                    log.write(json.dumps(dict(entry, status=None, held=True)) + "\n")
+                deadline = time.time() + 60
+                while not os.path.exists(args.log + ".release") and time.time() < deadline:
+                    time.sleep(0.05)
             entry["status"] = status
             try:
                 self.send_response(status)
@@ -99,7 +108,6 @@ def main():
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:
             f.write(str(port))
-        import os
         os.replace(args.port_file + ".tmp", args.port_file)
     print(f"webhook receiver listening on 127.0.0.1:{port}", flush=True)
     signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.shutdown).start())

@@ -82,7 +82,9 @@ struct DeadLetterLog {
     static func topics(_ requested: [String], names: TopicNames, existing: [String: Int32]) throws -> [String] {
         guard !requested.isEmpty else {
             let known = (names.inputTopics + [names.notifications]).map(names.deadLetter(of:))
-            let others = existing.keys.filter { $0.hasPrefix(names.prefix) && names.isDeadLetterTopic($0) }
+            // The webhook dead-letter topic holds given-up deliveries, not records:
+            // `paystream webhooks replay` reads it.
+            let others = existing.keys.filter { $0.hasPrefix(names.prefix) && names.isDeadLetterTopic($0) && $0 != names.webhookDeadLetters }
             return Array(Set(known + others)).filter { existing[$0] != nil }.sorted()
         }
         var result: [String] = []
@@ -99,35 +101,46 @@ struct DeadLetterLog {
     /// from the beginning to their end with a group-less reader.
     static func read(cluster: ClusterOptions, timeout: Duration, pick: ([String: Int32]) throws -> [String])
         async throws -> (log: DeadLetterLog, topics: [String], partitionCounts: [String: Int32]) {
-        let reader = try KafkaPartitionReader(configuration: try cluster.kafka, logger: quietLogger())
-        var records: [ConsumedRecord] = []
-        let topics: [String]
-        let existing: [String: Int32]
-        do {
-            do {
-                existing = try await reader.topicPartitionCounts(timeout: cluster.timeout)
-            } catch {
-                throw DeadLetterError("no Kafka broker reachable within \(cluster.timeout): \(error)")
-            }
-            topics = try pick(existing)
+        let (records, topics, existing) = try await readToEnd(cluster: cluster, timeout: timeout) { existing in
+            let topics = try pick(existing)
             guard !topics.isEmpty else {
                 throw DeadLetterError("no dead-letter topics exist; create the pipeline's topics with `paystream topics create`")
             }
-            try await reader.assignAll(topics, timeout: cluster.timeout)
-            let deadline = ContinuousClock.now + timeout
-            while !reader.isCaughtUp {
-                guard ContinuousClock.now < deadline else {
-                    throw DeadLetterError("not read to the end within \(timeout): \(reader.partitionsBehind.map(\.description).joined(separator: ", "))")
-                }
-                records += try await reader.poll(maxRecords: 1000, maxWait: .milliseconds(100)).records
-            }
-        } catch {
-            await reader.close()
-            throw error
+            return topics
         }
-        await reader.close()
         return (DeadLetterLog(records: records), topics, existing)
     }
+}
+
+/// Reads the topics `pick` chooses (once the cluster's topics and partition counts are known)
+/// from the beginning to their end with a group-less reader.
+func readToEnd(cluster: ClusterOptions, timeout: Duration, pick: ([String: Int32]) throws -> [String])
+    async throws -> (records: [ConsumedRecord], topics: [String], partitionCounts: [String: Int32]) {
+    let reader = try KafkaPartitionReader(configuration: try cluster.kafka, logger: quietLogger())
+    var records: [ConsumedRecord] = []
+    let topics: [String]
+    let existing: [String: Int32]
+    do {
+        do {
+            existing = try await reader.topicPartitionCounts(timeout: cluster.timeout)
+        } catch {
+            throw DeadLetterError("no Kafka broker reachable within \(cluster.timeout): \(error)")
+        }
+        topics = try pick(existing)
+        try await reader.assignAll(topics, timeout: cluster.timeout)
+        let deadline = ContinuousClock.now + timeout
+        while !reader.isCaughtUp {
+            guard ContinuousClock.now < deadline else {
+                throw DeadLetterError("not read to the end within \(timeout): \(reader.partitionsBehind.map(\.description).joined(separator: ", "))")
+            }
+            records += try await reader.poll(maxRecords: 1000, maxWait: .milliseconds(100)).records
+        }
+    } catch {
+        await reader.close()
+        throw error
+    }
+    await reader.close()
+    return (records, topics, existing)
 }
 
 /// A failure the CLI reports in one line and exits 1 for.

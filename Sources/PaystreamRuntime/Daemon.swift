@@ -78,7 +78,10 @@ public enum Daemon {
         }
         let topics = config.topics
         let consumed = stage.consumedTopics(in: topics)
-        let written = stage.outputTopics + (stage.inputTopics + stage.outputTopics).map(topics.deadLetter(of:))
+        // A message a dead-letter or reference topic refuses stays in the outbox (logged); those
+        // topics have no dead-letter topic of their own.
+        let parked = stage.inputTopics + stage.outputTopics.filter { !topics.isDeadLetterTopic($0) && !topics.reference.contains($0) }
+        let written = stage.outputTopics + parked.map(topics.deadLetter(of:))
         for (what, names) in [("input", consumed), ("reference", stage.referenceFeed?.referenceTopics ?? []), ("output", written)] {
             let missing = names.filter { counts[$0] == nil }
             guard missing.isEmpty else {

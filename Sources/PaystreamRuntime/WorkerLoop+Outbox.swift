@@ -244,18 +244,20 @@ extension WorkerLoop {
             watermarks[partition]!.known = known
             return
         }
+        // Dead-letter and reference topics have no dead-letter topic: what they refuse stays here.
+        let keptHere: @Sendable (String) -> Bool = { topics.isDeadLetterTopic($0) || topics.reference.contains($0) }
         for (row, error) in refused {
-            let level: Logger.Level = topics.isDeadLetterTopic(row.topic) ? .critical : .error
+            let level: Logger.Level = keptHere(row.topic) ? .critical : .error
             logger.log(level: level, "outbox message refused by the broker for good", metadata: [
                 "kafka.topic": "\(row.topic)", "event.id": "\(row.eventID)", "error": "\(error)",
-                "outcome": "\(topics.isDeadLetterTopic(row.topic) ? "kept in the shard's outbox only" : "moved to a dead-letter topic")"])
+                "outcome": "\(keptHere(row.topic) ? "kept in the shard's outbox only" : "moved to a dead-letter topic")"])
         }
         // The watermark passes a refused row only with its dead letter stored.
         let watermark = known > mark.stored ? known : nil
         let write: @Sendable (Database) throws -> Void = { db in
             if let watermark { try RuntimeTables.storePublishedThrough(db, watermark, now: now) }
             try RuntimeTables.markSent(db, sequences: sentPastFailure, now: now)
-            for (row, error) in refused where !topics.isDeadLetterTopic(row.topic) {
+            for (row, error) in refused where !keptHere(row.topic) {
                 try RuntimeTables.enqueue(db, Self.deadLetter(for: row, error: error, partition: partition, topics: topics, now: now),
                                           now: now)
             }

@@ -19,9 +19,11 @@ public final class WebhookReceiver: @unchecked Sendable {
         /// How many times this webhook-id reached this path, this one included.
         public let delivery: Int
         public let receivedAt: Double
+        /// A `hold` request's first line, logged when it arrived (its answer is logged later).
+        public let held: Bool
 
         enum CodingKeys: String, CodingKey {
-            case path, webhookId = "webhook_id", timestamp, verified, type, status, delivery, receivedAt = "received_at"
+            case path, webhookId = "webhook_id", timestamp, verified, type, status, delivery, receivedAt = "received_at", held
         }
 
         public init(from decoder: any Decoder) throws {
@@ -34,6 +36,7 @@ public final class WebhookReceiver: @unchecked Sendable {
             status = try? c.decodeIfPresent(Int.self, forKey: .status)
             delivery = try c.decode(Int.self, forKey: .delivery)
             receivedAt = try c.decode(Double.self, forKey: .receivedAt)
+            held = try c.decodeIfPresent(Bool.self, forKey: .held) ?? false
         }
     }
 
@@ -76,7 +79,18 @@ public final class WebhookReceiver: @unchecked Sendable {
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Delivery.self, from: Data($0.utf8)) }
     }
 
-    public func deliveries(to path: String) -> [Delivery] { deliveries.filter { $0.path == "/" + path } }
+    /// Answered requests to `path` (a held request's arrival line left out).
+    public func deliveries(to path: String) -> [Delivery] { deliveries.filter { $0.path == "/" + path && !$0.held } }
+
+    /// Requests to `path` that arrived, answered or not.
+    public func arrivals(at path: String) -> [Delivery] {
+        deliveries.filter { $0.path == "/" + path && ($0.held || !$0.path.hasSuffix("/hold")) }
+    }
+
+    /// Lets every held request (`/NAME/hold`), and every later one, be answered.
+    public func release() {
+        FileManager.default.createFile(atPath: logPath + ".release", contents: Data())
+    }
 
     public func stop() {
         guard process.isRunning else { return }

@@ -149,7 +149,7 @@ struct NotifierStageTests {
     @Test("the shipped templates render every notified event for each recipient in both locales, every placeholder filled")
     func shippedTemplates() throws {
         let templates = try shippedNotificationTemplates()
-        #expect(NotificationRecipients.table.count == 22)
+        #expect(NotificationRecipients.table.count == 24)
         for entry in NotificationRecipients.table {
             let variables = Dictionary(uniqueKeysWithValues: entry.variables.map { ($0, "<\($0)>") })
             for locale in NotificationTemplates.locales {

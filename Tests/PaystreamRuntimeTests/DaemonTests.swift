@@ -245,15 +245,16 @@ struct DaemonProcessTests {
         // The notifier reads merchants' locales from the reference topics.
         let noReference = try DaemonProcess("notifier", environment: environment, logDirectory: logs)
         #expect(await noReference.waitForExit(timeout: .seconds(20)) == 1)
-        #expect(noReference.log.contains("reference topic(s) reference.merchants, reference.credit-lines, reference.fx-rates do not exist"),
+        #expect(noReference.log.contains("reference topic(s) reference.merchants, reference.webhook-endpoints do not exist"),
                 "\(noReference.log)")
-        try broker.createTopics(["reference.merchants", "reference.credit-lines", "reference.fx-rates"], partitions: 1)
+        try broker.createTopics(["reference.merchants", "reference.webhook-endpoints"], partitions: 1)
         let noOutputs = try DaemonProcess("notifier", environment: environment, logDirectory: logs)
         #expect(await noOutputs.waitForExit(timeout: .seconds(20)) == 1)
-        #expect(noOutputs.log.contains("output topic(s) notifications, payments.events.dlq, settlements.events.dlq, notifications.dlq do not exist"),
+        #expect(noOutputs.log.contains("output topic(s) notifications, notifications.webhooks.dlq, payments.events.dlq, settlements.events.dlq, notifications.dlq do not exist"),
                 "\(noOutputs.log)")
 
-        try broker.createTopics(["notifications", "payments.events.dlq", "settlements.events.dlq", "notifications.dlq"], partitions: 2)
+        try broker.createTopics(["notifications", "notifications.webhooks.dlq", "payments.events.dlq", "settlements.events.dlq",
+                                 "notifications.dlq"], partitions: 2)
         let daemon = try DaemonProcess("notifier", arguments: ["--log-format", "json"], environment: environment,
                                        logDirectory: logs)
         try await daemon.waitForLog("\"msg\":\"ready\"", timeout: .seconds(20))

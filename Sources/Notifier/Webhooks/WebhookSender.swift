@@ -13,6 +13,13 @@ public struct WebhookAnswer: Sendable, Equatable {
     /// `Retry-After` in seconds, from a 429 or 503.
     public var retryAfter: Double?
 
+    public init(status: Int?, error: String?, duration: Duration, retryAfter: Double? = nil) {
+        self.status = status
+        self.error = error
+        self.duration = duration
+        self.retryAfter = retryAfter
+    }
+
     public var isDelivered: Bool { status.map { (200..<300).contains($0) } ?? false }
     public var isGone: Bool { status == 410 }
 }
