@@ -20,7 +20,10 @@
 # payouts` itemizes them, and verify and hledger run again. Last, reconciliation: the channel
 # sandbox's statement files of the run are loaded with `paystream statements load`, the reconciler
 # matches them with the captures and refunds, and `paystream report reconciliation` prints each
-# statement day's counts per state and its exceptions.
+# statement day's counts per state and its exceptions. Webhooks: a small receiver on loopback
+# (Deploy/webhook-receiver.py) gets every merchant's and supplier's notifications, signed with a
+# secret made for the run (its credentials folder is the notifier's $CREDENTIALS_DIRECTORY), and
+# verifies each with PyPI's standardwebhooks; the run ends by listing what it verified.
 #
 # --keep-running leaves the pipeline up after the table until Ctrl-C (publish more with
 # `.build/debug/paystream publish FILE` using the PAYSTREAM_BROKERS it prints).
@@ -111,6 +114,44 @@ log "created $(grep -c . "$RUN_DIR/topics.log") topics with $PARTITIONS partitio
 "$BIN/paystream" reference load "$REFERENCE" >"$RUN_DIR/reference.log" 2>&1 \
   || { log "reference load failed:"; cat "$RUN_DIR/reference.log" >&2; exit 1; }
 log "reference data: $(tail -n 1 "$RUN_DIR/reference.log")"
+
+# Webhooks: a receiver that verifies with standardwebhooks, one endpoint per merchant and
+# supplier of the reference data (all to the receiver), a signing secret made for this run in the
+# notifier's credentials folder. The secret is never printed.
+CREDENTIALS="$RUN_DIR/credentials"
+mkdir -p "$CREDENTIALS" && chmod 700 "$CREDENTIALS"
+WEBHOOK_SECRET="$(python3 -c 'import base64, os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())')"
+.deps/venv/bin/python Deploy/webhook-receiver.py --secret "local=$WEBHOOK_SECRET" --log "$RUN_DIR/webhooks.jsonl" \
+  --port-file "$RUN_DIR/webhook-receiver.port" >"$RUN_DIR/webhook-receiver.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 1 100); do [ -s "$RUN_DIR/webhook-receiver.port" ] && break; sleep 0.05; done
+[ -s "$RUN_DIR/webhook-receiver.port" ] || { log "the webhook receiver did not start:"; cat "$RUN_DIR/webhook-receiver.log" >&2; exit 1; }
+WEBHOOK_URL="http://127.0.0.1:$(cat "$RUN_DIR/webhook-receiver.port")/local/ok"
+python3 - "$REFERENCE" "$WEBHOOK_URL" "$CREDENTIALS" "$WEBHOOK_SECRET" > "$RUN_DIR/endpoints.jsonl" <<'PY'
+import json, os, sys
+reference, url, folder, secret = sys.argv[1:5]
+owners = set()
+for line in open(reference):
+    line = line.strip()
+    if not line or line.startswith("#"):
+        continue
+    value = json.loads(line)
+    if value.get("schema") == "merchant/v1" and not value.get("deleted"):
+        owners.add(("merchant", value["merchant_id"]))
+        owners.update(("supplier", s) for s in value.get("suppliers") or [])
+for kind, owner in sorted(owners):
+    endpoint = f"local-{owner}"
+    path = os.path.join(folder, f"webhook-{endpoint}")
+    with open(path, "w") as f:
+        f.write(secret + "\n")
+    os.chmod(path, 0o600)
+    print(json.dumps({"schema": "webhook-endpoint/v1", "endpoint_id": endpoint, "owner_type": kind, "owner_id": owner,
+                      "url": url, "enabled": True}))
+PY
+"$BIN/paystream" reference load "$RUN_DIR/endpoints.jsonl" >>"$RUN_DIR/reference.log" 2>&1 \
+  || { log "loading the webhook endpoints failed:"; tail -n 5 "$RUN_DIR/reference.log" >&2; exit 1; }
+log "webhooks: receiver on ${WEBHOOK_URL%/local/ok}, $(grep -c . "$RUN_DIR/endpoints.jsonl") endpoints (merchants and suppliers)"
+export CREDENTIALS_DIRECTORY="$CREDENTIALS"
 
 for daemon in payment-worker channel-sandbox settlement-worker notifier reconciler; do
   "$BIN/$daemon" --config "Config/$daemon.yaml" --instance-id "$daemon-local" >"$RUN_DIR/$daemon.log" 2>&1 &
@@ -206,6 +247,24 @@ if [ "$status" = 0 ] && [ -d "$STATEMENTS" ]; then
     done
     "$BIN/paystream" report reconciliation --date "$day" --state-dir "$PAYSTREAM_STATE_DIR" || status=$?
   done
+fi
+
+# Webhooks: what the receiver got and verified (independently of our signing code).
+if [ -f "$RUN_DIR/webhooks.jsonl" ]; then
+  echo
+  sleep 1
+  python3 - "$RUN_DIR/webhooks.jsonl" <<'PY' || status=$?
+import collections, json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+verified = [l for l in lines if l["verified"]]
+print(f"webhooks: {len(lines)} deliveries received, {len(verified)} verified with standardwebhooks, "
+      f"{len({l['webhook_id'] for l in verified})} distinct webhook-ids")
+for kind, count in sorted(collections.Counter(l["type"] for l in verified).items()):
+    print(f"  {kind:<28} {count}")
+for l in verified[:3]:
+    print(f"  e.g. webhook-id {l['webhook_id']}  timestamp {l['timestamp']}  -> {l['status']}")
+sys.exit(0 if lines and len(verified) == len(lines) else 1)
+PY
 fi
 
 if [ "$KEEP" = 1 ]; then

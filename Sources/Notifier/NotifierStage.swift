@@ -193,7 +193,7 @@ public struct NotifierStage: Stage {
         let notification = NotificationMessage(
             eventId: eventID, sourceEventId: "endpoint-disabled:\(endpoint.endpointId):\(at)", occurredAt: context.timestamp,
             recipientId: notice.recipientId, recipientType: notice.recipientType, type: notice.eventType, paymentId: nil,
-            payoutId: nil, orderId: nil, amount: 0, currency: "", locale: locale, title: text.title, body: text.body)
+            payoutId: nil, orderId: nil, amount: nil, currency: nil, locale: locale, title: text.title, body: text.body)
         try context.emit(notification, topic: topics.notifications, key: notice.recipientId, eventID: eventID)
     }
 }

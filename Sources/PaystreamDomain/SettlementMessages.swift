@@ -313,14 +313,15 @@ public struct NotificationMessage: Sendable, Codable, Hashable, WireKeyed {
     /// The payout (or held batch) it is about; nil for a payment.
     public var payoutId: String?
     public var orderId: String?
-    public var amount: Int64
-    public var currency: String
+    /// The money it is about; absent for a notification about no money (`webhook.endpoint_disabled`).
+    public var amount: Int64?
+    public var currency: String?
     public var locale: String
     public var title: String
     public var body: String
 
     public init(eventId: String, sourceEventId: String, occurredAt: String, recipientId: String, recipientType: String,
-                type: String, paymentId: String?, payoutId: String? = nil, orderId: String?, amount: Int64, currency: String,
+                type: String, paymentId: String?, payoutId: String? = nil, orderId: String?, amount: Int64?, currency: String?,
                 locale: String, title: String, body: String) {
         self.eventId = eventId
         self.sourceEventId = sourceEventId

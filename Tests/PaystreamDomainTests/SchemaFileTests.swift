@@ -297,6 +297,23 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
         SchemaSample(file: "credit-line.v1.schema.json", schemaName: CreditLineReference.schemaName, variant: "required fields") {
             try Wire.encode(CreditLineReference(payerId: "user-43", limits: [:]))
         },
+        SchemaSample(file: "webhook-endpoint.v1.schema.json", schemaName: WebhookEndpointReference.schemaName, variant: "all fields") {
+            try Wire.encode(WebhookEndpointReference(endpointId: "e-m7", ownerType: "merchant", ownerId: "m-7", url: "https://m7.example/hooks",
+                                                     eventTypes: ["payment.captured"], enabled: false,
+                                                     disabledReason: "answered 410 Gone at 2026-11-24T00:00:00.000Z",
+                                                     updatedAt: "2026-11-24T00:00:00.000Z"))
+        },
+        SchemaSample(file: "webhook-endpoint.v1.schema.json", schemaName: WebhookEndpointReference.schemaName, variant: "required fields") {
+            try Wire.encode(WebhookEndpointReference(endpointId: "e-s3", ownerType: "supplier", ownerId: "supplier-3", url: "http://127.0.0.1:8080/"))
+        },
+        SchemaSample(file: "webhook-dead-letter.v1.schema.json", schemaName: WebhookDeadLetter.schemaName, variant: "all fields") {
+            try Wire.encode(WebhookDeadLetter(
+                webhookId: "nt:pe:user-42:pay-1:2:merchant:m-7", endpointId: "e-m7", ownerType: "merchant", ownerId: "m-7",
+                eventType: "payment.captured", reason: "attempts_exhausted",
+                attempts: [WebhookAttemptRecord(attempt: 1, at: "2026-11-24T00:00:00.000Z", status: 429, error: nil, durationMs: 12, retryAfterSeconds: 30),
+                           WebhookAttemptRecord(attempt: 2, at: "2026-11-24T00:00:31.000Z", status: nil, error: "timeout", durationMs: 15_000)],
+                body: #"{"data":{},"timestamp":"2026-11-24T00:00:00.000Z","type":"payment.captured"}"#, deadLetteredAt: "2026-11-24T00:01:00.000Z"))
+        },
         SchemaSample(file: "fx-rate.v1.schema.json", schemaName: FXRateReference.schemaName, variant: "all fields") {
             try Wire.encode(FXRateReference(base: "USD", quote: "CNY", rate: "7.1234", source: "sample", asOf: "2026-11-24T00:00:00Z"))
         },
