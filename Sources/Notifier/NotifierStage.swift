@@ -161,13 +161,18 @@ public struct NotifierStage: Stage {
     /// Publishes the deliveries the companion gave up: a dead letter each, and for an endpoint
     /// that answered 410 its record disabled on `reference.webhook-endpoints` and a
     /// `webhook.endpoint_disabled` notification to its owner.
+    /// Old finished deliveries are pruned in chunks of this many per shard and tick.
+    static let pruneChunk = 1_000
+
     public func tick(in context: StageContext) throws {
         for row in try WebhookTables.unreported(context.db, limit: 500) {
             let gone = row.history.last?.status == 410
-            let reason = row.state == "failed" ? "attempts_exhausted" : gone ? "endpoint_gone" : (row.history.last?.error ?? "endpoint_disabled")
+            let reason = if row.state == "failed" { "attempts_exhausted" }
+                else if gone { "endpoint_gone" }
+                else if row.history.last?.error == "endpoint_deleted" { "endpoint_deleted" }
+                else { "endpoint_disabled" }
             let letter = WebhookDeadLetter(webhookId: row.webhookID, endpointId: row.endpointID, ownerType: row.ownerType,
-                                           ownerId: row.ownerID, eventType: row.eventType,
-                                           reason: WebhookDeadLetter.reasons.contains(reason) ? reason : "endpoint_disabled",
+                                           ownerId: row.ownerID, eventType: row.eventType, reason: reason,
                                            attempts: row.history, body: String(decoding: row.body, as: UTF8.self),
                                            deadLetteredAt: context.timestamp)
             try context.emit(letter, topic: topics.webhookDeadLetters, key: row.endpointID, eventID: letter.eventId)
@@ -183,6 +188,8 @@ public struct NotifierStage: Stage {
             }
             try WebhookTables.markReported(context.db, row.key)
         }
+        let retention = settings.webhooks.retentionHours * 3600
+        try WebhookTables.prune(context.db, finishedBefore: context.now.addingTimeInterval(-retention), limit: Self.pruneChunk)
     }
 
     func notifyDisabled(_ endpoint: WebhookEndpointReference, at: String, in context: StageContext) throws {

@@ -22,6 +22,16 @@ public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
         var creditLines: [String: CreditLineReference] = [:]
         var fxRates: [String: FXRateReference] = [:]
         var webhookEndpoints: [String: WebhookEndpointReference] = [:]
+        /// Endpoint ids by owner (`<owner type>:<owner id>`): looked up for every notification.
+        var endpointsByOwner: [String: Set<String>] = [:]
+
+        mutating func setEndpoint(_ key: String, _ endpoint: WebhookEndpointReference?) {
+            if let old = webhookEndpoints[key] {
+                endpointsByOwner["\(old.ownerType):\(old.ownerId)"]?.remove(key)
+            }
+            webhookEndpoints[key] = endpoint
+            if let endpoint { endpointsByOwner["\(endpoint.ownerType):\(endpoint.ownerId)", default: []].insert(key) }
+        }
         /// The offset after the last record handed over (applied or refused), per partition.
         var positions: [TopicPartition: Int64] = [:]
     }
@@ -53,7 +63,7 @@ public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
                 case .merchant: state.merchants[entry.key] = nil
                 case .creditLine: state.creditLines[entry.key] = nil
                 case .fxRate: state.fxRates[entry.key] = nil
-                case .webhookEndpoint: state.webhookEndpoints[entry.key] = nil
+                case .webhookEndpoint: state.setEndpoint(entry.key, nil)
                 }
             }
             return
@@ -64,7 +74,7 @@ public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
             case .merchant(let merchant): state.merchants[entry.key] = merchant
             case .creditLine(let line): state.creditLines[entry.key] = line
             case .fxRate(let rate): state.fxRates[entry.key] = rate
-            case .webhookEndpoint(let endpoint): state.webhookEndpoints[entry.key] = endpoint
+            case .webhookEndpoint(let endpoint): state.setEndpoint(entry.key, endpoint)
             case .deletion: break  // decode never returns one
             }
         }
@@ -80,7 +90,7 @@ public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
     }
     public func webhookEndpoints(ownerType: String, ownerID: String) -> [WebhookEndpointReference] {
         state.withLock { state in
-            state.webhookEndpoints.values.filter { $0.ownerType == ownerType && $0.ownerId == ownerID }.sorted { $0.endpointId < $1.endpointId }
+            (state.endpointsByOwner["\(ownerType):\(ownerID)"] ?? []).sorted().compactMap { state.webhookEndpoints[$0] }
         }
     }
 

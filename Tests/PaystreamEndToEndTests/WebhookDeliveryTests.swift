@@ -57,6 +57,7 @@ struct WebhookDeliveryTests {
         }
         let endpoints = [
             endpoint("e-ok", "a/ok"), endpoint("e-flaky", "a/flaky/2"), endpoint("e-limited", "a/limited/1"),
+            endpoint("e-unavailable", "a/unavailable/1"),
             endpoint("e-gone", "a/gone"), endpoint("e-fail", "a/fail"), endpoint("e-slow", "a/slow/3"),
             endpoint("e-wrong-secret", "b/ok"), endpoint("e-payouts-only", "a/ok", types: ["payout.failed"]),
             endpoint("e-disabled", "a/ok", enabled: false),
@@ -66,7 +67,8 @@ struct WebhookDeliveryTests {
         let topics = harness.topics
         try harness.send(topic: topics.paymentEvents, [Self.captured(1)])
         let queued = try Self.rows(harness)
-        #expect(queued.map(\.endpointID).sorted() == ["e-fail", "e-flaky", "e-gone", "e-limited", "e-ok", "e-slow", "e-wrong-secret"])
+        #expect(queued.map(\.endpointID).sorted() == ["e-fail", "e-flaky", "e-gone", "e-limited", "e-ok", "e-slow", "e-unavailable",
+                                                      "e-wrong-secret"])
         let webhookID = "nt:pe:user-1:pay-1:2:merchant:m-1"
         #expect(Set(queued.map(\.webhookID)) == [webhookID])
         // The body: the notification as `data`, fixed once.
@@ -92,10 +94,14 @@ struct WebhookDeliveryTests {
         let limited = byPath["/a/limited/1"] ?? []
         #expect(limited.map(\.status) == [429, 200])
         if limited.count == 2 { #expect(limited[1].receivedAt - limited[0].receivedAt >= 0.95, "Retry-After: 1 beats the 0.2 s schedule") }
+        let unavailable = byPath["/a/unavailable/1"] ?? []
+        #expect(unavailable.map(\.status) == [503, 200])
+        if unavailable.count == 2 { #expect(unavailable[1].receivedAt - unavailable[0].receivedAt >= 0.95, "and on 503") }
         #expect(byPath["/a/slow/3"]?.count == 3)
 
         let states = Dictionary(uniqueKeysWithValues: try Self.rows(harness).map { ($0.endpointID, $0) })
-        #expect(states["e-ok"]?.state == "delivered" && states["e-flaky"]?.state == "delivered" && states["e-limited"]?.state == "delivered")
+        #expect(states["e-ok"]?.state == "delivered" && states["e-flaky"]?.state == "delivered" && states["e-limited"]?.state == "delivered"
+                && states["e-unavailable"]?.state == "delivered")
         #expect(states["e-limited"]?.history.first?.retryAfterSeconds == 1)
         #expect(states["e-fail"]?.state == "failed" && states["e-slow"]?.state == "failed" && states["e-gone"]?.state == "endpoint_disabled")
 
@@ -116,7 +122,12 @@ struct WebhookDeliveryTests {
         try harness.tick()
         try harness.send(topic: topics.paymentEvents, [Self.captured(1)])
         #expect(harness.decoded(WebhookDeadLetter.self, on: topics.webhookDeadLetters).count == 4)
-        #expect(try Self.rows(harness).count == 7)
+        #expect(try Self.rows(harness).count == 8)
+        // Finished deliveries are kept for retention_hours (168), then pruned by the timer.
+        try harness.advance(by: 167 * 3600)
+        #expect(try Self.rows(harness).count == 8)
+        try harness.advance(by: 2 * 3600)
+        #expect(try Self.rows(harness).isEmpty)
     }
 
     @Test("rotation: while an endpoint's file has two secrets, each delivery carries both signatures and verifies with either")

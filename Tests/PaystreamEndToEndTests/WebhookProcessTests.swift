@@ -134,6 +134,7 @@ struct WebhookProcessTests {
         let records = try await reader.read(timeout: .seconds(60)) { records in
             records.filter { $0.topic == "notifications.webhooks.dlq" }.count >= 4
                 && records.contains { $0.topic == "notifications" && String(decoding: $0.value, as: UTF8.self).contains("webhook.endpoint_disabled") }
+                && records.contains { $0.topic == "reference.webhook-endpoints" && String(decoding: $0.value, as: UTF8.self).contains("410") }
         }
         await reader.close()
         let letters = records.filter { $0.topic == "notifications.webhooks.dlq" }.compactMap { try? Wire.decode(WebhookDeadLetter.self, from: Data($0.value)) }

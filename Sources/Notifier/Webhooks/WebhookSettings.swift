@@ -20,13 +20,17 @@ public struct WebhookSettings: Decodable, Sendable, Equatable {
     public var pollIntervalMs: Int = 200
     /// The longest `Retry-After` (429, 503) honoured; a longer one waits this long.
     public var maxRetryAfterSeconds: Double = 36_000
+    /// How long a finished delivery (delivered, or dead-lettered) stays in the shard's queue,
+    /// where a redelivered notification finds it and queues nothing again. Like the inbox's
+    /// retention, it must exceed the longest time a duplicate can arrive late.
+    public var retentionHours: Double = 168
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case credentialsDirectory = "credentials_directory", timeoutMs = "timeout_ms", retrySchedule = "retry_schedule_seconds"
         case maxInFlightPerEndpoint = "max_in_flight_per_endpoint", maxInFlight = "max_in_flight", pollIntervalMs = "poll_interval_ms"
-        case maxRetryAfterSeconds = "max_retry_after_seconds"
+        case maxRetryAfterSeconds = "max_retry_after_seconds", retentionHours = "retention_hours"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -39,6 +43,7 @@ public struct WebhookSettings: Decodable, Sendable, Equatable {
         maxInFlight = try c.decodeIfPresent(Int.self, forKey: .maxInFlight) ?? defaults.maxInFlight
         pollIntervalMs = try c.decodeIfPresent(Int.self, forKey: .pollIntervalMs) ?? defaults.pollIntervalMs
         maxRetryAfterSeconds = try c.decodeIfPresent(Double.self, forKey: .maxRetryAfterSeconds) ?? defaults.maxRetryAfterSeconds
+        retentionHours = try c.decodeIfPresent(Double.self, forKey: .retentionHours) ?? defaults.retentionHours
         func refuse(_ key: CodingKeys, _ why: String) -> DecodingError {
             DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: why)
         }
@@ -50,6 +55,7 @@ public struct WebhookSettings: Decodable, Sendable, Equatable {
         guard maxInFlight >= maxInFlightPerEndpoint else { throw refuse(.maxInFlight, "must be at least max_in_flight_per_endpoint") }
         guard pollIntervalMs > 0 else { throw refuse(.pollIntervalMs, "must be above 0") }
         guard maxRetryAfterSeconds >= 0 else { throw refuse(.maxRetryAfterSeconds, "must be 0 or more") }
+        guard retentionHours >= 1 else { throw refuse(.retentionHours, "must be 1 or more") }
     }
 
     /// The credentials folder in effect: the setting, else `$CREDENTIALS_DIRECTORY`; nil when

@@ -51,6 +51,7 @@ public enum WebhookTables {
                 ) WITHOUT ROWID;
                 CREATE INDEX webhook_delivery_due ON webhook_delivery(next_attempt_at) WHERE state = 'pending';
                 CREATE INDEX webhook_delivery_unreported ON webhook_delivery(state) WHERE reported = 0;
+                CREATE INDEX webhook_delivery_finished ON webhook_delivery(finished_at) WHERE state != 'pending';
                 """)
         }),
     ]
@@ -125,6 +126,17 @@ public enum WebhookTables {
     static func markReported(_ db: Database, _ key: WebhookDeliveryRow.Key) throws {
         try db.execute(sql: "UPDATE webhook_delivery SET reported = 1 WHERE webhook_id = ? AND endpoint_id = ?",
                        arguments: [key.webhookID, key.endpointID])
+    }
+
+    /// Deletes up to `limit` finished deliveries (delivered, or dead-lettered and published)
+    /// that finished before `cutoff`; returns how many.
+    static func prune(_ db: Database, finishedBefore cutoff: Date, limit: Int) throws -> Int {
+        try db.execute(sql: """
+            DELETE FROM webhook_delivery WHERE (webhook_id, endpoint_id) IN (
+                SELECT webhook_id, endpoint_id FROM webhook_delivery
+                WHERE state != 'pending' AND reported = 1 AND finished_at < ? LIMIT ?)
+            """, arguments: [Wire.timestamp(cutoff), limit])
+        return db.changesCount
     }
 
     /// Every delivery of the shard, for tools and tests.
