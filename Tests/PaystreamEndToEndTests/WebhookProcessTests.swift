@@ -98,7 +98,11 @@ struct WebhookProcessTests {
         try await setup.capture(1...6)
         // Deliveries are on their way (held by the receiver, up to four at once): kill it there.
         try await Self.waitFor("a delivery in flight") { receiver.arrivals(at: "a/hold").count >= 1 }
-        try await Task.sleep(for: .milliseconds(300))
+        // The endpoint holds them, the stage goes on: all twelve notifications are published.
+        let reader = try await TopicReader(bootstrapServers: setup.broker.bootstrapServers, topics: ["notifications"])
+        let notes = try await reader.read(timeout: .seconds(30)) { $0.count >= 12 }
+        await reader.close()
+        #expect(notes.count == 12 && receiver.deliveries(to: "a/hold").isEmpty)
         notifier.signal(SIGKILL)
         _ = await notifier.waitForExit(timeout: .seconds(10))
         let cut = Set(receiver.arrivals(at: "a/hold").map(\.webhookId))
