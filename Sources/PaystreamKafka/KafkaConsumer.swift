@@ -209,6 +209,19 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
     }
 
+    /// The high watermark (the offset after the last record) of each partition as the last
+    /// fetch responses reported it, from librdkafka's cache, without asking the broker; a
+    /// partition not fetched yet is left out.
+    public func cachedHighWatermarks(_ partitions: [TopicPartition]) -> [TopicPartition: Int64] {
+        var result: [TopicPartition: Int64] = [:]
+        for tp in partitions {
+            var low: Int64 = -1, high: Int64 = -1
+            let err = rd_kafka_get_watermark_offsets(client.handle, tp.topic, tp.partition, &low, &high)
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 { result[tp] = high }
+        }
+        return result
+    }
+
     /// Partition counts of every topic the cluster knows.
     public func topicPartitionCounts(timeout: Duration = .seconds(10)) async throws -> [String: Int32] {
         let ms = Int32(timeout.components.seconds * 1000)

@@ -52,7 +52,8 @@ public enum Daemon {
         }
         let worker = StageWorker(stage: stage, kafka: config.kafka, groupID: config.groupID,
                                  stateDirectory: config.stateDirectory, topics: config.topics,
-                                 settings: config.worker, clock: clock, logger: logger)
+                                 settings: config.worker, clock: clock, logger: logger,
+                                 notify: SystemdNotify.fromEnvironment(environment))
         let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint],
                                  cancellationSignals: [], logger: logger)
         do {

@@ -24,9 +24,13 @@ public struct StageWorker<S: Stage>: Service {
     public let logger: Logger
     /// What the worker counted while it ran (forwarded records per topic).
     public let statistics = WorkerStatistics()
+    /// systemd's notify socket, when the daemon runs under `Type=notify`.
+    public let notify: SystemdNotify?
 
     public init(stage: S, kafka: KafkaConfiguration, groupID: String, stateDirectory: String, topics: TopicNames,
-                settings: WorkerSettings = WorkerSettings(), clock: any PaystreamClock = SystemClock(), logger: Logger) {
+                settings: WorkerSettings = WorkerSettings(), clock: any PaystreamClock = SystemClock(), logger: Logger,
+                notify: SystemdNotify? = nil) {
+        self.notify = notify
         self.stage = stage
         self.kafka = kafka
         self.groupID = groupID

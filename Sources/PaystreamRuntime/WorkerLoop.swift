@@ -16,6 +16,10 @@ final class WorkerLoop<S: Stage> {
     var shards: [Int32: ShardStore] = [:]
     /// The stage's companion task on each open shard (`Stage.companion`).
     private var companions: [Int32: Task<Void, Never>] = [:]
+    /// What systemd has been told, and when (`WorkerLoop+Systemd`).
+    var systemd = SystemdState()
+    /// The offset after the last record decided (or the stored start), per owned topic-partition.
+    var positions: [TopicPartition: Int64] = [:]
     /// Shards that may have unsent outbox rows.
     var pendingPublish: Set<Int32> = []
     /// A shard's unsent outbox rows not yet in a publish round, in order, when the loop knows
@@ -67,6 +71,8 @@ final class WorkerLoop<S: Stage> {
             let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords, maxWait: worker.settings.maxBatchWait)
             lastPoll = .now
             roundsSincePoll = 0
+            // The loop went round: the watchdog may be fed.
+            tellSystemd()
             // Reference updates that arrived meanwhile count for this batch already.
             try await replica?.refresh()
             if !poll.records.isEmpty {
@@ -94,6 +100,7 @@ final class WorkerLoop<S: Stage> {
     }
 
     func shutdown() async {
+        worker.notify?.send(["STOPPING": "1", "STATUS": "stopping: finishing the batch, flushing the outbox"])
         // Every owned shard: a batch interrupted by cancellation may have committed without
         // being marked for publication.
         pendingPublish.formUnion(shards.keys)
@@ -145,6 +152,7 @@ final class WorkerLoop<S: Stage> {
         for record in records where shards[record.partition] != nil {
             processed[record.topicPartition] = max(processed[record.topicPartition] ?? 0, record.offset + 1)
         }
+        positions.merge(processed) { max($0, $1) }
         consumer.commitAsync(processed)
     }
 
@@ -214,6 +222,7 @@ final class WorkerLoop<S: Stage> {
                 let stored = try await shard.read { try RuntimeTables.nextOffsets($0) }
                 for tp in partitions where tp.partition == partition {
                     starts[tp] = stored[tp.topic]?[partition].map(StartOffset.offset) ?? .beginning
+                    positions[tp] = stored[tp.topic]?[partition] ?? 0
                 }
                 // Unsent rows left by a crash, or by the previous owner: publish them again.
                 pendingPublish.insert(partition)
@@ -223,6 +232,8 @@ final class WorkerLoop<S: Stage> {
                 "kafka.partitions": "\(Set(partitions.map(\.partition)).sorted())",
                 "kafka.starts": "\(starts.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" }.joined(separator: " "))",
             ])
+            // Joined, with reference data caught up before the join: ready (once), and a status.
+            announceReady()
         case .revoked(let partitions, let lost):
             let owned = Set(partitions.map(\.partition))
             if lost {
@@ -235,7 +246,9 @@ final class WorkerLoop<S: Stage> {
                 logger.error("outbox not flushed before revocation; the next owner publishes the rest", metadata: ["error": "\(error)"])
             }
             await closeShards(Array(owned))
+            for tp in positions.keys where owned.contains(tp.partition) { positions[tp] = nil }
             try consumer.acknowledgeRevocation()
+            tellSystemd(statusNow: true)
             if !lost { logger.info("partitions revoked", metadata: ["kafka.partitions": "\(owned.sorted())"]) }
         }
     }

@@ -1,0 +1,73 @@
+import Foundation
+import PaystreamRuntime
+import PaystreamTesting
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// systemd's notify protocol against a datagram socket of the test's own: the message format,
+/// both kinds of socket address, the watchdog's settings, and a daemon's READY, STATUS, WATCHDOG
+/// and STOPPING.
+@Suite("systemd notify")
+struct SystemdNotifyTests {
+    @Test("one datagram of KEY=VALUE lines, to a socket path or an abstract name; WATCHDOG_USEC halved, for this process only")
+    func protocolAndEnvironment() async throws {
+        let directory = try temporaryDirectory("notify")
+        for path in ["\(directory)/notify.sock", "@paystream-test-\(UUID().uuidString.prefix(8))"] {
+            let socket = try NotifySocket(path: path)
+            let notify = SystemdNotify(socketPath: path, watchdogPing: nil)
+            #expect(notify.send(["READY": "1", "STATUS": "two\nlines"]))
+            #expect(notify.send(["WATCHDOG": "1"]))
+            let deadline = ContinuousClock.now + .seconds(5)
+            while socket.messages.count < 2 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(socket.messages.map(\.text) == ["READY=1\nSTATUS=two lines", "WATCHDOG=1"], "\(path)")
+            socket.close()
+        }
+        #expect(!SystemdNotify(socketPath: "\(directory)/nobody.sock", watchdogPing: nil).send(["READY": "1"]))
+
+        #expect(SystemdNotify.fromEnvironment([:]) == nil)
+        #expect(SystemdNotify.fromEnvironment(["NOTIFY_SOCKET": "relative.sock"]) == nil)
+        let watched = try #require(SystemdNotify.fromEnvironment(["NOTIFY_SOCKET": "/run/x", "WATCHDOG_USEC": "30000000"], pid: 42))
+        #expect(watched.watchdogPing == .seconds(15))
+        #expect(SystemdNotify.fromEnvironment(["NOTIFY_SOCKET": "/run/x", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "42"], pid: 42)?
+            .watchdogPing == .seconds(15))
+        #expect(SystemdNotify.fromEnvironment(["NOTIFY_SOCKET": "/run/x", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "7"], pid: 42)?
+            .watchdogPing == nil)
+    }
+
+    @Test("a daemon under Type=notify: READY=1 with its partitions once joined, WATCHDOG=1 every half WATCHDOG_USEC while it runs, STOPPING=1 on SIGTERM")
+    func daemon() async throws {
+        let broker = try await TansuBroker.start()
+        defer { broker.stop() }
+        let directory = try temporaryDirectory("notify")
+        let created = try DaemonProcess("paystream", arguments: ["topics", "create", "--partitions", "2"],
+                                        environment: ["PAYSTREAM_BROKERS": broker.bootstrapServers], logDirectory: directory)
+        #expect(await created.waitForExit(timeout: .seconds(60)) == 0, "\(created.log)")
+        let config = "\(directory)/notifier.yaml"
+        try "stage:\n  templates_file: \(packageRoot.appendingPathComponent("Config/notification-templates.yaml").path)\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let socket = try NotifySocket(path: "\(directory)/notify.sock")
+        defer { socket.close() }
+        let daemon = try DaemonProcess("notifier", environment: [
+            "PAYSTREAM_BROKERS": broker.bootstrapServers, "PAYSTREAM_STATE_DIR": directory, "PAYSTREAM_CONFIG": config,
+            "PAYSTREAM_KAFKA_SESSION_TIMEOUT_MS": "2000", "PAYSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
+            "NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "1000000",
+        ], logDirectory: directory)
+        defer { daemon.signal(SIGKILL) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !socket.messages.contains(where: { $0.text.hasPrefix("READY=1") }) {
+            guard ContinuousClock.now < deadline, daemon.isRunning else { Issue.record("no READY=1:\n\(daemon.log)"); return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let ready = try #require(socket.messages.first { $0.text.hasPrefix("READY=1") })
+        #expect(ready.text == "READY=1\nSTATUS=notifier: partitions 0,1 of 2; lag 0", "\(ready.text)")
+        #expect(daemon.log.contains("partitions assigned"))
+        try await Task.sleep(for: .seconds(3))
+        let pings = socket.messages.filter { $0.text == "WATCHDOG=1" && $0.at > ready.at }
+        #expect(pings.count >= 3 && pings.count <= 8, "about one every 0.5 s: \(pings.count)")
+        #expect(await daemon.stop() == 0)
+        let stopping = socket.messages.filter { $0.text.hasPrefix("STOPPING=1") }
+        #expect(stopping.count == 1 && stopping.first?.text.contains("STATUS=stopping") == true)
+    }
+}
