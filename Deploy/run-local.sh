@@ -141,7 +141,7 @@ for line in open(reference):
         owners.update(("supplier", s) for s in value.get("suppliers") or [])
 for kind, owner in sorted(owners):
     endpoint = f"local-{owner}"
-    path = os.path.join(folder, f"webhook-{endpoint}")
+    path = os.path.join(folder, f"webhook_{endpoint}")
     with open(path, "w") as f:
         f.write(secret + "\n")
     os.chmod(path, 0o600)

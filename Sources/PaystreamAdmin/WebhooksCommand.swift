@@ -17,7 +17,7 @@ struct WebhooksCommand: AsyncParsableCommand {
 
     struct Signing: ParsableArguments {
         @Option(name: .customLong("credentials-directory"),
-                help: "Folder of the endpoints' secret files, webhook-<endpoint_id> (default $CREDENTIALS_DIRECTORY).")
+                help: "Folder of the endpoints' secret files, webhook_<endpoint_id> (default $CREDENTIALS_DIRECTORY).")
         var credentialsDirectory: String?
 
         @Option(help: "Seconds one delivery may take.")

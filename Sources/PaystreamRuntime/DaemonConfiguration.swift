@@ -181,8 +181,11 @@ extension DaemonConfiguration {
             worker.referenceCatchUpTimeout = .milliseconds(ms)
         }
 
-        // librdkafka properties: file first, then PAYSTREAM_KAFKA_SASL_PASSWORD → sasl.password.
-        let kafka = (file.kafka ?? [:]).merging(PaystreamRuntime.kafkaProperties(fromEnvironment: environment)) { _, env in env }
+        // librdkafka properties: file first, then credentials (kafka_sasl.password in
+        // $CREDENTIALS_DIRECTORY → sasl.password), then PAYSTREAM_KAFKA_SASL_PASSWORD → sasl.password.
+        let kafka = (file.kafka ?? [:])
+            .merging(try PaystreamRuntime.kafkaProperties(fromCredentials: environment["CREDENTIALS_DIRECTORY"])) { _, credential in credential }
+            .merging(PaystreamRuntime.kafkaProperties(fromEnvironment: environment)) { _, env in env }
         let groupID = file.groupId ?? "\(prefix)paystream.\(daemon)"
 
         return DaemonConfiguration(
@@ -219,6 +222,25 @@ public func kafkaProperties(fromEnvironment environment: [String: String]) -> [S
     var properties: [String: String] = [:]
     for (name, value) in environment where name.hasPrefix("PAYSTREAM_KAFKA_") {
         properties[name.dropFirst("PAYSTREAM_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
+    }
+    return properties
+}
+
+/// librdkafka properties from systemd credentials: each file `kafka_<property>` in the credentials
+/// folder (`LoadCredential=kafka:/etc/paystream/kafka` loads every file of that folder under
+/// that prefix) is the property's value, its last newline dropped — for secrets such as
+/// `sasl.password` or `ssl.key.password`, which then appear in no file of ours and no environment.
+public func kafkaProperties(fromCredentials folder: String?) throws -> [String: String] {
+    guard let folder, !folder.isEmpty,
+          let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [:] }
+    var properties: [String: String] = [:]
+    for name in names where name.hasPrefix("kafka_") && name.count > "kafka_".count {
+        let path = (folder as NSString).appendingPathComponent(name)
+        guard var value = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError("credential \(path) is not readable UTF-8 text")
+        }
+        if value.hasSuffix("\n") { value.removeLast() }
+        properties[String(name.dropFirst("kafka_".count))] = value
     }
     return properties
 }

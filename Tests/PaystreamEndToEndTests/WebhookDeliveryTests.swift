@@ -21,7 +21,7 @@ struct WebhookDeliveryTests {
         let credentials = "\(directory)/credentials"
         try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
         for (endpoint, lines) in secrets {
-            try (lines.joined(separator: "\n") + "\n").write(toFile: "\(credentials)/webhook-\(endpoint)", atomically: true, encoding: .utf8)
+            try (lines.joined(separator: "\n") + "\n").write(toFile: "\(credentials)/webhook_\(endpoint)", atomically: true, encoding: .utf8)
         }
         var webhooks = WebhookSettings()
         webhooks.credentialsDirectory = credentials

@@ -32,7 +32,7 @@ struct WebhookProcessTests {
         func register(_ endpoints: [(id: String, path: String)]) async throws {
             var lines = ""
             for (id, path) in endpoints {
-                try (WebhookDeliveryTests.secretA + "\n").write(toFile: "\(credentials)/webhook-\(id)", atomically: true, encoding: .utf8)
+                try (WebhookDeliveryTests.secretA + "\n").write(toFile: "\(credentials)/webhook_\(id)", atomically: true, encoding: .utf8)
                 lines += String(decoding: try Wire.encode(WebhookEndpointReference(
                     endpointId: id, ownerType: "merchant", ownerId: "m-1", url: receiver.url(path),
                     updatedAt: Wire.timestamp(Date()))), as: UTF8.self) + "\n"

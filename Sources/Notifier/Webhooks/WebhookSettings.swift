@@ -2,7 +2,7 @@ import Foundation
 
 /// How the notifier delivers webhooks (`stage.webhooks` in the config file).
 public struct WebhookSettings: Decodable, Sendable, Equatable {
-    /// The folder of the signing secrets, one file per endpoint, `webhook-<endpoint_id>`, holding
+    /// The folder of the signing secrets, one file per endpoint, `webhook_<endpoint_id>`, holding
     /// one `whsec_…` secret per line (two while rotating). Empty: `$CREDENTIALS_DIRECTORY`,
     /// where systemd's `LoadCredential=` puts them.
     public var credentialsDirectory: String = ""
@@ -66,11 +66,11 @@ public struct WebhookSettings: Decodable, Sendable, Equatable {
     }
 }
 
-/// Reads an endpoint's signing secrets from `<folder>/webhook-<endpoint_id>` at each attempt, so
+/// Reads an endpoint's signing secrets from `<folder>/webhook_<endpoint_id>` at each attempt, so
 /// that a rotation (a second line, then the old line removed) needs no restart. A secret is never
 /// logged or published; errors name the file, not its content.
 public enum WebhookCredentials {
-    public static func fileName(endpointID: String) -> String { "webhook-\(endpointID)" }
+    public static func fileName(endpointID: String) -> String { "webhook_\(endpointID)" }
 
     public static func secrets(endpointID: String, folder: String?) throws(WebhookSecretError) -> [WebhookSecret] {
         guard let folder else {

@@ -2,7 +2,7 @@ import Foundation
 
 /// A merchant's or supplier's webhook endpoint (`webhook-endpoint/v1`, compacted topic
 /// `reference.webhook-endpoints`, keyed by `endpoint_id`). The signing secrets are not here: the
-/// notifier reads them from `<credentials directory>/webhook-<endpoint_id>`, never from Kafka.
+/// notifier reads them from `<credentials directory>/webhook_<endpoint_id>`, never from Kafka.
 public struct WebhookEndpointReference: Sendable, Codable, Hashable {
     public static let schemaName = "webhook-endpoint/v1"
     /// Who may own an endpoint: the recipient types that are not payers.
