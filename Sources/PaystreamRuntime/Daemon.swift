@@ -50,17 +50,33 @@ public enum Daemon {
             logger.warning("the worker's clock is moved: for local runs and demos only, never in production",
                            metadata: ["clock.offset_seconds": "\(offset)"])
         }
+        // Metrics and health: /metrics, /livez, /readyz on metrics.listen (loopback by default).
+        let health = WorkerHealth()
+        var server: HealthServer?
+        if !config.metricsListen.isEmpty {
+            PaystreamMetrics.bootstrap()
+            do {
+                server = try await HealthServer.start(listen: config.metricsListen, health: health)
+                logger.info("metrics listening", metadata: ["metrics.address": "\(server!.address)",
+                                                            "metrics.paths": "/metrics /livez /readyz"])
+            } catch {
+                logger.critical("cannot start", metadata: ["error": "\(error)"])
+                return 1
+            }
+        }
         let worker = StageWorker(stage: stage, kafka: config.kafka, groupID: config.groupID,
                                  stateDirectory: config.stateDirectory, topics: config.topics,
                                  settings: config.worker, clock: clock, logger: logger,
-                                 notify: SystemdNotify.fromEnvironment(environment))
+                                 notify: SystemdNotify.fromEnvironment(environment), health: health)
         let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint],
                                  cancellationSignals: [], logger: logger)
         do {
             try await group.run()
+            await server?.stop()
             return 0
         } catch {
             logger.critical("stopped on error", metadata: ["error": "\(error)"])
+            await server?.stop()
             return 1
         }
     }

@@ -23,6 +23,9 @@ public struct DaemonConfiguration<StageSettings: Decodable & Sendable>: Sendable
     public var stage: StageSettings
     /// The config file these settings came from, if any (relative paths in it start from its folder).
     public var configFile: String?
+    /// Where `/metrics`, `/livez` and `/readyz` are served, HOST:PORT (port 0: a free one, logged);
+    /// empty: nowhere.
+    public var metricsListen: String = PaystreamMetricsDefaults.listen
 
     public var topics: TopicNames { TopicNames(prefix: topicPrefix) }
 
@@ -65,6 +68,7 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
         enum CodingKeys: String, CodingKey { case retentionHours = "retention_hours" }
     }
     struct Log: Decodable { var level: String?; var format: String? }
+    struct MetricsSection: Decodable { var listen: String? }
     struct Reference: Decodable {
         var catchUpTimeoutMs: Int?
         enum CodingKeys: String, CodingKey { case catchUpTimeoutMs = "catch_up_timeout_ms" }
@@ -73,7 +77,7 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case brokers, stateDir = "state_dir", topicPrefix = "topic_prefix", instanceId = "instance_id"
         case groupId = "group_id", connectTimeoutMs = "connect_timeout_ms", log, batch, outbox, sqlite, inbox, reference
-        case kafka, stage
+        case metrics, kafka, stage
     }
 
     init() {}
@@ -90,6 +94,7 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
     var sqlite: SQLite?
     var inbox: Inbox?
     var reference: Reference?
+    var metrics: MetricsSection?
     var kafka: [String: String]?
     var stage: StageSettings?
 
@@ -187,12 +192,20 @@ extension DaemonConfiguration {
             .merging(try PaystreamRuntime.kafkaProperties(fromCredentials: environment["CREDENTIALS_DIRECTORY"])) { _, credential in credential }
             .merging(PaystreamRuntime.kafkaProperties(fromEnvironment: environment)) { _, env in env }
         let groupID = file.groupId ?? "\(prefix)paystream.\(daemon)"
+        let metricsListen = options.metricsListen ?? environment["PAYSTREAM_METRICS_LISTEN"] ?? file.metrics?.listen
+            ?? PaystreamMetricsDefaults.listen
+        if !metricsListen.isEmpty {
+            guard let colon = metricsListen.lastIndex(of: ":"), colon != metricsListen.startIndex,
+                  let port = Int(metricsListen[metricsListen.index(after: colon)...]), (0...65535).contains(port) else {
+                throw ConfigurationError("metrics.listen '\(metricsListen)' is not HOST:PORT (empty: no listener)")
+            }
+        }
 
         return DaemonConfiguration(
             brokers: brokers, stateDirectory: stateDirectory, topicPrefix: prefix, instanceID: instanceID,
             groupID: groupID, connectTimeout: .milliseconds(Int(timeoutSeconds * 1000)), logLevel: level,
             logFormat: format, worker: worker, kafkaProperties: kafka, stage: file.stage ?? stageDefaults,
-            configFile: path)
+            configFile: path, metricsListen: metricsListen)
     }
 
     static func parse(_ text: String, path: String) throws -> DaemonFile<StageSettings> {
@@ -243,4 +256,10 @@ public func kafkaProperties(fromCredentials folder: String?) throws -> [String: 
         properties[String(name.dropFirst("kafka_".count))] = value
     }
     return properties
+}
+
+public enum PaystreamMetricsDefaults {
+    /// Loopback, on a free port (logged at start and shown in systemd's status): several instances
+    /// on one host never collide. Give each a fixed port to scrape it.
+    public static let listen = "127.0.0.1:0"
 }

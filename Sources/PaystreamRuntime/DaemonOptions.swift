@@ -27,5 +27,9 @@ public struct DaemonOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for a broker at start before exiting non-zero (env PAYSTREAM_CONNECT_TIMEOUT).")
     public var connectTimeout: Double?
 
+    @Option(name: .customLong("metrics-listen"),
+            help: "HOST:PORT for /metrics, /livez and /readyz; empty: none (env PAYSTREAM_METRICS_LISTEN; default 127.0.0.1:0, a free port).")
+    public var metricsListen: String?
+
     public init() {}
 }

@@ -135,6 +135,7 @@ extension StageWorker {
     }
 
     func deadLetter(_ record: ConsumedRecord, _ reason: DeadLetter, context: StageContext) throws {
+        metrics.deadLetter(code: reason.code)
         logger.warning("dead letter", metadata: [
             "kafka.topic": "\(record.topic)", "kafka.partition": "\(record.partition)",
             "kafka.offset": "\(record.offset)", "error.code": "\(reason.code)", "error.message": "\(reason.message)",

@@ -26,11 +26,16 @@ public struct StageWorker<S: Stage>: Service {
     public let statistics = WorkerStatistics()
     /// systemd's notify socket, when the daemon runs under `Type=notify`.
     public let notify: SystemdNotify?
+    /// What `/livez` and `/readyz` answer from.
+    public let health: WorkerHealth
+    let metrics: WorkerMetrics
 
     public init(stage: S, kafka: KafkaConfiguration, groupID: String, stateDirectory: String, topics: TopicNames,
                 settings: WorkerSettings = WorkerSettings(), clock: any PaystreamClock = SystemClock(), logger: Logger,
-                notify: SystemdNotify? = nil) {
+                notify: SystemdNotify? = nil, health: WorkerHealth = WorkerHealth()) {
         self.notify = notify
+        self.health = health
+        metrics = WorkerMetrics(stage: stage.name)
         self.stage = stage
         self.kafka = kafka
         self.groupID = groupID

@@ -202,6 +202,9 @@ extension WorkerLoop {
                 }
                 index += 1
             }
+            var deliveredByTopic: [String: Int] = [:]
+            for (row, error) in outcomes where error == nil { deliveredByTopic[row.topic, default: 0] += 1 }
+            for (topic, count) in deliveredByTopic { worker.metrics.produced(count, topic: topic) }
             guard let shard = shards[partition] else { continue }
             try await settle(shard, partition: partition, outcomes)
             // A full round may have left rows behind.

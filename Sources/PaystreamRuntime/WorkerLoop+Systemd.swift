@@ -14,6 +14,8 @@ extension WorkerLoop {
     /// `READY=1` the first time the group hands this instance its partitions (possibly none):
     /// the group is joined, and reference data was caught up before the join.
     func announceReady() {
+        worker.health.joined()
+        worker.metrics.ready(true)
         guard let notify = worker.notify else { return }
         if !systemd.ready {
             systemd.ready = true
@@ -28,15 +30,15 @@ extension WorkerLoop {
     /// that only a loop that goes round feeds the watchdog (a wedged one is restarted), and a
     /// fresh `STATUS=` now and then.
     func tellSystemd(statusNow: Bool = false) {
-        guard let notify = worker.notify else { return }
         let now = ContinuousClock.now
-        if let ping = notify.watchdogPing, systemd.lastWatchdog.map({ now - $0 >= ping }) ?? true {
+        if let notify = worker.notify, let ping = notify.watchdogPing, systemd.lastWatchdog.map({ now - $0 >= ping }) ?? true {
             notify.send(["WATCHDOG": "1"])
             systemd.lastWatchdog = now
         }
-        guard systemd.ready, statusNow || systemd.lastStatus.map({ now - $0 >= SystemdState.statusInterval }) ?? true else { return }
-        notify.send(["STATUS": status()])
+        guard statusNow || systemd.lastStatus.map({ now - $0 >= SystemdState.statusInterval }) ?? true else { return }
         systemd.lastStatus = now
+        let text = status()
+        if systemd.ready { worker.notify?.send(["STATUS": text]) }
     }
 
     /// `payment-worker: partitions 0,2 of 4; lag 12 (payments.requests[2] 12)`: the lag is the
@@ -48,6 +50,11 @@ extension WorkerLoop {
         for (tp, position) in positions {
             if let end = high[tp] { lag.append((tp, max(0, end - position))) }
         }
+        // The same figures as metrics, refreshed with the status.
+        for (tp, records) in lag { worker.metrics.lag(records, of: tp) }
+        worker.metrics.owned(owned.count)
+        worker.metrics.outboxBacklog(knownUnsent.values.reduce(0) { $0 + $1.count }
+                                     + roundsInFlight.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rows.count } })
         let total = lag.reduce(0) { $0 + $1.1 }
         let behind = lag.filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }.prefix(3)
             .map { "\($0.0.topic)[\($0.0.partition)] \($0.1)" }.joined(separator: ", ")

@@ -71,11 +71,14 @@ final class WorkerLoop<S: Stage> {
             let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords, maxWait: worker.settings.maxBatchWait)
             lastPoll = .now
             roundsSincePoll = 0
-            // The loop went round: the watchdog may be fed.
+            // The loop went round: the watchdog may be fed, /livez says so.
+            worker.health.wentRound()
+            worker.health.producer(healthy: deliveryFailingSince == nil)
             tellSystemd()
             // Reference updates that arrived meanwhile count for this batch already.
             try await replica?.refresh()
             if !poll.records.isEmpty {
+                worker.metrics.polled(poll.records.count)
                 try await process(poll.records)
                 if worker.settings.crashPoint == .afterCommitBeforePublish { throw SimulatedCrash() }
             }
@@ -145,8 +148,12 @@ final class WorkerLoop<S: Stage> {
         for (partition, outcome) in outcomes {
             watermarkStored(partition, watermarks[partition] ?? nil)
             worker.statistics.addForwarded(outcome.forwarded)
+            for (topic, count) in outcome.forwarded { worker.metrics.forwarded(count, topic: topic) }
             noteQueued(outcome.queued, partition: partition)
         }
+        var byTopic: [String: Int] = [:]
+        for record in records where shards[record.partition] != nil { byTopic[record.topic, default: 0] += 1 }
+        for (topic, count) in byTopic { worker.metrics.consumed(count, topic: topic) }
         // Informational only (lag tools read group offsets); resumption uses the shards' offsets.
         var processed: [TopicPartition: Int64] = [:]
         for record in records where shards[record.partition] != nil {
@@ -162,6 +169,8 @@ final class WorkerLoop<S: Stage> {
     /// has not stored yet.
     private static func decide(_ batch: [ConsumedRecord], partition: Int32, shard: ShardStore, worker: StageWorker<S>,
                                routing: ShardRouting, watermark: Int64?) async throws -> BatchOutcome {
+        let started = ContinuousClock.now
+        defer { worker.metrics.decided(batchOf: batch.count, in: .now - started) }
         do {
             return try await attempts("batch for partition \(partition)", worker: worker) {
                 try await worker.decideBatch { savepoints in
@@ -228,6 +237,7 @@ final class WorkerLoop<S: Stage> {
                 pendingPublish.insert(partition)
             }
             try consumer.accept(assignment: starts)
+            worker.metrics.rebalance("assigned")
             logger.info("partitions assigned", metadata: [
                 "kafka.partitions": "\(Set(partitions.map(\.partition)).sorted())",
                 "kafka.starts": "\(starts.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" }.joined(separator: " "))",
@@ -246,8 +256,12 @@ final class WorkerLoop<S: Stage> {
                 logger.error("outbox not flushed before revocation; the next owner publishes the rest", metadata: ["error": "\(error)"])
             }
             await closeShards(Array(owned))
-            for tp in positions.keys where owned.contains(tp.partition) { positions[tp] = nil }
+            for tp in positions.keys where owned.contains(tp.partition) {
+                positions[tp] = nil
+                worker.metrics.lag(0, of: tp)
+            }
             try consumer.acknowledgeRevocation()
+            worker.metrics.rebalance(lost ? "lost" : "revoked")
             tellSystemd(statusNow: true)
             if !lost { logger.info("partitions revoked", metadata: ["kafka.partitions": "\(owned.sorted())"]) }
         }

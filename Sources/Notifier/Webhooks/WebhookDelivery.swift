@@ -177,6 +177,8 @@ public final class WebhookDelivery: ShardCompanion {
         } else {
             return
         }
+        PaystreamMetrics.webhookDelivery(outcome: state == "delivered" ? "delivered" : state == "pending" ? "retry"
+                                         : state == "failed" ? "failed" : refused == nil ? "gone" : "disabled")
         let now = clock.now()
         let nextAttempt = next
         do {

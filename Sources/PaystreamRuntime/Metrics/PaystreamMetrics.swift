@@ -1,0 +1,71 @@
+import CoreMetrics
+import Foundation
+import Metrics
+import Prometheus
+import Synchronization
+
+/// The daemon's metrics: recorded through swift-metrics, kept and rendered in Prometheus' text
+/// format by swift-prometheus. Every name is in `catalog` with its help text (swift-metrics has
+/// no help, so it is added when rendering), and every label is a fixed set (stage, topic,
+/// partition, code, reason, outcome) — never a payer, merchant or payment id.
+public enum PaystreamMetrics {
+    /// name → help, for every metric a daemon may expose.
+    public static let catalog: [String: String] = [
+        "paystream_records_consumed_total": "Records read from Kafka and decided, per input topic.",
+        "paystream_records_produced_total": "Outbox messages delivered to Kafka, per topic.",
+        "paystream_records_forwarded_total": "Records that arrived off their key's partition and were forwarded to the repartition topic, per input topic.",
+        "paystream_dead_letters_total": "Records parked on a dead-letter topic, per code.",
+        "paystream_rejections_total": "Requests answered with a rejection, per reason.",
+        "paystream_decision_seconds": "Time to decide one partition's batch in its SQLite transaction.",
+        "paystream_batch_records": "Records per polled batch.",
+        "paystream_outbox_backlog": "Outbox messages decided but not yet delivered to Kafka, as the loop knows them.",
+        "paystream_consumer_lag": "Records after the last one decided, up to the partition's end as the last fetch saw it.",
+        "paystream_partitions_owned": "Partitions (shards) this instance owns.",
+        "paystream_rebalances_total": "Partition assignments and revocations, per kind.",
+        "paystream_webhook_deliveries_total": "Webhook delivery attempts, per outcome (delivered, retry, failed, gone, disabled).",
+        "paystream_ready": "1 when the instance is ready: group joined, reference data caught up, producer delivering.",
+    ]
+
+    public static let registry = PrometheusCollectorRegistry()
+    private static let bootstrapped = Mutex(false)
+
+    /// Makes swift-metrics record into `registry`, once per process (later calls do nothing).
+    public static func bootstrap() {
+        let first = bootstrapped.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                                                   .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+                                                   .seconds(1), .seconds(2), .seconds(5), .seconds(10)]
+        factory.valueHistogramBuckets["paystream_batch_records"] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000]
+        MetricsSystem.bootstrap(factory)
+    }
+
+    /// A request answered with a rejection (counted when decided; a batch retried after a
+    /// failure may count one twice).
+    public static func rejected(stage: String, reason: String) {
+        Counter(label: "paystream_rejections_total", dimensions: [("stage", stage), ("reason", reason)]).increment()
+    }
+
+    /// A webhook attempt's outcome: delivered, retry, failed, gone, disabled.
+    public static func webhookDelivery(outcome: String) {
+        Counter(label: "paystream_webhook_deliveries_total", dimensions: [("outcome", outcome)]).increment()
+    }
+
+    /// The metrics in Prometheus' text format 0.0.4, with a `# HELP` line for each family.
+    public static func exposition() -> String {
+        let text = registry.emitToString()
+        var lines: [Substring] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE ") {
+                let name = line.dropFirst("# TYPE ".count).split(separator: " ").first.map(String.init) ?? ""
+                if let help = catalog[name] { lines.append(Substring("# HELP \(name) \(help)")) }
+            }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,55 @@
+import CoreMetrics
+import Foundation
+import Metrics
+import PaystreamKafka
+
+/// The runtime's metrics of one stage (fixed labels: stage, topic, partition, code, kind).
+struct WorkerMetrics: Sendable {
+    let stage: String
+
+    func consumed(_ count: Int, topic: String) {
+        Counter(label: "paystream_records_consumed_total", dimensions: [("stage", stage), ("topic", topic)]).increment(by: count)
+    }
+
+    func produced(_ count: Int, topic: String) {
+        Counter(label: "paystream_records_produced_total", dimensions: [("stage", stage), ("topic", topic)]).increment(by: count)
+    }
+
+    func forwarded(_ count: Int, topic: String) {
+        Counter(label: "paystream_records_forwarded_total", dimensions: [("stage", stage), ("topic", topic)]).increment(by: count)
+    }
+
+    func deadLetter(code: String) {
+        Counter(label: "paystream_dead_letters_total", dimensions: [("stage", stage), ("code", code)]).increment()
+    }
+
+    func decided(batchOf records: Int, in duration: Duration) {
+        Metrics.Timer(label: "paystream_decision_seconds", dimensions: [("stage", stage)])
+            .recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+
+    func polled(_ records: Int) {
+        Recorder(label: "paystream_batch_records", dimensions: [("stage", stage)]).record(records)
+    }
+
+    func rebalance(_ kind: String) {
+        Counter(label: "paystream_rebalances_total", dimensions: [("stage", stage), ("kind", kind)]).increment()
+    }
+
+    func outboxBacklog(_ rows: Int) {
+        Gauge(label: "paystream_outbox_backlog", dimensions: [("stage", stage)]).record(rows)
+    }
+
+    func owned(_ partitions: Int) {
+        Gauge(label: "paystream_partitions_owned", dimensions: [("stage", stage)]).record(partitions)
+    }
+
+    func lag(_ records: Int64, of tp: TopicPartition) {
+        Gauge(label: "paystream_consumer_lag", dimensions: [("stage", stage), ("topic", tp.topic), ("partition", "\(tp.partition)")])
+            .record(records)
+    }
+
+    func ready(_ ready: Bool) {
+        Gauge(label: "paystream_ready", dimensions: [("stage", stage)]).record(ready ? 1 : 0)
+    }
+}
