@@ -17,6 +17,8 @@ public struct FaultReport: Sendable, CustomStringConvertible {
     public var forwarded: [String: Int] = [:]
     public var eventIDs = 0
     public var verify = ""
+    /// Daemon logs scanned for card numbers and the configured secrets.
+    public var logsScanned = 0
     public var money: [String] = []
     public var duration: Duration = .zero
     public var directory = ""
@@ -41,6 +43,7 @@ public struct FaultReport: Sendable, CustomStringConvertible {
             "  forwarded:    \(list(forwarded)) (records off their canonical partition)",
             "  event ids:    \(eventIDs) distinct, each with one content",
             "  verify:       \(verify)",
+            "  logs:         \(logsScanned) scanned for card numbers and the configured secrets",
         ]
         lines += money.map { "  money:        \($0)" }
         lines.append("  duration:     \(String(format: "%.0f", seconds)) s; logs and configs in \(directory)")

@@ -51,8 +51,11 @@ public struct FaultRun: Sendable {
         let topics = pipeline.topics
         let brokerPID = pipeline.broker.process.processIdentifier
         say("broker \(pipeline.broker.bootstrapServers) (pid \(brokerPID)), state \(pipeline.stateDirectory), logs \(directory)/logs")
+        // Secrets as systemd would hand them over; no log may ever carry one (scanned at the end).
+        let secrets = ["kafka_sasl.password": "faults-\(UUID().uuidString)",
+                       "webhook_e-faults": "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }).base64EncodedString()]
         let fleet = try DaemonFleet(directory: directory, brokers: pipeline.broker.bootstrapServers,
-                                   stateDirectory: pipeline.stateDirectory, tag: "faults") { [options] in
+                                   stateDirectory: pipeline.stateDirectory, tag: "faults", credentials: secrets) { [options] in
             FaultConfiguration.text($0, seed: options.seed, sessionTimeoutMs: options.sessionTimeoutMs)
         }
         let observer = FaultObserver(topics: topics)
@@ -130,6 +133,10 @@ public struct FaultRun: Sendable {
             reading.cancel()
             await reading.value
             var report = try checks.report(stateDirectory: pipeline.stateDirectory, statuses: statuses, fleet: fleet)
+            // No card number and no secret in any daemon's log.
+            let findings = try LogScan.scan(directory: "\(directory)/logs", secrets: Array(secrets.values))
+            report.problems += findings.map { "log carries \($0)" }
+            report.logsScanned = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/logs").count
             report.seed = options.seed
             report.partitions = options.partitions
             report.frozen = frozen

@@ -25,13 +25,22 @@ public final class DaemonFleet: @unchecked Sendable {
     /// Writes each daemon's configuration to `<directory>/config/<daemon>.yaml` (relative paths
     /// in it resolve from there); the logs go to `<directory>/logs`.
     /// - Parameter tag: part of each instance id (`<daemon>-<tag>-<n>`).
-    public init(directory: String, brokers: String, stateDirectory: String, tag: String,
+    /// - Parameter credentials: files for `$CREDENTIALS_DIRECTORY` (name → content), as systemd's
+    ///   `LoadCredential=` would give them; none: no credentials folder.
+    public init(directory: String, brokers: String, stateDirectory: String, tag: String, credentials: [String: String] = [:],
                 configuration: (Daemon) throws -> String) throws {
         self.directory = directory
         self.tag = tag
         try FileManager.default.createDirectory(atPath: "\(directory)/config", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "\(directory)/logs", withIntermediateDirectories: true)
-        environment = ["PAYSTREAM_BROKERS": brokers, "PAYSTREAM_STATE_DIR": stateDirectory]
+        var environment = ["PAYSTREAM_BROKERS": brokers, "PAYSTREAM_STATE_DIR": stateDirectory]
+        if !credentials.isEmpty {
+            let folder = "\(directory)/credentials"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for (name, content) in credentials { try content.write(toFile: "\(folder)/\(name)", atomically: true, encoding: .utf8) }
+            environment["CREDENTIALS_DIRECTORY"] = folder
+        }
+        self.environment = environment
         for daemon in Daemon.allCases {
             try configuration(daemon).write(toFile: configPath(daemon), atomically: true, encoding: .utf8)
         }

@@ -33,7 +33,7 @@ public struct FuzzInput: Sendable {
             let key = pick(Self.keys + ["fz-\(i)"])
             let id = "fz-\(topic)-\(i)-\(next() % 1_000_000)"
             var kinds = ["random bytes", "truncated", "wrong types", "huge string", "unknown schema", "not an object"]
-            if topic == topics.paymentRequests { kinds += ["boundary amount", "key differs from payer", "unicode fields"] }
+            if topic == topics.paymentRequests { kinds += ["boundary amount", "key differs from payer", "unicode fields", "card number"] }
             let kind = pick(kinds)
             return Record(topic: topic, key: key, value: value(kind: kind, id: id, key: key, topic: topic, topics: topics), kind: kind)
         }
@@ -60,19 +60,28 @@ public struct FuzzInput: Sendable {
             return request(id: id, payer: key.isEmpty ? "user-1" : key, amount: amount)
         case "key differs from payer":
             return request(id: id, payer: "someone-else-\(next() % 100)", amount: "100")
+        case "card number":
+            // A card number where none belongs (order id, merchant), and an amount of 0: rejected,
+            // and the number must not reach any log (the fault run scans them).
+            return request(id: id, payer: key.isEmpty ? "user-1" : key, amount: "0", merchant: Self.cardNumbers[Int(next() % 3)],
+                           order: Self.cardNumbers[Int(next() % 3)])
         default:  // unicode fields
             return request(id: "\(id)-支付-🙂", payer: key.isEmpty ? "用户" : key, amount: "100", merchant: "商户-\u{0}")
         }
     }
 
-    private func request(id: String, payer: String, amount: String, merchant: String = "m-1") -> Data {
+    /// Test card numbers that pass the Luhn check (Visa, Mastercard, Amex).
+    public static let cardNumbers = ["4111111111111111", "5555555555554444", "378282246310005"]
+
+    private func request(id: String, payer: String, amount: String, merchant: String = "m-1", order: String? = nil) -> Data {
         func quoted(_ text: String) -> String {
             String(decoding: try! JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed]), as: UTF8.self)
                 .dropFirst().dropLast().description
         }
         return Data("""
             {"schema":"payment-request/v1","type":"payment","request_id":\(quoted(id)),"payer_id":\(quoted(payer)),\
-            "merchant_id":\(quoted(merchant)),"amount":\(amount),"currency":"CNY","method":"card","channel":"bank_card"}
+            "merchant_id":\(quoted(merchant)),"amount":\(amount),"currency":"CNY","method":"card","channel":"bank_card"\
+            \(order.map { ",\"order_id\":\(quoted($0))" } ?? "")}
             """.utf8)
     }
 
