@@ -87,7 +87,9 @@ public struct FaultRun: Sendable {
                 if round == rounds / 3 {
                     for (i, topic) in fuzzTopics.enumerated() {
                         let count = fuzzCount / fuzzTopics.count + (i < fuzzCount % fuzzTopics.count ? 1 : 0)
-                        let records = fuzz.records(for: topic, topics: topics, count: count)
+                        var records = fuzz.records(for: topic, topics: topics, count: count)
+                        // Always some card numbers where none belongs, for the log scan.
+                        if topic == topics.paymentRequests { records += fuzz.records(for: topic, topics: topics, count: 3, kind: "card number") }
                         let delivered = try await pipeline.publish(topic: topic, records.map { ($0.key, $0.value) },
                                                                    partitioning: .librdkafkaDefault)
                         hostile += zip(records, delivered).map { ($0, $1) }

@@ -28,13 +28,13 @@ public struct FuzzInput: Sendable {
     /// `count` hostile records for `topic`. Payment requests include well-formed requests with
     /// boundary amounts and keys that differ from their payer (answered by events); every other
     /// topic gets only records that cannot be decoded (answered by dead letters).
-    public mutating func records(for topic: String, topics: TopicNames, count: Int) -> [Record] {
+    public mutating func records(for topic: String, topics: TopicNames, count: Int, kind only: String? = nil) -> [Record] {
         (0..<count).map { i in
             let key = pick(Self.keys + ["fz-\(i)"])
             let id = "fz-\(topic)-\(i)-\(next() % 1_000_000)"
             var kinds = ["random bytes", "truncated", "wrong types", "huge string", "unknown schema", "not an object"]
             if topic == topics.paymentRequests { kinds += ["boundary amount", "key differs from payer", "unicode fields", "card number"] }
-            let kind = pick(kinds)
+            let kind = only ?? pick(kinds)
             return Record(topic: topic, key: key, value: value(kind: kind, id: id, key: key, topic: topic, topics: topics), kind: kind)
         }
     }
