@@ -69,6 +69,7 @@ RUN_DIR="$ROOT/.local/run-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$RUN_DIR/state"
 PIDS=()
 BROKER_PID=""
+RECEIVER_PID=""
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -83,6 +84,7 @@ cleanup() {
     done
     for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   fi
+  if [ -n "$RECEIVER_PID" ]; then kill -TERM "$RECEIVER_PID" 2>/dev/null || true; fi
   # The broker last, once the daemons have flushed. Its storage is memory (nothing to flush) and
   # Tansu does not exit on SIGTERM, so it gets SIGKILL.
   if [ -n "$BROKER_PID" ]; then
@@ -123,7 +125,7 @@ mkdir -p "$CREDENTIALS" && chmod 700 "$CREDENTIALS"
 WEBHOOK_SECRET="$(python3 -c 'import base64, os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())')"
 .deps/venv/bin/python Deploy/webhook-receiver.py --secret "local=$WEBHOOK_SECRET" --log "$RUN_DIR/webhooks.jsonl" \
   --port-file "$RUN_DIR/webhook-receiver.port" >"$RUN_DIR/webhook-receiver.log" 2>&1 &
-PIDS+=("$!")
+RECEIVER_PID="$!"
 for _ in $(seq 1 100); do [ -s "$RUN_DIR/webhook-receiver.port" ] && break; sleep 0.05; done
 [ -s "$RUN_DIR/webhook-receiver.port" ] || { log "the webhook receiver did not start:"; cat "$RUN_DIR/webhook-receiver.log" >&2; exit 1; }
 WEBHOOK_URL="http://127.0.0.1:$(cat "$RUN_DIR/webhook-receiver.port")/local/ok"
@@ -269,6 +271,17 @@ for l in verified[:3]:
 sys.exit(0 if lines and len(verified) == len(lines) else 1)
 PY
 fi
+
+# Metrics: each daemon's /metrics (its address is in its log), saved beside the logs; a few lines shown.
+echo
+for daemon in payment-worker channel-sandbox settlement-worker notifier reconciler; do
+  address="$(grep -o 'metrics.address=[^ ]*' "$RUN_DIR/$daemon.log" | tail -n 1 | cut -d= -f2)"
+  [ -n "$address" ] || continue
+  curl -s "http://$address/metrics" > "$RUN_DIR/metrics-$daemon.txt" || continue
+  log "metrics of $daemon (http://$address/metrics, /livez, /readyz; saved in $RUN_DIR/metrics-$daemon.txt):"
+  grep -E '^paystream_(records_consumed_total|records_produced_total|dead_letters_total|rejections_total|webhook_deliveries_total|ready)' \
+    "$RUN_DIR/metrics-$daemon.txt" | head -n 8 | sed 's/^/  /'
+done
 
 if [ "$KEEP" = 1 ]; then
   log "still running; PAYSTREAM_BROKERS=$PAYSTREAM_BROKERS; Ctrl-C stops everything"
