@@ -8,17 +8,8 @@ import Testing
 @Suite("install script")
 struct InstallScriptTests {
     static func install(_ destination: String, _ extra: [String] = []) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [packageRoot.appendingPathComponent("Deploy/install.sh").path, "--destdir", destination, "--no-build",
-                             "--bin-dir", try productsDirectory().path] + extra
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try runTool("/bin/bash", [packageRoot.appendingPathComponent("Deploy/install.sh").path, "--destdir", destination, "--no-build",
+                                  "--bin-dir", try productsDirectory().path] + extra)
     }
 
     static func listing(_ root: String) throws -> [String: String] {

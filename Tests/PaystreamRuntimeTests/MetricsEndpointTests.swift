@@ -26,22 +26,6 @@ struct MetricsEndpointTests {
         return (Int(tail.first ?? "") ?? 0, tail.count > 1 ? String(tail[1]) : "", String(output[..<split.lowerBound]))
     }
 
-    static func promtool(_ text: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
-        process.arguments = ["check", "metrics"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(text.utf8))
-        try input.fileHandleForWriting.close()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, printed)
-    }
-
     /// The value of one sample line, `name{labels} value`.
     static func value(_ text: String, _ sample: String) -> Double? {
         text.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
@@ -49,20 +33,9 @@ struct MetricsEndpointTests {
 
     @Test("/metrics passes promtool check metrics and counts what the worker did; /livez and /readyz answer 200 once joined; other paths 404")
     func endpoint() async throws {
-        let broker = try await TansuBroker.start()
-        defer { broker.stop() }
-        let directory = try temporaryDirectory("metrics")
-        let created = try DaemonProcess("paystream", arguments: ["topics", "create", "--partitions", "2"],
-                                        environment: ["PAYSTREAM_BROKERS": broker.bootstrapServers], logDirectory: directory)
-        #expect(await created.waitForExit(timeout: .seconds(60)) == 0, "\(created.log)")
-        let config = "\(directory)/notifier.yaml"
-        try "stage:\n  templates_file: \(packageRoot.appendingPathComponent("Config/notification-templates.yaml").path)\n"
-            .write(toFile: config, atomically: true, encoding: .utf8)
-        let daemon = try DaemonProcess("notifier", environment: [
-            "PAYSTREAM_BROKERS": broker.bootstrapServers, "PAYSTREAM_STATE_DIR": directory, "PAYSTREAM_CONFIG": config,
-            "PAYSTREAM_KAFKA_SESSION_TIMEOUT_MS": "2000", "PAYSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
-        ], logDirectory: directory)
-        defer { daemon.signal(SIGKILL) }
+        let setup = try await NotifierUnderTest.start("metrics")
+        defer { setup.stop() }
+        let daemon = setup.daemon, broker = setup.broker
         try await daemon.waitForLog("metrics listening", timeout: .seconds(30))
         let address = try #require(daemon.log.split(separator: " ").first { $0.hasPrefix("metrics.address=") }?
             .dropFirst("metrics.address=".count))
@@ -95,7 +68,7 @@ struct MetricsEndpointTests {
         let metrics = try Self.get(base + "/metrics")
         #expect(metrics.status == 200 && metrics.contentType.hasPrefix("text/plain; version=0.0.4"), "\(metrics.contentType)")
         text = metrics.body
-        let lint = try Self.promtool(text)
+        let lint = try runTool("/usr/bin/promtool", ["check", "metrics"], input: text)
         #expect(lint.status == 0 && lint.output.isEmpty, "promtool: \(lint.output)\n\(text)")
         #expect(Self.value(text, #"paystream_records_consumed_total{stage="notifier",topic="payments.events"}"#) == 3)
         #expect(Self.value(text, #"paystream_records_produced_total{stage="notifier",topic="notifications"}"#) == 4)

@@ -38,23 +38,12 @@ struct SystemdNotifyTests {
 
     @Test("a daemon under Type=notify: READY=1 with its partitions once joined, WATCHDOG=1 every half WATCHDOG_USEC while it runs, STOPPING=1 on SIGTERM")
     func daemon() async throws {
-        let broker = try await TansuBroker.start()
-        defer { broker.stop() }
-        let directory = try temporaryDirectory("notify")
-        let created = try DaemonProcess("paystream", arguments: ["topics", "create", "--partitions", "2"],
-                                        environment: ["PAYSTREAM_BROKERS": broker.bootstrapServers], logDirectory: directory)
-        #expect(await created.waitForExit(timeout: .seconds(60)) == 0, "\(created.log)")
-        let config = "\(directory)/notifier.yaml"
-        try "stage:\n  templates_file: \(packageRoot.appendingPathComponent("Config/notification-templates.yaml").path)\n"
-            .write(toFile: config, atomically: true, encoding: .utf8)
-        let socket = try NotifySocket(path: "\(directory)/notify.sock")
+        let socketPath = try temporaryDirectory("notify") + "/notify.sock"
+        let socket = try NotifySocket(path: socketPath)
         defer { socket.close() }
-        let daemon = try DaemonProcess("notifier", environment: [
-            "PAYSTREAM_BROKERS": broker.bootstrapServers, "PAYSTREAM_STATE_DIR": directory, "PAYSTREAM_CONFIG": config,
-            "PAYSTREAM_KAFKA_SESSION_TIMEOUT_MS": "2000", "PAYSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
-            "NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "1000000",
-        ], logDirectory: directory)
-        defer { daemon.signal(SIGKILL) }
+        let setup = try await NotifierUnderTest.start("notify", environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "1000000"])
+        defer { setup.stop() }
+        let daemon = setup.daemon
         let deadline = ContinuousClock.now + .seconds(30)
         while !socket.messages.contains(where: { $0.text.hasPrefix("READY=1") }) {
             guard ContinuousClock.now < deadline, daemon.isRunning else { Issue.record("no READY=1:\n\(daemon.log)"); return }

@@ -12,17 +12,7 @@ struct SystemdUnitTests {
     static let daemons = ["payment-worker", "settlement-worker", "notifier", "reconciler", "channel-sandbox"]
 
     static func run(_ arguments: [String], in directory: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try runTool("/usr/bin/systemd-analyze", arguments, directory: directory)
     }
 
     /// The unit files as installed, but starting the binaries this build made (verify checks
