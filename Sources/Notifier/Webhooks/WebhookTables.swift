@@ -69,8 +69,13 @@ public enum WebhookTables {
 
     private static let columns = "webhook_id, endpoint_id, owner_type, owner_id, event_type, body, attempts, history, state"
 
+    /// A row's attempts, from its `history` column.
+    private static func history(_ r: Row) -> [WebhookAttemptRecord] {
+        (try? Wire.decode([WebhookAttemptRecord].self, from: Data((r["history"] as String).utf8))) ?? []
+    }
+
     private static func row(_ r: Row) -> WebhookDeliveryRow {
-        let history = (try? Wire.decode([WebhookAttemptRecord].self, from: Data((r["history"] as String).utf8))) ?? []
+        let history = Self.history(r)
         return WebhookDeliveryRow(webhookID: r["webhook_id"], endpointID: r["endpoint_id"], ownerType: r["owner_type"],
                                   ownerID: r["owner_id"], eventType: r["event_type"], body: r["body"], attempts: r["attempts"],
                                   history: history, state: r["state"])
@@ -105,7 +110,7 @@ public enum WebhookTables {
             SELECT attempts, history FROM webhook_delivery WHERE webhook_id = ? AND endpoint_id = ? AND state = 'pending'
             """, arguments: [key.webhookID, key.endpointID])
         guard let current else { return }
-        var history = (try? Wire.decode([WebhookAttemptRecord].self, from: Data((current["history"] as String).utf8))) ?? []
+        var history = Self.history(current)
         if let attempt { history.append(attempt) }
         let finished = state == "pending" ? nil : Wire.timestamp(now)
         let reported = state == "failed" || state == "endpoint_disabled" ? 0 : 1
