@@ -36,6 +36,9 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // SQLite's session extension (changelog capture and apply): Debian's libsqlite3 has it, its
+        // header hides it behind SQLITE_ENABLE_SESSION; session.c includes it with that defined.
+        .target(name: "CSQLiteSession", linkerSettings: [.linkedLibrary("sqlite3")]),
         // Pure domain: money, currencies, payment states, messages. Foundation only.
         .target(name: "PaystreamDomain"),
         // Kafka producer, consumer and admin over librdkafka.
@@ -50,7 +53,7 @@ let package = Package(
         .target(
             name: "PaystreamStore",
             dependencies: [
-                "PaystreamDomain",
+                "PaystreamDomain", "CSQLiteSession",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -109,6 +109,8 @@ public enum PaymentTables {
         }),
         // The payer's locale for notifications, carried on the payment's events.
         ("payment-v7-locale", { db in try db.execute(sql: "ALTER TABLE payment ADD COLUMN locale TEXT") }),
+        // Ledger entries get a primary key, so that the shard's changelog carries them.
+        ("payment-v8-ledger-entry-key", { db in try db.execute(sql: LedgerTables.keyEntriesSQL) }),
     ])
 
     /// A credit-funded payment and what the payer still owes on it.

@@ -14,7 +14,7 @@ public struct KafkaConfiguration: Sendable {
     public var bootstrapServers: String { properties["bootstrap.servers"] ?? "" }
 
     /// Returns a copy with `defaults` set where the property is not set already.
-    func withDefaults(_ defaults: [String: String]) -> KafkaConfiguration {
+    public func withDefaults(_ defaults: [String: String]) -> KafkaConfiguration {
         var copy = self
         copy.properties.merge(defaults) { existing, _ in existing }
         return copy

@@ -42,6 +42,24 @@ public enum LedgerTables {
             """)
     }
 
+    /// Gives `ledger_entry` a primary key (`entry_id`, the rowid it always had, kept as it was):
+    /// SQLite's session extension captures only tables with one, and a shard's changelog must
+    /// carry every row. A stage runs it as a migration of its own; frozen text, never edited.
+    public static let keyEntriesSQL = """
+        CREATE TABLE ledger_entry_v2 (
+            entry_id INTEGER PRIMARY KEY,
+            posting_id TEXT NOT NULL REFERENCES ledger_posting(posting_id),
+            account_id TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            amount INTEGER NOT NULL CHECK (amount != 0)
+        );
+        INSERT INTO ledger_entry_v2 (entry_id, posting_id, account_id, currency, amount)
+            SELECT rowid, posting_id, account_id, currency, amount FROM ledger_entry ORDER BY rowid;
+        DROP TABLE ledger_entry;
+        ALTER TABLE ledger_entry_v2 RENAME TO ledger_entry;
+        CREATE INDEX ledger_entry_posting ON ledger_entry(posting_id);
+        """
+
     /// Rebuilds `ledger_hold` with its resolution check written as comparisons: SQLite checks a
     /// three-value `IN` list through a temporary b-tree opened on every insert and update.
     /// The rows, columns and meaning stay as they are. A stage adds it with a migration of its

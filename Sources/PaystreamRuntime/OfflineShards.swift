@@ -14,6 +14,8 @@ public final class OfflineShards<S: Stage>: @unchecked Sendable {
     private let routing: ShardRouting
     private let lock = NSLock()
     private var shards: [Int32: ShardStore] = [:]
+    /// Every changelog record each shard committed, as the worker would have published them.
+    private var log: [Int32: [ChangelogRecord]] = [:]
 
     public init(stage: S, stateDirectory: String, topics: TopicNames, partitionCount: Int32,
                 settings: WorkerSettings = WorkerSettings(), clock: any PaystreamClock, logger: Logger) {
@@ -39,6 +41,24 @@ public final class OfflineShards<S: Stage>: @unchecked Sendable {
     }
 
     public var openPartitions: [Int32] { lock.withLock { shards.keys.sorted() } }
+
+    /// Takes each open shard's new changelog records into the log and confirms them at once, as
+    /// the worker's changelog rounds would (a companion waits for that before a side effect).
+    public func publishChangelog() {
+        let open = lock.withLock { shards }
+        for (partition, shard) in open {
+            let records = shard.takeCaptured()
+            guard let last = records.last else { continue }
+            lock.withLock { log[partition, default: []].append(contentsOf: records) }
+            shard.noteDurable(through: last.txn)
+        }
+    }
+
+    /// Every changelog record of `partition` so far, in order (`publishChangelog` first).
+    public func changelog(_ partition: Int32) -> [ChangelogRecord] {
+        publishChangelog()
+        return lock.withLock { log[partition] ?? [] }
+    }
 
     /// Decides one partition's records as one batch. Returns the records forwarded per topic.
     @discardableResult
@@ -71,6 +91,7 @@ public final class OfflineShards<S: Stage>: @unchecked Sendable {
     /// Every unsent outbox row of every open shard, marked published: what the worker would
     /// publish now, in the order it would.
     public func takeOutbox() throws -> [(partition: Int32, message: OutboxMessage)] {
+        defer { publishChangelog() }
         var taken: [(partition: Int32, message: OutboxMessage)] = []
         for partition in openPartitions {
             let now = worker.clock.now()

@@ -66,12 +66,21 @@ public struct TopicNames: Sendable, Hashable {
     /// reconciler shards payment events (the notifier's, by payer) by payment id.
     public var stageRepartitionTopics: [String] { [repartition(of: paymentEvents, stage: "reconciler")] }
 
+    /// The stages that keep shards, each with a changelog topic.
+    public static let stages = ["payment-worker", "settlement-worker", "notifier", "reconciler", "channel-sandbox"]
+
+    /// A stage's changelog: every shard transaction, partition = shard (`<stage>.changelog`).
+    public func changelog(of stage: String) -> String { named(stage + ".changelog") }
+
+    /// Every stage's changelog topic (never compacted: records are changes, not values per key).
+    public var changelogs: [String] { Self.stages.map(changelog(of:)) }
+
     /// Every topic of the pipeline: inputs, notifications and reconciliation results, the
-    /// dead-letter topic of each, and the repartition topics of the inputs.
+    /// dead-letter topic of each, the repartition topics of the inputs, and the changelogs.
     public var all: [String] {
         let written = inputTopics + [notifications, reconciliationResults]
         return written + written.map(deadLetter(of:)) + inputTopics.map(repartition(of:)) + stageRepartitionTopics
-            + [webhookDeadLetters]
+            + [webhookDeadLetters] + changelogs
     }
 
     /// Compacted reference-data topics (one value per key).

@@ -12,20 +12,21 @@ public struct ProducerFailure: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// A publish round of one shard on its way to the broker: its rows, handed to the producer when
-/// the round is made, and the producer's answers once they are all in (`landed` is called then:
-/// the worker wakes its poll, so that the round is settled at once).
-final class PublishRound: @unchecked Sendable {
+/// Messages of one shard on their way to the broker, handed to the producer when the round is
+/// made, and the producer's answers once they are all in (`landed` is called then: the worker
+/// wakes its poll, so that the round is settled at once). `payload` is what the round carries
+/// for the loop: outbox rows (`PublishRound`) or changelog records (`ChangelogRound`).
+final class ProducerRound<Payload: Sendable>: @unchecked Sendable {
     let partition: Int32
-    let rows: [OutboxMessage]
+    let payload: Payload
     private let lock = NSLock()
     private var results: [Result<DeliveryReport, KafkaError>]?
     private var waiter: CheckedContinuation<[Result<DeliveryReport, KafkaError>], Never>?
 
-    init(partition: Int32, rows: [OutboxMessage], messages: [OutgoingMessage], producer: KafkaProducer,
+    init(partition: Int32, payload: Payload, messages: [OutgoingMessage], producer: KafkaProducer,
          landed: @escaping @Sendable () -> Void) {
         self.partition = partition
-        self.rows = rows
+        self.payload = payload
         producer.produce(messages) { [self] results in
             let waiter = lock.withLock {
                 self.results = results
@@ -40,7 +41,7 @@ final class PublishRound: @unchecked Sendable {
     /// Whether every answer is in (`reports()` then returns without waiting).
     var isDone: Bool { lock.withLock { results != nil } }
 
-    /// The delivery reports, in the order of `rows`.
+    /// The delivery reports, in the order of the messages.
     func reports() async -> [Result<DeliveryReport, KafkaError>] {
         await withCheckedContinuation { continuation in
             let ready: [Result<DeliveryReport, KafkaError>]? = lock.withLock {
@@ -51,6 +52,13 @@ final class PublishRound: @unchecked Sendable {
             if let ready { continuation.resume(returning: ready) }
         }
     }
+}
+
+/// A round of outbox rows.
+typealias PublishRound = ProducerRound<[OutboxMessage]>
+
+extension ProducerRound where Payload == [OutboxMessage] {
+    var rows: [OutboxMessage] { payload }
 }
 
 /// How far a shard's outbox is published: every row up to `known` is delivered (or moved to a
@@ -81,21 +89,24 @@ extension WorkerLoop {
         watermarks[partition]!.storedAt = .now
     }
 
-    /// Stores a watermark in a batch's or a tick's transaction, before the stage decides (a
-    /// republish copies what the shard has as published).
-    static func store(_ watermark: Int64?, db: Database, now: Date) throws {
-        guard let watermark else { return }
-        try RuntimeTables.storePublishedThrough(db, watermark, now: now)
+    /// Stores a watermark (and how far Kafka has the changelog) in a batch's or a tick's
+    /// transaction, before the stage decides (a republish copies what the shard has as published).
+    static func store(_ watermark: Int64?, changelog: ChangelogMark?, db: Database, now: Date) throws {
+        if let watermark { try RuntimeTables.storePublishedThrough(db, watermark, now: now) }
+        if let changelog { try ChangelogTables.markDurable(db, through: changelog.txn, nextOffset: changelog.nextOffset) }
     }
 
     /// Writes the watermarks no transaction has carried for a while (`all`: every one not
     /// stored, before shards are let go), each in a transaction of its shard.
     func storeWatermarks(all: Bool) async throws {
-        for (partition, mark) in watermarks.sorted(by: { $0.key < $1.key }) where mark.known > mark.stored {
+        for (partition, mark) in watermarks.sorted(by: { $0.key < $1.key }) {
+            let changelog = unstoredChangelog(partition)
+            guard mark.known > mark.stored || changelog != nil else { continue }
             guard all || ContinuousClock.now - mark.storedAt >= Watermark.idleWrite, let shard = shards[partition] else { continue }
-            let now = worker.clock.now(), sequence = mark.known
-            try await Self.write(shard) { try RuntimeTables.storePublishedThrough($0, sequence, now: now) }
+            let now = worker.clock.now(), sequence = mark.known > mark.stored ? mark.known : nil
+            try await Self.write(shard) { try Self.store(sequence, changelog: changelog, db: $0, now: now) }
             watermarkStored(partition, sequence)
+            changelogStored(partition, changelog)
         }
     }
 
@@ -108,13 +119,17 @@ extension WorkerLoop {
         try await finishRoundsInFlight(wait: true)
         // A batch interrupted by cancellation may have committed rows the loop never heard of.
         knownUnsent.removeAll()
-        while !pendingPublish.isEmpty {
+        // Changelog first, each time: the rows a round may take are those whose records are in.
+        while try await flushChangelog(), !pendingPublish.isEmpty {
             let batches = try await nextRound(of: pendingPublish)
             guard !batches.isEmpty else { break }
             let results = await producer.send(batches.flatMap { $0.1 }.map(Self.outgoing))
             guard try await settleRound(batches, results) else { break }
         }
+        // The watermark's own transaction is a changelog record too: the shard leaves with none
+        // that Kafka lacks (a file that did would be set aside if the partition came back).
         try await storeWatermarks(all: true)
+        if try await flushChangelog() { try await storeWatermarks(all: true) }
     }
 
     /// Starts publishing the next round of each shard that has unsent rows, without waiting for
@@ -126,6 +141,7 @@ extension WorkerLoop {
     /// (not from the rows the loop queued) waits until the shard has none on its way: the file
     /// cannot tell rows on their way from rows never sent. Shards do not wait for each other.
     func startRounds() async throws {
+        try startChangelogRounds()
         guard !pendingPublish.isEmpty else { return }
         if let retryAt = publishRetryAt, ContinuousClock.now < retryAt { return }
         let waiting = pendingPublish.filter { partition in
@@ -139,7 +155,7 @@ extension WorkerLoop {
         worker.statistics.notePublishRounds(roundsSincePoll)
         for (partition, rows) in batches {
             roundsInFlight[partition, default: []].append(
-                PublishRound(partition: partition, rows: rows, messages: rows.map(Self.outgoing), producer: producer,
+                PublishRound(partition: partition, payload: rows, messages: rows.map(Self.outgoing), producer: producer,
                              landed: { [consumer] in consumer.wake() }))
             worker.statistics.noteRoundsInFlight(roundsInFlight[partition]!.count)
         }
@@ -149,6 +165,7 @@ extension WorkerLoop {
     /// (every round on its way when `wait`): delivered rows are recorded, refused ones
     /// dead-lettered, failures retried.
     func finishRoundsInFlight(wait: Bool) async throws {
+        try await finishChangelogRounds(wait: wait)
         for partition in roundsInFlight.keys.sorted() {
             while let round = roundsInFlight[partition]?.first, wait || round.isDone {
                 let results = await round.reports()
@@ -164,11 +181,15 @@ extension WorkerLoop {
         var batches: [(Int32, [OutboxMessage])] = []
         for partition in partitions.sorted() {
             guard let shard = shards[partition] else { pendingPublish.remove(partition); continue }
+            // Changelog first: rows past the first record Kafka does not have yet wait for it.
+            collectChangelog(partition)
+            let releasable = changelogs[partition]?.releasableThrough ?? .max
             let limit = worker.settings.outboxBatch
-            let rows: [OutboxMessage]
+            var rows: [OutboxMessage]
             if let known = knownUnsent[partition] {
-                rows = Array(known.prefix(limit))
-                knownUnsent[partition] = Array(known.dropFirst(limit))
+                rows = Array(known.prefix(limit).prefix { $0.sequence <= releasable })
+                knownUnsent[partition] = Array(known.dropFirst(rows.count))
+                if rows.isEmpty && !known.isEmpty { continue }
             } else {
                 // A cancelled task (a test stopping its workers) makes GRDB's async calls throw;
                 // the rows of the batch in hand must still go out, so use the blocking ones.
@@ -178,8 +199,11 @@ extension WorkerLoop {
                 rows = Task.isCancelled ? try Self.unsentRows(shard, limit: limit, after: after)
                     : try await shard.read { try RuntimeTables.unsent($0, limit: limit, after: after) }
                 // Fewer than asked for: these are all of the shard's unsent rows, and whatever
-                // the loop queues from now on follows them.
-                if rows.count < limit { knownUnsent[partition] = [] }
+                // the loop queues from now on follows them (those the gate holds back first).
+                let held = rows.drop { $0.sequence <= releasable }
+                if rows.count < limit { knownUnsent[partition] = Array(held) }
+                rows.removeLast(held.count)
+                if rows.isEmpty && !held.isEmpty { continue }
             }
             if rows.isEmpty { pendingPublish.remove(partition) } else { batches.append((partition, rows)) }
         }
@@ -282,7 +306,7 @@ extension WorkerLoop {
         if Task.isCancelled { try blocking() } else { try await shard.write(body) }
     }
 
-    private func noteDeliveryFailure(_ failures: [KafkaError]) throws {
+    func noteDeliveryFailure(_ failures: [KafkaError]) throws {
         let now = ContinuousClock.now
         let since = deliveryFailingSince ?? now
         deliveryFailingSince = since

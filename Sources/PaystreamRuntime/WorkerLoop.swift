@@ -45,6 +45,11 @@ final class WorkerLoop<S: Stage> {
     /// Shards with a failed row in a settled round not yet published again: later rounds'
     /// delivered rows are marked one by one until a round read from the shard starts over.
     var watermarkBlocked: Set<Int32> = []
+    /// Each owned shard's changelog: records committed and not yet in Kafka, and so how far its
+    /// outbox may be published (`ChangelogGate`). No entry: the changelog is off.
+    var changelogs: [Int32: ChangelogGate] = [:]
+    /// The changelog rounds on their way, by shard, in the order they were made.
+    var changelogInFlight: [Int32: [ChangelogRound]] = [:]
     private var lastTick = ContinuousClock.now
     private var lastPrune = ContinuousClock.now - .seconds(3600)
     /// Set hourly: old inbox ids and sent outbox rows before this time are deleted, a chunk per
@@ -96,6 +101,7 @@ final class WorkerLoop<S: Stage> {
     /// Lets go of Kafka without publishing anything more, as a dying process would.
     func abandon() async {
         roundsInFlight = [:]
+        changelogInFlight = [:]
         await consumer.close()
         await replica?.close()
         await producer.close()
@@ -107,6 +113,8 @@ final class WorkerLoop<S: Stage> {
         // Every owned shard: a batch interrupted by cancellation may have committed without
         // being marked for publication.
         pendingPublish.formUnion(shards.keys)
+        // Companions first: what they write must be in the changelog before the shards close.
+        await stopCompanions(Array(shards.keys))
         do { try await flushOutbox() } catch {
             logger.error("outbox not flushed at shutdown; unsent rows stay for the next owner", metadata: ["error": "\(error)"])
         }
@@ -131,14 +139,16 @@ final class WorkerLoop<S: Stage> {
             work.append((partition, batch, shard))
         }
         let worker = self.worker, routing = self.routing
-        // Each shard's transaction also stores the watermark the loop has not stored yet.
+        // Each shard's transaction also stores the watermark and changelog position the loop
+        // has not stored yet.
         let watermarks = Dictionary(uniqueKeysWithValues: work.map { ($0.0, unstoredWatermark($0.0)) })
+        let marks = Dictionary(uniqueKeysWithValues: work.map { ($0.0, unstoredChangelog($0.0)) })
         let outcomes = try await withThrowingTaskGroup(of: (Int32, BatchOutcome).self) { group in
             for (partition, batch, shard) in work {
-                let watermark = watermarks[partition] ?? nil
+                let watermark = watermarks[partition] ?? nil, mark = marks[partition] ?? nil
                 group.addTask {
                     (partition, try await Self.decide(batch, partition: partition, shard: shard, worker: worker, routing: routing,
-                                                      watermark: watermark))
+                                                      watermark: watermark, changelog: mark))
                 }
             }
             var outcomes: [(Int32, BatchOutcome)] = []
@@ -147,6 +157,7 @@ final class WorkerLoop<S: Stage> {
         }
         for (partition, outcome) in outcomes {
             watermarkStored(partition, watermarks[partition] ?? nil)
+            changelogStored(partition, marks[partition] ?? nil)
             worker.statistics.addForwarded(outcome.forwarded)
             for (topic, count) in outcome.forwarded { worker.metrics.forwarded(count, topic: topic) }
             noteQueued(outcome.queued, partition: partition)
@@ -168,7 +179,7 @@ final class WorkerLoop<S: Stage> {
     /// The transaction also stores `watermark`, the outbox's published-through sequence the loop
     /// has not stored yet.
     private static func decide(_ batch: [ConsumedRecord], partition: Int32, shard: ShardStore, worker: StageWorker<S>,
-                               routing: ShardRouting, watermark: Int64?) async throws -> BatchOutcome {
+                               routing: ShardRouting, watermark: Int64?, changelog: ChangelogMark?) async throws -> BatchOutcome {
         let started = ContinuousClock.now
         defer { worker.metrics.decided(batchOf: batch.count, in: .now - started) }
         do {
@@ -176,7 +187,7 @@ final class WorkerLoop<S: Stage> {
                 try await worker.decideBatch { savepoints in
                     try await shard.write { db in
                         // First: a republish in the batch copies only what the shard has as published.
-                        try Self.store(watermark, db: db, now: worker.clock.now())
+                        try Self.store(watermark, changelog: changelog, db: db, now: worker.clock.now())
                         return try worker.applyBatch(batch, partition: partition, routing: routing, savepoints: savepoints, db: db)
                     }
                 }
@@ -187,7 +198,7 @@ final class WorkerLoop<S: Stage> {
             worker.logger.error("batch failed on every attempt; deciding its records one by one", metadata: [
                 "kafka.partition": "\(partition)", "error": "\(error)"])
             return try await shard.write { db in
-                try Self.store(watermark, db: db, now: worker.clock.now())
+                try Self.store(watermark, changelog: changelog, db: db, now: worker.clock.now())
                 return try worker.applyBatch(batch, partition: partition, routing: routing, isolating: true, db: db)
             }
         }
@@ -252,6 +263,7 @@ final class WorkerLoop<S: Stage> {
                 logger.warning("group membership lost; partitions taken away", metadata: ["kafka.partitions": "\(owned.sorted())"])
             }
             // The batch in hand was stored before we got here; flush its outbox, then let go.
+            await stopCompanions(Array(owned))
             do { try await flushOutbox() } catch {
                 logger.error("outbox not flushed before revocation; the next owner publishes the rest", metadata: ["error": "\(error)"])
             }
@@ -273,11 +285,21 @@ final class WorkerLoop<S: Stage> {
     private func openShard(_ partition: Int32, topicPartitions: [TopicPartition]) async throws -> ShardStore {
         if let shard = shards[partition] { return shard }
         let path = ShardStore.path(stateDirectory: worker.stateDirectory, stage: stage.name, partition: partition)
-        if !FileManager.default.fileExists(atPath: path) {
+        var nothingKept = !FileManager.default.fileExists(atPath: path)
+        if worker.settings.changelog {
+            // Missing here, or behind the log (another host owned the partition since): the
+            // changelog has it. A new partition's log is empty, and so is its shard.
+            nothingKept = try await restoreShard(partition, path: path).isEmpty
+        }
+        if nothingKept {
             let committed = try await consumer.committedOffsets(topicPartitions)
             guard committed.isEmpty else {
+                if worker.settings.changelog {
+                    // Nothing to restore from: the empty file the restore opened goes again.
+                    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                }
                 throw ShardLayoutError(description: """
-                    shard file \(path) is missing, but group \(worker.groupID) has committed offsets for partition \(partition) \
+                    shard file \(path) is missing and its changelog \(changelogTopic)[\(partition)] is empty, but group \(worker.groupID) has committed offsets for partition \(partition) \
                     (\(committed.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" }.joined(separator: " "))): the state of \
                     that partition was kept somewhere and would be rebuilt from nothing. Restore the file (it may be on the host \
                     that ran this partition before), or, to start the partition over on purpose, delete the group's committed \
@@ -286,7 +308,7 @@ final class WorkerLoop<S: Stage> {
             }
         }
         let shard = try ShardStore(path: path, partition: partition, synchronous: worker.settings.synchronous,
-                                   schema: stage.schema)
+                                   schema: stage.schema, capture: worker.settings.changelog)
         do {
             let wanted = routing.identity(stage: stage.name, partition: partition)
             let now = worker.clock.now()
@@ -299,9 +321,14 @@ final class WorkerLoop<S: Stage> {
             try? shard.close()
             throw error
         }
-        let stored = try await shard.read { try RuntimeTables.publishedThrough($0) }
+        let (stored, position) = try await shard.read { (try RuntimeTables.publishedThrough($0), try ChangelogTables.position($0)) }
         watermarks[partition] = Watermark(known: stored, stored: stored)
         shards[partition] = shard
+        if worker.settings.changelog {
+            // Records a crash left unsent (the shard's queue) go first, before any outbox row.
+            changelogs[partition] = ChangelogGate(durableTxn: position.durableTxn, logNextOffset: position.logNextOffset)
+            collectChangelog(partition)
+        }
         if let companion = stage.companion {
             let clock = worker.clock
             var logger = worker.logger
@@ -311,17 +338,24 @@ final class WorkerLoop<S: Stage> {
         return shard
     }
 
-    func closeShards(_ partitions: [Int32]) async {
-        // Companions first: none may touch a shard once it is closed (or owned elsewhere).
+    /// Cancels the companions of these shards and waits for them to end.
+    func stopCompanions(_ partitions: [Int32]) async {
         let stopping = partitions.compactMap { companions.removeValue(forKey: $0) }
         for task in stopping { task.cancel() }
         for task in stopping { await task.value }
+    }
+
+    func closeShards(_ partitions: [Int32]) async {
+        // Companions first: none may touch a shard once it is closed (or owned elsewhere).
+        await stopCompanions(partitions)
         for partition in partitions {
             guard let shard = shards.removeValue(forKey: partition) else { continue }
             pendingPublish.remove(partition)
             knownUnsent[partition] = nil
             watermarks[partition] = nil
             watermarkBlocked.remove(partition)
+            changelogs[partition] = nil
+            changelogInFlight[partition] = nil
             do { try shard.close() } catch {
                 logger.warning("cannot close shard", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
             }
@@ -335,17 +369,18 @@ final class WorkerLoop<S: Stage> {
         if let interval = stage.tickInterval, now - lastTick >= interval {
             lastTick = now
             for (partition, shard) in shards.sorted(by: { $0.key < $1.key }) {
-                let watermark = unstoredWatermark(partition)
+                let watermark = unstoredWatermark(partition), mark = unstoredChangelog(partition)
                 let queued = try await withAttempts("tick for partition \(partition)") { [worker] in
                     try await shard.write { db in
                         let context = StageContext(db: db, partition: partition, now: worker.clock.now(), topics: worker.topics,
                                                    logger: worker.logger)
-                        try Self.store(watermark, db: db, now: context.now)
+                        try Self.store(watermark, changelog: mark, db: db, now: context.now)
                         try worker.stage.tick(in: context)
                         return context.queued
                     }
                 }
                 watermarkStored(partition, watermark)
+                changelogStored(partition, mark)
                 if queued.isEmpty { continue }
                 noteQueued(queued, partition: partition)
             }

@@ -36,6 +36,12 @@ public struct WorkerSettings: Sendable {
     /// when no reference partition made progress for this long. Also bounds the wait for the
     /// reference topics' metadata.
     public var referenceCatchUpTimeout: Duration = .seconds(60)
+    /// Every shard transaction on the stage's changelog topic, published before anything it
+    /// caused, and shards restored from it on assignment. Off only for measurements and for
+    /// tools that open shards by hand: without it a shard lives on one host's disk only.
+    public var changelog = true
+    /// Changelog records of one shard per round (a round is one producer call).
+    public var changelogRoundRecords = 256
     /// Fault injection for tests: the worker stops at this point as if the process died there.
     public var crashPoint: CrashPoint?
 
@@ -74,6 +80,10 @@ public struct OffsetClock: PaystreamClock {
 public enum CrashPoint: Sendable {
     /// After a batch's transaction committed, before its outbox rows were published.
     case afterCommitBeforePublish
+    /// After a batch's transaction committed, before its changelog record was sent.
+    case afterCommitBeforeChangelog
+    /// After a changelog record was confirmed, before the outbox rows it released were sent.
+    case afterChangelogBeforePublish
 }
 
 /// Thrown by a worker that reached its `crashPoint`.

@@ -50,8 +50,9 @@ public struct ShardIdentity: Sendable, Equatable, CustomStringConvertible {
 /// The tables the worker runtime owns in every shard, and the statements on them. Every function
 /// takes the caller's `Database`, so it runs inside the caller's transaction.
 public enum RuntimeTables {
-    static func register(in migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("runtime-v1") { db in
+    /// The runtime's migrations, in order (registered before the stage's).
+    static let migrations: [(String, @Sendable (Database) throws -> Void)] = [
+        ("runtime-v1", { db in
             try db.execute(sql: """
                 CREATE TABLE consumed_offset (
                     topic TEXT NOT NULL,
@@ -80,16 +81,16 @@ public enum RuntimeTables {
                 );
                 CREATE INDEX outbox_unsent ON outbox(sequence) WHERE sent_at IS NULL;
                 """)
-        }
-        migrator.registerMigration("runtime-v2-outbox-retention") { db in
+        }),
+        ("runtime-v2-outbox-retention", { db in
             try db.execute(sql: "CREATE INDEX outbox_created_at ON outbox(created_at)")
-        }
+        }),
         // Forwarded records go to a chosen partition; keys are stored as blobs from here on
         // (a record's key is any bytes), older rows keep their text keys.
-        migrator.registerMigration("runtime-v3-outbox-partition") { db in
+        ("runtime-v3-outbox-partition", { db in
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN partition INTEGER")
-        }
-        migrator.registerMigration("runtime-v4-shard-identity") { db in
+        }),
+        ("runtime-v4-shard-identity", { db in
             try db.execute(sql: """
                 CREATE TABLE shard_identity (
                     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -100,11 +101,11 @@ public enum RuntimeTables {
                     recorded_at TEXT NOT NULL
                 )
                 """)
-        }
+        }),
         // The outbox is published in sequence order: a watermark says how far it is published,
         // instead of a mark on each row. Rows past it may still carry their own `sent_at` (a
         // round that was delivered in part).
-        migrator.registerMigration("runtime-v5-outbox-published-through") { db in
+        ("runtime-v5-outbox-published-through", { db in
             try db.execute(sql: """
                 CREATE TABLE outbox_published (
                     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -114,8 +115,8 @@ public enum RuntimeTables {
                 INSERT INTO outbox_published (singleton, through) VALUES (1, 0);
                 DROP INDEX outbox_unsent;
                 """)
-        }
-    }
+        }),
+    ]
 
     // MARK: offsets
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// How hard SQLite pushes each commit to disk. `full` survives power loss; `normal` (in WAL mode)
 /// survives a process crash but may lose the last commits on power loss.
@@ -49,10 +50,24 @@ func openSharedPool(path: String, synchronous: SynchronousMode) throws -> Databa
 /// One SQLite database (WAL) holding the state of one input partition of one stage: the stage's
 /// tables plus the runtime's consumed offsets, inbox and outbox. A worker writes to it in one
 /// transaction per batch, so state, offsets, dedup ids and outgoing messages commit together.
+///
+/// Every write transaction is captured (`capture`, on unless a tool or benchmark turns it off):
+/// SQLite's session extension records what it changed, and the transaction queues that patchset
+/// as the shard's next `ChangelogRecord` before it commits; migrations run at open are queued as
+/// a `schema` record. The worker takes the records (`takeCaptured`) and publishes them to the
+/// stage's changelog topic before anything the transaction caused leaves.
 public final class ShardStore: Sendable {
     public let partition: Int32
     public let path: String
     public let pool: DatabasePool
+    /// Whether write transactions queue changelog records.
+    public let capture: Bool
+    /// Records committed since the last `takeCaptured`, in order.
+    private let queuedRecords = Mutex<[ChangelogRecord]>([])
+    /// The last record known to be in Kafka (companions wait for it, `waitUntilDurable`).
+    private let durable = Mutex<Int64>(0)
+    /// The highest record number handed out (set before its transaction commits).
+    private let assigned = Mutex<Int64>(0)
 
     /// The file for a stage's partition under the state directory: `<dir>/<stage>/p<partition>.sqlite`.
     public static func path(stateDirectory: String, stage: String, partition: Int32) -> String {
@@ -77,19 +92,47 @@ public final class ShardStore: Sendable {
         return try queue.read(body)
     }
 
-    public init(path: String, partition: Int32, synchronous: SynchronousMode = .full, schema: StageSchema) throws {
+    /// Every migration of a shard of `schema`, in the order they are registered: the runtime's
+    /// first, then the stage's, then the changelog's (new runtime migrations go at the end, so
+    /// that shards made before them apply them in the registered order too).
+    public static func migrations(_ schema: StageSchema) -> [(String, @Sendable (Database) throws -> Void)] {
+        RuntimeTables.migrations + schema.migrations + ChangelogTables.migrations
+    }
+
+    public init(path: String, partition: Int32, synchronous: SynchronousMode = .full, schema: StageSchema,
+                capture: Bool = true) throws {
         self.path = path
         self.partition = partition
+        self.capture = capture
         pool = try openSharedPool(path: path, synchronous: synchronous)
         var migrator = DatabaseMigrator()
-        RuntimeTables.register(in: &migrator)
-        for (name, migrate) in schema.migrations { migrator.registerMigration(name, migrate: migrate) }
+        let migrations = Self.migrations(schema)
+        for (name, migrate) in migrations { migrator.registerMigration(name, migrate: migrate) }
+        let before = try pool.read { try migrator.appliedIdentifiers($0) }
         try migrator.migrate(pool)
+        let ran = migrations.map(\.0).filter { !before.contains($0) }
+        try pool.write { db in
+            let uncaptured = try ChangelogTables.uncapturedTables(db)
+            guard uncaptured.isEmpty else {
+                throw ChangelogError("shard \(path): table(s) \(uncaptured.joined(separator: ", ")) have no primary key, so the changelog cannot carry them")
+            }
+            // The migrations just run go in the log at this point, so a copy runs them at the same place.
+            if capture && !ran.isEmpty {
+                try ChangelogTables.enqueue(db, ChangelogRecord(kind: .schema, txn: try ChangelogTables.nextTxn(db),
+                                                                outboxBefore: try ChangelogTables.outboxSequence(db), migrations: ran))
+            }
+        }
+        let (queued, position) = try pool.read { (try ChangelogTables.queued($0), try ChangelogTables.position($0)) }
+        queuedRecords.withLock { $0 = queued }
+        durable.withLock { $0 = position.durableTxn }
+        assigned.withLock { $0 = position.lastTxn }
     }
 
     /// Runs `body` in one write transaction.
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.write(body)
+        let (result, record) = try pool.write { db in try self.captured(db, body) }
+        if let record { queuedRecords.withLock { $0.append(record) } }
+        return result
     }
 
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
@@ -99,11 +142,53 @@ public final class ShardStore: Sendable {
     /// Runs `body` in one write transaction on GRDB's writer queue, off the caller's thread
     /// (a commit with `synchronous=FULL` waits for the disk).
     public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.write(body)
+        let (result, record) = try await pool.write { db in try self.captured(db, body) }
+        if let record { queuedRecords.withLock { $0.append(record) } }
+        return result
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await pool.read(body)
+    }
+
+    /// `body` with a session on it, and the record it queued.
+    private func captured<T>(_ db: Database, _ body: (Database) throws -> T) throws -> (T, ChangelogRecord?) {
+        guard capture else { return (try body(db), nil) }
+        let session = try ChangelogCapture(db)
+        let result: T
+        do { result = try body(db) } catch {
+            session.cancel()
+            throw error
+        }
+        let record = try session.finish(db)
+        if let record { assigned.withLock { $0 = max($0, record.txn) } }
+        return (result, record)
+    }
+
+    /// The records committed since the last call (at open: every record still queued), in order.
+    public func takeCaptured() -> [ChangelogRecord] {
+        queuedRecords.withLock { records in
+            defer { records = [] }
+            return records
+        }
+    }
+
+    /// Kafka has every record up to `txn` (the worker says so as delivery reports come in).
+    public func noteDurable(through txn: Int64) {
+        durable.withLock { $0 = max($0, txn) }
+    }
+
+    public var durableTxn: Int64 { durable.withLock { $0 } }
+
+    /// Waits until Kafka has every record committed so far: a side effect of what a read just
+    /// saw (a webhook delivery queued by a transaction) must not leave before that transaction's
+    /// record is durable. Returns at once without capture.
+    public func waitUntilDurable() async throws {
+        guard capture else { return }
+        let txn = assigned.withLock { $0 }
+        while durableTxn < txn {
+            try await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     public func close() throws {

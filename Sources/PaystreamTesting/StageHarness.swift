@@ -155,11 +155,19 @@ public final class StageHarness<S: Stage>: @unchecked Sendable {
                 for task in tasks { await task.value }
                 throw HarnessTimeout(description: "the companion did not get there within \(timeout)")
             }
+            shards.publishChangelog()
             try await Task.sleep(for: .milliseconds(20))
         }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
     }
+
+    /// Every changelog record of `partition`'s shard so far, in order: what the worker would
+    /// have published on `<stage>.changelog`.
+    public func changelog(_ partition: Int32) -> [ChangelogRecord] { shards.changelog(partition) }
+
+    /// The partitions whose shards were opened so far.
+    public var openPartitions: [Int32] { shards.openPartitions }
 
     /// Runs `body` on every shard opened so far (each a partition that received input).
     public func read<T>(_ body: (Database) throws -> T) throws -> [T] {
@@ -196,4 +204,26 @@ enum CRC32 {
 
 public struct HarnessTimeout: Error, CustomStringConvertible {
     public let description: String
+}
+
+extension StageHarness {
+    /// Rebuilds every open shard from its changelog records alone, in a new file, and compares
+    /// the copy with the shard table by table: the differences, empty when every copy equals
+    /// its original (what a host that lost its disk would get back).
+    public func changelogRestoreDifferences() throws -> [String] {
+        var differences: [String] = []
+        let folder = try temporaryDirectory("paystream-restore")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for partition in openPartitions {
+            let records = changelog(partition)
+            let copy = "\(folder)/p\(partition).sqlite"
+            let restore = try ShardRestore(path: copy, schema: stage.schema)
+            let applied = try restore.apply(records, logNextOffset: Int64(records.count))
+            try restore.close()
+            if applied != records.count { differences.append("p\(partition): \(applied) of \(records.count) records applied") }
+            let path = ShardStore.path(stateDirectory: stateDirectory, stage: stage.name, partition: partition)
+            differences += try ShardDump.of(path: copy).differences(from: ShardDump.of(path: path)).map { "p\(partition): \($0)" }
+        }
+        return differences
+    }
 }

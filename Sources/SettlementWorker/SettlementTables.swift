@@ -234,5 +234,7 @@ public enum SettlementTables {
         }),
         // The payer's locale for notifications, from the capture's request.
         ("settlement-v8-payer-locale", { db in try db.execute(sql: "ALTER TABLE settlement_line ADD COLUMN payer_locale TEXT") }),
+        // Ledger entries get a primary key, so that the shard's changelog carries them.
+        ("settlement-v9-ledger-entry-key", { db in try db.execute(sql: LedgerTables.keyEntriesSQL) }),
     ])
 }

@@ -78,6 +78,8 @@ final class PaymentHarness: @unchecked Sendable {
     /// Closes the shards, then checks every one: the ledger's invariants and that every
     /// payment's hold agrees with its status.
     func finish(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        // Every shard rebuilt from its changelog alone equals the shard.
+        #expect(try harness.changelogRestoreDifferences() == [], sourceLocation: sourceLocation)
         harness.close()
         let problems = try ShardInspection.paymentProblems(stateDirectory: stateDirectory)
         #expect(problems == [], sourceLocation: sourceLocation)

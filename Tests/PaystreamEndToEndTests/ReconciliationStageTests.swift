@@ -112,6 +112,8 @@ struct ReconciliationStageTests {
         let failed = Self.published(harness).last { $0.paymentId == "pay-failed" }
         #expect(failed?.detail == "the channel took the money; the payment is failed")
         #expect(Set(Self.published(harness).map(\.state)) == Set(ReconciliationState.allCases.map(\.rawValue)))
+        // Every shard rebuilt from its changelog alone equals the shard.
+        #expect(try harness.changelogRestoreDifferences() == [])
     }
 
     @Test("a line before its payment is pending, then matched; a late line turns missing into matched")

@@ -578,6 +578,8 @@ enum SettlementChecks {
         for problems in try h.read({ try SettlementAudit.problems($0) }) {
             #expect(problems.isEmpty, "\(context) \(problems)", sourceLocation: sourceLocation)
         }
+        // Every shard rebuilt from its changelog alone equals the shard.
+        #expect(try h.changelogRestoreDifferences() == [], "\(context)", sourceLocation: sourceLocation)
         if hledger {
             let problems = try HledgerCheck.problems([.init(name: "merchant", ledgers: try h.read { try LedgerTables.loadAll($0) })])
             #expect(problems.isEmpty, "\(context) \(problems)", sourceLocation: sourceLocation)

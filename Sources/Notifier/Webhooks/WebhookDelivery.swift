@@ -89,6 +89,8 @@ public final class WebhookDelivery: ShardCompanion {
                         let due = try await shard.read { db in
                             try WebhookTables.due(db, now: now, excluding: full, limit: 256)
                         }.filter { !taken.contains($0.key) }
+                        // Changelog first: a delivery leaves once the transaction that queued it is in Kafka.
+                        if !due.isEmpty { try await shard.waitUntilDurable() }
                         for row in due where slots.take(row.endpointID) {
                             inFlight.keys.withLock { _ = $0.insert(row.key) }
                             group.addTask { [self] in

@@ -10,6 +10,8 @@ public final class WorkerHealth: Sendable {
         var lastIteration = ContinuousClock.now
         var joined = false
         var producerHealthy = true
+        /// Shards being restored from the changelog, with their progress.
+        var restoring: [Int32: RestoreSummary] = [:]
     }
     private let state = Mutex(State())
     /// The loop is alive while it went round within this long.
@@ -20,6 +22,8 @@ public final class WorkerHealth: Sendable {
     func wentRound() { state.withLock { $0.lastIteration = .now } }
     func joined() { state.withLock { $0.joined = true } }
     func producer(healthy: Bool) { state.withLock { $0.producerHealthy = healthy } }
+    func restoring(partition: Int32, _ summary: RestoreSummary) { state.withLock { $0.restoring[partition] = summary } }
+    func restored(partition: Int32) { state.withLock { $0.restoring[partition] = nil } }
 
     /// The worker loop went round recently.
     public var isLive: Bool { state.withLock { ContinuousClock.now - $0.lastIteration < livenessWindow } }
@@ -27,6 +31,10 @@ public final class WorkerHealth: Sendable {
     /// delivers; why not, when not.
     public var readiness: (ready: Bool, why: String) {
         state.withLock { state in
+            if !state.restoring.isEmpty {
+                let shards = state.restoring.sorted { $0.key < $1.key }.map { "partition \($0.key) (\($0.value.records) records)" }
+                return (false, "restoring from the changelog: \(shards.joined(separator: ", "))")
+            }
             if !state.joined { return (false, "not joined yet (reference data catching up, or the group forming)") }
             if !state.producerHealthy { return (false, "the producer is failing to deliver") }
             if ContinuousClock.now - state.lastIteration >= livenessWindow { return (false, "the worker loop is not going round") }

@@ -23,6 +23,12 @@ public enum PaystreamMetrics {
         "paystream_partitions_owned": "Partitions (shards) this instance owns.",
         "paystream_rebalances_total": "Partition assignments and revocations, per kind.",
         "paystream_webhook_deliveries_total": "Webhook delivery attempts, per outcome (delivered, retry, failed, gone, disabled).",
+        "paystream_changelog_records_total": "Shard transactions confirmed on the stage's changelog topic.",
+        "paystream_changelog_bytes_total": "Patchset bytes confirmed on the stage's changelog topic.",
+        "paystream_restore_records_total": "Changelog records applied to restore shards.",
+        "paystream_restore_bytes_total": "Patchset bytes applied to restore shards.",
+        "paystream_restore_seconds_total": "Seconds spent restoring shards from the changelog.",
+        "paystream_restoring_partitions": "Shards being restored from the changelog now.",
         "paystream_ready": "1 when the instance is ready: group joined, reference data caught up, producer delivering.",
     ]
 

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Metrics
 import PaystreamKafka
+import PaystreamStore
 
 /// The runtime's metrics of one stage (fixed labels: stage, topic, partition, code, kind).
 struct WorkerMetrics: Sendable {
@@ -47,6 +48,22 @@ struct WorkerMetrics: Sendable {
     func lag(_ records: Int64, of tp: TopicPartition) {
         Gauge(label: "paystream_consumer_lag", dimensions: [("stage", stage), ("topic", tp.topic), ("partition", "\(tp.partition)")])
             .record(records)
+    }
+
+    func changelogPublished(_ records: [ChangelogRecord]) {
+        Counter(label: "paystream_changelog_records_total", dimensions: [("stage", stage)]).increment(by: records.count)
+        Counter(label: "paystream_changelog_bytes_total", dimensions: [("stage", stage)])
+            .increment(by: records.reduce(0) { $0 + $1.patchset.count })
+    }
+
+    func restored(_ summary: RestoreSummary) {
+        Counter(label: "paystream_restore_records_total", dimensions: [("stage", stage)]).increment(by: summary.records)
+        Counter(label: "paystream_restore_bytes_total", dimensions: [("stage", stage)]).increment(by: summary.bytes)
+        Counter(label: "paystream_restore_seconds_total", dimensions: [("stage", stage)]).increment(by: Int(summary.seconds.rounded(.up)))
+    }
+
+    func restoring(_ partitions: Int) {
+        Gauge(label: "paystream_restoring_partitions", dimensions: [("stage", stage)]).record(partitions)
     }
 
     func ready(_ ready: Bool) {

@@ -1,0 +1,108 @@
+import Foundation
+import PaystreamKafka
+import PaystreamStore
+
+/// A shard's changelog record on Kafka: `<stage>.changelog`, partition = shard, one message per
+/// chunk of at most `maxChunkBytes` of the patchset (a record is never cut by the broker's
+/// message limit). Headers say what each chunk is:
+///
+/// | header | value |
+/// |---|---|
+/// | `changelog-kind` | `txn` (a transaction's patchset) or `schema` (migrations run at open) |
+/// | `changelog-txn` | the record's number in the shard, 1, 2, … without gaps |
+/// | `changelog-chunk` | `i/n`, 1-based |
+/// | `changelog-crc32` | CRC-32 of the whole patchset, hex |
+/// | `changelog-outbox-before` | the outbox sequence before the transaction |
+/// | `changelog-sequences` | the AUTOINCREMENT counters after it, `table=n,…` |
+/// | `changelog-migrations` | a `schema` record's migrations, comma separated, in order |
+/// | `changelog-instance` | the instance that wrote it (for operators) |
+public enum ChangelogWire {
+    public static let maxChunkBytes = 512 * 1024
+
+    public static func messages(for record: ChangelogRecord, topic: String, partition: Int32, instance: String,
+                                maxChunkBytes: Int = maxChunkBytes) -> [OutgoingMessage] {
+        let bytes = [UInt8](record.patchset)
+        let count = max(1, (bytes.count + maxChunkBytes - 1) / maxChunkBytes)
+        let crc = String(CRC32.checksum(bytes), radix: 16)
+        let key = Array("p\(partition)".utf8)
+        return (0..<count).map { index in
+            let chunk = Array(bytes[min(index * maxChunkBytes, bytes.count)..<min((index + 1) * maxChunkBytes, bytes.count)])
+            var headers = [
+                KafkaHeader(key: "changelog-kind", string: record.kind.rawValue),
+                KafkaHeader(key: "changelog-txn", string: String(record.txn)),
+                KafkaHeader(key: "changelog-chunk", string: "\(index + 1)/\(count)"),
+                KafkaHeader(key: "changelog-crc32", string: crc),
+                KafkaHeader(key: "changelog-outbox-before", string: String(record.outboxBefore)),
+                KafkaHeader(key: "changelog-instance", string: instance),
+            ]
+            if !record.sequences.isEmpty {
+                headers.append(KafkaHeader(key: "changelog-sequences", string: ChangelogTables.encodeSequences(record.sequences)))
+            }
+            if !record.migrations.isEmpty {
+                headers.append(KafkaHeader(key: "changelog-migrations", string: record.migrations.joined(separator: ",")))
+            }
+            return OutgoingMessage(topic: topic, key: key, value: chunk, headers: headers, partition: partition)
+        }
+    }
+}
+
+/// Puts a changelog partition's chunks back into records, in log order. A record whose chunks
+/// are interrupted (its writer died mid-record, or sent it again from its first chunk) is
+/// dropped; a whole record is checked against its CRC. Records come out as they complete, with
+/// the offset after their last chunk.
+public struct ChangelogAssembler {
+    private var current: (txn: Int64, count: Int, headers: ConsumedRecord, chunks: [UInt8])?
+    /// Chunks that did not fit a record (logged by the caller when it cares).
+    public private(set) var dropped = 0
+
+    public init() {}
+
+    public mutating func add(_ message: ConsumedRecord) throws -> (record: ChangelogRecord, nextOffset: Int64)? {
+        guard let kindText = message.header("changelog-kind"), let kind = ChangelogRecord.Kind(rawValue: kindText),
+              let txn = message.header("changelog-txn").flatMap(Int64.init),
+              let chunk = message.header("changelog-chunk")?.split(separator: "/"), chunk.count == 2,
+              let index = Int(chunk[0]), let count = Int(chunk[1]), index >= 1, index <= count
+        else {
+            throw ChangelogError("\(message.topic)[\(message.partition)]@\(message.offset) is not a changelog record (headers missing)")
+        }
+        if index == 1 {
+            if current != nil { dropped += 1 }
+            current = (txn, count, message, message.value)
+        } else if var open = current, open.txn == txn, open.count == count {
+            open.chunks.append(contentsOf: message.value)
+            current = open
+        } else {
+            dropped += 1
+            current = nil
+            return nil
+        }
+        guard index == count, let done = current else { return nil }
+        current = nil
+        let first = done.headers
+        let crc = String(CRC32.checksum(done.chunks), radix: 16)
+        guard crc == first.header("changelog-crc32") else {
+            throw ChangelogError("changelog record \(txn) at \(message.topic)[\(message.partition)]@\(first.offset) fails its checksum")
+        }
+        let record = ChangelogRecord(
+            kind: kind, txn: txn, outboxBefore: first.header("changelog-outbox-before").flatMap(Int64.init) ?? 0,
+            sequences: ChangelogTables.decodeSequences(first.header("changelog-sequences") ?? ""),
+            migrations: (first.header("changelog-migrations") ?? "").split(separator: ",").map(String.init),
+            patchset: Data(done.chunks))
+        return (record, message.offset + 1)
+    }
+}
+
+/// CRC-32 (IEEE 802.3, as zlib and Kafka's v0/v1 messages), table driven.
+enum CRC32 {
+    private static let table: [UInt32] = (0..<256).map { index in
+        var value = UInt32(index)
+        for _ in 0..<8 { value = value & 1 == 1 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
+        return value
+    }
+
+    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import PaystreamKafka
+import PaystreamStore
+
+/// What a restore did.
+public struct RestoreSummary: Sendable, Equatable {
+    /// Records applied, and their patchset bytes.
+    public var records = 0
+    public var bytes = 0
+    /// Records of the log that were not applied: already in the file (sent twice), or after a
+    /// gap (a round that failed and was sent again).
+    public var skipped = 0
+    /// The last record the file holds afterwards.
+    public var lastTxn: Int64 = 0
+    /// Whether the file had no tables before and none after (nothing to restore).
+    public var isEmpty = false
+    public var seconds = 0.0
+}
+
+/// Brings a shard file up to its stage's changelog before anyone decides on it: reads the
+/// shard's changelog partition from where the file stands to the end of the log (the
+/// end-of-partition rule of `KafkaPartitionReader`; no ListOffsets) and applies each record in
+/// order (`ShardRestore`). A file that made records Kafka never got while another owner wrote
+/// different ones under the same numbers is set aside (`<file>.diverged-<time>`) and the shard
+/// restored from the start of the log.
+public struct ShardRestorer: Sendable {
+    public let path: String
+    public let partition: Int32
+    public let topic: String
+    public let schema: StageSchema
+    public let kafka: KafkaConfiguration
+    public let synchronous: SynchronousMode
+    public let logger: Logger
+    /// Told of each step (records so far, offset reached): logs, metrics, /readyz, STATUS.
+    public var progress: @Sendable (RestoreSummary) -> Void = { _ in }
+
+    public init(path: String, partition: Int32, topic: String, schema: StageSchema, kafka: KafkaConfiguration,
+                synchronous: SynchronousMode, logger: Logger) {
+        self.path = path
+        self.partition = partition
+        self.topic = topic
+        self.schema = schema
+        self.kafka = kafka
+        self.synchronous = synchronous
+        self.logger = logger
+    }
+
+    public func run() async throws -> RestoreSummary {
+        do {
+            return try await restore()
+        } catch let divergence as ChangelogDivergence {
+            let aside = "\(path).diverged-\(Int(Date().timeIntervalSince1970))"
+            logger.warning("shard file diverged from its changelog; set aside, restoring from the log", metadata: [
+                "kafka.partition": "\(partition)", "error": "\(divergence)", "shard.quarantined": "\(aside)"])
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+                try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
+            }
+            return try await restore()
+        }
+    }
+
+    private func restore() async throws -> RestoreSummary {
+        let started = ContinuousClock.now
+        let file = try ShardRestore(path: path, synchronous: synchronous, schema: schema)
+        defer { try? file.close() }
+        let wasEmpty = try file.isEmpty()
+        var summary = RestoreSummary(lastTxn: file.position.lastTxn)
+        let reader = try KafkaPartitionReader(configuration: kafka.withDefaults(["fetch.wait.max.ms": "100"]), logger: logger)
+        let tp = TopicPartition(topic, partition)
+        let start = file.position.logNextOffset
+        try reader.assign([tp: start > 0 ? .offset(start) : .beginning])
+        var assembler = ChangelogAssembler()
+        var batch: [ChangelogRecord] = []
+        var batchBytes = 0
+        var sawAny = false
+        var lastReport = ContinuousClock.now
+        func flush(through nextOffset: Int64) throws {
+            guard !batch.isEmpty else { return }
+            let applied = try file.apply(batch, logNextOffset: nextOffset)
+            summary.records += applied
+            summary.skipped += batch.count - applied
+            summary.bytes += batchBytes
+            summary.lastTxn = file.position.lastTxn
+            batch = []
+            batchBytes = 0
+            if ContinuousClock.now - lastReport >= .seconds(1) {
+                lastReport = .now
+                summary.seconds = (ContinuousClock.now - started).seconds
+                progress(summary)
+            }
+        }
+        do {
+            var nextOffset = start
+            while !reader.isCaughtUp {
+                try Task.checkCancellation()
+                let poll = try await reader.poll(maxRecords: 2000, maxWait: .milliseconds(500))
+                for message in poll.records {
+                    sawAny = true
+                    if let (record, next) = try assembler.add(message) {
+                        batch.append(record)
+                        batchBytes += record.patchset.count
+                        nextOffset = next
+                    }
+                }
+                if batch.count >= 1000 || batchBytes >= 8 << 20 { try flush(through: nextOffset) }
+            }
+            try flush(through: nextOffset)
+        } catch {
+            await reader.close()
+            throw error
+        }
+        await reader.close()
+        summary.isEmpty = wasEmpty && summary.records == 0
+        guard !(sawAny && summary.lastTxn == 0) else {
+            throw ChangelogError("""
+                changelog \(topic)[\(partition)] does not start at the shard's first record (the shard was made before its \
+                changelog existed, or the log lost its start): \(path) cannot be restored from it
+                """)
+        }
+        summary.seconds = (ContinuousClock.now - started).seconds
+        return summary
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

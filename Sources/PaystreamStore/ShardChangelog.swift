@@ -1,0 +1,239 @@
+import CSQLiteSession
+import Foundation
+import GRDB
+
+/// One entry of a shard's changelog: what one write transaction of the shard changed, or the
+/// migrations it ran when it was opened. Entries are numbered by `txn` (1, 2, … per shard, gap
+/// free), are kept in the shard's local `changelog_queue` until Kafka has them, and are applied
+/// in `txn` order to rebuild the shard anywhere.
+public struct ChangelogRecord: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        /// A write transaction: `patchset` is SQLite's patchset of it.
+        case transaction = "txn"
+        /// Migrations run at open, in order: `migrations` names them.
+        case schema
+    }
+
+    public var kind: Kind
+    public var txn: Int64
+    /// The outbox's highest sequence before this transaction: rows after it were written by it
+    /// (or later), and may leave only once this record is durable.
+    public var outboxBefore: Int64
+    /// The AUTOINCREMENT counters after the transaction (`sqlite_sequence`, which the session
+    /// extension does not capture): a restored copy never hands out a number twice.
+    public var sequences: [String: Int64]
+    public var migrations: [String]
+    public var patchset: Data
+
+    public init(kind: Kind, txn: Int64, outboxBefore: Int64 = 0, sequences: [String: Int64] = [:], migrations: [String] = [],
+                patchset: Data = Data()) {
+        self.kind = kind
+        self.txn = txn
+        self.outboxBefore = outboxBefore
+        self.sequences = sequences
+        self.migrations = migrations
+        self.patchset = patchset
+    }
+}
+
+/// Where a shard stands against its changelog (local, never captured).
+public struct ChangelogPosition: Sendable, Equatable {
+    /// The last record the shard holds (made here or applied from the log).
+    public var lastTxn: Int64
+    /// The last record known to be in Kafka.
+    public var durableTxn: Int64
+    /// The changelog offset after the last record known to be in Kafka (where a reader of the
+    /// log's tail starts).
+    public var logNextOffset: Int64
+
+    public init(lastTxn: Int64, durableTxn: Int64, logNextOffset: Int64) {
+        self.lastTxn = lastTxn
+        self.durableTxn = durableTxn
+        self.logNextOffset = logNextOffset
+    }
+}
+
+/// A changelog entry the log and the shard disagree on, or a patchset SQLite refused.
+public struct ChangelogError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The shard's local changelog tables (`changelog_` tables are never captured nor applied):
+/// the queue of records not yet known to be in Kafka, and the position.
+public enum ChangelogTables {
+    /// Registered after the stage's migrations (see `ShardStore.migrations`).
+    static let migrations: [(String, @Sendable (Database) throws -> Void)] = [
+        ("runtime-v6-changelog", { db in
+            try db.execute(sql: """
+                CREATE TABLE changelog_queue (
+                    txn INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    outbox_before INTEGER NOT NULL,
+                    sequences TEXT NOT NULL,
+                    migrations TEXT NOT NULL,
+                    patchset BLOB NOT NULL
+                );
+                CREATE TABLE changelog_state (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    last_txn INTEGER NOT NULL,
+                    durable_txn INTEGER NOT NULL,
+                    log_next_offset INTEGER NOT NULL
+                );
+                INSERT INTO changelog_state (singleton, last_txn, durable_txn, log_next_offset) VALUES (1, 0, 0, 0);
+                """)
+        }),
+    ]
+
+    public static func position(_ db: Database) throws -> ChangelogPosition {
+        guard try db.tableExists("changelog_state"), let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT last_txn, durable_txn, log_next_offset FROM changelog_state"))
+        else { return ChangelogPosition(lastTxn: 0, durableTxn: 0, logNextOffset: 0) }
+        return ChangelogPosition(lastTxn: row["last_txn"], durableTxn: row["durable_txn"], logNextOffset: row["log_next_offset"])
+    }
+
+    /// Records not yet known to be in Kafka, in order.
+    public static func queued(_ db: Database) throws -> [ChangelogRecord] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT txn, kind, outbox_before, sequences, migrations, patchset FROM changelog_queue ORDER BY txn
+            """)).map { row in
+            let sequences: String = row["sequences"], migrations: String = row["migrations"]
+            return ChangelogRecord(kind: ChangelogRecord.Kind(rawValue: row["kind"]) ?? .transaction, txn: row["txn"],
+                                   outboxBefore: row["outbox_before"], sequences: decodeSequences(sequences),
+                                   migrations: migrations.isEmpty ? [] : migrations.components(separatedBy: "\n"),
+                                   patchset: row["patchset"])
+        }
+    }
+
+    /// Kafka has every record up to `txn`, the last of them before `nextOffset`: they leave the
+    /// queue. Runs inside any write transaction of the shard (it is not captured).
+    public static func markDurable(_ db: Database, through txn: Int64, nextOffset: Int64) throws {
+        try db.cachedStatement(sql: "DELETE FROM changelog_queue WHERE txn <= ?").execute(arguments: [txn])
+        try db.cachedStatement(sql: """
+            UPDATE changelog_state SET durable_txn = max(durable_txn, ?), log_next_offset = max(log_next_offset, ?)
+            """).execute(arguments: [txn, nextOffset])
+    }
+
+    static func enqueue(_ db: Database, _ record: ChangelogRecord) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO changelog_queue (txn, kind, outbox_before, sequences, migrations, patchset) VALUES (?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [record.txn, record.kind.rawValue, record.outboxBefore, encodeSequences(record.sequences),
+                             record.migrations.joined(separator: "\n"), record.patchset])
+    }
+
+    static func nextTxn(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "UPDATE changelog_state SET last_txn = last_txn + 1 RETURNING last_txn")) ?? 1
+    }
+
+    static func sequences(_ db: Database) throws -> [String: Int64] {
+        var result: [String: Int64] = [:]
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT name, seq FROM sqlite_sequence")) {
+            result[row["name"]] = row["seq"]
+        }
+        return result
+    }
+
+    static func outboxSequence(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")) ?? 0
+    }
+
+    /// `name=value` pairs, sorted, comma separated (also the header's form on the wire).
+    public static func encodeSequences(_ sequences: [String: Int64]) -> String {
+        sequences.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+
+    public static func decodeSequences(_ text: String) -> [String: Int64] {
+        var result: [String: Int64] = [:]
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, let value = Int64(parts[1]) { result[String(parts[0])] = value }
+        }
+        return result
+    }
+
+    /// Tables a patchset cannot carry (no primary key), other than SQLite's and the local ones:
+    /// a shard with one would lose its rows in a restore.
+    public static func uncapturedTables(_ db: Database) throws -> [String] {
+        let tables = try String.fetchAll(db, sql: """
+            SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'changelog_%'
+            ORDER BY name
+            """)
+        return try tables.filter { table in
+            let keyed = try Int.fetchOne(db, sql: "SELECT count(*) FROM pragma_table_info(?) WHERE pk > 0", arguments: [table]) ?? 0
+            return keyed == 0
+        }
+    }
+}
+
+/// A session on one write transaction: started before the transaction's first change, turned
+/// into a record (queued in the same transaction) just before COMMIT.
+struct ChangelogCapture {
+    private let session: OpaquePointer
+    private let outboxBefore: Int64
+
+    init(_ db: Database) throws {
+        var session: OpaquePointer?
+        let rc = ps_session_start(UnsafeMutableRawPointer(db.sqliteConnection), &session)
+        guard rc == 0, let session else { throw ChangelogError("cannot start an SQLite session (code \(rc))") }
+        self.session = session
+        do { outboxBefore = try ChangelogTables.outboxSequence(db) } catch {
+            ps_session_end(session)
+            throw error
+        }
+    }
+
+    /// The transaction's record, queued; nil if it changed nothing that is captured.
+    func finish(_ db: Database) throws -> ChangelogRecord? {
+        defer { ps_session_end(session) }
+        if ps_session_is_empty(session) != 0 { return nil }
+        var count: Int32 = 0
+        var bytes: UnsafeMutableRawPointer?
+        let rc = ps_session_patchset(session, &count, &bytes)
+        defer { ps_free(bytes) }
+        guard rc == 0 else { throw ChangelogError("cannot take the transaction's patchset (code \(rc))") }
+        guard count > 0, let bytes else { return nil }
+        let record = ChangelogRecord(kind: .transaction, txn: try ChangelogTables.nextTxn(db), outboxBefore: outboxBefore,
+                                     sequences: try ChangelogTables.sequences(db),
+                                     patchset: Data(bytes: bytes, count: Int(count)))
+        try ChangelogTables.enqueue(db, record)
+        return record
+    }
+
+    func cancel() { ps_session_end(session) }
+}
+
+extension ChangelogTables {
+    /// Applies `record` to `db` inside the caller's transaction (never captured): a patchset, or
+    /// the migrations it names run by name (`migrations` by identifier), then its counters and
+    /// the position. The caller has checked that `record.txn` follows the shard's last.
+    static func apply(_ record: ChangelogRecord, to db: Database,
+                      migrations: [String: @Sendable (Database) throws -> Void]) throws {
+        switch record.kind {
+        case .transaction:
+            var result = ps_apply_result()
+            let rc = record.patchset.withUnsafeBytes { raw in
+                ps_apply_patchset(UnsafeMutableRawPointer(db.sqliteConnection), Int32(raw.count), raw.baseAddress, &result)
+            }
+            guard rc == 0 else {
+                let table = withUnsafeBytes(of: result.table) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                throw ChangelogError(result.conflict != 0
+                    ? "changelog record \(record.txn) conflicts with the shard (kind \(result.conflict) on table \(table)): the copy and the log diverged"
+                    : "changelog record \(record.txn) cannot be applied (SQLite code \(rc))")
+            }
+            for (name, value) in record.sequences {
+                try db.execute(sql: "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", arguments: [value, name])
+                if db.changesCount == 0 {
+                    try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", arguments: [name, value])
+                }
+            }
+        case .schema:
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+            for name in record.migrations {
+                guard let migrate = migrations[name] else {
+                    throw ChangelogError("changelog record \(record.txn) names migration \(name), which this version does not know: upgrade this host first")
+                }
+                try migrate(db)
+                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [name])
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import GRDB
+
+/// A shard file being brought up to its changelog: opened without migrations (a new file gets
+/// its schema from the log's `schema` records, at the place in the log where the original ran
+/// them), records applied in order in transactions that are never captured. A restore stopped
+/// half way leaves a prefix of the log, which the next restore continues.
+public final class ShardRestore {
+    public let path: String
+    private let pool: DatabasePool
+    private let migrations: [String: @Sendable (Database) throws -> Void]
+    /// Where the file stands: the last record it holds, and the changelog offset to read on from.
+    public private(set) var position: ChangelogPosition
+    /// What the file holds but Kafka may not (records made here and never confirmed), in order.
+    public let unconfirmed: [ChangelogRecord]
+
+    public init(path: String, synchronous: SynchronousMode = .full, schema: StageSchema) throws {
+        self.path = path
+        pool = try openSharedPool(path: path, synchronous: synchronous)
+        migrations = Dictionary(ShardStore.migrations(schema).map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first })
+        (position, unconfirmed) = try pool.read { db in
+            (try ChangelogTables.position(db), try db.tableExists("changelog_queue") ? try ChangelogTables.queued(db) : [])
+        }
+    }
+
+    /// Whether the file holds anything at all (a shard that was never written has no tables).
+    public func isEmpty() throws -> Bool {
+        try pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table'") ?? 0 } == 0
+    }
+
+    /// Applies `records` in one transaction: each record that is the next after the file's last
+    /// (earlier ones are skipped: a record published twice; later ones too: a record after a
+    /// gap), and stores that the log has them through
+    /// `logNextOffset`. Returns how many were applied.
+    @discardableResult
+    public func apply(_ records: [ChangelogRecord], logNextOffset: Int64) throws -> Int {
+        let start = position
+        let migrations = self.migrations
+        let mine = Dictionary(unconfirmed.map { ($0.txn, $0) }, uniquingKeysWith: { first, _ in first })
+        let (applied, last) = try pool.write { db -> (Int, Int64) in
+            var last = start.lastTxn
+            var applied = 0
+            for record in records {
+                if record.txn <= last {
+                    // A record this file made and Kafka has now: the same one, or another owner's
+                    // under the same number, which this file never saw (diverged).
+                    if record.txn > start.durableTxn, let own = mine[record.txn],
+                       own.kind != record.kind || own.patchset != record.patchset || own.migrations != record.migrations {
+                        throw ChangelogDivergence(path: self.path, txn: record.txn)
+                    }
+                    continue
+                }
+                // A record after a gap: a round that failed and was sent again from an earlier
+                // record; the log holds the missing ones later, in order, followed by this one.
+                guard record.txn == last + 1 else { continue }
+                try ChangelogTables.apply(record, to: db, migrations: migrations)
+                last = record.txn
+                applied += 1
+            }
+            if try db.tableExists("changelog_state") {
+                try db.execute(sql: """
+                    UPDATE changelog_state SET last_txn = ?, durable_txn = max(durable_txn, ?), log_next_offset = max(log_next_offset, ?)
+                    """, arguments: [last, last, logNextOffset])
+                try db.execute(sql: "DELETE FROM changelog_queue WHERE txn <= ?", arguments: [last])
+            }
+            return (applied, last)
+        }
+        position.lastTxn = last
+        position.durableTxn = max(position.durableTxn, last)
+        position.logNextOffset = max(position.logNextOffset, logNextOffset)
+        return applied
+    }
+
+    public func close() throws {
+        try pool.close()
+    }
+}
+
+/// The file and the log disagree on a record: the file made it and never got it into Kafka, and
+/// another owner wrote a different record under its number. The file must be set aside.
+public struct ChangelogDivergence: Error, CustomStringConvertible {
+    public let path: String
+    public let txn: Int64
+    public var description: String {
+        "shard \(path) holds changelog record \(txn) that Kafka never got, and the log has another record \(txn): the file diverged from the log"
+    }
+}
