@@ -87,7 +87,8 @@ let package = Package(
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "ReconciliationWorker", dependencies: ["PaystreamRuntime", grdb]),
-        .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "ReconciliationWorker", "Notifier", "PaystreamLedger",
+        .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "ReconciliationWorker", "Notifier", "ChannelSandbox",
+                                                 "PaystreamLedger",
                                                  "PaystreamReference", argumentParser, grdb]),
 
         .executableTarget(name: "payment-worker", dependencies: ["PaymentWorker", "PaystreamReference", argumentParser]),

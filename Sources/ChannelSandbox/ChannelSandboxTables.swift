@@ -6,8 +6,8 @@ import PaystreamStore
 /// The sandbox channel's own state in each shard: what it decided about each authorization,
 /// the answers it has yet to send, and its statement lines. Every function runs inside the
 /// caller's (batch or tick) transaction.
-enum ChannelSandboxTables {
-    static let schema = StageSchema([
+public enum ChannelSandboxTables {
+    public static let schema = StageSchema([
         ("sandbox-v1", { db in
             try db.execute(sql: """
                 CREATE TABLE channel_authorization (

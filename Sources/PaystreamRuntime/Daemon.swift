@@ -99,6 +99,7 @@ public enum Daemon {
         // topics have no dead-letter topic of their own.
         let parked = stage.inputTopics + stage.outputTopics.filter { !topics.isDeadLetterTopic($0) && !topics.reference.contains($0) }
         let written = stage.outputTopics + parked.map(topics.deadLetter(of:))
+            + (config.worker.changelog ? [topics.changelog(of: stage.name)] : [])
         for (what, names) in [("input", consumed), ("reference", stage.referenceFeed?.referenceTopics ?? []), ("output", written)] {
             let missing = names.filter { counts[$0] == nil }
             guard missing.isEmpty else {

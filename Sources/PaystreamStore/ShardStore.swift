@@ -112,7 +112,7 @@ public final class ShardStore: Sendable {
         try migrator.migrate(pool)
         let ran = migrations.map(\.0).filter { !before.contains($0) }
         try pool.write { db in
-            let uncaptured = try ChangelogTables.uncapturedTables(db)
+            let uncaptured = capture ? try ChangelogTables.uncapturedTables(db) : []
             guard uncaptured.isEmpty else {
                 throw ChangelogError("shard \(path): table(s) \(uncaptured.joined(separator: ", ")) have no primary key, so the changelog cannot carry them")
             }

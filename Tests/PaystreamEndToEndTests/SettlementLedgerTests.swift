@@ -55,7 +55,8 @@ struct SettlementLedgerTests {
         let directory = try temporaryDirectory()
         let path = ShardStore.path(stateDirectory: directory, stage: "settlement-worker", partition: 0)
         let old = StageSchema(Array(SettlementTables.schema.migrations.prefix(2)))
-        let before = try ShardStore(path: path, partition: 0, synchronous: .full, schema: old)
+        // As a version before the changelog opened it.
+        let before = try ShardStore(path: path, partition: 0, synchronous: .full, schema: old, capture: false)
         try before.write { db in
             for (posting, account, currency, amount) in [
                 ("booking:user-1:p-1", "clearing:card", "CNY", Int64(10_000)), ("booking:user-1:p-1", "merchant_payable:m-1", "CNY", -9_940),
@@ -86,7 +87,8 @@ struct SettlementLedgerTests {
         let directory = try temporaryDirectory()
         let path = ShardStore.path(stateDirectory: directory, stage: "settlement-worker", partition: 0)
         let old = StageSchema(Array(SettlementTables.schema.migrations.prefix(4)))
-        let before = try ShardStore(path: path, partition: 0, synchronous: .full, schema: old)
+        // As a version before the changelog opened it.
+        let before = try ShardStore(path: path, partition: 0, synchronous: .full, schema: old, capture: false)
         try before.write { db in
             try db.execute(sql: """
                 INSERT INTO settlement (payer_id, payment_id, merchant_id, amount, currency, fee, net, mode, source_event_id, booked_at)

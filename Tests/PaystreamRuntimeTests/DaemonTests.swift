@@ -250,11 +250,11 @@ struct DaemonProcessTests {
         try broker.createTopics(["reference.merchants", "reference.webhook-endpoints"], partitions: 1)
         let noOutputs = try DaemonProcess("notifier", environment: environment, logDirectory: logs)
         #expect(await noOutputs.waitForExit(timeout: .seconds(20)) == 1)
-        #expect(noOutputs.log.contains("output topic(s) notifications, notifications.webhooks.dlq, payments.events.dlq, settlements.events.dlq, notifications.dlq do not exist"),
+        #expect(noOutputs.log.contains("output topic(s) notifications, notifications.webhooks.dlq, payments.events.dlq, settlements.events.dlq, notifications.dlq, notifier.changelog do not exist"),
                 "\(noOutputs.log)")
 
         try broker.createTopics(["notifications", "notifications.webhooks.dlq", "payments.events.dlq", "settlements.events.dlq",
-                                 "notifications.dlq"], partitions: 2)
+                                 "notifications.dlq", "notifier.changelog"], partitions: 2)
         let daemon = try DaemonProcess("notifier", arguments: ["--log-format", "json"], environment: environment,
                                        logDirectory: logs)
         try await daemon.waitForLog("\"msg\":\"ready\"", timeout: .seconds(20))

@@ -46,7 +46,7 @@ struct MerchantCheckStage: Stage {
 
     var schema: StageSchema {
         StageSchema([("merchant-check-v1", { db in
-            try db.execute(sql: "CREATE TABLE decision (id TEXT NOT NULL, merchant TEXT NOT NULL, status TEXT NOT NULL, label TEXT NOT NULL)")
+            try db.execute(sql: "CREATE TABLE decision (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, merchant TEXT NOT NULL, status TEXT NOT NULL, label TEXT NOT NULL)")
         })])
     }
 

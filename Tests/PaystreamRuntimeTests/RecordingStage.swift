@@ -42,8 +42,8 @@ struct RecordingStage: Stage {
 
     var schema: StageSchema {
         StageSchema([("recorder-v1", { db in
-            try db.execute(sql: "CREATE TABLE effect (id TEXT NOT NULL, n INTEGER NOT NULL CHECK (n >= 0), kafka_offset INTEGER NOT NULL, label TEXT NOT NULL)")
-            try db.execute(sql: "CREATE TABLE tick_count (n INTEGER NOT NULL); INSERT INTO tick_count VALUES (0)")
+            try db.execute(sql: "CREATE TABLE effect (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, n INTEGER NOT NULL CHECK (n >= 0), kafka_offset INTEGER NOT NULL, label TEXT NOT NULL)")
+            try db.execute(sql: "CREATE TABLE tick_count (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), n INTEGER NOT NULL); INSERT INTO tick_count VALUES (1, 0)")
         })])
     }
 

@@ -18,7 +18,7 @@ struct ReferenceFeedTests {
 
     init() async throws {
         broker = try await TansuBroker.start()
-        try broker.createTopics(["in", "in.repartition", "out", "in.dlq"], partitions: 2)
+        try broker.createTopics(["in", "in.repartition", "out", "in.dlq", "recorder.changelog", "merchant-check.changelog"], partitions: 2)
         try broker.createTopics(TopicNames().reference, partitions: 3)
         stateDirectory = try temporaryDirectory()
     }

@@ -14,7 +14,7 @@ struct RuntimeTests {
 
     init() async throws {
         broker = try await TansuBroker.start()
-        try broker.createTopics(["in", "in.repartition", "out", "in.dlq", "out.dlq"], partitions: 2)
+        try broker.createTopics(["in", "in.repartition", "out", "in.dlq", "out.dlq", "recorder.changelog", "merchant-check.changelog"], partitions: 2)
         stateDirectory = try temporaryDirectory()
     }
 

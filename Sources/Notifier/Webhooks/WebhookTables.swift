@@ -30,7 +30,7 @@ public struct WebhookDeliveryRow: Sendable, Hashable {
 /// transactions. A row that ends badly (`failed`, `endpoint_disabled`) is published to the
 /// webhook dead-letter topic by the stage's timer (`reported` turns 1).
 public enum WebhookTables {
-    static let migrations: [(String, @Sendable (Database) throws -> Void)] = [
+    public static let migrations: [(String, @Sendable (Database) throws -> Void)] = [
         ("notifier-v1-webhook-deliveries", { db in
             try db.execute(sql: """
                 CREATE TABLE webhook_delivery (

@@ -66,14 +66,8 @@ public struct ShardRestorer: Sendable {
         defer { try? file.close() }
         let wasEmpty = try file.isEmpty()
         var summary = RestoreSummary(lastTxn: file.position.lastTxn)
-        let reader = try KafkaPartitionReader(configuration: kafka.withDefaults(["fetch.wait.max.ms": "100"]), logger: logger)
-        let tp = TopicPartition(topic, partition)
-        let start = file.position.logNextOffset
-        try reader.assign([tp: start > 0 ? .offset(start) : .beginning])
-        var assembler = ChangelogAssembler()
         var batch: [ChangelogRecord] = []
         var batchBytes = 0
-        var sawAny = false
         var lastReport = ContinuousClock.now
         func flush(through nextOffset: Int64) throws {
             guard !batch.isEmpty else { return }
@@ -90,27 +84,15 @@ public struct ShardRestorer: Sendable {
                 progress(summary)
             }
         }
-        do {
-            var nextOffset = start
-            while !reader.isCaughtUp {
-                try Task.checkCancellation()
-                let poll = try await reader.poll(maxRecords: 2000, maxWait: .milliseconds(500))
-                for message in poll.records {
-                    sawAny = true
-                    if let (record, next) = try assembler.add(message) {
-                        batch.append(record)
-                        batchBytes += record.patchset.count
-                        nextOffset = next
-                    }
-                }
+        let read = try await ChangelogReader(topic: topic, partition: partition, kafka: kafka, logger: logger)
+            .read(from: file.position.logNextOffset) { records, nextOffset in
+                batch += records
+                batchBytes += records.reduce(0) { $0 + $1.patchset.count }
                 if batch.count >= 1000 || batchBytes >= 8 << 20 { try flush(through: nextOffset) }
+            } done: { nextOffset in
+                try flush(through: nextOffset)
             }
-            try flush(through: nextOffset)
-        } catch {
-            await reader.close()
-            throw error
-        }
-        await reader.close()
+        let sawAny = read.records > 0
         summary.isEmpty = wasEmpty && summary.records == 0
         guard !(sawAny && summary.lastTxn == 0) else {
             throw ChangelogError("""
@@ -125,4 +107,61 @@ public struct ShardRestorer: Sendable {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// Reads one changelog partition from an offset to the end of the log (the end-of-partition
+/// rule of `KafkaPartitionReader`; no ListOffsets), handing over whole records as they complete,
+/// each poll's with the offset after the last of them.
+public struct ChangelogReader: Sendable {
+    public let topic: String
+    public let partition: Int32
+    public let kafka: KafkaConfiguration
+    public let logger: Logger
+
+    public init(topic: String, partition: Int32, kafka: KafkaConfiguration, logger: Logger) {
+        self.topic = topic
+        self.partition = partition
+        self.kafka = kafka
+        self.logger = logger
+    }
+
+    /// Returns how many records were read and the log's end offset.
+    @discardableResult
+    public func read(from start: Int64, _ body: ([ChangelogRecord], Int64) throws -> Void,
+                     done: (Int64) throws -> Void = { _ in }) async throws -> (records: Int, end: Int64) {
+        let reader = try KafkaPartitionReader(configuration: kafka.withDefaults(["fetch.wait.max.ms": "100"]), logger: logger)
+        do {
+            let counts = try await reader.topicPartitionCounts()
+            guard let count = counts[topic], count > partition else {
+                throw ChangelogError(counts[topic] == nil
+                    ? "changelog topic \(topic) does not exist; create it with `paystream topics create`"
+                    : "changelog topic \(topic) has \(counts[topic]!) partitions, fewer than the stage's inputs (partition \(partition) is wanted)")
+            }
+            let tp = TopicPartition(topic, partition)
+            try reader.assign([tp: start > 0 ? .offset(start) : .beginning])
+            var assembler = ChangelogAssembler()
+            var nextOffset = start
+            var total = 0
+            while !reader.isCaughtUp {
+                try Task.checkCancellation()
+                let poll = try await reader.poll(maxRecords: 2000, maxWait: .milliseconds(500))
+                var records: [ChangelogRecord] = []
+                for message in poll.records {
+                    if let (record, next) = try assembler.add(message) {
+                        records.append(record)
+                        nextOffset = next
+                    }
+                }
+                total += records.count
+                if !records.isEmpty { try body(records, nextOffset) }
+            }
+            try done(nextOffset)
+            let end = reader.positions[tp] ?? nextOffset
+            await reader.close()
+            return (total, end)
+        } catch {
+            await reader.close()
+            throw error
+        }
+    }
 }

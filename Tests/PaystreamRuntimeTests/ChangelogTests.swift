@@ -1,0 +1,127 @@
+import Foundation
+import GRDB
+import PaystreamKafka
+@testable import PaystreamRuntime
+import PaystreamStore
+import PaystreamTesting
+import Testing
+
+/// The changelog as values and files, without a broker: the gate that holds the outbox back,
+/// the wire format and its reassembly, and restores that refuse what they must.
+@Suite("Shard changelog: gate, wire format, restore")
+struct ChangelogTests {
+    static func record(_ txn: Int64, outboxBefore: Int64 = 0, bytes: Int = 8) -> ChangelogRecord {
+        ChangelogRecord(kind: .transaction, txn: txn, outboxBefore: outboxBefore, sequences: ["outbox": outboxBefore + 1],
+                        patchset: Data((0..<bytes).map { UInt8(truncatingIfNeeded: Int(txn) &* 31 &+ $0) }))
+    }
+
+    @Test("the gate: outbox rows past the first unconfirmed record wait; a confirmed round opens it; a failed one sends everything again")
+    func gate() {
+        var gate = ChangelogGate(durableTxn: 4, logNextOffset: 10)
+        #expect(gate.releasableThrough == nil)
+        gate.committed([Self.record(3), Self.record(5, outboxBefore: 20), Self.record(6, outboxBefore: 22)])
+        // Record 3 is already in Kafka: only 5 and 6 are pending; rows up to 20 were written before 5.
+        #expect(gate.pending.map(\.txn) == [5, 6])
+        #expect(gate.releasableThrough == 20)
+        let first = gate.takeToSend(limit: 1)
+        let second = gate.takeToSend(limit: 10)
+        #expect(first.records.map(\.txn) == [5] && second.records.map(\.txn) == [6])
+        #expect(!gate.hasUnsent)
+        // Record 5's round failed: both go again, and the round of 6 made before is stale.
+        #expect(gate.settle(first.records, generation: first.generation, delivered: false, nextOffset: 0) == .resend)
+        #expect(gate.settle(second.records, generation: second.generation, delivered: true, nextOffset: 13) == .stale)
+        #expect(gate.releasableThrough == 20 && gate.hasUnsent)
+        let again = gate.takeToSend(limit: 10)
+        #expect(again.records.map(\.txn) == [5, 6])
+        #expect(gate.settle(again.records, generation: again.generation, delivered: true, nextOffset: 15) == .confirmed(txn: 6))
+        #expect(gate.releasableThrough == nil && gate.isSettled)
+        #expect(gate.unstored?.txn == 6 && gate.unstored?.nextOffset == 15)
+        gate.stored(6)
+        #expect(gate.unstored == nil)
+    }
+
+    func consumed(_ messages: [OutgoingMessage], from offset: Int64 = 0) -> [ConsumedRecord] {
+        messages.enumerated().map { index, message in
+            ConsumedRecord(topic: message.topic, partition: message.partition ?? 0, offset: offset + Int64(index), key: message.key,
+                           value: message.value, headers: message.headers)
+        }
+    }
+
+    @Test("the wire: a record cut into chunks comes back whole; an interrupted record is dropped; a corrupt one is refused")
+    func wire() throws {
+        let big = Self.record(1, bytes: 2_500)
+        let messages = ChangelogWire.messages(for: big, topic: "s.changelog", partition: 3, instance: "test", maxChunkBytes: 1_000)
+        #expect(messages.count == 3 && messages.allSatisfy { $0.partition == 3 && $0.value.count <= 1_000 })
+        var assembler = ChangelogAssembler()
+        let records = consumed(messages)
+        #expect(try assembler.add(records[0]) == nil)
+        #expect(try assembler.add(records[1]) == nil)
+        let whole = try #require(try assembler.add(records[2]))
+        #expect(whole.record == big && whole.nextOffset == 3)
+        // A writer that died after the first chunk, then the record sent again from its start.
+        let small = ChangelogWire.messages(for: Self.record(2), topic: "s.changelog", partition: 3, instance: "test")
+        var interrupted = ChangelogAssembler()
+        #expect(try interrupted.add(records[0]) == nil)
+        let second = try #require(try interrupted.add(consumed(small, from: 3)[0]))
+        #expect(second.record.txn == 2 && interrupted.dropped == 1)
+        // A flipped byte fails the checksum.
+        var corrupt = consumed(small)[0]
+        corrupt = ConsumedRecord(topic: corrupt.topic, partition: corrupt.partition, offset: 0, key: corrupt.key,
+                                 value: corrupt.value.map { $0 ^ 1 }, headers: corrupt.headers)
+        var checking = ChangelogAssembler()
+        #expect(throws: ChangelogError.self) { try checking.add(corrupt) }
+    }
+
+    /// A shard of the recording stage with a few transactions, and its records.
+    func shardWithRecords(_ path: String, inputs: [String]) throws -> (ShardStore, [ChangelogRecord]) {
+        let shard = try ShardStore(path: path, partition: 0, schema: RecordingStage(input: "in", output: "out").schema)
+        for id in inputs {
+            try shard.write { db in
+                try db.execute(sql: "INSERT INTO effect (id, n, kafka_offset, label) VALUES (?, 1, 0, '')", arguments: [id])
+                try RuntimeTables.enqueue(db, OutboxMessage(eventID: "out:\(id)", topic: "out", key: nil, value: Data(id.utf8)), now: Date())
+            }
+        }
+        return (shard, shard.takeCaptured())
+    }
+
+    @Test("a restore applies each record once in order, carries the outbox counter, skips a record after a gap, and sets aside a diverged file")
+    func restore() throws {
+        let folder = try temporaryDirectory("changelog-restore")
+        let (shard, records) = try shardWithRecords("\(folder)/original.sqlite", inputs: ["a", "b", "c"])
+        #expect(records.map(\.kind) == [.schema, .transaction, .transaction, .transaction])
+        #expect(records.map(\.txn) == [1, 2, 3, 4])
+        // Pruned rows must not let the counter go back: the restored outbox goes on after 3.
+        try shard.write { db in try db.execute(sql: "DELETE FROM outbox WHERE sequence = 3") }
+        let all = records + shard.takeCaptured()
+        try shard.close()
+
+        let copy = try ShardRestore(path: "\(folder)/copy.sqlite", schema: RecordingStage(input: "in", output: "out").schema)
+        // Sent twice, and record 4 once before a gap (its round failed and went again).
+        #expect(try copy.apply(Array(all[0...1]) + [all[3]] + Array(all[1...]), logNextOffset: 9) == all.count)
+        try copy.close()
+        #expect(try ShardDump.of(path: "\(folder)/copy.sqlite").differences(from: ShardDump.of(path: "\(folder)/original.sqlite")) == [])
+        let reopened = try ShardStore(path: "\(folder)/copy.sqlite", partition: 0, schema: RecordingStage(input: "in", output: "out").schema)
+        let next = try reopened.write { db in
+            try RuntimeTables.enqueued(db, OutboxMessage(eventID: "out:d", topic: "out", key: nil, value: Data()), now: Date())
+        }
+        #expect(next?.sequence == 4)
+        // Numbering goes on after the restored records.
+        #expect(reopened.takeCaptured().map(\.txn) == [all.count + 1].map(Int64.init))
+        try reopened.close()
+
+        // A file that made record 5 and never got it out, while the log has another record 5.
+        let (mine, made) = try shardWithRecords("\(folder)/mine.sqlite", inputs: ["a", "b", "c", "x"])
+        try mine.close()
+        let diverged = try ShardRestore(path: "\(folder)/mine.sqlite", schema: RecordingStage(input: "in", output: "out").schema)
+        #expect(diverged.unconfirmed.map(\.txn) == made.map(\.txn))
+        #expect(throws: ChangelogDivergence.self) { try diverged.apply(all, logNextOffset: 9) }
+        try diverged.close()
+    }
+
+    @Test("a shard with a table that has no primary key refuses to open: the changelog could not carry its rows")
+    func uncapturedTable() throws {
+        let folder = try temporaryDirectory("changelog-uncaptured")
+        let schema = StageSchema([("keyless", { db in try db.execute(sql: "CREATE TABLE notes (text TEXT)") })])
+        #expect(throws: ChangelogError.self) { _ = try ShardStore(path: "\(folder)/p0.sqlite", partition: 0, schema: schema) }
+    }
+}
