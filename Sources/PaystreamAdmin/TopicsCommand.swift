@@ -10,7 +10,7 @@ struct TopicsCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create every topic of the pipeline (inputs, dead-letter topics, notifications, compacted reference data).",
+            abstract: "Create every topic of the pipeline (inputs, dead-letter topics, notifications, stage changelogs, compacted reference data).",
             discussion: "Topics that exist already are left as they are. Input topics of one stage must share a partition count, so one count applies to all.")
 
         @OptionGroup var cluster: ClusterOptions
@@ -30,7 +30,12 @@ struct TopicsCommand: AsyncParsableCommand {
             let topics = cluster.topics
             let admin = try KafkaAdmin(configuration: try cluster.kafka)
             defer { admin.close() }
-            let wanted = topics.all.map { NewTopic(name: $0, partitions: partitions, replicationFactor: replicationFactor) }
+            let changelogs = Set(topics.changelogs)
+            // A changelog is a log of changes: never compacted, never expired (a restore reads it from its start).
+            let wanted = topics.all.map {
+                NewTopic(name: $0, partitions: partitions, replicationFactor: replicationFactor,
+                         config: changelogs.contains($0) ? ["cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"] : [:])
+            }
                 + topics.reference.map {
                     NewTopic(name: $0, partitions: partitions, replicationFactor: replicationFactor,
                              config: ["cleanup.policy": "compact"])

@@ -22,6 +22,13 @@ typealias ChangelogRound = ProducerRound<ChangelogBatch>
 extension WorkerLoop {
     var changelogTopic: String { worker.topics.changelog(of: stage.name) }
 
+    /// A changelog chunk stays well below the producer's `message.max.bytes` (headers and the
+    /// batch's framing take the rest), and at most `ChangelogWire.maxChunkBytes`.
+    var changelogChunkBytes: Int {
+        let limit = worker.kafka.properties["message.max.bytes"].flatMap(Int.init) ?? 1_000_000
+        return max(4096, min(ChangelogWire.maxChunkBytes, limit / 2))
+    }
+
     /// Who wrote a changelog record (`changelog-instance`, for operators): host and process.
     static var instance: String { "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)" }
 
@@ -41,10 +48,12 @@ extension WorkerLoop {
             collectChangelog(partition)
             guard changelogs[partition]!.hasUnsent, (changelogInFlight[partition]?.count ?? 0) < worker.settings.roundsInFlight
             else { continue }
-            if worker.settings.crashPoint == .afterCommitBeforeChangelog { throw SimulatedCrash() }
             let (records, generation) = changelogs[partition]!.takeToSend(limit: worker.settings.changelogRoundRecords)
             let topic = changelogTopic, instance = Self.instance
-            let messages = records.flatMap { ChangelogWire.messages(for: $0, topic: topic, partition: partition, instance: instance) }
+            let chunk = changelogChunkBytes
+            let messages = records.flatMap {
+                ChangelogWire.messages(for: $0, topic: topic, partition: partition, instance: instance, maxChunkBytes: chunk)
+            }
             changelogInFlight[partition, default: []].append(
                 ChangelogRound(partition: partition, payload: ChangelogBatch(records: records, generation: generation),
                                messages: messages, producer: producer, landed: { [consumer] in consumer.wake() }))
@@ -69,7 +78,7 @@ extension WorkerLoop {
                 case .confirmed(let txn):
                     shards[partition]?.noteDurable(through: txn)
                     worker.metrics.changelogPublished(round.payload.records)
-                    if worker.settings.crashPoint == .afterChangelogBeforePublish { throw SimulatedCrash() }
+                    if worker.settings.crashPoint == .afterChangelogBeforePublish && decidedAny { throw SimulatedCrash() }
                 case .resend:
                     try noteDeliveryFailure(failures)
                 case .stale:

@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import PaystreamKafka
+import PaystreamRuntime
+import PaystreamStore
+import PaystreamTesting
+import Testing
+
+/// Shards on the changelog, against Tansu: "hosts" are separate state folders sharing a broker.
+extension RuntimeTests {
+    func ids(_ prefix: String, _ count: Int) -> [String] { (0..<count).map { "\(prefix)-\($0)" } }
+
+    func publish(ids: [String]) async throws {
+        try await publish(ids.map { ($0, #"{"id":"\#($0)","n":1}"#) })
+    }
+
+    /// Each output key exactly once, and every effect stored once, in `directory`.
+    func expectOnce(_ out: [ConsumedRecord], _ ids: [String], in directory: String,
+                    sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let keys = out.filter { $0.topic == "out" }.compactMap(\.keyString)
+        #expect(keys.sorted() == ids.sorted(), "each output once", sourceLocation: sourceLocation)
+        let stored = try effects(in: directory).map(\.id)
+        #expect(stored.sorted() == ids.sorted(), "each effect once", sourceLocation: sourceLocation)
+    }
+
+    @Test("a host lost with its state folder: another host restores every shard from the changelog and goes on; one effect and one output per input; the log rebuilds the lost shards exactly")
+    func hostLost() async throws {
+        defer { broker.stop() }
+        let first = ids("a", 20)
+        try await publish(ids: first)
+        _ = try await run(worker(label: "A")) { Set($0.compactMap(\.keyString)).isSuperset(of: first) }
+        // Host A is gone, disk and all: what it held is kept aside for the comparison, then deleted.
+        let paths = ShardStore.paths(stateDirectory: stateDirectory, stage: "recorder")
+        #expect(paths.count == 2)
+        let lost = try paths.map { path in
+            (path, try ShardDump.of(path: path), try ShardStore.readOnly(path: path) { try ChangelogTables.position($0) })
+        }
+        try FileManager.default.removeItem(atPath: stateDirectory)
+
+        let hostB = try temporaryDirectory("host-b")
+        let second = ids("b", 10)
+        try await publish(ids: second)
+        let out = try await run(worker(label: "B", directory: hostB)) { Set($0.compactMap(\.keyString)).isSuperset(of: first + second) }
+        try expectOnce(out, first + second, in: hostB)
+        // A's effects came back with A's label: restored, not decided again.
+        #expect(try effects(in: hostB).filter { $0.label == "A" }.map(\.id).sorted() == first.sorted())
+
+        // The log alone, up to A's last record, gives back each of A's shards table by table.
+        let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
+        for (path, dump, position) in lost {
+            #expect(position.durableTxn == position.lastTxn, "A left nothing unconfirmed")
+            let partition = Int32(String((path as NSString).lastPathComponent.dropFirst().prefix { $0.isNumber }))!
+            let copy = "\(try temporaryDirectory("rebuilt"))/p\(partition).sqlite"
+            let file = try ShardRestore(path: copy, schema: RecordingStage(input: "in", output: "out").schema)
+            try await ChangelogReader(topic: "recorder.changelog", partition: partition, kafka: kafka, logger: Logger(label: "test"))
+                .read(from: 0) { batch, next in try file.apply(batch.filter { $0.txn <= position.lastTxn }, logNextOffset: next) }
+            try file.close()
+            #expect(try ShardDump.of(path: copy).differences(from: dump) == [], "p\(partition)")
+        }
+    }
+
+    @Test("a host that dies between its commit and the changelog record published nothing of it; with its folder gone, the next owner decides those inputs again, once")
+    func crashBeforeChangelog() async throws {
+        defer { broker.stop() }
+        let all = ids("c", 12)
+        try await publish(ids: all)
+        var crashing = WorkerSettings()
+        crashing.crashPoint = .afterCommitBeforeChangelog
+        await #expect(throws: SimulatedCrash.self) { try await worker(settings: crashing, label: "A").run() }
+        #expect(!(try effects(in: stateDirectory).isEmpty), "A committed locally")
+        let early = try await TopicReader(bootstrapServers: broker.bootstrapServers, topics: ["out"])
+        #expect(try await early.readFor(.milliseconds(500)).isEmpty, "nothing of it was published")
+        await early.close()
+        try FileManager.default.removeItem(atPath: stateDirectory)
+
+        let hostB = try temporaryDirectory("host-b")
+        let out = try await run(worker(label: "B", directory: hostB)) { Set($0.compactMap(\.keyString)) == Set(all) }
+        try expectOnce(out, all, in: hostB)
+        #expect(try effects(in: hostB).allSatisfy { $0.label == "B" }, "decided again on B: A's commit never reached the log")
+    }
+
+    @Test("a host that dies after the changelog record but before the outbox: the next owner restores the decision and publishes its outputs, once")
+    func crashAfterChangelog() async throws {
+        defer { broker.stop() }
+        let all = ids("d", 12)
+        try await publish(ids: all)
+        var crashing = WorkerSettings()
+        crashing.crashPoint = .afterChangelogBeforePublish
+        await #expect(throws: SimulatedCrash.self) { try await worker(settings: crashing, label: "A").run() }
+        let decided = try effects(in: stateDirectory).map(\.id)
+        #expect(!decided.isEmpty)
+        try FileManager.default.removeItem(atPath: stateDirectory)
+
+        let hostB = try temporaryDirectory("host-b")
+        let out = try await run(worker(label: "B", directory: hostB)) { Set($0.compactMap(\.keyString)) == Set(all) }
+        try expectOnce(out, all, in: hostB)
+        // What A decided and put in the log is B's now, as A decided it.
+        #expect(Set(try effects(in: hostB).filter { $0.label == "A" }.map(\.id)) == Set(decided))
+    }
+}
