@@ -105,7 +105,7 @@ let package = Package(
 
         // The whole-pipeline fault and fuzz run (Deploy/faults.sh): the four daemons as processes
         // under random SIGKILLs and a frozen broker, mixed and hostile load, and the end checks.
-        .target(name: "PaystreamFaults", dependencies: ["PaystreamTesting", "PaymentWorker", "PaystreamReference", grdb,
+        .target(name: "PaystreamFaults", dependencies: ["PaystreamTesting", "PaymentWorker", "PaystreamReference", "PaystreamAdmin", grdb,
                                                    .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "paystream-faults", dependencies: ["PaystreamFaults", argumentParser]),
         .target(name: "PaystreamBench", dependencies: ["PaystreamTesting", "PaymentWorker", "ChannelSandbox", "SettlementWorker",

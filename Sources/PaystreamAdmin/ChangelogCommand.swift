@@ -9,15 +9,9 @@ import PaystreamStore
 import ReconciliationWorker
 import SettlementWorker
 
-/// `paystream changelog status|rebuild`: what each stage's changelog holds per shard, how far
-/// local shards are behind it, and a shard rebuilt from it alone (compared with a live one).
-struct ChangelogCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "changelog", abstract: "See a stage's changelog per shard, or rebuild a shard from it.",
-        subcommands: [Status.self, Rebuild.self])
-
-    /// A stage's shard schema by its name.
-    static func schema(of stage: String) throws -> StageSchema {
+/// The shard schema of each stage that keeps shards, by its name.
+public enum StageSchemas {
+    public static func schema(of stage: String) throws -> StageSchema {
         switch stage {
         case "payment-worker": PaymentTables.schema
         case "settlement-worker": SettlementTables.schema
@@ -27,6 +21,14 @@ struct ChangelogCommand: AsyncParsableCommand {
         default: throw ValidationError("unknown stage \(stage); one of \(TopicNames.stages.joined(separator: ", "))")
         }
     }
+}
+
+/// `paystream changelog status|rebuild`: what each stage's changelog holds per shard, how far
+/// local shards are behind it, and a shard rebuilt from it alone (compared with a live one).
+struct ChangelogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "changelog", abstract: "See a stage's changelog per shard, or rebuild a shard from it.",
+        subcommands: [Status.self, Rebuild.self])
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -41,7 +43,7 @@ struct ChangelogCommand: AsyncParsableCommand {
         @Option(name: .customLong("state-dir"), help: "A state directory whose shard files to compare with the log (default: $PAYSTREAM_STATE_DIR, if set).")
         var stateDirectory: String?
 
-        func validate() throws { _ = try ChangelogCommand.schema(of: stage) }
+        func validate() throws { _ = try StageSchemas.schema(of: stage) }
 
         func run() async throws {
             let topic = cluster.topics.changelog(of: stage)
@@ -100,13 +102,13 @@ struct ChangelogCommand: AsyncParsableCommand {
         @Option(help: "A shard file to compare the rebuilt one with (e.g. a live shard, or a copy of a lost host's).")
         var compare: String?
 
-        func validate() throws { _ = try ChangelogCommand.schema(of: stage) }
+        func validate() throws { _ = try StageSchemas.schema(of: stage) }
 
         func run() async throws {
             let path = ShardStore.path(stateDirectory: into, stage: stage, partition: partition)
             guard !FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path) exists already") }
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let file = try ShardRestore(path: path, schema: try ChangelogCommand.schema(of: stage))
+            let file = try ShardRestore(path: path, schema: try StageSchemas.schema(of: stage))
             var applied = 0
             let limit = through ?? .max
             let started = ContinuousClock.now

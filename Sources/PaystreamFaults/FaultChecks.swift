@@ -53,13 +53,17 @@ struct FaultChecks: Sendable {
             + "\(gaps.unbooked.count) captures not booked, \(gaps.unnotified.count) not notified"
     }
 
-    func report(stateDirectory: String, statuses: [DaemonFleet.Daemon: Int32], fleet: DaemonFleet) throws -> FaultReport {
+    /// - Parameter statuses: each host's daemons' exit statuses on the final SIGTERM.
+    func report(stateDirectory: String, statuses: [(host: String, daemon: DaemonFleet.Daemon, status: Int32)],
+                fleets: [DaemonFleet]) throws -> FaultReport {
         var report = FaultReport()
         report.requests = load.requests.count
         report.requestKinds = Dictionary(grouping: load.requests, by: \.kind.rawValue).mapValues(\.count)
         report.payers = load.payers.count
         report.hostileRecords = hostile.count
-        report.kills = Dictionary(uniqueKeysWithValues: fleet.kills.map { ($0.key.rawValue, $0.value) })
+        var kills: [DaemonFleet.Daemon: Int] = [:]
+        for fleet in fleets { kills.merge(fleet.kills, uniquingKeysWith: +) }
+        report.kills = Dictionary(uniqueKeysWithValues: kills.map { ($0.key.rawValue, $0.value) })
         report.forwarded = observer.forwardedByTopic
         report.deadLetters = observer.deadLettersByCode
         report.eventIDs = observer.distinctEventIDs
@@ -89,11 +93,11 @@ struct FaultChecks: Sendable {
         problems += gaps.unnotified.map { "capture \($0) was never notified to its payer" }
         problems += observer.conflictingIDs.map { "event id \($0) was published with two different contents" }
         problems += observer.stageErrors.map { "stage_error: \($0)" }
-        problems += fleet.unexpectedExits
-        for (daemon, status) in statuses.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where status != 0 {
-            problems.append("\(daemon.rawValue) exited \(status) on SIGTERM at the end (expected 0)")
+        problems += fleets.flatMap(\.unexpectedExits)
+        for (host, daemon, status) in statuses.sorted(by: { ($0.host, $0.daemon.rawValue) < ($1.host, $1.daemon.rawValue) }) where status != 0 {
+            problems.append("\(daemon.rawValue) on host \(host) exited \(status) on SIGTERM at the end (expected 0)")
         }
-        for daemon in DaemonFleet.Daemon.allCases where (fleet.kills[daemon] ?? 0) == 0 && fleet.totalKills >= 4 {
+        for daemon in DaemonFleet.Daemon.allCases where (kills[daemon] ?? 0) == 0 && kills.values.reduce(0, +) >= 4 {
             problems.append("\(daemon.rawValue) was never killed")
         }
 

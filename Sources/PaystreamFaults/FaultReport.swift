@@ -9,6 +9,11 @@ public struct FaultReport: Sendable, CustomStringConvertible {
     public var payers = 0
     public var hostileRecords = 0
     public var kills: [String: Int] = [:]
+    /// Hosts the daemons ran on, how many were lost with their state folder, and the shards
+    /// rebuilt from the changelogs for the end checks.
+    public var hosts = 1
+    public var hostsLost = 0
+    public var shardsRebuilt = 0
     public var frozen: Duration = .zero
     /// Terminal outcomes of the original requests, by status; rejections by reason.
     public var outcomes: [String: Int] = [:]
@@ -36,6 +41,7 @@ public struct FaultReport: Sendable, CustomStringConvertible {
             "  requests:     \(requests) from \(payers) payers (\(list(requestKinds)))",
             "  hostile:      \(hostileRecords) fuzzed records on every input topic",
             "  kills:        \(totalKills) SIGKILLs and restarts (\(list(kills)))",
+            "  hosts:        \(hosts), \(hostsLost) lost with its state folder; \(shardsRebuilt) shards rebuilt from the changelogs for the checks",
             "  broker:       \(frozen == .zero ? "never frozen" : "frozen (SIGSTOP) for \(frozen.components.seconds) s once")",
             "  outcomes:     \(list(outcomes))",
             "  rejections:   \(list(rejections))",

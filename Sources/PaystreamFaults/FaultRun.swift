@@ -8,10 +8,12 @@ import PaystreamTesting
 import Glibc
 #endif
 
-/// A whole-pipeline fault and fuzz run: a Tansu broker, the four daemons as processes, mixed
-/// load from a seed in rounds, a SIGKILL and restart of a random daemon after each round (every
-/// daemon at least once), the broker frozen once if asked, hostile records on every input
-/// topic; then the end checks (`FaultReport`).
+/// A whole-pipeline fault and fuzz run: a Tansu broker, the four daemons as processes on two
+/// "hosts" (each with a state folder of its own), mixed load from a seed in rounds, a SIGKILL and
+/// restart of a random daemon after each round (every daemon at least once, the hosts in turn),
+/// one host lost halfway (every daemon of it killed and its state folder deleted), the broker
+/// frozen once if asked, hostile records on every input topic; then the end checks
+/// (`FaultReport`), on shards rebuilt from the changelogs alone.
 public struct FaultRun: Sendable {
     public struct Options: Sendable {
         public var seed: UInt64 = 1
@@ -30,6 +32,8 @@ public struct FaultRun: Sendable {
         /// The daemons' consumer-group session timeout: how long a killed daemon's partitions
         /// wait before they move (the local run's 6 s by default).
         public var sessionTimeoutMs = 6000
+        /// Hosts the daemons run on (1 or 2); with 2, the second is lost once halfway.
+        public var hosts = 2
         /// Progress lines (rounds, waiting); nil for none.
         public var progress: (@Sendable (String) -> Void)?
 
@@ -58,11 +62,21 @@ public struct FaultRun: Sendable {
                                    stateDirectory: pipeline.stateDirectory, tag: "faults", credentials: secrets) { [options] in
             FaultConfiguration.text($0, seed: options.seed, sessionTimeoutMs: options.sessionTimeoutMs)
         }
+        // A second host: its own state folder and logs, the same configuration and groups.
+        let hostB = "\(directory)/host-b", stateB = "\(directory)/host-b/state"
+        let fleets = try [fleet] + (options.hosts > 1 ? [
+            DaemonFleet(directory: hostB, brokers: pipeline.broker.bootstrapServers, stateDirectory: stateB, tag: "faults-b",
+                        credentials: secrets) { [options] in
+                FaultConfiguration.text($0, seed: options.seed, sessionTimeoutMs: options.sessionTimeoutMs)
+            },
+        ] : [])
+        var hostsLost = 0
+        func totalKills() -> Int { fleets.reduce(0) { $0 + $1.totalKills } }
         let observer = FaultObserver(topics: topics)
         let reading = Task { await Self.read(observer: observer, brokers: pipeline.broker.bootstrapServers, topics: topics) }
         do {
-            try await fleet.startAll(timeout: .seconds(90))
-            say("fleet up: \(DaemonFleet.Daemon.allCases.map(\.rawValue).joined(separator: ", "))")
+            for host in fleets { try await host.startAll(timeout: .seconds(90)) }
+            say("fleet up on \(fleets.count) host(s): \(DaemonFleet.Daemon.allCases.map(\.rawValue).joined(separator: ", "))")
 
             // Rounds: publish a slice, let it flow for a moment, kill a daemon, restart it.
             let rounds = max(options.kills, 10)
@@ -96,7 +110,17 @@ public struct FaultRun: Sendable {
                     }
                 }
                 try await Task.sleep(for: .milliseconds(Int.random(in: 500...3000, using: &random)))
-                try fleet.reviveExited()
+                for host in fleets { try host.reviveExited() }
+                if fleets.count > 1 && round == rounds / 2 {
+                    // Host B is lost, disk and all; it comes back empty and its partitions are
+                    // restored from the changelogs (by A meanwhile, by B once it owns them again).
+                    say("round \(round + 1): host B lost: every daemon killed, \(stateB) deleted")
+                    fleets[1].killAll()
+                    try FileManager.default.removeItem(atPath: stateB)
+                    hostsLost += 1
+                    try await Task.sleep(for: .seconds(2))
+                    for daemon in DaemonFleet.Daemon.allCases { try fleets[1].start(daemon) }
+                }
                 if options.freezeSeconds > 0 && round == rounds / 2 {
                     say("round \(round + 1): broker frozen for \(options.freezeSeconds) s")
                     let freezeStart = ContinuousClock.now
@@ -106,13 +130,13 @@ public struct FaultRun: Sendable {
                     frozen = ContinuousClock.now - freezeStart
                 }
                 // The kills are spread evenly over the rounds.
-                while fleet.totalKills < (round + 1) * options.kills / rounds {
-                    let victim = victims[fleet.totalKills]
-                    try await fleet.kill(victim, restartAfter: .milliseconds(Int.random(in: 100...1500, using: &random)))
+                while totalKills() < (round + 1) * options.kills / rounds {
+                    let victim = victims[totalKills()]
+                    try await fleets[totalKills() % fleets.count].kill(victim, restartAfter: .milliseconds(Int.random(in: 100...1500, using: &random)))
                 }
                 if round % max(1, rounds / 10) == 0 || round == rounds - 1 {
                     say("round \(round + 1)/\(rounds): \(reports.count) requests and \(hostile.count) hostile records published, "
-                        + "\(fleet.totalKills) kills, \(observer.recordsRead) records read")
+                        + "\(totalKills()) kills, \(observer.recordsRead) records read")
                 }
             }
 
@@ -122,7 +146,7 @@ public struct FaultRun: Sendable {
             var lastSaid = ContinuousClock.now
             while !checks.settled(), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(500))
-                try fleet.reviveExited()
+                for host in fleets { try host.reviveExited() }
                 if ContinuousClock.now - lastSaid > .seconds(10) {
                     say("waiting: \(checks.pendingDescription())")
                     lastSaid = ContinuousClock.now
@@ -130,15 +154,31 @@ public struct FaultRun: Sendable {
             }
             // Late duplicates and repeated answers have a moment to show up, then a graceful stop.
             try await Task.sleep(for: .seconds(3))
-            let statuses = await fleet.stopAll()
+            var statuses: [(String, DaemonFleet.Daemon, Int32)] = []
+            for (index, host) in fleets.enumerated() {
+                statuses += await host.stopAll().map { (index == 0 ? "A" : "B", $0.key, $0.value) }
+            }
             try await Task.sleep(for: .seconds(1))
             reading.cancel()
             await reading.value
-            var report = try checks.report(stateDirectory: pipeline.stateDirectory, statuses: statuses, fleet: fleet)
+            // The checks read the shards as the changelogs have them: rebuilt from the log alone,
+            // each equal to the freshest file a host kept of it.
+            let rebuilt = "\(directory)/rebuilt"
+            let (rebuiltShards, rebuildProblems) = try await ChangelogRebuild.all(
+                brokers: pipeline.broker.bootstrapServers, topics: topics, partitions: options.partitions, into: rebuilt,
+                hosts: fleets.count > 1 ? [pipeline.stateDirectory, stateB] : [pipeline.stateDirectory])
+            var report = try checks.report(stateDirectory: rebuilt, statuses: statuses, fleets: fleets)
+            report.problems += rebuildProblems
+            report.hosts = fleets.count
+            report.hostsLost = hostsLost
+            report.shardsRebuilt = rebuiltShards
             // No card number and no secret in any daemon's log.
-            let findings = try LogScan.scan(directory: "\(directory)/logs", secrets: Array(secrets.values))
-            report.problems += findings.map { "log carries \($0)" }
-            report.logsScanned = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/logs").count
+            let logFolders = ["\(directory)/logs"] + (fleets.count > 1 ? ["\(hostB)/logs"] : [])
+            for folder in logFolders {
+                let findings = try LogScan.scan(directory: folder, secrets: Array(secrets.values))
+                report.problems += findings.map { "log carries \($0)" }
+                report.logsScanned += try FileManager.default.contentsOfDirectory(atPath: folder).count
+            }
             report.seed = options.seed
             report.partitions = options.partitions
             report.frozen = frozen
@@ -148,7 +188,7 @@ public struct FaultRun: Sendable {
             return report
         } catch {
             kill(brokerPID, SIGCONT)
-            fleet.killAll()
+            for host in fleets { host.killAll() }
             reading.cancel()
             await reading.value
             await pipeline.stop()

@@ -14,7 +14,8 @@ struct FaultsCommand: AsyncParsableCommand {
             duplicates, each payer through one of three upstream partitioners) and fuzzed records on \
             every input topic, SIGKILLs a random daemon after each round and restarts it, and freezes the \
             broker once if asked. Then it waits for every outcome, stops the daemons with SIGTERM and \
-            checks: exactly one terminal outcome per request, an answer for every hostile record, no \
+            checks, on every shard rebuilt from the changelogs (each equal to the freshest copy a host \
+            kept): exactly one terminal outcome per request, an answer for every hostile record, no \
             event id with two contents, no stage_error, `paystream verify` in every shard, captured = \
             booked payment by payment, refunds equal. Prints a summary; exits 1 if a check fails.
 
@@ -43,6 +44,9 @@ struct FaultsCommand: AsyncParsableCommand {
     @Option(help: "Partitions per topic.")
     var partitions: Int32 = 4
 
+    @Option(help: "Hosts (state folders) the daemons run on, 1 or 2; with 2, the second is lost once halfway (its daemons killed, its folder deleted).")
+    var hosts: Int = 2
+
     @Option(help: "Hostile records (default: requests / 20).")
     var fuzz: Int?
 
@@ -58,6 +62,7 @@ struct FaultsCommand: AsyncParsableCommand {
         if let kills, kills < 0 { throw ValidationError("--kills must not be negative") }
         if let freezeSeconds, freezeSeconds < 0 { throw ValidationError("--freeze-broker must not be negative") }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
+        if !(1...2).contains(hosts) { throw ValidationError("--hosts must be 1 or 2") }
         if settleTimeout < 1 { throw ValidationError("--settle-timeout must be at least 1") }
     }
 
@@ -68,6 +73,7 @@ struct FaultsCommand: AsyncParsableCommand {
         options.kills = kills ?? (long ? 100 : 10)
         options.freezeSeconds = freezeSeconds ?? (long ? 30 : 0)
         options.partitions = partitions
+        options.hosts = hosts
         options.fuzz = fuzz
         options.settleTimeout = .seconds(settleTimeout)
         options.directory = directory

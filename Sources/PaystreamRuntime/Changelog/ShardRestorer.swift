@@ -117,6 +117,8 @@ public struct ChangelogReader: Sendable {
     public let partition: Int32
     public let kafka: KafkaConfiguration
     public let logger: Logger
+    /// Reading gives up when neither a record nor the end arrived for this long.
+    public var stallTimeout: Duration = .seconds(60)
 
     public init(topic: String, partition: Int32, kafka: KafkaConfiguration, logger: Logger) {
         self.topic = topic
@@ -142,9 +144,14 @@ public struct ChangelogReader: Sendable {
             var assembler = ChangelogAssembler()
             var nextOffset = start
             var total = 0
+            var progressAt = ContinuousClock.now
             while !reader.isCaughtUp {
                 try Task.checkCancellation()
                 let poll = try await reader.poll(maxRecords: 2000, maxWait: .milliseconds(500))
+                if !poll.records.isEmpty || !poll.reachedEnd.isEmpty { progressAt = .now }
+                guard ContinuousClock.now - progressAt < stallTimeout else {
+                    throw ChangelogError("reading changelog \(topic)[\(partition)] made no progress for \(stallTimeout) (at offset \(nextOffset)): is the broker reachable?")
+                }
                 var records: [ChangelogRecord] = []
                 for message in poll.records {
                     if let (record, next) = try assembler.add(message) {
