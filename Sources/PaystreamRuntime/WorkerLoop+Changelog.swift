@@ -10,6 +10,14 @@ struct ChangelogBatch: Sendable {
     let generation: Int
 }
 
+/// This process as `changelog-instance` names it: the host name (`gethostname`, no name
+/// resolution) and the process id, taken once.
+let changelogInstance: String = {
+    var name = [CChar](repeating: 0, count: 256)
+    let host = gethostname(&name, name.count) == 0 ? String(cString: name) : "unknown"
+    return "\(host)/\(ProcessInfo.processInfo.processIdentifier)"
+}()
+
 /// How far Kafka has a shard's changelog, for the shard's next transaction to store.
 struct ChangelogMark: Sendable {
     let txn: Int64
@@ -30,7 +38,7 @@ extension WorkerLoop {
     }
 
     /// Who wrote a changelog record (`changelog-instance`, for operators): host and process.
-    static var instance: String { "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)" }
+    static var instance: String { changelogInstance }
 
     /// Takes the records `partition`'s shard committed since the last look into its gate. Called
     /// before any outbox row of the shard is chosen, so that no committed transaction's rows
