@@ -59,15 +59,16 @@ extension RuntimeTests {
         }
     }
 
-    @Test("a host that dies between its commit and the changelog record published nothing of it; with its folder gone, the next owner decides those inputs again, once")
-    func crashBeforeChangelog() async throws {
-        defer { broker.stop() }
-        let all = ids("c", 12)
+    /// Host A decides `all` and dies at `point` with nothing of it published; its folder is
+    /// deleted and host B takes over until every output is out. What A had decided, B's folder,
+    /// and the outputs.
+    func crashThenTakeOver(at point: CrashPoint, _ all: [String]) async throws -> (decided: [String], hostB: String, out: [ConsumedRecord]) {
         try await publish(ids: all)
         var crashing = WorkerSettings()
-        crashing.crashPoint = .afterCommitBeforeChangelog
+        crashing.crashPoint = point
         await #expect(throws: SimulatedCrash.self) { try await worker(settings: crashing, label: "A").run() }
-        #expect(!(try effects(in: stateDirectory).isEmpty), "A committed locally")
+        let decided = try effects(in: stateDirectory).map(\.id)
+        #expect(!decided.isEmpty, "A committed locally")
         let early = try await TopicReader(bootstrapServers: broker.bootstrapServers, topics: ["out"])
         #expect(try await early.readFor(.milliseconds(500)).isEmpty, "nothing of it was published")
         await early.close()
@@ -76,24 +77,20 @@ extension RuntimeTests {
         let hostB = try temporaryDirectory("host-b")
         let out = try await run(worker(label: "B", directory: hostB)) { Set($0.compactMap(\.keyString)) == Set(all) }
         try expectOnce(out, all, in: hostB)
+        return (decided, hostB, out)
+    }
+
+    @Test("a host that dies between its commit and the changelog record published nothing of it; with its folder gone, the next owner decides those inputs again, once")
+    func crashBeforeChangelog() async throws {
+        defer { broker.stop() }
+        let (_, hostB, _) = try await crashThenTakeOver(at: .afterCommitBeforeChangelog, ids("c", 12))
         #expect(try effects(in: hostB).allSatisfy { $0.label == "B" }, "decided again on B: A's commit never reached the log")
     }
 
     @Test("a host that dies after the changelog record but before the outbox: the next owner restores the decision and publishes its outputs, once")
     func crashAfterChangelog() async throws {
         defer { broker.stop() }
-        let all = ids("d", 12)
-        try await publish(ids: all)
-        var crashing = WorkerSettings()
-        crashing.crashPoint = .afterChangelogBeforePublish
-        await #expect(throws: SimulatedCrash.self) { try await worker(settings: crashing, label: "A").run() }
-        let decided = try effects(in: stateDirectory).map(\.id)
-        #expect(!decided.isEmpty)
-        try FileManager.default.removeItem(atPath: stateDirectory)
-
-        let hostB = try temporaryDirectory("host-b")
-        let out = try await run(worker(label: "B", directory: hostB)) { Set($0.compactMap(\.keyString)) == Set(all) }
-        try expectOnce(out, all, in: hostB)
+        let (decided, hostB, _) = try await crashThenTakeOver(at: .afterChangelogBeforePublish, ids("d", 12))
         // What A decided and put in the log is B's now, as A decided it.
         #expect(Set(try effects(in: hostB).filter { $0.label == "A" }.map(\.id)) == Set(decided))
     }
