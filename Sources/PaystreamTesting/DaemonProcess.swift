@@ -67,10 +67,11 @@ public final class DaemonProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, signal) }
     }
 
-    /// Waits for the process to exit; returns its status, or nil if it still runs after `timeout`.
+    /// Waits for the process to exit (and its termination handler to have run, so that
+    /// `runningTime` is known); returns its status, or nil if it still runs after `timeout`.
     public func waitForExit(timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
+        while process.isRunning || ended.value == nil {
             guard ContinuousClock.now < deadline else { return nil }
             try? await Task.sleep(for: .milliseconds(20))
         }
