@@ -86,7 +86,11 @@ extension WorkerLoop {
                 case .confirmed(let txn):
                     shards[partition]?.noteDurable(through: txn)
                     worker.metrics.changelogPublished(round.payload.records)
-                    if worker.settings.crashPoint == .afterChangelogBeforePublish && decidedAny { throw SimulatedCrash() }
+                    // (A round that released outbox rows: one of its records wrote some.)
+                    if worker.settings.crashPoint == .afterChangelogBeforePublish,
+                       round.payload.records.contains(where: { ($0.sequences["outbox"] ?? 0) > $0.outboxBefore }) {
+                        throw SimulatedCrash()
+                    }
                 case .resend:
                     try noteDeliveryFailure(failures)
                 case .stale:

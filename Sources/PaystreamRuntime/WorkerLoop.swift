@@ -50,8 +50,6 @@ final class WorkerLoop<S: Stage> {
     var changelogs: [Int32: ChangelogGate] = [:]
     /// The changelog rounds on their way, by shard, in the order they were made.
     var changelogInFlight: [Int32: [ChangelogRound]] = [:]
-    /// Whether a batch was decided since the worker started (crash points in tests).
-    var decidedAny = false
     private var lastTick = ContinuousClock.now
     private var lastPrune = ContinuousClock.now - .seconds(3600)
     /// Set hourly: old inbox ids and sent outbox rows before this time are deleted, a chunk per
@@ -87,7 +85,6 @@ final class WorkerLoop<S: Stage> {
             if !poll.records.isEmpty {
                 worker.metrics.polled(poll.records.count)
                 try await process(poll.records)
-                decidedAny = true
                 if worker.settings.crashPoint == .afterCommitBeforePublish || worker.settings.crashPoint == .afterCommitBeforeChangelog {
                     throw SimulatedCrash()
                 }

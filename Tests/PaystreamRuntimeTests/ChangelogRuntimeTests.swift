@@ -91,7 +91,9 @@ extension RuntimeTests {
     func crashAfterChangelog() async throws {
         defer { broker.stop() }
         let (decided, hostB, _) = try await crashThenTakeOver(at: .afterChangelogBeforePublish, ids("d", 12))
-        // What A decided and put in the log is B's now, as A decided it.
-        #expect(Set(try effects(in: hostB).filter { $0.label == "A" }.map(\.id)) == Set(decided))
+        // What A decided and put in the log is B's now, as A decided it (A may have committed more
+        // after that record, which never reached the log: B decided those again).
+        let restored = Set(try effects(in: hostB).filter { $0.label == "A" }.map(\.id))
+        #expect(!restored.isEmpty && restored.isSubset(of: Set(decided)), "\(restored) of \(decided)")
     }
 }
