@@ -37,8 +37,12 @@ public final class ShardRestore {
         let start = position
         let migrations = self.migrations
         let mine = Dictionary(unconfirmed.map { ($0.txn, $0) }, uniquingKeysWith: { first, _ in first })
-        let (applied, last) = try pool.write { db -> (Int, Int64) in
+        let (applied, last, confirmed) = try pool.write { db -> (Int, Int64, Int64) in
             var last = start.lastTxn
+            // The last record Kafka is known to have: what the file made and was confirmed, and
+            // every record seen in the log. Records the file made beyond it stay queued, to be
+            // published by the worker (never marked durable because the log was read).
+            var confirmed = start.durableTxn
             var applied = 0
             for record in records {
                 if record.txn <= last {
@@ -48,6 +52,7 @@ public final class ShardRestore {
                        own.kind != record.kind || own.patchset != record.patchset || own.migrations != record.migrations {
                         throw ChangelogDivergence(path: self.path, txn: record.txn)
                     }
+                    confirmed = max(confirmed, record.txn)
                     continue
                 }
                 // A record after a gap: a round that failed and was sent again from an earlier
@@ -55,18 +60,19 @@ public final class ShardRestore {
                 guard record.txn == last + 1 else { continue }
                 try ChangelogTables.apply(record, to: db, migrations: migrations)
                 last = record.txn
+                confirmed = max(confirmed, last)
                 applied += 1
             }
             if try db.tableExists("changelog_state") {
                 try db.execute(sql: """
                     UPDATE changelog_state SET last_txn = ?, durable_txn = max(durable_txn, ?), log_next_offset = max(log_next_offset, ?)
-                    """, arguments: [last, last, logNextOffset])
-                try db.execute(sql: "DELETE FROM changelog_queue WHERE txn <= ?", arguments: [last])
+                    """, arguments: [last, confirmed, logNextOffset])
+                try db.execute(sql: "DELETE FROM changelog_queue WHERE txn <= ?", arguments: [confirmed])
             }
-            return (applied, last)
+            return (applied, last, confirmed)
         }
         position.lastTxn = last
-        position.durableTxn = max(position.durableTxn, last)
+        position.durableTxn = max(position.durableTxn, confirmed)
         position.logNextOffset = max(position.logNextOffset, logNextOffset)
         return applied
     }

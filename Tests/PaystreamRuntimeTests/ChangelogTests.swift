@@ -116,6 +116,19 @@ struct ChangelogTests {
         #expect(diverged.unconfirmed.map(\.txn) == made.map(\.txn))
         #expect(throws: ChangelogDivergence.self) { try diverged.apply(all, logNextOffset: 9) }
         try diverged.close()
+
+        // A file whose own records reached the log only in part (killed mid-round): reading the
+        // log confirms those, and the rest stay queued for the worker to publish before any
+        // outbox row they hold back.
+        let (partial, ownRecords) = try shardWithRecords("\(folder)/partial.sqlite", inputs: ["p", "q"])
+        try partial.close()
+        let reopened2 = try ShardRestore(path: "\(folder)/partial.sqlite", schema: RecordingStage(input: "in", output: "out").schema)
+        #expect(try reopened2.apply(Array(ownRecords.prefix(2)), logNextOffset: 2) == 0)
+        #expect(reopened2.position.durableTxn == 2 && reopened2.position.lastTxn == 3)
+        try reopened2.close()
+        let again = try ShardStore(path: "\(folder)/partial.sqlite", partition: 0, schema: RecordingStage(input: "in", output: "out").schema)
+        #expect(again.takeCaptured().map(\.txn) == [3], "record 3 is still to be published")
+        try again.close()
     }
 
     @Test("a shard with a table that has no primary key refuses to open: the changelog could not carry its rows")
