@@ -107,16 +107,10 @@ struct ChangelogCommand: AsyncParsableCommand {
         func run() async throws {
             let path = ShardStore.path(stateDirectory: into, stage: stage, partition: partition)
             guard !FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path) exists already") }
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let file = try ShardRestore(path: path, schema: try StageSchemas.schema(of: stage))
-            var applied = 0
-            let limit = through ?? .max
             let started = ContinuousClock.now
-            try await ChangelogReader(topic: cluster.topics.changelog(of: stage), partition: partition, kafka: try cluster.kafka,
-                                      logger: quietLogger())
-                .read(from: 0) { batch, next in applied += try file.apply(batch.filter { $0.txn <= limit }, logNextOffset: next) }
-            let last = file.position.lastTxn
-            try file.close()
+            let (applied, last, _) = try await ChangelogReader(topic: cluster.topics.changelog(of: stage), partition: partition,
+                                                               kafka: try cluster.kafka, logger: quietLogger())
+                .rebuild(into: path, schema: try StageSchemas.schema(of: stage), through: through ?? .max)
             let elapsed = ContinuousClock.now - started
             print("rebuilt \(path): \(applied) records applied, through record \(last), in \(elapsed)")
             guard let compare else { return }

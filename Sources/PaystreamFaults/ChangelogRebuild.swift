@@ -21,14 +21,9 @@ enum ChangelogRebuild {
         for stage in stages {
             for partition in 0..<partitions {
                 let path = ShardStore.path(stateDirectory: folder, stage: stage, partition: partition)
-                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                        withIntermediateDirectories: true)
-                let file = try ShardRestore(path: path, schema: try StageSchemas.schema(of: stage))
-                try await ChangelogReader(topic: topics.changelog(of: stage), partition: partition,
-                                          kafka: KafkaConfiguration(bootstrapServers: brokers), logger: logger)
-                    .read(from: 0) { batch, next in try file.apply(batch, logNextOffset: next) }
-                let empty = try file.isEmpty()
-                try file.close()
+                let empty = try await ChangelogReader(topic: topics.changelog(of: stage), partition: partition,
+                                                      kafka: KafkaConfiguration(bootstrapServers: brokers), logger: logger)
+                    .rebuild(into: path, schema: try StageSchemas.schema(of: stage)).isEmpty
                 if empty {
                     try? FileManager.default.removeItem(atPath: path)
                     continue

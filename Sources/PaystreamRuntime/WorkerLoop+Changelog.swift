@@ -18,12 +18,6 @@ let changelogInstance: String = {
     return "\(host)/\(ProcessInfo.processInfo.processIdentifier)"
 }()
 
-/// How far Kafka has a shard's changelog, for the shard's next transaction to store.
-struct ChangelogMark: Sendable {
-    let txn: Int64
-    let nextOffset: Int64
-}
-
 /// A round of changelog records.
 typealias ChangelogRound = ProducerRound<ChangelogBatch>
 
@@ -36,9 +30,6 @@ extension WorkerLoop {
         let limit = worker.kafka.properties["message.max.bytes"].flatMap(Int.init) ?? 1_000_000
         return max(4096, min(ChangelogWire.maxChunkBytes, limit / 2))
     }
-
-    /// Who wrote a changelog record (`changelog-instance`, for operators): host and process.
-    static var instance: String { changelogInstance }
 
     /// Takes the records `partition`'s shard committed since the last look into its gate. Called
     /// before any outbox row of the shard is chosen, so that no committed transaction's rows
@@ -57,7 +48,7 @@ extension WorkerLoop {
             guard changelogs[partition]!.hasUnsent, (changelogInFlight[partition]?.count ?? 0) < worker.settings.roundsInFlight
             else { continue }
             let (records, generation) = changelogs[partition]!.takeToSend(limit: worker.settings.changelogRoundRecords)
-            let topic = changelogTopic, instance = Self.instance
+            let topic = changelogTopic, instance = changelogInstance
             let chunk = changelogChunkBytes
             let messages = records.flatMap {
                 ChangelogWire.messages(for: $0, topic: topic, partition: partition, instance: instance, maxChunkBytes: chunk)
@@ -98,9 +89,7 @@ extension WorkerLoop {
                 }
             }
         }
-        if let fatal = producer.fatalError {
-            throw ProducerFailure(description: "fatal producer error: \(fatal.message)")
-        }
+        try throwIfProducerFailed()
     }
 
     /// Publishes every changelog record the shards have committed and waits for Kafka to have
@@ -118,7 +107,7 @@ extension WorkerLoop {
 
     /// What `partition`'s next transaction should store of its changelog position.
     func unstoredChangelog(_ partition: Int32) -> ChangelogMark? {
-        changelogs[partition]?.unstored.map { ChangelogMark(txn: $0.txn, nextOffset: $0.nextOffset) }
+        changelogs[partition]?.unstored
     }
 
     func changelogStored(_ partition: Int32, _ mark: ChangelogMark?) {

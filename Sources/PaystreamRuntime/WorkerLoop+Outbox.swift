@@ -236,9 +236,7 @@ extension WorkerLoop {
             // Rows that stay unsent, and dead letters, are in the shard only: read it next time.
             if delivered != rows.count { knownUnsent[partition] = nil }
         }
-        if let fatal = producer.fatalError {
-            throw ProducerFailure(description: "fatal producer error: \(fatal.message)")
-        }
+        try throwIfProducerFailed()
         guard failures.isEmpty else {
             for (partition, _) in batches where shards[partition] != nil { pendingPublish.insert(partition) }
             try noteDeliveryFailure(failures)
@@ -304,6 +302,13 @@ extension WorkerLoop {
     private static func write(_ shard: ShardStore, _ body: @escaping @Sendable (Database) throws -> Void) async throws {
         func blocking() throws { try shard.write(body) }
         if Task.isCancelled { try blocking() } else { try await shard.write(body) }
+    }
+
+    /// Stops the worker when the producer is beyond repair (a fatal error).
+    func throwIfProducerFailed() throws {
+        if let fatal = producer.fatalError {
+            throw ProducerFailure(description: "fatal producer error: \(fatal.message)")
+        }
     }
 
     func noteDeliveryFailure(_ failures: [KafkaError]) throws {

@@ -120,6 +120,11 @@ public enum ChangelogTables {
                              record.migrations.joined(separator: "\n"), record.patchset])
     }
 
+    /// The last record the shard holds is `txn` (a restore applied up to it).
+    static func storeLastTxn(_ db: Database, _ txn: Int64) throws {
+        try db.cachedStatement(sql: "UPDATE changelog_state SET last_txn = ?").execute(arguments: [txn])
+    }
+
     static func nextTxn(_ db: Database) throws -> Int64 {
         try Int64.fetchOne(db.cachedStatement(sql: "UPDATE changelog_state SET last_txn = last_txn + 1 RETURNING last_txn")) ?? 1
     }

@@ -64,10 +64,8 @@ public final class ShardRestore {
                 applied += 1
             }
             if try db.tableExists("changelog_state") {
-                try db.execute(sql: """
-                    UPDATE changelog_state SET last_txn = ?, durable_txn = max(durable_txn, ?), log_next_offset = max(log_next_offset, ?)
-                    """, arguments: [last, confirmed, logNextOffset])
-                try db.execute(sql: "DELETE FROM changelog_queue WHERE txn <= ?", arguments: [confirmed])
+                try ChangelogTables.markDurable(db, through: confirmed, nextOffset: logNextOffset)
+                try ChangelogTables.storeLastTxn(db, last)
             }
             return (applied, last, confirmed)
         }

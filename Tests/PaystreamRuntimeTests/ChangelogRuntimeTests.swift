@@ -51,10 +51,8 @@ extension RuntimeTests {
             #expect(position.durableTxn == position.lastTxn, "A left nothing unconfirmed")
             let partition = Int32(String((path as NSString).lastPathComponent.dropFirst().prefix { $0.isNumber }))!
             let copy = "\(try temporaryDirectory("rebuilt"))/p\(partition).sqlite"
-            let file = try ShardRestore(path: copy, schema: RecordingStage(input: "in", output: "out").schema)
             try await ChangelogReader(topic: "recorder.changelog", partition: partition, kafka: kafka, logger: Logger(label: "test"))
-                .read(from: 0) { batch, next in try file.apply(batch.filter { $0.txn <= position.lastTxn }, logNextOffset: next) }
-            try file.close()
+                .rebuild(into: copy, schema: RecordingStage(input: "in", output: "out").schema, through: position.lastTxn)
             #expect(try ShardDump.of(path: copy).differences(from: dump) == [], "p\(partition)")
         }
     }

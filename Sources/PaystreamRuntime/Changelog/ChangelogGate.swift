@@ -1,5 +1,11 @@
 import PaystreamStore
 
+/// How far Kafka has a shard's changelog, for the shard's next transaction to store.
+struct ChangelogMark: Sendable {
+    let txn: Int64
+    let nextOffset: Int64
+}
+
 /// The changelog side of one owned shard, as a value the loop drives (tested without a broker):
 /// the records the shard committed that Kafka does not have yet, which of them are on their
 /// way, and so how far the outbox may be published. **Changelog first**: an outbox row leaves
@@ -76,7 +82,7 @@ struct ChangelogGate {
     }
 
     /// What the shard's next transaction should store, if anything.
-    var unstored: (txn: Int64, nextOffset: Int64)? { durableTxn > storedTxn ? (durableTxn, durableOffset) : nil }
+    var unstored: ChangelogMark? { durableTxn > storedTxn ? ChangelogMark(txn: durableTxn, nextOffset: durableOffset) : nil }
 
     mutating func stored(_ txn: Int64) { storedTxn = max(storedTxn, txn) }
 }

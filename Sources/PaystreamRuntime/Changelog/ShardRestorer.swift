@@ -127,6 +127,19 @@ public struct ChangelogReader: Sendable {
         self.logger = logger
     }
 
+    /// Rebuilds a shard from this log alone into a new file at `path` (its folder created),
+    /// applying records up to `through`: the records applied, the last record the file holds,
+    /// and whether it holds nothing (an empty log).
+    public func rebuild(into path: String, schema: StageSchema, through: Int64 = .max) async throws
+        -> (applied: Int, lastTxn: Int64, isEmpty: Bool) {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let file = try ShardRestore(path: path, schema: schema)
+        defer { try? file.close() }
+        var applied = 0
+        try await read(from: 0) { batch, next in applied += try file.apply(batch.filter { $0.txn <= through }, logNextOffset: next) }
+        return (applied, file.position.lastTxn, try file.isEmpty())
+    }
+
     /// Returns how many records were read and the log's end offset.
     @discardableResult
     public func read(from start: Int64, _ body: ([ChangelogRecord], Int64) throws -> Void,
