@@ -31,31 +31,25 @@ extension WorkerLoop {
         return max(4096, min(ChangelogWire.maxChunkBytes, limit / 2))
     }
 
-    /// Takes the records `partition`'s shard committed since the last look into its gate. Called
-    /// before any outbox row of the shard is chosen, so that no committed transaction's rows
-    /// pass the gate unseen.
+    /// Takes the records `partition`'s shard committed since the last look into its gate.
     func collectChangelog(_ partition: Int32) {
-        guard let shard = shards[partition], changelogs[partition] != nil else { return }
-        let records = shard.takeCaptured()
-        if !records.isEmpty { changelogs[partition]!.committed(records) }
+        guard let shard = shards[partition] else { return }
+        publisher.committed(shard.takeCaptured(), partition: partition)
     }
 
     /// Hands each shard's unsent changelog records to the producer (up to
     /// `WorkerSettings.roundsInFlight` rounds per shard), without waiting.
     func startChangelogRounds() throws {
-        for partition in changelogs.keys.sorted() {
+        let topic = changelogTopic, instance = changelogInstance, chunk = changelogChunkBytes
+        for partition in shards.keys.sorted() {
             collectChangelog(partition)
-            guard changelogs[partition]!.hasUnsent, (changelogInFlight[partition]?.count ?? 0) < worker.settings.roundsInFlight
-            else { continue }
-            let (records, generation) = changelogs[partition]!.takeToSend(limit: worker.settings.changelogRoundRecords)
-            let topic = changelogTopic, instance = changelogInstance
-            let chunk = changelogChunkBytes
-            let messages = records.flatMap {
+            guard let batch = publisher.nextChangelogRound(partition, limit: worker.settings.changelogRoundRecords) else { continue }
+            let messages = batch.records.flatMap {
                 ChangelogWire.messages(for: $0, topic: topic, partition: partition, instance: instance, maxChunkBytes: chunk)
             }
-            changelogInFlight[partition, default: []].append(
-                ChangelogRound(partition: partition, payload: ChangelogBatch(records: records, generation: generation),
-                               messages: messages, producer: producer, landed: { [consumer] in consumer.wake() }))
+            changelogRounds[partition, default: []].append(
+                ChangelogRound(partition: partition, payload: batch, messages: messages, producer: producer,
+                               landed: { [consumer] in consumer.wake() }))
         }
     }
 
@@ -63,16 +57,15 @@ extension WorkerLoop {
     /// in the order they were made: a round delivered whole confirms its records (the outbox
     /// rows they hold back may go); a failed one sends every unconfirmed record again.
     func finishChangelogRounds(wait: Bool) async throws {
-        for partition in changelogInFlight.keys.sorted() {
-            while let round = changelogInFlight[partition]?.first, wait || round.isDone {
+        for partition in changelogRounds.keys.sorted() {
+            while let round = changelogRounds[partition]?.first, wait || round.isDone {
                 let results = await round.reports()
-                changelogInFlight[partition]!.removeFirst()
-                if changelogInFlight[partition]!.isEmpty { changelogInFlight[partition] = nil }
-                guard changelogs[partition] != nil else { continue }
+                changelogRounds[partition]!.removeFirst()
+                if changelogRounds[partition]!.isEmpty { changelogRounds[partition] = nil }
                 let failures = results.compactMap { if case .failure(let error) = $0 { error } else { nil } }
                 let nextOffset = results.compactMap { try? $0.get().offset }.max().map { $0 + 1 } ?? 0
-                let settled = changelogs[partition]!.settle(round.payload.records, generation: round.payload.generation,
-                                                            delivered: failures.isEmpty, nextOffset: nextOffset)
+                let settled = publisher.settleChangelog(round.payload, partition: partition, delivered: failures.isEmpty,
+                                                        nextOffset: nextOffset)
                 switch settled {
                 case .confirmed(let txn):
                     shards[partition]?.noteDurable(through: txn)
@@ -84,7 +77,7 @@ extension WorkerLoop {
                     }
                 case .resend:
                     try noteDeliveryFailure(failures)
-                case .stale:
+                case .stale, nil:
                     break
                 }
             }
@@ -98,21 +91,11 @@ extension WorkerLoop {
     func flushChangelog() async throws -> Bool {
         while true {
             try startChangelogRounds()
-            guard !changelogInFlight.isEmpty else { return true }
-            let before = changelogs.mapValues(\.generation)
+            guard !changelogRounds.isEmpty else { return publisher.changelogSettled }
+            let before = publisher.changelogGenerations
             try await finishChangelogRounds(wait: true)
-            if changelogs.contains(where: { $0.value.generation != before[$0.key] }) { return false }
+            if publisher.changelogGenerations.contains(where: { $0.value != before[$0.key] }) { return false }
         }
-    }
-
-    /// What `partition`'s next transaction should store of its changelog position.
-    func unstoredChangelog(_ partition: Int32) -> ChangelogMark? {
-        changelogs[partition]?.unstored
-    }
-
-    func changelogStored(_ partition: Int32, _ mark: ChangelogMark?) {
-        guard let mark, changelogs[partition] != nil else { return }
-        changelogs[partition]!.stored(mark.txn)
     }
 
     /// Restores the shard file of `partition` from the changelog before it is opened (a file

@@ -54,41 +54,10 @@ final class ProducerRound<Payload: Sendable>: @unchecked Sendable {
     }
 }
 
-/// A round of outbox rows.
-typealias PublishRound = ProducerRound<[OutboxMessage]>
-
-extension ProducerRound where Payload == [OutboxMessage] {
-    var rows: [OutboxMessage] { payload }
-}
-
-/// How far a shard's outbox is published: every row up to `known` is delivered (or moved to a
-/// dead-letter topic), and the shard has `stored` written. A complete round only moves `known`;
-/// the shard's next transaction (a batch, a tick) writes it, or a transaction of its own once the
-/// shard has been idle for `Watermark.idleWrite`, and always before the shard is let go. Rows
-/// delivered but not yet covered by a stored watermark are published again after a crash, as
-/// rows delivered but not yet marked were before: consumers drop them by id.
-struct Watermark {
-    var known: Int64
-    var stored: Int64
-    var storedAt = ContinuousClock.now
-
-    static let idleWrite = Duration.seconds(1)
-}
+/// A round of outbox rows (`OutboxPublisher.makeRound`).
+typealias PublishRound = ProducerRound<OutboxRound>
 
 extension WorkerLoop {
-    /// The watermark of `partition` that its next transaction should store, if any.
-    func unstoredWatermark(_ partition: Int32) -> Int64? {
-        guard let mark = watermarks[partition], mark.known > mark.stored else { return nil }
-        return mark.known
-    }
-
-    /// A committed transaction of `partition` stored `sequence` as its watermark.
-    func watermarkStored(_ partition: Int32, _ sequence: Int64?) {
-        guard let sequence, watermarks[partition] != nil else { return }
-        watermarks[partition]!.stored = max(watermarks[partition]!.stored, sequence)
-        watermarks[partition]!.storedAt = .now
-    }
-
     /// Stores a watermark (and how far Kafka has the changelog) in a batch's or a tick's
     /// transaction, before the stage decides (a republish copies what the shard has as published).
     static func store(_ watermark: Int64?, changelog: ChangelogMark?, db: Database, now: Date) throws {
@@ -99,14 +68,11 @@ extension WorkerLoop {
     /// Writes the watermarks no transaction has carried for a while (`all`: every one not
     /// stored, before shards are let go), each in a transaction of its shard.
     func storeWatermarks(all: Bool) async throws {
-        for (partition, mark) in watermarks.sorted(by: { $0.key < $1.key }) {
-            let changelog = unstoredChangelog(partition)
-            guard mark.known > mark.stored || changelog != nil else { continue }
-            guard all || ContinuousClock.now - mark.storedAt >= Watermark.idleWrite, let shard = shards[partition] else { continue }
-            let now = worker.clock.now(), sequence = mark.known > mark.stored ? mark.known : nil
-            try await Self.write(shard) { try Self.store(sequence, changelog: changelog, db: $0, now: now) }
-            watermarkStored(partition, sequence)
-            changelogStored(partition, changelog)
+        for (partition, watermark, changelog) in publisher.idle(now: .now, all: all) {
+            guard let shard = shards[partition] else { continue }
+            let now = worker.clock.now()
+            try await Self.write(shard) { try Self.store(watermark, changelog: changelog, db: $0, now: now) }
+            publisher.stored(partition, watermark: watermark, changelog: changelog, now: .now)
         }
     }
 
@@ -118,13 +84,16 @@ extension WorkerLoop {
         // Rounds already on their way are settled first: a shard's rows go out in order.
         try await finishRoundsInFlight(wait: true)
         // A batch interrupted by cancellation may have committed rows the loop never heard of.
-        knownUnsent.removeAll()
+        publisher.forgetQueued()
         // Changelog first, each time: the rows a round may take are those whose records are in.
-        while try await flushChangelog(), !pendingPublish.isEmpty {
-            let batches = try await nextRound(of: pendingPublish)
-            guard !batches.isEmpty else { break }
-            let results = await producer.send(batches.flatMap { $0.1 }.map(Self.outgoing))
-            guard try await settleRound(batches, results) else { break }
+        while try await flushChangelog() {
+            let rounds = try await makeRounds(of: publisher.waiting(now: .now, ignoringPause: true))
+            guard !rounds.isEmpty else { break }
+            var failed = false
+            for round in rounds {
+                failed = try await settle(round.payload, await round.reports()) || failed
+            }
+            if failed { break }
         }
         // The watermark's own transaction is a changelog record too: the shard leaves with none
         // that Kafka lacks (a file that did would be set aside if the partition came back).
@@ -132,165 +101,100 @@ extension WorkerLoop {
         if try await flushChangelog() { try await storeWatermarks(all: true) }
     }
 
-    /// Starts publishing the next round of each shard that has unsent rows, without waiting for
-    /// the broker (unless failed rounds are pausing). The loop polls and decides the next batch
-    /// meanwhile; `finishRoundsInFlight` takes in what was delivered. A shard may have up to
-    /// `WorkerSettings.roundsInFlight` rounds on their way: each is handed to the idempotent
-    /// producer when it is made, so its rows follow the earlier rounds' in every partition, and
-    /// rounds are settled in the order they were made. A round taken from the shard's file
-    /// (not from the rows the loop queued) waits until the shard has none on its way: the file
-    /// cannot tell rows on their way from rows never sent. Shards do not wait for each other.
+    /// Starts publishing the next round of each shard that may (`OutboxPublisher.waiting`),
+    /// without waiting for the broker. The loop polls and decides the next batch meanwhile;
+    /// `finishRoundsInFlight` takes in what was delivered. Each round is handed to the
+    /// idempotent producer when it is made, so its rows follow the earlier rounds' in every
+    /// partition. Shards do not wait for each other.
     func startRounds() async throws {
         try startChangelogRounds()
-        guard !pendingPublish.isEmpty else { return }
-        if let retryAt = publishRetryAt, ContinuousClock.now < retryAt { return }
-        let waiting = pendingPublish.filter { partition in
-            let inFlight = roundsInFlight[partition]?.count ?? 0
-            return inFlight == 0 || (inFlight < worker.settings.roundsInFlight && knownUnsent[partition] != nil)
-        }
-        guard !waiting.isEmpty else { return }
-        let batches = try await nextRound(of: waiting)
-        guard !batches.isEmpty else { return }
+        let rounds = try await makeRounds(of: publisher.waiting(now: .now))
+        guard !rounds.isEmpty else { return }
         roundsSincePoll += 1
         worker.statistics.notePublishRounds(roundsSincePoll)
-        for (partition, rows) in batches {
-            roundsInFlight[partition, default: []].append(
-                PublishRound(partition: partition, payload: rows, messages: rows.map(Self.outgoing), producer: producer,
-                             landed: { [consumer] in consumer.wake() }))
-            worker.statistics.noteRoundsInFlight(roundsInFlight[partition]!.count)
+        for round in rounds {
+            outboxRounds[round.partition, default: []].append(round)
+            worker.statistics.noteRoundsInFlight(outboxRounds[round.partition]!.count)
         }
     }
 
     /// Settles the rounds whose answers are all in, each shard's in the order they were made
-    /// (every round on its way when `wait`): delivered rows are recorded, refused ones
-    /// dead-lettered, failures retried.
+    /// (every round on its way when `wait`).
     func finishRoundsInFlight(wait: Bool) async throws {
         try await finishChangelogRounds(wait: wait)
-        for partition in roundsInFlight.keys.sorted() {
-            while let round = roundsInFlight[partition]?.first, wait || round.isDone {
+        for partition in outboxRounds.keys.sorted() {
+            while let round = outboxRounds[partition]?.first, wait || round.isDone {
                 let results = await round.reports()
-                roundsInFlight[partition]!.removeFirst()
-                if roundsInFlight[partition]!.isEmpty { roundsInFlight[partition] = nil }
-                _ = try await settleRound([(round.partition, round.rows)], results)
+                outboxRounds[partition]!.removeFirst()
+                if outboxRounds[partition]!.isEmpty { outboxRounds[partition] = nil }
+                _ = try await settle(round.payload, results)
             }
         }
     }
 
-    /// The next round: at most `outbox.batch` unsent rows of each of these shards.
-    private func nextRound(of partitions: Set<Int32>) async throws -> [(Int32, [OutboxMessage])] {
-        var batches: [(Int32, [OutboxMessage])] = []
-        for partition in partitions.sorted() {
-            guard let shard = shards[partition] else { pendingPublish.remove(partition); continue }
-            // Changelog first: rows past the first record Kafka does not have yet wait for it.
-            collectChangelog(partition)
-            let releasable = changelogs[partition]?.releasableThrough ?? .max
-            let limit = worker.settings.outboxBatch
-            var rows: [OutboxMessage]
-            if let known = knownUnsent[partition] {
-                rows = Array(known.prefix(limit).prefix { $0.sequence <= releasable })
-                knownUnsent[partition] = Array(known.dropFirst(rows.count))
-                if rows.isEmpty && !known.isEmpty { continue }
-            } else {
+    /// The next round of each of these shards, handed to the producer: rows the loop queued,
+    /// or read from the shard's file when the publisher does not know them all.
+    private func makeRounds(of partitions: [Int32]) async throws -> [PublishRound] {
+        var rounds: [PublishRound] = []
+        for partition in partitions {
+            guard let shard = shards[partition], let source = publisher.source(partition) else { continue }
+            var read: [OutboxMessage]?
+            if case .shard(let after, let limit) = source {
                 // A cancelled task (a test stopping its workers) makes GRDB's async calls throw;
                 // the rows of the batch in hand must still go out, so use the blocking ones.
-                // Every earlier round is settled (see `startRounds`): the first unsent row leads.
-                watermarkBlocked.remove(partition)
-                let after = watermarks[partition]?.known ?? 0
-                rows = Task.isCancelled ? try Self.unsentRows(shard, limit: limit, after: after)
+                read = Task.isCancelled ? try Self.unsentRows(shard, limit: limit, after: after)
                     : try await shard.read { try RuntimeTables.unsent($0, limit: limit, after: after) }
-                // Fewer than asked for: these are all of the shard's unsent rows, and whatever
-                // the loop queues from now on follows them (those the gate holds back first).
-                let held = rows.drop { $0.sequence <= releasable }
-                if rows.count < limit { knownUnsent[partition] = Array(held) }
-                rows.removeLast(held.count)
-                if rows.isEmpty && !held.isEmpty { continue }
             }
-            if rows.isEmpty { pendingPublish.remove(partition) } else { batches.append((partition, rows)) }
+            // Changelog first: the records of every transaction whose rows were read go into the gate.
+            guard let round = publisher.makeRound(partition, read: read, captured: shard.takeCaptured()) else { continue }
+            rounds.append(PublishRound(partition: partition, payload: round, messages: round.rows.map(Self.outgoing),
+                                       producer: producer, landed: { [consumer] in consumer.wake() }))
         }
-        return batches
+        return rounds
     }
 
-    /// Takes in a round's outcome. Returns false if some deliveries failed (they stay unsent and
-    /// are retried after a pause); throws if the producer is beyond repair.
-    private func settleRound(_ batches: [(Int32, [OutboxMessage])], _ results: [Result<DeliveryReport, KafkaError>]) async throws -> Bool {
-        var index = 0
-        var failures: [KafkaError] = []
-        for (partition, rows) in batches {
-            var outcomes: [(OutboxMessage, KafkaError?)] = []
-            var delivered = 0
-            for row in rows {
-                switch results[index] {
-                case .success: outcomes.append((row, nil)); delivered += 1
-                case .failure(let error) where error.refusesMessageForGood: outcomes.append((row, error))
-                case .failure(let error): failures.append(error); outcomes.append((row, .some(error)))
-                }
-                index += 1
-            }
-            var deliveredByTopic: [String: Int] = [:]
-            for (row, error) in outcomes where error == nil { deliveredByTopic[row.topic, default: 0] += 1 }
-            for (topic, count) in deliveredByTopic { worker.metrics.produced(count, topic: topic) }
-            guard let shard = shards[partition] else { continue }
-            try await settle(shard, partition: partition, outcomes)
-            // A full round may have left rows behind.
-            if rows.count == worker.settings.outboxBatch || knownUnsent[partition]?.isEmpty == false { pendingPublish.insert(partition) }
-            // Rows that stay unsent, and dead letters, are in the shard only: read it next time.
-            if delivered != rows.count { knownUnsent[partition] = nil }
+    /// Takes in a round's outcome: delivered rows are recorded, refused ones dead-lettered, the
+    /// shard's transaction written if the round needs one. Returns whether some deliveries
+    /// failed (they stay unsent and are retried after a pause); throws if the producer is
+    /// beyond repair.
+    private func settle(_ round: OutboxRound, _ results: [Result<DeliveryReport, KafkaError>]) async throws -> Bool {
+        let settlement = publisher.settle(round, results.map(RowOutcome.init))
+        for (topic, count) in settlement.deliveredByTopic { worker.metrics.produced(count, topic: topic) }
+        if let write = settlement.write, let shard = shards[round.partition] {
+            try await store(write, shard: shard, partition: round.partition)
+            publisher.written(settlement, now: .now)
         }
         try throwIfProducerFailed()
-        guard failures.isEmpty else {
-            for (partition, _) in batches where shards[partition] != nil { pendingPublish.insert(partition) }
-            try noteDeliveryFailure(failures)
-            return false
+        guard settlement.failures.isEmpty else {
+            try noteDeliveryFailure(settlement.failures)
+            return true
         }
-        deliveryFailingSince = nil
-        publishRetryAt = nil
-        consecutiveFailedRounds = 0
-        return true
+        publisher.deliveriesSucceeded()
+        return false
     }
 
-    /// A shard's part of a round: each row with nil (delivered) or the broker's error. The
-    /// watermark moves over the rows (delivered, or refused for good with their dead letter
-    /// queued) up to the first one that failed, in this round or an earlier one still unsent; a
-    /// round delivered whole only moves it in memory. Rows after a failed one that did arrive are
-    /// marked sent one by one, and refused rows are moved to their dead-letter topic, in one
-    /// transaction that also stores the watermark.
-    private func settle(_ shard: ShardStore, partition: Int32, _ outcomes: [(OutboxMessage, KafkaError?)]) async throws {
+    /// What a settled round needs of its shard, in one transaction: the watermark, rows
+    /// delivered behind a failed one marked sent, refused rows moved to their dead-letter topic.
+    private func store(_ write: SettleWrite, shard: ShardStore, partition: Int32) async throws {
         let now = worker.clock.now()
         let topics = worker.topics
-        let retried = { (error: KafkaError?) in error.map { !$0.refusesMessageForGood } ?? false }
-        // Behind a failed row of an earlier round the watermark cannot move: every row counts one by one.
-        let firstRetried = watermarkBlocked.contains(partition) ? 0 : outcomes.firstIndex { retried($0.1) } ?? outcomes.count
-        if outcomes.contains(where: { retried($0.1) }) { watermarkBlocked.insert(partition) }
-        guard let mark = watermarks[partition] else { return }
-        let known = max(mark.known, outcomes[..<firstRetried].last?.0.sequence ?? 0)
-        let refused = outcomes.compactMap { row, error in error.flatMap { $0.refusesMessageForGood ? (row, $0) : nil } }
-        let sentPastFailure = outcomes[firstRetried...].filter { !retried($0.1) }.map(\.0.sequence)
-        guard !refused.isEmpty || !sentPastFailure.isEmpty else {
-            watermarks[partition]!.known = known
-            return
-        }
         // Dead-letter and reference topics have no dead-letter topic: what they refuse stays here.
         let keptHere: @Sendable (String) -> Bool = { topics.isDeadLetterTopic($0) || topics.reference.contains($0) }
-        for (row, error) in refused {
+        for (row, error) in write.refused {
             let level: Logger.Level = keptHere(row.topic) ? .critical : .error
             logger.log(level: level, "outbox message refused by the broker for good", metadata: [
                 "kafka.topic": "\(row.topic)", "event.id": "\(row.eventID)", "error": "\(error)",
                 "outcome": "\(keptHere(row.topic) ? "kept in the shard's outbox only" : "moved to a dead-letter topic")"])
         }
-        // The watermark passes a refused row only with its dead letter stored.
-        let watermark = known > mark.stored ? known : nil
-        let write: @Sendable (Database) throws -> Void = { db in
-            if let watermark { try RuntimeTables.storePublishedThrough(db, watermark, now: now) }
-            try RuntimeTables.markSent(db, sequences: sentPastFailure, now: now)
-            for (row, error) in refused where !keptHere(row.topic) {
-                try RuntimeTables.enqueue(db, Self.deadLetter(for: row, error: error, partition: partition, topics: topics, now: now),
-                                          now: now)
-            }
+        let letters = try write.refused.filter { !keptHere($0.row.topic) }.map {
+            try Self.deadLetter(for: $0.row, error: $0.error, partition: partition, topics: topics, now: now)
         }
-        try await Self.write(shard, write)
-        watermarks[partition]!.known = known
-        watermarkStored(partition, watermark)
-        if !refused.isEmpty { pendingPublish.insert(partition) }
+        let watermark = write.watermark, sent = write.sentPastFailure
+        try await Self.write(shard) { db in
+            if let watermark { try RuntimeTables.storePublishedThrough(db, watermark, now: now) }
+            try RuntimeTables.markSent(db, sequences: sent, now: now)
+            for letter in letters { try RuntimeTables.enqueue(db, letter, now: now) }
+        }
     }
 
     private static func unsentRows(_ shard: ShardStore, limit: Int, after: Int64) throws -> [OutboxMessage] {
@@ -312,16 +216,12 @@ extension WorkerLoop {
     }
 
     func noteDeliveryFailure(_ failures: [KafkaError]) throws {
-        let now = ContinuousClock.now
-        let since = deliveryFailingSince ?? now
-        deliveryFailingSince = since
-        let pause = min(Duration.milliseconds(100) * (1 << min(consecutiveFailedRounds, 6)), .seconds(5))
-        consecutiveFailedRounds += 1
-        publishRetryAt = now + pause
-        logger.warning("outbox publish incomplete; will retry", metadata: [
-            "failed": "\(failures.count)", "error": "\(failures[0])", "retry_in": "\(pause)"])
-        if now - since >= worker.settings.deliveryFailureTimeout {
-            throw ProducerFailure(description: "outbox deliveries have failed for \(now - since) (limit \(worker.settings.deliveryFailureTimeout)): \(failures[0])")
+        switch publisher.deliveriesFailed(now: .now) {
+        case .retry(let pause, _):
+            logger.warning("outbox publish incomplete; will retry", metadata: [
+                "failed": "\(failures.count)", "error": "\(failures[0])", "retry_in": "\(pause)"])
+        case .giveUp(let failingFor):
+            throw ProducerFailure(description: "outbox deliveries have failed for \(failingFor) (limit \(worker.settings.deliveryFailureTimeout)): \(failures[0])")
         }
     }
 

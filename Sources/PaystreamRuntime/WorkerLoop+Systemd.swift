@@ -53,8 +53,7 @@ extension WorkerLoop {
         // The same figures as metrics, refreshed with the status.
         for (tp, records) in lag { worker.metrics.lag(records, of: tp) }
         worker.metrics.owned(owned.count)
-        worker.metrics.outboxBacklog(knownUnsent.values.reduce(0) { $0 + $1.count }
-                                     + roundsInFlight.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rows.count } })
+        worker.metrics.outboxBacklog(publisher.backlog)
         let total = lag.reduce(0) { $0 + $1.1 }
         let behind = lag.filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }.prefix(3)
             .map { "\($0.0.topic)[\($0.0.partition)] \($0.1)" }.joined(separator: ", ")

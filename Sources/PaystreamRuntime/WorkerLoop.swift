@@ -20,36 +20,18 @@ final class WorkerLoop<S: Stage> {
     var systemd = SystemdState()
     /// The offset after the last record decided (or the stored start), per owned topic-partition.
     var positions: [TopicPartition: Int64] = [:]
-    /// Shards that may have unsent outbox rows.
-    var pendingPublish: Set<Int32> = []
-    /// A shard's unsent outbox rows not yet in a publish round, in order, when the loop knows
-    /// them all (it queued them itself since it last read the shard's outbox): the next round
-    /// takes them from here instead of reading them back. No entry: read the shard.
-    var knownUnsent: [Int32: [OutboxMessage]] = [:]
-    /// How far each shard's outbox is published, as the loop knows it and as the shard has it
-    /// stored (the watermark is written by the shard's next transaction, see `Watermark`).
-    var watermarks: [Int32: Watermark] = [:]
-    /// Since when publish rounds have failed without one complete round (nil: all is well).
-    var deliveryFailingSince: ContinuousClock.Instant?
-    /// Failed publish rounds in a row, and when the next may start (a growing pause).
-    var consecutiveFailedRounds = 0
-    var publishRetryAt: ContinuousClock.Instant?
+    /// What each shard's outbox and changelog have on their way and may send next
+    /// (`OutboxPublisher`: the rules; the loop does the I/O).
+    var publisher: OutboxPublisher
     /// When the loop last polled Kafka: pruning stops starting new work once `pollBudget` has
     /// passed, so the poll interval stays bounded.
     var lastPoll = ContinuousClock.now
     /// Publish rounds run since that poll.
     var roundsSincePoll = 0
-    /// The publish rounds on their way to the broker, by shard, in the order they were made (at
-    /// most `WorkerSettings.roundsInFlight` per shard).
-    var roundsInFlight: [Int32: [PublishRound]] = [:]
-    /// Shards with a failed row in a settled round not yet published again: later rounds'
-    /// delivered rows are marked one by one until a round read from the shard starts over.
-    var watermarkBlocked: Set<Int32> = []
-    /// Each owned shard's changelog: records committed and not yet in Kafka, and so how far its
-    /// outbox may be published (`ChangelogGate`). No entry: the changelog is off.
-    var changelogs: [Int32: ChangelogGate] = [:]
+    /// The producer's side of the outbox rounds on their way, by shard, in the order they were made.
+    var outboxRounds: [Int32: [PublishRound]] = [:]
     /// The changelog rounds on their way, by shard, in the order they were made.
-    var changelogInFlight: [Int32: [ChangelogRound]] = [:]
+    var changelogRounds: [Int32: [ChangelogRound]] = [:]
     private var lastTick = ContinuousClock.now
     private var lastPrune = ContinuousClock.now - .seconds(3600)
     /// Set hourly: old inbox ids and sent outbox rows before this time are deleted, a chunk per
@@ -65,6 +47,9 @@ final class WorkerLoop<S: Stage> {
         self.producer = producer
         self.replica = replica
         self.routing = routing
+        publisher = OutboxPublisher(limits: .init(rowsPerRound: worker.settings.outboxBatch,
+                                                  roundsInFlight: worker.settings.roundsInFlight,
+                                                  deliveryFailureTimeout: worker.settings.deliveryFailureTimeout))
     }
 
     /// Poll, decide and commit, publish — pipelined: a batch's outbox goes to the broker while
@@ -78,7 +63,7 @@ final class WorkerLoop<S: Stage> {
             roundsSincePoll = 0
             // The loop went round: the watchdog may be fed, /livez says so.
             worker.health.wentRound()
-            worker.health.producer(healthy: deliveryFailingSince == nil)
+            worker.health.producer(healthy: !publisher.isFailing)
             tellSystemd()
             // Reference updates that arrived meanwhile count for this batch already.
             try await replica?.refresh()
@@ -102,8 +87,8 @@ final class WorkerLoop<S: Stage> {
 
     /// Lets go of Kafka without publishing anything more, as a dying process would.
     func abandon() async {
-        roundsInFlight = [:]
-        changelogInFlight = [:]
+        outboxRounds = [:]
+        changelogRounds = [:]
         await consumer.close()
         await replica?.close()
         await producer.close()
@@ -112,9 +97,6 @@ final class WorkerLoop<S: Stage> {
 
     func shutdown() async {
         worker.notify?.send(["STOPPING": "1", "STATUS": "stopping: finishing the batch, flushing the outbox"])
-        // Every owned shard: a batch interrupted by cancellation may have committed without
-        // being marked for publication.
-        pendingPublish.formUnion(shards.keys)
         // Companions first: what they write must be in the changelog before the shards close.
         await stopCompanions(Array(shards.keys))
         do { try await flushOutbox() } catch {
@@ -143,11 +125,10 @@ final class WorkerLoop<S: Stage> {
         let worker = self.worker, routing = self.routing
         // Each shard's transaction also stores the watermark and changelog position the loop
         // has not stored yet.
-        let watermarks = Dictionary(uniqueKeysWithValues: work.map { ($0.0, unstoredWatermark($0.0)) })
-        let marks = Dictionary(uniqueKeysWithValues: work.map { ($0.0, unstoredChangelog($0.0)) })
+        let unstored = Dictionary(uniqueKeysWithValues: work.map { ($0.0, publisher.unstored($0.0)) })
         let outcomes = try await withThrowingTaskGroup(of: (Int32, BatchOutcome).self) { group in
             for (partition, batch, shard) in work {
-                let watermark = watermarks[partition] ?? nil, mark = marks[partition] ?? nil
+                let (watermark, mark) = unstored[partition]!
                 group.addTask {
                     (partition, try await Self.decide(batch, partition: partition, shard: shard, worker: worker, routing: routing,
                                                       watermark: watermark, changelog: mark))
@@ -158,8 +139,7 @@ final class WorkerLoop<S: Stage> {
             return outcomes
         }
         for (partition, outcome) in outcomes {
-            watermarkStored(partition, watermarks[partition] ?? nil)
-            changelogStored(partition, marks[partition] ?? nil)
+            publisher.stored(partition, watermark: unstored[partition]!.watermark, changelog: unstored[partition]!.changelog, now: .now)
             worker.statistics.addForwarded(outcome.forwarded)
             for (topic, count) in outcome.forwarded { worker.metrics.forwarded(count, topic: topic) }
             noteQueued(outcome.queued, partition: partition)
@@ -209,8 +189,7 @@ final class WorkerLoop<S: Stage> {
     /// A committed transaction of `partition` queued `rows`: the shard has rows to publish, and
     /// the loop still knows all of them if it did (rows are only ever added at the outbox's end).
     private func noteQueued(_ rows: [OutboxMessage], partition: Int32) {
-        pendingPublish.insert(partition)
-        knownUnsent[partition]?.append(contentsOf: rows)
+        publisher.queued(rows, partition: partition)
     }
 
     func withAttempts<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
@@ -246,8 +225,6 @@ final class WorkerLoop<S: Stage> {
                     starts[tp] = stored[tp.topic]?[partition].map(StartOffset.offset) ?? .beginning
                     positions[tp] = stored[tp.topic]?[partition] ?? 0
                 }
-                // Unsent rows left by a crash, or by the previous owner: publish them again.
-                pendingPublish.insert(partition)
             }
             try consumer.accept(assignment: starts)
             worker.metrics.rebalance("assigned")
@@ -324,13 +301,12 @@ final class WorkerLoop<S: Stage> {
             throw error
         }
         let (stored, position) = try await shard.read { (try RuntimeTables.publishedThrough($0), try ChangelogTables.position($0)) }
-        watermarks[partition] = Watermark(known: stored, stored: stored)
         shards[partition] = shard
-        if worker.settings.changelog {
-            // Records a crash left unsent (the shard's queue) go first, before any outbox row.
-            changelogs[partition] = ChangelogGate(durableTxn: position.durableTxn, logNextOffset: position.logNextOffset)
-            collectChangelog(partition)
-        }
+        // Unsent rows left by a crash, or by the previous owner, are published again; records a
+        // crash left unsent (the shard's queue) go first, before any outbox row.
+        publisher.open(partition, publishedThrough: stored, changelog: worker.settings.changelog
+                       ? ChangelogGate(durableTxn: position.durableTxn, logNextOffset: position.logNextOffset) : nil, now: .now)
+        collectChangelog(partition)
         if let companion = stage.companion {
             let clock = worker.clock
             var logger = worker.logger
@@ -352,12 +328,9 @@ final class WorkerLoop<S: Stage> {
         await stopCompanions(partitions)
         for partition in partitions {
             guard let shard = shards.removeValue(forKey: partition) else { continue }
-            pendingPublish.remove(partition)
-            knownUnsent[partition] = nil
-            watermarks[partition] = nil
-            watermarkBlocked.remove(partition)
-            changelogs[partition] = nil
-            changelogInFlight[partition] = nil
+            publisher.close(partition)
+            outboxRounds[partition] = nil
+            changelogRounds[partition] = nil
             do { try shard.close() } catch {
                 logger.warning("cannot close shard", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
             }
@@ -371,7 +344,7 @@ final class WorkerLoop<S: Stage> {
         if let interval = stage.tickInterval, now - lastTick >= interval {
             lastTick = now
             for (partition, shard) in shards.sorted(by: { $0.key < $1.key }) {
-                let watermark = unstoredWatermark(partition), mark = unstoredChangelog(partition)
+                let (watermark, mark) = publisher.unstored(partition)
                 let queued = try await withAttempts("tick for partition \(partition)") { [worker] in
                     try await shard.write { db in
                         let context = StageContext(db: db, partition: partition, now: worker.clock.now(), topics: worker.topics,
@@ -381,8 +354,7 @@ final class WorkerLoop<S: Stage> {
                         return context.queued
                     }
                 }
-                watermarkStored(partition, watermark)
-                changelogStored(partition, mark)
+                publisher.stored(partition, watermark: watermark, changelog: mark, now: .now)
                 if queued.isEmpty { continue }
                 noteQueued(queued, partition: partition)
             }

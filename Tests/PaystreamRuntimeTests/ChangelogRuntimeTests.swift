@@ -51,7 +51,7 @@ extension RuntimeTests {
             #expect(position.durableTxn == position.lastTxn, "A left nothing unconfirmed")
             let partition = Int32(String((path as NSString).lastPathComponent.dropFirst().prefix { $0.isNumber }))!
             let copy = "\(try temporaryDirectory("rebuilt"))/p\(partition).sqlite"
-            try await ChangelogReader(topic: "recorder.changelog", partition: partition, kafka: kafka, logger: Logger(label: "test"))
+            _ = try await ChangelogReader(topic: "recorder.changelog", partition: partition, kafka: kafka, logger: Logger(label: "test"))
                 .rebuild(into: copy, schema: RecordingStage(input: "in", output: "out").schema, through: position.lastTxn)
             #expect(try ShardDump.of(path: copy).differences(from: dump) == [], "p\(partition)")
         }
