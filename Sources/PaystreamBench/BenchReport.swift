@@ -90,6 +90,10 @@ public struct BenchReport: Sendable, CustomStringConvertible {
     var wireCoding: [WireCodingBench.Figure] = []
     public var exitStatuses: [String: Int] = [:]
     public var restarts: [RestartResult] = []
+    /// Changelog patchset bytes per stage after the bursts, and the payments they hold (the
+    /// warm-up's and the bursts'; schema records and idle watermark writes are counted too).
+    public var changelogBytes: [String: Int] = [:]
+    public var changelogPayments = 0
 
     init(options: BenchRun.Options) { self.options = options }
 
@@ -141,6 +145,14 @@ public struct BenchReport: Sendable, CustomStringConvertible {
             if !paced.hops.isEmpty {
                 lines.append("  where the time goes (median ms per stretch, by the records' timestamps):")
                 for (name, ms) in paced.hops { lines.append("    \(name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(format(ms, 1))") }
+            }
+        }
+        if changelogPayments > 0 {
+            let total = changelogBytes.values.reduce(0, +)
+            lines.append("  changelog       \(format(Double(total) / Double(changelogPayments), 0)) bytes per payment over every stage's "
+                         + "(\(total >> 10) KiB for \(changelogPayments) payments):")
+            for (stage, bytes) in changelogBytes.sorted(by: { $0.key < $1.key }) {
+                lines.append("    \(stage.padding(toLength: 18, withPad: " ", startingAt: 0)) \(format(Double(bytes) / Double(changelogPayments), 0)) bytes")
             }
         }
         if !restarts.isEmpty {

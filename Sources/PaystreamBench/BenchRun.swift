@@ -111,6 +111,10 @@ public struct BenchRun: Sendable {
             report.pipelineBursts.append(result)
             say("pipeline burst \(run)/\(options.repeats): \(result.summary)")
         }
+        // Every payment so far is notified (settlement may trail a little): what their state costs on the changelogs.
+        report.changelogPayments = warmUp.count + options.repeats * options.payments
+        report.changelogBytes = try await Self.changelogBytes(topics: topics, kafka: pipeline.kafka)
+        say("changelogs: \(report.changelogBytes.values.reduce(0, +) >> 10) KiB for \(report.changelogPayments) payments")
         var paced = try await self.paced(BenchLoad.payments(options.rate * options.pacedSeconds, label: "paced"),
                                          publisher: publisher, observer: observer, pids: pids(), broker: broker)
         paced.hops = Self.hopMedians(paced, observer: observer, stops: [
@@ -136,6 +140,22 @@ public struct BenchRun: Sendable {
         report.exitStatuses = Dictionary(uniqueKeysWithValues: statuses.map { ($0.key.rawValue, Int($0.value)) })
         reading.cancel()
         _ = try? await reading.value
+    }
+
+    /// The patchset bytes on each stage's changelog (every partition read to its end).
+    static func changelogBytes(topics: TopicNames, kafka: KafkaConfiguration) async throws -> [String: Int] {
+        let reader = try KafkaPartitionReader(configuration: kafka, logger: Logger(label: "bench.changelog"))
+        let counts = try await reader.topicPartitionCounts()
+        await reader.close()
+        var bytes: [String: Int] = [:]
+        for stage in TopicNames.stages {
+            let topic = topics.changelog(of: stage)
+            for partition in 0..<(counts[topic] ?? 0) {
+                try await ChangelogReader(topic: topic, partition: partition, kafka: kafka, logger: Logger(label: "bench.changelog"))
+                    .read(from: 0) { records, _ in bytes[stage, default: 0] += records.reduce(0) { $0 + $1.patchset.count } }
+            }
+        }
+        return bytes.filter { $0.value > 0 }
     }
 
     // MARK: - the relay
