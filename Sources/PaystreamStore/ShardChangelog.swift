@@ -12,6 +12,9 @@ public struct ChangelogRecord: Sendable, Equatable {
         case transaction = "txn"
         /// Migrations run at open, in order: `migrations` names them.
         case schema
+        /// An ownership claim: from here on the log takes records of `epoch` by `owner` only
+        /// (`ChangelogFence`). `txn` is the last record the claimant held; no patchset.
+        case claim
     }
 
     public var kind: Kind
@@ -24,15 +27,29 @@ public struct ChangelogRecord: Sendable, Equatable {
     public var sequences: [String: Int64]
     public var migrations: [String]
     public var patchset: Data
+    /// The ownership claim the record was written under (a claim: the one it makes). Epoch 0
+    /// with no owner: written before any claim.
+    public var epoch: Int64
+    public var owner: String
 
     public init(kind: Kind, txn: Int64, outboxBefore: Int64 = 0, sequences: [String: Int64] = [:], migrations: [String] = [],
-                patchset: Data = Data()) {
+                patchset: Data = Data(), epoch: Int64 = 0, owner: String = "") {
         self.kind = kind
         self.txn = txn
         self.outboxBefore = outboxBefore
         self.sequences = sequences
         self.migrations = migrations
         self.patchset = patchset
+        self.epoch = epoch
+        self.owner = owner
+    }
+
+    /// The claim a record was written under.
+    public var claimant: ChangelogClaimant { ChangelogClaimant(epoch: epoch, owner: owner) }
+
+    /// The claim record of `claimant` on a shard whose last record is `lastTxn`.
+    public static func claim(_ claimant: ChangelogClaimant, lastTxn: Int64) -> ChangelogRecord {
+        ChangelogRecord(kind: .claim, txn: lastTxn, epoch: claimant.epoch, owner: claimant.owner)
     }
 }
 
@@ -45,11 +62,14 @@ public struct ChangelogPosition: Sendable, Equatable {
     /// The changelog offset after the last record known to be in Kafka (where a reader of the
     /// log's tail starts).
     public var logNextOffset: Int64
+    /// The newest claim the file has seen in the log or made: its new records are written under it.
+    public var claimant: ChangelogClaimant
 
-    public init(lastTxn: Int64, durableTxn: Int64, logNextOffset: Int64) {
+    public init(lastTxn: Int64, durableTxn: Int64, logNextOffset: Int64, claimant: ChangelogClaimant = .none) {
         self.lastTxn = lastTxn
         self.durableTxn = durableTxn
         self.logNextOffset = logNextOffset
+        self.claimant = claimant
     }
 }
 
@@ -83,24 +103,56 @@ public enum ChangelogTables {
                 INSERT INTO changelog_state (singleton, last_txn, durable_txn, log_next_offset) VALUES (1, 0, 0, 0);
                 """)
         }),
+        // The claim each queued record was written under; the newest claim the file has seen in
+        // the log (or made), which is also the one its new records are written under.
+        ("runtime-v7-changelog-claims", { db in try addClaimColumns(db) }),
     ]
 
     public static func position(_ db: Database) throws -> ChangelogPosition {
-        guard try db.tableExists("changelog_state"), let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT last_txn, durable_txn, log_next_offset FROM changelog_state"))
+        guard try db.tableExists("changelog_state"), let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM changelog_state"))
         else { return ChangelogPosition(lastTxn: 0, durableTxn: 0, logNextOffset: 0) }
-        return ChangelogPosition(lastTxn: row["last_txn"], durableTxn: row["durable_txn"], logNextOffset: row["log_next_offset"])
+        return ChangelogPosition(lastTxn: row["last_txn"], durableTxn: row["durable_txn"], logNextOffset: row["log_next_offset"],
+                                 claimant: ChangelogClaimant(epoch: row["epoch"] ?? 0, owner: row["owner"] ?? ""))
     }
 
     /// Records not yet known to be in Kafka, in order.
     public static func queued(_ db: Database) throws -> [ChangelogRecord] {
-        try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT txn, kind, outbox_before, sequences, migrations, patchset FROM changelog_queue ORDER BY txn
-            """)).map { row in
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM changelog_queue ORDER BY txn")).map { row in
             let sequences: String = row["sequences"], migrations: String = row["migrations"]
             return ChangelogRecord(kind: ChangelogRecord.Kind(rawValue: row["kind"]) ?? .transaction, txn: row["txn"],
                                    outboxBefore: row["outbox_before"], sequences: decodeSequences(sequences),
                                    migrations: migrations.isEmpty ? [] : migrations.components(separatedBy: "\n"),
-                                   patchset: row["patchset"])
+                                   patchset: row["patchset"], epoch: row["epoch"] ?? 0, owner: row["owner"] ?? "")
+        }
+    }
+
+    /// The file writes under `claimant` from now on (its owner's claim, read back from the log
+    /// or about to be published first): the records it made that Kafka does not have yet are
+    /// stamped with it too. Refuses a claim older than the newest the file has seen. Runs inside
+    /// a write transaction (never captured).
+    public static func adopt(_ db: Database, _ claimant: ChangelogClaimant) throws {
+        let current = try position(db).claimant
+        guard claimant == current || claimant.epoch > current.epoch else {
+            throw ChangelogError("cannot write under \(claimant): the shard has seen \(current)")
+        }
+        try storeClaimant(db, claimant)
+        try db.cachedStatement(sql: "UPDATE changelog_queue SET epoch = ?, owner = ?").execute(arguments: [claimant.epoch, claimant.owner])
+    }
+
+    /// The newest claim the file has applied from the log (the columns are added here if the
+    /// file's migrations have not got to them yet: a restore may meet a claim first).
+    static func storeClaimant(_ db: Database, _ claimant: ChangelogClaimant) throws {
+        try addClaimColumns(db)
+        try db.cachedStatement(sql: "UPDATE changelog_state SET epoch = ?, owner = ?").execute(arguments: [claimant.epoch, claimant.owner])
+    }
+
+    /// `runtime-v7-changelog-claims`, idempotent.
+    static func addClaimColumns(_ db: Database) throws {
+        for table in ["changelog_queue", "changelog_state"] where try !db.columns(in: table).contains(where: { $0.name == "epoch" }) {
+            try db.execute(sql: """
+                ALTER TABLE \(table) ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE \(table) ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+                """)
         }
     }
 
@@ -115,9 +167,10 @@ public enum ChangelogTables {
 
     static func enqueue(_ db: Database, _ record: ChangelogRecord) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO changelog_queue (txn, kind, outbox_before, sequences, migrations, patchset) VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO changelog_queue (txn, kind, outbox_before, sequences, migrations, patchset, epoch, owner)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [record.txn, record.kind.rawValue, record.outboxBefore, encodeSequences(record.sequences),
-                             record.migrations.joined(separator: "\n"), record.patchset])
+                             record.migrations.joined(separator: "\n"), record.patchset, record.epoch, record.owner])
     }
 
     /// The last record the shard holds is `txn` (a restore applied up to it).
@@ -174,8 +227,10 @@ public enum ChangelogTables {
 struct ChangelogCapture {
     private let session: OpaquePointer
     private let outboxBefore: Int64
+    private let claimant: ChangelogClaimant
 
-    init(_ db: Database) throws {
+    init(_ db: Database, claimant: ChangelogClaimant) throws {
+        self.claimant = claimant
         var session: OpaquePointer?
         let rc = ps_session_start(UnsafeMutableRawPointer(db.sqliteConnection), &session)
         guard rc == 0, let session else { throw ChangelogError("cannot start an SQLite session (code \(rc))") }
@@ -198,7 +253,7 @@ struct ChangelogCapture {
         guard count > 0, let bytes else { return nil }
         let record = ChangelogRecord(kind: .transaction, txn: try ChangelogTables.nextTxn(db), outboxBefore: outboxBefore,
                                      sequences: try ChangelogTables.sequences(db),
-                                     patchset: Data(bytes: bytes, count: Int(count)))
+                                     patchset: Data(bytes: bytes, count: Int(count)), epoch: claimant.epoch, owner: claimant.owner)
         try ChangelogTables.enqueue(db, record)
         return record
     }
@@ -230,6 +285,8 @@ extension ChangelogTables {
                     try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", arguments: [name, value])
                 }
             }
+        case .claim:
+            break
         case .schema:
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
             for name in record.migrations {

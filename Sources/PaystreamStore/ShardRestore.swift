@@ -28,15 +28,17 @@ public final class ShardRestore {
         try pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table'") ?? 0 } == 0
     }
 
-    /// Applies `records` in one transaction: each record that is the next after the file's last
-    /// (earlier ones are skipped: a record published twice; later ones too: a record after a
-    /// gap), and stores that the log has them through
-    /// `logNextOffset`. Returns how many were applied.
+    /// Applies `records` in one transaction, as the log's fence admits them (`ChangelogFence`:
+    /// claims move the owner, records written under another claim are ignored): each admitted
+    /// record that is the next after the file's last (earlier ones are skipped: a record
+    /// published twice; later ones too: a record after a gap), and stores that the log has them
+    /// through `logNextOffset`. Returns how many were applied.
     @discardableResult
     public func apply(_ records: [ChangelogRecord], logNextOffset: Int64) throws -> Int {
         let start = position
         let migrations = self.migrations
         let mine = Dictionary(unconfirmed.map { ($0.txn, $0) }, uniquingKeysWith: { first, _ in first })
+        var fence = ChangelogFence(current: start.claimant)
         let (applied, last, confirmed) = try pool.write { db -> (Int, Int64, Int64) in
             var last = start.lastTxn
             // The last record Kafka is known to have: what the file made and was confirmed, and
@@ -45,11 +47,13 @@ public final class ShardRestore {
             var confirmed = start.durableTxn
             var applied = 0
             for record in records {
+                guard fence.admit(record) == .admitted else { continue }
                 if record.txn <= last {
                     // A record this file made and Kafka has now: the same one, or another owner's
                     // under the same number, which this file never saw (diverged).
                     if record.txn > start.durableTxn, let own = mine[record.txn],
-                       own.kind != record.kind || own.patchset != record.patchset || own.migrations != record.migrations {
+                       own.kind != record.kind || own.patchset != record.patchset || own.migrations != record.migrations
+                        || own.claimant != record.claimant {
                         throw ChangelogDivergence(path: self.path, txn: record.txn)
                     }
                     confirmed = max(confirmed, record.txn)
@@ -66,13 +70,28 @@ public final class ShardRestore {
             if try db.tableExists("changelog_state") {
                 try ChangelogTables.markDurable(db, through: confirmed, nextOffset: logNextOffset)
                 try ChangelogTables.storeLastTxn(db, last)
+                if fence.current != start.claimant {
+                    try ChangelogTables.storeClaimant(db, fence.current)
+                }
             }
             return (applied, last, confirmed)
         }
         position.lastTxn = last
         position.durableTxn = max(position.durableTxn, confirmed)
         position.logNextOffset = max(position.logNextOffset, logNextOffset)
+        position.claimant = fence.current
         return applied
+    }
+
+    /// Checks, once the whole log is applied, that the file is a prefix of it: records the file
+    /// made that Kafka never confirmed are still its to publish only if no one claimed the
+    /// partition since they were written; otherwise the log went on without them and the file
+    /// must be set aside.
+    public func checkPrefix() throws {
+        guard position.lastTxn > position.durableTxn,
+              let first = unconfirmed.first(where: { $0.txn > position.durableTxn }),
+              first.claimant != position.claimant else { return }
+        throw ChangelogDivergence(path: path, txn: first.txn, claimant: position.claimant)
     }
 
     public func close() throws {
@@ -85,7 +104,12 @@ public final class ShardRestore {
 public struct ChangelogDivergence: Error, CustomStringConvertible {
     public let path: String
     public let txn: Int64
+    /// Set when the log was claimed since the file's unconfirmed records were written.
+    public var claimant: ChangelogClaimant?
     public var description: String {
-        "shard \(path) holds changelog record \(txn) that Kafka never got, and the log has another record \(txn): the file diverged from the log"
+        if let claimant {
+            return "shard \(path) holds changelog record \(txn) that Kafka never got, and the partition was claimed since (\(claimant)): the file is not a prefix of the log"
+        }
+        return "shard \(path) holds changelog record \(txn) that Kafka never got, and the log has another record \(txn): the file diverged from the log"
     }
 }

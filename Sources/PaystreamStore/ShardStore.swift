@@ -68,6 +68,8 @@ public final class ShardStore: Sendable {
     private let durable = Mutex<Int64>(0)
     /// The highest record number handed out (set before its transaction commits).
     private let assigned = Mutex<Int64>(0)
+    /// The claim new records are written under (the owner's, given at open).
+    private let claimant = Mutex<ChangelogClaimant>(.none)
 
     /// The file for a stage's partition under the state directory: `<dir>/<stage>/p<partition>.sqlite`.
     public static func path(stateDirectory: String, stage: String, partition: Int32) -> String {
@@ -99,8 +101,11 @@ public final class ShardStore: Sendable {
         RuntimeTables.migrations + schema.migrations + ChangelogTables.migrations
     }
 
+    /// `claimant`: the claim the owner holds on the partition (read back from the log), which
+    /// every record the shard has not got into Kafka yet, and every new one, is written under;
+    /// nil keeps the one the file has.
     public init(path: String, partition: Int32, synchronous: SynchronousMode = .full, schema: StageSchema,
-                capture: Bool = true) throws {
+                capture: Bool = true, claimant: ChangelogClaimant? = nil) throws {
         self.path = path
         self.partition = partition
         self.capture = capture
@@ -116,17 +121,24 @@ public final class ShardStore: Sendable {
             guard uncaptured.isEmpty else {
                 throw ChangelogError("shard \(path): table(s) \(uncaptured.joined(separator: ", ")) have no primary key, so the changelog cannot carry them")
             }
+            if capture, let claimant { try ChangelogTables.adopt(db, claimant) }
             // The migrations just run go in the log at this point, so a copy runs them at the same place.
             if capture && !ran.isEmpty {
+                let claimant = try ChangelogTables.position(db).claimant
                 try ChangelogTables.enqueue(db, ChangelogRecord(kind: .schema, txn: try ChangelogTables.nextTxn(db),
-                                                                outboxBefore: try ChangelogTables.outboxSequence(db), migrations: ran))
+                                                                outboxBefore: try ChangelogTables.outboxSequence(db), migrations: ran,
+                                                                epoch: claimant.epoch, owner: claimant.owner))
             }
         }
         let (queued, position) = try pool.read { (try ChangelogTables.queued($0), try ChangelogTables.position($0)) }
         queuedRecords.withLock { $0 = queued }
         durable.withLock { $0 = position.durableTxn }
         assigned.withLock { $0 = position.lastTxn }
+        self.claimant.withLock { $0 = position.claimant }
     }
+
+    /// The claim the shard's records are written under.
+    public var currentClaimant: ChangelogClaimant { claimant.withLock { $0 } }
 
     /// Runs `body` in one write transaction.
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
@@ -154,7 +166,7 @@ public final class ShardStore: Sendable {
     /// `body` with a session on it, and the record it queued.
     private func captured<T>(_ db: Database, _ body: (Database) throws -> T) throws -> (T, ChangelogRecord?) {
         guard capture else { return (try body(db), nil) }
-        let session = try ChangelogCapture(db)
+        let session = try ChangelogCapture(db, claimant: claimant.withLock { $0 })
         let result: T
         do { result = try body(db) } catch {
             session.cancel()

@@ -49,7 +49,8 @@ struct ChangelogTests {
 
     @Test("the wire: a record cut into chunks comes back whole; an interrupted record is dropped; a corrupt one is refused")
     func wire() throws {
-        let big = Self.record(1, bytes: 2_500)
+        var big = Self.record(1, bytes: 2_500)
+        (big.epoch, big.owner) = (3, "host-b/42 member-7")
         let messages = ChangelogWire.messages(for: big, topic: "s.changelog", partition: 3, instance: "test", maxChunkBytes: 1_000)
         #expect(messages.count == 3 && messages.allSatisfy { $0.partition == 3 && $0.value.count <= 1_000 })
         var assembler = ChangelogAssembler()
@@ -131,10 +132,114 @@ struct ChangelogTests {
         try again.close()
     }
 
+    @Test("the fence: a newer claim takes over, a claim not newer is ignored, and records count only under the current claim")
+    func fence() {
+        func record(_ txn: Int64, _ epoch: Int64, _ owner: String, kind: ChangelogRecord.Kind = .transaction) -> ChangelogRecord {
+            ChangelogRecord(kind: kind, txn: txn, epoch: epoch, owner: owner)
+        }
+        var fence = ChangelogFence()
+        #expect(fence.admit(record(1, 0, "")) == .admitted, "records from before claims existed")
+        #expect(fence.admit(record(1, 1, "a", kind: .claim)) == .claimed)
+        #expect(fence.admit(record(1, 0, "")) == .fenced)
+        #expect(fence.admit(record(2, 1, "a")) == .admitted)
+        #expect(fence.admit(record(2, 2, "b", kind: .claim)) == .claimed)
+        // The zombie goes on under epoch 1; a claimant that lost the race to epoch 2 writes too.
+        #expect(fence.admit(record(3, 1, "a")) == .fenced)
+        #expect(fence.admit(record(2, 2, "c", kind: .claim)) == .fenced)
+        #expect(fence.admit(record(3, 2, "c")) == .fenced)
+        #expect(fence.admit(record(3, 2, "b")) == .admitted)
+        #expect(fence.admit(record(3, 1, "a", kind: .claim)) == .fenced, "a stale claim")
+        #expect(fence.current == ChangelogClaimant(epoch: 2, owner: "b"))
+    }
+
+    @Test("claims: a zombie's records after the new owner's claim never reach a copy, those before it are the new owner's too; the zombie's file diverges and is refused")
+    func claims() throws {
+        let folder = try temporaryDirectory("changelog-claims")
+        let schema = RecordingStage(input: "in", output: "out").schema
+        let a = ChangelogClaimant(epoch: 1, owner: "host-a/1 member-a"), b = ChangelogClaimant(epoch: 2, owner: "host-b/1 member-b")
+        // A claims a new partition and writes three transactions under its claim.
+        let owner = try ShardStore(path: "\(folder)/a.sqlite", partition: 0, schema: schema, claimant: a)
+        let first = try owner.writeInputs(["a", "b", "c"])
+        #expect(first.allSatisfy { $0.claimant == a } && first.map(\.txn) == [1, 2, 3, 4])
+        var log = [ChangelogRecord.claim(a, lastTxn: 0)] + first
+        // B restores from the log; A, cut off, writes z1, which lands before B's claim.
+        let restoreB = try ShardRestore(path: "\(folder)/b.sqlite", schema: schema)
+        try restoreB.apply(log, logNextOffset: Int64(log.count))
+        #expect(restoreB.position.claimant == a && restoreB.position.lastTxn == 4)
+        let zombie = try owner.writeInputs(["z1"])
+        let claimB = ChangelogRecord.claim(b, lastTxn: restoreB.position.lastTxn)
+        log += zombie + [claimB]
+        // B reads its claim back, applying what came before it: z1 is B's history too.
+        try restoreB.apply(zombie + [claimB], logNextOffset: Int64(log.count))
+        try restoreB.checkPrefix()
+        #expect(restoreB.position.claimant == b && restoreB.position.lastTxn == 5)
+        try restoreB.close()
+        #expect(throws: ChangelogError.self) { _ = try ShardStore(path: "\(folder)/b.sqlite", partition: 0, schema: schema, claimant: a) }
+        let newOwner = try ShardStore(path: "\(folder)/b.sqlite", partition: 0, schema: schema, claimant: b)
+        let fromB = try newOwner.writeInputs(["d", "e"])
+        let late = try owner.writeInputs(["z2"])
+        #expect(fromB.map(\.txn) == [6, 7] && late.map(\.txn) == [6] && fromB.allSatisfy { $0.claimant == b })
+        // The zombie's z2 lands after B's claim, before B's records.
+        log += late + fromB
+        try newOwner.close()
+        try owner.close()
+        let copy = try ShardRestore(path: "\(folder)/copy.sqlite", schema: schema)
+        #expect(try copy.apply(log, logNextOffset: Int64(log.count)) == 7)
+        try copy.checkPrefix()
+        try copy.close()
+        #expect(try ShardDump.of(path: "\(folder)/copy.sqlite").differences(from: ShardDump.of(path: "\(folder)/b.sqlite")) == [])
+        // A's file holds z2 as record 6, never confirmed; the log's record 6 is B's.
+        let stale = try ShardRestore(path: "\(folder)/a.sqlite", schema: schema)
+        #expect(throws: ChangelogDivergence.self) { try stale.apply(log, logNextOffset: Int64(log.count)) }
+        try stale.close()
+    }
+
+    @Test("a file with records Kafka never got is not a prefix of a log claimed since, even with nothing written after the claim; otherwise its next claim restamps them")
+    func notAPrefix() throws {
+        let folder = try temporaryDirectory("changelog-prefix")
+        let schema = RecordingStage(input: "in", output: "out").schema
+        let a = ChangelogClaimant(epoch: 1, owner: "a"), b = ChangelogClaimant(epoch: 2, owner: "b")
+        let owner = try ShardStore(path: "\(folder)/a.sqlite", partition: 0, schema: schema, claimant: a)
+        let made = try owner.writeInputs(["a", "x"])
+        try owner.close()
+        let inKafka = [ChangelogRecord.claim(a, lastTxn: 0)] + made.prefix(2)
+        let file = try ShardRestore(path: "\(folder)/a.sqlite", schema: schema)
+        try file.apply(inKafka + [ChangelogRecord.claim(b, lastTxn: 2)], logNextOffset: 4)
+        #expect(file.position.claimant == b && file.position.durableTxn == 2 && file.position.lastTxn == 3)
+        #expect(throws: ChangelogDivergence.self) { try file.checkPrefix() }
+        try file.close()
+        // The same file against a log not claimed since: record 3 is still its own to publish.
+        let again = try ShardStore(path: "\(folder)/a2.sqlite", partition: 0, schema: schema, claimant: a)
+        let mine = try again.writeInputs(["a", "x"])
+        try again.close()
+        let restored = try ShardRestore(path: "\(folder)/a2.sqlite", schema: schema)
+        try restored.apply([ChangelogRecord.claim(a, lastTxn: 0)] + mine.prefix(2), logNextOffset: 3)
+        try restored.checkPrefix()
+        try restored.close()
+        // Restarting, it claims anew: the record Kafka lacks goes out under the new claim.
+        let reopened = try ShardStore(path: "\(folder)/a2.sqlite", partition: 0, schema: schema, claimant: b)
+        #expect(reopened.takeCaptured().map { [$0.txn, $0.epoch] } == [[3, 2]])
+        try reopened.close()
+    }
+
     @Test("a shard with a table that has no primary key refuses to open: the changelog could not carry its rows")
     func uncapturedTable() throws {
         let folder = try temporaryDirectory("changelog-uncaptured")
         let schema = StageSchema([("keyless", { db in try db.execute(sql: "CREATE TABLE notes (text TEXT)") })])
         #expect(throws: ChangelogError.self) { _ = try ShardStore(path: "\(folder)/p0.sqlite", partition: 0, schema: schema) }
+    }
+}
+
+extension ShardStore {
+    /// Writes one transaction per input of the recording stage (an effect row and an outbox row)
+    /// and returns the records taken since the last look (the schema record of a new file too).
+    func writeInputs(_ inputs: [String]) throws -> [ChangelogRecord] {
+        for id in inputs {
+            try write { db in
+                try db.execute(sql: "INSERT INTO effect (id, n, kafka_offset, label) VALUES (?, 1, 0, '')", arguments: [id])
+                try RuntimeTables.enqueue(db, OutboxMessage(eventID: "out:\(id)", topic: "out", key: nil, value: Data(id.utf8)), now: Date())
+            }
+        }
+        return takeCaptured()
     }
 }

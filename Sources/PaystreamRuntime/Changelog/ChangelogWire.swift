@@ -8,7 +8,7 @@ import PaystreamStore
 ///
 /// | header | value |
 /// |---|---|
-/// | `changelog-kind` | `txn` (a transaction's patchset) or `schema` (migrations run at open) |
+/// | `changelog-kind` | `txn` (a transaction's patchset), `schema` (migrations run at open) or `claim` (an owner takes the partition) |
 /// | `changelog-txn` | the record's number in the shard, 1, 2, … without gaps |
 /// | `changelog-chunk` | `i/n`, 1-based |
 /// | `changelog-crc32` | CRC-32 of the whole patchset, hex |
@@ -16,6 +16,7 @@ import PaystreamStore
 /// | `changelog-sequences` | the AUTOINCREMENT counters after it, `table=n,…` |
 /// | `changelog-migrations` | a `schema` record's migrations, comma separated, in order |
 /// | `changelog-instance` | the instance that wrote it (for operators) |
+/// | `changelog-epoch`, `changelog-owner` | the claim it was written under (`ChangelogFence`); absent before any claim |
 public enum ChangelogWire {
     public static let maxChunkBytes = 512 * 1024
 
@@ -40,6 +41,10 @@ public enum ChangelogWire {
             }
             if !record.migrations.isEmpty {
                 headers.append(KafkaHeader(key: "changelog-migrations", string: record.migrations.joined(separator: ",")))
+            }
+            if record.epoch > 0 {
+                headers.append(KafkaHeader(key: "changelog-epoch", string: String(record.epoch)))
+                headers.append(KafkaHeader(key: "changelog-owner", string: record.owner))
             }
             return OutgoingMessage(topic: topic, key: key, value: chunk, headers: headers, partition: partition)
         }
@@ -87,7 +92,8 @@ public struct ChangelogAssembler {
             kind: kind, txn: txn, outboxBefore: first.header("changelog-outbox-before").flatMap(Int64.init) ?? 0,
             sequences: ChangelogTables.decodeSequences(first.header("changelog-sequences") ?? ""),
             migrations: (first.header("changelog-migrations") ?? "").split(separator: ",").map(String.init),
-            patchset: Data(done.chunks))
+            patchset: Data(done.chunks), epoch: first.header("changelog-epoch").flatMap(Int64.init) ?? 0,
+            owner: first.header("changelog-owner") ?? "")
         return (record, message.offset + 1)
     }
 }

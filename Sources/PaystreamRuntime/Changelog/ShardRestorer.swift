@@ -15,6 +15,8 @@ public struct RestoreSummary: Sendable, Equatable {
     public var lastTxn: Int64 = 0
     /// Whether the file had no tables before and none after (nothing to restore).
     public var isEmpty = false
+    /// The newest claim in the log: the next owner claims a newer epoch.
+    public var claimant = ChangelogClaimant.none
     public var seconds = 0.0
 }
 
@@ -69,6 +71,8 @@ public struct ShardRestorer: Sendable {
         var batch: [ChangelogRecord] = []
         var batchBytes = 0
         var lastReport = ContinuousClock.now
+        // Whether the log holds any transaction or schema record (claims alone restore nothing).
+        var sawRecords = false
         func flush(through nextOffset: Int64) throws {
             guard !batch.isEmpty else { return }
             let applied = try file.apply(batch, logNextOffset: nextOffset)
@@ -84,17 +88,20 @@ public struct ShardRestorer: Sendable {
                 progress(summary)
             }
         }
-        let read = try await ChangelogReader(topic: topic, partition: partition, kafka: kafka, logger: logger)
+        try await ChangelogReader(topic: topic, partition: partition, kafka: kafka, logger: logger)
             .read(from: file.position.logNextOffset) { records, nextOffset in
+                sawRecords = sawRecords || records.contains { $0.kind != .claim }
                 batch += records
                 batchBytes += records.reduce(0) { $0 + $1.patchset.count }
                 if batch.count >= 1000 || batchBytes >= 8 << 20 { try flush(through: nextOffset) }
             } done: { nextOffset in
                 try flush(through: nextOffset)
             }
-        let sawAny = read.records > 0
         summary.isEmpty = wasEmpty && summary.records == 0
-        guard !(sawAny && summary.lastTxn == 0) else {
+        summary.claimant = file.position.claimant
+        // Records the file made and Kafka never got stay its own only if no one claimed since.
+        try file.checkPrefix()
+        guard !(sawRecords && summary.lastTxn == 0) else {
             throw ChangelogError("""
                 changelog \(topic)[\(partition)] does not start at the shard's first record (the shard was made before its \
                 changelog existed, or the log lost its start): \(path) cannot be restored from it
