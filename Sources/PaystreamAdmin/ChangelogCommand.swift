@@ -52,15 +52,25 @@ struct ChangelogCommand: AsyncParsableCommand {
             admin.close()
             guard let partitions = counts[topic] else { throw ValidationError("changelog topic \(topic) does not exist") }
             let directory = stateDirectory ?? ProcessInfo.processInfo.environment["PAYSTREAM_STATE_DIR"]
-            print("PARTITION  RECORDS  LAST_TXN  BYTES       END_OFFSET  LOCAL_TXN  BEHIND")
+            print("PARTITION  RECORDS  LAST_TXN  BYTES       END_OFFSET  EPOCH  FENCED  LOCAL_TXN  BEHIND")
             for partition in 0..<partitions {
-                var records = 0, bytes = 0
+                // The log as a restore reads it: records of the current claim count, a cut-off
+                // owner's later ones are fenced.
+                var records = 0, bytes = 0, fenced = 0
                 var last: Int64 = 0
+                var fence = ChangelogFence()
                 let (_, end) = try await ChangelogReader(topic: topic, partition: partition, kafka: try cluster.kafka, logger: quietLogger())
                     .read(from: 0) { batch, _ in
-                        records += batch.count
-                        bytes += batch.reduce(0) { $0 + $1.patchset.count }
-                        last = max(last, batch.map(\.txn).max() ?? 0)
+                        for record in batch {
+                            switch fence.admit(record) {
+                            case .admitted:
+                                records += 1
+                                bytes += record.patchset.count
+                                last = max(last, record.txn)
+                            case .fenced: fenced += 1
+                            case .claimed: break
+                            }
+                        }
                     }
                 var local = "-", behind = "-"
                 if let directory {
@@ -72,7 +82,8 @@ struct ChangelogCommand: AsyncParsableCommand {
                     }
                 }
                 print([String(partition).padding(9), String(records).padding(7), String(last).padding(8), String(bytes).padding(10),
-                       String(end).padding(10), local.padding(9), behind].joined(separator: "  "))
+                       String(end).padding(10), String(fence.current.epoch).padding(5), String(fenced).padding(6), local.padding(9),
+                       behind].joined(separator: "  "))
             }
         }
     }

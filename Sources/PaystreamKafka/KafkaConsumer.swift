@@ -222,6 +222,13 @@ public final class KafkaConsumer: @unchecked Sendable {
         return result
     }
 
+    /// The member id the group coordinator gave this consumer ("" before it joined).
+    public var memberID: String {
+        guard let id = rd_kafka_memberid(client.handle) else { return "" }
+        defer { rd_kafka_mem_free(client.handle, id) }
+        return String(decoding: UnsafeRawBufferPointer(start: id, count: strlen(id)), as: UTF8.self)
+    }
+
     /// Partition counts of every topic the cluster knows.
     public func topicPartitionCounts(timeout: Duration = .seconds(10)) async throws -> [String: Int32] {
         let ms = Int32(timeout.components.seconds * 1000)

@@ -98,11 +98,27 @@ extension WorkerLoop {
         }
     }
 
+    func restorer(_ partition: Int32, path: String) -> ShardRestorer {
+        ShardRestorer(path: path, partition: partition, topic: changelogTopic, schema: stage.schema,
+                      kafka: worker.kafka, synchronous: worker.settings.synchronous, logger: logger)
+    }
+
+    /// Claims `partition` for this instance once its shard is restored (`ShardRestorer.claim`):
+    /// the claim goes out on the worker's producer, ahead of every record of the shard.
+    func claimShard(_ partition: Int32, path: String, restored: RestoreSummary) async throws -> ChangelogClaimant {
+        let topic = changelogTopic, chunk = changelogChunkBytes, producer = self.producer
+        let owner = "\(changelogInstance) \(consumer.memberID)"
+        return try await restorer(partition, path: path).claim(owner: owner, restored: restored) { record in
+            let messages = ChangelogWire.messages(for: record, topic: topic, partition: partition, instance: changelogInstance,
+                                                  maxChunkBytes: chunk)
+            for result in await producer.send(messages) { _ = try result.get() }
+        }
+    }
+
     /// Restores the shard file of `partition` from the changelog before it is opened (a file
     /// missing or behind the log); see `ShardRestorer`.
     func restoreShard(_ partition: Int32, path: String) async throws -> RestoreSummary {
-        var restorer = ShardRestorer(path: path, partition: partition, topic: changelogTopic, schema: stage.schema,
-                                     kafka: worker.kafka, synchronous: worker.settings.synchronous, logger: logger)
+        var restorer = restorer(partition, path: path)
         let health = worker.health, notify = worker.notify, stageName = stage.name
         restorer.progress = { summary in
             health.restoring(partition: partition, summary)

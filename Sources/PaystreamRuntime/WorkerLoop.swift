@@ -265,10 +265,12 @@ final class WorkerLoop<S: Stage> {
         if let shard = shards[partition] { return shard }
         let path = ShardStore.path(stateDirectory: worker.stateDirectory, stage: stage.name, partition: partition)
         var nothingKept = !FileManager.default.fileExists(atPath: path)
+        var restored: RestoreSummary?
         if worker.settings.changelog {
             // Missing here, or behind the log (another host owned the partition since): the
             // changelog has it. A new partition's log is empty, and so is its shard.
-            nothingKept = try await restoreShard(partition, path: path).isEmpty
+            restored = try await restoreShard(partition, path: path)
+            nothingKept = restored!.isEmpty
         }
         if nothingKept {
             let committed = try await consumer.committedOffsets(topicPartitions)
@@ -286,8 +288,12 @@ final class WorkerLoop<S: Stage> {
                     """)
             }
         }
+        // The partition is this instance's from its claim on: what an old owner still writes after
+        // it counts for no one.
+        var claimant: ChangelogClaimant?
+        if let restored { claimant = try await claimShard(partition, path: path, restored: restored) }
         let shard = try ShardStore(path: path, partition: partition, synchronous: worker.settings.synchronous,
-                                   schema: stage.schema, capture: worker.settings.changelog)
+                                   schema: stage.schema, capture: worker.settings.changelog, claimant: claimant)
         do {
             let wanted = routing.identity(stage: stage.name, partition: partition)
             let now = worker.clock.now()

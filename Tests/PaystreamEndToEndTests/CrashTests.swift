@@ -1,6 +1,7 @@
 import Foundation
 import PaystreamDomain
 import PaystreamKafka
+import PaystreamStore
 import PaystreamTesting
 import Testing
 #if canImport(Glibc)
@@ -68,8 +69,23 @@ struct CrashTests {
         records += try await reader.readFor(.seconds(1))
         await reader.close()
         let status = await second.stop()
-        await pipeline.stop()
         #expect(status == 0, "graceful stop exits 0")
+        // The operator's view of the changelog: every shard claimed by each instance in turn,
+        // none behind; a shard rebuilt from the log alone equals the live one.
+        let changelog = try await ReferenceCommandTests.paystream(
+            ["changelog", "status", "--stage", "payment-worker", "--state-dir", pipeline.stateDirectory], broker: pipeline.broker,
+            directory: logs)
+        #expect(changelog.status == 0, "\(changelog.output)")
+        let rows = changelog.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.filter { $0.count == 9 }
+        #expect(rows.first == ["PARTITION", "RECORDS", "LAST_TXN", "BYTES", "END_OFFSET", "EPOCH", "FENCED", "LOCAL_TXN", "BEHIND"])
+        #expect(rows.dropFirst().map(\.[0]) == ["0", "1", "2", "3"], "\(changelog.output)")
+        #expect(rows.dropFirst().allSatisfy { Int($0[5])! >= 2 && $0[8] == "0" }, "\(changelog.output)")
+        let rebuilt = try await ReferenceCommandTests.paystream(
+            ["changelog", "rebuild", "--stage", "payment-worker", "--partition", "1", "--into", "\(logs)/rebuilt", "--compare",
+             ShardStore.path(stateDirectory: pipeline.stateDirectory, stage: "payment-worker", partition: 1)],
+            broker: pipeline.broker, directory: logs)
+        #expect(rebuilt.status == 0 && rebuilt.output.contains("equal to"), "\(rebuilt.output)")
+        await pipeline.stop()
         // The payer-side ledger survived the kill: every posting balances, every hold matches its payment.
         #expect(try ShardInspection.paymentProblems(stateDirectory: pipeline.stateDirectory) == [])
         #expect(capturedAtKill < count, "the kill landed while payments were still flowing")

@@ -52,14 +52,53 @@ public struct ShardRestorer: Sendable {
         do {
             return try await restore()
         } catch let divergence as ChangelogDivergence {
-            let aside = "\(path).diverged-\(Int(Date().timeIntervalSince1970))"
-            logger.warning("shard file diverged from its changelog; set aside, restoring from the log", metadata: [
-                "kafka.partition": "\(partition)", "error": "\(divergence)", "shard.quarantined": "\(aside)"])
-            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
-                try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
-            }
+            try setAside(divergence)
             return try await restore()
         }
+    }
+
+    /// Moves the file out of the way (`<file>.diverged-<time>`, kept for inspection).
+    private func setAside(_ divergence: ChangelogDivergence) throws {
+        let aside = "\(path).diverged-\(Int(Date().timeIntervalSince1970))-\(UInt32.random(in: 0...UInt32.max))"
+        logger.warning("shard file diverged from its changelog; set aside, restoring from the log", metadata: [
+            "kafka.partition": "\(partition)", "error": "\(divergence)", "shard.quarantined": "\(aside)"])
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
+        }
+    }
+
+    /// Takes the partition for `owner` once the file is restored (`restored`, what `run` said):
+    /// publishes a claim one epoch past the newest in the log (`publish` returns once Kafka has
+    /// it), then reads the log back through it, applying what came before it (the last records
+    /// of an old owner still writing). Returns the claim, which the shard is opened under.
+    /// Should those records clash with records the file made and Kafka never got, the file is
+    /// set aside, restored again, and claimed again. Throws if another claim got the epoch first.
+    public func claim(owner: String, restored: RestoreSummary,
+                      publish: (ChangelogRecord) async throws -> Void) async throws -> ChangelogClaimant {
+        var restored = restored
+        for attempt in 1... {
+            let claimant = ChangelogClaimant(epoch: restored.claimant.epoch + 1, owner: owner)
+            do {
+                let file = try ShardRestore(path: path, synchronous: synchronous, schema: schema)
+                defer { try? file.close() }
+                try await publish(.claim(claimant, lastTxn: file.position.lastTxn))
+                try await ChangelogReader(topic: topic, partition: partition, kafka: kafka, logger: logger)
+                    .read(from: file.position.logNextOffset) { records, nextOffset in try file.apply(records, logNextOffset: nextOffset) }
+                guard file.position.claimant == claimant else {
+                    throw ChangelogError("""
+                        partition \(partition) was claimed by someone else while this instance claimed it (\(file.position.claimant), \
+                        not \(claimant)): another instance owns it
+                        """)
+                }
+                logger.info("partition claimed", metadata: [
+                    "kafka.partition": "\(partition)", "changelog.epoch": "\(claimant.epoch)", "changelog.txn": "\(file.position.lastTxn)"])
+                return claimant
+            } catch let divergence as ChangelogDivergence where attempt < 3 {
+                try setAside(divergence)
+                restored = try await restore()
+            }
+        }
+        preconditionFailure("unreachable")
     }
 
     private func restore() async throws -> RestoreSummary {
