@@ -54,27 +54,19 @@ extension WorkerLoop {
     }
 
     /// Settles the changelog rounds whose answers are in (all of them when `wait`), each shard's
-    /// in the order they were made: a round delivered whole confirms its records (the outbox
-    /// rows they hold back may go); a failed one sends every unconfirmed record again.
+    /// in the order they were made: a round delivered whole waits for its records to be read
+    /// back; a failed one sends every unconfirmed record again. Takes in what was read back first.
     func finishChangelogRounds(wait: Bool) async throws {
+        try drainTail()
         for partition in changelogRounds.keys.sorted() {
             while let round = changelogRounds[partition]?.first, wait || round.isDone {
                 let results = await round.reports()
                 changelogRounds[partition]!.removeFirst()
                 if changelogRounds[partition]!.isEmpty { changelogRounds[partition] = nil }
                 let failures = results.compactMap { if case .failure(let error) = $0 { error } else { nil } }
-                let nextOffset = results.compactMap { try? $0.get().offset }.max().map { $0 + 1 } ?? 0
-                let settled = publisher.settleChangelog(round.payload, partition: partition, delivered: failures.isEmpty,
-                                                        nextOffset: nextOffset)
-                switch settled {
-                case .confirmed(let txn):
-                    shards[partition]?.noteDurable(through: txn)
+                switch publisher.settleChangelog(round.payload, partition: partition, delivered: failures.isEmpty) {
+                case .delivered:
                     worker.metrics.changelogPublished(round.payload.records)
-                    // (A round that released outbox rows: one of its records wrote some.)
-                    if worker.settings.crashPoint == .afterChangelogBeforePublish,
-                       round.payload.records.contains(where: { ($0.sequences["outbox"] ?? 0) > $0.outboxBefore }) {
-                        throw SimulatedCrash()
-                    }
                 case .resend:
                     try noteDeliveryFailure(failures)
                 case .stale, nil:
@@ -85,13 +77,65 @@ extension WorkerLoop {
         try throwIfProducerFailed()
     }
 
-    /// Publishes every changelog record the shards have committed and waits for Kafka to have
-    /// them (revocation, shutdown). Returns false if a round failed.
+    /// Takes in what the tail read back: records confirmed (their outbox rows may go, the
+    /// companion's side effects too), or a newer claim by someone else (the shard is let go).
+    func drainTail() throws {
+        guard let tail else { return }
+        for event in try tail.drain() {
+            switch event {
+            case .readBack(let partition, let txn, let nextOffset):
+                guard let record = publisher.readBack(txn, nextOffset: nextOffset, partition: partition) else { continue }
+                shards[partition]?.noteDurable(through: txn)
+                // (A record that released outbox rows: it wrote some.)
+                if worker.settings.crashPoint == .afterChangelogBeforePublish, (record.sequences["outbox"] ?? 0) > record.outboxBefore {
+                    throw SimulatedCrash()
+                }
+            case .fenced(let partition, let claimant):
+                fence(partition, by: claimant)
+            }
+        }
+    }
+
+    /// Someone else claimed `partition` after this instance: it is not the owner any more
+    /// (cut off from the group and not told yet). Nothing more of the shard leaves: its rounds
+    /// on their way are dropped, its companion stopped, and the file is set aside
+    /// (`<file>.fenced-<time>`, kept for inspection); records of the partition are ignored
+    /// until the group takes it away.
+    func fence(_ partition: Int32, by claimant: ChangelogClaimant) {
+        guard let shard = shards.removeValue(forKey: partition) else { return }
+        logger.warning("partition claimed by another instance; this one was cut off: shard let go", metadata: [
+            "kafka.partition": "\(partition)", "changelog.claimant": "\(claimant)"])
+        companions.removeValue(forKey: partition)?.cancel()
+        publisher.close(partition)
+        outboxRounds[partition] = nil
+        changelogRounds[partition] = nil
+        tail?.unfollow([partition])
+        fenced.insert(partition)
+        for tp in positions.keys where tp.partition == partition { positions[tp] = nil }
+        try? shard.close()
+        let aside = "\(shard.path).fenced-\(Int(Date().timeIntervalSince1970))"
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: shard.path + suffix) {
+            try? FileManager.default.moveItem(atPath: shard.path + suffix, toPath: aside + suffix)
+        }
+        worker.metrics.fenced()
+    }
+
+    /// Publishes every changelog record the shards have committed and waits for it to be read
+    /// back (revocation, shutdown). Returns false if a round failed or the records were not read
+    /// back within `WorkerSettings.changelogFlushTimeout`.
     @discardableResult
     func flushChangelog() async throws -> Bool {
+        let deadline = ContinuousClock.now + worker.settings.changelogFlushTimeout
         while true {
             try startChangelogRounds()
-            guard !changelogRounds.isEmpty else { return publisher.changelogSettled }
+            if changelogRounds.isEmpty {
+                try drainTail()
+                if publisher.changelogSettled { return true }
+                guard ContinuousClock.now < deadline else { return false }
+                // (A cancelled task, a test stopping its workers, still waits for its records.)
+                if Task.isCancelled { usleep(2_000) } else { try? await Task.sleep(for: .milliseconds(2)) }
+                continue
+            }
             let before = publisher.changelogGenerations
             try await finishChangelogRounds(wait: true)
             if publisher.changelogGenerations.contains(where: { $0.value != before[$0.key] }) { return false }

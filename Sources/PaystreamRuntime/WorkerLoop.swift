@@ -15,7 +15,7 @@ final class WorkerLoop<S: Stage> {
     let routing: ShardRouting
     var shards: [Int32: ShardStore] = [:]
     /// The stage's companion task on each open shard (`Stage.companion`).
-    private var companions: [Int32: Task<Void, Never>] = [:]
+    var companions: [Int32: Task<Void, Never>] = [:]
     /// What systemd has been told, and when (`WorkerLoop+Systemd`).
     var systemd = SystemdState()
     /// The offset after the last record decided (or the stored start), per owned topic-partition.
@@ -32,6 +32,11 @@ final class WorkerLoop<S: Stage> {
     var outboxRounds: [Int32: [PublishRound]] = [:]
     /// The changelog rounds on their way, by shard, in the order they were made.
     var changelogRounds: [Int32: [ChangelogRound]] = [:]
+    /// Reads the owned shards' changelogs back (with capture on): what confirms their records.
+    var tail: ChangelogTail?
+    /// Partitions another instance claimed while this one still had them (`fence`): their
+    /// records are ignored until the group takes them away or gives them back.
+    var fenced: Set<Int32> = []
     private var lastTick = ContinuousClock.now
     private var lastPrune = ContinuousClock.now - .seconds(3600)
     /// Set hourly: old inbox ids and sent outbox rows before this time are deleted, a chunk per
@@ -56,6 +61,11 @@ final class WorkerLoop<S: Stage> {
     /// the loop polls and decides the next one; a shard's rounds are handed to the producer in the
     /// order they were made and settled in that order, so a shard's rows leave in order.
     func run() async throws {
+        if worker.settings.changelog {
+            let tail = try ChangelogTail(topic: changelogTopic, kafka: worker.kafka, delay: worker.settings.readBackDelay, logger: logger)
+            tail.start(wake: { [consumer] in consumer.wake() })
+            self.tail = tail
+        }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             // A round that lands wakes the poll (`PublishRound`), so that it is settled at once.
             let poll = try await consumer.poll(maxRecords: worker.settings.maxBatchRecords, maxWait: worker.settings.maxBatchWait)
@@ -93,6 +103,7 @@ final class WorkerLoop<S: Stage> {
         await replica?.close()
         await producer.close()
         await closeShards(Array(shards.keys))
+        await tail?.stop()
     }
 
     func shutdown() async {
@@ -117,7 +128,9 @@ final class WorkerLoop<S: Stage> {
         for (partition, batch) in byPartition.sorted(by: { $0.key < $1.key }) {
             guard let shard = shards[partition] else {
                 // Records of a partition we no longer own are re-read by its new owner.
-                logger.warning("records for an unassigned partition dropped", metadata: ["kafka.partition": "\(partition)"])
+                if !fenced.contains(partition) {
+                    logger.warning("records for an unassigned partition dropped", metadata: ["kafka.partition": "\(partition)"])
+                }
                 continue
             }
             work.append((partition, batch, shard))
@@ -217,6 +230,7 @@ final class WorkerLoop<S: Stage> {
     private func handle(_ rebalance: Rebalance) async throws {
         switch rebalance {
         case .assigned(let partitions):
+            fenced.subtract(partitions.map(\.partition))
             var starts: [TopicPartition: StartOffset] = [:]
             for partition in Set(partitions.map(\.partition)).sorted() {
                 let shard = try await openShard(partition, topicPartitions: partitions.filter { $0.partition == partition })
@@ -236,6 +250,7 @@ final class WorkerLoop<S: Stage> {
             announceReady()
         case .revoked(let partitions, let lost):
             let owned = Set(partitions.map(\.partition))
+            fenced.subtract(owned)
             if lost {
                 // Another member may own them already: what this one stored stays in the shards
                 // (its unsent rows are published by the next owner), nothing more is decided here.
@@ -313,6 +328,8 @@ final class WorkerLoop<S: Stage> {
         publisher.open(partition, publishedThrough: stored, changelog: worker.settings.changelog
                        ? ChangelogGate(durableTxn: position.durableTxn, logNextOffset: position.logNextOffset) : nil, now: .now)
         collectChangelog(partition)
+        // Its records count once read back under its claim, from just after the claim.
+        if let claimant { tail?.follow(partition, owner: claimant, through: position.durableTxn, from: position.logNextOffset) }
         if let companion = stage.companion {
             let clock = worker.clock
             var logger = worker.logger
@@ -337,6 +354,7 @@ final class WorkerLoop<S: Stage> {
             publisher.close(partition)
             outboxRounds[partition] = nil
             changelogRounds[partition] = nil
+            tail?.unfollow([partition])
             do { try shard.close() } catch {
                 logger.warning("cannot close shard", metadata: ["kafka.partition": "\(partition)", "error": "\(error)"])
             }

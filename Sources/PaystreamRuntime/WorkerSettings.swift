@@ -42,6 +42,12 @@ public struct WorkerSettings: Sendable {
     public var changelog = true
     /// Changelog records of one shard per round (a round is one producer call).
     public var changelogRoundRecords = 256
+    /// How long letting a shard go (revocation, shutdown) waits for its last changelog records
+    /// to be read back before leaving them to the next owner.
+    public var changelogFlushTimeout: Duration = .seconds(10)
+    /// Fault injection for tests: records read back from the changelog count only this much
+    /// later (an owner cut off from the group that has not noticed yet decides meanwhile).
+    public var readBackDelay: Duration = .zero
     /// Fault injection for tests: the worker stops at this point as if the process died there.
     public var crashPoint: CrashPoint?
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import PaystreamKafka
 import PaystreamRuntime
@@ -57,6 +58,82 @@ extension RuntimeTests {
         }
     }
 
+    @Test("a zombie: an old owner that never learns it lost its partitions goes on deciding after the new owner's claim; none of that is published, it lets the shards go and sets their files aside, and every input has one outcome")
+    func zombie() async throws {
+        defer { broker.stop() }
+        try broker.createTopics(["zombie.out"], partitions: 2)
+        let first = ids("a", 20)
+        try await publish(ids: first)
+        // A: alone in its group, so no rebalance ever tells it that B took its partitions; and
+        // slow to read its changelog back, so it decides for a while after B's claim.
+        var slow = WorkerSettings()
+        slow.readBackDelay = .milliseconds(1500)
+        let a = Task { [self] in try await worker(settings: slow, label: "A", output: "zombie.out", group: "recorder-a").run() }
+        let reader = try await TopicReader(bootstrapServers: broker.bootstrapServers, topics: ["zombie.out", "out"])
+        func keys(_ records: [ConsumedRecord], on topic: String) -> Set<String> {
+            Set(records.filter { $0.topic == topic }.compactMap(\.keyString))
+        }
+        var records = try await reader.read(timeout: .seconds(60)) { keys($0, on: "zombie.out").isSuperset(of: first) }
+        // B, on another host in another group, takes every partition: restores, claims, decides.
+        let hostB = try temporaryDirectory("host-b")
+        let b = Task { [self] in try await worker(label: "B", directory: hostB, group: "recorder-b").run() }
+        // Inputs keep coming while B starts, until A has noticed B's claims (both of its files
+        // set aside): A decides those that came between the claims and its noticing.
+        func noticed() throws -> Bool {
+            try FileManager.default.contentsOfDirectory(atPath: "\(stateDirectory)/recorder").filter { $0.hasSuffix(".sqlite") }.isEmpty
+        }
+        var stream: [String] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try !noticed() {
+            guard ContinuousClock.now < deadline else { throw TestSupportError("A never noticed B's claims") }
+            let chunk = (stream.count..<stream.count + 5).map { "s-\($0)" }
+            try await publish(ids: chunk)
+            stream += chunk
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        records += try await reader.read(timeout: .seconds(60)) { more in
+            keys(records + more, on: "zombie.out").union(keys(records + more, on: "out")).isSuperset(of: first + stream)
+        }
+        records += try await reader.readFor(.seconds(1))
+        // A noticed the claims: both shard files set aside, none left in use.
+        let aside = try FileManager.default.contentsOfDirectory(atPath: "\(stateDirectory)/recorder")
+        #expect(aside.filter { $0.hasSuffix(".sqlite") }.isEmpty, "\(aside)")
+        #expect(aside.filter { $0.contains(".sqlite.fenced-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }.count == 2, "\(aside)")
+        b.cancel()
+        a.cancel()
+        _ = try? await b.value
+        _ = try? await a.value
+        await reader.close()
+        // Every input has one effect in B's shards: decided by A before B's claim, or by B.
+        let effects = try effects(in: hostB)
+        #expect(effects.map(\.id).sorted() == (first + stream).sorted(), "each input once")
+        let byA = Set(effects.filter { $0.label == "A" }.map(\.id)), byB = Set(effects.filter { $0.label == "B" }.map(\.id))
+        #expect(byA.isSuperset(of: first))
+        // Published by A: only what B's state holds as A's. Nothing A decided after the claim.
+        #expect(keys(records, on: "zombie.out").subtracting(byA).isEmpty, "A published \(keys(records, on: "zombie.out").subtracting(byA).sorted())")
+        #expect(keys(records, on: "out") == byB)
+        let outputs = records.filter { $0.topic == "out" }.compactMap(\.keyString)
+        #expect(outputs.count == Set(outputs).count, "each of B's outputs once")
+        // What A decided after the claim stayed in its own files, and went nowhere.
+        var heldByA: Set<String> = []
+        for file in aside where file.contains(".sqlite.fenced-") && !file.hasSuffix("-wal") && !file.hasSuffix("-shm") {
+            heldByA.formUnion(try ShardStore.readOnly(path: "\(stateDirectory)/recorder/\(file)") { try String.fetchAll($0, sql: "SELECT id FROM effect") })
+        }
+        heldByA.subtract(byA)
+        #expect(!heldByA.isEmpty, "A decided inputs after B's claim (its read-back is slow)")
+        #expect(heldByA.isSubset(of: byB), "B decided them: one outcome each")
+        print("zombie test: \(byA.count - first.count) streamed inputs decided by A before the claim, \(byB.count) by B, \(heldByA.count) by A after it and never published")
+        // B's shards are exactly what the log gives, fenced records left out.
+        let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
+        for partition in Int32(0)..<2 {
+            let copy = "\(try temporaryDirectory("rebuilt"))/p\(partition).sqlite"
+            _ = try await ChangelogReader(topic: "recorder.changelog", partition: partition, kafka: kafka, logger: Logger(label: "test"))
+                .rebuild(into: copy, schema: RecordingStage(input: "in", output: "out").schema)
+            let live = ShardStore.path(stateDirectory: hostB, stage: "recorder", partition: partition)
+            #expect(try ShardDump.of(path: copy).differences(from: ShardDump.of(path: live)) == [], "p\(partition)")
+        }
+    }
+
     /// Host A decides `all` and dies at `point` with nothing of it published; its folder is
     /// deleted and host B takes over until every output is out. What A had decided, B's folder,
     /// and the outputs.
@@ -93,5 +170,11 @@ extension RuntimeTests {
         // after that record, which never reached the log: B decided those again).
         let restored = Set(try effects(in: hostB).filter { $0.label == "A" }.map(\.id))
         #expect(!restored.isEmpty && restored.isSubset(of: Set(decided)), "\(restored) of \(decided)")
+    }
+}
+
+extension Array {
+    func chunked(into size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }

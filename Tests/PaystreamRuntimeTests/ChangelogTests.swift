@@ -15,7 +15,7 @@ struct ChangelogTests {
                         patchset: Data((0..<bytes).map { UInt8(truncatingIfNeeded: Int(txn) &* 31 &+ $0) }))
     }
 
-    @Test("the gate: outbox rows past the first unconfirmed record wait; a confirmed round opens it; a failed one sends everything again")
+    @Test("the gate: outbox rows past the first unconfirmed record wait; a record counts once read back in order, not when acknowledged; a failed round sends everything again")
     func gate() {
         var gate = ChangelogGate(durableTxn: 4, logNextOffset: 10)
         #expect(gate.releasableThrough == nil)
@@ -28,16 +28,65 @@ struct ChangelogTests {
         #expect(first.records.map(\.txn) == [5] && second.records.map(\.txn) == [6])
         #expect(!gate.hasUnsent)
         // Record 5's round failed: both go again, and the round of 6 made before is stale.
-        #expect(gate.settle(first.records, generation: first.generation, delivered: false, nextOffset: 0) == .resend)
-        #expect(gate.settle(second.records, generation: second.generation, delivered: true, nextOffset: 13) == .stale)
+        #expect(gate.settle(first.records, generation: first.generation, delivered: false) == .resend)
+        #expect(gate.settle(second.records, generation: second.generation, delivered: true) == .stale)
         #expect(gate.releasableThrough == 20 && gate.hasUnsent)
         let again = gate.takeToSend(limit: 10)
         #expect(again.records.map(\.txn) == [5, 6])
-        #expect(gate.settle(again.records, generation: again.generation, delivered: true, nextOffset: 15) == .confirmed(txn: 6))
+        // Acknowledged is not enough: nothing is released before the records are read back.
+        #expect(gate.settle(again.records, generation: again.generation, delivered: true) == .delivered)
+        #expect(gate.releasableThrough == 20 && !gate.hasUnsent)
+        // Read back out of order (6 before 5, after a resend): only the next one counts.
+        #expect(gate.readBack(6, nextOffset: 12) == nil)
+        #expect(gate.readBack(5, nextOffset: 11)?.txn == 5)
+        #expect(gate.releasableThrough == 22)
+        #expect(gate.readBack(5, nextOffset: 13) == nil, "a copy")
+        #expect(gate.readBack(6, nextOffset: 15)?.txn == 6)
         #expect(gate.releasableThrough == nil && gate.isSettled)
         #expect(gate.unstored?.txn == 6 && gate.unstored?.nextOffset == 15)
         gate.stored(6)
         #expect(gate.unstored == nil)
+        // A round that failed after its records were read back anyway sends nothing again.
+        gate.committed([Self.record(7, outboxBefore: 30)])
+        let late = gate.takeToSend(limit: 10)
+        #expect(gate.readBack(7, nextOffset: 16)?.txn == 7)
+        #expect(gate.settle(late.records, generation: late.generation, delivered: false) == .stale && !gate.hasUnsent)
+    }
+
+    @Test("the tail: only the owner's records after its claim count, in order; a newer claim fences it; a record cut by a restart is read whole again")
+    func tail() throws {
+        let owner = ChangelogClaimant(epoch: 3, owner: "me"), zombie = ChangelogClaimant(epoch: 2, owner: "old")
+        func stamped(_ txn: Int64, _ claimant: ChangelogClaimant, bytes: Int = 8) -> ChangelogRecord {
+            var record = Self.record(txn, bytes: bytes)
+            (record.epoch, record.owner) = (claimant.epoch, claimant.owner)
+            return record
+        }
+        var offset: Int64 = 100
+        func wire(_ record: ChangelogRecord) -> [ConsumedRecord] {
+            let messages = consumed(ChangelogWire.messages(for: record, topic: "s.changelog", partition: 1, instance: "i", maxChunkBytes: 4_096),
+                                    from: offset)
+            offset += Int64(messages.count)
+            return messages
+        }
+        var follower = TailFollower(partition: 1, owner: owner, through: 9, from: 100)
+        var events: [TailEvent] = []
+        let early = wire(stamped(10, zombie)) + wire(stamped(10, owner)) + wire(stamped(12, owner))
+        let bigChunks = wire(stamped(11, owner, bytes: 10_000))
+        #expect(bigChunks.count == 3)
+        for message in early + bigChunks.prefix(2) {
+            if let event = try follower.take(message) { events.append(event) }
+        }
+        #expect(events == [.readBack(partition: 1, txn: 10, nextOffset: 102)], "the zombie's record and 12 before 11 do not count")
+        // Reassigned mid-record: reading resumes at the record's first chunk.
+        #expect(follower.resumeOffset == 103)
+        follower.restart()
+        for message in bigChunks + wire(stamped(12, owner)) + wire(ChangelogRecord.claim(ChangelogClaimant(epoch: 4, owner: "next"), lastTxn: 12))
+            + wire(stamped(13, owner)) {
+            if let event = try follower.take(message) { events.append(event) }
+        }
+        #expect(events.dropFirst() == [.readBack(partition: 1, txn: 11, nextOffset: 106), .readBack(partition: 1, txn: 12, nextOffset: 107),
+                                       .fenced(partition: 1, by: ChangelogClaimant(epoch: 4, owner: "next"))])
+        #expect(follower.isFenced)
     }
 
     func consumed(_ messages: [OutgoingMessage], from offset: Int64 = 0) -> [ConsumedRecord] {

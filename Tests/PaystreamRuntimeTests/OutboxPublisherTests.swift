@@ -156,8 +156,11 @@ struct OutboxPublisherTests {
         #expect(batch.records.map(\.txn) == [1])
         gated.committed([Self.record(2, outboxBefore: 2)], partition: 0)
         gated.queued(Self.rows(3...4), partition: 0)
-        #expect(gated.settleChangelog(batch, partition: 0, delivered: true, nextOffset: 1) == .confirmed(txn: 1))
-        // Record 1 is in Kafka, record 2 is not: rows 1–2 go, 3–4 wait.
+        #expect(gated.settleChangelog(batch, partition: 0, delivered: true) == .delivered)
+        // Acknowledged only: still held.
+        #expect(gated.makeRound(0, read: nil, captured: []) == nil)
+        #expect(gated.readBack(1, nextOffset: 1, partition: 0)?.txn == 1)
+        // Record 1 is read back, record 2 is not: rows 1–2 go, 3–4 wait.
         let roundMade = gated.makeRound(0, read: nil, captured: [])
         let round = try #require(roundMade)
         #expect(round.rows.map(\.sequence) == [1, 2])
@@ -165,7 +168,8 @@ struct OutboxPublisherTests {
         #expect(gated.unstored(0).changelog?.txn == 1)
         let nextMade = gated.nextChangelogRound(0, limit: 10)
         let next = try #require(nextMade)
-        #expect(gated.settleChangelog(next, partition: 0, delivered: true, nextOffset: 2) == .confirmed(txn: 2))
+        #expect(gated.settleChangelog(next, partition: 0, delivered: true) == .delivered)
+        #expect(gated.readBack(2, nextOffset: 2, partition: 0)?.txn == 2)
         let last = gated.makeRound(0, read: nil, captured: [])
         #expect(last?.rows.map(\.sequence) == [3, 4])
         #expect(gated.changelogSettled)
@@ -181,13 +185,15 @@ struct OutboxPublisherTests {
         let second = try #require(secondMade)
         #expect(publisher.nextChangelogRound(0, limit: 1) == nil, "two rounds on their way: the limit")
         let generations = publisher.changelogGenerations
-        #expect(publisher.settleChangelog(first, partition: 0, delivered: false, nextOffset: 0) == .resend)
+        #expect(publisher.settleChangelog(first, partition: 0, delivered: false) == .resend)
         #expect(publisher.changelogGenerations != generations)
-        #expect(publisher.settleChangelog(second, partition: 0, delivered: true, nextOffset: 2) == .stale)
+        #expect(publisher.settleChangelog(second, partition: 0, delivered: true) == .stale)
         let againMade = publisher.nextChangelogRound(0, limit: 10)
         let again = try #require(againMade)
         #expect(again.records.map(\.txn) == [1, 2, 3])
-        #expect(publisher.settleChangelog(again, partition: 0, delivered: true, nextOffset: 5) == .confirmed(txn: 3))
+        #expect(publisher.settleChangelog(again, partition: 0, delivered: true) == .delivered)
+        #expect(!publisher.changelogSettled)
+        for txn in Int64(1)...3 { #expect(publisher.readBack(txn, nextOffset: txn + 2, partition: 0)?.txn == txn) }
         #expect(publisher.changelogSettled)
         // The position is stored by the shard's next transaction, or after a second of idleness.
         #expect(publisher.idle(now: start, all: false).isEmpty)
@@ -222,6 +228,8 @@ struct OutboxPublisherTests {
         var durableThrough: Int64 = 0
         var rowTxn: [Int64: Int64] = [:]
         var rounds: [OutboxRound] = [], changelogRounds: [ChangelogBatch] = []
+        // Delivered changelog records not yet read back, in log order.
+        var readable: [ChangelogRecord] = []
         var onTheirWay: Set<Int64> = []
         func commit(_ count: Int) -> [OutboxMessage] {
             let written = rows(nextSequence...(nextSequence + Int64(count) - 1))
@@ -231,14 +239,12 @@ struct OutboxPublisherTests {
             nextTxn += 1
             return written
         }
-        // The changelog offset after a round (any number past the last will do here).
-        func txn(_ batch: ChangelogBatch) -> Int64 { (batch.records.last?.txn ?? 0) + 1 }
         func unsent(after: Int64, limit: Int) -> [OutboxMessage] {
             outbox.filter { $0.key > after && !$0.value }.keys.sorted().prefix(limit).map { rows($0...$0)[0] }
         }
         for step in 0..<400 {
             let draining = step >= 300
-            switch Int.random(in: 0..<5, using: &random) {
+            switch Int.random(in: 0..<6, using: &random) {
             case 0 where !draining:
                 publisher.queued(commit(Int.random(in: 1...4, using: &random)), partition: 0)
             case 1:
@@ -288,8 +294,13 @@ struct OutboxPublisherTests {
             case 4 where !changelogRounds.isEmpty:
                 let batch = changelogRounds.removeFirst()
                 let ok = draining || Int.random(in: 0..<6, using: &random) > 0
-                if case .confirmed(let txn) = publisher.settleChangelog(batch, partition: 0, delivered: ok, nextOffset: txn(batch)) {
-                    durableThrough = txn
+                _ = publisher.settleChangelog(batch, partition: 0, delivered: ok)
+                // What was delivered is read back, in log order (a resend may put a record twice).
+                if ok { readable += batch.records }
+            case 5 where !readable.isEmpty:
+                let record = readable.removeFirst()
+                if let confirmed = publisher.readBack(record.txn, nextOffset: record.txn + 1, partition: 0) {
+                    durableThrough = confirmed.txn
                 }
             default:
                 break
@@ -305,11 +316,14 @@ struct OutboxPublisherTests {
             captured = []
             while let batch = publisher.nextChangelogRound(0, limit: 100) { changelogRounds.append(batch) }
             for batch in changelogRounds {
-                if case .confirmed(let txn) = publisher.settleChangelog(batch, partition: 0, delivered: true, nextOffset: txn(batch)) {
-                    durableThrough = txn
-                }
+                _ = publisher.settleChangelog(batch, partition: 0, delivered: true)
+                readable += batch.records
             }
             changelogRounds = []
+            for record in readable {
+                if let confirmed = publisher.readBack(record.txn, nextOffset: record.txn + 1, partition: 0) { durableThrough = confirmed.txn }
+            }
+            readable = []
             for round in rounds {
                 for row in round.rows { delivered.insert(row.sequence); onTheirWay.remove(row.sequence) }
                 if let write = publisher.settle(round, round.rows.map { _ in .delivered }).write {

@@ -20,7 +20,7 @@ struct RuntimeTests {
 
     func worker(settings: WorkerSettings = WorkerSettings(), tickInterval: Duration? = nil,
                 label: String = "", output: String = "out", kafka: [String: String] = [:],
-                directory: String? = nil) -> StageWorker<RecordingStage> {
+                directory: String? = nil, group: String = "recorder") -> StageWorker<RecordingStage> {
         var logger = Logger(label: "test.worker")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         var settings = settings
@@ -28,7 +28,7 @@ struct RuntimeTests {
         return StageWorker(stage: RecordingStage(input: "in", output: output, tickInterval: tickInterval, label: label),
                            kafka: KafkaConfiguration(bootstrapServers: broker.bootstrapServers,
                                                      properties: fastKafkaProperties.merging(kafka) { $1 }),
-                           groupID: "recorder", stateDirectory: directory ?? stateDirectory, topics: TopicNames(),
+                           groupID: group, stateDirectory: directory ?? stateDirectory, topics: TopicNames(),
                            settings: settings, logger: logger)
     }
 

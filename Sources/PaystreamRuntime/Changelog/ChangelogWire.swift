@@ -55,7 +55,7 @@ public enum ChangelogWire {
 /// are interrupted (its writer died mid-record, or sent it again from its first chunk) is
 /// dropped; a whole record is checked against its CRC. Records come out as they complete, with
 /// the offset after their last chunk.
-public struct ChangelogAssembler {
+public struct ChangelogAssembler: Sendable {
     private var current: (txn: Int64, count: Int, headers: ConsumedRecord, chunks: [UInt8])?
     /// Chunks that did not fit a record (logged by the caller when it cares).
     public private(set) var dropped = 0

@@ -56,6 +56,11 @@ struct WorkerMetrics: Sendable {
             .increment(by: records.reduce(0) { $0 + $1.patchset.count })
     }
 
+    /// Another instance claimed a partition this one still had (`WorkerLoop.fence`).
+    func fenced() {
+        Counter(label: "paystream_partitions_fenced_total", dimensions: [("stage", stage)]).increment()
+    }
+
     func restored(_ summary: RestoreSummary) {
         Counter(label: "paystream_restore_records_total", dimensions: [("stage", stage)]).increment(by: summary.records)
         Counter(label: "paystream_restore_bytes_total", dimensions: [("stage", stage)]).increment(by: summary.bytes)

@@ -117,7 +117,7 @@ struct ShardOutbox {
 /// - failed rounds pause the next ones (100 ms doubling to 5 s) and give up after
 ///   `deliveryFailureTimeout` without a complete round;
 /// - **changelog first**: a row leaves only once the changelog record of the transaction that
-///   wrote it is durable (`ChangelogGate`).
+///   wrote it is read back from the log under the shard's claim (`ChangelogGate`).
 struct OutboxPublisher {
     struct Limits: Equatable {
         /// Rows per shard in one round (`outbox.batch`).
@@ -226,12 +226,18 @@ struct OutboxPublisher {
     }
 
     /// A changelog round is in (rounds are settled in the order they were made): delivered
-    /// whole, ending before the log's `nextOffset`, or not. nil: the shard is no longer here.
-    mutating func settleChangelog(_ batch: ChangelogBatch, partition: Int32, delivered: Bool, nextOffset: Int64) -> ChangelogGate.Settled? {
+    /// whole or not. nil: the shard is no longer here.
+    mutating func settleChangelog(_ batch: ChangelogBatch, partition: Int32, delivered: Bool) -> ChangelogGate.Settled? {
         guard shards[partition]?.changelog != nil else { return nil }
         shards[partition]!.changelogRoundsOnTheirWay -= 1
-        return shards[partition]!.changelog!.settle(batch.records, generation: batch.generation, delivered: delivered,
-                                                    nextOffset: nextOffset)
+        return shards[partition]!.changelog!.settle(batch.records, generation: batch.generation, delivered: delivered)
+    }
+
+    /// The shard's record `txn` was read back from the log under its owner's claim (`ChangelogTail`):
+    /// returns the record it confirmed, if it did (the outbox rows it held back may go).
+    mutating func readBack(_ txn: Int64, nextOffset: Int64, partition: Int32) -> ChangelogRecord? {
+        guard shards[partition]?.changelog != nil else { return nil }
+        return shards[partition]!.changelog!.readBack(txn, nextOffset: nextOffset)
     }
 
     /// Each shard's changelog generation (a failed round bumps it).
