@@ -29,6 +29,8 @@ public final class KafkaPartitionReader: @unchecked Sendable {
     private let consumerQueue: OpaquePointer
     private let logger: Logger
     private let state = Mutex(ReaderState())
+    /// Whether records carry their values (false: headers, keys and offsets only).
+    private let values: Bool
 
     private struct ReaderState {
         var assignment: Set<TopicPartition> = []
@@ -39,7 +41,9 @@ public final class KafkaPartitionReader: @unchecked Sendable {
         var closed = false
     }
 
-    public init(configuration: KafkaConfiguration, logger: Logger) throws {
+    /// `values`: false for a reader that needs the headers only (the values are not copied).
+    public init(configuration: KafkaConfiguration, values: Bool = true, logger: Logger) throws {
+        self.values = values
         let config = configuration.applicable(to: .consumer)
             .withDefaults(["socket.connection.setup.timeout.ms": "10000"])
             .forcing([
@@ -137,7 +141,7 @@ public final class KafkaPartitionReader: @unchecked Sendable {
             case RD_KAFKA_EVENT_FETCH:
                 while let message = rd_kafka_event_message_next(event) {
                     if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                        result.records.append(makeRecord(message))
+                        result.records.append(makeRecord(message, values: values))
                     } else {
                         handleError(message.pointee.err, partition: partitionOf(message), offset: message.pointee.offset,
                                     text: String(cString: rd_kafka_err2str(message.pointee.err)), into: &result)

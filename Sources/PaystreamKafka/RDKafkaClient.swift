@@ -121,11 +121,12 @@ func readHeaders(_ message: UnsafePointer<rd_kafka_message_t>) -> [KafkaHeader] 
 }
 
 /// Copies a message that librdkafka owns into a `ConsumedRecord`.
-func makeRecord(_ message: UnsafePointer<rd_kafka_message_t>) -> ConsumedRecord {
+/// `values`: false leaves each record's value empty (a reader that needs the headers only).
+func makeRecord(_ message: UnsafePointer<rd_kafka_message_t>, values: Bool = true) -> ConsumedRecord {
     let m = message.pointee
     let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
     let key = m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) }
-    let value = m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) } ?? []
+    let value = values ? m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) } ?? [] : []
     var tsType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
     let ts = rd_kafka_message_timestamp(message, &tsType)
     return ConsumedRecord(topic: topic, partition: m.partition, offset: m.offset, key: key, value: value,

@@ -14,7 +14,9 @@ enum TailEvent: Equatable, Sendable {
 
 /// One owned changelog partition read back from just after the owner's claim, as a value
 /// (tested without a broker): the fence starts at the owner's claim, so only its own records
-/// count, in `txn` order; a newer claim fences the owner.
+/// count, in `txn` order; a newer claim fences the owner. Only the messages' headers are read
+/// (every chunk carries its record's): a record counts once its chunks arrived in a row; the
+/// owner wrote it, and its checksum is checked by whoever restores it.
 struct TailFollower: Sendable {
     let partition: Int32
     let owner: ChangelogClaimant
@@ -24,7 +26,8 @@ struct TailFollower: Sendable {
     /// The offset after the last whole record read: where reading resumes after a reassignment.
     private(set) var resumeOffset: Int64
     private(set) var isFenced = false
-    private var assembler = ChangelogAssembler()
+    /// The record whose chunks are arriving: its number, and the chunk expected next.
+    private var open: (txn: Int64, next: Int)?
 
     init(partition: Int32, owner: ChangelogClaimant, through: Int64, from offset: Int64) {
         self.partition = partition
@@ -35,19 +38,30 @@ struct TailFollower: Sendable {
     }
 
     /// Reading restarts at `resumeOffset`: a record cut by the restart is read whole again.
-    mutating func restart() { assembler = ChangelogAssembler() }
+    mutating func restart() { open = nil }
 
     mutating func take(_ message: ConsumedRecord) throws -> TailEvent? {
-        guard !isFenced, message.offset >= resumeOffset, let (record, next) = try assembler.add(message) else { return nil }
-        resumeOffset = next
-        switch fence.admit(record) {
+        guard !isFenced, message.offset >= resumeOffset else { return nil }
+        let chunk = try ChangelogWire.chunk(of: message)
+        if chunk.index == 1 {
+            open = (chunk.record.txn, 2)
+        } else if let current = open, current.txn == chunk.record.txn, current.next == chunk.index {
+            open = (current.txn, current.next + 1)
+        } else {
+            open = nil
+            return nil
+        }
+        guard chunk.index == chunk.count else { return nil }
+        open = nil
+        resumeOffset = message.offset + 1
+        switch fence.admit(chunk.record) {
         case .claimed:
             isFenced = true
             return .fenced(partition: partition, by: fence.current)
         case .admitted:
-            guard record.txn == through + 1 else { return nil }
-            through = record.txn
-            return .readBack(partition: partition, txn: record.txn, nextOffset: next)
+            guard chunk.record.txn == through + 1 else { return nil }
+            through = chunk.record.txn
+            return .readBack(partition: partition, txn: chunk.record.txn, nextOffset: message.offset + 1)
         case .fenced:
             return nil
         }
@@ -80,7 +94,7 @@ final class ChangelogTail: Sendable {
         self.topic = topic
         self.logger = logger
         self.delay = delay
-        reader = try KafkaPartitionReader(configuration: kafka, logger: logger)
+        reader = try KafkaPartitionReader(configuration: kafka, values: false, logger: logger)
     }
 
     /// Starts reading; `wake` is called when there is something to `drain`.

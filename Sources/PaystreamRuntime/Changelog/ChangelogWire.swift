@@ -51,6 +51,25 @@ public enum ChangelogWire {
     }
 }
 
+extension ChangelogWire {
+    /// What a chunk's headers say: its record without the patchset, and which chunk it is.
+    public static func chunk(of message: ConsumedRecord) throws -> (record: ChangelogRecord, index: Int, count: Int) {
+        guard let kindText = message.header("changelog-kind"), let kind = ChangelogRecord.Kind(rawValue: kindText),
+              let txn = message.header("changelog-txn").flatMap(Int64.init),
+              let chunk = message.header("changelog-chunk")?.split(separator: "/"), chunk.count == 2,
+              let index = Int(chunk[0]), let count = Int(chunk[1]), index >= 1, index <= count
+        else {
+            throw ChangelogError("\(message.topic)[\(message.partition)]@\(message.offset) is not a changelog record (headers missing)")
+        }
+        let record = ChangelogRecord(
+            kind: kind, txn: txn, outboxBefore: message.header("changelog-outbox-before").flatMap(Int64.init) ?? 0,
+            sequences: ChangelogTables.decodeSequences(message.header("changelog-sequences") ?? ""),
+            migrations: (message.header("changelog-migrations") ?? "").split(separator: ",").map(String.init),
+            epoch: message.header("changelog-epoch").flatMap(Int64.init) ?? 0, owner: message.header("changelog-owner") ?? "")
+        return (record, index, count)
+    }
+}
+
 /// Puts a changelog partition's chunks back into records, in log order. A record whose chunks
 /// are interrupted (its writer died mid-record, or sent it again from its first chunk) is
 /// dropped; a whole record is checked against its CRC. Records come out as they complete, with
@@ -63,13 +82,8 @@ public struct ChangelogAssembler: Sendable {
     public init() {}
 
     public mutating func add(_ message: ConsumedRecord) throws -> (record: ChangelogRecord, nextOffset: Int64)? {
-        guard let kindText = message.header("changelog-kind"), let kind = ChangelogRecord.Kind(rawValue: kindText),
-              let txn = message.header("changelog-txn").flatMap(Int64.init),
-              let chunk = message.header("changelog-chunk")?.split(separator: "/"), chunk.count == 2,
-              let index = Int(chunk[0]), let count = Int(chunk[1]), index >= 1, index <= count
-        else {
-            throw ChangelogError("\(message.topic)[\(message.partition)]@\(message.offset) is not a changelog record (headers missing)")
-        }
+        let header = try ChangelogWire.chunk(of: message)
+        let (txn, index, count) = (header.record.txn, header.index, header.count)
         if index == 1 {
             if current != nil { dropped += 1 }
             current = (txn, count, message, message.value)
@@ -88,12 +102,8 @@ public struct ChangelogAssembler: Sendable {
         guard crc == first.header("changelog-crc32") else {
             throw ChangelogError("changelog record \(txn) at \(message.topic)[\(message.partition)]@\(first.offset) fails its checksum")
         }
-        let record = ChangelogRecord(
-            kind: kind, txn: txn, outboxBefore: first.header("changelog-outbox-before").flatMap(Int64.init) ?? 0,
-            sequences: ChangelogTables.decodeSequences(first.header("changelog-sequences") ?? ""),
-            migrations: (first.header("changelog-migrations") ?? "").split(separator: ",").map(String.init),
-            patchset: Data(done.chunks), epoch: first.header("changelog-epoch").flatMap(Int64.init) ?? 0,
-            owner: first.header("changelog-owner") ?? "")
+        var record = try ChangelogWire.chunk(of: first).record
+        record.patchset = Data(done.chunks)
         return (record, message.offset + 1)
     }
 }
