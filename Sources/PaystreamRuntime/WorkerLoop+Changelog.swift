@@ -57,7 +57,7 @@ extension WorkerLoop {
     /// in the order they were made: a round delivered whole waits for its records to be read
     /// back; a failed one sends every unconfirmed record again. Takes in what was read back first.
     func finishChangelogRounds(wait: Bool) async throws {
-        try drainTail()
+        try await drainTail()
         for partition in changelogRounds.keys.sorted() {
             while let round = changelogRounds[partition]?.first, wait || round.isDone {
                 let results = await round.reports()
@@ -79,7 +79,7 @@ extension WorkerLoop {
 
     /// Takes in what the tail read back: records confirmed (their outbox rows may go, the
     /// companion's side effects too), or a newer claim by someone else (the shard is let go).
-    func drainTail() throws {
+    func drainTail() async throws {
         guard let tail else { return }
         for event in try tail.drain() {
             switch event {
@@ -91,7 +91,7 @@ extension WorkerLoop {
                     throw SimulatedCrash()
                 }
             case .fenced(let partition, let claimant):
-                fence(partition, by: claimant)
+                await fence(partition, by: claimant)
             }
         }
     }
@@ -101,14 +101,17 @@ extension WorkerLoop {
     /// on their way are dropped, its companion stopped, and the file is set aside
     /// (`<file>.fenced-<time>`, kept for inspection); records of the partition are ignored
     /// until the group takes it away.
-    func fence(_ partition: Int32, by claimant: ChangelogClaimant) {
-        guard let shard = shards.removeValue(forKey: partition) else { return }
+    func fence(_ partition: Int32, by claimant: ChangelogClaimant) async {
+        guard shards[partition] != nil else { return }
         logger.warning("partition claimed by another instance; this one was cut off: shard let go", metadata: [
             "kafka.partition": "\(partition)", "changelog.claimant": "\(claimant)"])
-        companions.removeValue(forKey: partition)?.cancel()
+        // Nothing more of it leaves: what is on its way is dropped, and the companion has ended
+        // before the file is closed and set aside.
         publisher.close(partition)
         outboxRounds[partition] = nil
         changelogRounds[partition] = nil
+        await stopCompanions([partition])
+        guard let shard = shards.removeValue(forKey: partition) else { return }
         tail?.unfollow([partition])
         fenced.insert(partition)
         for tp in positions.keys where tp.partition == partition { positions[tp] = nil }
@@ -129,7 +132,7 @@ extension WorkerLoop {
         while true {
             try startChangelogRounds()
             if changelogRounds.isEmpty {
-                try drainTail()
+                try await drainTail()
                 if publisher.changelogSettled { return true }
                 guard ContinuousClock.now < deadline else { return false }
                 // (A cancelled task, a test stopping its workers, still waits for its records.)
