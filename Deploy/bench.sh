@@ -17,14 +17,8 @@ cd "$ROOT"
 bash Deploy/setup.sh
 # shellcheck disable=SC1091
 source .deps/env.sh
-# shellcheck disable=SC2086
-# A failed build stops here: measuring binaries left by an earlier build would report their figures.
-if ! swift build -c release $PAYSTREAM_SWIFT_FLAGS > "${TMPDIR:-/tmp}/paystream-bench-build.log" 2>&1; then
-    grep -E "error" "${TMPDIR:-/tmp}/paystream-bench-build.log" | head -n 20 >&2
-    echo "bench: the release build failed (full log: ${TMPDIR:-/tmp}/paystream-bench-build.log)" >&2
-    exit 1
-fi
-# shellcheck disable=SC2086
-BIN="$(swift build -c release $PAYSTREAM_SWIFT_FLAGS --show-bin-path)"
+# shellcheck source=Deploy/swift-build.sh
+source Deploy/swift-build.sh
+swift_build bench -c release
 [ -x "$BIN/paystream-bench" ] || { echo "bench: build failed: $BIN/paystream-bench missing" >&2; exit 1; }
 exec "$BIN/paystream-bench" "$@"

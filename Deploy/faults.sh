@@ -16,9 +16,8 @@ cd "$ROOT"
 bash Deploy/setup.sh
 # shellcheck disable=SC1091
 source .deps/env.sh
-# shellcheck disable=SC2086
-swift build $PAYSTREAM_SWIFT_FLAGS 2>&1 | grep -E "error|Build complete" | tail -n 3 || true
-# shellcheck disable=SC2086
-BIN="$(swift build $PAYSTREAM_SWIFT_FLAGS --show-bin-path)"
+# shellcheck source=Deploy/swift-build.sh
+source Deploy/swift-build.sh
+swift_build faults
 [ -x "$BIN/paystream-faults" ] || { echo "faults: build failed: $BIN/paystream-faults missing" >&2; exit 1; }
 exec "$BIN/paystream-faults" "$@"

@@ -55,9 +55,10 @@ if [ "$BUILD" = 1 ]; then
   # shellcheck disable=SC1091
   source .deps/env.sh
   log "building release binaries (the Swift runtime linked in: the host needs no Swift)"
-  # shellcheck disable=SC2086
-  swift build -c release --static-swift-stdlib $PAYSTREAM_SWIFT_FLAGS 2>&1 | grep -E "error|Compiling|Build complete" | tail -n 3 || true
-  BIN_DIR="$(swift build -c release --static-swift-stdlib $PAYSTREAM_SWIFT_FLAGS --show-bin-path)"
+  # shellcheck source=Deploy/swift-build.sh
+  source Deploy/swift-build.sh
+  swift_build install -c release --static-swift-stdlib
+  BIN_DIR="$BIN"
 fi
 [ -n "$BIN_DIR" ] || { echo "install: --no-build needs --bin-dir" >&2; exit 2; }
 for exe in "${DAEMONS[@]}" paystream; do

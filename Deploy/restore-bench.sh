@@ -13,13 +13,9 @@ N=${1:-20000}
 bash Deploy/setup.sh
 # shellcheck disable=SC1091
 source .deps/env.sh
-# A failed build stops here: timing binaries left by an earlier build would report their figures.
-if ! swift build -c release $PAYSTREAM_SWIFT_FLAGS > "${TMPDIR:-/tmp}/paystream-restore-bench-build.log" 2>&1; then
-    grep -E "error" "${TMPDIR:-/tmp}/paystream-restore-bench-build.log" | head -n 20 >&2
-    echo "restore-bench: the release build failed (full log: ${TMPDIR:-/tmp}/paystream-restore-bench-build.log)" >&2
-    exit 1
-fi
-BIN="$(swift build -c release $PAYSTREAM_SWIFT_FLAGS --show-bin-path)"
+# shellcheck source=Deploy/swift-build.sh
+source Deploy/swift-build.sh
+swift_build restore-bench -c release
 W="$ROOT/.local/restore-$N-$(date +%s)"; mkdir -p "$W/state"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" \

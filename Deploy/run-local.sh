@@ -58,9 +58,9 @@ source .deps/env.sh
 log() { printf '[run-local] %s\n' "$*" >&2; }
 
 log "building"
-# shellcheck disable=SC2086
-swift build $PAYSTREAM_SWIFT_FLAGS 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | tail -n 3 || true
-BIN="$(swift build $PAYSTREAM_SWIFT_FLAGS --show-bin-path)"
+# shellcheck source=Deploy/swift-build.sh
+source Deploy/swift-build.sh
+swift_build run-local
 for exe in payment-worker settlement-worker notifier reconciler channel-sandbox paystream; do
   [ -x "$BIN/$exe" ] || { log "build failed: $BIN/$exe missing"; exit 1; }
 done
