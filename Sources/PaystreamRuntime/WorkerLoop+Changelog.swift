@@ -99,7 +99,7 @@ extension WorkerLoop {
     /// Someone else claimed `partition` after this instance: it is not the owner any more
     /// (cut off from the group and not told yet). Nothing more of the shard leaves: its rounds
     /// on their way are dropped, its companion stopped, and the file is set aside
-    /// (`<file>.fenced-<time>`, kept for inspection); records of the partition are ignored
+    /// (`<file>.fenced-<time>-<n>`, kept for inspection); records of the partition are ignored
     /// until the group takes it away.
     func fence(_ partition: Int32, by claimant: ChangelogClaimant) async {
         guard shards[partition] != nil else { return }
@@ -116,10 +116,7 @@ extension WorkerLoop {
         fenced.insert(partition)
         for tp in positions.keys where tp.partition == partition { positions[tp] = nil }
         try? shard.close()
-        let aside = "\(shard.path).fenced-\(Int(Date().timeIntervalSince1970))"
-        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: shard.path + suffix) {
-            try? FileManager.default.moveItem(atPath: shard.path + suffix, toPath: aside + suffix)
-        }
+        _ = try? ShardStore.setAside(path: shard.path, reason: "fenced")
         worker.metrics.fenced()
     }
 

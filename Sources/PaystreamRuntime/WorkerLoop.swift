@@ -292,7 +292,7 @@ final class WorkerLoop<S: Stage> {
             guard committed.isEmpty else {
                 if worker.settings.changelog {
                     // Nothing to restore from: the empty file the restore opened goes again.
-                    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                    ShardStore.remove(path: path)
                 }
                 throw ShardLayoutError(description: """
                     shard file \(path) is missing and its changelog \(changelogTopic)[\(partition)] is empty, but group \(worker.groupID) has committed offsets for partition \(partition) \

@@ -76,6 +76,25 @@ public final class ShardStore: Sendable {
         "\(stateDirectory)/\(stage)/p\(partition).sqlite"
     }
 
+    /// The files of the shard at `path`: the database and its WAL and shared-memory files.
+    static let fileSuffixes = ["", "-wal", "-shm"]
+
+    /// Moves the shard file at `path` (and its WAL and shared-memory files) out of the way, to
+    /// `<path>.<reason>-<time>-<n>`, kept for inspection; returns that name.
+    @discardableResult
+    public static func setAside(path: String, reason: String) throws -> String {
+        let aside = "\(path).\(reason)-\(Int(Date().timeIntervalSince1970))-\(UInt32.random(in: 0...UInt32.max))"
+        for suffix in fileSuffixes where FileManager.default.fileExists(atPath: path + suffix) {
+            try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
+        }
+        return aside
+    }
+
+    /// Deletes the shard file at `path` and its WAL and shared-memory files, those that exist.
+    public static func remove(path: String) {
+        for suffix in fileSuffixes { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
     /// The shard files of `stage` under `stateDirectory`, sorted by name.
     public static func paths(stateDirectory: String, stage: String) -> [String] {
         let folder = "\(stateDirectory)/\(stage)"

@@ -127,13 +127,7 @@ struct ChangelogTests {
     /// A shard of the recording stage with a few transactions, and its records.
     func shardWithRecords(_ path: String, inputs: [String]) throws -> (ShardStore, [ChangelogRecord]) {
         let shard = try ShardStore(path: path, partition: 0, schema: RecordingStage(input: "in", output: "out").schema)
-        for id in inputs {
-            try shard.write { db in
-                try db.execute(sql: "INSERT INTO effect (id, n, kafka_offset, label) VALUES (?, 1, 0, '')", arguments: [id])
-                try RuntimeTables.enqueue(db, OutboxMessage(eventID: "out:\(id)", topic: "out", key: nil, value: Data(id.utf8)), now: Date())
-            }
-        }
-        return (shard, shard.takeCaptured())
+        return (shard, try shard.writeInputs(inputs))
     }
 
     @Test("a restore applies each record once in order, carries the outbox counter, skips a record after a gap, and sets aside a diverged file")

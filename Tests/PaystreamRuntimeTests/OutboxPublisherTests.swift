@@ -2,6 +2,7 @@ import Foundation
 @testable import PaystreamKafka
 @testable import PaystreamRuntime
 import PaystreamStore
+import PaystreamTesting
 import Testing
 
 /// The outbox publisher's rules as a value, without a broker: rounds and their order, the
@@ -205,7 +206,7 @@ struct OutboxPublisherTests {
     func randomRuns() {
         var failures: [String] = []
         for index in 0..<300 {
-            var random = SplitMix(seed: 20_261_206 &+ UInt64(index))
+            var random = SeededRandom(seed: 20_261_206 &+ UInt64(index))
             if let failure = Self.randomRun(&random) { failures.append("seed \(20_261_206 + index): \(failure)") }
             if failures.count >= 3 { break }
         }
@@ -213,7 +214,7 @@ struct OutboxPublisherTests {
     }
 
     /// One random run against a model of the shard's outbox and changelog; nil if every rule held.
-    static func randomRun(_ random: inout SplitMix) -> String? {
+    static func randomRun(_ random: inout SeededRandom) -> String? {
         let now = ContinuousClock.now
         var publisher = OutboxPublisher(limits: .init(rowsPerRound: Int.random(in: 1...5, using: &random),
                                                       roundsInFlight: Int.random(in: 1...3, using: &random),
@@ -345,18 +346,5 @@ struct OutboxPublisherTests {
         let lost = outbox.keys.filter { !delivered.contains($0) && !refused.contains($0) }
         if !lost.isEmpty { return "rows never delivered: \(lost.sorted())" }
         return nil
-    }
-}
-
-/// SplitMix64, seeded: every random run is reproducible from its seed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -75,7 +75,9 @@ extension ChangelogWire {
 /// dropped; a whole record is checked against its CRC. Records come out as they complete, with
 /// the offset after their last chunk.
 public struct ChangelogAssembler: Sendable {
-    private var current: (txn: Int64, count: Int, headers: ConsumedRecord, chunks: [UInt8])?
+    /// The record whose chunks are arriving, as its first chunk's headers say, with that chunk's
+    /// checksum header and offset, and the bytes so far.
+    private var current: (record: ChangelogRecord, count: Int, crc: String?, firstOffset: Int64, chunks: [UInt8])?
     /// Chunks that did not fit a record (logged by the caller when it cares).
     public private(set) var dropped = 0
 
@@ -86,8 +88,8 @@ public struct ChangelogAssembler: Sendable {
         let (txn, index, count) = (header.record.txn, header.index, header.count)
         if index == 1 {
             if current != nil { dropped += 1 }
-            current = (txn, count, message, message.value)
-        } else if var open = current, open.txn == txn, open.count == count {
+            current = (header.record, count, message.header("changelog-crc32"), message.offset, message.value)
+        } else if var open = current, open.record.txn == txn, open.count == count {
             open.chunks.append(contentsOf: message.value)
             current = open
         } else {
@@ -95,16 +97,13 @@ public struct ChangelogAssembler: Sendable {
             current = nil
             return nil
         }
-        guard index == count, let done = current else { return nil }
+        guard index == count, var done = current else { return nil }
         current = nil
-        let first = done.headers
-        let crc = String(CRC32.checksum(done.chunks), radix: 16)
-        guard crc == first.header("changelog-crc32") else {
-            throw ChangelogError("changelog record \(txn) at \(message.topic)[\(message.partition)]@\(first.offset) fails its checksum")
+        guard String(CRC32.checksum(done.chunks), radix: 16) == done.crc else {
+            throw ChangelogError("changelog record \(txn) at \(message.topic)[\(message.partition)]@\(done.firstOffset) fails its checksum")
         }
-        var record = try ChangelogWire.chunk(of: first).record
-        record.patchset = Data(done.chunks)
-        return (record, message.offset + 1)
+        done.record.patchset = Data(done.chunks)
+        return (done.record, message.offset + 1)
     }
 }
 

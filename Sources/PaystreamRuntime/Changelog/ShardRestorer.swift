@@ -24,7 +24,7 @@ public struct RestoreSummary: Sendable, Equatable {
 /// shard's changelog partition from where the file stands to the end of the log (the
 /// end-of-partition rule of `KafkaPartitionReader`; no ListOffsets) and applies each record in
 /// order (`ShardRestore`). A file that made records Kafka never got while another owner wrote
-/// different ones under the same numbers is set aside (`<file>.diverged-<time>`) and the shard
+/// different ones under the same numbers is set aside (`<file>.diverged-<time>-<n>`) and the shard
 /// restored from the start of the log.
 public struct ShardRestorer: Sendable {
     public let path: String
@@ -57,14 +57,11 @@ public struct ShardRestorer: Sendable {
         }
     }
 
-    /// Moves the file out of the way (`<file>.diverged-<time>`, kept for inspection).
+    /// Moves the file out of the way (`<file>.diverged-<time>-<n>`, kept for inspection).
     private func setAside(_ divergence: ChangelogDivergence) throws {
-        let aside = "\(path).diverged-\(Int(Date().timeIntervalSince1970))-\(UInt32.random(in: 0...UInt32.max))"
+        let aside = try ShardStore.setAside(path: path, reason: "diverged")
         logger.warning("shard file diverged from its changelog; set aside, restoring from the log", metadata: [
             "kafka.partition": "\(partition)", "error": "\(divergence)", "shard.quarantined": "\(aside)"])
-        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
-            try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
-        }
     }
 
     /// Takes the partition for `owner` once the file is restored (`restored`, what `run` said):
