@@ -55,6 +55,7 @@ let package = Package(
             dependencies: [
                 "PaystreamDomain", "CSQLiteSession",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The consume → decide → commit → publish loop every stage shares, and daemon basics.

@@ -30,8 +30,9 @@ struct TopicsCommand: AsyncParsableCommand {
             let topics = cluster.topics
             let admin = try KafkaAdmin(configuration: try cluster.kafka)
             defer { admin.close() }
-            let changelogs = Set(topics.changelogs)
-            // A changelog is a log of changes: never compacted, never expired (a restore reads it from its start).
+            let changelogs = Set(topics.changelogs + topics.snapshotTopics)
+            // A changelog is a log of changes: never compacted, never expired (a restore reads it
+            // from its start, or from a snapshot, whose chunks must stay as long as it is the newest).
             let wanted = topics.all.map {
                 NewTopic(name: $0, partitions: partitions, replicationFactor: replicationFactor,
                          config: changelogs.contains($0) ? ["cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"] : [:])

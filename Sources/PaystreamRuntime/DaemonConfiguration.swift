@@ -67,6 +67,11 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
         var retentionHours: Int?
         enum CodingKeys: String, CodingKey { case retentionHours = "retention_hours" }
     }
+    struct Snapshot: Decodable {
+        var everyMb: Int?
+        var everyHours: Double?
+        enum CodingKeys: String, CodingKey { case everyMb = "every_mb", everyHours = "every_hours" }
+    }
     struct Log: Decodable { var level: String?; var format: String? }
     struct MetricsSection: Decodable { var listen: String? }
     struct Reference: Decodable {
@@ -77,7 +82,7 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case brokers, stateDir = "state_dir", topicPrefix = "topic_prefix", instanceId = "instance_id"
         case groupId = "group_id", connectTimeoutMs = "connect_timeout_ms", log, batch, outbox, sqlite, inbox, reference
-        case metrics, kafka, stage
+        case snapshot, metrics, kafka, stage
     }
 
     init() {}
@@ -94,6 +99,7 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
     var sqlite: SQLite?
     var inbox: Inbox?
     var reference: Reference?
+    var snapshot: Snapshot?
     var metrics: MetricsSection?
     var kafka: [String: String]?
     var stage: StageSettings?
@@ -180,6 +186,14 @@ extension DaemonConfiguration {
         if let hours = file.inbox?.retentionHours {
             guard hours > 0 else { throw ConfigurationError("inbox.retention_hours must be positive") }
             worker.inboxRetention = .seconds(hours * 3600)
+        }
+        if let mb = file.snapshot?.everyMb {
+            guard mb >= 0 else { throw ConfigurationError("snapshot.every_mb must not be negative (0: never by size)") }
+            worker.snapshotEveryBytes = mb << 20
+        }
+        if let hours = file.snapshot?.everyHours {
+            guard hours >= 0, hours.isFinite else { throw ConfigurationError("snapshot.every_hours must not be negative (0: never by time)") }
+            worker.snapshotEvery = .milliseconds(Int64(hours * 3_600_000))
         }
         if let ms = file.reference?.catchUpTimeoutMs {
             guard ms > 0 else { throw ConfigurationError("reference.catch_up_timeout_ms must be positive") }

@@ -75,12 +75,20 @@ public struct TopicNames: Sendable, Hashable {
     /// Every stage's changelog topic (never compacted: records are changes, not values per key).
     public var changelogs: [String] { Self.stages.map(changelog(of:)) }
 
+    /// A stage's snapshots: consistent copies of its shards in chunks with a manifest,
+    /// partition = shard (`<stage>.snapshots`); a restore starts from the newest and reads the
+    /// changelog after it.
+    public func snapshots(of stage: String) -> String { named(stage + ".snapshots") }
+
+    public var snapshotTopics: [String] { Self.stages.map(snapshots(of:)) }
+
     /// Every topic of the pipeline: inputs, notifications and reconciliation results, the
-    /// dead-letter topic of each, the repartition topics of the inputs, and the changelogs.
+    /// dead-letter topic of each, the repartition topics of the inputs, the changelogs and the
+    /// snapshot topics.
     public var all: [String] {
         let written = inputTopics + [notifications, reconciliationResults]
         return written + written.map(deadLetter(of:)) + inputTopics.map(repartition(of:)) + stageRepartitionTopics
-            + [webhookDeadLetters] + changelogs
+            + [webhookDeadLetters] + changelogs + snapshotTopics
     }
 
     /// Compacted reference-data topics (one value per key).

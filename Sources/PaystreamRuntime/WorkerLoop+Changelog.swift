@@ -67,6 +67,7 @@ extension WorkerLoop {
                 switch publisher.settleChangelog(round.payload, partition: partition, delivered: failures.isEmpty) {
                 case .delivered:
                     worker.metrics.changelogPublished(round.payload.records)
+                    snapshots.published(round.payload.records.reduce(0) { $0 + $1.patchset.count }, partition: partition)
                 case .resend:
                     try noteDeliveryFailure(failures)
                 case .stale, nil:
@@ -111,6 +112,7 @@ extension WorkerLoop {
         outboxRounds[partition] = nil
         changelogRounds[partition] = nil
         await stopCompanions([partition])
+        stopSnapshots([partition])
         guard let shard = shards.removeValue(forKey: partition) else { return }
         tail?.unfollow([partition])
         fenced.insert(partition)
@@ -143,8 +145,10 @@ extension WorkerLoop {
     }
 
     func restorer(_ partition: Int32, path: String) -> ShardRestorer {
-        ShardRestorer(path: path, partition: partition, topic: changelogTopic, schema: stage.schema,
-                      kafka: worker.kafka, synchronous: worker.settings.synchronous, logger: logger)
+        var restorer = ShardRestorer(path: path, partition: partition, topic: changelogTopic, schema: stage.schema,
+                                     kafka: worker.kafka, synchronous: worker.settings.synchronous, logger: logger)
+        restorer.snapshots = snapshotTopic
+        return restorer
     }
 
     /// Claims `partition` for this instance once its shard is restored (`ShardRestorer.claim`):
@@ -152,11 +156,13 @@ extension WorkerLoop {
     func claimShard(_ partition: Int32, path: String, restored: RestoreSummary) async throws -> ChangelogClaimant {
         let topic = changelogTopic, chunk = changelogChunkBytes, producer = self.producer
         let owner = "\(changelogInstance) \(consumer.memberID)"
-        return try await restorer(partition, path: path).claim(owner: owner, restored: restored) { record in
+        let claimant = try await restorer(partition, path: path).claim(owner: owner, restored: restored) { record in
             let messages = ChangelogWire.messages(for: record, topic: topic, partition: partition, instance: changelogInstance,
                                                   maxChunkBytes: chunk)
             for result in await producer.send(messages) { _ = try result.get() }
         }
+        worker.metrics.claimed()
+        return claimant
     }
 
     /// Restores the shard file of `partition` from the changelog before it is opened (a file
@@ -177,10 +183,12 @@ extension WorkerLoop {
         }
         let summary = try await restorer.run()
         worker.metrics.restored(summary)
-        if summary.records > 0 || summary.skipped > 0 {
+        if summary.records > 0 || summary.skipped > 0 || summary.snapshot != nil {
             logger.info("shard restored from its changelog", metadata: [
                 "kafka.partition": "\(partition)", "restore.records": "\(summary.records)", "restore.bytes": "\(summary.bytes)",
                 "restore.skipped": "\(summary.skipped)", "changelog.txn": "\(summary.lastTxn)",
+                "restore.snapshot": "\(summary.snapshot.map { "\($0.id) (record \($0.txn), \($0.size) bytes)" } ?? "none")",
+                "restore.snapshot_seconds": "\(String(format: "%.3f", summary.snapshotSeconds))",
                 "restore.seconds": "\(String(format: "%.3f", summary.seconds))"])
         }
         return summary

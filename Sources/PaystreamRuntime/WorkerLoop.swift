@@ -37,6 +37,13 @@ final class WorkerLoop<S: Stage> {
     /// Partitions another instance claimed while this one still had them (`fence`): their
     /// records are ignored until the group takes them away or gives them back.
     var fenced: Set<Int32> = []
+    /// When each owned shard is snapshotted, the snapshots on their way, how they end, and the
+    /// newest each shard started from or published (`WorkerLoop+Snapshots`).
+    var snapshots: SnapshotSchedule
+    var snapshotRuns: [Int32: SnapshotRun] = [:]
+    var snapshotRunCount = 0
+    let snapshotMailbox = SnapshotMailbox()
+    var newestSnapshots: [Int32: SnapshotManifest] = [:]
     private var lastTick = ContinuousClock.now
     private var lastPrune = ContinuousClock.now - .seconds(3600)
     /// Set hourly: old inbox ids and sent outbox rows before this time are deleted, a chunk per
@@ -55,6 +62,7 @@ final class WorkerLoop<S: Stage> {
         publisher = OutboxPublisher(limits: .init(rowsPerRound: worker.settings.outboxBatch,
                                                   roundsInFlight: worker.settings.roundsInFlight,
                                                   deliveryFailureTimeout: worker.settings.deliveryFailureTimeout))
+        snapshots = SnapshotSchedule(limits: .init(everyBytes: worker.settings.snapshotEveryBytes, every: worker.settings.snapshotEvery))
     }
 
     /// Poll, decide and commit, publish — pipelined: a batch's outbox goes to the broker while
@@ -88,6 +96,7 @@ final class WorkerLoop<S: Stage> {
             try await startRounds()
             if let rebalance = poll.rebalance { try await handle(rebalance) }
             try await tickIfDue()
+            snapshotIfDue()
             await pruneIfDue()
             try await finishRoundsInFlight(wait: false)
             try await startRounds()
@@ -97,6 +106,7 @@ final class WorkerLoop<S: Stage> {
 
     /// Lets go of Kafka without publishing anything more, as a dying process would.
     func abandon() async {
+        stopSnapshots(Array(shards.keys))
         outboxRounds = [:]
         changelogRounds = [:]
         await consumer.close()
@@ -330,6 +340,11 @@ final class WorkerLoop<S: Stage> {
         collectChangelog(partition)
         // Its records count once read back under its claim, from just after the claim.
         if let claimant { tail?.follow(partition, owner: claimant, through: position.durableTxn, from: position.logNextOffset) }
+        // Snapshots count the log from the newest snapshot (what the restore read after it).
+        if worker.settings.changelog {
+            snapshots.open(partition, bytes: restored?.bytes ?? 0, now: .now)
+            if let snapshot = restored?.snapshot { newestSnapshots[partition] = snapshot }
+        }
         if let companion = stage.companion {
             let clock = worker.clock
             var logger = worker.logger
@@ -349,6 +364,7 @@ final class WorkerLoop<S: Stage> {
     func closeShards(_ partitions: [Int32]) async {
         // Companions first: none may touch a shard once it is closed (or owned elsewhere).
         await stopCompanions(partitions)
+        stopSnapshots(partitions)
         for partition in partitions {
             guard let shard = shards.removeValue(forKey: partition) else { continue }
             publisher.close(partition)

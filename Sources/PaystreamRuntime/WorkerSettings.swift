@@ -45,6 +45,12 @@ public struct WorkerSettings: Sendable {
     /// How long letting a shard go (revocation, shutdown) waits for its last changelog records
     /// to be read back before leaving them to the next owner.
     public var changelogFlushTimeout: Duration = .seconds(10)
+    /// A shard is snapshotted (a copy on `<stage>.snapshots`, where restores start) once this
+    /// many bytes of changelog were published since its last snapshot; 0: never by size.
+    public var snapshotEveryBytes: Int = 64 << 20
+    /// … or this long after its last snapshot (or after it was opened) if anything was
+    /// published since; zero: never by time. Both zero: no snapshots.
+    public var snapshotEvery: Duration = .seconds(6 * 3600)
     /// Fault injection for tests: records read back from the changelog count only this much
     /// later (an owner cut off from the group that has not noticed yet decides meanwhile).
     public var readBackDelay: Duration = .zero

@@ -23,6 +23,13 @@ public final class ShardRestore {
         }
     }
 
+    /// Whether there is no shard file at `path`, or one without a single table (a restore that
+    /// stopped before its first record).
+    public static func isMissing(_ path: String) throws -> Bool {
+        guard FileManager.default.fileExists(atPath: path) else { return true }
+        return try ShardStore.readOnly(path: path) { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table'") ?? 0 } == 0
+    }
+
     /// Whether the file holds anything at all (a shard that was never written has no tables).
     public func isEmpty() throws -> Bool {
         try pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table'") ?? 0 } == 0

@@ -17,15 +17,23 @@ public struct RestoreSummary: Sendable, Equatable {
     public var isEmpty = false
     /// The newest claim in the log: the next owner claims a newer epoch.
     public var claimant = ChangelogClaimant.none
+    /// The snapshot the file was started from (a missing file), and the time it took to fetch
+    /// and check it (part of `seconds`); the records above are the tail after it.
+    public var snapshot: SnapshotManifest?
+    public var snapshotSeconds = 0.0
+    /// Snapshots tried and refused (partial, corrupt, from a newer version) before that.
+    public var refusedSnapshots = 0
     public var seconds = 0.0
 }
 
 /// Brings a shard file up to its stage's changelog before anyone decides on it: reads the
 /// shard's changelog partition from where the file stands to the end of the log (the
 /// end-of-partition rule of `KafkaPartitionReader`; no ListOffsets) and applies each record in
-/// order (`ShardRestore`). A file that made records Kafka never got while another owner wrote
+/// order (`ShardRestore`). A missing file starts from the newest snapshot that passes its checks
+/// (`snapshots`, `<stage>.snapshots`), so only the log after it is read; without one, from the
+/// start of the log. A file that made records Kafka never got while another owner wrote
 /// different ones under the same numbers is set aside (`<file>.diverged-<time>-<n>`) and the shard
-/// restored from the start of the log.
+/// restored again (from a snapshot, or from the start of the log).
 public struct ShardRestorer: Sendable {
     public let path: String
     public let partition: Int32
@@ -34,6 +42,8 @@ public struct ShardRestorer: Sendable {
     public let kafka: KafkaConfiguration
     public let synchronous: SynchronousMode
     public let logger: Logger
+    /// The stage's snapshot topic; nil: restores read the whole log.
+    public var snapshots: String?
     /// Told of each step (records so far, offset reached): logs, metrics, /readyz, STATUS.
     public var progress: @Sendable (RestoreSummary) -> Void = { _ in }
 
@@ -100,10 +110,15 @@ public struct ShardRestorer: Sendable {
 
     private func restore() async throws -> RestoreSummary {
         let started = ContinuousClock.now
+        var summary = RestoreSummary()
+        if let snapshots, try ShardRestore.isMissing(path) {
+            try await startFromSnapshot(topic: snapshots, &summary)
+            summary.snapshotSeconds = (ContinuousClock.now - started).seconds
+        }
         let file = try ShardRestore(path: path, synchronous: synchronous, schema: schema)
         defer { try? file.close() }
         let wasEmpty = try file.isEmpty()
-        var summary = RestoreSummary(lastTxn: file.position.lastTxn)
+        summary.lastTxn = file.position.lastTxn
         var batch: [ChangelogRecord] = []
         var batchBytes = 0
         var lastReport = ContinuousClock.now
@@ -145,6 +160,41 @@ public struct ShardRestorer: Sendable {
         }
         summary.seconds = (ContinuousClock.now - started).seconds
         return summary
+    }
+}
+
+extension ShardRestorer {
+    /// Puts the newest snapshot that passes its checks in place of the missing file; a partial,
+    /// corrupt or unknown one is logged and the next older tried; none: the file stays missing
+    /// (the log is read from its start).
+    private func startFromSnapshot(topic: String, _ summary: inout RestoreSummary) async throws {
+        let store = SnapshotStore(topic: topic, partition: partition, kafka: kafka, logger: logger)
+        guard let catalog = try await store.catalog() else { return }
+        for entry in catalog.entries where !entry.isComplete {
+            logger.warning("partial snapshot ignored", metadata: [
+                "kafka.partition": "\(partition)", "snapshot.id": "\(entry.manifest.id)",
+                "snapshot.chunks": "\(entry.chunkOffsets.compactMap { $0 }.count)/\(entry.chunkOffsets.count)"])
+        }
+        let known = ShardStore.migrations(schema).map(\.0)
+        let copy = path + ".snapshot-in"
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        for entry in catalog.usable {
+            do {
+                try await store.download(entry, into: copy)
+                try ShardSnapshot.install(copy, manifest: entry.manifest, known: known, at: path)
+                summary.snapshot = entry.manifest
+                logger.info("shard started from a snapshot", metadata: [
+                    "kafka.partition": "\(partition)", "snapshot.id": "\(entry.manifest.id)", "changelog.txn": "\(entry.manifest.txn)",
+                    "snapshot.bytes": "\(entry.manifest.size)"])
+                return
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                summary.refusedSnapshots += 1
+                logger.warning("snapshot refused; trying an older one, or the log", metadata: [
+                    "kafka.partition": "\(partition)", "snapshot.id": "\(entry.manifest.id)", "error": "\(error)"])
+            }
+        }
     }
 }
 

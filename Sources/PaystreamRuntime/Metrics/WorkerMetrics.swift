@@ -57,6 +57,26 @@ struct WorkerMetrics: Sendable {
     }
 
     /// Another instance claimed a partition this one still had (`WorkerLoop.fence`).
+    func claimed() {
+        Counter(label: "paystream_claims_total", dimensions: [("stage", stage)]).increment()
+    }
+
+    func snapshotPublished(bytes: Int64, seconds: Double, cpuSeconds: Double) {
+        Counter(label: "paystream_snapshots_total", dimensions: [("stage", stage), ("result", "published")]).increment()
+        Counter(label: "paystream_snapshot_bytes_total", dimensions: [("stage", stage)]).increment(by: Int(bytes))
+        Gauge(label: "paystream_snapshot_last_seconds", dimensions: [("stage", stage)]).record(seconds)
+        Gauge(label: "paystream_snapshot_last_cpu_seconds", dimensions: [("stage", stage)]).record(cpuSeconds)
+    }
+
+    func snapshotFailed() {
+        Counter(label: "paystream_snapshots_total", dimensions: [("stage", stage), ("result", "failed")]).increment()
+    }
+
+    /// Seconds since the newest snapshot of an owned shard (nil: the shard is let go).
+    func snapshotAge(_ seconds: Double?, partition: Int32) {
+        Gauge(label: "paystream_snapshot_age_seconds", dimensions: [("stage", stage), ("partition", "\(partition)")]).record(seconds ?? 0)
+    }
+
     func fenced() {
         Counter(label: "paystream_partitions_fenced_total", dimensions: [("stage", stage)]).increment()
     }
@@ -65,6 +85,13 @@ struct WorkerMetrics: Sendable {
         Counter(label: "paystream_restore_records_total", dimensions: [("stage", stage)]).increment(by: summary.records)
         Counter(label: "paystream_restore_bytes_total", dimensions: [("stage", stage)]).increment(by: summary.bytes)
         Counter(label: "paystream_restore_seconds_total", dimensions: [("stage", stage)]).increment(by: Int(summary.seconds.rounded(.up)))
+        if summary.snapshot != nil {
+            Counter(label: "paystream_restore_snapshots_total", dimensions: [("stage", stage), ("result", "used")]).increment()
+        }
+        if summary.refusedSnapshots > 0 {
+            Counter(label: "paystream_restore_snapshots_total", dimensions: [("stage", stage), ("result", "refused")])
+                .increment(by: summary.refusedSnapshots)
+        }
     }
 
     func restoring(_ partitions: Int) {

@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import PaystreamKafka
+import PaystreamRuntime
+import PaystreamStore
+import PaystreamTesting
+import Testing
+
+/// Snapshots against Tansu: published by the worker, used by restores.
+extension RuntimeTests {
+    @Test("snapshots: the worker publishes its shards' copies; a lost folder starts from the newest that passes its checks (a corrupt newer one and a partial one are refused) and reads only the log after it, equal to a restore from offset 0; the host going on from it decides nothing twice")
+    func snapshots() async throws {
+        defer { broker.stop() }
+        try broker.createTopics(["recorder.snapshots"], partitions: 2)
+        let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
+        let logger = Logger(label: "test")
+        var often = WorkerSettings()
+        often.snapshotEveryBytes = 1
+        let first = ids("a", 30)
+        try await publish(ids: first)
+        // A runs until each of its shards has a snapshot out.
+        let a = Task { [self] in try await worker(settings: often, label: "A").run() }
+        func snapshotted() async throws -> Bool {
+            for partition in Int32(0)..<2 {
+                let catalog = try await SnapshotStore(topic: "recorder.snapshots", partition: partition, kafka: kafka, logger: logger).catalog()
+                guard catalog?.newest != nil else { return false }
+            }
+            return true
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await !snapshotted() {
+            guard ContinuousClock.now < deadline else { throw TestSupportError("no snapshot of both shards within 60 s") }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        a.cancel()
+        _ = try? await a.value
+        // More after the snapshots, with snapshots off: the tail a restore must read.
+        let second = ids("b", 20)
+        try await publish(ids: second)
+        var never = WorkerSettings()
+        never.snapshotEveryBytes = 0
+        never.snapshotEvery = .zero
+        _ = try await run(worker(settings: never, label: "A")) { Set($0.compactMap(\.keyString)).isSuperset(of: first + second) }
+        var catalogs: [Int32: SnapshotCatalog] = [:]
+        for partition in Int32(0)..<2 {
+            catalogs[partition] = try #require(try await SnapshotStore(topic: "recorder.snapshots", partition: partition, kafka: kafka,
+                                                                        logger: logger).catalog())
+            #expect(!(catalogs[partition]!.usable.isEmpty), "p\(partition) was snapshotted")
+        }
+        // Partition 0's newest-looking snapshots are bad: one whose bytes do not match its
+        // manifest, one whose second chunk never came.
+        let good = try #require(catalogs[0]!.newest)
+        var corrupt = good.manifest
+        (corrupt.id, corrupt.txn, corrupt.chunks) = ("corrupt", good.manifest.txn + 1000, 1)
+        var partial = good.manifest
+        (partial.id, partial.txn, partial.chunks) = ("partial", good.manifest.txn + 2000, 2)
+        try await produce([SnapshotWire.chunk(Array(repeating: 7, count: Int(corrupt.size)), index: 1, of: 1, id: "corrupt",
+                                               topic: "recorder.snapshots", partition: 0),
+                           SnapshotWire.manifest(corrupt, topic: "recorder.snapshots"),
+                           SnapshotWire.chunk([1], index: 1, of: 2, id: "partial", topic: "recorder.snapshots", partition: 0),
+                           SnapshotWire.manifest(partial, topic: "recorder.snapshots")])
+        try FileManager.default.removeItem(atPath: stateDirectory)
+
+        // A restore from the snapshots and one from offset 0 give the same shard.
+        let folder = try temporaryDirectory("snapshot-restore")
+        for partition in Int32(0)..<2 {
+            var restorer = ShardRestorer(path: "\(folder)/p\(partition).sqlite", partition: partition, topic: "recorder.changelog",
+                                         schema: RecordingStage(input: "in", output: "out").schema, kafka: kafka, synchronous: .full,
+                                         logger: logger)
+            restorer.snapshots = "recorder.snapshots"
+            let summary = try await restorer.run()
+            let used = try #require(summary.snapshot, "p\(partition) started from a snapshot")
+            #expect(used == catalogs[partition]!.newest?.manifest, "the newest good one")
+            #expect(summary.refusedSnapshots == (partition == 0 ? 1 : 0), "the corrupt one was tried and refused; the partial one never")
+            let fromZero = try await ChangelogReader(topic: "recorder.changelog", partition: partition, kafka: kafka, logger: logger)
+                .rebuild(into: "\(folder)/zero-p\(partition).sqlite", schema: RecordingStage(input: "in", output: "out").schema)
+            #expect(summary.lastTxn == fromZero.lastTxn)
+            #expect(summary.records < fromZero.applied, "only the tail was applied (\(summary.records) of \(fromZero.applied))")
+            #expect(try ShardDump.of(path: "\(folder)/p\(partition).sqlite")
+                .differences(from: ShardDump.of(path: "\(folder)/zero-p\(partition).sqlite")) == [], "p\(partition)")
+        }
+
+        // A host that lost its folder starts from them and goes on: every input once.
+        let hostB = try temporaryDirectory("host-b")
+        let third = ids("c", 10)
+        try await publish(ids: third)
+        let out = try await run(worker(settings: never, label: "B", directory: hostB)) {
+            Set($0.compactMap(\.keyString)).isSuperset(of: first + second + third)
+        }
+        try expectOnce(out, first + second + third, in: hostB)
+        #expect(try effects(in: hostB).filter { $0.label == "A" }.map(\.id).sorted() == (first + second).sorted(), "restored, not decided again")
+    }
+}
