@@ -51,3 +51,44 @@ public struct ChangelogFence: Sendable, Equatable {
         }
     }
 }
+
+/// A shard's claims in log order, as `ChangelogFence` judges them, with what the log took from
+/// each owner and what it fenced while each held the partition.
+public struct ClaimHistory: Sendable {
+    public struct Claim: Sendable, Equatable {
+        public var epoch: Int64
+        public var owner: String
+        public var atTxn: Int64
+        public var tookOver: Bool
+        public var records = 0
+        public var fenced = 0
+
+        public init(epoch: Int64, owner: String, atTxn: Int64, tookOver: Bool, records: Int = 0, fenced: Int = 0) {
+            (self.epoch, self.owner, self.atTxn, self.tookOver, self.records, self.fenced) = (epoch, owner, atTxn, tookOver, records, fenced)
+        }
+    }
+
+    public private(set) var claims: [Claim] = []
+    public private(set) var unclaimedRecords = 0
+    private var fence = ChangelogFence()
+    /// The claim in `claims` that holds the partition now.
+    private var holder: Int?
+
+    public init() {}
+
+    public mutating func add(_ record: ChangelogRecord) {
+        switch fence.admit(record) {
+        case .claimed:
+            claims.append(Claim(epoch: record.epoch, owner: record.owner, atTxn: record.txn, tookOver: true))
+            holder = claims.count - 1
+        case .admitted:
+            if let holder { claims[holder].records += 1 } else { unclaimedRecords += 1 }
+        case .fenced:
+            if record.kind == .claim {
+                claims.append(Claim(epoch: record.epoch, owner: record.owner, atTxn: record.txn, tookOver: false))
+            } else if let holder {
+                claims[holder].fenced += 1
+            }
+        }
+    }
+}

@@ -76,10 +76,16 @@ struct CrashTests {
             ["changelog", "status", "--stage", "payment-worker", "--state-dir", pipeline.stateDirectory], broker: pipeline.broker,
             directory: logs)
         #expect(changelog.status == 0, "\(changelog.output)")
-        let rows = changelog.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.filter { $0.count == 9 }
-        #expect(rows.first == ["PARTITION", "RECORDS", "LAST_TXN", "BYTES", "END_OFFSET", "EPOCH", "FENCED", "LOCAL_TXN", "BEHIND"])
+        let rows = changelog.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.filter { $0.count == 11 }
+        #expect(rows.first == ["PARTITION", "RECORDS", "LAST_TXN", "BYTES", "END_OFFSET", "EPOCH", "FENCED", "SNAPSHOT_TXN", "SNAPSHOT_AGE",
+                               "LOCAL_TXN", "BEHIND"])
         #expect(rows.dropFirst().map(\.[0]) == ["0", "1", "2", "3"], "\(changelog.output)")
-        #expect(rows.dropFirst().allSatisfy { Int($0[5])! >= 2 && $0[8] == "0" }, "\(changelog.output)")
+        #expect(rows.dropFirst().allSatisfy { Int($0[5])! >= 2 && $0[10] == "0" }, "\(changelog.output)")
+        // The epoch history of one shard: the first instance's claim, then the second's.
+        let claims = try await ReferenceCommandTests.paystream(
+            ["changelog", "claims", "--stage", "payment-worker", "--partition", "1"], broker: pipeline.broker, directory: logs)
+        let claimRows = claims.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        #expect(claims.status == 0 && claimRows.filter { $0.count >= 7 && $0[2] == "took" }.count >= 2, "\(claims.output)")
         let rebuilt = try await ReferenceCommandTests.paystream(
             ["changelog", "rebuild", "--stage", "payment-worker", "--partition", "1", "--into", "\(logs)/rebuilt", "--compare",
              ShardStore.path(stateDirectory: pipeline.stateDirectory, stage: "payment-worker", partition: 1)],

@@ -195,6 +195,21 @@ struct ChangelogTests {
         #expect(fence.admit(record(3, 2, "b")) == .admitted)
         #expect(fence.admit(record(3, 1, "a", kind: .claim)) == .fenced, "a stale claim")
         #expect(fence.current == ChangelogClaimant(epoch: 2, owner: "b"))
+
+        // The epoch history of the same log, as `paystream changelog claims` prints it.
+        var history = ClaimHistory()
+        for r in [record(1, 0, ""), record(1, 1, "a", kind: .claim), record(2, 1, "a"), record(2, 2, "b", kind: .claim),
+                  record(3, 1, "a"), record(2, 2, "c", kind: .claim), record(3, 2, "c"), record(3, 2, "b"), record(3, 1, "a", kind: .claim),
+                  record(4, 2, "b")] {
+            history.add(r)
+        }
+        #expect(history.unclaimedRecords == 1)
+        #expect(history.claims == [
+            .init(epoch: 1, owner: "a", atTxn: 1, tookOver: true, records: 1, fenced: 0),
+            .init(epoch: 2, owner: "b", atTxn: 2, tookOver: true, records: 2, fenced: 2),
+            .init(epoch: 2, owner: "c", atTxn: 2, tookOver: false),
+            .init(epoch: 1, owner: "a", atTxn: 3, tookOver: false),
+        ])
     }
 
     @Test("claims: a zombie's records after the new owner's claim never reach a copy, those before it are the new owner's too; the zombie's file diverges and is refused")
