@@ -4,7 +4,8 @@ import PaystreamTesting
 /// The fault run's daemon configurations: the sandbox misbehaving, short authorization timeouts,
 /// FULL synchronous (the default).
 enum FaultConfiguration {
-    static func text(_ daemon: DaemonFleet.Daemon, seed: UInt64, sessionTimeoutMs: Int) -> String {
+    /// `standby`: the daemon keeps standby copies of every partition it does not own.
+    static func text(_ daemon: DaemonFleet.Daemon, seed: UInt64, sessionTimeoutMs: Int, standby: Bool = false) -> String {
         // Small batches and quick polls keep records in flight when a kill lands; a killed
         // member's partitions move once its session times out.
         var text = """
@@ -17,8 +18,12 @@ enum FaultConfiguration {
               "fetch.wait.max.ms": "10"
               "session.timeout.ms": "\(sessionTimeoutMs)"
               "heartbeat.interval.ms": "\(max(100, sessionTimeoutMs / 12))"
+            snapshot:
+              every_mb: 1
 
             """
+        // (Snapshots every MiB of changelog, so that restores in the run start from them.)
+        if standby { text += "standby:\n  partitions: all\n\n" }
         switch daemon {
         case .paymentWorker:
             // Unanswered authorizations are queried after 2 s and expire 3 s later, so that

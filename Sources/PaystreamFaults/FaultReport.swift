@@ -14,6 +14,10 @@ public struct FaultReport: Sendable, CustomStringConvertible {
     public var hosts = 1
     public var hostsLost = 0
     public var shardsRebuilt = 0
+    /// Daemons frozen past their session timeout and let go on (zombies), and the shard files
+    /// set aside because their instance read a newer claim.
+    public var zombies = 0
+    public var fencedShards = 0
     public var frozen: Duration = .zero
     /// Terminal outcomes of the original requests, by status; rejections by reason.
     public var outcomes: [String: Int] = [:]
@@ -42,6 +46,7 @@ public struct FaultReport: Sendable, CustomStringConvertible {
             "  hostile:      \(hostileRecords) fuzzed records on every input topic",
             "  kills:        \(totalKills) SIGKILLs and restarts (\(list(kills)))",
             "  hosts:        \(hosts), \(hostsLost) lost with its state folder; \(shardsRebuilt) shards rebuilt from the changelogs for the checks",
+            "  zombies:      \(zombies) payment-worker frozen past its session timeout, then let go on; \(fencedShards) shard(s) set aside as fenced",
             "  broker:       \(frozen == .zero ? "never frozen" : "frozen (SIGSTOP) for \(frozen.components.seconds) s once")",
             "  outcomes:     \(list(outcomes))",
             "  rejections:   \(list(rejections))",

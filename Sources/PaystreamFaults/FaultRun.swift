@@ -11,8 +11,11 @@ import Glibc
 /// A whole-pipeline fault and fuzz run: a Tansu broker, the four daemons as processes on two
 /// "hosts" (each with a state folder of its own), mixed load from a seed in rounds, a SIGKILL and
 /// restart of a random daemon after each round (every daemon at least once, the hosts in turn),
-/// one host lost halfway (every daemon of it killed and its state folder deleted), the broker
-/// frozen once if asked, hostile records on every input topic; then the end checks
+/// one host lost halfway (every daemon of it killed and its state folder deleted), a zombie two
+/// thirds of the way (host A's payment-worker SIGSTOPped past its session timeout while load
+/// runs, then SIGCONTed: it goes on with the batch in hand before it notices), the broker frozen
+/// once if asked, hostile records on every input topic; shards snapshotted every MiB of
+/// changelog, host B keeping standby copies of what it does not own; then the end checks
 /// (`FaultReport`), on shards rebuilt from the changelogs alone.
 public struct FaultRun: Sendable {
     public struct Options: Sendable {
@@ -34,6 +37,9 @@ public struct FaultRun: Sendable {
         public var sessionTimeoutMs = 6000
         /// Hosts the daemons run on (1 or 2); with 2, the second is lost once halfway.
         public var hosts = 2
+        /// With 2 hosts: host A's payment-worker is frozen (SIGSTOP) past its session timeout
+        /// once, two thirds of the way, and then goes on.
+        public var zombie = true
         /// Progress lines (rounds, waiting); nil for none.
         public var progress: (@Sendable (String) -> Void)?
 
@@ -67,10 +73,11 @@ public struct FaultRun: Sendable {
         let fleets = try [fleet] + (options.hosts > 1 ? [
             DaemonFleet(directory: hostB, brokers: pipeline.broker.bootstrapServers, stateDirectory: stateB, tag: "faults-b",
                         credentials: secrets) { [options] in
-                FaultConfiguration.text($0, seed: options.seed, sessionTimeoutMs: options.sessionTimeoutMs)
+                FaultConfiguration.text($0, seed: options.seed, sessionTimeoutMs: options.sessionTimeoutMs, standby: true)
             },
         ] : [])
         var hostsLost = 0
+        var zombies = 0
         func totalKills() -> Int { fleets.reduce(0) { $0 + $1.totalKills } }
         let observer = FaultObserver(topics: topics)
         let reading = Task { await Self.read(observer: observer, brokers: pipeline.broker.bootstrapServers, topics: topics) }
@@ -90,6 +97,16 @@ public struct FaultRun: Sendable {
             var reports: [Int: DeliveryReport] = [:]
             var frozen = Duration.zero
             for round in 0..<rounds {
+                // A zombie: host A's payment-worker frozen past its session timeout while this
+                // round's load is published; host B's takes its partitions; then it runs on,
+                // not told yet.
+                var zombie: (process: DaemonProcess, until: ContinuousClock.Instant)?
+                if fleets.count > 1 && options.zombie && round == 2 * rounds / 3, let victim = fleets[0].process(.paymentWorker) {
+                    let pause = Duration.milliseconds(options.sessionTimeoutMs * 5 / 2)
+                    say("round \(round + 1): host A's payment-worker frozen (SIGSTOP) for \(pause) while load runs, then let go on")
+                    victim.signal(SIGSTOP)
+                    zombie = (victim, .now + pause)
+                }
                 let slice = load.requests[(round * load.requests.count / rounds)..<((round + 1) * load.requests.count / rounds)]
                 for partitioning in UpstreamPartitioning.allCases {
                     let part = slice.filter { $0.partitioning == partitioning }
@@ -110,6 +127,11 @@ public struct FaultRun: Sendable {
                     }
                 }
                 try await Task.sleep(for: .milliseconds(Int.random(in: 500...3000, using: &random)))
+                if let (victim, until) = zombie {
+                    try await Task.sleep(until: until)
+                    victim.signal(SIGCONT)
+                    zombies += 1
+                }
                 for host in fleets { try host.reviveExited() }
                 if fleets.count > 1 && round == rounds / 2 {
                     // Host B is lost, disk and all; it comes back empty and its partitions are
@@ -171,6 +193,14 @@ public struct FaultRun: Sendable {
             report.problems += rebuildProblems
             report.hosts = fleets.count
             report.hostsLost = hostsLost
+            report.zombies = zombies
+            // Shards a cut-off instance let go when it read a newer claim (kept for inspection).
+            for state in fleets.count > 1 ? [pipeline.stateDirectory, stateB] : [pipeline.stateDirectory] {
+                for stage in TopicNames.stages {
+                    let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(state)/\(stage)")) ?? []
+                    report.fencedShards += names.filter { $0.contains(".sqlite.fenced-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }.count
+                }
+            }
             report.shardsRebuilt = rebuiltShards
             // No card number and no secret in any daemon's log.
             let logFolders = ["\(directory)/logs"] + (fleets.count > 1 ? ["\(hostB)/logs"] : [])

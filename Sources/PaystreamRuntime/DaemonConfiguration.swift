@@ -72,6 +72,18 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
         var everyHours: Double?
         enum CodingKeys: String, CodingKey { case everyMb = "every_mb", everyHours = "every_hours" }
     }
+    struct Standby: Decodable {
+        /// `all`, or a list of partition numbers.
+        var partitions: StandbyPartitions?
+    }
+    enum StandbyPartitions: Decodable {
+        case named(String)
+        case list([Int32])
+        init(from decoder: Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let list = try? container.decode([Int32].self) { self = .list(list) } else { self = .named(try container.decode(String.self)) }
+        }
+    }
     struct Log: Decodable { var level: String?; var format: String? }
     struct MetricsSection: Decodable { var listen: String? }
     struct Reference: Decodable {
@@ -82,7 +94,7 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case brokers, stateDir = "state_dir", topicPrefix = "topic_prefix", instanceId = "instance_id"
         case groupId = "group_id", connectTimeoutMs = "connect_timeout_ms", log, batch, outbox, sqlite, inbox, reference
-        case snapshot, metrics, kafka, stage
+        case snapshot, standby, metrics, kafka, stage
     }
 
     init() {}
@@ -100,6 +112,7 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
     var inbox: Inbox?
     var reference: Reference?
     var snapshot: Snapshot?
+    var standby: Standby?
     var metrics: MetricsSection?
     var kafka: [String: String]?
     var stage: StageSettings?
@@ -194,6 +207,15 @@ extension DaemonConfiguration {
         if let hours = file.snapshot?.everyHours {
             guard hours >= 0, hours.isFinite else { throw ConfigurationError("snapshot.every_hours must not be negative (0: never by time)") }
             worker.snapshotEvery = .milliseconds(Int64(hours * 3_600_000))
+        }
+        switch file.standby?.partitions {
+        case nil: break
+        case .named("all"): worker.standby = .all
+        case .named("none"): worker.standby = .none
+        case .named(let other): throw ConfigurationError("standby.partitions '\(other)' is not all, none or a list of partition numbers")
+        case .list(let list):
+            guard list.allSatisfy({ $0 >= 0 }) else { throw ConfigurationError("standby.partitions must not hold negative numbers") }
+            worker.standby = list.isEmpty ? .none : .partitions(Set(list))
         }
         if let ms = file.reference?.catchUpTimeoutMs {
             guard ms > 0 else { throw ConfigurationError("reference.catch_up_timeout_ms must be positive") }

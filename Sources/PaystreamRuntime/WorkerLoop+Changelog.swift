@@ -120,6 +120,8 @@ extension WorkerLoop {
         try? shard.close()
         _ = try? ShardStore.setAside(path: shard.path, reason: "fenced")
         worker.metrics.fenced()
+        // Not this instance's: a standby copy again, if the rule names it.
+        standby?.resume([partition])
     }
 
     /// Publishes every changelog record the shards have committed and waits for it to be read
@@ -183,6 +185,7 @@ extension WorkerLoop {
         }
         let summary = try await restorer.run()
         worker.metrics.restored(summary)
+        worker.statistics.noteRestore(summary, partition: partition)
         if summary.records > 0 || summary.skipped > 0 || summary.snapshot != nil {
             logger.info("shard restored from its changelog", metadata: [
                 "kafka.partition": "\(partition)", "restore.records": "\(summary.records)", "restore.bytes": "\(summary.bytes)",

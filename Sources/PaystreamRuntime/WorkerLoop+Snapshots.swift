@@ -82,6 +82,13 @@ extension WorkerLoop {
         }
     }
 
+    /// Standby copies' lag, in metrics, once a second.
+    func reportStandby() {
+        guard let standby, ContinuousClock.now - lastStandbyReport >= .seconds(1) else { return }
+        lastStandbyReport = .now
+        worker.metrics.standby(standby.status)
+    }
+
     /// Stops the snapshots of shards being let go. Not waited for: a copy under way finishes on
     /// its thread and is thrown away.
     func stopSnapshots(_ partitions: [Int32]) {

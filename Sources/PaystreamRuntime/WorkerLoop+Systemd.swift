@@ -59,6 +59,14 @@ extension WorkerLoop {
             .map { "\($0.0.topic)[\($0.0.partition)] \($0.1)" }.joined(separator: ", ")
         var text = "\(worker.stage.name): partitions \(owned.isEmpty ? "none" : owned.map(String.init).joined(separator: ",")) of \(routing.partitionCount)"
         text += "; lag \(total)" + (behind.isEmpty ? "" : " (\(behind))")
+        if let standby {
+            let copies = standby.status.sorted { $0.key < $1.key }
+            text += "; standby " + (copies.isEmpty ? "none yet" : copies.map { "\($0.key)" + ($0.value.lag > 0 ? " (lag \($0.value.lag))" : "") }
+                .joined(separator: ","))
+        }
+        if !newestSnapshots.isEmpty, let oldest = newestSnapshots.values.map(\.createdAt).min() {
+            text += "; oldest snapshot \(Int(Date().timeIntervalSince(oldest)))s"
+        }
         return text
     }
 }

@@ -44,6 +44,9 @@ final class WorkerLoop<S: Stage> {
     var snapshotRunCount = 0
     let snapshotMailbox = SnapshotMailbox()
     var newestSnapshots: [Int32: SnapshotManifest] = [:]
+    /// Warm copies of partitions this instance does not own (`WorkerSettings.standby`).
+    var standby: StandbyReplicas?
+    var lastStandbyReport = ContinuousClock.now
     private var lastTick = ContinuousClock.now
     private var lastPrune = ContinuousClock.now - .seconds(3600)
     /// Set hourly: old inbox ids and sent outbox rows before this time are deleted, a chunk per
@@ -73,6 +76,13 @@ final class WorkerLoop<S: Stage> {
             let tail = try ChangelogTail(topic: changelogTopic, kafka: worker.kafka, delay: worker.settings.readBackDelay, logger: logger)
             tail.start(wake: { [consumer] in consumer.wake() })
             self.tail = tail
+            if worker.settings.standby != .none {
+                let standby = StandbyReplicas(rule: worker.settings.standby, stage: stage.name, stateDirectory: worker.stateDirectory,
+                                              topic: changelogTopic, snapshots: snapshotTopic, schema: stage.schema, kafka: worker.kafka,
+                                              synchronous: worker.settings.synchronous, logger: logger)
+                standby.start()
+                self.standby = standby
+            }
         }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             // A round that lands wakes the poll (`PublishRound`), so that it is settled at once.
@@ -97,6 +107,7 @@ final class WorkerLoop<S: Stage> {
             if let rebalance = poll.rebalance { try await handle(rebalance) }
             try await tickIfDue()
             snapshotIfDue()
+            reportStandby()
             await pruneIfDue()
             try await finishRoundsInFlight(wait: false)
             try await startRounds()
@@ -114,6 +125,7 @@ final class WorkerLoop<S: Stage> {
         await producer.close()
         await closeShards(Array(shards.keys))
         await tail?.stop()
+        await standby?.stop()
     }
 
     func shutdown() async {
@@ -243,6 +255,8 @@ final class WorkerLoop<S: Stage> {
             fenced.subtract(partitions.map(\.partition))
             var starts: [TopicPartition: StartOffset] = [:]
             for partition in Set(partitions.map(\.partition)).sorted() {
+                // A standby copy of it is let go first: the owner restores the log after it.
+                await standby?.release(partition)
                 let shard = try await openShard(partition, topicPartitions: partitions.filter { $0.partition == partition })
                 let stored = try await shard.read { try RuntimeTables.nextOffsets($0) }
                 for tp in partitions where tp.partition == partition {
@@ -277,6 +291,7 @@ final class WorkerLoop<S: Stage> {
                 worker.metrics.lag(0, of: tp)
             }
             try consumer.acknowledgeRevocation()
+            standby?.resume(Array(owned))
             worker.metrics.rebalance(lost ? "lost" : "revoked")
             tellSystemd(statusNow: true)
             if !lost { logger.info("partitions revoked", metadata: ["kafka.partitions": "\(owned.sorted())"]) }

@@ -51,6 +51,9 @@ public struct WorkerSettings: Sendable {
     /// … or this long after its last snapshot (or after it was opened) if anything was
     /// published since; zero: never by time. Both zero: no snapshots.
     public var snapshotEvery: Duration = .seconds(6 * 3600)
+    /// Partitions this instance keeps warm copies of while it does not own them (restored and
+    /// following their changelogs), so that taking one over reads only the log after the copy.
+    public var standby: StandbyRule = .none
     /// Fault injection for tests: records read back from the changelog count only this much
     /// later (an owner cut off from the group that has not noticed yet decides meanwhile).
     public var readBackDelay: Duration = .zero

@@ -28,6 +28,7 @@ struct DaemonConfigurationTests {
         sqlite: { synchronous: NORMAL, allow_unsafe_synchronous: true }
         outbox: { delivery_failure_timeout_ms: 5000 }
         snapshot: { every_mb: 16, every_hours: 0.5 }
+        standby: { partitions: [0, 2] }
         kafka: { "fetch.wait.max.ms": 10, "client.id": file-client }
         stage: { installment_grace_days: 5, timer_interval_ms: 250, payout_minimums: { CNY: 500 } }
         """.write(toFile: file, atomically: true, encoding: .utf8)
@@ -44,6 +45,7 @@ struct DaemonConfigurationTests {
         #expect(config.worker.allowUnsafeSynchronous)
         #expect(config.worker.deliveryFailureTimeout == .seconds(5))
         #expect(config.worker.snapshotEveryBytes == 16 << 20 && config.worker.snapshotEvery == .seconds(1800))
+        #expect(config.worker.standby == .partitions([0, 2]))
         #expect(config.kafkaProperties["fetch.wait.max.ms"] == "10")
         #expect(config.kafkaProperties["sasl.password"] == "secret")
         #expect(config.kafka.properties["client.id"] == "file-client")

@@ -90,4 +90,66 @@ extension RuntimeTests {
         try expectOnce(out, first + second + third, in: hostB)
         #expect(try effects(in: hostB).filter { $0.label == "A" }.map(\.id).sorted() == (first + second).sorted(), "restored, not decided again")
     }
+
+    @Test("standby: an instance keeps a warm copy of the partition it does not own, following its changelog; when the owner leaves it takes the partition over reading only the log after its copy, and every input has one outcome")
+    func standby() async throws {
+        defer { broker.stop() }
+        let first = ids("a", 30)
+        try await publish(ids: first)
+        // A alone owns both partitions; B joins with standby copies of whatever it does not own.
+        let workerA = worker(label: "A")
+        let a = Task { try await workerA.run() }
+        let reader = try await TopicReader(bootstrapServers: broker.bootstrapServers, topics: ["out"])
+        var records = try await reader.read(timeout: .seconds(60)) { Set($0.compactMap(\.keyString)).isSuperset(of: first) }
+        var keeping = WorkerSettings()
+        keeping.standby = .all
+        keeping.maxBatchWait = .milliseconds(20)
+        let hostB = try temporaryDirectory("host-b")
+        let workerB = worker(settings: keeping, label: "B", directory: hostB)
+        let b = Task { try await workerB.run() }
+        func waitFor(_ what: String, _ condition: () throws -> Bool) async throws {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try !condition() {
+                guard ContinuousClock.now < deadline else { throw TestSupportError("\(what) within 60 s") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        try await waitFor("B owns a partition") { workerB.statistics.restores.count == 1 }
+        let owned = workerB.statistics.restores.keys.first!, other: Int32 = 1 - owned
+        let second = ids("b", 20)
+        try await publish(ids: second)
+        records += try await reader.read(timeout: .seconds(60)) { more in Set((records + more).compactMap(\.keyString)).isSuperset(of: first + second) }
+        // B's copy of A's partition follows A's log: it holds everything A has confirmed.
+        let copy = ShardStore.path(stateDirectory: hostB, stage: "recorder", partition: other)
+        let original = ShardStore.path(stateDirectory: stateDirectory, stage: "recorder", partition: other)
+        try await waitFor("B's standby copy catches up") {
+            guard FileManager.default.fileExists(atPath: copy) else { return false }
+            let confirmed = try ShardStore.readOnly(path: original) { try ChangelogTables.position($0) }.durableTxn
+            return try ShardStore.readOnly(path: copy) { try ChangelogTables.position($0) }.lastTxn >= confirmed && confirmed > 0
+        }
+        let warm = try ShardStore.readOnly(path: copy) { try ChangelogTables.position($0) }.lastTxn
+
+        // A leaves; B is assigned A's partition and promotes its copy.
+        a.cancel()
+        _ = try? await a.value
+        try await waitFor("B takes A's partition") { workerB.statistics.restores[other] != nil }
+        let promotion = try #require(workerB.statistics.restores[other])
+        #expect(promotion.snapshot == nil, "the copy was there: no snapshot fetched")
+        #expect(promotion.lastTxn >= warm)
+        #expect(promotion.records <= promotion.lastTxn - warm + 1 && promotion.records < warm,
+                "only the log after the copy was applied (\(promotion.records) records; the copy held \(warm))")
+        let third = ids("c", 10)
+        try await publish(ids: third)
+        records += try await reader.read(timeout: .seconds(60)) { more in
+            Set((records + more).compactMap(\.keyString)).isSuperset(of: first + second + third)
+        }
+        records += try await reader.readFor(.milliseconds(700))
+        b.cancel()
+        _ = try? await b.value
+        await reader.close()
+        let keys = records.compactMap(\.keyString)
+        #expect(Set(keys) == Set(first + second + third))
+        #expect(keys.count == Set(keys).count, "each output once")
+        #expect(try effects(in: hostB).map(\.id).sorted() == (first + second + third).sorted(), "each effect once, all in B's shards")
+    }
 }

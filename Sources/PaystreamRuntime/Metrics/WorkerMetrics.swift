@@ -77,6 +77,15 @@ struct WorkerMetrics: Sendable {
         Gauge(label: "paystream_snapshot_age_seconds", dimensions: [("stage", stage), ("partition", "\(partition)")]).record(seconds ?? 0)
     }
 
+    /// The standby copies and how far behind the log each is (offsets; partitions no longer
+    /// kept are not reported again).
+    func standby(_ status: [Int32: StandbyStatus]) {
+        Gauge(label: "paystream_standby_partitions", dimensions: [("stage", stage)]).record(status.count)
+        for (partition, copy) in status {
+            Gauge(label: "paystream_standby_lag_records", dimensions: [("stage", stage), ("partition", "\(partition)")]).record(copy.lag)
+        }
+    }
+
     func fenced() {
         Counter(label: "paystream_partitions_fenced_total", dimensions: [("stage", stage)]).increment()
     }
