@@ -37,7 +37,7 @@ CONFIG="$ROOT/Config/.restore-bench-payment-worker.yaml"
 # STANDBY=1: the second instance keeps a standby copy of the partition while the first owns it.
 SECOND_CONFIG="$CONFIG"
 if [ -n "${STANDBY:-}" ]; then
-  { cat "$CONFIG"; printf 'standby:\n  partitions: all\n'; } > Config/.restore-bench-standby.yaml
+  sed 's/^  partitions: none/  partitions: all/' "$CONFIG" > Config/.restore-bench-standby.yaml
   SECOND_CONFIG="$ROOT/Config/.restore-bench-standby.yaml"
 fi
 export PAYSTREAM_BROKERS=127.0.0.1:$PORT

@@ -64,6 +64,9 @@ extension WorkerLoop {
             text += "; standby " + (copies.isEmpty ? "none yet" : copies.map { "\($0.key)" + ($0.value.lag > 0 ? " (lag \($0.value.lag))" : "") }
                 .joined(separator: ","))
         }
+        if !fenced.isEmpty {
+            text += "; cut off from " + fenced.sorted().map(String.init).joined(separator: ",") + " (claimed by another instance)"
+        }
         if !newestSnapshots.isEmpty, let oldest = newestSnapshots.values.map(\.createdAt).min() {
             text += "; oldest snapshot \(Int(Date().timeIntervalSince(oldest)))s"
         }

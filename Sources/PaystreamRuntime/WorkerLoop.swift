@@ -46,6 +46,8 @@ final class WorkerLoop<S: Stage> {
     var newestSnapshots: [Int32: SnapshotManifest] = [:]
     /// Warm copies of partitions this instance does not own (`WorkerSettings.standby`).
     var standby: StandbyReplicas?
+    /// Held while the loop runs: a shared claim on the state folder, exclusive with standbys.
+    var folderLock: StateFolderLock?
     var lastStandbyReport = ContinuousClock.now
     private var lastTick = ContinuousClock.now
     private var lastPrune = ContinuousClock.now - .seconds(3600)
@@ -73,6 +75,8 @@ final class WorkerLoop<S: Stage> {
     /// order they were made and settled in that order, so a shard's rows leave in order.
     func run() async throws {
         if worker.settings.changelog {
+            folderLock = try StateFolderLock(stateDirectory: worker.stateDirectory, stage: stage.name,
+                                             exclusive: worker.settings.standby != .none)
             let tail = try ChangelogTail(topic: changelogTopic, kafka: worker.kafka, delay: worker.settings.readBackDelay, logger: logger)
             tail.start(wake: { [consumer] in consumer.wake() })
             self.tail = tail

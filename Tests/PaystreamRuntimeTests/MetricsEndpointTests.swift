@@ -31,6 +31,23 @@ struct MetricsEndpointTests {
         text.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 
+    @Test("every metric the sources record has help text in the catalog (promtool refuses one without), and docs/operations.md names it")
+    func catalogCoversSources() throws {
+        let sources = packageRoot.appendingPathComponent("Sources")
+        var recorded: Set<String> = []
+        let files = FileManager.default.enumerator(atPath: sources.path)!.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }
+        let pattern = try Regex(#"(Counter|Gauge|Recorder|Timer|Meter)\(label: "(paystream_[a-z_]+)""#)
+        for file in files {
+            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+            for match in text.matches(of: pattern) { recorded.insert(String(match.output[2].substring!)) }
+        }
+        #expect(recorded.count >= 20, "\(recorded.sorted())")
+        #expect(recorded.subtracting(PaystreamMetrics.catalog.keys).sorted() == [], "recorded without help text")
+        let operations = try String(contentsOf: packageRoot.appendingPathComponent("docs/operations.md"), encoding: .utf8)
+        let documented = recorded.filter { operations.contains("`\($0)`") }
+        #expect(recorded.subtracting(documented).sorted() == [], "not in docs/operations.md")
+    }
+
     @Test("/metrics passes promtool check metrics and counts what the worker did; /livez and /readyz answer 200 once joined; other paths 404")
     func endpoint() async throws {
         let setup = try await NotifierUnderTest.start("metrics")

@@ -133,4 +133,21 @@ struct SnapshotTests {
         #expect(try reopened.writeInputs(["f"]).map(\.txn) == [7])
         try reopened.close()
     }
+
+    @Test("a state folder: instances share it, but one that keeps standby copies must have it alone (its copies are the files an owner there would use)")
+    func folderLock() throws {
+        let folder = try temporaryDirectory("folder-lock")
+        var first: StateFolderLock? = try StateFolderLock(stateDirectory: folder, stage: "recorder", exclusive: false)
+        let second = try StateFolderLock(stateDirectory: folder, stage: "recorder", exclusive: false)
+        #expect(throws: ShardLayoutError.self) { try StateFolderLock(stateDirectory: folder, stage: "recorder", exclusive: true) }
+        first = nil
+        _ = second
+        #expect(throws: ShardLayoutError.self) { try StateFolderLock(stateDirectory: folder, stage: "recorder", exclusive: true) }
+        _ = consume second
+        let standby = try StateFolderLock(stateDirectory: folder, stage: "recorder", exclusive: true)
+        #expect(throws: ShardLayoutError.self) { try StateFolderLock(stateDirectory: folder, stage: "recorder", exclusive: false) }
+        #expect(try StateFolderLock(stateDirectory: folder, stage: "other", exclusive: false).path.hasSuffix("other/.instances.lock"))
+        _ = standby
+        #expect(first == nil)
+    }
 }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import PaystreamKafka
 import PaystreamStore
@@ -20,6 +23,32 @@ public enum StandbyRule: Sendable, Equatable {
         case .partitions(let set): set.contains(partition)
         }
     }
+}
+
+/// Who uses a stage's state folder on this host: every worker holds a shared lock on
+/// `<state_dir>/<stage>/.instances.lock`, an instance keeping standby copies an exclusive one — a
+/// copy is written in the file an owner on the same folder would use, so an instance with
+/// standbys must have the folder to itself.
+final class StateFolderLock: Sendable {
+    let path: String
+    private let descriptor: Int32
+
+    /// Throws, naming the file, when the lock is held the other way.
+    init(stateDirectory: String, stage: String, exclusive: Bool) throws {
+        let folder = "\(stateDirectory)/\(stage)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        path = "\(folder)/.instances.lock"
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw ChangelogError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
+            Glibc.close(descriptor)
+            throw ShardLayoutError(description: exclusive
+                ? "state folder \(folder) is used by another instance: an instance with standby copies (standby.partitions) needs a state folder of its own"
+                : "state folder \(folder) is used by an instance that keeps standby copies (standby.partitions): give this instance a state folder of its own")
+        }
+    }
+
+    deinit { Glibc.close(descriptor) }
 }
 
 /// How far a standby copy is.

@@ -29,6 +29,16 @@ public enum PaystreamMetrics {
         "paystream_restore_bytes_total": "Patchset bytes applied to restore shards.",
         "paystream_restore_seconds_total": "Seconds spent restoring shards from the changelog.",
         "paystream_restoring_partitions": "Shards being restored from the changelog now.",
+        "paystream_restore_snapshots_total": "Restores that started from a snapshot (used), and snapshots tried and refused (refused).",
+        "paystream_claims_total": "Partitions this instance claimed in their changelog after restoring them.",
+        "paystream_partitions_fenced_total": "Shards let go because another instance claimed their partition (this one was cut off).",
+        "paystream_snapshots_total": "Shard snapshots published or failed, per result.",
+        "paystream_snapshot_bytes_total": "Bytes of shard snapshots published.",
+        "paystream_snapshot_last_seconds": "The last snapshot's time from copy to published.",
+        "paystream_snapshot_last_cpu_seconds": "CPU seconds the last snapshot's copy and checksum took.",
+        "paystream_snapshot_age_seconds": "Seconds since the newest snapshot of an owned shard this instance published or started from (0: unknown).",
+        "paystream_standby_partitions": "Partitions this instance keeps standby copies of.",
+        "paystream_standby_lag_records": "Changelog offsets between a standby copy and the end of its log when last seen.",
         "paystream_ready": "1 when the instance is ready: group joined, reference data caught up, producer delivering.",
     ]
 
