@@ -19,10 +19,10 @@ enum FaultConfiguration {
               "session.timeout.ms": "\(sessionTimeoutMs)"
               "heartbeat.interval.ms": "\(max(100, sessionTimeoutMs / 12))"
             snapshot:
-              every_mb: 1
+              every_mb: 0.1
 
             """
-        // (Snapshots every MiB of changelog, so that restores in the run start from them.)
+        // (Snapshots every 100 KiB of changelog, so that restores in the run start from them.)
         if standby { text += "standby:\n  partitions: all\n\n" }
         switch daemon {
         case .paymentWorker:

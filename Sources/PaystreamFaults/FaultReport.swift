@@ -18,6 +18,8 @@ public struct FaultReport: Sendable, CustomStringConvertible {
     /// set aside because their instance read a newer claim.
     public var zombies = 0
     public var fencedShards = 0
+    /// What the daemons' logs say about snapshots, standby copies and claims, by event.
+    public var changelogEvents: [String: Int] = [:]
     public var frozen: Duration = .zero
     /// Terminal outcomes of the original requests, by status; rejections by reason.
     public var outcomes: [String: Int] = [:]
@@ -47,6 +49,7 @@ public struct FaultReport: Sendable, CustomStringConvertible {
             "  kills:        \(totalKills) SIGKILLs and restarts (\(list(kills)))",
             "  hosts:        \(hosts), \(hostsLost) lost with its state folder; \(shardsRebuilt) shards rebuilt from the changelogs for the checks",
             "  zombies:      \(zombies) payment-worker frozen past its session timeout, then let go on; \(fencedShards) shard(s) set aside as fenced",
+            "  changelog:    \(list(changelogEvents))",
             "  broker:       \(frozen == .zero ? "never frozen" : "frozen (SIGSTOP) for \(frozen.components.seconds) s once")",
             "  outcomes:     \(list(outcomes))",
             "  rejections:   \(list(rejections))",

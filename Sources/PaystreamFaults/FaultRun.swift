@@ -15,7 +15,7 @@ import Glibc
 /// thirds of the way (host A's payment-worker SIGSTOPped past its session timeout while load
 /// runs, then SIGCONTed: it goes on with the batch in hand before it notices), the broker frozen
 /// once if asked, hostile records on every input topic; shards snapshotted every MiB of
-/// changelog, host B keeping standby copies of what it does not own; then the end checks
+/// changelog (100 KiB), host B keeping standby copies of what it does not own; then the end checks
 /// (`FaultReport`), on shards rebuilt from the changelogs alone.
 public struct FaultRun: Sendable {
     public struct Options: Sendable {
@@ -205,6 +205,16 @@ public struct FaultRun: Sendable {
             // No card number and no secret in any daemon's log.
             let logFolders = ["\(directory)/logs"] + (fleets.count > 1 ? ["\(hostB)/logs"] : [])
             for folder in logFolders {
+                // What the logs say the fleet did with snapshots, standby copies and claims.
+                for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
+                    let text = (try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8)) ?? ""
+                    for (line, key) in [("shard started from a snapshot", "restores from a snapshot"), ("standby copy ready", "standby copies made"),
+                                        ("snapshot published", "snapshots published"), ("partition claimed by another instance", "shards fenced"),
+                                        ("group membership lost", "memberships lost")] {
+                        let count = text.components(separatedBy: line).count - 1
+                        if count > 0 { report.changelogEvents[key, default: 0] += count }
+                    }
+                }
                 let findings = try LogScan.scan(directory: folder, secrets: Array(secrets.values))
                 report.problems += findings.map { "log carries \($0)" }
                 report.logsScanned += try FileManager.default.contentsOfDirectory(atPath: folder).count

@@ -68,7 +68,7 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
         enum CodingKeys: String, CodingKey { case retentionHours = "retention_hours" }
     }
     struct Snapshot: Decodable {
-        var everyMb: Int?
+        var everyMb: Double?
         var everyHours: Double?
         enum CodingKeys: String, CodingKey { case everyMb = "every_mb", everyHours = "every_hours" }
     }
@@ -201,8 +201,8 @@ extension DaemonConfiguration {
             worker.inboxRetention = .seconds(hours * 3600)
         }
         if let mb = file.snapshot?.everyMb {
-            guard mb >= 0 else { throw ConfigurationError("snapshot.every_mb must not be negative (0: never by size)") }
-            worker.snapshotEveryBytes = mb << 20
+            guard mb >= 0, mb.isFinite else { throw ConfigurationError("snapshot.every_mb must not be negative (0: never by size)") }
+            worker.snapshotEveryBytes = Int(mb * 1_048_576)
         }
         if let hours = file.snapshot?.everyHours {
             guard hours >= 0, hours.isFinite else { throw ConfigurationError("snapshot.every_hours must not be negative (0: never by time)") }

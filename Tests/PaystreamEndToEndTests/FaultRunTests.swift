@@ -4,7 +4,7 @@ import Testing
 
 @Suite("The whole-pipeline fault and fuzz run, short form")
 struct FaultRunTests {
-    @Test("600 mixed requests and hostile records through the four daemons on two hosts under 10 SIGKILLs and one host lost with its folder: every end check holds on shards rebuilt from the changelogs")
+    @Test("600 mixed requests and hostile records through the four daemons on two hosts under 10 SIGKILLs, one host lost with its folder and one frozen payment-worker let go on (a zombie), with snapshots and standby copies: every end check holds on shards rebuilt from the changelogs")
     func shortForm() async throws {
         var options = FaultRun.Options()
         options.seed = ProcessInfo.processInfo.environment["PAYSTREAM_FAULT_SEED"].flatMap(UInt64.init) ?? 20_261_130
@@ -18,7 +18,11 @@ struct FaultRunTests {
         #expect(report.problems.isEmpty, "\(report.problems.joined(separator: "\n"))")
         #expect(report.totalKills >= 10)
         #expect(report.kills.count == 4, "each of the four daemons was killed: \(report.kills)")
-        #expect(report.hosts == 2 && report.hostsLost == 1)
+        #expect(report.hosts == 2 && report.hostsLost == 1 && report.zombies == 1)
+        // Restores started from snapshots and host B kept standby copies.
+        #expect(report.changelogEvents["snapshots published", default: 0] > 0, "\(report.changelogEvents)")
+        #expect(report.changelogEvents["restores from a snapshot", default: 0] > 0, "\(report.changelogEvents)")
+        #expect(report.changelogEvents["standby copies made", default: 0] > 0, "\(report.changelogEvents)")
         #expect(report.shardsRebuilt >= 8, "every stage's shards came back from the changelogs")
         // The load reached every path the run is for.
         #expect(report.requestKinds.count == FaultLoad.Kind.allCases.count)
