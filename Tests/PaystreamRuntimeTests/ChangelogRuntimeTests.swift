@@ -173,6 +173,59 @@ extension RuntimeTests {
     }
 }
 
+extension RuntimeTests {
+    @Test("A → B → A: a file that is a prefix of the log catches up from it and is reused; a stale file holding records the log never got (the partition was claimed since) is set aside and the shard restored; every input has one outcome")
+    func movesBack() async throws {
+        defer { broker.stop() }
+        let hostB = try temporaryDirectory("host-b")
+        // A decides, and its last commits never reach the log (it dies in between).
+        let first = ids("a", 12)
+        try await publish(ids: first)
+        var crashing = WorkerSettings()
+        crashing.crashPoint = .afterCommitBeforeChangelog
+        await #expect(throws: SimulatedCrash.self) { try await worker(settings: crashing, label: "A").run() }
+        let staleByA = Set(try effects(in: stateDirectory).map(\.id))
+        #expect(!staleByA.isEmpty)
+        // B, on another host, takes every partition, claims it and decides those inputs again.
+        let second = ids("b", 8)
+        try await publish(ids: second)
+        _ = try await run(worker(label: "B", directory: hostB)) { Set($0.compactMap(\.keyString)).isSuperset(of: first + second) }
+        // A comes back with its stale file: it is not a prefix of the log (B claimed the
+        // partitions after A's unconfirmed records were written), so it is set aside.
+        let third = ids("c", 8)
+        try await publish(ids: third)
+        let workerA = worker(label: "A")
+        var out = try await run(workerA) { Set($0.compactMap(\.keyString)).isSuperset(of: first + second + third) }
+        let aside = try FileManager.default.contentsOfDirectory(atPath: "\(stateDirectory)/recorder")
+            .filter { $0.contains(".sqlite.diverged-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }
+        #expect(!aside.isEmpty, "A's stale file was set aside")
+        #expect(workerA.statistics.restores.values.contains { $0.records > 0 }, "and its shard restored from the log")
+        try expectOnce(out, first + second + third, in: stateDirectory)
+
+        // A → B again, then back to A with a file that is a prefix of the log: reused, only the
+        // log after it read.
+        let before = try ShardStore.paths(stateDirectory: stateDirectory, stage: "recorder").map {
+            try ShardStore.readOnly(path: $0) { try ChangelogTables.position($0) }.lastTxn
+        }
+        let fourth = ids("d", 8)
+        try await publish(ids: fourth)
+        _ = try await run(worker(label: "B", directory: hostB)) { Set($0.compactMap(\.keyString)).isSuperset(of: fourth) }
+        let fifth = ids("e", 8)
+        try await publish(ids: fifth)
+        let back = worker(label: "A")
+        out = try await run(back) { Set($0.compactMap(\.keyString)).isSuperset(of: fifth) }
+        let asideAfter = try FileManager.default.contentsOfDirectory(atPath: "\(stateDirectory)/recorder")
+            .filter { $0.contains(".sqlite.diverged-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }
+        #expect(asideAfter.count == aside.count, "nothing more set aside: A's files were prefixes of the log")
+        for (partition, restore) in back.statistics.restores {
+            #expect(restore.snapshot == nil && restore.records > 0 && restore.records < restore.lastTxn,
+                    "p\(partition): only B's records after A's file were applied (\(restore.records) of \(restore.lastTxn))")
+        }
+        #expect(before.count == 2)
+        try expectOnce(out, first + second + third + fourth + fifth, in: stateDirectory)
+    }
+}
+
 extension Array {
     func chunked(into size: Int) -> [[Element]] {
         stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }

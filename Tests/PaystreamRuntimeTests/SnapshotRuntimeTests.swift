@@ -43,8 +43,9 @@ extension RuntimeTests {
         _ = try await run(worker(settings: never, label: "A")) { Set($0.compactMap(\.keyString)).isSuperset(of: first + second) }
         var catalogs: [Int32: SnapshotCatalog] = [:]
         for partition in Int32(0)..<2 {
-            catalogs[partition] = try #require(try await SnapshotStore(topic: "recorder.snapshots", partition: partition, kafka: kafka,
-                                                                        logger: logger).catalog())
+            let catalog = try await SnapshotStore(topic: "recorder.snapshots", partition: partition, kafka: kafka, logger: logger).catalog()
+            #expect(catalog != nil, "the snapshot topic exists")
+            catalogs[partition] = catalog ?? SnapshotCatalog()
             #expect(!(catalogs[partition]!.usable.isEmpty), "p\(partition) was snapshotted")
         }
         // Partition 0's newest-looking snapshots are bad: one whose bytes do not match its
