@@ -14,7 +14,7 @@ struct ChangelogBatch: Sendable {
 /// resolution) and the process id, taken once.
 let changelogInstance: String = {
     var name = [CChar](repeating: 0, count: 256)
-    let host = gethostname(&name, name.count) == 0 ? String(cString: name) : "unknown"
+    let host = gethostname(&name, name.count) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown"
     return "\(host)/\(ProcessInfo.processInfo.processIdentifier)"
 }()
 
@@ -149,7 +149,7 @@ extension WorkerLoop {
     func restorer(_ partition: Int32, path: String) -> ShardRestorer {
         var restorer = ShardRestorer(path: path, partition: partition, topic: changelogTopic, schema: stage.schema,
                                      kafka: worker.kafka, synchronous: worker.settings.synchronous, logger: logger)
-        restorer.snapshots = snapshotTopic
+        restorer.snapshots = snapshotsAvailable ? snapshotTopic : nil
         return restorer
     }
 

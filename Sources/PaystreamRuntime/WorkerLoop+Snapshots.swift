@@ -32,10 +32,25 @@ struct SnapshotRun {
 extension WorkerLoop {
     var snapshotTopic: String { worker.topics.snapshots(of: stage.name) }
 
+    /// Whether `<stage>.snapshots` exists (checked once at start).
+    var snapshotsAvailable: Bool { snapshotMailbox.topicExists.withLock { $0 } == true }
+
+    /// Looks once whether the stage's snapshot topic exists: without it restores read the whole
+    /// changelog and nothing is snapshotted (said once, at warning).
+    func checkSnapshotTopic(_ tail: ChangelogTail) async throws {
+        let counts = try await tail.topicPartitionCounts()
+        let exists = counts[snapshotTopic] != nil
+        snapshotMailbox.topicExists.withLock { $0 = exists }
+        if !exists {
+            logger.warning("snapshot topic does not exist: restores read the whole changelog and shards are not snapshotted (create it with `paystream topics create`)",
+                           metadata: ["kafka.topic": "\(snapshotTopic)"])
+        }
+    }
+
     /// Starts a snapshot of each shard that is due, beside the loop; takes in those that ended.
     func snapshotIfDue() {
         collectSnapshots()
-        guard worker.settings.changelog, snapshotMailbox.topicExists.withLock({ $0 }) != false else { return }
+        guard worker.settings.changelog, snapshotsAvailable else { return }
         for partition in snapshots.due(now: .now) {
             guard let shard = shards[partition] else { continue }
             snapshots.started(partition)
@@ -122,14 +137,7 @@ enum SnapshotTaker {
     /// with the CPU seconds the copy and its checksum took.
     private static func snapshot(_ shard: ShardStore, store: SnapshotStore, producer: KafkaProducer, chunkBytes: Int,
                                  mailbox: SnapshotMailbox) async throws -> (SnapshotManifest, Double) {
-        if mailbox.topicExists.withLock({ $0 }) == nil {
-            let reader = try KafkaPartitionReader(configuration: store.kafka, values: false, logger: store.logger)
-            let counts = try await reader.topicPartitionCounts()
-            await reader.close()
-            let exists = (counts[store.topic] ?? 0) > store.partition
-            mailbox.topicExists.withLock { $0 = exists }
-            guard exists else { throw SnapshotTopicMissing(topic: store.topic) }
-        }
+        guard mailbox.topicExists.withLock({ $0 }) == true else { throw SnapshotTopicMissing(topic: store.topic) }
         let copy = shard.path + ".snapshot-out"
         defer { try? FileManager.default.removeItem(atPath: copy) }
         let (taken, cpu) = try await onThreadOfItsOwn(name: "paystream-snapshot") {

@@ -78,11 +78,12 @@ final class WorkerLoop<S: Stage> {
             folderLock = try StateFolderLock(stateDirectory: worker.stateDirectory, stage: stage.name,
                                              exclusive: worker.settings.standby != .none)
             let tail = try ChangelogTail(topic: changelogTopic, kafka: worker.kafka, delay: worker.settings.readBackDelay, logger: logger)
+            try await checkSnapshotTopic(tail)
             tail.start(wake: { [consumer] in consumer.wake() })
             self.tail = tail
             if worker.settings.standby != .none {
                 let standby = StandbyReplicas(rule: worker.settings.standby, stage: stage.name, stateDirectory: worker.stateDirectory,
-                                              topic: changelogTopic, snapshots: snapshotTopic, schema: stage.schema, kafka: worker.kafka,
+                                              topic: changelogTopic, snapshots: snapshotsAvailable ? snapshotTopic : nil, schema: stage.schema, kafka: worker.kafka,
                                               synchronous: worker.settings.synchronous, logger: logger)
                 standby.start()
                 self.standby = standby

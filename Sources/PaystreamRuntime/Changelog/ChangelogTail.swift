@@ -102,6 +102,11 @@ final class ChangelogTail: Sendable {
         task.withLock { $0 = Task { [self] in await run(wake: wake) } }
     }
 
+    /// The cluster's topics and their partition counts (one metadata request on the tail's client).
+    func topicPartitionCounts() async throws -> [String: Int32] {
+        try await reader.topicPartitionCounts()
+    }
+
     /// Reads `partition` back from `offset` (just after the owner's claim), its records from `through + 1` on.
     func follow(_ partition: Int32, owner: ChangelogClaimant, through: Int64, from offset: Int64) {
         state.withLock {

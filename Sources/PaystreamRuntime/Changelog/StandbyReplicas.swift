@@ -85,7 +85,7 @@ final class StandbyReplicas: Sendable {
     private let stage: String
     private let stateDirectory: String
     private let topic: String
-    private let snapshots: String
+    private let snapshots: String?
     private let schema: StageSchema
     private let kafka: KafkaConfiguration
     private let synchronous: SynchronousMode
@@ -93,7 +93,7 @@ final class StandbyReplicas: Sendable {
     private let state = Mutex(State())
     private let task = Mutex<Task<Void, Never>?>(nil)
 
-    init(rule: StandbyRule, stage: String, stateDirectory: String, topic: String, snapshots: String, schema: StageSchema,
+    init(rule: StandbyRule, stage: String, stateDirectory: String, topic: String, snapshots: String?, schema: StageSchema,
          kafka: KafkaConfiguration, synchronous: SynchronousMode, logger: Logger) {
         self.rule = rule
         self.stage = stage
