@@ -12,7 +12,8 @@ struct FaultsCommand: AsyncParsableCommand {
             anomalies on, authorizations queried after 2 s and expired 3 s later), publishes seeded mixed \
             load in rounds (every request type and method, refunds, cancels, exact and conflicting \
             duplicates, each payer through one of three upstream partitioners) and fuzzed records on \
-            every input topic, SIGKILLs a random daemon after each round and restarts it, and freezes the \
+            every input topic, SIGKILLs a random daemon after each round and restarts it, freezes one \
+            payment-worker past its session timeout (a zombie), and freezes the \
             broker once if asked. Then it waits for every outcome, stops the daemons with SIGTERM and \
             checks, on every shard rebuilt from the changelogs (each equal to the freshest copy a host \
             kept): exactly one terminal outcome per request, an answer for every hostile record, no \
@@ -47,6 +48,9 @@ struct FaultsCommand: AsyncParsableCommand {
     @Option(help: "Hosts (state folders) the daemons run on, 1 or 2; with 2, the second is lost once halfway (its daemons killed, its folder deleted).")
     var hosts: Int = 2
 
+    @Flag(inversion: .prefixedNo, help: "With two hosts, freeze host A's payment-worker (SIGSTOP) past its session timeout once, two thirds of the way, then let it go on (a zombie).")
+    var zombie = true
+
     @Option(help: "Hostile records (default: requests / 20).")
     var fuzz: Int?
 
@@ -74,6 +78,7 @@ struct FaultsCommand: AsyncParsableCommand {
         options.freezeSeconds = freezeSeconds ?? (long ? 30 : 0)
         options.partitions = partitions
         options.hosts = hosts
+        options.zombie = zombie
         options.fuzz = fuzz
         options.settleTimeout = .seconds(settleTimeout)
         options.directory = directory
