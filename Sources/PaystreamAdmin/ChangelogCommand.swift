@@ -61,7 +61,7 @@ struct ChangelogCommand: AsyncParsableCommand {
                 var records = 0, bytes = 0, fenced = 0
                 var last: Int64 = 0
                 var fence = ChangelogFence()
-                let (_, end) = try await ChangelogReader(topic: topic, partition: partition, kafka: try cluster.kafka, logger: quietLogger())
+                let (_, end, _) = try await ChangelogReader(topic: topic, partition: partition, kafka: try cluster.kafka, logger: quietLogger())
                     .read(from: 0) { batch, _ in
                         for record in batch {
                             switch fence.admit(record) {

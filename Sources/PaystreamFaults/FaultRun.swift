@@ -23,7 +23,7 @@ public struct FaultRun: Sendable {
         /// Requests published (duplicates included; hostile records come on top).
         public var requests = 600
         public var kills = 10
-        /// How long the broker is frozen (SIGSTOP … SIGCONT) halfway through; 0 for never.
+        /// How long the broker is frozen (SIGSTOP … SIGCONT) once, a tenth of the rounds after host B is lost; 0 for never.
         public var freezeSeconds = 0
         public var partitions: Int32 = 4
         /// Hostile records, spread over the input topics; nil for requests / 20.
@@ -143,7 +143,9 @@ public struct FaultRun: Sendable {
                     try await Task.sleep(for: .seconds(2))
                     for daemon in DaemonFleet.Daemon.allCases { try fleets[1].start(daemon) }
                 }
-                if options.freezeSeconds > 0 && round == rounds / 2 {
+                // (Not in the round host B is lost: its daemons, started again, would find no broker
+                // within their connect timeout and exit, as they should.)
+                if options.freezeSeconds > 0 && round == rounds / 2 + max(1, rounds / 10) {
                     say("round \(round + 1): broker frozen for \(options.freezeSeconds) s")
                     let freezeStart = ContinuousClock.now
                     kill(brokerPID, SIGSTOP)

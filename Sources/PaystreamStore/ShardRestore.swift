@@ -106,6 +106,27 @@ public final class ShardRestore {
     }
 }
 
+/// The log starts after the position a file stands at (it was truncated below a snapshot past
+/// the file): the records after the file's last one are gone, so it can never catch up. The file
+/// must be set aside and the shard restored from a snapshot.
+public struct ChangelogBehind: Error, CustomStringConvertible {
+    public let path: String
+    public let position: Int64
+    public let logStart: Int64
+    /// The file stands at `position` (0: nothing yet, a log that does not start at its first
+    /// record is refused elsewhere) and the first message read from there is at `firstRead`
+    /// (nil: none): behind when the log starts after it.
+    public init?(path: String, position: Int64, firstRead: Int64?) {
+        guard position > 0, let firstRead, firstRead > position else { return nil }
+        self.path = path
+        self.position = position
+        logStart = firstRead
+    }
+    public var description: String {
+        "shard \(path) stands at changelog offset \(position), and the log now starts at \(logStart): it was truncated past the file"
+    }
+}
+
 /// The file and the log disagree on a record: the file made it and never got it into Kafka, and
 /// another owner wrote a different record under its number. The file must be set aside.
 public struct ChangelogDivergence: Error, CustomStringConvertible {

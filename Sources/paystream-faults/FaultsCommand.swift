@@ -39,7 +39,7 @@ struct FaultsCommand: AsyncParsableCommand {
     @Option(help: "SIGKILLs (each daemon is killed at least once when there are 4 or more).")
     var kills: Int?
 
-    @Option(name: .customLong("freeze-broker"), help: "Seconds the broker is frozen (SIGSTOP) once, halfway; 0 for never.")
+    @Option(name: .customLong("freeze-broker"), help: "Seconds the broker is frozen (SIGSTOP) once, a little after halfway; 0 for never.")
     var freezeSeconds: Int?
 
     @Option(help: "Partitions per topic.")

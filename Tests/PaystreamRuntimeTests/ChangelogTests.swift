@@ -177,6 +177,15 @@ struct ChangelogTests {
         try again.close()
     }
 
+    @Test("a file is behind the log only when the log's first message comes after where the file stands (truncated past it)")
+    func behind() {
+        #expect(ChangelogBehind(path: "p", position: 40, firstRead: 40) == nil, "reads on where it stopped")
+        #expect(ChangelogBehind(path: "p", position: 40, firstRead: nil) == nil, "nothing new")
+        #expect(ChangelogBehind(path: "p", position: 0, firstRead: 7) == nil, "a new file: the first-record check refuses it")
+        let behind = ChangelogBehind(path: "p", position: 40, firstRead: 95)
+        #expect(behind?.logStart == 95 && behind?.description.contains("truncated past the file") == true)
+    }
+
     @Test("the fence: a newer claim takes over, a claim not newer is ignored, and records count only under the current claim")
     func fence() {
         func record(_ txn: Int64, _ epoch: Int64, _ owner: String, kind: ChangelogRecord.Kind = .transaction) -> ChangelogRecord {

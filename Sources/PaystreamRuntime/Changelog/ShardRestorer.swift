@@ -62,16 +62,20 @@ public struct ShardRestorer: Sendable {
         do {
             return try await restore()
         } catch let divergence as ChangelogDivergence {
-            try setAside(divergence)
+            try setAside(divergence, reason: "diverged")
+            return try await restore()
+        } catch let behind as ChangelogBehind {
+            try setAside(behind, reason: "behind")
             return try await restore()
         }
     }
 
-    /// Moves the file out of the way (`<file>.diverged-<time>-<n>`, kept for inspection).
-    private func setAside(_ divergence: ChangelogDivergence) throws {
-        let aside = try ShardStore.setAside(path: path, reason: "diverged")
-        logger.warning("shard file diverged from its changelog; set aside, restoring from the log", metadata: [
-            "kafka.partition": "\(partition)", "error": "\(divergence)", "shard.quarantined": "\(aside)"])
+    /// Moves the file out of the way (`<file>.<reason>-<time>-<n>`, kept for inspection).
+    private func setAside(_ error: any Error, reason: String = "diverged") throws {
+        let aside = try ShardStore.setAside(path: path, reason: reason)
+        logger.warning(reason == "behind" ? "shard file is behind the start of its changelog; set aside, restoring from a snapshot"
+                                          : "shard file diverged from its changelog; set aside, restoring from the log", metadata: [
+            "kafka.partition": "\(partition)", "error": "\(error)", "shard.quarantined": "\(aside)"])
     }
 
     /// Takes the partition for `owner` once the file is restored (`restored`, what `run` said):
@@ -139,8 +143,9 @@ public struct ShardRestorer: Sendable {
                 progress(summary)
             }
         }
-        try await ChangelogReader(topic: topic, partition: partition, kafka: kafka, logger: logger)
-            .read(from: file.position.logNextOffset) { records, nextOffset in
+        let start = file.position.logNextOffset
+        let read = try await ChangelogReader(topic: topic, partition: partition, kafka: kafka, logger: logger)
+            .read(from: start) { records, nextOffset in
                 sawRecords = sawRecords || records.contains { $0.kind != .claim }
                 batch += records
                 batchBytes += records.reduce(0) { $0 + $1.patchset.count }
@@ -148,10 +153,14 @@ public struct ShardRestorer: Sendable {
             } done: { nextOffset in
                 try flush(through: nextOffset)
             }
+        // Offsets are contiguous (no compaction, no transactions): a log whose first message comes
+        // after where the file stands was truncated past it, and the file can never catch up.
+        if let behind = ChangelogBehind(path: path, position: start, firstRead: read.firstOffset) { throw behind }
         summary.isEmpty = wasEmpty && summary.records == 0
         summary.claimant = file.position.claimant
         // Records the file made and Kafka never got stay its own only if no one claimed since.
         try file.checkPrefix()
+
         guard !(sawRecords && summary.lastTxn == 0) else {
             throw ChangelogError("""
                 changelog \(topic)[\(partition)] does not start at the shard's first record (the shard was made before its \
@@ -233,10 +242,11 @@ public struct ChangelogReader: Sendable {
         return (applied, file.position.lastTxn, try file.isEmpty())
     }
 
-    /// Returns how many records were read and the log's end offset.
+    /// Returns how many records were read, the log's end offset, and the offset of the first
+    /// message read (nil: none; more than `start` when the log no longer holds `start`).
     @discardableResult
     public func read(from start: Int64, _ body: ([ChangelogRecord], Int64) throws -> Void,
-                     done: (Int64) throws -> Void = { _ in }) async throws -> (records: Int, end: Int64) {
+                     done: (Int64) throws -> Void = { _ in }) async throws -> (records: Int, end: Int64, firstOffset: Int64?) {
         let reader = try KafkaPartitionReader(configuration: kafka.withDefaults(["fetch.wait.max.ms": "100"]), logger: logger)
         do {
             let counts = try await reader.topicPartitionCounts()
@@ -250,6 +260,7 @@ public struct ChangelogReader: Sendable {
             var assembler = ChangelogAssembler()
             var nextOffset = start
             var total = 0
+            var firstOffset: Int64?
             var progressAt = ContinuousClock.now
             while !reader.isCaughtUp {
                 try Task.checkCancellation()
@@ -259,6 +270,7 @@ public struct ChangelogReader: Sendable {
                     throw ChangelogError("reading changelog \(topic)[\(partition)] made no progress for \(stallTimeout) (at offset \(nextOffset)): is the broker reachable?")
                 }
                 var records: [ChangelogRecord] = []
+                if firstOffset == nil { firstOffset = poll.records.first?.offset }
                 for message in poll.records {
                     if let (record, next) = try assembler.add(message) {
                         records.append(record)
@@ -271,7 +283,7 @@ public struct ChangelogReader: Sendable {
             try done(nextOffset)
             let end = reader.positions[tp] ?? nextOffset
             await reader.close()
-            return (total, end)
+            return (total, end, firstOffset)
         } catch {
             await reader.close()
             throw error
