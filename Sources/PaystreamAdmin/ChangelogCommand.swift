@@ -29,7 +29,7 @@ public enum StageSchemas {
 struct ChangelogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "changelog", abstract: "See a stage's changelog, claims and snapshots per shard, or rebuild a shard from them.",
-        subcommands: [Status.self, Claims.self, Snapshots.self, Rebuild.self])
+        subcommands: [Status.self, Claims.self, Snapshots.self, Truncate.self, Rebuild.self])
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -173,6 +173,71 @@ struct ChangelogCommand: AsyncParsableCommand {
                     print("partition \(p): \(catalog.unreadable.count) message(s) that are not snapshots, e.g. at offset \(catalog.unreadable[0].offset): \(catalog.unreadable[0].reason)")
                 }
             }
+        }
+    }
+
+    struct Truncate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show (or, on real Kafka, do) how far each shard's changelog may be truncated below its snapshots.",
+            discussion: """
+                Per shard: the offset below which <stage>.changelog may go while the --keep newest complete snapshots \
+                can still be restored from (each needs the log from its offset on). Without --execute nothing is \
+                changed. With --execute and --real-kafka, Kafka's DeleteRecords moves each partition's start there. \
+                Never on Tansu, the test broker: it does not implement DeleteRecords and its broker panics on it \
+                (hence the second flag). A shard file that then stands before its log's start is set aside as \
+                .behind by its next restore, which starts from a snapshot.
+                """)
+
+        @OptionGroup var cluster: ClusterOptions
+
+        @Option(help: "The stage: payment-worker, settlement-worker, notifier, reconciler or channel-sandbox.")
+        var stage: String
+
+        @Option(help: "One shard only (partition number).")
+        var partition: Int32?
+
+        @Option(help: "Complete snapshots that must stay restorable (at least 1; 2 leaves a spare should the newest be refused).")
+        var keep = 2
+
+        @Flag(help: "Delete the records (needs --real-kafka).")
+        var execute = false
+
+        @Flag(name: .customLong("real-kafka"), help: "Confirms the brokers are Kafka, not Tansu (which panics on DeleteRecords).")
+        var realKafka = false
+
+        func validate() throws {
+            _ = try StageSchemas.schema(of: stage)
+            guard keep >= 1 else { throw ValidationError("--keep must be at least 1") }
+            if execute && !realKafka {
+                throw ValidationError("--execute deletes records with DeleteRecords, which Tansu does not implement (its broker panics on it): add --real-kafka if the brokers are Kafka")
+            }
+        }
+
+        func run() async throws {
+            let topic = cluster.topics.snapshots(of: stage), changelog = cluster.topics.changelog(of: stage)
+            let admin = try KafkaAdmin(configuration: try cluster.kafka)
+            defer { admin.close() }
+            let counts = try await admin.topicPartitionCounts(timeout: cluster.timeout)
+            guard let partitions = counts[topic] else { throw ValidationError("snapshot topic \(topic) does not exist") }
+            var cuts: [TopicPartition: Int64] = [:]
+            print("PARTITION  SNAPSHOTS  KEEP_FROM_TXN  TRUNCATE_BELOW")
+            for p in 0..<partitions where partition.map({ $0 == p }) ?? true {
+                let catalog = try await SnapshotStore(topic: topic, partition: p, kafka: try cluster.kafka, logger: quietLogger()).catalog()
+                    ?? SnapshotCatalog()
+                let offset = catalog.truncationOffset(keeping: keep)
+                let kept = catalog.usable.prefix(keep)
+                print([String(p).padding(9), String(catalog.usable.count).padding(9),
+                       (offset == nil ? "-" : String(kept.map(\.manifest.txn).min()!)).padding(13),
+                       offset.map(String.init) ?? "- (fewer than \(keep) complete snapshots: keep everything)"].joined(separator: "  "))
+                if let offset { cuts[TopicPartition(changelog, p)] = offset }
+            }
+            guard execute else {
+                print("nothing deleted (dry run); --execute --real-kafka deletes the records below these offsets")
+                return
+            }
+            guard !cuts.isEmpty else { return }
+            let starts = try await admin.deleteRecords(before: cuts, timeout: cluster.timeout)
+            for (tp, start) in starts.sorted(by: { $0.key < $1.key }) { print("\(tp): the log now starts at \(start)") }
         }
     }
 

@@ -79,6 +79,44 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
+    /// Deletes every record below `offsets` in each partition (Kafka's DeleteRecords: the log's
+    /// start moves up) and returns each partition's new start. Real Kafka only: Tansu does not
+    /// implement DeleteRecords and its broker panics on it, so nothing calls this against it.
+    public func deleteRecords(before offsets: [TopicPartition: Int64], timeout: Duration = .seconds(30)) async throws -> [TopicPartition: Int64] {
+        let ms = Int32(timeout.components.seconds * 1000)
+        return try await client.blocking { [client] in
+            var errstr = [CChar](repeating: 0, count: 512)
+            let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            for (tp, offset) in offsets { rd_kafka_topic_partition_list_add(list, tp.topic, tp.partition)!.pointee.offset = offset }
+            var request: OpaquePointer? = rd_kafka_DeleteRecords_new(list)
+            defer { rd_kafka_DeleteRecords_destroy(request) }
+            let queue = rd_kafka_queue_new(client.handle)
+            defer { rd_kafka_queue_destroy(queue) }
+            let options = rd_kafka_AdminOptions_new(client.handle, RD_KAFKA_ADMIN_OP_DELETERECORDS)
+            defer { rd_kafka_AdminOptions_destroy(options) }
+            rd_kafka_AdminOptions_set_request_timeout(options, ms, &errstr, errstr.count)
+            rd_kafka_DeleteRecords(client.handle, &request, 1, options, queue)
+            guard let event = rd_kafka_queue_poll(queue, ms + 1000) else {
+                throw KafkaError.timedOut("DeleteRecords got no answer within \(ms) ms")
+            }
+            defer { rd_kafka_event_destroy(event) }
+            let err = rd_kafka_event_error(event)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdError: err, context: "DeleteRecords") }
+            guard let result = rd_kafka_event_DeleteRecords_result(event), let answered = rd_kafka_DeleteRecords_result_offsets(result) else {
+                throw KafkaError.configuration("DeleteRecords: unexpected event")
+            }
+            var starts: [TopicPartition: Int64] = [:]
+            for i in 0..<Int(answered.pointee.cnt) {
+                let element = answered.pointee.elems[i]
+                let tp = TopicPartition(String(cString: element.topic), element.partition)
+                guard element.err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(rdError: element.err, context: "DeleteRecords \(tp)") }
+                starts[tp] = element.offset
+            }
+            return starts
+        }
+    }
+
     /// Topic names and partition counts. Fails if no broker answers within `timeout`.
     public func topicPartitionCounts(timeout: Duration = .seconds(10)) async throws -> [String: Int32] {
         let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)

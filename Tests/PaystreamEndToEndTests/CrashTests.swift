@@ -86,6 +86,13 @@ struct CrashTests {
             ["changelog", "claims", "--stage", "payment-worker", "--partition", "1"], broker: pipeline.broker, directory: logs)
         let claimRows = claims.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ", omittingEmptySubsequences: true) }
         #expect(claims.status == 0 && claimRows.filter { $0.count >= 7 && $0[2] == "took" }.count >= 2, "\(claims.output)")
+        // Truncation is shown, never done without --execute --real-kafka (Tansu panics on DeleteRecords).
+        let truncate = try await ReferenceCommandTests.paystream(
+            ["changelog", "truncate", "--stage", "payment-worker"], broker: pipeline.broker, directory: logs)
+        #expect(truncate.status == 0 && truncate.output.contains("nothing deleted (dry run)"), "\(truncate.output)")
+        let refused = try await ReferenceCommandTests.paystream(
+            ["changelog", "truncate", "--stage", "payment-worker", "--execute"], broker: pipeline.broker, directory: logs)
+        #expect(refused.status != 0 && refused.output.contains("--real-kafka"), "\(refused.output)")
         let rebuilt = try await ReferenceCommandTests.paystream(
             ["changelog", "rebuild", "--stage", "payment-worker", "--partition", "1", "--into", "\(logs)/rebuilt", "--compare",
              ShardStore.path(stateDirectory: pipeline.stateDirectory, stage: "payment-worker", partition: 1)],

@@ -45,7 +45,7 @@ struct SnapshotTests {
     }
 
     func manifest(_ id: String, txn: Int64, chunks: Int) -> SnapshotManifest {
-        SnapshotManifest(id: id, partition: 2, txn: txn, logNextOffset: 40, epoch: 3, owner: "host/1 m-1", migrations: ["a", "b"],
+        SnapshotManifest(id: id, partition: 2, txn: txn, logNextOffset: txn * 2, epoch: 3, owner: "host/1 m-1", migrations: ["a", "b"],
                          size: 10, sha256: "00", chunks: chunks, createdAt: Date(timeIntervalSince1970: 1_800_000_000), instance: "host/1")
     }
 
@@ -76,6 +76,10 @@ struct SnapshotTests {
         #expect(catalog.entries[1].chunkOffsets == [105, 104], "chunk 1 sent again counts where it was last")
         #expect(catalog.entries[2].chunkOffsets == [106, nil, 107] && !catalog.entries[2].isComplete)
         #expect(catalog.unreadable.map(\.offset) == [110])
+        // Truncating keeps the newest complete snapshots restorable: the log from the older one's offset.
+        #expect(catalog.truncationOffset(keeping: 1) == new.logNextOffset)
+        #expect(catalog.truncationOffset(keeping: 2) == min(new.logNextOffset, old.logNextOffset))
+        #expect(catalog.truncationOffset(keeping: 3) == nil, "only two are complete")
     }
 
     @Test("a copy of a live shard installed in place of a missing file, with the log after it applied, equals the shard rebuilt from the whole log; a corrupt, short or newer-schema copy is refused and leaves the path alone")

@@ -93,4 +93,13 @@ public struct SnapshotCatalog: Sendable {
 
     /// The newest complete snapshot.
     public var newest: Entry? { usable.first }
+
+    /// Where the changelog may be truncated so that the `keep` newest complete snapshots can
+    /// still be restored from (each needs the log from its offset on): the offset of the
+    /// `keep`-th newest; nil when there are fewer.
+    public func truncationOffset(keeping keep: Int) -> Int64? {
+        let kept = usable.prefix(max(1, keep))
+        guard kept.count == max(1, keep) else { return nil }
+        return kept.map(\.manifest.logNextOffset).min()
+    }
 }
