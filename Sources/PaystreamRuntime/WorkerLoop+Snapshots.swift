@@ -38,6 +38,12 @@ extension WorkerLoop {
     /// Looks once whether the stage's snapshot topic exists: without it restores read the whole
     /// changelog and nothing is snapshotted (said once, at warning).
     func checkSnapshotTopic(_ tail: ChangelogTail) async throws {
+        // Copies a killed process left behind (`p<N>.sqlite.snapshot-out-<n>`, `.snapshot-in`).
+        let folder = "\(worker.stateDirectory)/\(stage.name)"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        where name.contains(".sqlite.snapshot-out-") || name.contains(".sqlite.snapshot-in") {
+            try? FileManager.default.removeItem(atPath: "\(folder)/\(name)")
+        }
         let counts = try await tail.topicPartitionCounts()
         let exists = counts[snapshotTopic] != nil
         snapshotMailbox.topicExists.withLock { $0 = exists }
@@ -138,8 +144,9 @@ enum SnapshotTaker {
     private static func snapshot(_ shard: ShardStore, store: SnapshotStore, producer: KafkaProducer, chunkBytes: Int,
                                  mailbox: SnapshotMailbox) async throws -> (SnapshotManifest, Double) {
         guard mailbox.topicExists.withLock({ $0 }) == true else { throw SnapshotTopicMissing(topic: store.topic) }
-        let copy = shard.path + ".snapshot-out"
-        defer { try? FileManager.default.removeItem(atPath: copy) }
+        // (A name per run: a cancelled run's copy may still be finishing on its thread.)
+        let copy = shard.path + ".snapshot-out-\(UInt32.random(in: 0...UInt32.max))"
+        defer { ShardSnapshot.removeFiles(at: copy) }
         let (taken, cpu) = try await onThreadOfItsOwn(name: "paystream-snapshot") {
             let before = threadCPUSeconds()
             let taken = try ShardSnapshot.take(from: shard.path, into: copy)

@@ -79,7 +79,7 @@ public enum ShardSnapshot {
     /// read-only connection: one read transaction, so the copy is the shard after one commit,
     /// taken beside a writer (WAL) without holding it. The copy is compacted (no free pages).
     public static func take(from source: String, into target: String) throws -> Taken {
-        remove(target)
+        removeFiles(at: target)
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(30)
@@ -160,7 +160,8 @@ public enum ShardSnapshot {
         try FileManager.default.moveItem(atPath: copy, toPath: path)
     }
 
-    static func remove(_ path: String) {
+    /// Removes a copy and whatever SQLite kept beside it (`-wal`, `-shm`, `-journal`).
+    public static func removeFiles(at path: String) {
         for suffix in ShardStore.fileSuffixes + ["-journal"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 }

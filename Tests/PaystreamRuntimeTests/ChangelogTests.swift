@@ -182,6 +182,7 @@ struct ChangelogTests {
         #expect(ChangelogBehind(path: "p", position: 40, firstRead: 40) == nil, "reads on where it stopped")
         #expect(ChangelogBehind(path: "p", position: 40, firstRead: nil) == nil, "nothing new")
         #expect(ChangelogBehind(path: "p", position: 0, firstRead: 7) == nil, "a new file: the first-record check refuses it")
+        #expect(ChangelogBehind(path: "p", position: 40, firstRead: 40) == nil, "nothing read, the end reached where it stands")
         let behind = ChangelogBehind(path: "p", position: 40, firstRead: 95)
         #expect(behind?.logStart == 95 && behind?.description.contains("truncated past the file") == true)
     }

@@ -186,11 +186,15 @@ extension ShardRestorer {
         }
         let known = ShardStore.migrations(schema).map(\.0)
         let copy = path + ".snapshot-in"
-        defer { try? FileManager.default.removeItem(atPath: copy) }
+        defer { ShardSnapshot.removeFiles(at: copy) }
         for entry in catalog.usable {
             do {
+                ShardSnapshot.removeFiles(at: copy)
                 try await store.download(entry, into: copy)
-                try ShardSnapshot.install(copy, manifest: entry.manifest, known: known, at: path)
+                let target = path
+                try await onThreadOfItsOwn(name: "paystream-snapshot-install") {
+                    try ShardSnapshot.install(copy, manifest: entry.manifest, known: known, at: target)
+                }
                 summary.snapshot = entry.manifest
                 logger.info("shard started from a snapshot", metadata: [
                     "kafka.partition": "\(partition)", "snapshot.id": "\(entry.manifest.id)", "changelog.txn": "\(entry.manifest.txn)",
@@ -243,7 +247,8 @@ public struct ChangelogReader: Sendable {
     }
 
     /// Returns how many records were read, the log's end offset, and the offset of the first
-    /// message read (nil: none; more than `start` when the log no longer holds `start`).
+    /// message read or, with none, the end reached (nil: neither yet; more than `start` when the
+    /// log no longer holds `start`).
     @discardableResult
     public func read(from start: Int64, _ body: ([ChangelogRecord], Int64) throws -> Void,
                      done: (Int64) throws -> Void = { _ in }) async throws -> (records: Int, end: Int64, firstOffset: Int64?) {
@@ -270,7 +275,8 @@ public struct ChangelogReader: Sendable {
                     throw ChangelogError("reading changelog \(topic)[\(partition)] made no progress for \(stallTimeout) (at offset \(nextOffset)): is the broker reachable?")
                 }
                 var records: [ChangelogRecord] = []
-                if firstOffset == nil { firstOffset = poll.records.first?.offset }
+                // The first message read, or with none the end reached (offsets are contiguous).
+                if firstOffset == nil { firstOffset = poll.records.first?.offset ?? poll.reachedEnd[tp] }
                 for message in poll.records {
                     if let (record, next) = try assembler.add(message) {
                         records.append(record)

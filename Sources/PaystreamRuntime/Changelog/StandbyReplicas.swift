@@ -76,6 +76,8 @@ final class StandbyReplicas: Sendable {
         /// Partitions whose file the standby task has open, or is restoring.
         var busy: Set<Int32> = []
         var status: [Int32: StandbyStatus] = [:]
+        /// The copy being restored now (cancelled by a release: the owner restores it anyway).
+        var restoring: (partition: Int32, task: Task<RestoreSummary, any Error>)?
         /// The rule's partitions, once the topic's partition count is known.
         var ruled: Set<Int32>?
         var owned: Set<Int32> = []
@@ -116,12 +118,15 @@ final class StandbyReplicas: Sendable {
     /// The group assigned `partition` to this instance: the copy is closed (waited for), so the
     /// owner can restore the log after it and claim it.
     func release(_ partition: Int32) async {
-        state.withLock {
-            $0.owned.insert(partition)
-            $0.wanted.remove(partition)
+        let restoring = state.withLock { state in
+            state.owned.insert(partition)
+            state.wanted.remove(partition)
+            return state.restoring?.partition == partition ? state.restoring?.task : nil
         }
+        restoring?.cancel()
         while state.withLock({ $0.busy.contains(partition) }) {
-            try? await Task.sleep(for: .milliseconds(5))
+            // (Still waited for when the worker is being cancelled: the file must be closed first.)
+            if Task.isCancelled { usleep(5_000) } else { try? await Task.sleep(for: .milliseconds(5)) }
         }
     }
 
@@ -160,6 +165,18 @@ final class StandbyReplicas: Sendable {
                 $0.status[partition] = nil
             }
         }
+        /// Where each copy was (re)assigned from, until its first message or end shows the log still has it.
+        var expected: [Int32: Int64] = [:]
+        var firstSeen: [Int32: Int64] = [:]
+        /// Sets a copy aside (kept for inspection) and lets it be restored again; the file is
+        /// moved before the partition stops being busy, so a release never meets it half moved.
+        func setAside(_ partition: Int32, reason: String, error: any Error) {
+            try? files.removeValue(forKey: partition)?.close()
+            let aside = (try? ShardStore.setAside(path: path(partition), reason: reason)) ?? "-"
+            close(partition)
+            logger.warning("standby copy cannot follow its changelog; set aside, restoring it again", metadata: [
+                "kafka.partition": "\(partition)", "error": "\(error)", "shard.quarantined": "\(aside)"])
+        }
         defer {
             for partition in Array(files.keys) { close(partition) }
         }
@@ -167,8 +184,14 @@ final class StandbyReplicas: Sendable {
             do {
                 if reader == nil {
                     let made = try KafkaPartitionReader(configuration: kafka.withDefaults(["fetch.wait.max.ms": "100"]), logger: logger)
-                    let count = try await made.topicPartitionCounts()[topic] ?? 0
-                    guard count > 0 else { throw ChangelogError("changelog topic \(topic) does not exist") }
+                    let count: Int32
+                    do {
+                        count = try await made.topicPartitionCounts()[topic] ?? 0
+                        guard count > 0 else { throw ChangelogError("changelog topic \(topic) does not exist") }
+                    } catch {
+                        await made.close()
+                        throw error
+                    }
                     let ruled = Set((0..<count).filter(rule.includes))
                     state.withLock { $0.ruled = ruled; $0.wanted = ruled.subtracting($0.owned) }
                     reader = made
@@ -188,7 +211,10 @@ final class StandbyReplicas: Sendable {
                         var restorer = ShardRestorer(path: path(partition), partition: partition, topic: topic, schema: schema, kafka: kafka,
                                                      synchronous: synchronous, logger: logger)
                         restorer.snapshots = snapshots
-                        let summary = try await restorer.run()
+                        let task = Task { [restorer] in try await restorer.run() }
+                        state.withLock { $0.restoring = (partition, task) }
+                        defer { state.withLock { $0.restoring = nil } }
+                        let summary = try await task.value
                         let file = try ShardRestore(path: path(partition), synchronous: synchronous, schema: schema)
                         files[partition] = file
                         assemblers[partition] = ChangelogAssembler()
@@ -201,7 +227,8 @@ final class StandbyReplicas: Sendable {
                         retryAt[partition] = nil
                     } catch {
                         close(partition)
-                        if Task.isCancelled { return }
+                        if Task.isCancelled { break }
+                        if error is CancellationError { continue }  // released: the owner restores it
                         retryAt[partition] = .now + .seconds(5)
                         logger.warning("standby copy cannot be restored; trying again", metadata: [
                             "kafka.partition": "\(partition)", "error": "\(error)"])
@@ -211,6 +238,7 @@ final class StandbyReplicas: Sendable {
                 if reassign {
                     reassign = false
                     for partition in assemblers.keys { assemblers[partition] = ChangelogAssembler() }
+                    expected = files.mapValues(\.position.logNextOffset)
                     try reader.assign(Dictionary(uniqueKeysWithValues: files.map {
                         (TopicPartition(topic, $0.key), StartOffset.offset($0.value.position.logNextOffset))
                     }))
@@ -220,6 +248,25 @@ final class StandbyReplicas: Sendable {
                     continue
                 }
                 let poll = try await reader.poll(maxRecords: 2000, maxWait: .milliseconds(100))
+                // A copy the log has moved past (truncated below a snapshot beyond it; the reader
+                // resets to the log's start): it can never catch up, so it is restored again.
+                var behind: [Int32: ChangelogBehind] = [:]
+                // (The first message read, or with none the end reached: the log holds offsets contiguously.)
+                for message in poll.records where files[message.partition] != nil && firstSeen[message.partition] == nil {
+                    firstSeen[message.partition] = message.offset
+                }
+                for (tp, end) in poll.reachedEnd where tp.topic == topic && expected[tp.partition] != nil && firstSeen[tp.partition] == nil {
+                    firstSeen[tp.partition] = end
+                }
+                for (partition, start) in expected {
+                    guard let first = firstSeen[partition] else { continue }
+                    expected[partition] = nil
+                    if let late = ChangelogBehind(path: path(partition), position: start, firstRead: first) { behind[partition] = late }
+                }
+                firstSeen = [:]
+                for (partition, late) in behind {
+                    setAside(partition, reason: "behind", error: late)
+                }
                 var byPartition: [Int32: ([ChangelogRecord], Int64)] = [:]
                 for message in poll.records where files[message.partition] != nil {
                     if let (record, next) = try assemblers[message.partition]!.add(message) {
@@ -228,13 +275,11 @@ final class StandbyReplicas: Sendable {
                     }
                 }
                 for (partition, (records, next)) in byPartition {
+                    guard let file = files[partition] else { continue }
                     do {
-                        try files[partition]!.apply(records, logNextOffset: next)
+                        try file.apply(records, logNextOffset: next)
                     } catch let divergence as ChangelogDivergence {
-                        close(partition)
-                        let aside = try ShardStore.setAside(path: path(partition), reason: "diverged")
-                        logger.warning("standby copy diverged from its changelog; set aside, restoring it again", metadata: [
-                            "kafka.partition": "\(partition)", "error": "\(divergence)", "shard.quarantined": "\(aside)"])
+                        setAside(partition, reason: "diverged", error: divergence)
                     }
                 }
                 state.withLock { state in
