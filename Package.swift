@@ -41,6 +41,9 @@ let package = Package(
         .target(name: "CSQLiteSession", linkerSettings: [.linkedLibrary("sqlite3")]),
         // Pure domain: money, currencies, payment states, messages. Foundation only.
         .target(name: "PaystreamDomain"),
+        // Channel formats: what the payment channels send and publish (their statement files
+        // today), read into the domain's messages. Kept out of the domain, which holds money rules.
+        .target(name: "PaystreamChannels", dependencies: ["PaystreamDomain"]),
         // Kafka producer, consumer and admin over librdkafka.
         .target(
             name: "PaystreamKafka",
@@ -89,6 +92,7 @@ let package = Package(
         .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "ReconciliationWorker", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "ReconciliationWorker", "Notifier", "ChannelSandbox",
+                                                 "PaystreamChannels",
                                                  "PaystreamLedger",
                                                  "PaystreamReference", argumentParser, grdb]),
 
@@ -116,6 +120,7 @@ let package = Package(
                                                                   .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamTesting"]),
+        .testTarget(name: "PaystreamChannelsTests", dependencies: ["PaystreamChannels", "PaystreamDomain", "PaystreamTesting"]),
         .testTarget(
             name: "PaystreamKafkaTests",
             dependencies: ["PaystreamKafka", "PaystreamStore", "PaystreamTesting"]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PaystreamChannels
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime

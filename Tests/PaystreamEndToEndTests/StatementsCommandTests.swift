@@ -1,4 +1,5 @@
 import Foundation
+import PaystreamChannels
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
