@@ -16,8 +16,6 @@ final class SnapshotMailbox: Sendable {
     }
 
     private let outcomes = Mutex<[Outcome]>([])
-    /// Whether `<stage>.snapshots` exists (nil: not checked yet).
-    let topicExists = Mutex<Bool?>(nil)
 
     func post(_ outcome: Outcome) { outcomes.withLock { $0.append(outcome) } }
     func take() -> [Outcome] { outcomes.withLock { all in defer { all = [] }; return all } }
@@ -32,9 +30,6 @@ struct SnapshotRun {
 extension WorkerLoop {
     var snapshotTopic: String { worker.topics.snapshots(of: stage.name) }
 
-    /// Whether `<stage>.snapshots` exists (checked once at start).
-    var snapshotsAvailable: Bool { snapshotMailbox.topicExists.withLock { $0 } == true }
-
     /// Looks once whether the stage's snapshot topic exists: without it restores read the whole
     /// changelog and nothing is snapshotted (said once, at warning).
     func checkSnapshotTopic(_ tail: ChangelogTail) async throws {
@@ -46,7 +41,7 @@ extension WorkerLoop {
         }
         let counts = try await tail.topicPartitionCounts()
         let exists = counts[snapshotTopic] != nil
-        snapshotMailbox.topicExists.withLock { $0 = exists }
+        snapshotsAvailable = exists
         if !exists {
             logger.warning("snapshot topic does not exist: restores read the whole changelog and shards are not snapshotted (create it with `paystream topics create`)",
                            metadata: ["kafka.topic": "\(snapshotTopic)"])
@@ -65,7 +60,7 @@ extension WorkerLoop {
             let store = SnapshotStore(topic: snapshotTopic, partition: partition, kafka: worker.kafka, logger: logger)
             let mailbox = snapshotMailbox, producer = self.producer, chunk = changelogChunkBytes
             let task = Task {
-                mailbox.post(await SnapshotTaker.outcome(shard, run: run, store: store, producer: producer, chunkBytes: chunk, mailbox: mailbox))
+                mailbox.post(await SnapshotTaker.outcome(shard, run: run, store: store, producer: producer, chunkBytes: chunk))
             }
             snapshotRuns[partition] = SnapshotRun(run: run, task: task)
         }
@@ -87,10 +82,6 @@ extension WorkerLoop {
                     "snapshot.bytes": "\(manifest.size)", "snapshot.chunks": "\(manifest.chunks)",
                     "snapshot.seconds": "\(String(format: "%.3f", outcome.seconds))",
                     "snapshot.cpu_seconds": "\(String(format: "%.3f", outcome.cpuSeconds))"])
-            case .failure(let error as SnapshotTopicMissing):
-                snapshots.finished(partition, published: false, now: .now)
-                logger.warning("shards are not snapshotted: their topic does not exist (create it with `paystream topics create`)",
-                               metadata: ["kafka.topic": "\(error.topic)"])
             case .failure(let error):
                 snapshots.finished(partition, published: false, now: .now)
                 worker.metrics.snapshotFailed()
@@ -124,11 +115,10 @@ extension WorkerLoop {
 
 /// Takes and publishes one shard's snapshot, beside the worker loop.
 enum SnapshotTaker {
-    static func outcome(_ shard: ShardStore, run: Int, store: SnapshotStore, producer: KafkaProducer, chunkBytes: Int,
-                                        mailbox: SnapshotMailbox) async -> SnapshotMailbox.Outcome {
+    static func outcome(_ shard: ShardStore, run: Int, store: SnapshotStore, producer: KafkaProducer, chunkBytes: Int) async -> SnapshotMailbox.Outcome {
         let started = ContinuousClock.now
         do {
-            let (manifest, cpu) = try await snapshot(shard, store: store, producer: producer, chunkBytes: chunkBytes, mailbox: mailbox)
+            let (manifest, cpu) = try await snapshot(shard, store: store, producer: producer, chunkBytes: chunkBytes)
             return .init(partition: shard.partition, run: run, result: .success(manifest), seconds: (ContinuousClock.now - started).seconds,
                          cpuSeconds: cpu)
         } catch {
@@ -141,9 +131,7 @@ enum SnapshotTaker {
     /// copy holds is confirmed in the log (read back under this owner's claim: the copy is then a
     /// prefix of the log, whatever happens to this owner later), and publishes it. Returns it
     /// with the CPU seconds the copy and its checksum took.
-    private static func snapshot(_ shard: ShardStore, store: SnapshotStore, producer: KafkaProducer, chunkBytes: Int,
-                                 mailbox: SnapshotMailbox) async throws -> (SnapshotManifest, Double) {
-        guard mailbox.topicExists.withLock({ $0 }) == true else { throw SnapshotTopicMissing(topic: store.topic) }
+    private static func snapshot(_ shard: ShardStore, store: SnapshotStore, producer: KafkaProducer, chunkBytes: Int) async throws -> (SnapshotManifest, Double) {
         // (A name per run: a cancelled run's copy may still be finishing on its thread.)
         let copy = shard.path + ".snapshot-out-\(UInt32.random(in: 0...UInt32.max))"
         defer { ShardSnapshot.removeFiles(at: copy) }
@@ -165,10 +153,6 @@ enum SnapshotTaker {
         try await store.publish(copy, manifest: manifest, producer: producer, chunkBytes: chunkBytes)
         return (manifest, cpu)
     }
-}
-
-struct SnapshotTopicMissing: Error {
-    let topic: String
 }
 
 /// CPU time of the calling thread, in seconds.

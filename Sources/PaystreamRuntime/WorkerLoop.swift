@@ -43,6 +43,8 @@ final class WorkerLoop<S: Stage> {
     var snapshotRuns: [Int32: SnapshotRun] = [:]
     var snapshotRunCount = 0
     let snapshotMailbox = SnapshotMailbox()
+    /// Whether `<stage>.snapshots` exists (looked up once when the loop starts).
+    var snapshotsAvailable = false
     var newestSnapshots: [Int32: SnapshotManifest] = [:]
     /// Warm copies of partitions this instance does not own (`WorkerSettings.standby`).
     var standby: StandbyReplicas?
