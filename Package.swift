@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
     ],
     targets: [
         // C layer: librdkafka through pkg-config, plus a shim for its variadic macros.
@@ -41,9 +42,15 @@ let package = Package(
         .target(name: "CSQLiteSession", linkerSettings: [.linkedLibrary("sqlite3")]),
         // Pure domain: money, currencies, payment states, messages. Foundation only.
         .target(name: "PaystreamDomain"),
-        // Channel formats: what the payment channels send and publish (their statement files
-        // today), read into the domain's messages. Kept out of the domain, which holds money rules.
-        .target(name: "PaystreamChannels", dependencies: ["PaystreamDomain"]),
+        // Channel formats: what the payment channels send and publish (their wire protocols,
+        // signatures and statement files), read into the domain's messages. Kept out of the
+        // domain, which holds money rules.
+        .target(name: "PaystreamChannels", dependencies: [
+            "PaystreamDomain",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+        ]),
         // Kafka producer, consumer and admin over librdkafka.
         .target(
             name: "PaystreamKafka",

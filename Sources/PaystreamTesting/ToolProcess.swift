@@ -61,3 +61,10 @@ public struct NotifierUnderTest: Sendable {
         broker.stop()
     }
 }
+
+/// Runs a Python script with the project's virtual environment (`.deps/venv`, where
+/// Deploy/setup.sh installs the independent verifiers: standardwebhooks, wechatpayv3,
+/// python-alipay-sdk), `input` on standard input.
+public func runPython(_ script: String, input: String, arguments: [String] = []) throws -> (status: Int32, output: String) {
+    try runTool(packageRoot.appendingPathComponent(".deps/venv/bin/python").path, ["-c", script] + arguments, input: input)
+}

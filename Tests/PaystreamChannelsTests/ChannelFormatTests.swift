@@ -1,0 +1,82 @@
+import Foundation
+import PaystreamChannels
+import PaystreamDomain
+import Testing
+
+/// The small formats the channels use: Alipay's yuan amounts and GMT+8 times, WeChat Pay's
+/// RFC 3339 times, form bodies, response envelopes.
+@Suite("channel formats")
+struct ChannelFormatTests {
+    @Test("Alipay amounts are read exactly into fen and written back", arguments: [
+        ("0.01", 1), ("199.99", 19_999), ("88.8", 8_880), ("100", 10_000), ("100000000.00", 10_000_000_000), ("1.230", 123),
+    ] as [(String, Int64)])
+    func alipayAmounts(_ text: String, _ fen: Int64) throws {
+        #expect(try AlipayAmount.minorUnits(text) == fen)
+        #expect(try AlipayAmount.minorUnits(AlipayAmount.text(fen)) == fen)
+    }
+
+    @Test("what is not an Alipay amount is refused, never rounded", arguments: [
+        "", "0", "0.00", "-1.00", "+1.00", "1e3", "1,000.00", ".5", "5.", "0.001", "100000000.01", " 1.00", "1.00 CNY", "¥1.00", "NaN",
+    ])
+    func badAlipayAmounts(_ text: String) {
+        #expect(throws: MoneyError.self) { try AlipayAmount.minorUnits(text) }
+    }
+
+    @Test("China Standard Time: Alipay's timestamps are GMT+8")
+    func chinaTime() throws {
+        let date = Date(timeIntervalSince1970: 1_765_000_000) // 2025-12-06T05:46:40Z
+        #expect(ChinaTime.format(date) == "2025-12-06 13:46:40")
+        #expect(ChinaTime.parse("2025-12-06 13:46:40") == date)
+        #expect(ChinaTime.format(Date(timeIntervalSince1970: 1_709_222_399)) == "2024-02-29 23:59:59", "a leap day")
+        #expect(ChinaTime.parse("2024-02-29 08:00:00") == Date(timeIntervalSince1970: 1_709_164_800))
+        for bad in ["2025-02-30 10:00:00", "2025-12-06T13:46:40", "2025-12-06 24:00:00", "2025-12-06 13:46:40 ", "2025-1-06 13:46:40"] {
+            #expect(ChinaTime.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("RFC 3339 with offsets, as WeChat Pay writes its times")
+    func rfc3339() {
+        let date = Date(timeIntervalSince1970: 1_765_000_000)
+        #expect(RFC3339Time.formatChina(date) == "2025-12-06T13:46:40+08:00")
+        #expect(RFC3339Time.parse("2025-12-06T13:46:40+08:00") == date)
+        #expect(RFC3339Time.parse("2025-12-06T05:46:40Z") == date)
+        #expect(RFC3339Time.parse("2025-12-06T05:46:40.250Z") == date)
+        #expect(RFC3339Time.parse("2025-12-05T23:46:40-06:00") == date)
+        for bad in ["2025-12-06 13:46:40+08:00", "2025-12-06T13:46:40", "2025-12-06T13:46:40+8:00", "2025-12-06T13:46:40.Z"] {
+            #expect(RFC3339Time.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("form bodies: escapes and + are decoded; a field twice, a bad escape or bytes that are not UTF-8 refuse the whole body")
+    func forms() throws {
+        let fields = try FormEncoding.decode(Data("a=1&b=x+y%26z&c=%E4%B8%AD&d=".utf8))
+        #expect(fields == ["a": "1", "b": "x y&z", "c": "中", "d": ""])
+        #expect(try FormEncoding.decode(Data(FormEncoding.encode([("k", "a b&c=d+中~")]).utf8)) == ["k": "a b&c=d+中~"])
+        for bad in ["a=1&a=2", "a", "a=%G1", "a=%E4", "=1", "a=%"] {
+            #expect(throws: FormEncodingError.self, "\(bad)") { try FormEncoding.decode(Data(bad.utf8)) }
+        }
+    }
+
+    @Test("an Alipay response: the method's node by its raw bytes; error_response, a missing sign, a member twice or trailing bytes are not answers")
+    func alipayEnvelope() throws {
+        let key = RSASigningKey.generate()
+        let node = Data(#"{"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_NOT_EXIST"}"#.utf8)
+        let raw = AlipayResponseEnvelope.signed(method: "alipay.trade.query", node: node, key: key)
+        let verified = try AlipayResponseEnvelope(raw).verifiedNode(method: "alipay.trade.query", key: key.publicKey)
+        #expect(try JSONDecoder().decode(AlipayTradeResponse.self, from: verified).subCode == "ACQ.TRADE_NOT_EXIST")
+        #expect(throws: AlipayResponseError.malformed("no alipay_trade_refund_response member")) {
+            try AlipayResponseEnvelope(raw).verifiedNode(method: "alipay.trade.refund", key: key.publicKey)
+        }
+        let error = Data(#"{"error_response":{"code":"20000","msg":"Service Currently Unavailable","sub_code":"isp.unknow-error"},"sign":""}"#.utf8)
+        #expect(throws: AlipayResponseError.gatewayError(code: "20000", subCode: "isp.unknow-error")) {
+            try AlipayResponseEnvelope(error).verifiedNode(method: "alipay.trade.query", key: key.publicKey)
+        }
+        let unsigned = Data(#"{"alipay_trade_query_response":{"code":"10000","trade_status":"TRADE_SUCCESS"}}"#.utf8)
+        #expect(throws: AlipayResponseError.badSignature) {
+            try AlipayResponseEnvelope(unsigned).verifiedNode(method: "alipay.trade.query", key: key.publicKey)
+        }
+        for bad in [#"{"a":1,"a":2}"#, #"{"a":1} x"#, #"{"a":"#, #"["a"]"#, #"{"a":{"b":"}"}"#] {
+            #expect(throws: AlipayResponseError.self, "\(bad)") { try AlipayResponseEnvelope(Data(bad.utf8)) }
+        }
+    }
+}
