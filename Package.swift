@@ -50,6 +50,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // Kafka producer, consumer and admin over librdkafka.
         .target(
