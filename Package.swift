@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "notifier", targets: ["notifier"]),
         .executable(name: "reconciler", targets: ["reconciler"]),
         .executable(name: "channel-sandbox", targets: ["channel-sandbox"]),
+        .executable(name: "channel-simulator", targets: ["channel-simulator"]),
         .executable(name: "paystream", targets: ["paystream"]),
         .executable(name: "paystream-faults", targets: ["paystream-faults"]),
         .executable(name: "paystream-bench", targets: ["paystream-bench"]),
@@ -98,6 +99,9 @@ let package = Package(
                                                  .product(name: "Crypto", package: "swift-crypto"),
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
+        // Local stand-ins for Alipay and WeChat Pay that speak their wire formats (test keys).
+        .target(name: "ChannelSimulator", dependencies: ["PaystreamChannels", "PaystreamRuntime",
+                                                         .product(name: "Logging", package: "swift-log")]),
         .target(name: "ReconciliationWorker", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "ReconciliationWorker", "Notifier", "ChannelSandbox",
                                                  "PaystreamChannels",
@@ -108,6 +112,7 @@ let package = Package(
         .executableTarget(name: "settlement-worker", dependencies: ["SettlementWorker", "PaystreamReference", argumentParser]),
         .executableTarget(name: "notifier", dependencies: ["Notifier", "PaystreamReference", argumentParser]),
         .executableTarget(name: "channel-sandbox", dependencies: ["ChannelSandbox", argumentParser]),
+        .executableTarget(name: "channel-simulator", dependencies: ["ChannelSimulator", argumentParser]),
         .executableTarget(name: "reconciler", dependencies: ["ReconciliationWorker", argumentParser]),
         .executableTarget(name: "paystream", dependencies: ["PaystreamAdmin", argumentParser]),
 
@@ -128,7 +133,8 @@ let package = Package(
                                                                   .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamTesting"]),
-        .testTarget(name: "PaystreamChannelsTests", dependencies: ["PaystreamChannels", "PaystreamDomain", "PaystreamTesting"]),
+        .testTarget(name: "PaystreamChannelsTests", dependencies: ["PaystreamChannels", "PaystreamDomain", "PaystreamTesting", "ChannelSimulator",
+                                                                  "PaystreamRuntime"]),
         .testTarget(
             name: "PaystreamKafkaTests",
             dependencies: ["PaystreamKafka", "PaystreamStore", "PaystreamTesting"]

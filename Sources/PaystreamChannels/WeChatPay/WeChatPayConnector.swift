@@ -239,7 +239,9 @@ public struct WeChatPayConnector: ChannelConnector {
     /// 204 with no body takes it; a 4xx with the `FAIL` JSON refuses it (WeChat Pay sends it again).
     public func reply(accepted: Bool, message: String) -> CallbackReply {
         if accepted { return CallbackReply(status: 204, contentType: nil, body: Data()) }
-        let body = (try? JSONEncoder().encode(WeChatPayError(code: "FAIL", message: message))) ?? Data(#"{"code":"FAIL","message":"refused"}"#.utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(WeChatPayError(code: "FAIL", message: message))) ?? Data(#"{"code":"FAIL","message":"refused"}"#.utf8)
         return CallbackReply(status: 400, contentType: "application/json", body: body)
     }
 }
