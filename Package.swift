@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "reconciler", targets: ["reconciler"]),
         .executable(name: "channel-sandbox", targets: ["channel-sandbox"]),
         .executable(name: "channel-simulator", targets: ["channel-simulator"]),
+        .executable(name: "channel-gateway", targets: ["channel-gateway"]),
         .executable(name: "paystream", targets: ["paystream"]),
         .executable(name: "paystream-faults", targets: ["paystream-faults"]),
         .executable(name: "paystream-bench", targets: ["paystream-bench"]),
@@ -99,6 +100,9 @@ let package = Package(
                                                  .product(name: "Crypto", package: "swift-crypto"),
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
+        // The real channels at the edge: connectors per channel, calls beside the loop, callbacks.
+        .target(name: "ChannelGateway", dependencies: ["PaystreamRuntime", "PaystreamChannels", grdb,
+                                                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         // Local stand-ins for Alipay and WeChat Pay that speak their wire formats (test keys).
         .target(name: "ChannelSimulator", dependencies: ["PaystreamChannels", "PaystreamRuntime",
                                                          .product(name: "Logging", package: "swift-log")]),
@@ -112,6 +116,7 @@ let package = Package(
         .executableTarget(name: "settlement-worker", dependencies: ["SettlementWorker", "PaystreamReference", argumentParser]),
         .executableTarget(name: "notifier", dependencies: ["Notifier", "PaystreamReference", argumentParser]),
         .executableTarget(name: "channel-sandbox", dependencies: ["ChannelSandbox", argumentParser]),
+        .executableTarget(name: "channel-gateway", dependencies: ["ChannelGateway", argumentParser]),
         .executableTarget(name: "channel-simulator", dependencies: ["ChannelSimulator", argumentParser]),
         .executableTarget(name: "reconciler", dependencies: ["ReconciliationWorker", argumentParser]),
         .executableTarget(name: "paystream", dependencies: ["PaystreamAdmin", argumentParser]),
@@ -134,7 +139,7 @@ let package = Package(
 
         .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamTesting"]),
         .testTarget(name: "PaystreamChannelsTests", dependencies: ["PaystreamChannels", "PaystreamDomain", "PaystreamTesting", "ChannelSimulator",
-                                                                  "PaystreamRuntime"]),
+                                                                  "PaystreamRuntime", "ChannelGateway"]),
         .testTarget(
             name: "PaystreamKafkaTests",
             dependencies: ["PaystreamKafka", "PaystreamStore", "PaystreamTesting"]
@@ -146,6 +151,7 @@ let package = Package(
         .testTarget(
             name: "PaystreamEndToEndTests",
             dependencies: ["PaymentWorker", "SettlementWorker", "Notifier", "ChannelSandbox", "ReconciliationWorker", "PaystreamReference",
+                           "ChannelGateway", "ChannelSimulator", "PaystreamChannels",
                            "PaystreamLedger",
                            "PaystreamAdmin", "PaystreamTesting", "PaystreamFaults", "PaystreamBench", grdb]
         ),

@@ -22,6 +22,9 @@ extension ChannelSandboxStage {
         public var profiles: [String: MethodProfile]
         /// How the settlement bank pays payouts (`bank:`).
         public var bank: BankProfile = BankProfile()
+        /// Methods another daemon answers (the channel gateway, for alipay and wechat_pay): their
+        /// instructions are read and left alone here.
+        public var skipMethods: Set<String> = []
 
         public init(seed: UInt64 = 1, tickInterval: Duration = .milliseconds(20),
                     statementDirectory: String = "channel-statements", statementInterval: Duration = .seconds(1),
@@ -38,7 +41,7 @@ extension ChannelSandboxStage {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case seed, tickIntervalMs = "tick_interval_ms", statementDir = "statement_dir"
-            case statementIntervalMs = "statement_interval_ms", methods, bank
+            case statementIntervalMs = "statement_interval_ms", methods, bank, skipMethods = "skip_methods"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -60,6 +63,12 @@ extension ChannelSandboxStage {
             }
 
             bank = try c.decodeIfPresent(BankEntry.self, forKey: .bank)?.profile ?? bank
+            let skipped = try c.decodeIfPresent([String].self, forKey: .skipMethods) ?? []
+            for method in skipped where !ChannelSandboxStage.channelMethods.contains(method) {
+                throw DecodingError.dataCorruptedError(forKey: .skipMethods, in: c,
+                                                       debugDescription: "unknown method '\(method)'; known: \(ChannelSandboxStage.channelMethods.joined(separator: ", "))")
+            }
+            skipMethods = Set(skipped)
             guard c.contains(.methods) else { return }
             let methods = try c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .methods)
             for key in methods.allKeys where key.stringValue != "default" && !ChannelSandboxStage.channelMethods.contains(key.stringValue) {

@@ -76,6 +76,8 @@ public struct ChannelSandboxStage: Stage {
     }
 
     func apply(_ request: ChannelRequest, record: ConsumedRecord, in context: StageContext) throws {
+        // Answered by the channel gateway.
+        if settings.skipMethods.contains(request.method) { return }
         guard let type = ChannelRequestType(rawValue: request.requestType) else {
             throw DeadLetter(code: "unsupported_request", message: "request_type '\(request.requestType)' is not one of \(ChannelRequestType.allCases.map(\.rawValue).joined(separator: ", "))")
         }

@@ -34,7 +34,7 @@ extension ChannelSimulator {
                   let amount = try? AlipayAmount.minorUnits(biz.totalAmount) else {
                 return alipayNode(method, AlipayTradeResponse(code: "40004", msg: "Business Failed", subCode: "ACQ.INVALID_PARAMETER"))
             }
-            switch misbehaviour(method.rawValue, biz.outTradeNo) {
+            switch misbehaviour(method.rawValue, biz.outTradeNo, firstCreateOf: amount) {
             case .systemError: return alipayNode(method, AlipayTradeResponse(code: "40004", msg: "Business Failed", subCode: "ACQ.SYSTEM_ERROR"))
             case .hang:
                 _ = precreate(biz, amount: amount, notifyURL: parameters["notify_url"])
@@ -110,7 +110,7 @@ extension ChannelSimulator {
         }
         if created {
             counters.withLock { $0.tradesCreated += 1 }
-            playPayer(biz.outTradeNo)
+            playPayer(biz.outTradeNo, amount: amount)
         }
         return AlipayTradeResponse(code: "10000", msg: "Success", outTradeNo: biz.outTradeNo,
                                    qrCode: "https://qr.alipay.com/sim\(biz.outTradeNo.suffix(10))")

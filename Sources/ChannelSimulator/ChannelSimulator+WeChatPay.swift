@@ -32,7 +32,7 @@ extension ChannelSimulator {
             guard let order = try? JSONDecoder().decode(WeChatPayNativeOrder.self, from: request.body), order.amount.total > 0 else {
                 return weChatReply(400, WeChatPayError(code: "PARAM_ERROR", message: "参数错误"))
             }
-            switch misbehaviour(call, order.outTradeNo) {
+            switch misbehaviour(call, order.outTradeNo, firstCreateOf: order.amount.total) {
             case .systemError: return weChatReply(500, WeChatPayError(code: "SYSTEM_ERROR", message: "系统错误"))
             case .hang:
                 _ = nativeOrder(order)
@@ -93,7 +93,7 @@ extension ChannelSimulator {
         }
         if created {
             counters.withLock { $0.tradesCreated += 1 }
-            playPayer(order.outTradeNo)
+            playPayer(order.outTradeNo, amount: order.amount.total)
         }
         return weChatJSON(200, ["code_url": "weixin://wxpay/bizpayurl?pr=sim\(order.outTradeNo.suffix(8))"])
     }

@@ -153,8 +153,8 @@ public final class ChannelSimulator: Sendable {
     // MARK: the payer
 
     /// After a trade is created: the payer pays (or fails, or never does) after the delay.
-    func playPayer(_ outTradeNo: String) {
-        guard !behaviour.happens(.unpaid, rate: behaviour.unpaidRate, outTradeNo) else { return }
+    func playPayer(_ outTradeNo: String, amount: Int64) {
+        guard !behaviour.happens(.unpaid, rate: behaviour.unpaidRate, outTradeNo), !behaviour.unpaidAmounts.contains(amount) else { return }
         spawn { [self] in
             try? await Task.sleep(for: .milliseconds(behaviour.payDelayMs))
             guard !Task.isCancelled else { return }
@@ -183,6 +183,7 @@ public final class ChannelSimulator: Sendable {
     /// The first notification, its duplicates, and resends on the channel's schedule until one
     /// is taken.
     func notifyWithRetries(_ outTradeNo: String, refund: String?) async {
+        if let amount = trades.withLock({ $0[outTradeNo]?.amount }), behaviour.unnotifiedAmounts.contains(amount) { return }
         if behaviour.notifyDelayMs > 0 { try? await Task.sleep(for: .milliseconds(behaviour.notifyDelayMs)) }
         for _ in 0..<behaviour.duplicateNotifies {
             spawn { [self] in await notify(outTradeNo, refund: refund, attempt: 0, retry: false) }
@@ -231,7 +232,11 @@ public final class ChannelSimulator: Sendable {
     /// Before a call is done: SYSTEM_ERROR (nothing done) or a hang (done, answered late).
     enum Misbehaviour { case none, systemError, hang }
 
-    func misbehaviour(_ call: String, _ id: String) -> Misbehaviour {
+    func misbehaviour(_ call: String, _ id: String, firstCreateOf amount: Int64? = nil) -> Misbehaviour {
+        if let amount, behaviour.hangAmounts.contains(amount), trades.withLock({ $0[id] == nil }) {
+            counters.withLock { $0.hangs += 1 }
+            return .hang
+        }
         let n = counters.withLock { $0.calls[call, default: 0] }
         if behaviour.happens(.systemError, rate: behaviour.systemErrorRate, "\(call)|\(id)", n) {
             counters.withLock { $0.systemErrors += 1 }

@@ -29,6 +29,12 @@ public struct SimulatorBehaviour: Sendable, Codable, Equatable {
     public var timeScale: Double = 1
     /// WeChat Pay refunds finish this long after they are accepted.
     public var refundDelayMs: Int = 100
+    /// Deterministic cases for tests and demos, by amount (minor units): trades the payer never
+    /// pays, trades whose first create hangs past the caller's timeout (the trade is made), and
+    /// trades whose notifications are lost (only a query finds what became of them).
+    public var unpaidAmounts: [Int64] = []
+    public var hangAmounts: [Int64] = []
+    public var unnotifiedAmounts: [Int64] = []
 
     public init() {}
 
@@ -36,7 +42,8 @@ public struct SimulatorBehaviour: Sendable, Codable, Equatable {
         case seed, payDelayMs = "pay_delay_ms", unpaidRate = "unpaid_rate", payFailRate = "pay_fail_rate"
         case timeoutRate = "timeout_rate", hangMs = "hang_ms", systemErrorRate = "system_error_rate"
         case duplicateNotifies = "duplicate_notifies", notifyDelayMs = "notify_delay_ms", payBeforeCloseRate = "pay_before_close_rate"
-        case timeScale = "time_scale", refundDelayMs = "refund_delay_ms"
+        case timeScale = "time_scale", refundDelayMs = "refund_delay_ms", unpaidAmounts = "unpaid_amounts", hangAmounts = "hang_amounts"
+        case unnotifiedAmounts = "unnotified_amounts"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -54,6 +61,9 @@ public struct SimulatorBehaviour: Sendable, Codable, Equatable {
         payBeforeCloseRate = try c.decodeIfPresent(Double.self, forKey: .payBeforeCloseRate) ?? d.payBeforeCloseRate
         timeScale = try c.decodeIfPresent(Double.self, forKey: .timeScale) ?? d.timeScale
         refundDelayMs = try c.decodeIfPresent(Int.self, forKey: .refundDelayMs) ?? d.refundDelayMs
+        unpaidAmounts = try c.decodeIfPresent([Int64].self, forKey: .unpaidAmounts) ?? d.unpaidAmounts
+        hangAmounts = try c.decodeIfPresent([Int64].self, forKey: .hangAmounts) ?? d.hangAmounts
+        unnotifiedAmounts = try c.decodeIfPresent([Int64].self, forKey: .unnotifiedAmounts) ?? d.unnotifiedAmounts
         for (key, rate) in [(CodingKeys.unpaidRate, unpaidRate), (.payFailRate, payFailRate), (.timeoutRate, timeoutRate),
                             (.systemErrorRate, systemErrorRate), (.payBeforeCloseRate, payBeforeCloseRate)] where !(0...1).contains(rate) {
             throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "a rate is between 0 and 1")

@@ -10,7 +10,8 @@ public enum Daemon {
     public static func run<Settings: Decodable & Sendable, S: Stage>(
         name: String, options: DaemonOptions, stageDefaults: Settings,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        makeStage: (DaemonConfiguration<Settings>) throws -> S
+        makeStage: (DaemonConfiguration<Settings>) throws -> S,
+        services: (DaemonConfiguration<Settings>, S, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async -> Int32 {
         let config: DaemonConfiguration<Settings>
         let stage: S
@@ -68,7 +69,17 @@ public enum Daemon {
                                  stateDirectory: config.stateDirectory, topics: config.topics,
                                  settings: config.worker, clock: clock, logger: logger,
                                  notify: SystemdNotify.fromEnvironment(environment), health: health)
-        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint],
+        // The stage's own long-lived parts (the channel gateway's callback listener) run beside
+        // the worker and stop with it.
+        let others: [any Service]
+        do {
+            others = try services(config, stage, logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            await server?.stop()
+            return 1
+        }
+        let group = ServiceGroup(services: [worker] + others, gracefulShutdownSignals: [.sigterm, .sigint],
                                  cancellationSignals: [], logger: logger)
         do {
             try await group.run()

@@ -9,6 +9,9 @@ public struct TopicNames: Sendable, Hashable {
     public var paymentRequests: String { named("payments.requests") }
     public var channelRequests: String { named("channel.requests") }
     public var channelConfirmations: String { named("channel.confirmations") }
+    /// Notifications Alipay and WeChat Pay sent the channel gateway, raw and signed
+    /// (`channel-notification/v1`), at the partition of the shard whose order they name.
+    public var channelNotifications: String { named("channel.notifications") }
     public var paymentEvents: String { named("payments.events") }
     public var settlementRequests: String { named("settlement.requests") }
     public var settlementEvents: String { named("settlements.events") }
@@ -59,7 +62,7 @@ public struct TopicNames: Sendable, Hashable {
     /// Topics a stage consumes, which each get a dead-letter topic.
     public var inputTopics: [String] {
         [paymentRequests, channelRequests, channelConfirmations, paymentEvents, settlementRequests,
-         settlementEvents, payoutRequests, payoutConfirmations, channelStatements]
+         settlementEvents, payoutRequests, payoutConfirmations, channelStatements, channelNotifications]
     }
 
     /// The repartition topics of stages that shard a topic other groups read by key: the
@@ -67,7 +70,7 @@ public struct TopicNames: Sendable, Hashable {
     public var stageRepartitionTopics: [String] { [repartition(of: paymentEvents, stage: "reconciler")] }
 
     /// The stages that keep shards, each with a changelog topic.
-    public static let stages = ["payment-worker", "settlement-worker", "notifier", "reconciler", "channel-sandbox"]
+    public static let stages = ["payment-worker", "settlement-worker", "notifier", "reconciler", "channel-sandbox", "channel-gateway"]
 
     /// A stage's changelog: every shard transaction, partition = shard (`<stage>.changelog`).
     public func changelog(of stage: String) -> String { named(stage + ".changelog") }

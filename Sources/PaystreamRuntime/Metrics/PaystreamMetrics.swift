@@ -39,6 +39,8 @@ public enum PaystreamMetrics {
         "paystream_snapshot_age_seconds": "Seconds since the newest snapshot of an owned shard this instance published or started from (0: unknown).",
         "paystream_standby_partitions": "Partitions this instance keeps standby copies of.",
         "paystream_standby_lag_records": "Changelog offsets between a standby copy and the end of its log when last seen.",
+        "paystream_channel_calls_total": "Calls the channel gateway made, per channel, call and outcome (accepted, paid, awaiting_payment, closed, not_found, already_paid, refunded, refund_pending, refused, unknown).",
+        "paystream_channel_notifications_total": "Channel notifications the gateway received, per channel and result (accepted, duplicate_at_edge, refused codes such as bad_signature, stale_timestamp, signature_probe, unroutable, not_written).",
         "paystream_ready": "1 when the instance is ready: group joined, reference data caught up, producer delivering.",
     ]
 
@@ -69,6 +71,16 @@ public enum PaystreamMetrics {
     /// A webhook attempt's outcome: delivered, retry, failed, gone, disabled.
     public static func webhookDelivery(outcome: String) {
         Counter(label: "paystream_webhook_deliveries_total", dimensions: [("outcome", outcome)]).increment()
+    }
+
+    /// A call the channel gateway made and what it came to.
+    public static func channelCall(channel: String, action: String, outcome: String) {
+        Counter(label: "paystream_channel_calls_total", dimensions: [("channel", channel), ("call", action), ("outcome", outcome)]).increment()
+    }
+
+    /// A notification the channel gateway received and what became of it.
+    public static func channelNotification(channel: String, result: String) {
+        Counter(label: "paystream_channel_notifications_total", dimensions: [("channel", channel), ("result", result)]).increment()
     }
 
     /// The metrics in Prometheus' text format 0.0.4, with a `# HELP` line for each family.
