@@ -129,6 +129,7 @@ let package = Package(
         // The whole-pipeline fault and fuzz run (Deploy/faults.sh): the four daemons as processes
         // under random SIGKILLs and a frozen broker, mixed and hostile load, and the end checks.
         .target(name: "PaystreamFaults", dependencies: ["PaystreamTesting", "PaymentWorker", "PaystreamReference", "PaystreamAdmin", grdb,
+                                                   "ChannelSimulator", "PaystreamChannels",
                                                    .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "paystream-faults", dependencies: ["PaystreamFaults", argumentParser]),
         .target(name: "PaystreamBench", dependencies: ["PaystreamTesting", "PaymentWorker", "ChannelSandbox", "SettlementWorker",
@@ -137,7 +138,7 @@ let package = Package(
         .executableTarget(name: "paystream-bench", dependencies: ["PaystreamBench", "PaystreamRuntime", "Notifier", argumentParser,
                                                                   .product(name: "Logging", package: "swift-log")]),
 
-        .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamTesting"]),
+        .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamTesting", "PaystreamChannels"]),
         .testTarget(name: "PaystreamChannelsTests", dependencies: ["PaystreamChannels", "PaystreamDomain", "PaystreamTesting", "ChannelSimulator",
                                                                   "PaystreamRuntime", "ChannelGateway"]),
         .testTarget(

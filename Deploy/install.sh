@@ -14,8 +14,9 @@
 #   --create-topics  create every topic (`paystream topics create`) on --brokers; existing topics
 #                    are left as they are
 #
-# After it: put Kafka secrets in <sysconfdir>/kafka/<property> and webhook secrets in
-# <sysconfdir>/webhooks/<endpoint_id>, set brokers in <sysconfdir>/paystream.env, then
+# After it: put Kafka secrets in <sysconfdir>/kafka/<property>, webhook secrets in
+# <sysconfdir>/webhooks/<endpoint_id> and channel keys in <sysconfdir>/channels/<file>
+# (docs/channels.md), set brokers in <sysconfdir>/paystream.env, then
 # `systemctl enable --now paystream-payment-worker@1 …` (docs/operations.md).
 set -euo pipefail
 
@@ -29,7 +30,7 @@ BIN_DIR=""
 CREATE_TOPICS=0
 BROKERS="${PAYSTREAM_BROKERS:-}"
 PARTITIONS=8
-DAEMONS=(payment-worker settlement-worker notifier reconciler channel-sandbox)
+DAEMONS=(payment-worker settlement-worker notifier reconciler channel-sandbox channel-gateway)
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) PREFIX="$2"; shift 2 ;;
@@ -71,7 +72,7 @@ confdir="$DESTDIR$SYSCONFDIR"
 unitdir="$DESTDIR$UNITDIR"
 install -d -m 0755 "$bindir" "$docdir" "$unitdir" "$confdir"
 # Secrets: root only; systemd copies them to each unit (LoadCredential=). Both must exist.
-install -d -m 0700 "$confdir/kafka" "$confdir/webhooks"
+install -d -m 0700 "$confdir/kafka" "$confdir/webhooks" "$confdir/channels"
 
 for exe in "${DAEMONS[@]}" paystream; do
   install -m 0755 "$BIN_DIR/$exe" "$bindir/$exe"
@@ -109,9 +110,9 @@ if [ ! -f "$confdir/paystream.env" ]; then
   printf '# Read by every Paystream unit. PAYSTREAM_BROKERS=HOST:PORT,… is required.\n#PAYSTREAM_BROKERS=\n' > "$confdir/paystream.env"
   chmod 0644 "$confdir/paystream.env"
 fi
-log "configuration → $confdir (secrets: $confdir/kafka, $confdir/webhooks)"
+log "configuration → $confdir (secrets: $confdir/kafka, $confdir/webhooks, $confdir/channels)"
 
-install -m 0644 docs/operations.md docs/notifications.md docs/architecture.md README.md "$docdir/"
+install -m 0644 docs/operations.md docs/notifications.md docs/architecture.md docs/channels.md README.md "$docdir/"
 log "runbook → $docdir/operations.md"
 
 if [ -z "$DESTDIR" ] && [ "$changed_units" = 1 ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then

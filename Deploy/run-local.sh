@@ -2,9 +2,12 @@
 # Runs the whole pipeline locally on sample data: installs what is missing (Deploy/setup.sh),
 # starts a Tansu broker on a free loopback port, creates the topics, loads the reference data
 # (merchants, credit lines, FX rates) with `paystream reference load`, builds and starts
-# payment-worker, channel-sandbox, settlement-worker, notifier and reconciler, publishes the sample requests
-# with the paystream CLI and prints a table of requests → outcomes. Stops everything it started,
-# by PID, when done or on Ctrl-C.
+# payment-worker, channel-sandbox, settlement-worker, notifier and reconciler, and the real-channel
+# edge: channel-gateway with a local Alipay and a local WeChat Pay (`channel-simulator`, the real
+# wire formats signed with test keys made for the run), which answer the alipay and wechat_pay
+# payments (the sandbox answers the other methods); publishes the sample requests with the
+# paystream CLI and prints a table of requests → outcomes. Stops everything it started, by PID,
+# when done or on Ctrl-C.
 #
 #   Deploy/run-local.sh [--requests FILE] [--followups FILE|none] [--reference FILE] [--partitions N]
 #                       [--days N] [--keep-running]
@@ -44,7 +47,7 @@ while [ $# -gt 0 ]; do
     --days) DAYS="$2"; shift 2 ;;
     --partitions) PARTITIONS="$2"; shift 2 ;;
     --keep-running) KEEP=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "run-local: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -61,7 +64,7 @@ log "building"
 # shellcheck source=Deploy/swift-build.sh
 source Deploy/swift-build.sh
 swift_build run-local
-for exe in payment-worker settlement-worker notifier reconciler channel-sandbox paystream; do
+for exe in payment-worker settlement-worker notifier reconciler channel-sandbox channel-gateway channel-simulator paystream; do
   [ -x "$BIN/$exe" ] || { log "build failed: $BIN/$exe missing"; exit 1; }
 done
 
@@ -70,6 +73,7 @@ mkdir -p "$RUN_DIR/state"
 PIDS=()
 BROKER_PID=""
 RECEIVER_PID=""
+SIMULATOR_PIDS=()
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -85,6 +89,7 @@ cleanup() {
     for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   fi
   if [ -n "$RECEIVER_PID" ]; then kill -TERM "$RECEIVER_PID" 2>/dev/null || true; fi
+  for pid in "${SIMULATOR_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   # The broker last, once the daemons have flushed. Its storage is memory (nothing to flush) and
   # Tansu does not exit on SIGTERM, so it gets SIGKILL.
   if [ -n "$BROKER_PID" ]; then
@@ -155,11 +160,68 @@ PY
 log "webhooks: receiver on ${WEBHOOK_URL%/local/ok}, $(grep -c . "$RUN_DIR/endpoints.jsonl") endpoints (merchants and suppliers)"
 export CREDENTIALS_DIRECTORY="$CREDENTIALS"
 
-for daemon in payment-worker channel-sandbox settlement-worker notifier reconciler; do
-  "$BIN/$daemon" --config "Config/$daemon.yaml" --instance-id "$daemon-local" >"$RUN_DIR/$daemon.log" 2>&1 &
+# The real-channel edge: test keys for the gateway and both simulators (files 0600, never
+# printed), a local Alipay and a local WeChat Pay on free loopback ports (the payer pays after
+# 300 ms; every notification is sent twice; retries on the channels' schedules, 100× faster), and
+# channel-gateway's configuration: Config/channel-gateway.yaml with the run's addresses and keys.
+CHANNEL_KEYS="$RUN_DIR/channel-keys"
+"$BIN/channel-simulator" keys --out "$CHANNEL_KEYS" >/dev/null
+SIM_BEHAVIOUR='{"pay_delay_ms":300,"duplicate_notifies":1,"time_scale":0.01}'
+"$BIN/channel-simulator" serve --channel alipay --keys "$CHANNEL_KEYS" --merchant-id 2021000000000001 --behaviour "$SIM_BEHAVIOUR" \
+  --address-file "$RUN_DIR/alipay-simulator.address" >"$RUN_DIR/alipay-simulator.log" 2>&1 &
+SIMULATOR_PIDS+=("$!")
+"$BIN/channel-simulator" serve --channel wechat_pay --keys "$CHANNEL_KEYS" --merchant-id 1900000001 --behaviour "$SIM_BEHAVIOUR" \
+  --address-file "$RUN_DIR/wechat-simulator.address" >"$RUN_DIR/wechat-simulator.log" 2>&1 &
+SIMULATOR_PIDS+=("$!")
+for file in alipay-simulator.address wechat-simulator.address; do
+  for _ in $(seq 1 100); do [ -s "$RUN_DIR/$file" ] && break; sleep 0.05; done
+  [ -s "$RUN_DIR/$file" ] || { log "a channel simulator did not start:"; tail -n 5 "$RUN_DIR/${file%.address}.log" >&2; exit 1; }
+done
+ALIPAY_SIM="$(cat "$RUN_DIR/alipay-simulator.address")"
+WECHAT_SIM="$(cat "$RUN_DIR/wechat-simulator.address")"
+CALLBACKS="127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+python3 - Config/channel-gateway.yaml "$RUN_DIR/channel-gateway.yaml" "$CALLBACKS" "$CHANNEL_KEYS" "$ALIPAY_SIM" "$WECHAT_SIM" <<'PY'
+import sys
+source, target, callbacks, keys, alipay, wechat = sys.argv[1:7]
+head = open(source).read().split("\nstage:\n")[0]
+stage = f"""
+stage:
+  listen: "{callbacks}"
+  credentials_directory: "{keys}"
+  call_timeout_ms: 3000
+  retry_delays_ms: [500, 1000, 2000]
+  poll_after_ms: 2000
+  tick_interval_ms: 20
+  alipay:
+    gateway_url: http://{alipay}/gateway.do
+    app_id: "2021000000000001"
+    notify_url: http://{callbacks}/alipay/notify
+  wechat_pay:
+    base_url: http://{wechat}
+    mchid: "1900000001"
+    appid: wx0000000000000001
+    notify_url: http://{callbacks}/wechatpay/notify
+    merchant_serial: 5F1C72E2A0000000000000000000000000000001
+    public_key_id: PUB_KEY_ID_0100000000000000000000000000SIM1
+"""
+open(target, "w").write(head + "\n" + stage)
+PY
+# The sandbox leaves alipay and wechat_pay to the gateway.
+sed 's/^stage:$/stage:\n  skip_methods: [alipay, wechat_pay]/' Config/channel-sandbox.yaml > "$RUN_DIR/channel-sandbox.yaml"
+log "channels: Alipay simulator on $ALIPAY_SIM, WeChat Pay simulator on $WECHAT_SIM, gateway callbacks on $CALLBACKS"
+
+config_of() {
+  case "$1" in
+    channel-gateway|channel-sandbox) echo "$RUN_DIR/$1.yaml" ;;
+    *) echo "Config/$1.yaml" ;;
+  esac
+}
+DAEMONS=(payment-worker channel-sandbox settlement-worker notifier reconciler channel-gateway)
+for daemon in "${DAEMONS[@]}"; do
+  "$BIN/$daemon" --config "$(config_of "$daemon")" --instance-id "$daemon-local" >"$RUN_DIR/$daemon.log" 2>&1 &
   PIDS+=("$!")
 done
-for daemon in payment-worker channel-sandbox settlement-worker notifier reconciler; do
+for daemon in "${DAEMONS[@]}"; do
   for _ in $(seq 1 300); do
     grep -q "partitions assigned" "$RUN_DIR/$daemon.log" && break
     if grep -q "level=critical" "$RUN_DIR/$daemon.log"; then log "$daemon failed:"; tail -n 5 "$RUN_DIR/$daemon.log" >&2; exit 1; fi
@@ -167,7 +229,7 @@ for daemon in payment-worker channel-sandbox settlement-worker notifier reconcil
   done
   grep -q "partitions assigned" "$RUN_DIR/$daemon.log" || { log "$daemon got no partitions in 30 s"; exit 1; }
 done
-log "pipeline up: payment-worker, channel-sandbox, settlement-worker, notifier, reconciler"
+log "pipeline up: payment-worker, channel-sandbox, settlement-worker, notifier, reconciler, channel-gateway"
 
 "$BIN/paystream" publish --topic payments.requests "$REQUESTS"
 echo
@@ -272,14 +334,30 @@ sys.exit(0 if lines and len(verified) == len(lines) else 1)
 PY
 fi
 
+# The real-channel edge: what each simulator saw (every request's signature checked, every
+# notification signed and, for WeChat Pay, encrypted) and what the gateway did.
+echo
+python3 - "$ALIPAY_SIM" "$WECHAT_SIM" <<'PY' || status=$?
+import json, sys, urllib.request
+ok = True
+for name, address in (("Alipay", sys.argv[1]), ("WeChat Pay", sys.argv[2])):
+    stats = json.load(urllib.request.urlopen(f"http://{address}/_sim/stats", timeout=5))
+    calls = ", ".join(f"{k} {v}" for k, v in sorted(stats["calls"].items()))
+    print(f"{name} simulator: {stats['trades_created']} trades, {stats['trades_paid']} paid, {stats['refunds']} refunds; "
+          f"notifications {stats['notifies_sent']} sent, {stats['notifies_accepted']} taken; "
+          f"{stats['bad_signatures']} requests with a bad signature; calls: {calls}")
+    ok = ok and stats["bad_signatures"] == 0 and stats["trades_created"] > 0
+sys.exit(0 if ok else 1)
+PY
+
 # Metrics: each daemon's /metrics (its address is in its log), saved beside the logs; a few lines shown.
 echo
-for daemon in payment-worker channel-sandbox settlement-worker notifier reconciler; do
+for daemon in "${DAEMONS[@]}"; do
   address="$(grep -o 'metrics.address=[^ ]*' "$RUN_DIR/$daemon.log" | tail -n 1 | cut -d= -f2)"
   [ -n "$address" ] || continue
   curl -s "http://$address/metrics" > "$RUN_DIR/metrics-$daemon.txt" || continue
   log "metrics of $daemon (http://$address/metrics, /livez, /readyz; saved in $RUN_DIR/metrics-$daemon.txt):"
-  grep -E '^paystream_(records_consumed_total|records_produced_total|dead_letters_total|rejections_total|webhook_deliveries_total|ready)' \
+  grep -E '^paystream_(records_consumed_total|records_produced_total|dead_letters_total|rejections_total|webhook_deliveries_total|channel_calls_total|channel_notifications_total|ready)' \
     "$RUN_DIR/metrics-$daemon.txt" | head -n 8 | sed 's/^/  /'
 done
 

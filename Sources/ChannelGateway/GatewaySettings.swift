@@ -156,14 +156,20 @@ public struct GatewaySettings: Decodable, Sendable {
 }
 
 /// The key files a connector needs, read from the credentials folder at start. A missing or
-/// unreadable file stops the daemon with its name (never its content).
+/// unreadable file stops the daemon with its name (never its content). Each is looked for as
+/// systemd names a file of a loaded folder (`LoadCredential=channels:/etc/paystream/channels`
+/// gives `channels_<file>`), then under its own name.
 public enum GatewayCredentials {
+    static let systemdPrefix = "channels_"
+
     static func read(_ name: String, folder: String) throws -> String {
-        let path = (folder as NSString).appendingPathComponent(name)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigurationError("credential \(name): cannot read \(path)")
+        for candidate in [systemdPrefix + name, name] {
+            let path = (folder as NSString).appendingPathComponent(candidate)
+            if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
         }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        throw ConfigurationError("credential \(name): cannot read \(systemdPrefix)\(name) or \(name) in \(folder)")
     }
 
     static func key<T>(_ name: String, folder: String, _ make: (String) throws(ChannelKeyError) -> T) throws -> T {
@@ -196,8 +202,9 @@ public enum GatewayCredentials {
             }
             // Platform certificates: every wechatpay-platform-*.pem, by its own serial.
             let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-            for name in names.sorted() where name.hasPrefix("wechatpay-platform-") {
-                let certificate = try key(name, folder: folder) { text throws(ChannelKeyError) in try RSACertificate(pem: text) }
+            for name in names.sorted() where name.hasPrefix("wechatpay-platform-") || name.hasPrefix(systemdPrefix + "wechatpay-platform-") {
+                let plain = name.hasPrefix(systemdPrefix) ? String(name.dropFirst(systemdPrefix.count)) : name
+                let certificate = try key(plain, folder: folder) { text throws(ChannelKeyError) in try RSACertificate(pem: text) }
                 keys[certificate.serial] = certificate.key
             }
             guard !keys.isEmpty else {

@@ -1,11 +1,20 @@
 import Foundation
+import ChannelSimulator
 import PaystreamTesting
 
 /// The fault run's daemon configurations: the sandbox misbehaving, short authorization timeouts,
 /// FULL synchronous (the default).
 enum FaultConfiguration {
-    /// `standby`: the daemon keeps standby copies of every partition it does not own.
-    static func text(_ daemon: DaemonFleet.Daemon, seed: UInt64, sessionTimeoutMs: Int, standby: Bool = false) -> String {
+    /// Where one host's channel gateway listens and the simulated channels it calls.
+    struct Edge {
+        var listen: String
+        var alipay: String
+        var weChat: String
+    }
+
+    /// `standby`: the daemon keeps standby copies of every partition it does not own. `edge`:
+    /// alipay and wechat_pay go through channel-gateway (the sandbox leaves them alone).
+    static func text(_ daemon: DaemonFleet.Daemon, seed: UInt64, sessionTimeoutMs: Int, standby: Bool = false, edge: Edge? = nil) -> String {
         // Small batches and quick polls keep records in flight when a kill lands; a killed
         // member's partitions move once its session times out.
         var text = """
@@ -46,6 +55,7 @@ enum FaultConfiguration {
                 stage:
                   seed: \(seed % 1_000_000_000)
                   tick_interval_ms: 20
+                  skip_methods: \(edge == nil ? "[]" : "[alipay, wechat_pay]")
                   methods:
                     default:
                       latency_ms: {min: 5, p50: 30, p99: 200, max: 400}
@@ -68,6 +78,30 @@ enum FaultConfiguration {
                 """
         case .settlementWorker:
             break
+        case .channelGateway:
+            // Keys from $CREDENTIALS_DIRECTORY (the fleet's credentials). Calls time out after
+            // 1 s (the simulators hang some for 1.5 s); unknown outcomes are asked again soon.
+            guard let edge else { break }
+            text += """
+                stage:
+                  listen: "\(edge.listen)"
+                  call_timeout_ms: 1000
+                  retry_delays_ms: [200, 500, 1000]
+                  poll_after_ms: 1000
+                  tick_interval_ms: 20
+                  alipay:
+                    gateway_url: http://\(edge.alipay)/gateway.do
+                    app_id: "2021000000000001"
+                    notify_url: http://\(edge.listen)/alipay/notify
+                  wechat_pay:
+                    base_url: http://\(edge.weChat)
+                    mchid: "1900000001"
+                    appid: wx0000000000000001
+                    notify_url: http://\(edge.listen)/wechatpay/notify
+                    merchant_serial: \(SimulatorKeys.weChatMerchantSerial)
+                    public_key_id: \(SimulatorKeys.weChatPublicKeyID)
+
+                """
         }
         return text
     }

@@ -20,6 +20,8 @@ public struct FaultReport: Sendable, CustomStringConvertible {
     public var fencedShards = 0
     /// What the daemons' logs say about snapshots, standby copies and claims, by event.
     public var changelogEvents: [String: Int] = [:]
+    /// With channel-gateway: what the simulated channels saw (nil when the sandbox answered every method).
+    public var channels: String?
     public var frozen: Duration = .zero
     /// Terminal outcomes of the original requests, by status; rejections by reason.
     public var outcomes: [String: Int] = [:]
@@ -50,6 +52,7 @@ public struct FaultReport: Sendable, CustomStringConvertible {
             "  hosts:        \(hosts), \(hostsLost) lost with its state folder; \(shardsRebuilt) shards rebuilt from the changelogs for the checks",
             "  zombies:      \(zombies) payment-worker frozen past its session timeout, then let go on; \(fencedShards) shard(s) set aside as fenced",
             "  changelog:    \(list(changelogEvents))",
+            "  channels:     \(channels ?? "every method answered by the sandbox")",
             "  broker:       \(frozen == .zero ? "never frozen" : "frozen (SIGSTOP) for \(frozen.components.seconds) s once")",
             "  outcomes:     \(list(outcomes))",
             "  rejections:   \(list(rejections))",

@@ -1,5 +1,7 @@
+import ChannelSimulator
 import Foundation
 import Logging
+import PaystreamChannels
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
@@ -40,6 +42,11 @@ public struct FaultRun: Sendable {
         /// With 2 hosts: host A's payment-worker is frozen (SIGSTOP) past its session timeout
         /// once, two thirds of the way, and then goes on.
         public var zombie = true
+        /// Alipay and WeChat Pay payments through channel-gateway (one per host, killed like the
+        /// others) and the channel simulators, which misbehave (timeouts, SYSTEM_ERROR, duplicate
+        /// notifications, unpaid trades, payments that beat the close); false: the sandbox answers
+        /// every method.
+        public var channelGateway = false
         /// Progress lines (rounds, waiting); nil for none.
         public var progress: (@Sendable (String) -> Void)?
 
@@ -62,18 +69,54 @@ public struct FaultRun: Sendable {
         let brokerPID = pipeline.broker.process.processIdentifier
         say("broker \(pipeline.broker.bootstrapServers) (pid \(brokerPID)), state \(pipeline.stateDirectory), logs \(directory)/logs")
         // Secrets as systemd would hand them over; no log may ever carry one (scanned at the end).
-        let secrets = ["kafka_sasl.password": "faults-\(UUID().uuidString)",
+        var secrets = ["kafka_sasl.password": "faults-\(UUID().uuidString)",
                        "webhook_e-faults": "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }).base64EncodedString()]
+        // Scanned for in the logs besides the secrets: a line of each channel key.
+        var keyLines: [String] = []
+        var daemons = DaemonFleet.Daemon.standard
+        var simulators: [(simulator: ChannelSimulator, server: HTTPListener)] = []
+        var edges: [FaultConfiguration.Edge?] = [nil, nil]
+        if options.channelGateway {
+            let keys = "\(directory)/channel-keys"
+            try SimulatorKeys.generate(into: keys)
+            for name in SimulatorKeys.gatewayFiles {
+                let text = try String(contentsOfFile: "\(keys)/\(name)", encoding: .utf8)
+                secrets["channels_\(name)"] = text
+                keyLines += text.split(separator: "\n").filter { !$0.hasPrefix("-----") }.prefix(1).map(String.init)
+            }
+            var behaviour = SimulatorBehaviour()
+            behaviour.seed = options.seed
+            behaviour.payDelayMs = 150
+            behaviour.unpaidRate = 0.03
+            behaviour.timeoutRate = 0.03
+            behaviour.hangMs = 1_500
+            behaviour.systemErrorRate = 0.03
+            behaviour.duplicateNotifies = 1
+            behaviour.payBeforeCloseRate = 0.2
+            behaviour.timeScale = 0.002
+            var logger = Logger(label: "faults.simulator")
+            logger.logLevel = .warning
+            for (kind, merchant) in [(ChannelKind.alipay, "2021000000000001"), (.weChatPay, "1900000001")] {
+                let simulator = ChannelSimulator(kind: kind, behaviour: behaviour,
+                                                 identity: try SimulatorKeys.identity(kind, folder: keys, merchantId: merchant), logger: logger)
+                simulators.append((simulator, try await HTTPListener.start(listen: "127.0.0.1:0") { await simulator.handle($0) }))
+            }
+            edges = try (0..<2).map { _ in
+                FaultConfiguration.Edge(listen: "127.0.0.1:\(try freeLoopbackPort())", alipay: simulators[0].server.address,
+                                        weChat: simulators[1].server.address)
+            }
+            daemons.append(.channelGateway)
+        }
         let fleet = try DaemonFleet(directory: directory, brokers: pipeline.broker.bootstrapServers,
-                                   stateDirectory: pipeline.stateDirectory, tag: "faults", credentials: secrets) { [options] in
-            FaultConfiguration.text($0, seed: options.seed, sessionTimeoutMs: options.sessionTimeoutMs)
+                                   stateDirectory: pipeline.stateDirectory, tag: "faults", credentials: secrets, daemons: daemons) { [options, edges] in
+            FaultConfiguration.text($0, seed: options.seed, sessionTimeoutMs: options.sessionTimeoutMs, edge: edges[0])
         }
         // A second host: its own state folder and logs, the same configuration and groups.
         let hostB = "\(directory)/host-b", stateB = "\(directory)/host-b/state"
         let fleets = try [fleet] + (options.hosts > 1 ? [
             DaemonFleet(directory: hostB, brokers: pipeline.broker.bootstrapServers, stateDirectory: stateB, tag: "faults-b",
-                        credentials: secrets) { [options] in
-                FaultConfiguration.text($0, seed: options.seed, sessionTimeoutMs: options.sessionTimeoutMs, standby: true)
+                        credentials: secrets, daemons: daemons) { [options, edges] in
+                FaultConfiguration.text($0, seed: options.seed, sessionTimeoutMs: options.sessionTimeoutMs, standby: true, edge: edges[1])
             },
         ] : [])
         var hostsLost = 0
@@ -83,15 +126,19 @@ public struct FaultRun: Sendable {
         let reading = Task { await Self.read(observer: observer, brokers: pipeline.broker.bootstrapServers, topics: topics) }
         do {
             for host in fleets { try await host.startAll(timeout: .seconds(90)) }
-            say("fleet up on \(fleets.count) host(s): \(DaemonFleet.Daemon.allCases.map(\.rawValue).joined(separator: ", "))")
+            say("fleet up on \(fleets.count) host(s): \(daemons.map(\.rawValue).joined(separator: ", "))"
+                + (options.channelGateway ? "; Alipay simulator \(simulators[0].server.address), WeChat Pay simulator \(simulators[1].server.address)" : ""))
 
             // Rounds: publish a slice, let it flow for a moment, kill a daemon, restart it.
             let rounds = max(options.kills, 10)
-            var victims = DaemonFleet.Daemon.allCases.shuffled(using: &random)
-            while victims.count < options.kills { victims.append(DaemonFleet.Daemon.allCases.randomElement(using: &random)!) }
+            var victims = daemons.shuffled(using: &random)
+            while victims.count < options.kills { victims.append(daemons.randomElement(using: &random)!) }
             var fuzz = FuzzInput(seed: options.seed)
-            // The fleet here runs no reconciler: nothing would answer hostile statement lines.
-            let fuzzTopics = topics.inputTopics.filter { $0 != topics.payoutRequests && $0 != topics.channelStatements }
+            // The fleet here runs no reconciler: nothing would answer hostile statement lines; and
+            // only channel-gateway reads channel.notifications.
+            let fuzzTopics = topics.inputTopics.filter {
+                $0 != topics.payoutRequests && $0 != topics.channelStatements && (options.channelGateway || $0 != topics.channelNotifications)
+            }
             let fuzzCount = options.fuzz ?? max(fuzzTopics.count, options.requests / 20)
             var hostile: [(record: FuzzInput.Record, at: DeliveryReport)] = []
             var reports: [Int: DeliveryReport] = [:]
@@ -141,7 +188,7 @@ public struct FaultRun: Sendable {
                     try FileManager.default.removeItem(atPath: stateB)
                     hostsLost += 1
                     try await Task.sleep(for: .seconds(2))
-                    for daemon in DaemonFleet.Daemon.allCases { try fleets[1].start(daemon) }
+                    for daemon in daemons { try fleets[1].start(daemon) }
                 }
                 // (Not in the round host B is lost: its daemons, started again, would find no broker
                 // within their connect timeout and exit, as they should.)
@@ -185,6 +232,19 @@ public struct FaultRun: Sendable {
             try await Task.sleep(for: .seconds(1))
             reading.cancel()
             await reading.value
+            var channels: String?
+            if options.channelGateway {
+                channels = simulators.map { simulator, _ in
+                    let stats = simulator.stats
+                    return "\(simulator.kind.rawValue): \(stats.tradesCreated) trades, \(stats.tradesPaid) paid, \(stats.tradesClosed) closed, "
+                        + "\(stats.refunds) refunds; notifications \(stats.notifiesSent) sent, \(stats.notifiesAccepted) taken; "
+                        + "\(stats.hangs) hung and \(stats.systemErrors) SYSTEM_ERROR calls; \(stats.badSignatures) bad request signatures"
+                }.joined(separator: "; ")
+                for (simulator, server) in simulators {
+                    simulator.stop()
+                    await server.stop()
+                }
+            }
             // The checks read the shards as the changelogs have them: rebuilt from the log alone,
             // each equal to the freshest file a host kept of it.
             let rebuilt = "\(directory)/rebuilt"
@@ -196,6 +256,10 @@ public struct FaultRun: Sendable {
             report.hosts = fleets.count
             report.hostsLost = hostsLost
             report.zombies = zombies
+            report.channels = channels
+            if options.channelGateway, simulators.contains(where: { $0.simulator.stats.badSignatures > 0 || $0.simulator.stats.tradesPaid == 0 }) {
+                report.problems.append("a channel simulator saw bad request signatures or no paid trade: \(channels ?? "")")
+            }
             // Shards a cut-off instance let go when it read a newer claim (kept for inspection).
             for state in fleets.count > 1 ? [pipeline.stateDirectory, stateB] : [pipeline.stateDirectory] {
                 for stage in TopicNames.stages {
@@ -217,7 +281,7 @@ public struct FaultRun: Sendable {
                         if count > 0 { report.changelogEvents[key, default: 0] += count }
                     }
                 }
-                let findings = try LogScan.scan(directory: folder, secrets: Array(secrets.values))
+                let findings = try LogScan.scan(directory: folder, secrets: Array(secrets.values) + keyLines)
                 report.problems += findings.map { "log carries \($0)" }
                 report.logsScanned += try FileManager.default.contentsOfDirectory(atPath: folder).count
             }
@@ -229,6 +293,10 @@ public struct FaultRun: Sendable {
             await pipeline.stop()
             return report
         } catch {
+            for (simulator, server) in simulators {
+                simulator.stop()
+                await server.stop()
+            }
             kill(brokerPID, SIGCONT)
             for host in fleets { host.killAll() }
             reading.cancel()

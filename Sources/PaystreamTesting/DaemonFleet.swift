@@ -10,7 +10,14 @@ public final class DaemonFleet: @unchecked Sendable {
     public enum Daemon: String, CaseIterable, Sendable {
         case paymentWorker = "payment-worker", channelSandbox = "channel-sandbox"
         case settlementWorker = "settlement-worker", notifier
+        case channelGateway = "channel-gateway"
+
+        /// The four daemons every fleet runs; the channel gateway is added when asked for.
+        public static let standard: [Daemon] = [.paymentWorker, .channelSandbox, .settlementWorker, .notifier]
     }
+
+    /// The daemons this fleet runs.
+    public let daemons: [Daemon]
 
     public let directory: String
     private let environment: [String: String]
@@ -28,8 +35,9 @@ public final class DaemonFleet: @unchecked Sendable {
     /// - Parameter credentials: files for `$CREDENTIALS_DIRECTORY` (name → content), as systemd's
     ///   `LoadCredential=` would give them; none: no credentials folder.
     public init(directory: String, brokers: String, stateDirectory: String, tag: String, credentials: [String: String] = [:],
-                configuration: (Daemon) throws -> String) throws {
+                daemons: [Daemon] = Daemon.standard, configuration: (Daemon) throws -> String) throws {
         self.directory = directory
+        self.daemons = daemons
         self.tag = tag
         try FileManager.default.createDirectory(atPath: "\(directory)/config", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "\(directory)/logs", withIntermediateDirectories: true)
@@ -41,7 +49,7 @@ public final class DaemonFleet: @unchecked Sendable {
             environment["CREDENTIALS_DIRECTORY"] = folder
         }
         self.environment = environment
-        for daemon in Daemon.allCases {
+        for daemon in daemons {
             try configuration(daemon).write(toFile: configPath(daemon), atomically: true, encoding: .utf8)
         }
     }
@@ -50,8 +58,8 @@ public final class DaemonFleet: @unchecked Sendable {
 
     /// Starts every daemon and waits until each has been assigned its partitions.
     public func startAll(timeout: Duration) async throws {
-        for daemon in Daemon.allCases { try start(daemon) }
-        for daemon in Daemon.allCases {
+        for daemon in daemons { try start(daemon) }
+        for daemon in daemons {
             guard let process = lock.withLock({ running[daemon] }) else { continue }
             try await process.waitForLog("partitions assigned", timeout: timeout)
         }

@@ -54,6 +54,9 @@ struct FaultsCommand: AsyncParsableCommand {
     @Option(help: "Hostile records (default: requests / 20).")
     var fuzz: Int?
 
+    @Flag(name: .customLong("channel-gateway"), help: "Alipay and WeChat Pay payments through channel-gateway (one per host, killed like the others) and the channel simulators, which misbehave; otherwise the sandbox answers every method.")
+    var channelGateway = false
+
     @Option(name: .customLong("settle-timeout"), help: "Seconds to wait after the last round for every outcome.")
     var settleTimeout: Int = 600
 
@@ -80,6 +83,7 @@ struct FaultsCommand: AsyncParsableCommand {
         options.hosts = hosts
         options.zombie = zombie
         options.fuzz = fuzz
+        options.channelGateway = channelGateway
         options.settleTimeout = .seconds(settleTimeout)
         options.directory = directory
         options.progress = { line in

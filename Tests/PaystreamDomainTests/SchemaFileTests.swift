@@ -1,4 +1,5 @@
 import Foundation
+import PaystreamChannels
 import PaystreamDomain
 import Testing
 
@@ -138,6 +139,10 @@ struct SchemaSample: Sendable, CustomTestStringConvertible {
                 requestType: "authorize", channelRequestId: "pay-1001:authorize", paymentId: "pay-1001", payerId: "user-42",
                 merchantId: "m-7", amount: 19_999, currency: "CNY", method: "alipay", channel: "mobile",
                 requestedAt: "2026-11-24T10:00:00.120Z"))
+        },
+        SchemaSample(file: "channel-notification.v1.schema.json", schemaName: ChannelNotificationRecord.schemaName, variant: "all fields") {
+            try Wire.encode(ChannelNotificationRecord(channel: "wechat_pay", notificationId: "EV-1", receivedAt: "2026-12-06T05:47:01.123Z",
+                                                      headers: ["wechatpay-serial": "PUB_KEY_ID_1"], body: Data("{}".utf8)))
         },
         SchemaSample(file: "channel-confirmation.v1.schema.json", schemaName: ChannelConfirmation.schemaName, variant: "all fields") {
             try Wire.encode(ChannelConfirmation(

@@ -186,11 +186,17 @@ struct ChannelGatewayTests {
         var probe = signer.headers(body: body, timestamp: Int64(Date().timeIntervalSince1970))
         probe["Wechatpay-Signature"] = "WECHATPAY/SIGNTEST/" + probe["Wechatpay-Signature"]!
         #expect(try edge.post("/wechatpay/notify", headers: probe, body: body).status == 400)
+        // Records on channel.notifications that the listener did not write: garbage, and a
+        // notification whose signature fails in the shard (a broker writer cannot forge one).
+        let forgedRecord = ChannelNotificationRecord(channel: "alipay", notificationId: "forged-2", receivedAt: "2026-12-06T10:00:00.000Z",
+                                                     headers: [:], body: Data(FormEncoding.encode(fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }).utf8))
+        try await pipeline.publish(topic: topics.channelNotifications, [("x", Data("not json".utf8)), ("x", try Wire.encode(forgedRecord))])
         let metrics = PaystreamMetrics.exposition()
         for (channel, result) in [("alipay", "bad_signature"), ("wechat_pay", "stale_timestamp"), ("wechat_pay", "signature_probe")] {
             #expect(metrics.contains(#"paystream_channel_notifications_total{channel="\#(channel)",result="\#(result)"}"#), "\(channel) \(result)")
         }
 
+        records += try await reader.read(timeout: .seconds(30)) { batch in batch.filter { $0.topic.hasSuffix(".dlq") }.count >= 2 }
         records += try await reader.readFor(.milliseconds(1_000))
         await reader.close()
         let alipayStats = edge.alipay.stats, weChatStats = edge.weChat.stats
@@ -211,8 +217,10 @@ struct ChannelGatewayTests {
         #expect(alipayStats.tradesClosed == 1, "\(alipayStats)")
         #expect(alipayStats.refunds == 1 && weChatStats.refunds == 1)
         #expect(alipayStats.badSignatures == 0 && weChatStats.badSignatures == 0)
-        // Nothing dead-lettered; no payment failed or conflicted.
-        #expect(records.filter { $0.topic.hasSuffix(".dlq") }.isEmpty, "\(records.filter { $0.topic.hasSuffix(".dlq") }.map { String(decoding: $0.value, as: UTF8.self) })")
+        // Dead letters: only the two records put on channel.notifications by hand.
+        let letters = records.filter { $0.topic.hasSuffix(".dlq") }.compactMap { try? Wire.decode(DeadLetterMessage.self, from: Data($0.value)) }
+        #expect(letters.map(\.errorCode).sorted() == ["forged_notification", "undecodable"], "\(letters.map { "\($0.errorCode): \($0.errorMessage)" })")
+        #expect(letters.allSatisfy { $0.sourceTopic == topics.channelNotifications })
         #expect(!events().contains { $0.type == "payment.failed" || $0.type == "payment.conflicted" || $0.type == "payment.late_capture" })
         // Every notification the listener wrote was decided; the card one never reached the gateway.
         #expect(!confirmations.contains { $0.paymentId == paymentID("r-card") && $0.channelReference?.hasPrefix("PS") == true })

@@ -31,10 +31,10 @@ struct InstallScriptTests {
         let first = try Self.install(root, ["--prefix", "/opt/paystream", "--sysconfdir", "/etc/ps"])
         #expect(first.status == 0, "\(first.output)")
         let files = try Self.listing(root)
-        for exe in ["payment-worker", "settlement-worker", "notifier", "reconciler", "channel-sandbox", "paystream"] {
+        for exe in ["payment-worker", "settlement-worker", "notifier", "reconciler", "channel-sandbox", "channel-gateway", "paystream"] {
             #expect(files["opt/paystream/bin/\(exe)"]?.hasPrefix("755 ") == true, "\(exe)")
         }
-        #expect(files["etc/ps/kafka"] == "700 dir" && files["etc/ps/webhooks"] == "700 dir")
+        #expect(files["etc/ps/kafka"] == "700 dir" && files["etc/ps/webhooks"] == "700 dir" && files["etc/ps/channels"] == "700 dir")
         #expect(files["etc/ps/notifier.yaml"] != nil && files["etc/ps/notification-templates.yaml"] != nil
                 && files["etc/ps/payment-policy.json"] != nil && files["etc/ps/paystream.env"] != nil)
         #expect(files["opt/paystream/share/doc/paystream/operations.md"] != nil)

@@ -9,7 +9,7 @@ import Testing
 /// credentials.
 @Suite("systemd units")
 struct SystemdUnitTests {
-    static let daemons = ["payment-worker", "settlement-worker", "notifier", "reconciler", "channel-sandbox"]
+    static let daemons = ["payment-worker", "settlement-worker", "notifier", "reconciler", "channel-sandbox", "channel-gateway"]
 
     static func run(_ arguments: [String], in directory: String) throws -> (status: Int32, output: String) {
         try runTool("/usr/bin/systemd-analyze", arguments, directory: directory)

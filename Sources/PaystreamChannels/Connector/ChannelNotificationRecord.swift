@@ -1,5 +1,5 @@
 import Foundation
-import PaystreamChannels
+
 import PaystreamDomain
 
 /// A channel's notification as received (`channel-notification/v1` on `channel.notifications`,
