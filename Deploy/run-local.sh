@@ -299,7 +299,7 @@ STATEMENTS="$PAYSTREAM_STATE_DIR/channel-statements"
 if [ "$status" = 0 ] && [ -d "$STATEMENTS" ]; then
   echo
   sleep 2
-  log "reconciliation: loading the sandbox's statements ($STATEMENTS)"
+  log "reconciliation: loading the sandbox's statements ($STATEMENTS); alipay and wechat_pay went through the gateway and stay pending (no channel bill in a local run)"
   "$BIN/paystream" statements load "$STATEMENTS" | tail -n 1
   for day in $(ls "$STATEMENTS"); do
     for attempt in $(seq 1 30); do
@@ -308,7 +308,9 @@ if [ "$status" = 0 ] && [ -d "$STATEMENTS" ]; then
       if [ $((attempt % 5)) = 0 ]; then "$BIN/paystream" statements load "$STATEMENTS" >/dev/null 2>&1 || true; fi
       "$BIN/paystream" report reconciliation --date "$day" --format json --state-dir "$PAYSTREAM_STATE_DIR" \
         > "$RUN_DIR/reconciliation-$day.json" 2>/dev/null || true
-      python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["counts"]; sys.exit(0 if c["pending"] == 0 and sum(c.values()) > 0 else 1)' \
+      # (alipay and wechat_pay payments stay pending: their lines would come from the channels'
+      # own bills, which the simulators do not write — docs/channels.md, "What a go-live still needs".)
+      python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); c=b["counts"]; p=[e for e in b["exceptions"] if e["state"] == "pending" and e.get("method") not in ("alipay", "wechat_pay")]; sys.exit(0 if not p and sum(c.values()) > 0 else 1)' \
         "$RUN_DIR/reconciliation-$day.json" 2>/dev/null && break
       sleep 1
     done

@@ -15,6 +15,9 @@ struct FaultChecks: Sendable {
     let hostile: [(record: FuzzInput.Record, at: DeliveryReport)]
     let observer: FaultObserver
     let topics: TopicNames
+    /// Stages that read a topic, where more than one does (channel.requests: the sandbox and
+    /// channel-gateway, each parking what it cannot read).
+    var readers: [String: Int] = [:]
 
     private var originals: [FaultLoad.Request] { load.requests.filter(\.isOriginal) }
     private var conflicts: [FaultLoad.Request] { load.requests.filter { $0.kind == .conflictingDuplicate } }
@@ -26,9 +29,12 @@ struct FaultChecks: Sendable {
         }
     }
 
-    /// Answers to a hostile record: its dead letters, plus 1 if an event names it.
+    /// Answers to a hostile record: its dead letters (once every stage that reads its topic parked
+    /// it; a stage parking it twice is one too many), plus 1 if an event names it.
     func answers(_ entry: (record: FuzzInput.Record, at: DeliveryReport)) -> Int {
-        let letters = observer.deadLetters(at: .init(topic: entry.record.topic, partition: entry.at.partition, offset: entry.at.offset))
+        let coordinates = FaultObserver.Coordinates(topic: entry.record.topic, partition: entry.at.partition, offset: entry.at.offset)
+        let parked = observer.deadLetters(at: coordinates), stages = observer.deadLetterStages(at: coordinates)
+        let letters = (stages == (readers[entry.record.topic] ?? 1) ? 1 : 0) + parked - stages
         guard entry.record.topic == topics.paymentRequests else { return letters }
         let byCoordinates = "rj:\(entry.record.topic):\(entry.at.partition):\(entry.at.offset)"
         let requestID = FaultLoad.field(of: entry.record.value, "request_id") as? String

@@ -33,6 +33,8 @@ final class FaultObserver: @unchecked Sendable {
     /// Each request_id named by an event, whoever the payer (hostile records' answers).
     private var requestIDs: Set<String> = []
     private var letters: [Coordinates: Set<String>] = [:]
+    /// The stages that parked each record.
+    private var letterStages: [Coordinates: Set<String>] = [:]
     private var lettersByCode: [String: Set<String>] = [:]
     private(set) var stageErrors: [String] = []
     private var captures: [String: PaymentEvent] = [:]
@@ -73,8 +75,9 @@ final class FaultObserver: @unchecked Sendable {
         if topics.isDeadLetterTopic(record.topic) {
             guard let letter = try? Wire.decode(DeadLetterMessage.self, from: data) else { return }
             let identity = record.header("event-id") ?? "\(record.topic)/\(record.partition)/\(record.offset)"
-            letters[Coordinates(topic: letter.sourceTopic, partition: letter.sourcePartition, offset: letter.sourceOffset), default: []]
-                .insert(identity)
+            let coordinates = Coordinates(topic: letter.sourceTopic, partition: letter.sourcePartition, offset: letter.sourceOffset)
+            letters[coordinates, default: []].insert(identity)
+            letterStages[coordinates, default: []].insert(letter.stage ?? "")
             if lettersByCode[letter.errorCode, default: []].insert(identity).inserted, letter.errorCode == "stage_error" {
                 stageErrors.append("\(letter.sourceTopic) \(letter.sourcePartition)/\(letter.sourceOffset): \(letter.errorMessage)")
             }
@@ -129,6 +132,9 @@ final class FaultObserver: @unchecked Sendable {
 
     /// Distinct dead letters parking the record at these coordinates.
     func deadLetters(at coordinates: Coordinates) -> Int { lock.withLock { letters[coordinates]?.count ?? 0 } }
+
+    /// How many stages parked the record at `coordinates`.
+    func deadLetterStages(at coordinates: Coordinates) -> Int { lock.withLock { letterStages[coordinates]?.count ?? 0 } }
 
     var deadLettersByCode: [String: Int] { lock.withLock { lettersByCode.mapValues(\.count) } }
 

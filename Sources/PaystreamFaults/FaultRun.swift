@@ -212,7 +212,8 @@ public struct FaultRun: Sendable {
             }
 
             // Settle: every request answered, every capture booked and notified.
-            let checks = FaultChecks(load: load, reports: reports, hostile: hostile, observer: observer, topics: topics)
+            var checks = FaultChecks(load: load, reports: reports, hostile: hostile, observer: observer, topics: topics)
+            if options.channelGateway { checks.readers[topics.channelRequests] = 2 }
             let deadline = ContinuousClock.now + options.settleTimeout
             var lastSaid = ContinuousClock.now
             while !checks.settled(), ContinuousClock.now < deadline {

@@ -122,7 +122,7 @@ struct ConnectorSimulatorTests {
         ChannelOrder(outNo: outNo, amount: amount, currency: "CNY", subject: "订单 \(outNo)")
     }
 
-    @Test("Alipay: precreate, the payer pays, the notification verifies; query, refund (once, by out_request_no), refund query, close of a paid trade")
+    @Test("Alipay: precreate, the payer pays, the notification verifies; query, refund (once, by out_request_no), refund query, close of a paid trade; python-alipay-sdk verifies the notification and every request")
     func alipayFlow() async throws {
         var behaviour = SimulatorBehaviour()
         behaviour.payDelayMs = 50
@@ -152,6 +152,45 @@ struct ConnectorSimulatorTests {
         tooMuch.amount = 8_000
         #expect(await connector.refund(tooMuch) == .refused(code: "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", message: "Business Failed"))
         #expect(rig.simulator.stats.badSignatures == 0)
+
+        // python-alipay-sdk verifies the notification the simulator sent (V1: sign_type left out)
+        // and the signature of every request the connector made (V2: sign_type in), with the
+        // app's and Alipay's public keys.
+        let notification = try #require(rig.receiver.callbacks().first)
+        let requests = rig.transport.sent.withLock { $0 }.map { sent -> [String: String] in
+            ["query": String(sent.url.split(separator: "?", maxSplits: 1).last ?? ""), "body": String(decoding: sent.body, as: UTF8.self)]
+        }
+        let input = try JSONEncoder().encode([
+            "notify": String(decoding: notification.body, as: UTF8.self),
+            "requests": String(decoding: try JSONEncoder().encode(requests), as: UTF8.self),
+            "app_private": try Self.read(rig.folder, "alipay-app-private-key"),
+            "app_public": try Self.read(rig.folder, "alipay-app-public-key"),
+            "alipay_public": try Self.read(rig.folder, "alipay-public-key"),
+        ])
+        let (status, output) = try runPython("""
+            import json, sys
+            from urllib.parse import parse_qsl
+            from alipay import AliPay
+            x = json.load(sys.stdin)
+            # As the merchant: Alipay's key verifies notifications.
+            merchant = AliPay(appid="2021000000000001", app_private_key_string=x["app_private"], alipay_public_key_string=x["alipay_public"])
+            fields = dict(parse_qsl(x["notify"], keep_blank_values=True))
+            sign = fields.pop("sign")
+            notify_ok = merchant.verify(dict(fields), sign)
+            # As Alipay: the app's key verifies requests (every parameter but sign, sign_type in).
+            gateway = AliPay(appid="2021000000000001", app_private_key_string=x["app_private"], alipay_public_key_string=x["app_public"])
+            checked = 0
+            for r in json.loads(x["requests"]):
+                params = dict(parse_qsl(r["query"], keep_blank_values=True))
+                params.update(dict(parse_qsl(r["body"], keep_blank_values=True)))
+                sign = params.pop("sign")
+                message = "&".join("{}={}".format(k, v) for k, v in sorted(params.items()) if v != "")
+                assert gateway._verify(message, sign), params["method"]
+                checked += 1
+            print(json.dumps({"notify": notify_ok, "status": fields["trade_status"], "requests": checked}))
+            """, input: String(decoding: input, as: UTF8.self))
+        #expect(status == 0 && output.contains(#""notify": true"#) && output.contains(#""status": "TRADE_SUCCESS""#), "\(output)")
+        #expect(output.contains(#""requests": \#(requests.count)"#) && requests.count >= 7, "\(output)")
     }
 
     @Test("Alipay: an unpaid trade is closed and reads closed; a timeout and SYSTEM_ERROR are unknown, and the trade a timed-out call made is found by query")
