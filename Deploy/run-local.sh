@@ -223,11 +223,11 @@ for daemon in "${DAEMONS[@]}"; do
 done
 for daemon in "${DAEMONS[@]}"; do
   for _ in $(seq 1 300); do
-    grep -q "partitions assigned" "$RUN_DIR/$daemon.log" && break
-    if grep -q "level=critical" "$RUN_DIR/$daemon.log"; then log "$daemon failed:"; tail -n 5 "$RUN_DIR/$daemon.log" >&2; exit 1; fi
+    grep -qs "partitions assigned" "$RUN_DIR/$daemon.log" && break
+    if grep -qs "level=critical" "$RUN_DIR/$daemon.log"; then log "$daemon failed:"; tail -n 5 "$RUN_DIR/$daemon.log" >&2; exit 1; fi
     sleep 0.1
   done
-  grep -q "partitions assigned" "$RUN_DIR/$daemon.log" || { log "$daemon got no partitions in 30 s"; exit 1; }
+  grep -qs "partitions assigned" "$RUN_DIR/$daemon.log" || { log "$daemon got no partitions in 30 s"; exit 1; }
 done
 log "pipeline up: payment-worker, channel-sandbox, settlement-worker, notifier, reconciler, channel-gateway"
 

@@ -276,6 +276,6 @@ struct RequestRulesTests {
             #expect(reason == (request.requestID == "ord-1006-try-1" ? .methodNotAllowed : nil), "\(request.requestID)")
             checked += 1
         }
-        #expect(checked == 8)
+        #expect(checked == 9)
     }
 }
