@@ -108,6 +108,7 @@ let package = Package(
                                                          .product(name: "Logging", package: "swift-log")]),
         .target(name: "ReconciliationWorker", dependencies: ["PaystreamRuntime", grdb]),
         .target(name: "PaystreamAdmin", dependencies: ["PaymentWorker", "SettlementWorker", "ReconciliationWorker", "Notifier", "ChannelSandbox",
+                                                 "ChannelGateway",
                                                  "PaystreamChannels",
                                                  "PaystreamLedger",
                                                  "PaystreamReference", argumentParser, grdb]),

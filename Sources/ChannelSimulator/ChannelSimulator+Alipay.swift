@@ -158,7 +158,8 @@ extension ChannelSimulator {
             guard refunded + amount <= trade.amount else {
                 return (AlipayTradeResponse(code: "40004", msg: "Business Failed", subCode: "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL"), false)
             }
-            trade.refunds[biz.outRequestNo] = SimulatedRefund(outRefundNo: biz.outRequestNo, amount: amount, refundId: trade.tradeNo, done: true)
+            trade.refunds[biz.outRequestNo] = SimulatedRefund(outRefundNo: biz.outRequestNo, amount: amount, refundId: trade.tradeNo, done: true,
+                                                               at: Date())
             trades[biz.outTradeNo] = trade
             return (AlipayTradeResponse(code: "10000", msg: "Success", outTradeNo: trade.outTradeNo, tradeNo: trade.tradeNo,
                                         fundChange: "Y", refundFee: AlipayAmount.text(refunded + amount)), true)

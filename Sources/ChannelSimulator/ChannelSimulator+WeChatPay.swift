@@ -124,7 +124,10 @@ extension ChannelSimulator {
             counters.withLock { $0.refunds += 1 }
             spawn { [self] in
                 try? await Task.sleep(for: .milliseconds(behaviour.refundDelayMs))
-                trades.withLock { trades in trades[trade.outTradeNo]?.refunds[refund.outRefundNo]?.done = true }
+                trades.withLock { trades in
+                    trades[trade.outTradeNo]?.refunds[refund.outRefundNo]?.done = true
+                    trades[trade.outTradeNo]?.refunds[refund.outRefundNo]?.at = Date()
+                }
                 await notifyWithRetries(trade.outTradeNo, refund: refund.outRefundNo)
             }
             return weChatJSON(200, refundBody(trade, refund))

@@ -71,6 +71,8 @@ struct SimulatedRefund: Sendable, Codable {
     var amount: Int64
     var refundId: String
     var done: Bool
+    /// When it was done.
+    var at: Date?
 }
 
 /// A local stand-in for Alipay's open platform or WeChat Pay APIv3 that speaks their wire
@@ -131,13 +133,20 @@ public final class ChannelSimulator: Sendable {
     }
 
     /// `GET /_sim/stats`, `GET /_sim/trades/<out_trade_no>`, `POST /_sim/notify/<out_trade_no>`
-    /// (send its notification again now, as a channel's resend would).
+    /// (send its notification again now, as a channel's resend would), `GET /_sim/bill?date=D`
+    /// (the day's bill in the channel's own format, D a China Standard Time date, as the
+    /// channels cut their bills).
     func control(_ request: HTTPRequest) -> HTTPResponse {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
         let parts = request.path.split(separator: "/").map(String.init)
         if parts == ["_sim", "stats"] { return .json(200, (try? encoder.encode(stats)) ?? Data()) }
+        if parts == ["_sim", "bill"] {
+            let query = (try? FormEncoding.decode(Data((request.target.split(separator: "?", maxSplits: 1).dropFirst().first ?? "").utf8))) ?? [:]
+            guard let day = query["date"], ChinaTime.parse(day + " 00:00:00") != nil else { return .text(400, "date=YYYY-MM-DD\n") }
+            return bill(day: day)
+        }
         if parts.count == 3, parts[1] == "trades" {
             guard let trade = trades.withLock({ $0[parts[2]] }) else { return .text(404, "no such trade\n") }
             return .json(200, (try? encoder.encode(trade)) ?? Data())
@@ -148,6 +157,33 @@ public final class ChannelSimulator: Sendable {
             return .text(202, "sending\n")
         }
         return .text(404, "not found\n")
+    }
+
+    /// The day's payments and refunds (China Standard Time day) as the channel's bill.
+    func bill(day: String) -> HTTPResponse {
+        func onDay(_ date: Date?) -> Bool { date.map { ChinaTime.format($0).hasPrefix(day) } ?? false }
+        var entries: [BillEntry] = []
+        for trade in trades.withLock({ Array($0.values) }).sorted(by: { $0.outTradeNo < $1.outTradeNo }) {
+            if trade.state == .paid, onDay(trade.paidAt), let paidAt = trade.paidAt {
+                let fee = (trade.amount * behaviour.feeBasisPoints + 5_000) / 10_000
+                entries.append(BillEntry(kind: .payment, at: paidAt, tradeNo: trade.tradeNo, outTradeNo: trade.outTradeNo, amount: trade.amount,
+                                         fee: fee, subject: trade.subject))
+            }
+            for refund in trade.refunds.values.sorted(by: { $0.outRefundNo < $1.outRefundNo }) where refund.done && onDay(refund.at) {
+                entries.append(BillEntry(kind: .refund, at: refund.at!, tradeNo: trade.tradeNo, outTradeNo: trade.outTradeNo,
+                                         amount: refund.amount, fee: 0, subject: trade.subject, refundId: refund.refundId,
+                                         outRefundNo: refund.outRefundNo))
+            }
+        }
+        entries.sort { $0.at < $1.at }
+        switch kind {
+        case .alipay:
+            return HTTPResponse(status: 200, headers: [("content-type", "text/csv; charset=GBK")],
+                                body: StatementWriter.alipayBusinessDetail(entries, day: day, account: "20880000000000000156"))
+        case .weChatPay:
+            return HTTPResponse(status: 200, headers: [("content-type", "text/csv; charset=utf-8")],
+                                body: Data(StatementWriter.weChatTradeBill(entries, appid: "wxsimulator00000001", mchid: identity.merchantId).utf8))
+        }
     }
 
     // MARK: the payer

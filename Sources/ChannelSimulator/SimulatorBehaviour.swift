@@ -35,6 +35,8 @@ public struct SimulatorBehaviour: Sendable, Codable, Equatable {
     public var unpaidAmounts: [Int64] = []
     public var hangAmounts: [Int64] = []
     public var unnotifiedAmounts: [Int64] = []
+    /// The channel's fee on a payment, in basis points (half up), as its bill shows it.
+    public var feeBasisPoints: Int64 = 60
 
     public init() {}
 
@@ -43,7 +45,7 @@ public struct SimulatorBehaviour: Sendable, Codable, Equatable {
         case timeoutRate = "timeout_rate", hangMs = "hang_ms", systemErrorRate = "system_error_rate"
         case duplicateNotifies = "duplicate_notifies", notifyDelayMs = "notify_delay_ms", payBeforeCloseRate = "pay_before_close_rate"
         case timeScale = "time_scale", refundDelayMs = "refund_delay_ms", unpaidAmounts = "unpaid_amounts", hangAmounts = "hang_amounts"
-        case unnotifiedAmounts = "unnotified_amounts"
+        case unnotifiedAmounts = "unnotified_amounts", feeBasisPoints = "fee_basis_points"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -64,6 +66,10 @@ public struct SimulatorBehaviour: Sendable, Codable, Equatable {
         unpaidAmounts = try c.decodeIfPresent([Int64].self, forKey: .unpaidAmounts) ?? d.unpaidAmounts
         hangAmounts = try c.decodeIfPresent([Int64].self, forKey: .hangAmounts) ?? d.hangAmounts
         unnotifiedAmounts = try c.decodeIfPresent([Int64].self, forKey: .unnotifiedAmounts) ?? d.unnotifiedAmounts
+        feeBasisPoints = try c.decodeIfPresent(Int64.self, forKey: .feeBasisPoints) ?? d.feeBasisPoints
+        guard (0...10_000).contains(feeBasisPoints) else {
+            throw DecodingError.dataCorruptedError(forKey: .feeBasisPoints, in: c, debugDescription: "0 to 10000")
+        }
         for (key, rate) in [(CodingKeys.unpaidRate, unpaidRate), (.payFailRate, payFailRate), (.timeoutRate, timeoutRate),
                             (.systemErrorRate, systemErrorRate), (.payBeforeCloseRate, payBeforeCloseRate)] where !(0...1).contains(rate) {
             throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "a rate is between 0 and 1")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChannelGateway
 import Foundation
 import PaystreamChannels
 import PaystreamDomain
@@ -31,6 +32,9 @@ struct StatementsCommand: AsyncParsableCommand {
         @OptionGroup var cluster: ClusterOptions
         @Option(help: "auto, sandbox, wechat_pay or alipay.") var format: Format = .auto
         @Option(help: "The method of a sandbox statement (default: from the file name).") var method: String?
+        @Option(name: .customLong("state-dir"), help: "The daemons' state directory, where channel-gateway's shards map its numbers on real bills to payments (default: $PAYSTREAM_STATE_DIR).")
+        var stateDirectory: String?
+        @Option(name: .customLong("out-no-prefix"), help: "channel-gateway's out_no_prefix.") var outNoPrefix = "PS"
         @Argument(help: "Statement files, or directories searched for *.csv.") var files: [String]
 
         func run() async throws {
@@ -47,12 +51,35 @@ struct StatementsCommand: AsyncParsableCommand {
                 print("\(path): \(read.lines.count) lines (\(read.format.rawValue): \(read.lines.count - refunds) payments, \(refunds) refunds)")
                 lines += read.lines
             }
+            lines = try mapGatewayNumbers(lines)
             let topic = cluster.topics.channelStatements
             let outgoing = try lines.map { OutgoingMessage(topic: topic, key: Array($0.paymentId.utf8), value: Array(try Wire.encode($0))) }
             let results = try await cluster.send(outgoing)
             let failures = results.compactMap { if case .failure(let e) = $0 { e } else { nil } }
             print("published \(results.count - failures.count) of \(results.count) lines from \(paths.count) file\(paths.count == 1 ? "" : "s") to \(topic)")
             if let first = failures.first { throw first }
+        }
+
+        /// Lines of the channels' own bills name channel-gateway's numbers: each is given its payment.
+        func mapGatewayNumbers(_ lines: [StatementLine]) throws -> [StatementLine] {
+            let ours = Set(lines.filter { $0.source != "sandbox" && GatewayNumbers.isOurs($0.paymentId, prefix: outNoPrefix) }.map(\.paymentId))
+            guard !ours.isEmpty else { return lines }
+            guard let directory = stateDirectory ?? ProcessInfo.processInfo.environment["PAYSTREAM_STATE_DIR"], !directory.isEmpty else {
+                printError("paystream statements load: \(ours.count) lines name channel-gateway's numbers (\(outNoPrefix)…): pass --state-dir to map them to payments")
+                throw ExitCode(1)
+            }
+            let found = try GatewayNumbers.paymentIDs(of: ours, stateDirectory: directory, prefix: outNoPrefix)
+            let missing = ours.subtracting(found.keys).sorted()
+            guard missing.isEmpty else {
+                printError("paystream statements load: \(missing.count) number(s) no channel-gateway shard under \(directory) knows: \(missing.prefix(5).joined(separator: ", "))")
+                throw ExitCode(1)
+            }
+            print("mapped \(lines.filter { found[$0.paymentId] != nil }.count) lines from channel-gateway's numbers to their payments")
+            return lines.map { line in
+                var line = line
+                if let payment = found[line.paymentId] { line.paymentId = payment }
+                return line
+            }
         }
 
         /// Files as given; directories searched (recursively) for `*.csv`, in name order.

@@ -80,3 +80,33 @@ struct ChannelFormatTests {
         }
     }
 }
+
+/// The bills the simulators serve read back through the statement readers, line for line.
+@Suite("channel bills written as the channels write them")
+struct StatementWriterTests {
+    static let entries = [
+        BillEntry(kind: .payment, at: Date(timeIntervalSince1970: 1_765_000_000), tradeNo: "2025120622001400000000000001",
+                  outTradeNo: "PS002AAAAAAAAAAAAAAAAAAAAAAAA", amount: 8_888, fee: 53, subject: "订单, one"),
+        BillEntry(kind: .refund, at: Date(timeIntervalSince1970: 1_765_003_600), tradeNo: "2025120622001400000000000001",
+                  outTradeNo: "PS002AAAAAAAAAAAAAAAAAAAAAAAA", amount: 1_000, fee: 0, subject: "订单, one", refundId: "50300000000000000000000001",
+                  outRefundNo: "PS002RRRRRRRRRRRRRRRRRRRRRRRR"),
+    ]
+
+    @Test("Alipay's business detail (GBK): the payment and its refund, amounts in fen, the fee, the China day")
+    func alipay() throws {
+        let lines = try StatementReader.alipay(StatementWriter.alipayBusinessDetail(Self.entries, day: "2025-12-06", account: "2088"))
+        #expect(lines.map(\.type) == ["payment", "refund"])
+        #expect(lines.map(\.amount) == [8_888, 1_000] && lines.map(\.fee) == [53, 0])
+        #expect(lines.allSatisfy { $0.paymentId == "PS002AAAAAAAAAAAAAAAAAAAAAAAA" && $0.channelReference == "2025120622001400000000000001" })
+        #expect(lines[1].refundReference == "PS002RRRRRRRRRRRRRRRRRRRRRRRR" && lines[0].day == "2025-12-06")
+    }
+
+    @Test("WeChat Pay's trade bill: rows with backticks, the summary counts them and totals the refunds")
+    func weChat() throws {
+        let lines = try StatementReader.wechatPay(StatementWriter.weChatTradeBill(Self.entries, appid: "wx1", mchid: "1900000001"))
+        #expect(lines.map(\.type) == ["payment", "refund"])
+        #expect(lines.map(\.amount) == [8_888, 1_000] && lines.map(\.fee) == [53, 0])
+        #expect(lines[1].refundReference == "50300000000000000000000001" && lines.allSatisfy { $0.source == "wechat_pay" })
+        #expect(try StatementReader.wechatPay(StatementWriter.weChatTradeBill([], appid: "wx1", mchid: "1")).isEmpty)
+    }
+}

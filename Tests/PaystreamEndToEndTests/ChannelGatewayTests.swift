@@ -115,6 +115,7 @@ struct ChannelGatewayTests {
     @Test("card via the sandbox, Alipay and WeChat Pay via the gateway: captured, refunded, cancelled; five copies of a notification make one confirmation; a create that timed out is resolved by a query; forged notifications refused and counted")
     func throughThePipeline() async throws {
         PaystreamMetrics.bootstrap()
+        let started = Date()
         let pipeline = try await InProcessPipeline(partitions: 2)
         let topics = pipeline.topics
         var alipayBehaviour = SimulatorBehaviour()
@@ -195,6 +196,24 @@ struct ChannelGatewayTests {
         for (channel, result) in [("alipay", "bad_signature"), ("wechat_pay", "stale_timestamp"), ("wechat_pay", "signature_probe")] {
             #expect(metrics.contains(#"paystream_channel_notifications_total{channel="\#(channel)",result="\#(result)"}"#), "\(channel) \(result)")
         }
+
+        // The simulators' bills of the day (China Standard Time) name the gateway's numbers; its
+        // shards map every one back to its payment.
+        var billLines: [StatementLine] = []
+        for day in Set([started, Date()].map { String(ChinaTime.format($0).prefix(10)) }).sorted() {
+        for (path, address) in [("alipay", edge.servers[0].address), ("wechat_pay", edge.servers[1].address)] {
+            let (status, output) = try runTool("/usr/bin/curl", ["-sf", "-o", "\(edge.keys)/\(path).csv", "-w", "%{http_code}",
+                                                                 "http://\(address)/_sim/bill?date=\(day)"])
+            #expect(status == 0 && output == "200")
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(edge.keys)/\(path).csv"))
+            billLines += path == "alipay" ? try StatementReader.alipay(data) : try StatementReader.wechatPay(String(decoding: data, as: UTF8.self))
+        }
+        }
+        let numbers = Set(billLines.map(\.paymentId))
+        let mapped = try GatewayNumbers.paymentIDs(of: numbers, stateDirectory: pipeline.stateDirectory, prefix: "PS")
+        #expect(numbers.allSatisfy { GatewayNumbers.isOurs($0, prefix: "PS") } && mapped.count == numbers.count, "\(numbers) \(mapped)")
+        #expect(Set(mapped.values) == Set(["r-ali", "r-wx", "r-ali-hang"].map(paymentID)), "\(mapped)")
+        #expect(billLines.filter { $0.type == "refund" }.count == 2 && billLines.filter { $0.type == "payment" }.count == 3)
 
         records += try await reader.read(timeout: .seconds(30)) { batch in batch.filter { $0.topic.hasSuffix(".dlq") }.count >= 2 }
         records += try await reader.readFor(.milliseconds(1_000))
