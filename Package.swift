@@ -99,7 +99,7 @@ let package = Package(
         .target(name: "Notifier", dependencies: ["PaystreamRuntime", "PaystreamReference", .product(name: "Yams", package: "Yams"),
                                                  .product(name: "Crypto", package: "swift-crypto"),
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client")]),
-        .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", grdb]),
+        .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", "PaystreamChannels", grdb]),
         // The real channels at the edge: connectors per channel, calls beside the loop, callbacks.
         .target(name: "ChannelGateway", dependencies: ["PaystreamRuntime", "PaystreamChannels", grdb,
                                                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),

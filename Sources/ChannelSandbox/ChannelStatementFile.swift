@@ -1,4 +1,5 @@
 import Foundation
+import PaystreamChannels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,8 +12,6 @@ import Darwin
 /// instances never write the same file. A channel's statement for a day is the union of that
 /// day's `<method>.p*.csv` parts (each part starts with the header line).
 struct ChannelStatementFile {
-    static let header = "date,channel_reference,payment_id,amount,currency,fee,type"
-
     let directory: String
     let day: String
     let method: String
@@ -20,20 +19,13 @@ struct ChannelStatementFile {
 
     var path: String { "\(directory)/\(day)/\(method).p\(partition).csv" }
 
-    /// The file's full text: the header, then one line per entry, each ending in a newline.
+    /// The file's full text, in the sandbox's format (`StatementWriter.sandbox`, which
+    /// `StatementReader.sandbox` reads).
     static func text(_ lines: [ChannelSandboxTables.StatementLine]) -> String {
-        var text = header + "\n"
-        for line in lines {
-            text += [line.day, line.channelReference, line.paymentID, String(line.amount), line.currency, String(line.fee),
-                     line.type].map(csvField).joined(separator: ",") + "\n"
-        }
-        return text
-    }
-
-    /// RFC 4180 quoting: a field with a comma, quote or line break is quoted, quotes doubled.
-    static func csvField(_ value: String) -> String {
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        StatementWriter.sandbox(lines.map {
+            SandboxStatementRow(day: $0.day, channelReference: $0.channelReference, paymentId: $0.paymentID, amount: $0.amount,
+                                currency: $0.currency, fee: $0.fee, type: $0.type)
+        })
     }
 
     /// Replaces the file atomically: readers see the old text or the new, never a part.

@@ -27,7 +27,7 @@ public enum StatementReader {
     /// (RFC 4180 quoting), amounts in minor units, one file per method.
     public static func sandbox(_ text: String, method: String) throws(StatementReadError) -> [StatementLine] {
         let rows = csvRows(text)
-        guard let header = rows.first?.fields, header == ["date", "channel_reference", "payment_id", "amount", "currency", "fee", "type"] else {
+        guard let header = rows.first?.fields, header == StatementWriter.sandboxHeader.split(separator: ",").map(String.init) else {
             throw StatementReadError(line: 1, "not a sandbox statement: the header is not date,channel_reference,payment_id,amount,currency,fee,type")
         }
         var lines: [StatementLine] = []

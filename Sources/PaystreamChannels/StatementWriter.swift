@@ -35,9 +35,52 @@ public struct BillEntry: Sendable, Equatable {
     }
 }
 
-/// Writes the channels' daily bills in their own formats, as `StatementReader` reads them: the
-/// simulators serve them (a real channel's bill download gives the same files).
+/// One line of the channel sandbox's daily statement.
+public struct SandboxStatementRow: Sendable, Equatable {
+    public var day: String
+    public var channelReference: String
+    public var paymentId: String
+    public var amount: Int64
+    public var currency: String
+    public var fee: Int64
+    /// `payment` or `refund`.
+    public var type: String
+
+    public init(day: String, channelReference: String, paymentId: String, amount: Int64, currency: String, fee: Int64, type: String) {
+        self.day = day
+        self.channelReference = channelReference
+        self.paymentId = paymentId
+        self.amount = amount
+        self.currency = currency
+        self.fee = fee
+        self.type = type
+    }
+}
+
+/// Writes statements and bills in the channels' own formats, as `StatementReader` reads them:
+/// the sandbox's CSV (its statement files), and the Alipay and WeChat Pay bills the simulators
+/// serve (a real channel's bill download gives the same files).
 public enum StatementWriter {
+    /// The sandbox's header line.
+    public static let sandboxHeader = "date,channel_reference,payment_id,amount,currency,fee,type"
+
+    /// The sandbox's CSV: the header, then one line per row, each ending in a newline (RFC 4180
+    /// quoting).
+    public static func sandbox(_ rows: [SandboxStatementRow]) -> String {
+        var text = sandboxHeader + "\n"
+        for row in rows {
+            text += [row.day, row.channelReference, row.paymentId, String(row.amount), row.currency, String(row.fee), row.type]
+                .map(csvField).joined(separator: ",") + "\n"
+        }
+        return text
+    }
+
+    /// RFC 4180 quoting: a field with a comma, quote or line break is quoted, quotes doubled.
+    static func csvField(_ value: String) -> String {
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
     static func yuan(_ fen: Int64) -> String { Money(minorUnits: fen, currency: AlipayAmount.currency).decimalString }
 
     /// Alipay's business detail export (业务明细): GBK, the table between `#` lines, identifiers

@@ -1,6 +1,7 @@
 import Foundation
 import PaystreamChannels
 import PaystreamDomain
+import PaystreamTesting
 import Testing
 
 /// The small formats the channels use: Alipay's yuan amounts and GMT+8 times, WeChat Pay's
@@ -108,5 +109,45 @@ struct StatementWriterTests {
         #expect(lines.map(\.amount) == [8_888, 1_000] && lines.map(\.fee) == [53, 0])
         #expect(lines[1].refundReference == "50300000000000000000000001" && lines.allSatisfy { $0.source == "wechat_pay" })
         #expect(try StatementReader.wechatPay(StatementWriter.weChatTradeBill([], appid: "wx1", mchid: "1")).isEmpty)
+    }
+}
+
+/// WeChat Pay platform certificates: the serial as WeChat Pay writes it, the key they carry, and
+/// the gateway choosing a certificate by the serial a message names.
+@Suite("platform certificates")
+struct PlatformCertificateTests {
+    static func certificate(serial: String, in folder: String) throws -> (certificate: String, key: String) {
+        let (status, output) = try runTool("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(folder)/key.pem", "-out", "\(folder)/cert.pem",
+            "-days", "2", "-subj", "/CN=Tenpay.com Root CA", "-set_serial", "0x\(serial)",
+        ])
+        guard status == 0 else { throw ChannelKeyError("openssl: \(output)") }
+        return (try String(contentsOfFile: "\(folder)/cert.pem", encoding: .utf8), try String(contentsOfFile: "\(folder)/key.pem", encoding: .utf8))
+    }
+
+    @Test("the serial is uppercase hex without the DER sign byte; the certificate's key verifies what its private key signed")
+    func serialAndKey() throws {
+        let folder = try temporaryDirectory("certificates")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for serial in ["D7CE59D1F522D701", "5F1C72E2A1"] {
+            let (pem, keyText) = try Self.certificate(serial: serial, in: folder)
+            let certificate = try RSACertificate(pem: pem)
+            #expect(certificate.serial == serial)
+            #expect(certificate.notValidAfter > Date())
+            let key = try RSASigningKey(text: keyText)
+            #expect(certificate.key.isValid(signature: key.sign("message"), for: "message"))
+            #expect(try RSAVerifyingKey(text: pem).isValid(signature: key.sign("message"), for: "message"), "a certificate is a verifying key too")
+        }
+        #expect(throws: ChannelKeyError.self) { try RSACertificate(pem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----") }
+    }
+}
+
+extension StatementWriterTests {
+    @Test("the sandbox's CSV reads back, quoting included")
+    func sandbox() throws {
+        let rows = [SandboxStatementRow(day: "2026-12-06", channelReference: "sbx-card-1", paymentId: "pay,\"odd\"", amount: 500, currency: "USD",
+                                        fee: 3, type: "payment")]
+        let lines = try StatementReader.sandbox(StatementWriter.sandbox(rows), method: "card")
+        #expect(lines.count == 1 && lines[0].paymentId == "pay,\"odd\"" && lines[0].amount == 500 && lines[0].fee == 3)
     }
 }

@@ -2,6 +2,7 @@
 import Foundation
 import PaystreamChannels
 import PaystreamDomain
+import PaystreamTesting
 import Testing
 
 /// The gateway's rules as values (no I/O): nothing is declined unless the channel said no money
@@ -120,5 +121,42 @@ struct GatewayDecisionTests {
         #expect(OutNumber.partition(of: number.text, prefix: "QA") == nil)
         #expect(OutNumber.partition(of: "PS007" + "a", prefix: "PS") == nil)
         #expect(OutNumber.partition(of: OutNumber(prefix: "Q1", partition: 999, channelRequestId: "x").text, prefix: "Q1") == 999)
+    }
+}
+
+/// The gateway's key files as systemd hands them over (`channels_<file>`): platform
+/// certificates chosen by their serial, and a clear refusal for what is missing.
+@Suite("channel gateway credentials")
+struct GatewayCredentialTests {
+    @Test("a WeChat Pay platform certificate (channels_wechatpay-platform-*.pem) verifies callbacks that name its serial; a missing key is named, never shown")
+    func platformCertificate() throws {
+        let folder = try temporaryDirectory("gateway-credentials")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (certificate, platformKey) = try PlatformCertificateTests.certificate(serial: "6A2B3C4D5E6F7081", in: folder)
+        let merchant = RSASigningKey.generate()
+        try merchant.pemRepresentation.write(toFile: "\(folder)/channels_wechatpay-merchant-private-key", atomically: true, encoding: .utf8)
+        try certificate.write(toFile: "\(folder)/channels_wechatpay-platform-2026.pem", atomically: true, encoding: .utf8)
+        try "0123456789abcdefghijABCDEFGHIJ01\n".write(toFile: "\(folder)/channels_wechatpay-apiv3-key", atomically: true, encoding: .utf8)
+        var settings = GatewaySettings()
+        var weChat = GatewaySettings.WeChatPaySettings()
+        weChat.mchid = "1900000001"
+        weChat.appid = "wx1"
+        weChat.merchantSerial = "5F1C"
+        weChat.notifyURL = "https://pay.example.com/wechatpay/notify"
+        settings.weChatPay = weChat
+        let connectors = try GatewayCredentials.connectors(settings, environment: ["CREDENTIALS_DIRECTORY": folder])
+        let connector = try #require(connectors.first as? WeChatPayConnector)
+        #expect(connector.configuration.verifier.keys.keys.sorted() == ["6A2B3C4D5E6F7081"])
+        let body = Data(#"{"id":"EV-1"}"#.utf8)
+        let signer = WeChatPaySigner(key: try RSASigningKey(text: platformKey), serial: "6A2B3C4D5E6F7081")
+        try connector.configuration.verifier.verify(headers: signer.headers(body: body, timestamp: Int64(Date().timeIntervalSince1970)), body: body, now: Date())
+
+        try FileManager.default.removeItem(atPath: "\(folder)/channels_wechatpay-apiv3-key")
+        do {
+            _ = try GatewayCredentials.connectors(settings, environment: ["CREDENTIALS_DIRECTORY": folder])
+            Issue.record("a missing APIv3 key must stop the gateway")
+        } catch {
+            #expect("\(error)".contains("wechatpay-apiv3-key") && !"\(error)".contains("PRIVATE"), "\(error)")
+        }
     }
 }
