@@ -51,7 +51,8 @@ public struct HTTPResponse: Sendable {
 /// A small HTTP/1.1 server for what channels send us (asynchronous notifications) and for the
 /// channel simulators: each request's whole body is collected (at most `maxBody` bytes, else 413
 /// and the connection closed), then handed to `handler`, whose answer is written back. A
-/// connection idle for `idleTimeout` (a client that sends half a request and stalls) is closed.
+/// connection idle for `idleTimeout` (a client that sends half a request and stalls) is closed,
+/// but never while its request is being handled.
 /// Plain HTTP: TLS is terminated in front of it (docs/operations.md).
 public final class HTTPListener: Sendable {
     public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
@@ -106,6 +107,9 @@ private final class HTTPListenerHandler: ChannelInboundHandler, @unchecked Senda
     private var head: HTTPRequestHead?
     private var body = Data()
     private var refused = false
+    /// A request handed to the handler and not answered yet: the connection is not idle (the
+    /// answer may wait on Kafka), whatever the idle timer says.
+    private var handling = false
 
     init(maxBody: Int, handler: @escaping HTTPListener.Handler) {
         self.maxBody = maxBody
@@ -145,7 +149,9 @@ private final class HTTPListenerHandler: ChannelInboundHandler, @unchecked Senda
             let loop = context.eventLoop
             let bound = NIOLoopBound(context, eventLoop: loop)
             let outbound = NIOLoopBound(self, eventLoop: loop)
+            handling = true
             loop.makeFutureWithTask { await handler(incoming) }.whenSuccess { response in
+                outbound.value.handling = false
                 outbound.value.write(response, version: version, keepAlive: keepAlive, context: bound.value)
             }
         }
@@ -153,7 +159,7 @@ private final class HTTPListenerHandler: ChannelInboundHandler, @unchecked Senda
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
+            if !handling { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }

@@ -42,7 +42,7 @@ struct ChannelGatewayTests {
             var settings = GatewaySettings()
             settings.listen = callbackAddress
             settings.credentialsDirectory = keys
-            settings.callTimeoutMs = 500
+            settings.callTimeoutMs = 1_000
             settings.retryDelaysMs = [200, 400, 800]
             settings.pollAfterMs = 1_000
             settings.tickIntervalMs = 20
@@ -124,7 +124,7 @@ struct ChannelGatewayTests {
         alipayBehaviour.unpaidAmounts = [4_404]
         alipayBehaviour.hangAmounts = [3_303]
         alipayBehaviour.unnotifiedAmounts = [3_303]
-        alipayBehaviour.hangMs = 1_500
+        alipayBehaviour.hangMs = 3_000
         var weChatBehaviour = SimulatorBehaviour()
         weChatBehaviour.payDelayMs = 100
         weChatBehaviour.refundDelayMs = 100
