@@ -6,6 +6,10 @@ import PaystreamRuntime
 /// What replaying one dead letter means: its original key and bytes, published again to the
 /// topic they came from with the header `paystream-replay-of: <dead letter id>`, or why not.
 ///
+/// - A record is replayed only to the topic its dead-letter topic belongs to (`T` for `T.dlq`):
+///   a dead letter whose `source_topic` names any other topic (a reference topic, another
+///   stage's input, a dead-letter topic) is refused — its bytes are not the operator's to send
+///   anywhere else with the operator's credentials.
 /// - A record is replayed to its `source_topic`. Keyed, it goes where Paystream's producer puts
 ///   the key (its canonical partition, the shard that decides it); without a key (or with an
 ///   empty one) to its `source_partition`, so that every replay of it reaches the same shard
@@ -54,6 +58,11 @@ struct DeadLetterReplay {
             }
         }
         var topic = letter.sourceTopic
+        // Only back where it came from: the dead letter's own topic says which input that is.
+        guard !names.isDeadLetterTopic(topic), !names.reference.contains(topic),
+              names.deadLetter(of: topic) == entry.id.topic else {
+            return refuse("its source_topic \(topic) is not the topic \(entry.id.topic) belongs to; a dead letter is replayed only to its own input")
+        }
         if let input = names.source(ofRepartition: topic) {
             notes.append("\(topic) is Paystream's forwarding topic; replayed to \(input), the input it serves (the stage forwards it again if it must)")
             topic = input

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PaystreamStore
 import Notifier
 import PaystreamDomain
 import PaystreamKafka
@@ -93,8 +94,11 @@ struct WebhooksCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Re-send dead-lettered webhook deliveries (notifications.webhooks.dlq) to their endpoints.",
             discussion: """
-                Each delivery goes with its own webhook-id and exact body, signed anew, to the endpoint's current URL; \
-                receivers that dedupe by webhook-id see it once. Deliveries whose endpoint is deleted or still disabled \
+                Each delivery goes with its own webhook-id and the exact body the notifier's shard recorded for it \
+                (under --state-dir; never a body read from the topic, which anyone who can write to it could have put \
+                there), signed anew, to the endpoint's current URL; receivers that dedupe by webhook-id see it once. A \
+                dead letter whose delivery no notifier shard has (its retention passed, or it was never the notifier's) \
+                is skipped. Deliveries whose endpoint is deleted or still disabled \
                 are skipped (enable it with `paystream reference load`, check it with `paystream webhooks test`). \
                 The topic is a log: a delivery that fails again stays on it and can be replayed later. \
                 Exit 1 when one failed or was skipped.
@@ -114,6 +118,9 @@ struct WebhooksCommand: AsyncParsableCommand {
 
         @Flag(help: "List what would be sent; send nothing.")
         var dryRun = false
+
+        @Option(name: .customLong("state-dir"), help: "The daemons' state directory, where the notifier's shards keep each delivery's body (default: $PAYSTREAM_STATE_DIR).")
+        var stateDirectory: String?
 
         func validate() throws {
             if let reason, !WebhookDeadLetter.reasons.contains(reason) {
@@ -139,10 +146,22 @@ struct WebhooksCommand: AsyncParsableCommand {
                 (endpoint.isEmpty || endpoint.contains(letter.endpointId)) && (webhookID.isEmpty || webhookID.contains(letter.webhookId))
                     && (reason == nil || letter.reason == reason)
             }.sorted { ($0.deadLetteredAt, $0.eventId) < ($1.deadLetteredAt, $1.eventId) }
+            guard let directory = stateDirectory ?? ProcessInfo.processInfo.environment["PAYSTREAM_STATE_DIR"], !directory.isEmpty else {
+                throw ValidationError("no state directory: pass --state-dir or set PAYSTREAM_STATE_DIR (the notifier's shards hold the bodies sent)")
+            }
+            let bodies = try Self.recordedBodies(of: chosen, stateDirectory: directory)
             let endpoints = try await WebhooksCommand.endpoints(cluster: cluster, timeout: .seconds(30))
             var delivered = 0, failed = 0, skipped = 0
             for letter in chosen {
                 let line = "\(letter.webhookId) → \(letter.endpointId) (\(letter.eventType), \(letter.reason))"
+                guard let body = bodies[Key(webhookID: letter.webhookId, endpointID: letter.endpointId)] else {
+                    print("\(line): skipped, no notifier shard under \(directory) recorded this delivery (retention passed, or not the notifier's)")
+                    skipped += 1
+                    continue
+                }
+                if body != Data(letter.body.utf8) {
+                    print("\(line): the dead letter's body differs from what the notifier recorded; the recorded one is sent")
+                }
                 guard let target = endpoints[letter.endpointId] else {
                     print("\(line): skipped, the endpoint is deleted")
                     skipped += 1
@@ -157,13 +176,35 @@ struct WebhooksCommand: AsyncParsableCommand {
                     print("\(line): would send to \(target.url)")
                     continue
                 }
-                let answer = await signing.deliver(to: target, webhookID: letter.webhookId, body: Data(letter.body.utf8))
+                let answer = await signing.deliver(to: target, webhookID: letter.webhookId, body: body)
                 print("\(line): \(WebhooksCommand.describe(answer))")
                 if answer.isDelivered { delivered += 1 } else { failed += 1 }
             }
             print("\(chosen.count) of \(letters.count) dead-lettered deliveries chosen: \(delivered) delivered, \(failed) failed, \(skipped) skipped"
                   + (dryRun ? " (dry run)" : "") + (unreadable > 0 ? "; \(unreadable) unreadable record(s) ignored" : ""))
             if failed > 0 || skipped > 0 { throw ExitCode(1) }
+        }
+
+        struct Key: Hashable {
+            let webhookID: String
+            let endpointID: String
+        }
+
+        /// The bodies the notifier's shards recorded for these deliveries (any shard may hold one).
+        static func recordedBodies(of letters: [WebhookDeadLetter], stateDirectory: String) throws -> [Key: Data] {
+            var found: [Key: Data] = [:]
+            for path in ShardStore.paths(stateDirectory: stateDirectory, stage: "notifier") {
+                try ShardStore.readOnly(path: path) { db in
+                    for letter in letters {
+                        let key = Key(webhookID: letter.webhookId, endpointID: letter.endpointId)
+                        guard found[key] == nil else { continue }
+                        if let body = try WebhookTables.recordedBody(db, webhookID: letter.webhookId, endpointID: letter.endpointId) {
+                            found[key] = body
+                        }
+                    }
+                }
+            }
+            return found
         }
     }
 }

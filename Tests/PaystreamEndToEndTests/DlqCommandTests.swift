@@ -243,6 +243,20 @@ struct DeadLetterReplayPlanTests {
         #expect(replay.notes.contains { $0.contains("partition 3") })
     }
 
+    @Test("a dead letter naming another topic than its own input is refused: a reference topic, another input, a dead-letter topic")
+    func onlyItsOwnInput() throws {
+        for source in ["reference.credit-lines", "reference.merchants", "channel.confirmations", "payouts.confirmations.repartition",
+                       "payments.requests.dlq"] {
+            guard case .failure(let refusal) = try plan(try record(letter("undecodable", source: source))) else {
+                Issue.record("replayed a letter on payments.requests.dlq to \(source)"); continue
+            }
+            #expect(refusal.reason.contains("replayed only to its own input"), "\(source): \(refusal.reason)")
+        }
+        // Its own input, and that input's repartition topic, are fine.
+        #expect(try plan(try record(letter("undecodable", source: "payments.requests"))).get().message.topic == "payments.requests")
+        #expect(try plan(try record(letter("misrouted", source: "payments.requests.repartition"))).get().message.topic == "payments.requests")
+    }
+
     @Test("a misrouted copy from a repartition topic is replayed to the input topic it serves")
     func repartition() throws {
         let replay = try plan(try record(letter("misrouted", source: "payments.requests.repartition"))).get()

@@ -12,7 +12,7 @@ import Glibc
 
 /// Webhooks through the notifier daemon against Tansu and a receiver that verifies with PyPI's
 /// `standardwebhooks`: a notifier killed mid-delivery; 410 through the reference topic;
-/// `paystream webhooks test` and `replay`.
+/// `paystream webhooks test` and `replay` (which sends only what the notifier's shards recorded).
 @Suite("notifier process: webhooks")
 struct WebhookProcessTests {
     struct Setup {
@@ -159,14 +159,38 @@ struct WebhookProcessTests {
         #expect(tested.status == 0 && tested.output.contains("HTTP 200"), "\(tested.output)")
         #expect(receiver.deliveries(to: "a/ok").last.map { $0.type == "webhook.test" && $0.verified } == true)
 
-        // replay: e-fail's letters go again under their ids (now to a/ok); e-gone's are skipped,
-        // its endpoint being disabled (exit 1 says so).
-        let dry = try await setup.paystream(["webhooks", "replay", "--dry-run", "--endpoint", "e-fail", "--credentials-directory", setup.credentials])
-        #expect(dry.status == 0 && dry.output.contains("2 of 4 dead-lettered deliveries chosen"), "\(dry.output)")
-        let replayed = try await setup.paystream(["webhooks", "replay", "--credentials-directory", setup.credentials])
-        #expect(replayed.status == 1 && replayed.output.contains("2 delivered, 0 failed, 2 skipped"), "\(replayed.output)")
+        // Someone who can write to the topic: one of e-fail's letters written again with another
+        // body (the same event id: it replaces the original there), and a letter of a delivery
+        // the notifier never made. Replay sends what the notifier's shard recorded, or nothing.
+        let original = try #require(letters.first { $0.endpointId == "e-fail" })
+        var tampered = original
+        tampered.body = original.body.replacingOccurrences(of: "payment.captured", with: "payment.refunded")
+        var forged = original
+        forged.eventId = "wdl:forged"
+        forged.webhookId = "nt:forged"
+        forged.body = tampered.body
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: setup.broker.bootstrapServers), logger: Logger(label: "test"))
+        for letter in [tampered, forged] {
+            _ = try await producer.send(OutgoingMessage(topic: "notifications.webhooks.dlq", key: Array(letter.endpointId.utf8),
+                                                        value: Array(try Wire.encode(letter))))
+        }
+        await producer.close()
+        let state = try #require(setup.environment["PAYSTREAM_STATE_DIR"])
+
+        // replay: e-fail's letters go again under their ids (now to a/ok) with the bodies the
+        // notifier recorded; e-gone's are skipped, its endpoint being disabled, and the forged one,
+        // which no shard recorded (exit 1 says so).
+        let dry = try await setup.paystream(["webhooks", "replay", "--dry-run", "--endpoint", "e-fail", "--credentials-directory", setup.credentials,
+                                             "--state-dir", state])
+        #expect(dry.output.contains("3 of 5 dead-lettered deliveries chosen") && dry.output.contains("nt:forged → e-fail")
+                && dry.output.contains("no notifier shard"), "\(dry.output)")
+        let replayed = try await setup.paystream(["webhooks", "replay", "--credentials-directory", setup.credentials, "--state-dir", state])
+        #expect(replayed.status == 1 && replayed.output.contains("2 delivered, 0 failed, 3 skipped"), "\(replayed.output)")
+        #expect(replayed.output.contains("\(original.webhookId) → e-fail") && replayed.output.contains("differs from what the notifier recorded"),
+                "\(replayed.output)")
         let failIDs = Set(letters.filter { $0.endpointId == "e-fail" }.map(\.webhookId))
         #expect(Set(receiver.deliveries(to: "a/ok").filter { $0.type == "payment.captured" && $0.status == 200 }.map(\.webhookId)) == failIDs)
+        #expect(!receiver.deliveries.contains { $0.type == "payment.refunded" || $0.webhookId == "nt:forged" })
         #expect(receiver.deliveries.allSatisfy { $0.verified })
     }
 }

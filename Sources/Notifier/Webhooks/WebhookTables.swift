@@ -56,6 +56,12 @@ public enum WebhookTables {
         }),
     ]
 
+    /// The body a delivery was queued with, as this shard recorded it (`paystream webhooks replay`
+    /// sends this, never a body read from a topic); nil when the shard has no such delivery.
+    public static func recordedBody(_ db: Database, webhookID: String, endpointID: String) throws -> Data? {
+        try Data.fetchOne(db, sql: "SELECT body FROM webhook_delivery WHERE webhook_id = ? AND endpoint_id = ?", arguments: [webhookID, endpointID])
+    }
+
     /// Queues a delivery; a notification made again (a redelivered event) queues nothing new.
     static func enqueue(_ db: Database, webhookID: String, endpoint: WebhookEndpointReference, eventType: String, body: Data,
                         now: Date) throws {
