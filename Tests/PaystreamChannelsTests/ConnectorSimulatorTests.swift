@@ -370,3 +370,21 @@ struct ConnectorSimulatorTests {
         guard case .unknown = await erring.create(Self.order("PS005CCCCCCCCCCCCCCCCCCCCCCCC")) else { Issue.record("SYSTEM_ERROR must be unknown"); return }
     }
 }
+
+/// A channel that sends its reply's headers and stalls mid-body: the call is a timeout within
+/// its own deadline (unknown, asked again later), not a call that never ends.
+@Suite("channel transport deadlines")
+struct ChannelTransportDeadlineTests {
+    @Test("a reply whose body stalls ends the call at its timeout")
+    func stalledBody() async throws {
+        let server = try StallingServer()
+        defer { server.stop() }
+        let started = ContinuousClock.now
+        let result = await HTTPChannelTransport().send(method: "POST", url: server.url + "/gateway.do", headers: [], body: Data("x".utf8),
+                                                       timeout: .milliseconds(800))
+        let took = ContinuousClock.now - started
+        guard case .failure(let error) = result else { Issue.record("a stalled body must not be an answer"); return }
+        #expect(error.description.contains("timeout"), "\(error)")
+        #expect(took < .seconds(10), "\(took)")
+    }
+}

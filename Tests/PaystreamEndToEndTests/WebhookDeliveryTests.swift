@@ -180,3 +180,21 @@ struct WebhookDeliveryTests {
         #expect(receiver.deliveries.allSatisfy { $0.verified })
     }
 }
+
+/// The whole webhook attempt, connection to last byte, is bounded by its timeout: an endpoint
+/// that sends its headers and stalls mid-body does not hold its slot.
+@Suite("webhook attempt deadline")
+struct WebhookDeadlineTests {
+    @Test("an answer whose body stalls is a timeout within the attempt's timeout, not a delivery")
+    func stalledBody() async throws {
+        let server = try StallingServer()
+        defer { server.stop() }
+        let started = ContinuousClock.now
+        let answer = await WebhookSender.send(url: server.url + "/hook", webhookID: "msg_1", body: Data("{}".utf8),
+                                              secrets: [try WebhookSecret(WebhookSignatureTests.secret)], timestamp: Date(),
+                                              timeout: .milliseconds(800))
+        let took = ContinuousClock.now - started
+        #expect(!answer.isDelivered && answer.status == nil && answer.error?.contains("timeout") == true, "\(answer)")
+        #expect(took < .seconds(10), "\(took)")
+    }
+}

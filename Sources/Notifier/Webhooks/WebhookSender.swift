@@ -54,8 +54,11 @@ public enum WebhookSender {
             let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
                                                              + timeout.components.attoseconds / 1_000_000_000)
             let response = try await client.execute(request, deadline: deadline)
-            // The answer's body is not kept; reading (some of) it frees the connection.
-            _ = try? await response.body.collect(upTo: 64 * 1024)
+            // The answer's body is not kept, but the attempt ends with its last byte, within the
+            // same timeout: an endpoint that sends its headers and stalls does not hold the slot.
+            guard try await Self.drain(response, upTo: 64 * 1024, until: started + timeout) else {
+                return WebhookAnswer(status: nil, error: "timeout after \(timeout) (the answer's body stalled)", duration: .now - started)
+            }
             let status = Int(response.status.code)
             var retryAfter: Double?
             if status == 429 || status == 503, let value = response.headers.first(name: "retry-after") {
@@ -68,6 +71,24 @@ public enum WebhookSender {
             return WebhookAnswer(status: nil, error: "timeout after \(timeout)", duration: .now - started)
         } catch {
             return WebhookAnswer(status: nil, error: describe(error), duration: .now - started)
+        }
+    }
+
+    /// Reads the body until `end`; false if it was not all there by then (the read is cancelled,
+    /// which closes the connection). A body over `limit` is read up to it.
+    static func drain(_ response: HTTPClientResponse, upTo limit: Int, until end: ContinuousClock.Instant) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                _ = try? await response.body.collect(upTo: limit)
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(until: end)
+                return false
+            }
+            let first = try await group.next() ?? false
+            group.cancelAll()
+            return first
         }
     }
 

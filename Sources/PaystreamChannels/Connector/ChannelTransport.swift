@@ -46,9 +46,22 @@ public struct HTTPChannelTransport: ChannelTransport {
         if !body.isEmpty || method == "POST" { request.body = .bytes(ByteBuffer(bytes: body)) }
         let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
                                                          + timeout.components.attoseconds / 1_000_000_000)
+        let end = ContinuousClock.now + timeout
         do {
             let response = try await Self.client.execute(request, deadline: deadline)
-            let bytes = try await response.body.collect(upTo: 1 << 20)
+            // The whole call, to the body's last byte, within the timeout: a channel that sends
+            // its headers and stalls is a timeout (unknown), not a call that never ends.
+            let body = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask { try await response.body.collect(upTo: 1 << 20) }
+                group.addTask {
+                    try await Task.sleep(until: end)
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            guard let bytes = body else { return .failure(ChannelTransportError("timeout after \(timeout) (the reply's body stalled)")) }
             var names: [String: String] = [:]
             for (name, value) in response.headers { names[name.lowercased()] = value }
             return .success(ChannelHTTPResponse(status: Int(response.status.code), headers: names, body: Data(bytes.readableBytesView)))
