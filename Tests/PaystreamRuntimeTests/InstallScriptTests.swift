@@ -28,6 +28,8 @@ struct InstallScriptTests {
     @Test("binaries, units (paths rewritten), configuration, secret folders (0700) and the runbook; a second run changes nothing; an edited config is kept, the shipped one put beside it")
     func stagingRoot() throws {
         let root = try temporaryDirectory("install")
+        // The staged binaries are most of a gigabyte: not left behind.
+        defer { try? FileManager.default.removeItem(atPath: root) }
         let first = try Self.install(root, ["--prefix", "/opt/paystream", "--sysconfdir", "/etc/ps"])
         #expect(first.status == 0, "\(first.output)")
         let files = try Self.listing(root)
