@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// What one attempt came to.
 public struct WebhookAnswer: Sendable, Equatable {
@@ -74,21 +75,23 @@ public enum WebhookSender {
         }
     }
 
-    /// Reads the body until `end`; false if it was not all there by then (the read is cancelled,
-    /// which closes the connection). A body over `limit` is read up to it.
+    /// Reads the body until `end`; false if it was not all there by then. The read is cancelled
+    /// then (which closes the connection) but not waited for: a peer that never finishes must not
+    /// hold the attempt. A body over `limit` is read up to it.
     static func drain(_ response: HTTPClientResponse, upTo limit: Int, until end: ContinuousClock.Instant) async throws -> Bool {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
+        let decided = FirstOnly()
+        return await withCheckedContinuation { continuation in
+            let reader = Task {
                 _ = try? await response.body.collect(upTo: limit)
-                return true
+                if decided.take() { continuation.resume(returning: true) }
             }
-            group.addTask {
-                try await Task.sleep(until: end)
-                return false
+            Task {
+                try? await Task.sleep(until: end)
+                if decided.take() {
+                    reader.cancel()
+                    continuation.resume(returning: false)
+                }
             }
-            let first = try await group.next() ?? false
-            group.cancelAll()
-            return first
         }
     }
 
@@ -107,5 +110,17 @@ public enum WebhookSender {
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
         guard let date = formatter.date(from: trimmed) else { return nil }
         return max(0, date.timeIntervalSince(now))
+    }
+}
+
+/// True for the first caller only (which of a read and its deadline ends the wait).
+private final class FirstOnly: Sendable {
+    private let done = Mutex(false)
+
+    func take() -> Bool {
+        done.withLock { done in
+            defer { done = true }
+            return !done
+        }
     }
 }

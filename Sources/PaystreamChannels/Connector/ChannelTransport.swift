@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// What came back from a channel's server (header names lowercased).
 public struct ChannelHTTPResponse: Sendable {
@@ -37,6 +38,26 @@ public struct HTTPChannelTransport: ChannelTransport {
 
     public init() {}
 
+    /// The body, or nil if it was not all there by `end`; the read is then cancelled (closing the
+    /// connection) but not waited for.
+    static func collect(_ response: HTTPClientResponse, upTo limit: Int, until end: ContinuousClock.Instant) async -> Result<ByteBuffer, any Error>? {
+        let decided = FirstOnly()
+        return await withCheckedContinuation { continuation in
+            let reader = Task {
+                let result: Result<ByteBuffer, any Error>
+                do { result = .success(try await response.body.collect(upTo: limit)) } catch { result = .failure(error) }
+                if decided.take() { continuation.resume(returning: result) }
+            }
+            Task {
+                try? await Task.sleep(until: end)
+                if decided.take() {
+                    reader.cancel()
+                    continuation.resume(returning: nil)
+                }
+            }
+        }
+    }
+
     public func send(method: String, url: String, headers: [(String, String)], body: Data,
                      timeout: Duration) async -> Result<ChannelHTTPResponse, ChannelTransportError> {
         var request = HTTPClientRequest(url: url)
@@ -51,17 +72,9 @@ public struct HTTPChannelTransport: ChannelTransport {
             let response = try await Self.client.execute(request, deadline: deadline)
             // The whole call, to the body's last byte, within the timeout: a channel that sends
             // its headers and stalls is a timeout (unknown), not a call that never ends.
-            let body = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-                group.addTask { try await response.body.collect(upTo: 1 << 20) }
-                group.addTask {
-                    try await Task.sleep(until: end)
-                    return nil
-                }
-                let first = try await group.next() ?? nil
-                group.cancelAll()
-                return first
-            }
-            guard let bytes = body else { return .failure(ChannelTransportError("timeout after \(timeout) (the reply's body stalled)")) }
+            let body = await Self.collect(response, upTo: 1 << 20, until: end)
+            guard let body else { return .failure(ChannelTransportError("timeout after \(timeout) (the reply's body stalled)")) }
+            let bytes = try body.get()
             var names: [String: String] = [:]
             for (name, value) in response.headers { names[name.lowercased()] = value }
             return .success(ChannelHTTPResponse(status: Int(response.status.code), headers: names, body: Data(bytes.readableBytesView)))
@@ -69,6 +82,18 @@ public struct HTTPChannelTransport: ChannelTransport {
             return .failure(ChannelTransportError("timeout after \(timeout)"))
         } catch {
             return .failure(ChannelTransportError("\(error)"))
+        }
+    }
+}
+
+/// True for the first caller only (which of a read and its deadline ends the wait).
+private final class FirstOnly: Sendable {
+    private let done = Mutex(false)
+
+    func take() -> Bool {
+        done.withLock { done in
+            defer { done = true }
+            return !done
         }
     }
 }
