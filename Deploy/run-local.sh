@@ -209,11 +209,16 @@ open(target, "w").write(head + "\n" + stage)
 PY
 # The sandbox leaves alipay and wechat_pay to the gateway.
 sed 's/^stage:$/stage:\n  skip_methods: [alipay, wechat_pay]/' Config/channel-sandbox.yaml > "$RUN_DIR/channel-sandbox.yaml"
+# The notifier may reach the local webhook receiver (loopback, plain http).
+sed -e "s|^  templates_file: notification-templates.yaml\$|  templates_file: $PWD/Config/notification-templates.yaml|" \
+    -e 's|^    allow: \[\]$|    allow: ["127.0.0.0/8"]|' Config/notifier.yaml > "$RUN_DIR/notifier.yaml"
+grep -q '127.0.0.0/8' "$RUN_DIR/notifier.yaml" && grep -q "templates_file: $PWD/" "$RUN_DIR/notifier.yaml" \
+  || { log "could not make the notifier's local configuration from Config/notifier.yaml"; exit 1; }
 log "channels: Alipay simulator on $ALIPAY_SIM, WeChat Pay simulator on $WECHAT_SIM, gateway callbacks on $CALLBACKS"
 
 config_of() {
   case "$1" in
-    channel-gateway|channel-sandbox) echo "$RUN_DIR/$1.yaml" ;;
+    channel-gateway|channel-sandbox|notifier) echo "$RUN_DIR/$1.yaml" ;;
     *) echo "Config/$1.yaml" ;;
   esac
 }

@@ -24,6 +24,15 @@ struct WebhooksCommand: AsyncParsableCommand {
         @Option(help: "Seconds one delivery may take.")
         var timeout: Double = 15
 
+        @Option(help: ArgumentHelp("An address range (CIDR) that may be reached although it is not public, over http too (repeatable; as the notifier's stage.webhooks.allow). Without it: https to public addresses only.", valueName: "cidr"))
+        var allow: [String] = []
+
+        func validate() throws {
+            for range in allow where IPRange(range) == nil {
+                throw ValidationError("--allow \(range): not an address range (CIDR, e.g. 10.1.2.0/24 or fd00::/8)")
+            }
+        }
+
         var folder: String? {
             credentialsDirectory ?? ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"].flatMap { $0.isEmpty ? nil : $0 }
         }
@@ -32,7 +41,8 @@ struct WebhooksCommand: AsyncParsableCommand {
             do {
                 let secrets = try WebhookCredentials.secrets(endpointID: endpoint.endpointId, folder: folder)
                 return await WebhookSender.send(url: endpoint.url, webhookID: webhookID, body: body, secrets: secrets, timestamp: Date(),
-                                                timeout: .milliseconds(Int(timeout * 1000)))
+                                                timeout: .milliseconds(Int(timeout * 1000)),
+                                                policy: WebhookAddressPolicy(allow: allow.compactMap(IPRange.init)))
             } catch {
                 return WebhookAnswer(status: nil, error: error.description, duration: .zero)
             }

@@ -21,7 +21,7 @@ public final class StallingServer: @unchecked Sendable {
                 try:
                     connection.recv(65536)
                     connection.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: 1000\\r\\n\\r\\n{\\"partial\\":")
-                    time.sleep(120)
+                    time.sleep(300)
                 except Exception:
                     pass
             while True:

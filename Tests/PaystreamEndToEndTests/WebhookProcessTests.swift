@@ -69,6 +69,7 @@ struct WebhookProcessTests {
                 retry_schedule_seconds: [\(schedule.map { "\($0)" }.joined(separator: ", "))]
                 timeout_ms: 60000
                 poll_interval_ms: 50
+                allow: ["127.0.0.0/8"]
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let environment = ["PAYSTREAM_BROKERS": broker.bootstrapServers, "PAYSTREAM_STATE_DIR": "\(directory)/state",
                            "PAYSTREAM_CONFIG": config, "CREDENTIALS_DIRECTORY": credentials,
@@ -152,10 +153,10 @@ struct WebhookProcessTests {
         #expect(receiver.deliveries(to: "a/gone").count >= 1 && receiver.deliveries.allSatisfy { $0.verified })
 
         // webhooks test: a signed webhook.test, verified by the receiver; exit 1 when not 2xx.
-        let repointed = try await setup.paystream(["webhooks", "test", "e-fail", "--credentials-directory", setup.credentials])
+        let repointed = try await setup.paystream(["webhooks", "test", "e-fail", "--credentials-directory", setup.credentials, "--allow", "127.0.0.0/8"])
         #expect(repointed.status == 1 && repointed.output.contains("HTTP 500"), "\(repointed.output)")
         try await setup.register([("e-fail", "a/ok")])
-        let tested = try await setup.paystream(["webhooks", "test", "e-fail", "--credentials-directory", setup.credentials])
+        let tested = try await setup.paystream(["webhooks", "test", "e-fail", "--credentials-directory", setup.credentials, "--allow", "127.0.0.0/8"])
         #expect(tested.status == 0 && tested.output.contains("HTTP 200"), "\(tested.output)")
         #expect(receiver.deliveries(to: "a/ok").last.map { $0.type == "webhook.test" && $0.verified } == true)
 
@@ -180,11 +181,11 @@ struct WebhookProcessTests {
         // replay: e-fail's letters go again under their ids (now to a/ok) with the bodies the
         // notifier recorded; e-gone's are skipped, its endpoint being disabled, and the forged one,
         // which no shard recorded (exit 1 says so).
-        let dry = try await setup.paystream(["webhooks", "replay", "--dry-run", "--endpoint", "e-fail", "--credentials-directory", setup.credentials,
+        let dry = try await setup.paystream(["webhooks", "replay", "--dry-run", "--endpoint", "e-fail", "--credentials-directory", setup.credentials, "--allow", "127.0.0.0/8",
                                              "--state-dir", state])
         #expect(dry.output.contains("3 of 5 dead-lettered deliveries chosen") && dry.output.contains("nt:forged → e-fail")
                 && dry.output.contains("no notifier shard"), "\(dry.output)")
-        let replayed = try await setup.paystream(["webhooks", "replay", "--credentials-directory", setup.credentials, "--state-dir", state])
+        let replayed = try await setup.paystream(["webhooks", "replay", "--credentials-directory", setup.credentials, "--allow", "127.0.0.0/8", "--state-dir", state])
         #expect(replayed.status == 1 && replayed.output.contains("2 delivered, 0 failed, 3 skipped"), "\(replayed.output)")
         #expect(replayed.output.contains("\(original.webhookId) → e-fail") && replayed.output.contains("differs from what the notifier recorded"),
                 "\(replayed.output)")

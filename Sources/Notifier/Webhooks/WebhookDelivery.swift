@@ -143,7 +143,8 @@ public final class WebhookDelivery: ShardCompanion {
             do {
                 let secrets = try WebhookCredentials.secrets(endpointID: row.endpointID, folder: credentialsFolder)
                 answer = await WebhookSender.send(url: endpoint.url, webhookID: row.webhookID, body: row.body, secrets: secrets,
-                                                  timestamp: Date(), timeout: .milliseconds(settings.timeoutMs))
+                                                  timestamp: Date(), timeout: .milliseconds(settings.timeoutMs),
+                                                  policy: settings.addressPolicy)
             } catch {
                 answer = WebhookAnswer(status: nil, error: error.description, duration: .zero)
             }

@@ -29,18 +29,44 @@ public struct WebhookAnswer: Sendable, Equatable {
 /// `webhook-id` (the same on every attempt), `webhook-timestamp` (Unix seconds, taken now) and
 /// `webhook-signature` (one `v1,…` per secret). Redirects are not followed: an endpoint answers
 /// where it was registered.
+///
+/// Each attempt checks the URL against the `WebhookAddressPolicy`, resolves its host, checks every
+/// address and connects to the one it checked (pinned: the name is not resolved again by the
+/// HTTP client; TLS still verifies the certificate for the name and sends it as SNI). Resolution,
+/// connection, request and answer all fit in the one timeout.
 public enum WebhookSender {
-    /// One client for the process (never shut down: it lives as long as the daemon).
-    static let client = HTTPClient(
-        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10)),
-                                                decompression: .disabled))
-
     public static let userAgent = "Paystream-Webhooks/1"
 
     public static func send(url: String, webhookID: String, body: Data, secrets: [WebhookSecret], timestamp: Date,
-                            timeout: Duration) async -> WebhookAnswer {
+                            timeout: Duration, policy: WebhookAddressPolicy,
+                            resolver: any WebhookResolver = SystemResolver()) async -> WebhookAnswer {
         let started = ContinuousClock.now
+        let end = started + timeout
+        let target: WebhookAddressPolicy.Target
+        switch policy.target(of: url) {
+        case .success(let t): target = t
+        case .failure(let refusal): return WebhookAnswer(status: nil, error: "refused: \(refusal)", duration: .now - started)
+        }
+        let addresses: [IPAddress]
+        if let literal = target.literal {
+            addresses = [literal]
+        } else {
+            do {
+                guard let resolved = try await within(end, { try await resolver.resolve(target.host) }) else {
+                    return WebhookAnswer(status: nil, error: "timeout after \(timeout) (resolving \(target.host))", duration: .now - started)
+                }
+                addresses = resolved
+            } catch {
+                return WebhookAnswer(status: nil, error: describe(error), duration: .now - started)
+            }
+        }
+        let pinned: IPAddress
+        switch policy.pick(addresses, for: target) {
+        case .success(let address): pinned = address
+        case .failure(let refusal): return WebhookAnswer(status: nil, error: "refused: \(refusal)", duration: .now - started)
+        }
+        let client = PinnedClients.shared.client(host: target.host, address: target.literal == nil ? pinned : nil)
+
         let seconds = Int64(timestamp.timeIntervalSince1970.rounded(.down))
         var request = HTTPClientRequest(url: url)
         request.method = .POST
@@ -52,12 +78,16 @@ public enum WebhookSender {
                                                                                       secrets: secrets))
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                                             + timeout.components.attoseconds / 1_000_000_000)
+            let left = end - .now
+            guard left > .zero else {
+                return WebhookAnswer(status: nil, error: "timeout after \(timeout)", duration: .now - started)
+            }
+            let deadline = NIODeadline.now() + .nanoseconds(Int64(left.components.seconds) * 1_000_000_000
+                                                            + left.components.attoseconds / 1_000_000_000)
             let response = try await client.execute(request, deadline: deadline)
             // The answer's body is not kept, but the attempt ends with its last byte, within the
             // same timeout: an endpoint that sends its headers and stalls does not hold the slot.
-            guard try await Self.drain(response, upTo: 64 * 1024, until: started + timeout) else {
+            guard try await Self.drain(response, upTo: 64 * 1024, until: end) else {
                 return WebhookAnswer(status: nil, error: "timeout after \(timeout) (the answer's body stalled)", duration: .now - started)
             }
             let status = Int(response.status.code)
@@ -72,6 +102,25 @@ public enum WebhookSender {
             return WebhookAnswer(status: nil, error: "timeout after \(timeout)", duration: .now - started)
         } catch {
             return WebhookAnswer(status: nil, error: describe(error), duration: .now - started)
+        }
+    }
+
+    /// `work`'s result, or nil when `end` came first (the work is cancelled then, not waited for).
+    static func within<T: Sendable>(_ end: ContinuousClock.Instant, _ work: @escaping @Sendable () async throws -> T) async throws -> T? {
+        let decided = FirstOnly()
+        return try await withCheckedThrowingContinuation { continuation in
+            let worker = Task {
+                let result: Result<T?, any Error>
+                do { result = .success(try await work()) } catch { result = .failure(error) }
+                if decided.take() { continuation.resume(with: result) }
+            }
+            Task {
+                try? await Task.sleep(until: end)
+                if decided.take() {
+                    worker.cancel()
+                    continuation.resume(returning: nil)
+                }
+            }
         }
     }
 
@@ -110,6 +159,44 @@ public enum WebhookSender {
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
         guard let date = formatter.date(from: trimmed) else { return nil }
         return max(0, date.timeIntervalSince(now))
+    }
+}
+
+/// One HTTP client per pinned name → address (a client's DNS override is its configuration), so
+/// that connections to the same pinned address are kept alive between attempts. The least
+/// recently used is shut down past `limit` (more than the notifier's `max_in_flight`, so one in use
+/// is never the one shut down).
+final class PinnedClients: Sendable {
+    static let shared = PinnedClients(limit: 256)
+
+    private let limit: Int
+    private let clients = Mutex<(byKey: [String: HTTPClient], order: [String])>(([:], []))
+
+    init(limit: Int) { self.limit = limit }
+
+    func client(host: String, address: IPAddress?) -> HTTPClient {
+        let key = address.map { "\(host)→\($0)" } ?? host
+        let (client, evicted): (HTTPClient, HTTPClient?) = clients.withLock { state in
+            if let client = state.byKey[key] {
+                state.order.removeAll { $0 == key }
+                state.order.append(key)
+                return (client, nil)
+            }
+            var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10)),
+                                                         decompression: .disabled)
+            if let address { configuration.dnsOverride = [host: "\(address)"] }
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            state.byKey[key] = client
+            state.order.append(key)
+            var evicted: HTTPClient?
+            if state.order.count > limit {
+                let oldest = state.order.removeFirst()
+                evicted = state.byKey.removeValue(forKey: oldest)
+            }
+            return (client, evicted)
+        }
+        if let evicted { Task { try? await evicted.shutdown() } }
+        return client
     }
 }
 

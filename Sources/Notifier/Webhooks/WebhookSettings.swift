@@ -24,13 +24,19 @@ public struct WebhookSettings: Decodable, Sendable, Equatable {
     /// where a redelivered notification finds it and queues nothing again. Like the inbox's
     /// retention, it must exceed the longest time a duplicate can arrive late.
     public var retentionHours: Double = 168
+    /// Address ranges (CIDR) webhooks may reach although they are not public, over http as well
+    /// as https. Empty: https to public addresses only (`WebhookAddressPolicy`).
+    public var allow: [IPRange] = []
 
     public init() {}
+
+    /// The policy every attempt is checked against.
+    public var addressPolicy: WebhookAddressPolicy { WebhookAddressPolicy(allow: allow) }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case credentialsDirectory = "credentials_directory", timeoutMs = "timeout_ms", retrySchedule = "retry_schedule_seconds"
         case maxInFlightPerEndpoint = "max_in_flight_per_endpoint", maxInFlight = "max_in_flight", pollIntervalMs = "poll_interval_ms"
-        case maxRetryAfterSeconds = "max_retry_after_seconds", retentionHours = "retention_hours"
+        case maxRetryAfterSeconds = "max_retry_after_seconds", retentionHours = "retention_hours", allow
     }
 
     public init(from decoder: any Decoder) throws {
@@ -44,6 +50,7 @@ public struct WebhookSettings: Decodable, Sendable, Equatable {
         pollIntervalMs = try c.decodeIfPresent(Int.self, forKey: .pollIntervalMs) ?? defaults.pollIntervalMs
         maxRetryAfterSeconds = try c.decodeIfPresent(Double.self, forKey: .maxRetryAfterSeconds) ?? defaults.maxRetryAfterSeconds
         retentionHours = try c.decodeIfPresent(Double.self, forKey: .retentionHours) ?? defaults.retentionHours
+        let ranges = try c.decodeIfPresent([String].self, forKey: .allow) ?? []
         func refuse(_ key: CodingKeys, _ why: String) -> DecodingError {
             DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: why)
         }
@@ -53,6 +60,13 @@ public struct WebhookSettings: Decodable, Sendable, Equatable {
         }
         guard maxInFlightPerEndpoint > 0 else { throw refuse(.maxInFlightPerEndpoint, "must be above 0") }
         guard maxInFlight >= maxInFlightPerEndpoint else { throw refuse(.maxInFlight, "must be at least max_in_flight_per_endpoint") }
+        guard maxInFlight <= 200 else { throw refuse(.maxInFlight, "must be 200 or less") }
+        allow = try ranges.map { text in
+            guard let range = IPRange(text) else {
+                throw refuse(.allow, "'\(text)' is not an address range (CIDR, e.g. 10.1.2.0/24 or fd00::/8)")
+            }
+            return range
+        }
         guard pollIntervalMs > 0 else { throw refuse(.pollIntervalMs, "must be above 0") }
         guard maxRetryAfterSeconds >= 0 else { throw refuse(.maxRetryAfterSeconds, "must be 0 or more") }
         guard retentionHours >= 1 else { throw refuse(.retentionHours, "must be 1 or more") }
