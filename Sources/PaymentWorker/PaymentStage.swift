@@ -46,7 +46,10 @@ public struct PaymentStage: Stage {
         }
         let data = Data(record.value)
         // One parse for a good request; the rare bad one is looked at again for its answer.
-        if case .decoded(let message) = Wire.decodeMessage(PaymentRequestMessage.self, schema: PaymentRequestMessage.schemaName, from: data) {
+        // Strict: a duplicate key or a non-canonical spelling (`requestId`) is refused, since
+        // the upstream's own reader (or the next one) might read the same bytes differently.
+        if case .decoded(let message) = Wire.decodeMessage(PaymentRequestMessage.self, schema: PaymentRequestMessage.schemaName, from: data,
+                                                           strict: true) {
             return .request(message)
         }
         guard let object = try? Wire.decode([String: JSONValue].self, from: data) else {
@@ -55,7 +58,7 @@ public struct PaymentStage: Stage {
         let schema = object["schema"]?.stringValue
         guard schema == PaymentRequestMessage.schemaName else { throw .unknownSchema(schema) }
         do {
-            return .request(try Wire.decode(PaymentRequestMessage.self, from: data))
+            return .request(try Wire.decode(PaymentRequestMessage.self, from: data, strict: true))
         } catch {
             return .malformedRequest(requestID: object["request_id"]?.stringValue,
                                      payerID: object["payer_id"]?.stringValue ?? record.keyString,

@@ -43,6 +43,10 @@ struct DeadLetterReplay {
         guard let value = entry.originalValue else { return refuse("original_value_base64 is not valid base64") }
         var notes: [String] = []
         var headers = [KafkaHeader(key: DeadLetter.replayOfHeader, string: entry.id.description)]
+        if let size = letter.originalValueBytes, size != value.count {
+            return refuse("the original value was \(size) bytes and the dead letter keeps only its first \(value.count); it cannot be replayed"
+                          + (letter.errorCode == "record_too_large" ? " (and at that size the stage would refuse it again: input.max_record_bytes)" : ""))
+        }
         if letter.errorCode == "refused_by_broker" {
             if letter.errorMessage.contains("(value cut to its first") {
                 return refuse("the broker refused this message and the dead letter keeps only its first 64 KiB; the original bytes are in the outbox of the shard that produced it")

@@ -34,6 +34,33 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
+    /// The bytes of this value as compact JSON (no spaces; a string's escapes counted as
+    /// written: two bytes for `\"` `\\` and the named controls, six for other controls).
+    public var compactJSONSize: Int {
+        switch self {
+        case .null: return 4
+        case .bool(let value): return value ? 4 : 5
+        case .integer(let value): return String(value).utf8.count
+        case .number(let value): return "\(value)".utf8.count
+        case .string(let value): return Self.stringSize(value)
+        case .array(let values): return 2 + max(0, values.count - 1) + values.reduce(0) { $0 + $1.compactJSONSize }
+        case .object(let members):
+            return 2 + max(0, members.count - 1) + members.reduce(0) { $0 + Self.stringSize($1.key) + 1 + $1.value.compactJSONSize }
+        }
+    }
+
+    private static func stringSize(_ text: String) -> Int {
+        var size = 2
+        for byte in text.utf8 {
+            switch byte {
+            case 0x22, 0x5C, 0x08, 0x09, 0x0A, 0x0C, 0x0D: size += 2
+            case 0..<0x20: size += 6
+            default: size += 1
+            }
+        }
+        return size
+    }
+
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
 }

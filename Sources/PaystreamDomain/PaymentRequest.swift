@@ -204,6 +204,7 @@ public enum RejectionReason: String, Sendable, Codable, CaseIterable {
     case refundExceedsCaptured = "refund_exceeds_captured"
     case refundWindowClosed = "refund_window_closed"
     case invalidState = "invalid_state"
+    case metadataTooLarge = "metadata_too_large"
 }
 
 extension PaymentRequestMessage {
@@ -218,8 +219,40 @@ extension PaymentRequestMessage {
 
     /// Applies the rules that need no stored state to a payment, top-up or repayment. The caller
     /// has checked `schema` already.
+    /// The most bytes `metadata` may take as compact JSON. It is carried into events, the
+    /// request log and notifications, never interpreted: a bound keeps one request from
+    /// growing every copy of it.
+    public static let maxMetadataBytes = 4096
+    /// The longest id or code a request may carry (`request_id`, `payment_id`, `order_id`, …).
+    public static let maxIdLength = 255
+
+    /// Sizes, checked before any other rule: `metadata` over 4 KiB (`metadata_too_large`), an id
+    /// over 255 characters (`invalid_request`).
+    public func sizeRejection() -> Rejection? {
+        let ids: [(String, String?)] = [("request_id", requestId), ("payment_id", paymentId), ("order_id", orderId),
+                                        ("payer_id", payerId), ("merchant_id", merchantId), ("repays_payment_id", repaysPaymentId),
+                                        ("settlement_currency", settlementCurrency), ("currency", currency), ("method", method),
+                                        ("channel", channel), ("type", type), ("locale", locale), ("created_at", createdAt)]
+        for (name, value) in ids {
+            if let value, value.count > Self.maxIdLength {
+                return Rejection(.invalidRequest, "\(name) is \(value.count) characters; at most \(Self.maxIdLength)")
+            }
+        }
+        for split in splits ?? [] where split.partyId.count > Self.maxIdLength {
+            return Rejection(.invalidRequest, "a split's party_id is \(split.partyId.count) characters; at most \(Self.maxIdLength)")
+        }
+        if let metadata {
+            let size = metadata.compactJSONSize
+            if size > Self.maxMetadataBytes {
+                return Rejection(.metadataTooLarge, "metadata is \(size) bytes of JSON; at most \(Self.maxMetadataBytes)")
+            }
+        }
+        return nil
+    }
+
     public func validated() -> Result<PaymentRequest, Rejection> {
         func invalid(_ message: String) -> Result<PaymentRequest, Rejection> { .failure(Rejection(.invalidRequest, message)) }
+        if let rejection = sizeRejection() { return .failure(rejection) }
         guard let requestId, (1...255).contains(requestId.count) else { return invalid("request_id must be 1 to 255 characters") }
         let kind: PaymentRequestType
         switch requestType() {
@@ -304,6 +337,7 @@ extension PaymentRequestMessage {
     /// Applies the rules that need no stored state to a refund or cancel.
     public func validatedFollowUp() -> Result<FollowUpRequest, Rejection> {
         func invalid(_ message: String) -> Result<FollowUpRequest, Rejection> { .failure(Rejection(.invalidRequest, message)) }
+        if let rejection = sizeRejection() { return .failure(rejection) }
         guard let requestId, (1...255).contains(requestId.count) else { return invalid("request_id must be 1 to 255 characters") }
         let kind: PaymentRequestType
         switch requestType() {

@@ -376,6 +376,12 @@ public struct DeadLetterMessage: Sendable, Codable, Hashable, WireKeyed {
     /// The stage that parked it (a topic read by two stages, like `payments.events`, may get a
     /// dead letter from each); absent in letters written before the field existed.
     public var stage: String?
+    /// Set when the value was too large to carry whole: its size in bytes; `original_value_base64`
+    /// then holds only its first `cutValueBytes`, and the letter cannot be replayed.
+    public var originalValueBytes: Int?
+
+    /// How much of a value too large to carry a dead letter keeps.
+    public static let cutValueBytes = 64 * 1024
 
     public init(errorCode: String, errorMessage: String, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64,
                 originalKey: String?, originalValueBase64: String, failedAt: String, stage: String? = nil) {
@@ -402,6 +408,7 @@ public struct DeadLetterMessage: Sendable, Codable, Hashable, WireKeyed {
         case originalValueBase64 = "original_value_base64"
         case failedAt = "failed_at"
         case stage
+        case originalValueBytes = "original_value_bytes"
     }
 }
 

@@ -20,13 +20,26 @@ public enum Wire {
         try WireJSONEncoder.encode(value, convertingKeys: !(value is any WireKeyed))
     }
 
+    /// `strict`: a key twice in one object, or a field name not spelled as its canonical
+    /// snake_case, is an error (for input from outside, where another reader of the same bytes
+    /// could take the other duplicate, or not recognise `requestId` as `request_id`).
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, strict: Bool) throws -> T {
+        try WireJSONDecoder.decode(type, from: data, convertingKeys: convertsKeys(type), strict: strict)
+    }
+
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         try WireJSONDecoder.decode(type, from: data, convertingKeys: convertsKeys(type))
     }
 
     /// Decodes a message whose `schema` field must be `expected`, parsing the bytes once.
     public static func decodeMessage<T: Decodable>(_ type: T.Type, schema expected: String, from data: Data) -> SchemaChecked<T> {
-        guard let parsed = try? WireJSONDecoder.decode(SchemaAndValue<T>.self, from: data, convertingKeys: convertsKeys(T.self)),
+        decodeMessage(type, schema: expected, from: data, strict: false)
+    }
+
+    public static func decodeMessage<T: Decodable>(_ type: T.Type, schema expected: String, from data: Data,
+                                                   strict: Bool) -> SchemaChecked<T> {
+        guard let parsed = try? WireJSONDecoder.decode(SchemaAndValue<T>.self, from: data, convertingKeys: convertsKeys(T.self),
+                                                       strict: strict),
               let schema = parsed.schema else {
             return .notAnObjectWithSchema
         }

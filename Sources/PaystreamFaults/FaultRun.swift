@@ -167,7 +167,17 @@ public struct FaultRun: Sendable {
                         let count = fuzzCount / fuzzTopics.count + (i < fuzzCount % fuzzTopics.count ? 1 : 0)
                         var records = fuzz.records(for: topic, topics: topics, count: count)
                         // Always some card numbers where none belongs, for the log scan.
-                        if topic == topics.paymentRequests { records += fuzz.records(for: topic, topics: topics, count: 3, kind: "card number") }
+                        if topic == topics.paymentRequests {
+                            records += fuzz.records(for: topic, topics: topics, count: 3, kind: "card number")
+                            for kind in ["duplicate key", "non-canonical key", "oversized metadata"] {
+                                records += fuzz.records(for: topic, topics: topics, count: 1, kind: kind)
+                            }
+                        }
+                        // On every topic: card numbers and control characters in every field a
+                        // log line may quote (the log scan looks for them and for forged lines),
+                        // and a record over input.max_record_bytes.
+                        records += fuzz.records(for: topic, topics: topics, count: 2, kind: "log injection")
+                        records += fuzz.records(for: topic, topics: topics, count: 1, kind: "oversized record")
                         let delivered = try await pipeline.publish(topic: topic, records.map { ($0.key, $0.value) },
                                                                    partitioning: .librdkafkaDefault)
                         hostile += zip(records, delivered).map { ($0, $1) }

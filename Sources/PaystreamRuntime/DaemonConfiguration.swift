@@ -63,6 +63,10 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
         var allowUnsafeSynchronous: Bool?
         enum CodingKeys: String, CodingKey { case synchronous, allowUnsafeSynchronous = "allow_unsafe_synchronous" }
     }
+    struct Input: Decodable {
+        var maxRecordBytes: Int?
+        enum CodingKeys: String, CodingKey { case maxRecordBytes = "max_record_bytes" }
+    }
     struct Inbox: Decodable {
         var retentionHours: Int?
         enum CodingKeys: String, CodingKey { case retentionHours = "retention_hours" }
@@ -93,7 +97,7 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case brokers, stateDir = "state_dir", topicPrefix = "topic_prefix", instanceId = "instance_id"
-        case groupId = "group_id", connectTimeoutMs = "connect_timeout_ms", log, batch, outbox, sqlite, inbox, reference
+        case groupId = "group_id", connectTimeoutMs = "connect_timeout_ms", log, batch, outbox, sqlite, inbox, input, reference
         case snapshot, standby, metrics, kafka, stage
     }
 
@@ -110,6 +114,7 @@ struct DaemonFile<StageSettings: Decodable>: Decodable {
     var outbox: Outbox?
     var sqlite: SQLite?
     var inbox: Inbox?
+    var input: Input?
     var reference: Reference?
     var snapshot: Snapshot?
     var standby: Standby?
@@ -170,6 +175,10 @@ extension DaemonConfiguration {
         if let n = file.batch?.maxRecords {
             guard n > 0 else { throw ConfigurationError("batch.max_records must be positive") }
             worker.maxBatchRecords = n
+        }
+        if let n = file.input?.maxRecordBytes {
+            guard (1024...(16 << 20)).contains(n) else { throw ConfigurationError("input.max_record_bytes must be 1024 to 16777216") }
+            worker.maxRecordBytes = n
         }
         if let ms = file.batch?.maxWaitMs {
             guard ms >= 0 else { throw ConfigurationError("batch.max_wait_ms must not be negative") }

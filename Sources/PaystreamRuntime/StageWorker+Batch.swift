@@ -41,6 +41,15 @@ extension StageWorker {
             // Already stored: re-delivered after a seek race or a restart; its effects are in.
             if let done = next[physical.topic] ?? stored[physical.topic]?[partition], physical.offset < done { continue }
             next[physical.topic] = physical.offset + 1
+            let size = physical.value.count + (physical.key?.count ?? 0)
+            if size > settings.maxRecordBytes {
+                // Refused before any decision (and before forwarding): a record this size would
+                // be copied into events, the request log and dead letters the broker refuses.
+                try deadLetter(physical, DeadLetter(code: "record_too_large",
+                                                    message: "key and value are \(size) bytes; input.max_record_bytes is \(settings.maxRecordBytes)"),
+                               context: context)
+                continue
+            }
             let record: ConsumedRecord
             var marks: [String] = []
             switch routing.route(physical, shardKey: stage.shardKey(of:)) {
@@ -140,10 +149,15 @@ extension StageWorker {
             "kafka.topic": "\(record.topic)", "kafka.partition": "\(record.partition)",
             "kafka.offset": "\(record.offset)", "error.code": "\(reason.code)", "error.message": "\(reason.message)",
         ])
-        let letter = DeadLetterMessage(
+        // The value goes whole into the letter (so it can be replayed) unless it is over the
+        // input limit: then its first 64 KiB, with its size, so that the letter gets through.
+        let cut = record.value.count > settings.maxRecordBytes
+        var letter = DeadLetterMessage(
             errorCode: reason.code, errorMessage: reason.message, sourceTopic: record.topic,
-            sourcePartition: record.partition, sourceOffset: record.offset, originalKey: record.keyString,
-            originalValueBase64: Data(record.value).base64EncodedString(), failedAt: context.timestamp, stage: stage.name)
+            sourcePartition: record.partition, sourceOffset: record.offset, originalKey: record.keyString.map { String($0.prefix(1024)) },
+            originalValueBase64: Data(cut ? record.value.prefix(DeadLetterMessage.cutValueBytes) : record.value[...]).base64EncodedString(),
+            failedAt: context.timestamp, stage: stage.name)
+        if cut { letter.originalValueBytes = record.value.count }
         // The stage is in the id: two stages reading one topic each park a record they cannot decide.
         try context.emit(letter, topic: topics.deadLetter(of: record.topic), key: record.keyString,
                          eventID: "dlq:\(stage.name):\(record.topic):\(record.partition):\(record.offset)")

@@ -235,13 +235,14 @@ extension WorkerLoop {
     /// to its first 64 KiB: a refusal is often for size, and the dead letter must get through.
     static func deadLetter(for row: OutboxMessage, error: KafkaError, partition: Int32, topics: TopicNames,
                            now: Date) throws -> OutboxMessage {
-        let limit = 64 * 1024
+        let limit = DeadLetterMessage.cutValueBytes
         let cut = row.value.count > limit ? " (value cut to its first \(limit) of \(row.value.count) bytes)" : ""
-        let letter = DeadLetterMessage(
+        var letter = DeadLetterMessage(
             errorCode: "refused_by_broker", errorMessage: "outbox event \(row.eventID): \(error.message)\(cut)",
             sourceTopic: row.topic, sourcePartition: row.partition ?? partition, sourceOffset: row.sequence,
             originalKey: row.key.flatMap { String(bytes: $0, encoding: .utf8) },
             originalValueBase64: row.value.prefix(limit).base64EncodedString(), failedAt: Wire.timestamp(now))
+        if row.value.count > limit { letter.originalValueBytes = row.value.count }
         let eventID = "dlq:outbox:\(row.eventID)"
         return OutboxMessage(eventID: eventID, topic: topics.deadLetter(of: row.topic), key: row.key,
                              value: try Wire.encode(letter), headers: ["event-id": eventID])

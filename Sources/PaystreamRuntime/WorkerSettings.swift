@@ -5,6 +5,9 @@ import PaystreamStore
 public struct WorkerSettings: Sendable {
     /// At most this many records per batch (one SQLite transaction per shard per batch).
     public var maxBatchRecords: Int = 500
+    /// An input record whose key and value take more bytes than this is dead-lettered as
+    /// `record_too_large` before any decision (its letter carries the value's first 64 KiB).
+    public var maxRecordBytes: Int = 256 * 1024
     /// How long a poll waits for the first record of a batch.
     public var maxBatchWait: Duration = .milliseconds(100)
     /// At most this many outbox rows per publish round.

@@ -23,7 +23,13 @@ public struct FuzzInput: Sendable {
 
     mutating func pick<T>(_ choices: [T]) -> T { choices[Int(next() % UInt64(choices.count))] }
 
-    static let keys = ["", "用户-7", "👾", "user-1", "payer with spaces", String(repeating: "k", count: 300)]
+    static let keys = ["", "用户-7", "👾", "user-1", "payer with spaces", String(repeating: "k", count: 300),
+                       "\(cardNumbers[0])\(forgedLine)"]
+
+    /// Text that would start a log line of its own if a newline got into a log unescaped (the
+    /// log scan looks for lines that begin with `FORGED-LINE`), with a terminal escape, a
+    /// carriage return and a Unicode line separator besides.
+    public static let forgedLine = "\nFORGED-LINE level=critical msg=\"forged\"\r\u{1B}[31m\u{2028}\u{7F}"
 
     /// `count` hostile records for `topic`. Payment requests include well-formed requests with
     /// boundary amounts and keys that differ from their payer (answered by events); every other
@@ -32,8 +38,12 @@ public struct FuzzInput: Sendable {
         (0..<count).map { i in
             let key = pick(Self.keys + ["fz-\(i)"])
             let id = "fz-\(topic)-\(i)-\(next() % 1_000_000)"
-            var kinds = ["random bytes", "truncated", "wrong types", "huge string", "unknown schema", "not an object"]
-            if topic == topics.paymentRequests { kinds += ["boundary amount", "key differs from payer", "unicode fields", "card number"] }
+            var kinds = ["random bytes", "truncated", "wrong types", "huge string", "unknown schema", "not an object", "log injection",
+                         "oversized record"]
+            if topic == topics.paymentRequests {
+                kinds += ["boundary amount", "key differs from payer", "unicode fields", "card number", "duplicate key", "non-canonical key",
+                          "oversized metadata"]
+            }
             let kind = only ?? pick(kinds)
             return Record(topic: topic, key: key, value: value(kind: kind, id: id, key: key, topic: topic, topics: topics), kind: kind)
         }
@@ -65,6 +75,38 @@ public struct FuzzInput: Sendable {
             // and the number must not reach any log (the fault run scans them).
             return request(id: id, payer: key.isEmpty ? "user-1" : key, amount: "0", merchant: Self.cardNumbers[Int(next() % 3)],
                            order: Self.cardNumbers[Int(next() % 3)])
+        case "log injection":
+            // Card numbers and control characters in every field a log line may quote: the key
+            // (above), ids, codes, metadata; the amount makes a well-formed request a rejection.
+            let hostile = Self.cardNumbers[Int(next() % 3)] + Self.forgedLine
+            let fields = ["request_id", "payment_id", "payer_id", "merchant_id", "order_id", "currency", "method", "channel", "type",
+                          "event_id", "confirmation_id", "channel_request_id", "settlement_request_id", "payout_id", "status", "reason",
+                          "message", "locale", "created_at", "settlement_currency"]
+            var object: [String: Any] = ["schema": schema, "amount": 0, "metadata": ["note": hostile, hostile: hostile]]
+            for field in fields { object[field] = field == "request_id" ? id + hostile : hostile }
+            if topic == topics.paymentRequests {
+                object["payer_id"] = key.isEmpty ? "user-1" : key
+            } else {
+                // Elsewhere an unknown schema, which the dead letter's message quotes.
+                object["schema"] = schema + hostile
+            }
+            return try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        case "oversized record":
+            // Over input.max_record_bytes (256 KiB): dead-lettered before any decision.
+            return Data(#"{"schema":"\#(schema)","request_id":"\#(id)","metadata":{"p":"\#(String(repeating: "o", count: 300 * 1024))"}}"#.utf8)
+        case "duplicate key":
+            let payer = key.isEmpty ? "user-1" : key
+            var text = String(decoding: request(id: id, payer: payer, amount: "100"), as: UTF8.self)
+            text.removeLast()
+            return Data((text + #","amount":1}"#).utf8)
+        case "non-canonical key":
+            var text = String(decoding: request(id: id, payer: key.isEmpty ? "user-1" : key, amount: "100"), as: UTF8.self)
+            text.removeLast()
+            return Data((text + #","merchantId":"m-2"}"#).utf8)
+        case "oversized metadata":
+            var text = String(decoding: request(id: id, payer: key.isEmpty ? "user-1" : key, amount: "100"), as: UTF8.self)
+            text.removeLast()
+            return Data((text + #","metadata":{"blob":"\#(String(repeating: "m", count: 5000))"}}"#).utf8)
         default:  // unicode fields
             return request(id: "\(id)-支付-🙂", payer: key.isEmpty ? "用户" : key, amount: "100", merchant: "商户-\u{0}")
         }

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Looks through log files for what must never be logged: card numbers (runs of 13–19 digits
-/// starting with 2–6 that pass the Luhn check) and the configured secrets.
+/// starting with 2–6 that pass the Luhn check), the configured secrets, raw control characters
+/// (every one is escaped by the log writer) and lines forged by input (`FuzzInput.forgedLine`).
 public enum LogScan {
     public struct Finding: Sendable, Equatable, CustomStringConvertible {
         public let file: String
@@ -50,6 +51,13 @@ public enum LogScan {
                 }
                 for (position, secret) in secrets.enumerated() where !secret.isEmpty && line.contains(secret) {
                     findings.append(Finding(file: name, line: index + 1, what: "configured secret #\(position + 1)"))
+                }
+                if let control = line.unicodeScalars.first(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value)
+                                                                    || $0 == "\u{2028}" || $0 == "\u{2029}" }) {
+                    findings.append(Finding(file: name, line: index + 1, what: "a raw control character (U+\(String(format: "%04X", control.value)))"))
+                }
+                if line.hasPrefix("FORGED-LINE") {
+                    findings.append(Finding(file: name, line: index + 1, what: "a line forged by input"))
                 }
             }
         }

@@ -257,6 +257,16 @@ struct DeadLetterReplayPlanTests {
         #expect(try plan(try record(letter("misrouted", source: "payments.requests.repartition"))).get().message.topic == "payments.requests")
     }
 
+    @Test("a record_too_large letter (its value cut, original_value_bytes set) is never replayed, even with --force")
+    func cutValue() throws {
+        var cut = letter("record_too_large", value: String(repeating: "v", count: 100))
+        cut.originalValueBytes = 300_000
+        for force in [false, true] {
+            guard case .failure(let refusal) = try plan(try record(cut), force: force) else { Issue.record("a cut value was replayed"); return }
+            #expect(refusal.reason.contains("cannot be replayed") && refusal.reason.contains("input.max_record_bytes"), "\(refusal.reason)")
+        }
+    }
+
     @Test("a misrouted copy from a repartition topic is replayed to the input topic it serves")
     func repartition() throws {
         let replay = try plan(try record(letter("misrouted", source: "payments.requests.repartition"))).get()

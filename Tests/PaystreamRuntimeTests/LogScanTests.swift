@@ -22,4 +22,15 @@ struct LogScanTests {
         #expect(findings.map(\.description) == ["a.log:2: a card number (555555…4444)", "a.log:3: configured secret #1"])
         #expect(!findings.map(\.description).joined().contains("s3cret-value"))
     }
+
+    @Test("a raw control character and a line forged by input are findings; their escaped forms are not")
+    func controlCharacters() throws {
+        let directory = try temporaryDirectory("logscan")
+        let escaped = #"ts=2026-11-30T10:00:00Z level=warning msg="dead letter" key="x\nFORGED-LINE level=critical\u001B[31m""#
+        let raw = "ts=2026-11-30T10:00:01Z level=warning msg=\"dead letter\" key=\"x\u{1B}[31m\""
+        let forged = "FORGED-LINE level=critical msg=\"forged\""
+        try [escaped, raw, forged].joined(separator: "\n").write(toFile: "\(directory)/b.log", atomically: true, encoding: .utf8)
+        let findings = try LogScan.scan(directory: directory, secrets: [])
+        #expect(findings.map(\.description) == ["b.log:2: a raw control character (U+001B)", "b.log:3: a line forged by input"])
+    }
 }

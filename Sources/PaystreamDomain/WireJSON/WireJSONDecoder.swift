@@ -7,13 +7,13 @@ import Foundation
 /// through a nested decoder. Duplicate keys: the first one counts, as with Foundation. The
 /// tests hold it to Foundation's results on messages and on random JSON.
 enum WireJSONDecoder {
-    static func decode<T: Decodable>(_ type: T.Type, from data: Data, convertingKeys: Bool) throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, convertingKeys: Bool, strict: Bool = false) throws -> T {
         try data.withUnsafeBytes { buffer in
             let tape: WireJSONTape
             do { tape = try WireJSONTape(buffer) } catch {
                 throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "The given data was not valid JSON."))
             }
-            let state = WireDecodingState(tape: tape, convertingKeys: convertingKeys)
+            let state = WireDecodingState(tape: tape, convertingKeys: convertingKeys, strict: strict)
             return try WireValueDecoder(state: state, index: 0, codingPath: []).decodeValue(T.self, at: 0, path: [])
         }
     }
@@ -23,10 +23,39 @@ enum WireJSONDecoder {
 final class WireDecodingState {
     let tape: WireJSONTape
     let convertingKeys: Bool
+    /// Refuses what a lenient reader would resolve silently and another reader might resolve
+    /// differently: a key twice in one object, and (with key conversion) a key not spelled as
+    /// its canonical snake_case (`requestId` or `request__id` for `request_id`).
+    let strict: Bool
+    /// Objects already checked (a message's object is opened once for its schema, once for its value).
+    var checked = Set<Int>()
 
-    init(tape: WireJSONTape, convertingKeys: Bool) {
+    init(tape: WireJSONTape, convertingKeys: Bool, strict: Bool = false) {
         self.tape = tape
         self.convertingKeys = convertingKeys
+        self.strict = strict
+    }
+
+    /// The strict checks for the object at `index`, decoded as a type (its keys are field names).
+    func checkFields(at index: Int, path: [any CodingKey]) throws {
+        guard strict, checked.insert(index).inserted else { return }
+        let entry = tape.entries[index]
+        var seen = Set<String>()
+        var member = index + 1
+        while member < entry.next {
+            let key = tape.string(member)
+            guard seen.insert(key).inserted else {
+                throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "key '\(key.prefix(64))' appears twice"))
+            }
+            if convertingKeys {
+                let canonical = WireKeyConversion.toSnakeCase(WireKeyConversion.fromSnakeCase(key))
+                guard canonical == key else {
+                    throw DecodingError.dataCorrupted(.init(codingPath: path,
+                        debugDescription: "key '\(key.prefix(64))' is not spelled canonically (write '\(canonical.prefix(64))')"))
+                }
+            }
+            member = tape.entries[member + 1].next
+        }
     }
 }
 
@@ -64,6 +93,10 @@ extension Dictionary: WireStringKeyedDecodable where Key == String, Value: Decod
         while member < entry.next {
             let key = tape.string(member)
             let value = member + 1
+            if decoder.state.strict && result[key] != nil {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                        debugDescription: "key '\(key.prefix(64))' appears twice"))
+            }
             if result[key] == nil {
                 result[key] = try decoder.decodeValue(Value.self, at: value, path: decoder.codingPath + [WireStringKey(stringValue: key)])
             }
@@ -87,6 +120,7 @@ struct WireValueDecoder: Decoder, SingleValueDecodingContainer {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard state.tape.entries[index].kind == .object else { throw mismatch([String: Any].self, at: index, path: codingPath) }
+        try state.checkFields(at: index, path: codingPath)
         return KeyedDecodingContainer(WireKeyedDecoding<Key>(decoder: self))
     }
 
@@ -209,7 +243,11 @@ struct WireValueDecoder: Decoder, SingleValueDecodingContainer {
             var member = index + 1
             while member < entry.next {
                 let key = tape.string(member)
-                if members[key] == nil { members[key] = try jsonValue(at: member + 1, path: path) }
+                if members[key] == nil {
+                    members[key] = try jsonValue(at: member + 1, path: path)
+                } else if state.strict {
+                    throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "key '\(key.prefix(64))' appears twice"))
+                }
                 member = tape.entries[member + 1].next
             }
             return .object(members)
