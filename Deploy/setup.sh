@@ -13,7 +13,17 @@
 #     (webhooks), `wechatpayv3==2.0.4` (WeChat Pay APIv3) and `python-alipay-sdk==3.4.0` (Alipay)
 #
 # It writes .deps/env.sh, which every other script sources (PKG_CONFIG_PATH, rpath, TANSU_BIN).
+#
+#   Deploy/setup.sh --build-only   what a release build needs and nothing else (Deploy/install.sh
+#                                  on a production host): the build packages and librdkafka; no
+#                                  test broker, no PyPI, no test tools. Writes .deps/build-env.sh.
 set -euo pipefail
+BUILD_ONLY=0
+case "${1:-}" in
+  --build-only) BUILD_ONLY=1 ;;
+  "") ;;
+  *) echo "setup: unknown argument $1 (--build-only, or nothing)" >&2; exit 2 ;;
+esac
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEPS="$ROOT/.deps"
@@ -27,8 +37,11 @@ version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ];
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- apt packages -----------------------------------------------------------------------------
-APT_PACKAGES=(librdkafka-dev libsqlite3-dev pkg-config dpkg-dev build-essential python3-venv
-  libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev hledger systemd prometheus curl)
+APT_PACKAGES=(librdkafka-dev libsqlite3-dev pkg-config dpkg-dev build-essential
+  libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev patchelf)
+# The tests' tools: the broker's virtual environment, the ledger check, the units' offline
+# checks, promtool, curl.
+[ "$BUILD_ONLY" = 1 ] || APT_PACKAGES+=(python3-venv hledger systemd prometheus curl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -71,6 +84,20 @@ else
       || { log "librdkafka build failed; see $DEPS/librdkafka-*.log"; exit 1; }
     rm -rf "$APT_DIR/src"
   fi
+fi
+
+if [ "$BUILD_ONLY" = 1 ]; then
+  {
+    echo "# Written by Deploy/setup.sh --build-only; sourced by Deploy/install.sh."
+    if [ "$use_local" = 1 ]; then
+      echo "export PKG_CONFIG_PATH=\"$PREFIX/lib/pkgconfig\${PKG_CONFIG_PATH:+:\$PKG_CONFIG_PATH}\""
+      echo "export PAYSTREAM_RDKAFKA_LIB=\"$PREFIX/lib\""
+    else
+      echo "export PAYSTREAM_RDKAFKA_LIB=\"\""
+    fi
+  } > "$DEPS/build-env.sh"
+  log "ready to build (librdkafka: $( [ "$use_local" = 1 ] && echo "local $PREFIX" || echo system ); no test tooling)"
+  exit 0
 fi
 
 # --- Tansu broker -------------------------------------------------------------------------------

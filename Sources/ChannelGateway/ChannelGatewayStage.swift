@@ -44,6 +44,8 @@ public struct ChannelGatewayStage: Stage {
 
     public var inputTopics: [String] { [topics.channelRequests, topics.channelNotifications] }
     public var outputTopics: [String] { [topics.channelConfirmations] }
+    /// The callback listener publishes what the channels notify.
+    public var sideOutputTopics: [String] { [topics.channelNotifications] }
     public var schema: StageSchema { GatewayTables.schema }
     public var keepsMoney: Bool { true }
     public var tickInterval: Duration? { .milliseconds(settings.tickIntervalMs) }

@@ -11,7 +11,7 @@ public struct PaystreamCommand: AsyncParsableCommand {
         abstract: "Paystream admin: topics, publishing requests, and what became of them.",
         subcommands: [TopicsCommand.self, PublishCommand.self, ReferenceCommand.self, OutcomesCommand.self,
                       VerifyCommand.self, CurrenciesCommand.self, DlqCommand.self, ShowCommand.self, LedgerCommand.self, ReportCommand.self,
-                      StatementsCommand.self, WebhooksCommand.self, ChangelogCommand.self])
+                      StatementsCommand.self, WebhooksCommand.self, ChangelogCommand.self, AclCommand.self])
 
     public init() {}
 }

@@ -105,13 +105,14 @@ public enum Daemon {
             throw ConfigurationError("no Kafka broker reachable at \(config.brokers) within \(config.connectTimeout): \(error)")
         }
         let topics = config.topics
-        let consumed = stage.consumedTopics(in: topics)
+        // The same topology `paystream acl` grants access to (BrokerAccess).
+        let topology = StageTopology(of: stage, topics: topics)
+        let consumed = topology.consumed
         // A message a dead-letter or reference topic refuses stays in the outbox (logged); those
-        // topics have no dead-letter topic of their own.
-        let parked = stage.inputTopics + stage.outputTopics.filter { !topics.isDeadLetterTopic($0) && !topics.reference.contains($0) }
-        let written = stage.outputTopics + parked.map(topics.deadLetter(of:))
-            + (config.worker.changelog ? [topics.changelog(of: stage.name)] : [])
-        for (what, names) in [("input", consumed), ("reference", stage.referenceFeed?.referenceTopics ?? []), ("output", written)] {
+        // topics have no dead-letter topic of their own. Snapshot topics are checked when used.
+        let written = topology.written(in: topics, changelog: config.worker.changelog)
+            .filter { $0 != topics.snapshots(of: stage.name) && !consumed.contains($0) }
+        for (what, names) in [("input", consumed), ("reference", topology.reference), ("output", written)] {
             let missing = names.filter { counts[$0] == nil }
             guard missing.isEmpty else {
                 throw ConfigurationError("\(what) topic(s) \(missing.joined(separator: ", ")) do not exist; create them with `paystream topics create`")

@@ -19,6 +19,9 @@ public protocol Stage: Sendable {
     /// The topics the stage publishes to (full names), besides the dead-letter topics of its
     /// inputs and their repartition topics. The daemon checks at start that they exist.
     var outputTopics: [String] { get }
+    /// Topics the daemon publishes to outside the batch (a listener or a companion of its own):
+    /// checked at start like the outputs, and granted in `paystream acl`. None by default.
+    var sideOutputTopics: [String] { get }
     /// The stage's tables.
     var schema: StageSchema { get }
     /// Whether the stage's shards hold money (balances, postings): such a stage refuses
@@ -78,6 +81,7 @@ extension Stage {
     }
 
     public var keepsMoney: Bool { false }
+    public var sideOutputTopics: [String] { [] }
     public func shardKey(of record: ConsumedRecord) -> [UInt8]? { record.key }
     public func repartitionTopic(of input: String, in topics: TopicNames) -> String { topics.repartition(of: input) }
     public var tickInterval: Duration? { nil }

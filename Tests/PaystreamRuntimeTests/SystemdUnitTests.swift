@@ -65,6 +65,50 @@ struct SystemdUnitTests {
             environment: ["CREDENTIALS_DIRECTORY": folder, "PAYSTREAM_KAFKA_SASL_PASSWORD": "from-env"], stageDefaults: EmptySettings())
         #expect(overridden.kafkaProperties["sasl.password"] == "from-env")
     }
+    /// A unit's `Key=value` lines, in order.
+    static func settings(_ daemon: String) throws -> [(key: String, value: String)] {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("Deploy/systemd/paystream-\(daemon)@.service"), encoding: .utf8)
+        return text.split(separator: "\n").compactMap { line in
+            guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { return nil }
+            return (String(line[..<equals]), String(line[line.index(after: equals)...]))
+        }
+    }
+
+    @Test("each daemon its own identity: its own dynamic user, state folder and credential folders; network denied but for what it needs; memory and task limits", arguments: daemons)
+    func identity(_ daemon: String) throws {
+        let settings = try Self.settings(daemon)
+        func values(_ key: String) -> [String] { settings.filter { $0.key == key }.map(\.value) }
+        #expect(values("DynamicUser") == ["yes"])
+        #expect(values("User") == ["paystream-\(daemon)"])
+        #expect(values("StateDirectory") == ["paystream/\(daemon)"])
+        #expect(values("ExecStart").first?.contains("--state-dir %S/paystream") == true)
+        let credentials = values("LoadCredential")
+        #expect(!credentials.isEmpty && credentials.allSatisfy { $0.contains(":/etc/paystream/\(daemon)/") }, "\(credentials)")
+        #expect(credentials.contains("kafka:/etc/paystream/\(daemon)/kafka"))
+        let deny = values("IPAddressDeny").joined(separator: " ").split(separator: " ").map(String.init)
+        if daemon == "notifier" || daemon == "channel-gateway" {
+            // Public addresses (webhook endpoints, channel APIs) only: every special range denied.
+            for range in ["localhost", "link-local", "multicast", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"] {
+                #expect(deny.contains(range), "\(daemon) does not deny \(range)")
+            }
+        } else {
+            #expect(deny == ["any"], "\(daemon): \(deny)")
+        }
+        #expect(!values("MemoryMax").isEmpty && !values("TasksMax").isEmpty)
+    }
+
+    @Test("no two daemons share a user, a state folder or a credential folder")
+    func separate() throws {
+        var seen: [String: String] = [:]
+        for daemon in Self.daemons {
+            for (key, value) in try Self.settings(daemon) where ["User", "StateDirectory", "LoadCredential"].contains(key) {
+                let thing = key == "LoadCredential" ? String(value.split(separator: ":", maxSplits: 1).last ?? "") : value
+                if let other = seen["\(key)=\(thing)"] { Issue.record("\(daemon) and \(other) share \(key)=\(thing)") }
+                seen["\(key)=\(thing)"] = daemon
+            }
+        }
+    }
 }
+
 
 struct EmptySettings: Decodable, Sendable {}
