@@ -24,7 +24,8 @@
 #
 # After it: put each daemon's Kafka secrets in <sysconfdir>/<daemon>/kafka/<property>, webhook
 # secrets in <sysconfdir>/notifier/webhooks/<endpoint_id> and channel keys in
-# <sysconfdir>/channel-gateway/channels/<file> (docs/channels.md), set brokers in
+# <sysconfdir>/channel-gateway/channels/<file> (docs/channels.md), answer keys in
+# <sysconfdir>/<daemon>/answers/<signer> (docs/operations.md, "Security model"), set brokers in
 # <sysconfdir>/paystream.env (0600), then
 # `systemctl enable --now paystream-payment-worker@1 …` (docs/operations.md).
 set -euo pipefail
@@ -93,6 +94,10 @@ for daemon in "${DAEMONS[@]}"; do
   install -d -m 0700 "$confdir/$daemon" "$confdir/$daemon/kafka"
 done
 install -d -m 0700 "$confdir/notifier/webhooks" "$confdir/channel-gateway/channels"
+# Answer keys (the units' LoadCredential=answers:…): the signers' and the verifiers' own copies.
+for daemon in payment-worker settlement-worker channel-sandbox channel-gateway; do
+  install -d -m 0700 "$confdir/$daemon/answers"
+done
 
 for exe in "${DAEMONS[@]}" paystream; do
   install -m 0755 "$BIN_DIR/$exe" "$bindir/$exe"
@@ -150,7 +155,7 @@ if [ ! -f "$confdir/paystream.env" ]; then
 fi
 # It may hold more than the brokers' addresses: root only, like every file that may hold a secret.
 chmod 0600 "$confdir/paystream.env"
-log "configuration → $confdir (secrets: $confdir/<daemon>/kafka, $confdir/notifier/webhooks, $confdir/channel-gateway/channels)"
+log "configuration → $confdir (secrets: $confdir/<daemon>/kafka, $confdir/<daemon>/answers, $confdir/notifier/webhooks, $confdir/channel-gateway/channels)"
 
 # The units' network allow-list (a drop-in every paystream-* unit reads).
 dropin="$unitdir/paystream-.service.d"

@@ -128,6 +128,12 @@ log "reference data: $(tail -n 1 "$RUN_DIR/reference.log")"
 # notifier's credentials folder. The secret is never printed.
 CREDENTIALS="$RUN_DIR/credentials"
 mkdir -p "$CREDENTIALS" && chmod 700 "$CREDENTIALS"
+# Answer keys (docs/operations.md, "Security model"): the sandbox and the gateway seal every
+# channel and bank answer, the workers check the seal. One key per payment method and the bank,
+# made for this run (files 0600, never printed).
+for signer in card alipay wechat_pay wallet cash online_banking bank; do
+  (umask 077; printf 'local-1 %s\n' "$(head -c 32 /dev/urandom | base64 -w0)" > "$CREDENTIALS/answers_$signer")
+done
 WEBHOOK_SECRET="$(python3 -c 'import base64, os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())')"
 .deps/venv/bin/python Deploy/webhook-receiver.py --secret "local=$WEBHOOK_SECRET" --log "$RUN_DIR/webhooks.jsonl" \
   --port-file "$RUN_DIR/webhook-receiver.port" >"$RUN_DIR/webhook-receiver.log" 2>&1 &
@@ -167,6 +173,7 @@ export CREDENTIALS_DIRECTORY="$CREDENTIALS"
 # channel-gateway's configuration: Config/channel-gateway.yaml with the run's addresses and keys.
 CHANNEL_KEYS="$RUN_DIR/channel-keys"
 "$BIN/channel-simulator" keys --out "$CHANNEL_KEYS" >/dev/null
+cp -p "$CREDENTIALS/answers_alipay" "$CREDENTIALS/answers_wechat_pay" "$CHANNEL_KEYS/"  # the gateway seals for these two
 SIM_BEHAVIOUR='{"pay_delay_ms":300,"duplicate_notifies":1,"time_scale":0.01}'
 "$BIN/channel-simulator" serve --channel alipay --keys "$CHANNEL_KEYS" --merchant-id 2021000000000001 --behaviour "$SIM_BEHAVIOUR" \
   --address-file "$RUN_DIR/alipay-simulator.address" >"$RUN_DIR/alipay-simulator.log" 2>&1 &

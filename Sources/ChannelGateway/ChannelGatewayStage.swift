@@ -26,10 +26,13 @@ public struct ChannelGatewayStage: Stage {
     /// Which connector answers each method.
     let methods: [String: ChannelKind]
     let calls: GatewayCalls
+    /// The keys answers are sealed with, one per method answered; nil: unsealed (development).
+    public let answerKeys: AnswerKeyring?
 
-    public init(topics: TopicNames, settings: GatewaySettings, connectors: [any ChannelConnector]) {
+    public init(topics: TopicNames, settings: GatewaySettings, connectors: [any ChannelConnector], answerKeys: AnswerKeyring?) {
         self.topics = topics
         self.settings = settings
+        self.answerKeys = answerKeys
         let byKind = Dictionary(uniqueKeysWithValues: connectors.map { ($0.kind, $0) })
         self.connectors = byKind
         var methods: [String: ChannelKind] = [:]
@@ -41,6 +44,11 @@ public struct ChannelGatewayStage: Stage {
 
     /// The connectors in use (the callback listener checks notifications with the same ones).
     public var connectorList: [any ChannelConnector] { connectors.values.sorted { $0.kind.rawValue < $1.kind.rawValue } }
+
+    /// Whose answers the gateway gives, so whose keys it needs: the methods of its connectors.
+    public static func signers(_ settings: GatewaySettings) -> [String] {
+        ((settings.alipay?.methods ?? []) + (settings.weChatPay?.methods ?? [])).sorted()
+    }
 
     public var inputTopics: [String] { [topics.channelRequests, topics.channelNotifications] }
     public var outputTopics: [String] { [topics.channelConfirmations] }
@@ -91,7 +99,8 @@ public struct ChannelGatewayStage: Stage {
         for answer in try GatewayTables.takeAnswers(context.db, limit: 2000) {
             var confirmation = answer.confirmation
             if confirmation.confirmedAt.isEmpty { confirmation.confirmedAt = context.timestamp }
-            try context.emit(confirmation, topic: topics.channelConfirmations, key: answer.key, eventID: answer.eventID)
+            try context.emit(confirmation, topic: topics.channelConfirmations, key: answer.key, eventID: answer.eventID,
+                             sealedBy: answer.signer, keys: answerKeys)
         }
     }
 
@@ -174,7 +183,7 @@ public struct ChannelGatewayStage: Stage {
     /// Queues the answer to an instruction decided at once.
     func queue(_ request: ChannelRequest, _ status: ChannelAnswer, amount: Int64, reason: String?, key: String, db: Database,
                reference: String? = nil) throws {
-        try GatewayTables.queue(db, eventID: "cc:\(request.channelRequestId)", key: key, ChannelConfirmation(
+        try GatewayTables.queue(db, eventID: "cc:\(request.channelRequestId)", key: key, signer: request.method, ChannelConfirmation(
             confirmationId: "cc-\(request.channelRequestId)", channelRequestId: request.channelRequestId, paymentId: request.paymentId,
             status: status.rawValue, amount: amount, currency: request.currency, channelReference: reference, reason: reason,
             message: reason.map { "\(request.method): \($0)" }, confirmedAt: "", requestType: request.requestType))
@@ -235,7 +244,7 @@ enum GatewayEffects {
             if answer.late { order.lateAnswered = true }
             changed = true
             let id = order.channelRequestId + (answer.late ? "-late" : "")
-            try GatewayTables.queue(db, eventID: "cc:\(id)", key: order.recordKey, ChannelConfirmation(
+            try GatewayTables.queue(db, eventID: "cc:\(id)", key: order.recordKey, signer: order.method, ChannelConfirmation(
                 confirmationId: "cc-\(id)", channelRequestId: order.channelRequestId, paymentId: order.paymentId, status: answer.status.rawValue,
                 amount: answer.amount, currency: order.currency, channelReference: answer.reference, reason: answer.reason,
                 message: answer.reason.map { "\(order.channel.rawValue): \($0)" }, confirmedAt: answer.at.map(Wire.timestamp) ?? "",
@@ -245,7 +254,7 @@ enum GatewayEffects {
         for answer in plan.waitingAnswers {
             let waiting = answer.waiting
             try GatewayTables.stopWaiting(db, channelRequestId: waiting.channelRequestId)
-            try GatewayTables.queue(db, eventID: "cc:\(waiting.channelRequestId)", key: waiting.recordKey, ChannelConfirmation(
+            try GatewayTables.queue(db, eventID: "cc:\(waiting.channelRequestId)", key: waiting.recordKey, signer: order.method, ChannelConfirmation(
                 confirmationId: "cc-\(waiting.channelRequestId)", channelRequestId: waiting.channelRequestId, paymentId: waiting.paymentId,
                 status: answer.status.rawValue, amount: answer.amount, currency: waiting.currency, channelReference: order.reference,
                 reason: answer.reason, message: answer.reason.map { "\(order.channel.rawValue): \($0)" }, confirmedAt: "",

@@ -30,6 +30,8 @@ public struct GatewaySettings: Decodable, Sendable {
     public var tickIntervalMs = 50
     public var alipay: AlipaySettings?
     public var weChatPay: WeChatPaySettings?
+    /// The answer keys (`AnswerSeal`), one per method answered; by default in the credentials folder.
+    public var answers = AnswerSettings()
 
     public init() {}
 
@@ -113,7 +115,7 @@ public struct GatewaySettings: Decodable, Sendable {
         case listen, maxBodyBytes = "max_body_bytes", idleTimeoutMs = "idle_timeout_ms", credentialsDirectory = "credentials_directory"
         case outNoPrefix = "out_no_prefix", callTimeoutMs = "call_timeout_ms", retryDelaysMs = "retry_delays_ms"
         case pollAfterMs = "poll_after_ms", maxCallsInFlight = "max_calls_in_flight", tickIntervalMs = "tick_interval_ms"
-        case alipay, weChatPay = "wechat_pay"
+        case alipay, weChatPay = "wechat_pay", answers
     }
 
     public init(from decoder: any Decoder) throws {
@@ -131,6 +133,7 @@ public struct GatewaySettings: Decodable, Sendable {
         tickIntervalMs = try c.decodeIfPresent(Int.self, forKey: .tickIntervalMs) ?? tickIntervalMs
         alipay = try c.decodeIfPresent(AlipaySettings.self, forKey: .alipay)
         weChatPay = try c.decodeIfPresent(WeChatPaySettings.self, forKey: .weChatPay)
+        answers = try c.decodeIfPresent(AnswerSettings.self, forKey: .answers) ?? answers
         func refuse(_ key: CodingKeys, _ why: String) -> DecodingError { .dataCorruptedError(forKey: key, in: c, debugDescription: why) }
         guard maxBodyBytes >= 1024 else { throw refuse(.maxBodyBytes, "at least 1024") }
         guard idleTimeoutMs > 0, callTimeoutMs > 0, pollAfterMs > 0, tickIntervalMs > 0 else {
@@ -161,6 +164,15 @@ public struct GatewaySettings: Decodable, Sendable {
 /// gives `channels_<file>`), then under its own name.
 public enum GatewayCredentials {
     static let systemdPrefix = "channels_"
+
+    /// The keys the gateway seals its answers with (`answers_<method>`, next to the channel keys
+    /// unless `answers.credentials_directory` says otherwise); every method answered needs one.
+    public static func answerKeys(_ settings: GatewaySettings, environment: [String: String]) throws -> AnswerKeyring? {
+        var environment = environment
+        if let folder = settings.credentialsFolder(environment: environment) { environment["CREDENTIALS_DIRECTORY"] = folder }
+        return try AnswerKeyring.signing(settings.answers, signers: ChannelGatewayStage.signers(settings), environment: environment,
+                                         daemon: "channel-gateway")
+    }
 
     static func read(_ name: String, folder: String) throws -> String {
         for candidate in [systemdPrefix + name, name] {

@@ -70,6 +70,10 @@ enum GatewayTables {
                 );
                 """)
         }),
+        // Whose seal an answer gets: the method of the instruction it answers (`AnswerSeal`).
+        ("gateway-v2-answer-signer", { db in
+            try db.execute(sql: "ALTER TABLE gateway_answer ADD COLUMN signer TEXT NOT NULL DEFAULT ''")
+        }),
     ])
 
     // MARK: orders
@@ -156,22 +160,24 @@ enum GatewayTables {
     // MARK: answers to publish
 
     /// Queues an answer; one already queued or sent under `eventID` is not queued again.
-    static func queue(_ db: Database, eventID: String, key: String, _ confirmation: ChannelConfirmation) throws {
+    /// - Parameter signer: the method answered, whose key seals the answer.
+    static func queue(_ db: Database, eventID: String, key: String, signer: String, _ confirmation: ChannelConfirmation) throws {
         let json = String(decoding: try Wire.encode(confirmation), as: UTF8.self)
         try db.execute(sql: """
-            INSERT OR IGNORE INTO gateway_answer (sequence, event_id, record_key, confirmation)
-            VALUES ((SELECT coalesce(max(sequence), 0) + 1 FROM gateway_answer), ?, ?, ?)
-            """, arguments: [eventID, key, json])
+            INSERT OR IGNORE INTO gateway_answer (sequence, event_id, record_key, confirmation, signer)
+            VALUES ((SELECT coalesce(max(sequence), 0) + 1 FROM gateway_answer), ?, ?, ?, ?)
+            """, arguments: [eventID, key, json, signer])
     }
 
-    static func takeAnswers(_ db: Database, limit: Int) throws -> [(eventID: String, key: String, confirmation: ChannelConfirmation)] {
+    static func takeAnswers(_ db: Database, limit: Int) throws
+        -> [(eventID: String, key: String, signer: String, confirmation: ChannelConfirmation)] {
         let rows = try Row.fetchAll(db, sql: "SELECT * FROM gateway_answer ORDER BY sequence LIMIT ?", arguments: [limit])
-        var answers: [(String, String, ChannelConfirmation)] = []
+        var answers: [(String, String, String, ChannelConfirmation)] = []
         for row in rows {
             let eventID: String = row["event_id"]
             try db.execute(sql: "DELETE FROM gateway_answer WHERE event_id = ?", arguments: [eventID])
             let text: String = row["confirmation"]
-            answers.append((eventID, row["record_key"], try Wire.decode(ChannelConfirmation.self, from: Data(text.utf8))))
+            answers.append((eventID, row["record_key"], row["signer"], try Wire.decode(ChannelConfirmation.self, from: Data(text.utf8))))
         }
         return answers
     }

@@ -133,7 +133,8 @@ extension ChannelSandboxStage {
     func deliverBank(_ answer: PayoutConfirmation, key: String, kind: String, context: StageContext) throws {
         var answer = answer
         answer.confirmedAt = Self.timestamp(Self.milliseconds(context.now))
-        try context.emit(answer, topic: topics.payoutConfirmations, key: key, eventID: "bc:\(answer.payoutId):\(kind)")
+        try context.emit(answer, topic: topics.payoutConfirmations, key: key, eventID: "bc:\(answer.payoutId):\(kind)",
+                         sealedBy: AnswerSeal.bank, keys: answerKeys)
     }
 }
 

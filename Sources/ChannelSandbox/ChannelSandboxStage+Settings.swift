@@ -25,6 +25,8 @@ extension ChannelSandboxStage {
         /// Methods another daemon answers (the channel gateway, for alipay and wechat_pay): their
         /// instructions are read and left alone here.
         public var skipMethods: Set<String> = []
+        /// The answer keys the sandbox seals with (`AnswerSeal`): one per method it answers, and the bank's.
+        public var answers = AnswerSettings()
 
         public init(seed: UInt64 = 1, tickInterval: Duration = .milliseconds(20),
                     statementDirectory: String = "channel-statements", statementInterval: Duration = .seconds(1),
@@ -41,7 +43,7 @@ extension ChannelSandboxStage {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case seed, tickIntervalMs = "tick_interval_ms", statementDir = "statement_dir"
-            case statementIntervalMs = "statement_interval_ms", methods, bank, skipMethods = "skip_methods"
+            case statementIntervalMs = "statement_interval_ms", methods, bank, skipMethods = "skip_methods", answers
         }
 
         public init(from decoder: any Decoder) throws {
@@ -63,6 +65,7 @@ extension ChannelSandboxStage {
             }
 
             bank = try c.decodeIfPresent(BankEntry.self, forKey: .bank)?.profile ?? bank
+            answers = try c.decodeIfPresent(AnswerSettings.self, forKey: .answers) ?? answers
             let skipped = try c.decodeIfPresent([String].self, forKey: .skipMethods) ?? []
             for method in skipped where !ChannelSandboxStage.channelMethods.contains(method) {
                 throw DecodingError.dataCorruptedError(forKey: .skipMethods, in: c,

@@ -23,14 +23,17 @@ public struct ChannelSandboxStage: Stage {
     /// Where statement files are written; nil for none.
     public let statementDirectory: String?
     let draws: SandboxDraws
+    /// The keys answers are sealed with: per method answered, and `bank`; nil: unsealed (development).
+    public let answerKeys: AnswerKeyring?
 
     /// At most this many due answers per shard per tick, to keep each tick's transaction short.
     static let answersPerTick = 2000
 
     /// - Parameter stateDirectory: the daemon's state directory; a relative `statement_dir` starts there.
-    public init(topics: TopicNames, settings: Settings = Settings(), stateDirectory: String) {
+    public init(topics: TopicNames, settings: Settings = Settings(), stateDirectory: String, answerKeys: AnswerKeyring?) {
         self.topics = topics
         self.settings = settings
+        self.answerKeys = answerKeys
         draws = SandboxDraws(seed: settings.seed)
         let directory = settings.statementDirectory
         if directory.isEmpty {
@@ -40,6 +43,13 @@ public struct ChannelSandboxStage: Stage {
         } else {
             statementDirectory = "\(stateDirectory)/\(directory)"
         }
+    }
+
+    /// Whose answers the sandbox gives, so whose keys it needs: every method that goes to a
+    /// channel (a wallet payment does not) but those skipped, and the bank.
+    public static func signers(_ settings: Settings) -> [String] {
+        PaymentMethod.allCases.map(\.rawValue).filter { $0 != PaymentMethod.wallet.rawValue && !settings.skipMethods.contains($0) }
+            + [AnswerSeal.bank]
     }
 
     public var inputTopics: [String] { [topics.channelRequests, topics.payoutRequests] }
@@ -268,12 +278,14 @@ public struct ChannelSandboxStage: Stage {
         var answer = pending.confirmation
         let id = answer.channelRequestId
         guard pending.copy == 1 else {
-            try context.emit(answer, topic: topics.channelConfirmations, key: pending.key, eventID: "cc:\(id):repeat")
+            try context.emit(answer, topic: topics.channelConfirmations, key: pending.key, eventID: "cc:\(id):repeat",
+                             sealedBy: pending.method, keys: answerKeys)
             return
         }
         answer.confirmedAt = Self.timestamp(Self.milliseconds(context.now))
         if !pending.withheld {
-            try context.emit(answer, topic: topics.channelConfirmations, key: pending.key, eventID: "cc:\(id)")
+            try context.emit(answer, topic: topics.channelConfirmations, key: pending.key, eventID: "cc:\(id)",
+                             sealedBy: pending.method, keys: answerKeys)
         }
         let type = ChannelRequestType(rawValue: answer.requestType ?? "authorize") ?? .authorize
         if type == .authorize {
@@ -286,7 +298,8 @@ public struct ChannelSandboxStage: Stage {
         let profile = settings.profile(for: pending.method)
         guard !pending.withheld, draws.happens(.duplicate, rate: profile.duplicateRate, id) else { return }
         if profile.duplicateDelayMs == 0 {
-            try context.emit(answer, topic: topics.channelConfirmations, key: pending.key, eventID: "cc:\(id):repeat")
+            try context.emit(answer, topic: topics.channelConfirmations, key: pending.key, eventID: "cc:\(id):repeat",
+                             sealedBy: pending.method, keys: answerKeys)
         } else {
             try ChannelSandboxTables.insert(context.db, ChannelSandboxTables.PendingAnswer(
                 copy: 2, dueAt: Self.milliseconds(context.now) + Int64(profile.duplicateDelayMs), withheld: false,

@@ -9,9 +9,15 @@ import PaystreamStore
 
 /// The channel's answers: approvals and declines, amount mismatches, late captures, refund answers.
 extension PaymentDecision {
-    mutating func confirmation(_ confirmation: ChannelConfirmation) throws {
+    mutating func confirmation(_ confirmation: ChannelConfirmation, signer: String?) throws {
         guard var payment = try PaymentTables.payment(db, id: confirmation.paymentId) else {
             throw DeadLetter(code: "unknown_payment", message: "confirmation for unknown payment \(confirmation.paymentId)")
+        }
+        if let signer, signer != payment.method {
+            // A connector's key answers for its own method only: the card connector's key cannot
+            // capture an Alipay payment.
+            throw DeadLetter(code: "bad_answer_seal", message: "answer sealed by '\(signer)' for payment \(payment.paymentID), "
+                + "a \(payment.method) payment")
         }
         guard let answer = ChannelAnswer(rawValue: confirmation.status) else {
             throw DeadLetter(code: "invalid_confirmation", message: "confirmation status '\(confirmation.status)' is not one of "
@@ -30,6 +36,12 @@ extension PaymentDecision {
         guard confirmation.amount > 0, let reported = Currency.named(confirmation.currency) else {
             throw DeadLetter(code: "invalid_confirmation", message: "confirmation amount \(confirmation.amount) "
                 + "\(confirmation.currency) is not a positive amount in an ISO 4217 currency")
+        }
+        // The answer must name the instruction this shard sent for it (`instruct` names them
+        // `<payment>:<type>[:<refund>]`).
+        if type != .refund, confirmation.channelRequestId != "\(payment.paymentID):\(type.rawValue)" {
+            throw DeadLetter(code: "unknown_instruction", message: "\(type.rawValue) answer names instruction "
+                + "\(confirmation.channelRequestId), not one sent for payment \(payment.paymentID)")
         }
         switch type {
         case .cancel:
@@ -75,6 +87,12 @@ extension PaymentDecision {
             try LedgerTables.save(db, from: before, to: ledger)
         case (.approved, .expired), (.approved, .cancelled):
             guard state.lateCapture == nil else { return }  // the same late answer again
+            // The channel cannot have taken more than it was asked for: an answer that says so is
+            // parked for people rather than booked (and refunded) as said.
+            guard confirmation.amount <= payment.amount, confirmation.currency == payment.currency else {
+                throw DeadLetter(code: "answer_exceeds_instruction", message: "late capture of \(confirmation.amount) "
+                    + "\(confirmation.currency) for payment \(payment.paymentID) of \(payment.amount) \(payment.currency)")
+            }
             try lateCapture(confirmation, taken: Money(minorUnits: confirmation.amount, currency: reported),
                             state: state, payment: &payment)
         default:
@@ -125,7 +143,14 @@ extension PaymentDecision {
         guard var refund = try PaymentTables.refund(db, id: refundID) else {
             throw DeadLetter(code: "unknown_refund", message: "refund answer for unknown refund \(refundID)")
         }
+        guard refund.paymentID == payment.paymentID else {
+            throw DeadLetter(code: "unknown_instruction", message: "refund \(refundID) is not a refund of payment \(payment.paymentID)")
+        }
         guard refund.status == .requested else { return }  // answered before
+        if answer == .approved, confirmation.amount > refund.amount || confirmation.currency != refund.currency {
+            throw DeadLetter(code: "answer_exceeds_instruction", message: "refund answer of \(confirmation.amount) \(confirmation.currency) "
+                + "for refund \(refundID) of \(refund.amount) \(refund.currency)")
+        }
         switch answer {
         case .approved:
             refund.status = .completed

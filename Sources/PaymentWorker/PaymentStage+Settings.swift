@@ -19,21 +19,24 @@ extension PaymentStage {
         public var expiryCheckIntervalMs: Int
         /// How long a request id is remembered: a retry within it gets the original answer.
         public var idempotencyRetentionHours: Int
+        /// The channels' answer keys (`AnswerSeal`): where they are, and whether answers must be sealed.
+        public var answers: AnswerSettings
 
         /// The shortest idempotency window the stage accepts (PRODUCT.md: at least 7 days).
         public static let minimumRetentionHours = 168
 
         public init(policyFile: String? = nil, authorization: AuthorizationTimeouts = AuthorizationTimeouts(),
-                    expiryCheckIntervalMs: Int = 1000, idempotencyRetentionHours: Int = 168) {
+                    expiryCheckIntervalMs: Int = 1000, idempotencyRetentionHours: Int = 168, answers: AnswerSettings = AnswerSettings()) {
             self.policyFile = policyFile
             self.authorization = authorization
             self.expiryCheckIntervalMs = expiryCheckIntervalMs
             self.idempotencyRetentionHours = idempotencyRetentionHours
+            self.answers = answers
         }
 
         enum CodingKeys: String, CodingKey {
             case policyFile = "policy_file", authorization, expiryCheckIntervalMs = "expiry_check_interval_ms"
-            case idempotencyRetentionHours = "idempotency_retention_hours"
+            case idempotencyRetentionHours = "idempotency_retention_hours", answers
         }
 
         public init(from decoder: any Decoder) throws {
@@ -42,6 +45,7 @@ extension PaymentStage {
             authorization = try c.decodeIfPresent(AuthorizationTimeouts.self, forKey: .authorization) ?? AuthorizationTimeouts()
             expiryCheckIntervalMs = try c.decodeIfPresent(Int.self, forKey: .expiryCheckIntervalMs) ?? 1000
             idempotencyRetentionHours = try c.decodeIfPresent(Int.self, forKey: .idempotencyRetentionHours) ?? 168
+            answers = try c.decodeIfPresent(AnswerSettings.self, forKey: .answers) ?? AnswerSettings()
             guard (10...3_600_000).contains(expiryCheckIntervalMs) else {
                 throw DecodingError.dataCorruptedError(forKey: .expiryCheckIntervalMs, in: c,
                                                        debugDescription: "must be 10 to 3600000 milliseconds, not \(expiryCheckIntervalMs)")

@@ -17,7 +17,8 @@ public struct PaymentStage: Stage {
         case request(PaymentRequestMessage)
         /// Right schema, wrong shape: rejected with `invalid_request`, not dead-lettered.
         case malformedRequest(requestID: String?, payerID: String?, message: String)
-        case confirmation(ChannelConfirmation)
+        /// A channel's answer, with the signer whose seal it carries (nil when answers are not checked).
+        case confirmation(ChannelConfirmation, signer: String?)
     }
 
     public let name = "payment-worker"
@@ -26,13 +27,22 @@ public struct PaymentStage: Stage {
     /// Merchants and credit lines (read in full from the reference topics).
     public let reference: any ReferenceLookup
     public let settings: Settings
+    /// The channels' answer keys: an answer must carry the seal of its payment's method
+    /// (`AnswerSeal`) before it is decided on.
+    public let answers: AnswerVerification
 
-    public init(topics: TopicNames, policy: PaymentPolicy, reference: any ReferenceLookup, settings: Settings = Settings()) {
+    public init(topics: TopicNames, policy: PaymentPolicy, reference: any ReferenceLookup, settings: Settings = Settings(),
+                answers: AnswerVerification) {
         self.topics = topics
         self.policy = policy
         self.reference = reference
         self.settings = settings
+        self.answers = answers
     }
+
+    /// The signers a payment-worker accepts on `channel.confirmations`: every payment method's
+    /// connector, never the bank.
+    public static func acceptsSigner(_ signer: String) -> Bool { signer != AnswerSeal.bank }
 
     public var inputTopics: [String] { [topics.paymentRequests, topics.channelConfirmations] }
     public var outputTopics: [String] { [topics.paymentEvents, topics.channelRequests, topics.settlementRequests] }
@@ -42,7 +52,10 @@ public struct PaymentStage: Stage {
 
     public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input {
         if record.topic == topics.channelConfirmations {
-            return .confirmation(try decodeMessage(ChannelConfirmation.self, schema: ChannelConfirmation.schemaName, from: record))
+            // The seal first: nothing of an unproven answer is read.
+            let signer = try answers.signer(of: record)
+            return .confirmation(try decodeMessage(ChannelConfirmation.self, schema: ChannelConfirmation.schemaName, from: record),
+                                 signer: signer)
         }
         let data = Data(record.value)
         // One parse for a good request; the rare bad one is looked at again for its answer.
@@ -69,7 +82,7 @@ public struct PaymentStage: Stage {
     public func messageID(of input: Input) -> String? {
         switch input {
         case .request, .malformedRequest: nil  // idempotency by request_id, in PaymentTables
-        case .confirmation(let c): "confirmation:\(c.confirmationId)"
+        case .confirmation(let c, _): "confirmation:\(c.confirmationId)"
         }
     }
 
@@ -81,8 +94,8 @@ public struct PaymentStage: Stage {
                 try decision.request(message)
             case .malformedRequest(let requestID, let payerID, let message):
                 try decision.malformed(requestID: requestID, payerID: payerID, message: message)
-            case .confirmation(let confirmation):
-                try decision.confirmation(confirmation)
+            case .confirmation(let confirmation, let signer):
+                try decision.confirmation(confirmation, signer: signer)
             }
         } catch let error as LedgerError {
             // The stored ledger disagrees with the payment (a hold missing or already resolved):

@@ -83,6 +83,9 @@ struct DeadLetterReplay {
                          ? "the dead letter has no key (none, or not UTF-8); replayed without one to partition \(letter.sourcePartition), where it was decided"
                          : "empty key; replayed to partition \(letter.sourcePartition), where it was decided")
         }
+        // A channel's or the bank's answer goes back with its seal: the bytes are the original's,
+        // so the seal still proves them (a forged answer parked as unsigned stays unsigned).
+        if let seal = letter.answerSeal { headers.append(KafkaHeader(key: AnswerSeal.header, string: seal)) }
         let message = OutgoingMessage(topic: topic, key: letter.originalKey == nil ? nil : key, value: Array(value),
                                       headers: headers, partition: partition)
         return .success(DeadLetterReplay(entry: entry, message: message, notes: notes))

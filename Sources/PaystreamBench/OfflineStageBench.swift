@@ -45,24 +45,27 @@ public struct OfflineStageBench: Sendable {
         var logger = Logger(label: "bench.offline")
         logger.logLevel = .critical
         let clock = SystemClock()
-        let payment = OfflineShards(stage: PaymentStage(topics: topics, policy: try shippedPaymentPolicy(), reference: TestReference.standard),
+        let payment = OfflineShards(stage: PaymentStage(topics: topics, policy: try shippedPaymentPolicy(), reference: TestReference.standard,
+                                                                answers: TestAnswerKeys.payment),
                                     stateDirectory: directory, topics: topics, partitionCount: partitions, clock: clock, logger: logger)
-        let sandbox = OfflineShards(stage: ChannelSandboxStage(topics: topics, stateDirectory: directory), stateDirectory: directory,
+        let sandbox = OfflineShards(stage: ChannelSandboxStage(topics: topics, stateDirectory: directory, answerKeys: TestAnswerKeys.keyring), stateDirectory: directory,
                                     topics: topics, partitionCount: partitions, clock: clock, logger: logger)
-        let settlement = OfflineShards(stage: SettlementStage(topics: topics, settings: try SettlementStage.Settings(), reference: TestReference.standard),
+        let settlement = OfflineShards(stage: SettlementStage(topics: topics, settings: try SettlementStage.Settings(), reference: TestReference.standard,
+                                                                      answers: TestAnswerKeys.settlement),
                                        stateDirectory: directory, topics: topics, partitionCount: partitions, clock: clock, logger: logger)
         let notifier = OfflineShards(stage: NotifierStage(topics: topics, templates: try shippedNotificationTemplates()), stateDirectory: directory, topics: topics,
                                      partitionCount: partitions, clock: clock, logger: logger)
         defer { payment.close(); sandbox.close(); settlement.close(); notifier.close() }
 
         var offsets: [String: [Int32: Int64]] = [:]
-        func records(_ messages: [(topic: String, key: [UInt8]?, value: [UInt8])]) -> [ConsumedRecord] {
+        func records(_ messages: [(topic: String, key: [UInt8]?, value: [UInt8], headers: [String: String])]) -> [ConsumedRecord] {
             messages.map { message in
                 let partition = KeyPartitioner.partition(of: message.key ?? [], partitionCount: partitions)
                 let offset = offsets[message.topic]?[partition] ?? 0
                 offsets[message.topic, default: [:]][partition] = offset + 1
                 return ConsumedRecord(topic: message.topic, partition: partition, offset: offset, key: message.key, value: message.value,
-                                      headers: [], timestampMs: Int64(Date().timeIntervalSince1970 * 1000))
+                                      headers: message.headers.sorted { $0.key < $1.key }.map { KafkaHeader(key: $0.key, value: Array($0.value.utf8)) },
+                                      timestampMs: Int64(Date().timeIntervalSince1970 * 1000))
             }
         }
         var seconds: [String: Double] = [:]
@@ -81,11 +84,11 @@ public struct OfflineStageBench: Sendable {
         }
         func published<S: Stage>(_ shards: OfflineShards<S>) throws -> [OutboxMessage] { try shards.takeOutbox().map(\.message) }
         func on(_ topic: String, _ messages: [OutboxMessage]) -> [ConsumedRecord] {
-            records(messages.filter { $0.topic == topic }.map { ($0.topic, $0.key, Array($0.value)) })
+            records(messages.filter { $0.topic == topic }.map { ($0.topic, $0.key, Array($0.value), $0.headers) })
         }
 
         let requests = BenchLoad.payments(payments, label: "offline")
-        try decide(payment, records(requests.map { (topics.paymentRequests, Array($0.key.utf8), $0.value) }))
+        try decide(payment, records(requests.map { (topics.paymentRequests, Array($0.key.utf8), $0.value, [:]) }))
         var fromPayment = try published(payment)
         let channelRequests = on(topics.channelRequests, fromPayment)
         try decide(sandbox, channelRequests)

@@ -379,6 +379,9 @@ public struct DeadLetterMessage: Sendable, Codable, Hashable, WireKeyed {
     /// Set when the value was too large to carry whole: its size in bytes; `original_value_base64`
     /// then holds only its first `cutValueBytes`, and the letter cannot be replayed.
     public var originalValueBytes: Int?
+    /// The original record's answer seal (its `paystream-answer-seal` header), kept so that a
+    /// replayed channel or bank answer still proves where it came from.
+    public var answerSeal: String?
 
     /// How much of a value too large to carry a dead letter keeps.
     public static let cutValueBytes = 64 * 1024
@@ -409,6 +412,7 @@ public struct DeadLetterMessage: Sendable, Codable, Hashable, WireKeyed {
         case failedAt = "failed_at"
         case stage
         case originalValueBytes = "original_value_bytes"
+        case answerSeal = "answer_seal"
     }
 }
 

@@ -73,6 +73,12 @@ public struct FaultRun: Sendable {
                        "webhook_e-faults": "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }).base64EncodedString()]
         // Scanned for in the logs besides the secrets: a line of each channel key.
         var keyLines: [String] = []
+        // The answer keys (`AnswerSeal`): each daemon's credentials hold them; their secrets must
+        // never reach a log.
+        for (name, text) in TestAnswerKeys.files {
+            secrets[name] = text
+            keyLines += text.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+        }
         var daemons = DaemonFleet.Daemon.standard
         var simulators: [(simulator: ChannelSimulator, server: HTTPListener)] = []
         var edges: [FaultConfiguration.Edge?] = [nil, nil]

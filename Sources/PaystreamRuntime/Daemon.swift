@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import PaystreamKafka
 import ServiceLifecycle
@@ -121,25 +122,15 @@ public enum Daemon {
         _ = try StageWorker<S>.partitionCount(of: consumed, in: counts)
     }
 
-    private static let loggingBootstrapped = LockedFlag()
+    private static let loggingBootstrapped = Mutex(false)
 
     /// Bootstraps swift-log once per process (later calls do nothing).
     public static func bootstrapLogging(level: Logger.Level, format: LineLogHandler.Format) {
-        guard loggingBootstrapped.setOnce() else { return }
+        let first = loggingBootstrapped.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level, format: format) }
-    }
-}
-
-final class LockedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-
-    /// Sets the flag; returns true only for the first caller.
-    func setOnce() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if value { return false }
-        value = true
-        return true
     }
 }

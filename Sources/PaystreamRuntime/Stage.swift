@@ -149,6 +149,24 @@ public final class StageContext {
                                          headers: ["event-id": eventID]))
     }
 
+    /// `emit`, the record sealed by `signer` (see `AnswerSeal`): the channel connectors' and bank
+    /// adapters' answers. With no keyring (answers not required: development) it goes unsealed;
+    /// a keyring without the signer's key is an error (checked when the daemon starts).
+    @discardableResult
+    public func emit<T: Encodable>(_ message: T, topic: String, key: String?, eventID: String,
+                                   sealedBy signer: String, keys: AnswerKeyring?) throws -> Bool {
+        let value = try Wire.encode(message)
+        let recordKey = key.map { Array($0.utf8) }
+        var headers = ["event-id": eventID]
+        if let keys {
+            guard let seal = keys.seal(signer: signer, topic: topic, key: recordKey, value: Array(value)) else {
+                throw AnswerKeyError("no answer key for signer '\(signer)' to seal \(topic) \(eventID)")
+            }
+            headers[AnswerSeal.header] = seal
+        }
+        return try enqueue(OutboxMessage(eventID: eventID, topic: topic, key: recordKey, value: value, headers: headers))
+    }
+
     /// Queues an outbox row as it is (see `emit`), noting it for the publisher.
     @discardableResult
     func enqueue(_ message: OutboxMessage) throws -> Bool {

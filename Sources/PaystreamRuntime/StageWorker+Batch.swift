@@ -158,6 +158,7 @@ extension StageWorker {
             originalValueBase64: Data(cut ? record.value.prefix(DeadLetterMessage.cutValueBytes) : record.value[...]).base64EncodedString(),
             failedAt: context.timestamp, stage: stage.name)
         if cut { letter.originalValueBytes = record.value.count }
+        letter.answerSeal = record.header(AnswerSeal.header).map { String($0.prefix(512)) }
         // The stage is in the id: two stages reading one topic each park a record they cannot decide.
         try context.emit(letter, topic: topics.deadLetter(of: record.topic), key: record.keyString,
                          eventID: "dlq:\(stage.name):\(record.topic):\(record.partition):\(record.offset)")

@@ -41,7 +41,15 @@ public final class DaemonProcess: @unchecked Sendable {
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = try productsDirectory().appendingPathComponent(executable)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        var environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        // The answer keys (`TestAnswerKeys`), where systemd's LoadCredential=answers:… would put
+        // them: into the test's own credentials folder, else a folder holding only them.
+        if let folder = environment["CREDENTIALS_DIRECTORY"], !folder.isEmpty {
+            try TestAnswerKeys.write(into: folder)
+        } else {
+            environment["CREDENTIALS_DIRECTORY"] = TestAnswerKeys.folder
+        }
+        process.environment = environment
         process.standardOutput = log
         process.standardError = log
         startedAt = ContinuousClock.now

@@ -104,11 +104,14 @@ public final class InProcessPipeline: @unchecked Sendable {
                 for component in components {
                     switch component {
                     case .paymentWorker:
-                        add(PaymentStage(topics: topics, policy: policy, reference: paymentReference, settings: payment))
-                    case .channelSandbox: add(ChannelSandboxStage(topics: topics, settings: sandbox, stateDirectory: directory))
+                        add(PaymentStage(topics: topics, policy: policy, reference: paymentReference, settings: payment,
+                                         answers: TestAnswerKeys.payment))
+                    case .channelSandbox: add(ChannelSandboxStage(topics: topics, settings: sandbox, stateDirectory: directory,
+                                                                  answerKeys: TestAnswerKeys.keyring))
                     case .settlementWorker:
                         // Each worker keeps its own copy of live reference data, as each daemon does.
-                        add(SettlementStage(topics: topics, settings: settlement, reference: reference ?? settlementLive!))
+                        add(SettlementStage(topics: topics, settings: settlement, reference: reference ?? settlementLive!,
+                                            answers: TestAnswerKeys.settlement))
                     case .notifier:
                         add(NotifierStage(topics: topics, templates: try shippedNotificationTemplates(), reference: reference ?? notifierLive!))
                     case .reconciler: add(ReconciliationStage(topics: topics, settings: try reconciler ?? .init()))
@@ -129,13 +132,16 @@ public final class InProcessPipeline: @unchecked Sendable {
     /// Publishes values to a topic, keyed as given, partitioned as `partitioning` says, and
     /// waits for delivery.
     @discardableResult
+    /// - Parameter sealedBy: a test playing a channel or the bank: each record sealed with that
+    ///   signer's test key (`TestAnswerKeys`), as the sandbox or gateway would.
     public func publish(topic: String, _ messages: [(key: String, value: Data)],
-                        partitioning: UpstreamPartitioning = .murmur2) async throws -> [DeliveryReport] {
+                        partitioning: UpstreamPartitioning = .murmur2, sealedBy signer: String? = nil) async throws -> [DeliveryReport] {
         let producer = try KafkaProducer(configuration: kafka, logger: Logger(label: "test.publisher"),
                                          partitioner: partitioning.librdkafkaPartitioner)
-        let results = await producer.send(messages.map {
-            OutgoingMessage(topic: topic, key: Array($0.key.utf8), value: Array($0.value),
-                            partition: partitioning.partition(of: $0.key, partitionCount: partitionCount))
+        let results = await producer.send(messages.map { message in
+            OutgoingMessage(topic: topic, key: Array(message.key.utf8), value: Array(message.value),
+                            headers: signer.map { TestAnswerKeys.headers(signer: $0, topic: topic, key: message.key, value: message.value) } ?? [],
+                            partition: partitioning.partition(of: message.key, partitionCount: partitionCount))
         })
         await producer.close()
         return try results.map { try $0.get() }

@@ -46,11 +46,14 @@ public final class StageHarness<S: Stage>: @unchecked Sendable {
     /// Publishes `messages` to `topic`, partitioned as `partitioning` says, and lets the stage
     /// decide them (each partition's records as one batch). Returns the records as consumed.
     @discardableResult
+    /// - Parameter sealedBy: a test playing a channel or the bank: each record sealed with that
+    ///   signer's test key (`TestAnswerKeys`), besides `headers`.
     public func send(topic: String, _ messages: [(key: String?, value: Data)], partitioning: UpstreamPartitioning = .murmur2,
-                     headers: [KafkaHeader] = []) throws -> [ConsumedRecord] {
+                     headers: [KafkaHeader] = [], sealedBy signer: String? = nil) throws -> [ConsumedRecord] {
         try send(messages.map { message in
             let key = message.key.map { Array($0.utf8) }
-            return OutgoingMessage(topic: topic, key: key, value: Array(message.value), headers: headers,
+            let seal = signer.map { TestAnswerKeys.headers(signer: $0, topic: topic, key: message.key, value: message.value) } ?? []
+            return OutgoingMessage(topic: topic, key: key, value: Array(message.value), headers: headers + seal,
                                    partition: partitioning.partitionWithoutBroker(of: key ?? [], partitionCount: partitionCount))
         })
     }

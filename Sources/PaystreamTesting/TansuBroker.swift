@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamKafka
+import PaystreamRuntime
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,6 +26,10 @@ public final class TansuBroker: @unchecked Sendable {
     /// - Parameter first: go to the head of the line for a slot (the longest test, so that it
     ///   does not start last and hold up the whole run).
     public static func start(startTimeout: Duration = .seconds(10), first: Bool = false) async throws -> TansuBroker {
+        // Workers run in the test process log through the daemons' handler, so hostile inputs in
+        // their lines are escaped and masked in test output too (swift-log's default handler
+        // would print a forged line or a card number as is).
+        Daemon.bootstrapLogging(level: .info, format: .logfmt)
         await BrokerSlots.shared.acquire(first: first)
         do {
             return try TansuBroker(startTimeout: startTimeout)

@@ -29,6 +29,9 @@ public struct SettlementStage: Stage {
         public var payoutQueryMaxIntervalSeconds: Double
         /// A payout still unanswered this long after it was sent is reported `payout.stuck`.
         public var payoutStuckAfterSeconds: Double
+        /// The bank adapter's answer key (`AnswerSeal`, signer `bank`): where it is, and whether
+        /// payout answers must be sealed.
+        public var answers = AnswerSettings()
 
         public init(installmentGraceDays: Int = 3, timerIntervalMs: Int = 1_000, payoutMinimums: [String: Int64] = [:],
                     payoutQueryAfterSeconds: Double = 600, payoutQueryMaxIntervalSeconds: Double = 21_600,
@@ -56,7 +59,7 @@ public struct SettlementStage: Stage {
         enum CodingKeys: String, CodingKey {
             case installmentGraceDays = "installment_grace_days", timerIntervalMs = "timer_interval_ms", payoutMinimums = "payout_minimums"
             case payoutQueryAfterSeconds = "payout_query_after_seconds", payoutQueryMaxIntervalSeconds = "payout_query_max_interval_seconds"
-            case payoutStuckAfterSeconds = "payout_stuck_after_seconds"
+            case payoutStuckAfterSeconds = "payout_stuck_after_seconds", answers
             case feeBasisPoints = "fee_basis_points", feeFixed = "fee_fixed"
         }
 
@@ -73,6 +76,7 @@ public struct SettlementStage: Stage {
                               payoutQueryAfterSeconds: try c.decodeIfPresent(Double.self, forKey: .payoutQueryAfterSeconds) ?? 600,
                               payoutQueryMaxIntervalSeconds: try c.decodeIfPresent(Double.self, forKey: .payoutQueryMaxIntervalSeconds) ?? 21_600,
                               payoutStuckAfterSeconds: try c.decodeIfPresent(Double.self, forKey: .payoutStuckAfterSeconds) ?? 259_200)
+                answers = try c.decodeIfPresent(AnswerSettings.self, forKey: .answers) ?? AnswerSettings()
             } catch let error as ConfigurationError {
                 throw DecodingError.dataCorruptedError(forKey: .installmentGraceDays, in: c, debugDescription: error.description)
             }
@@ -84,10 +88,13 @@ public struct SettlementStage: Stage {
     public let settings: Settings
     /// Merchants and FX rates (read in full from the reference topics).
     public let reference: any ReferenceLookup
+    /// The bank's answer key: a payout answer must carry the bank's seal before it is decided on.
+    public let answers: AnswerVerification
 
-    public init(topics: TopicNames, settings: Settings, reference: any ReferenceLookup) {
+    public init(topics: TopicNames, settings: Settings, reference: any ReferenceLookup, answers: AnswerVerification) {
         self.topics = topics
         self.settings = settings
+        self.answers = answers
         self.reference = reference
     }
 
@@ -107,6 +114,8 @@ public struct SettlementStage: Stage {
 
     public func decode(_ record: ConsumedRecord) throws(DeadLetter) -> Input {
         if record.topic == topics.payoutConfirmations {
+            // The seal first (the keyring holds only the bank's keys): nothing of an unproven answer is read.
+            _ = try answers.signer(of: record)
             return .confirmation(try decodeMessage(PayoutConfirmation.self, schema: PayoutConfirmation.schemaName, from: record))
         }
         return .request(try decodeMessage(SettlementRequest.self, schema: SettlementRequest.schemaName, from: record))

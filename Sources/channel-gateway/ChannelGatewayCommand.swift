@@ -16,7 +16,8 @@ struct ChannelGatewayCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let code = await Daemon.run(name: "channel-gateway", options: options, stageDefaults: GatewaySettings()) { config in
             ChannelGatewayStage(topics: config.topics, settings: config.stage,
-                                connectors: try GatewayCredentials.connectors(config.stage, environment: environment))
+                                connectors: try GatewayCredentials.connectors(config.stage, environment: environment),
+                                answerKeys: try GatewayCredentials.answerKeys(config.stage, environment: environment))
         } services: { config, stage, logger in
             [try CallbackService(settings: config.stage, connectors: stage.connectorList, kafka: config.kafka, topics: config.topics, logger: logger)]
         }

@@ -13,7 +13,9 @@ struct ChannelSandboxCommand: AsyncParsableCommand {
 
     func run() async throws {
         let code = await Daemon.run(name: "channel-sandbox", options: options, stageDefaults: ChannelSandboxStage.Settings()) { config in
-            ChannelSandboxStage(topics: config.topics, settings: config.stage, stateDirectory: config.stateDirectory)
+            ChannelSandboxStage(topics: config.topics, settings: config.stage, stateDirectory: config.stateDirectory,
+                                answerKeys: try AnswerKeyring.signing(config.stage.answers, signers: ChannelSandboxStage.signers(config.stage),
+                                                                      daemon: "channel-sandbox"))
         }
         if code != 0 { throw ExitCode(code) }
     }

@@ -24,7 +24,9 @@ struct PaymentWorkerCommand: AsyncParsableCommand {
             return PaymentStage(topics: config.topics,
                          policy: try PaymentStage.loadPolicy(config.stage, configFile: config.configFile),
                          reference: LiveReferenceData(topics: config.topics),
-                         settings: config.stage)
+                         settings: config.stage,
+                         answers: try AnswerVerification.from(config.stage.answers, purpose: "check the channels' answers",
+                                                              accept: PaymentStage.acceptsSigner, daemon: "payment-worker"))
         }
         if code != 0 { throw ExitCode(code) }
     }

@@ -14,7 +14,9 @@ struct SettlementWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let code = await Daemon.run(name: "settlement-worker", options: options, stageDefaults: try SettlementStage.Settings()) { config in
-            SettlementStage(topics: config.topics, settings: config.stage, reference: LiveReferenceData(topics: config.topics))
+            SettlementStage(topics: config.topics, settings: config.stage, reference: LiveReferenceData(topics: config.topics),
+                            answers: try AnswerVerification.from(config.stage.answers, purpose: "check the bank's payout answers",
+                                                                 accept: { $0 == AnswerSeal.bank }, daemon: "settlement-worker"))
         }
         if code != 0 { throw ExitCode(code) }
     }

@@ -23,13 +23,14 @@ struct AccessMatrixTests {
         let t = topics
         let state = try temporaryDirectory("acl")
         return [
-            StageTopology(of: PaymentStage(topics: t, policy: try shippedPaymentPolicy(), reference: LiveReferenceData(topics: t)), topics: t),
-            StageTopology(of: SettlementStage(topics: t, settings: try .init(), reference: LiveReferenceData(topics: t)), topics: t),
+            StageTopology(of: PaymentStage(topics: t, policy: try shippedPaymentPolicy(), reference: LiveReferenceData(topics: t),
+                                            answers: .notChecked), topics: t),
+            StageTopology(of: SettlementStage(topics: t, settings: try .init(), reference: LiveReferenceData(topics: t), answers: .notChecked), topics: t),
             StageTopology(of: NotifierStage(topics: t, templates: try shippedNotificationTemplates(),
                                             reference: LiveReferenceData(topics: t, kinds: NotifierStage.referenceKinds)), topics: t),
             StageTopology(of: ReconciliationStage(topics: t, settings: try .init()), topics: t),
-            StageTopology(of: ChannelSandboxStage(topics: t, settings: .init(), stateDirectory: state), topics: t),
-            StageTopology(of: ChannelGatewayStage(topics: t, settings: GatewaySettings(), connectors: []), topics: t),
+            StageTopology(of: ChannelSandboxStage(topics: t, settings: .init(), stateDirectory: state, answerKeys: nil), topics: t),
+            StageTopology(of: ChannelGatewayStage(topics: t, settings: GatewaySettings(), connectors: [], answerKeys: nil), topics: t),
         ]
     }
 

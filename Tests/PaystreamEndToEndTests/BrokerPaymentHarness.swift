@@ -51,8 +51,8 @@ final class BrokerPaymentHarness: @unchecked Sendable {
 
     // MARK: publishing
 
-    func publish(topic: String, _ messages: [(key: String, value: Data)]) async throws {
-        try await pipeline.publish(topic: topic, messages, partitioning: upstream)
+    func publish(topic: String, _ messages: [(key: String, value: Data)], sealedBy signer: String?) async throws {
+        try await pipeline.publish(topic: topic, messages, partitioning: upstream, sealedBy: signer)
     }
 
     // MARK: reading

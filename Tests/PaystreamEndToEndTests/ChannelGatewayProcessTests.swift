@@ -47,6 +47,7 @@ struct ChannelGatewayProcessTests {
         let directory = try temporaryDirectory("gateway-process")
         let keys = "\(directory)/keys"
         try SimulatorKeys.generate(into: keys)
+        try TestAnswerKeys.write(into: keys)  // answers_<method>, beside the channel keys
         var behaviour = SimulatorBehaviour()
         behaviour.payDelayMs = 1_500
         behaviour.timeScale = 0.002  // Alipay's resends after 0.5 s, 1.2 s, 1.2 s, 7 s …

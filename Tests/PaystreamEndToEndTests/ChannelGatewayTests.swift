@@ -61,7 +61,8 @@ struct ChannelGatewayTests {
             settings.weChatPay = weChatSettings
 
             let connectors = try GatewayCredentials.connectors(settings, environment: [:])
-            let stage = ChannelGatewayStage(topics: pipeline.topics, settings: settings, connectors: connectors)
+            let stage = ChannelGatewayStage(topics: pipeline.topics, settings: settings, connectors: connectors,
+                                            answerKeys: TestAnswerKeys.keyring)
             var workerSettings = WorkerSettings()
             workerSettings.maxBatchWait = .milliseconds(20)
             var workerLogger = Logger(label: "channel-gateway")

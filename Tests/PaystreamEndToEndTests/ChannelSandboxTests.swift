@@ -571,7 +571,7 @@ final class Harness: @unchecked Sendable {
     init(settings: ChannelSandboxStage.Settings, partitions: Int32 = 2, clock: ManualClock? = nil) async throws {
         let directory = try temporaryDirectory("paystream-sandbox")
         let topics = TopicNames()
-        harness = try StageHarness(ChannelSandboxStage(topics: topics, settings: settings, stateDirectory: directory),
+        harness = try StageHarness(ChannelSandboxStage(topics: topics, settings: settings, stateDirectory: directory, answerKeys: TestAnswerKeys.keyring),
                                    partitions: partitions, clock: clock ?? ManualClock(), topics: topics, stateDirectory: directory)
         testClock = clock != nil
     }

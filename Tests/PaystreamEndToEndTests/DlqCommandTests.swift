@@ -36,7 +36,7 @@ struct DlqCommandTests {
         let garbage = Data([0xff, 0xfe, 0x00, 0x2a])
         let answer = try Self.confirmation("pay-ghost", id: "c-ghost")
         try await h.pipeline.publish(topic: h.topics.paymentRequests, [("user-1", garbage)])
-        try await h.pipeline.publish(topic: h.topics.channelConfirmations, [("user-1", answer)])
+        try await h.pipeline.publish(topic: h.topics.channelConfirmations, [("user-1", answer)], sealedBy: "card")
         try await h.waitForRecords { $0.filter { $0.topic.hasSuffix(".dlq") }.count >= 2 }
         let letters = h.records.filter { $0.topic.hasSuffix(".dlq") }
         let byCode = Dictionary(uniqueKeysWithValues: try letters.map {
@@ -88,7 +88,9 @@ struct DlqCommandTests {
     func replay() async throws {
         let h = try await BrokerPaymentHarness()
         // The channel's answer arrives before the request it answers: parked.
-        try await h.pipeline.publish(topic: h.topics.channelConfirmations, [("user-1", try Self.confirmation("pay-r-1", id: "c-r-1"))])
+        // Sealed by the card connector: the letter keeps the seal and the replay sends it back.
+        try await h.pipeline.publish(topic: h.topics.channelConfirmations, [("user-1", try Self.confirmation("pay-r-1", id: "c-r-1"))],
+                                     sealedBy: "card")
         try await h.waitForRecords { $0.contains { $0.topic.hasSuffix(".dlq") } }
         let letterID = Self.id(try #require(h.records.first { $0.topic.hasSuffix(".dlq") }))
         try await h.send(BrokerPaymentHarness.request("r-1"))

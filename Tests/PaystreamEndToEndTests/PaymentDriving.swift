@@ -10,6 +10,17 @@ import Testing
 /// What a payment test drives, with or without a broker (`PaymentHarness` on the stage harness,
 /// `BrokerPaymentHarness` against Tansu). Each says how it publishes, reads and waits; what a test
 /// sends and reads on top of that is written once, below.
+/// How a test playing the channel seals an answer.
+enum AnswerSealing {
+    /// With the test key of the method the payment's instruction named (the card connector's for
+    /// a payment never instructed), as the channel's connector would.
+    case asChannel
+    /// With this signer's test key.
+    case by(String)
+    /// Not at all, as a forger without a key would send it.
+    case none
+}
+
 protocol PaymentDriving: AnyObject {
     var topics: TopicNames { get }
     var stateDirectory: String { get }
@@ -19,8 +30,9 @@ protocol PaymentDriving: AnyObject {
     /// What the worker published on the topics a payment test looks at (events, instructions,
     /// hand-offs, dead letters), in order.
     var records: [ConsumedRecord] { get }
-    /// Publishes to `topic` as one producer, partitioned as `upstream` says.
-    func publish(topic: String, _ messages: [(key: String, value: Data)]) async throws
+    /// Publishes to `topic` as one producer, partitioned as `upstream` says; `sealedBy` seals each
+    /// record with that signer's test key (`TestAnswerKeys`), as a channel connector would.
+    func publish(topic: String, _ messages: [(key: String, value: Data)], sealedBy: String?) async throws
     /// Until `done` holds for the events and channel instructions published so far.
     func waitFor(_ done: @escaping ([PaymentEvent], [ChannelRequest]) -> Bool) async throws
     /// Until `done` holds for every record published so far.
@@ -32,6 +44,10 @@ protocol PaymentDriving: AnyObject {
 }
 
 extension PaymentDriving {
+    func publish(topic: String, _ messages: [(key: String, value: Data)]) async throws {
+        try await publish(topic: topic, messages, sealedBy: nil)
+    }
+
     /// Authorizations are queried after 60 s and expire 60 s after the query (of clock time).
     static var testSettings: PaymentStage.Settings {
         PaymentStage.Settings(authorization: .init(default: .init(queryAfterSeconds: 60, expireAfterSeconds: 60)),
@@ -46,7 +62,7 @@ extension PaymentDriving {
     static func request(_ id: String, type: String = "payment", payer: String = "user-1", merchant: String? = "m-1",
                         amount: Int? = 1000, currency: String? = "CNY", method: String? = "card",
                         channel: String? = "bank_card", payment: String? = nil, settlement: [String: Any]? = nil,
-                        splits: [[String: Any]]? = nil) -> (key: String, value: Data) {
+                        splits: [[String: Any]]? = nil, metadata: [String: Any]? = nil) -> (key: String, value: Data) {
         var body: [String: Any] = ["schema": "payment-request/v1", "type": type, "request_id": id, "payer_id": payer]
         body["merchant_id"] = merchant
         body["amount"] = amount
@@ -56,6 +72,7 @@ extension PaymentDriving {
         body["payment_id"] = payment
         body["settlement"] = settlement
         body["splits"] = splits
+        body["metadata"] = metadata
         return (payer, try! JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
     }
 
@@ -68,17 +85,23 @@ extension PaymentDriving {
         try await publish(topic: topics.paymentRequests, requests)
     }
 
-    /// The channel's answer to the payment's `authorize` (or another instruction).
+    /// The channel's answer to the payment's `authorize` (or another instruction), sealed as the
+    /// connector of the instruction's method would (`AnswerSeal`), unless `sealing` says otherwise.
     func confirm(_ payment: String, payer: String = "user-1", status: String = "approved", amount: Int64 = 1000,
                  currency: String = "CNY", type: String? = nil, instruction: String? = nil, id: String? = nil,
-                 reason: String? = nil) async throws {
+                 reason: String? = nil, sealing: AnswerSealing = .asChannel) async throws {
+        let signer: String? = switch sealing {
+        case .asChannel: channelRequests.first { $0.paymentId == payment }?.method ?? "card"
+        case .by(let name): name
+        case .none: nil
+        }
         let confirmation = ChannelConfirmation(
             confirmationId: id ?? "c-\(payment)-\(type ?? "authorize")-\(status)-\(amount)",
             channelRequestId: instruction ?? "\(payment):\(type ?? "authorize")", paymentId: payment, status: status,
             amount: amount, currency: currency, channelReference: "ref-\(payment)",
             reason: reason ?? (status == "declined" ? "do_not_honor" : nil), message: status == "declined" ? "declined" : nil,
             confirmedAt: Wire.timestamp(clock.now()), requestType: type)
-        try await publish(topic: topics.channelConfirmations, [(payer, try Wire.encode(confirmation))])
+        try await publish(topic: topics.channelConfirmations, [(payer, try Wire.encode(confirmation))], sealedBy: signer)
     }
 
     /// Sends a card request the channel never answers, and moves the clock until it is queried

@@ -26,21 +26,21 @@ final class PaymentHarness: @unchecked Sendable {
          reference: (any ReferenceLookup)? = nil, upstream: UpstreamPartitioning = .murmur2) async throws {
         let topics = TopicNames()
         let stage = PaymentStage(topics: topics, policy: try policy ?? shippedPaymentPolicy(),
-                                 reference: reference ?? TestReference.standard, settings: settings)
+                                 reference: reference ?? TestReference.standard, settings: settings, answers: TestAnswerKeys.payment)
         harness = try StageHarness(stage, partitions: partitions, clock: ManualClock(Self.start), topics: topics)
         self.upstream = upstream
     }
 
     // MARK: sending
 
-    func publish(topic: String, _ messages: [(key: String, value: Data)]) async throws {
-        try send(topic: topic, messages)
+    func publish(topic: String, _ messages: [(key: String, value: Data)], sealedBy signer: String?) async throws {
+        try send(topic: topic, messages, sealedBy: signer)
     }
 
-    /// Sends raw records to any topic the stage reads.
+    /// Sends raw records to any topic the stage reads (sealed by `signer`'s test key, if given).
     @discardableResult
-    func send(topic: String, _ messages: [(key: String, value: Data)]) throws -> [ConsumedRecord] {
-        try harness.send(topic: topic, messages.map { ($0.key, $0.value) }, partitioning: upstream)
+    func send(topic: String, _ messages: [(key: String, value: Data)], sealedBy signer: String? = nil) throws -> [ConsumedRecord] {
+        try harness.send(topic: topic, messages.map { ($0.key, $0.value) }, partitioning: upstream, sealedBy: signer)
     }
 
     // MARK: reading

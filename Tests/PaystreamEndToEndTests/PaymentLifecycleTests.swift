@@ -46,6 +46,7 @@ struct PaymentLifecycleTests {
             ("refund_exceeds_captured", H.request("refund-big", type: "refund", payer: "user-9", amount: 10_001, payment: "pay-base"), "exceeds"),
             ("invalid_state", H.request("refund-open", type: "refund", payer: "user-9", amount: 100, payment: "pay-open"), "only captured"),
             ("invalid_request", H.request("refund-ghost", type: "refund", payer: "user-9", payment: "pay-ghost"), "has no payment"),
+            ("metadata_too_large", H.request("big-metadata", metadata: ["note": String(repeating: "x", count: 5_000)]), "bytes of JSON"),
         ]
         for (_, request, _) in cases { try await h.send(request) }
         try await h.waitFor { events, _ in events.filter { $0.type == "payment.rejected" }.count >= cases.count }

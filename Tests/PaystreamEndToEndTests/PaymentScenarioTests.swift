@@ -35,7 +35,7 @@ struct PaymentScenarioTests {
                                                    ("user-1", Self.request("r-none")),
                                                    ("user-1", Self.request("r-fr", extra: #","locale":"fr""#))])
         for payment in ["pay-r-en", "pay-r-none"] {
-            try h.send(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: payment, status: "approved"))])
+            try h.send(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: payment, status: "approved"))], sealedBy: "card")
         }
         try await h.settle()
         let records = h.records
@@ -54,7 +54,7 @@ struct PaymentScenarioTests {
         let topics = h.topics
         try h.send(topic: topics.paymentRequests, [("user-1", Self.request("r-1"))])
         #expect(h.records.contains { $0.topic == topics.channelRequests })
-        try h.send(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: "pay-r-1", status: "approved"))])
+        try h.send(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: "pay-r-1", status: "approved"))], sealedBy: "card")
         try h.send(topic: topics.paymentRequests, [("user-1", Self.request("r-1"))])
         try await h.settle()
         let records = h.records
@@ -73,7 +73,7 @@ struct PaymentScenarioTests {
         let topics = h.topics
         try h.send(topic: topics.paymentRequests, [("user-1", Self.request("r-2")), ("user-1", Self.request("r-2", amount: 999))])
         // The original payment still captures normally.
-        try h.send(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: "pay-r-2", status: "approved"))])
+        try h.send(topic: topics.channelConfirmations, [("user-1", Self.confirmation(payment: "pay-r-2", status: "approved"))], sealedBy: "card")
         let records = h.records
         try await h.finish()
 
@@ -121,7 +121,7 @@ struct PaymentScenarioTests {
             ("user-1", Self.confirmation(payment: "pay-r-4", status: "declined")),
             ("user-1", Self.confirmation(payment: "pay-r-4", status: "approved")),
             ("user-1", Self.confirmation(payment: "pay-nobody", status: "approved")),
-        ])
+        ], sealedBy: "card")
         let records = h.records.filter { $0.topic != topics.channelRequests }
         try await h.finish()
 

@@ -29,7 +29,7 @@ struct SettlementLedgerTests {
         let merchant = MerchantReference(merchantId: "m-1", status: .active, settlementCurrency: "CNY", defaultFee: .init(basisPoints: 60),
                                          suppliers: ["supplier-1"])
         let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(),
-                                                 reference: StaticReferenceData(merchants: [merchant])), partitions: 1)
+                                                 reference: StaticReferenceData(merchants: [merchant]), answers: TestAnswerKeys.settlement), partitions: 1)
         try h.send(topic: h.topics.settlementRequests, [
             ("m-1", Self.request(.capture, payment: "p-1", amount: 10_000, splits: [Split(partyId: "supplier-1", amount: 1_000)])),
             ("m-1", Self.request(.capture, payment: "p-2", amount: 500, currency: "USD", settlementCurrency: "USD")),
@@ -103,7 +103,7 @@ struct SettlementLedgerTests {
                 """)
         }
         try before.close()
-        let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(), reference: StaticReferenceData()),
+        let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(), reference: StaticReferenceData(), answers: TestAnswerKeys.settlement),
                                  partitions: 1, stateDirectory: directory)
         #expect(try h.read { try SettlementAudit.problems($0) }.flatMap { $0 } == [])
         try h.send(topic: h.topics.settlementRequests, [("m-1", Self.request(.refund, payment: "p-1", amount: 5_000, refund: "r-1"))])

@@ -45,7 +45,7 @@ struct SettlementScenarioTests {
     static let usdCny = FXRateReference(base: "USD", quote: "CNY", rate: "7.1234", source: "test-feed", asOf: "2026-11-30T00:00:00Z")
 
     static func harness(_ reference: any ReferenceLookup, grace: Int = 3) throws -> StageHarness<SettlementStage> {
-        try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(installmentGraceDays: grace), reference: reference),
+        try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(installmentGraceDays: grace), reference: reference, answers: TestAnswerKeys.settlement),
                          partitions: 1, clock: ManualClock(start))
     }
 
@@ -311,7 +311,7 @@ struct SettlementScenarioTests {
         let merchant = MerchantReference(merchantId: "m-ny", status: .active, settlementCurrency: "USD", defaultFee: .init(basisPoints: 0),
                                          payout: .init(delayDays: 1, cutoff: "17:00", timeZone: "America/New_York", businessDays: false))
         let start = Wire.parseTimestamp("2027-03-13T15:00:00.000Z")!  // Saturday 10:00 in New York; DST starts Sunday 02:00
-        let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(), reference: StaticReferenceData(merchants: [merchant])),
+        let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(), reference: StaticReferenceData(merchants: [merchant]), answers: TestAnswerKeys.settlement),
                                  partitions: 1, clock: ManualClock(start))
         var request = try Wire.decode(SettlementRequest.self, from: Self.capture("p-1", 1_000, merchant: "m-ny", currency: "USD").value)
         request.capturedAt = Wire.timestamp(start)
@@ -336,7 +336,7 @@ struct SettlementScenarioTests {
     @Test("a negative balance is carried across batches until later money covers it; a batch below the minimum waits for more")
     func carryAndMinimum() throws {
         let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try .init(payoutMinimums: ["CNY": 2_000]),
-                                                 reference: StaticReferenceData(merchants: [Self.merchant("m-7", suppliers: [])])),
+                                                 reference: StaticReferenceData(merchants: [Self.merchant("m-7", suppliers: [])]), answers: TestAnswerKeys.settlement),
                                  partitions: 1, clock: ManualClock(Self.start))
         func day(_ n: Int) -> Date { Self.start.addingTimeInterval(Double(n) * 86_400) }
         func capture(_ id: String, _ amount: Int64, on n: Int) throws {
@@ -392,7 +392,7 @@ struct SettlementScenarioTests {
     /// A harness with `m-7`'s 10,000 capture paid out on Tuesday: (harness, payout id).
     static func paidOutHarness(_ settings: SettlementStage.Settings? = nil) throws -> (StageHarness<SettlementStage>, String) {
         let h = try StageHarness(SettlementStage(topics: TopicNames(), settings: try settings ?? .init(),
-                                                 reference: StaticReferenceData(merchants: [Self.merchant("m-7")])),
+                                                 reference: StaticReferenceData(merchants: [Self.merchant("m-7")]), answers: TestAnswerKeys.settlement),
                                  partitions: 1, clock: ManualClock(Self.start))
         try Self.send(h, Self.capture("p-1", 10_000))
         try h.advance(by: 14 * 3_600)
@@ -400,11 +400,14 @@ struct SettlementScenarioTests {
         return (h, payout)
     }
 
+    /// The bank's answer, sealed with the bank's test key unless `sealedBy` is nil (a forger
+    /// without it), with any further `headers`.
     static func bank(_ h: StageHarness<SettlementStage>, _ payout: String, _ status: String, id: String, amount: Int64 = 9_810,
-                     reason: String? = nil, type: String = "pay") throws {
+                     reason: String? = nil, type: String = "pay", sealedBy signer: String? = AnswerSeal.bank,
+                     headers: [KafkaHeader] = []) throws {
         try h.send(topic: h.topics.payoutConfirmations, [("m-7", try Wire.encode(PayoutConfirmation(
             confirmationId: id, payoutId: payout, status: status, amount: amount, currency: "CNY", reason: reason,
-            bankReference: "bank-1", requestType: type, confirmedAt: Wire.timestamp(h.clock.now()))))])
+            bankReference: "bank-1", requestType: type, confirmedAt: Wire.timestamp(h.clock.now()))))], headers: headers, sealedBy: signer)
     }
 
     @Test("a payout paid: the money leaves for the bank; a duplicate, a late failure and a repeated answer change nothing")
