@@ -21,6 +21,8 @@ extension PaymentStage {
         public var idempotencyRetentionHours: Int
         /// The channels' answer keys (`AnswerSeal`): where they are, and whether answers must be sealed.
         public var answers: AnswerSettings
+        /// What merchants, credit lines and FX rates on the reference topics may say (`ReferenceBounds`).
+        public var referenceBounds = ReferenceBounds()
 
         /// The shortest idempotency window the stage accepts (PRODUCT.md: at least 7 days).
         public static let minimumRetentionHours = 168
@@ -36,7 +38,7 @@ extension PaymentStage {
 
         enum CodingKeys: String, CodingKey {
             case policyFile = "policy_file", authorization, expiryCheckIntervalMs = "expiry_check_interval_ms"
-            case idempotencyRetentionHours = "idempotency_retention_hours", answers
+            case idempotencyRetentionHours = "idempotency_retention_hours", answers, referenceBounds = "reference_bounds"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -46,6 +48,7 @@ extension PaymentStage {
             expiryCheckIntervalMs = try c.decodeIfPresent(Int.self, forKey: .expiryCheckIntervalMs) ?? 1000
             idempotencyRetentionHours = try c.decodeIfPresent(Int.self, forKey: .idempotencyRetentionHours) ?? 168
             answers = try c.decodeIfPresent(AnswerSettings.self, forKey: .answers) ?? AnswerSettings()
+            referenceBounds = try c.decodeIfPresent(ReferenceBounds.self, forKey: .referenceBounds) ?? ReferenceBounds()
             guard (10...3_600_000).contains(expiryCheckIntervalMs) else {
                 throw DecodingError.dataCorruptedError(forKey: .expiryCheckIntervalMs, in: c,
                                                        debugDescription: "must be 10 to 3600000 milliseconds, not \(expiryCheckIntervalMs)")

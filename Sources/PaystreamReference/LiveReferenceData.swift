@@ -15,6 +15,9 @@ public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
     public let topics: TopicNames
     /// The kinds read: their topics must exist when the worker starts.
     public let kinds: [ReferenceKind]
+    /// What a value may say beyond its shape (fee, commission, credit limit, FX move); a value
+    /// outside is refused like an invalid one.
+    public let bounds: ReferenceBounds
     private let state = Mutex(State())
 
     private struct State {
@@ -38,9 +41,11 @@ public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
 
     /// - Parameter kinds: the reference data the stage uses (the money stages': merchants,
     ///   credit lines and FX rates).
-    public init(topics: TopicNames, kinds: [ReferenceKind] = ReferenceKind.decisionKinds) {
+    /// - Parameter bounds: the operator's bounds (`stage.reference_bounds`); `.none` checks shape only.
+    public init(topics: TopicNames, kinds: [ReferenceKind] = ReferenceKind.decisionKinds, bounds: ReferenceBounds = .none) {
         self.topics = topics
         self.kinds = kinds
+        self.bounds = bounds
     }
 
     // MARK: ReferenceFeed
@@ -69,6 +74,15 @@ public final class LiveReferenceData: ReferenceLookup, ReferenceFeed {
             return
         }
         let update = try ReferenceUpdate.decode(value, kind: kind, key: entry.key)
+        let outside: [String] = switch update {
+        case .merchant(let merchant): bounds.problems(merchant)
+        case .creditLine(let line): bounds.problems(line)
+        case .fxRate(let rate): bounds.problems(rate, current: state.withLock { $0.fxRates[entry.key] })
+        case .webhookEndpoint, .deletion: []
+        }
+        guard outside.isEmpty else {
+            throw ReferenceRejection("\(kind.schemaName) outside the configured bounds (stage.reference_bounds): " + outside.joined(separator: "; "))
+        }
         state.withLock { state in
             switch update {
             case .merchant(let merchant): state.merchants[entry.key] = merchant

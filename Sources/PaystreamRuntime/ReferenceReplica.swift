@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import PaystreamKafka
 import PaystreamStore
 
@@ -61,6 +62,7 @@ final class ReferenceReplica {
                 try feed.apply(entry)
                 loaded += 1
             } catch {
+                Counter(label: "paystream_reference_refused_total", dimensions: [("topic", stored.topic)]).increment()
                 logger.warning("stored reference value no longer accepted; skipped", metadata: [
                     "kafka.topic": "\(stored.topic)", "kafka.partition": "\(stored.partition)",
                     "kafka.offset": "\(stored.offset)", "reference.key": "\(stored.key)", "error": "\(error.reason)",
@@ -159,6 +161,7 @@ final class ReferenceReplica {
 
     private func skip(_ record: ConsumedRecord, key: String?, reason: String) {
         skipped += 1
+        Counter(label: "paystream_reference_refused_total", dimensions: [("topic", record.topic)]).increment()
         logger.warning("reference record skipped; the key keeps its previous value", metadata: [
             "kafka.topic": "\(record.topic)", "kafka.partition": "\(record.partition)", "kafka.offset": "\(record.offset)",
             "reference.key": "\(key ?? "")", "error": "\(reason)",

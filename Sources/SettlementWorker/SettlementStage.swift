@@ -32,6 +32,8 @@ public struct SettlementStage: Stage {
         /// The bank adapter's answer key (`AnswerSeal`, signer `bank`): where it is, and whether
         /// payout answers must be sealed.
         public var answers = AnswerSettings()
+        /// What merchants and FX rates on the reference topics may say (`ReferenceBounds`).
+        public var referenceBounds = ReferenceBounds()
 
         public init(installmentGraceDays: Int = 3, timerIntervalMs: Int = 1_000, payoutMinimums: [String: Int64] = [:],
                     payoutQueryAfterSeconds: Double = 600, payoutQueryMaxIntervalSeconds: Double = 21_600,
@@ -59,7 +61,7 @@ public struct SettlementStage: Stage {
         enum CodingKeys: String, CodingKey {
             case installmentGraceDays = "installment_grace_days", timerIntervalMs = "timer_interval_ms", payoutMinimums = "payout_minimums"
             case payoutQueryAfterSeconds = "payout_query_after_seconds", payoutQueryMaxIntervalSeconds = "payout_query_max_interval_seconds"
-            case payoutStuckAfterSeconds = "payout_stuck_after_seconds", answers
+            case payoutStuckAfterSeconds = "payout_stuck_after_seconds", answers, referenceBounds = "reference_bounds"
             case feeBasisPoints = "fee_basis_points", feeFixed = "fee_fixed"
         }
 
@@ -77,6 +79,7 @@ public struct SettlementStage: Stage {
                               payoutQueryMaxIntervalSeconds: try c.decodeIfPresent(Double.self, forKey: .payoutQueryMaxIntervalSeconds) ?? 21_600,
                               payoutStuckAfterSeconds: try c.decodeIfPresent(Double.self, forKey: .payoutStuckAfterSeconds) ?? 259_200)
                 answers = try c.decodeIfPresent(AnswerSettings.self, forKey: .answers) ?? AnswerSettings()
+                referenceBounds = try c.decodeIfPresent(ReferenceBounds.self, forKey: .referenceBounds) ?? ReferenceBounds()
             } catch let error as ConfigurationError {
                 throw DecodingError.dataCorruptedError(forKey: .installmentGraceDays, in: c, debugDescription: error.description)
             }

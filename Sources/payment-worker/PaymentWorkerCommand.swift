@@ -23,7 +23,7 @@ struct PaymentWorkerCommand: AsyncParsableCommand {
             }
             return PaymentStage(topics: config.topics,
                          policy: try PaymentStage.loadPolicy(config.stage, configFile: config.configFile),
-                         reference: LiveReferenceData(topics: config.topics),
+                         reference: LiveReferenceData(topics: config.topics, bounds: config.stage.referenceBounds),
                          settings: config.stage,
                          answers: try AnswerVerification.from(config.stage.answers, purpose: "check the channels' answers",
                                                               accept: PaymentStage.acceptsSigner, daemon: "payment-worker"))

@@ -14,7 +14,7 @@ struct SettlementWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let code = await Daemon.run(name: "settlement-worker", options: options, stageDefaults: try SettlementStage.Settings()) { config in
-            SettlementStage(topics: config.topics, settings: config.stage, reference: LiveReferenceData(topics: config.topics),
+            SettlementStage(topics: config.topics, settings: config.stage, reference: LiveReferenceData(topics: config.topics, bounds: config.stage.referenceBounds),
                             answers: try AnswerVerification.from(config.stage.answers, purpose: "check the bank's payout answers",
                                                                  accept: { $0 == AnswerSeal.bank }, daemon: "settlement-worker"))
         }

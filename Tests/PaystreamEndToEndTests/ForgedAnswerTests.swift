@@ -2,6 +2,7 @@ import Foundation
 import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
+import PaymentWorker
 import PaystreamTesting
 import SettlementWorker
 import Testing
@@ -112,5 +113,33 @@ struct ForgedAnswerTests {
         #expect(try SettlementScenarioTests.balance(h, "merchant_available:m-7:CNY") == before)
         #expect(SettlementScenarioTests.payoutEvents(h).map(\.type) == ["batch.closed", "payout.sent", "payout.confirmed"])
         try SettlementChecks.assertSound(h)
+    }
+
+    @Test("the shipped configurations require sealed answers and bound reference data; the daemon refuses to start without keys")
+    func shippedSettings() throws {
+        func options(_ daemon: String) throws -> DaemonOptions {
+            try DaemonOptions.parse(["--config", packageRoot.appendingPathComponent("Config/\(daemon).yaml").path, "--brokers", "127.0.0.1:9"])
+        }
+        let payment = try DaemonConfiguration<PaymentStage.Settings>.resolve(daemon: "payment-worker", options: try options("payment-worker"),
+                                                                            environment: [:], stageDefaults: PaymentStage.Settings()).stage
+        #expect(payment.answers == AnswerSettings(credentialsDirectory: "", required: true))
+        #expect(payment.referenceBounds == ReferenceBounds(maxFeeBasisPoints: 1_000, maxFixedFee: ["CNY": 1_000], maxCommissionBasisPoints: 3_000,
+                                                           maxCreditLimit: ["CNY": 50_000_000], maxFxChangeBasisPoints: 2_000))
+        let settlement = try DaemonConfiguration<SettlementStage.Settings>.resolve(
+            daemon: "settlement-worker", options: try options("settlement-worker"), environment: [:], stageDefaults: try SettlementStage.Settings()).stage
+        #expect(settlement.answers.required && settlement.referenceBounds == payment.referenceBounds)
+        // No credentials folder: a clear refusal, not a worker that accepts anything.
+        #expect {
+            _ = try AnswerVerification.from(payment.answers, purpose: "check the channels' answers", accept: PaymentStage.acceptsSigner,
+                                            environment: [:], daemon: "payment-worker")
+        } throws: { "\($0)".contains("no answer keys to check the channels' answers") }
+        // The test keys' folder has every signer: the payment-worker takes all but the bank's.
+        guard case .required(let keyring) = try AnswerVerification.from(payment.answers, purpose: "check", accept: PaymentStage.acceptsSigner,
+                                                                         environment: ["CREDENTIALS_DIRECTORY": TestAnswerKeys.folder],
+                                                                         daemon: "payment-worker") else {
+            Issue.record("answers not checked")
+            return
+        }
+        #expect(!keyring.signers.contains(AnswerSeal.bank) && keyring.signers.contains("card"))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PaystreamDomain
 import PaystreamKafka
 import PaystreamRuntime
 import PaystreamReference
@@ -8,7 +9,7 @@ import Testing
 
 @Suite("payment-worker process with reference topics")
 struct ReferenceDaemonTests {
-    @Test("missing reference topics: exit 1 naming them; with them: catches up, logs the summary, ready, SIGTERM exits 0")
+    @Test("missing reference topics: exit 1 naming them; with them: catches up, logs the summary, ready, SIGTERM exits 0; a merchant outside the bounds is refused and counted")
     func referenceTopicsAtStart() async throws {
         let broker = try await TansuBroker.start()
         defer { broker.stop() }
@@ -36,6 +37,8 @@ struct ReferenceDaemonTests {
             ReferenceUpdate.merchant(TestReference.merchant("m-1")),
             .merchant(TestReference.merchant("m-2")),
             .creditLine(TestReference.creditLines[0]),
+            // 90 % commission: above the default bound (3000 basis points), as a forged or mistyped update would be.
+            .merchant(MerchantReference(merchantId: "m-greedy", status: .active, settlementCurrency: "CNY", commissionBasisPoints: 9_000)),
         ].map { try $0.message(in: TopicNames()) })
         await producer.close()
         for result in results { _ = try result.get() }
@@ -49,6 +52,10 @@ struct ReferenceDaemonTests {
         let ready = try #require(log.range(of: "msg=ready"))
         #expect(caughtUp.lowerBound < ready.lowerBound)
         #expect(FileManager.default.fileExists(atPath: "\(logs)/payment-worker/reference.sqlite"))
+        #expect(log.contains("commission_basis_points 9000 is above the configured maximum 3000"), "\(log)")
+        let address = try #require(log.split(separator: " ").first { $0.hasPrefix("metrics.address=") }?.dropFirst("metrics.address=".count))
+        let metrics = try MetricsEndpointTests.get("http://\(address.trimmingCharacters(in: .whitespacesAndNewlines))/metrics").body
+        #expect(metrics.contains(#"paystream_reference_refused_total{topic="reference.merchants"} 1"#), "\(metrics)")
         #expect(await daemon.stop() == 0)
     }
 }

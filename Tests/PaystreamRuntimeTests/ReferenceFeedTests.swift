@@ -329,4 +329,46 @@ struct ReferenceFeedTests {
         #expect(live.hasRead(topic: topics.merchants, partition: 0, offset: 21))
         #expect(!live.hasRead(topic: topics.merchants, partition: 0, offset: 22))
     }
+
+    @Test("live reference data with bounds: a fee plan, commission, credit limit or FX move outside them is refused and counted; the key keeps its value")
+    func liveReferenceDataBounds() throws {
+        defer { broker.stop() }
+        let bounds = ReferenceBounds(maxFeeBasisPoints: 500, maxFixedFee: ["CNY": 1_000], maxCommissionBasisPoints: 2_000,
+                                     maxCreditLimit: ["CNY": 10_000_000], maxFxChangeBasisPoints: 1_000)
+        let live = LiveReferenceData(topics: topics, bounds: bounds)
+        var offset: Int64 = 0
+        func apply(_ topic: String, _ key: String, _ value: String) throws {
+            offset += 1
+            try live.apply(ReferenceEntry(topic: topic, key: key, value: Data(value.utf8), partition: 0, offset: offset))
+        }
+        func merchant(_ terms: String) -> String {
+            #"{"schema":"merchant/v1","merchant_id":"m-1","status":"active","settlement_currency":"CNY"\#(terms)}"#
+        }
+        func rate(_ value: String) -> String {
+            #"{"schema":"fx-rate/v1","base":"USD","quote":"CNY","rate":"\#(value)","source":"test","as_of":"2026-11-24T00:00:00Z"}"#
+        }
+        try apply(topics.merchants, "m-1", merchant(#","default_fee":{"basis_points":500,"fixed":1000},"commission_basis_points":2000"#))
+        try apply(topics.creditLines, "user-1", #"{"schema":"credit-line/v1","payer_id":"user-1","limits":{"CNY":10000000,"USD":99999999}}"#)
+        try apply(topics.fxRates, "USD/CNY", rate("7.1"))
+        try apply(topics.fxRates, "USD/CNY", rate("7.8"))  // 9.9 %: within
+        let refused: [(String, String, String, String)] = [
+            (topics.merchants, "m-1", merchant(#","default_fee":{"basis_points":501,"fixed":0}"#), "default_fee.basis_points 501 is above the configured maximum 500"),
+            (topics.merchants, "m-1", merchant(#","fees":{"card":{"basis_points":10,"fixed":1001}}"#), "fees.card.fixed 1001 CNY is above the configured maximum 1000"),
+            (topics.merchants, "m-1", merchant(#","commission_basis_points":2001"#), "commission_basis_points 2001 is above the configured maximum 2000"),
+            (topics.creditLines, "user-1", #"{"schema":"credit-line/v1","payer_id":"user-1","limits":{"CNY":10000001}}"#, "limits.CNY 10000001 is above the configured maximum 10000000"),
+            (topics.fxRates, "USD/CNY", rate("8.6"), "moves 1026 basis points from the current 7.8"),
+            (topics.fxRates, "USD/CNY", rate("0.78"), "moves 9000 basis points"),
+        ]
+        for (topic, key, value, words) in refused {
+            #expect { try apply(topic, key, value) } throws: { "\($0)".contains("outside the configured bounds") && "\($0)".contains(words) }
+        }
+        #expect(live.merchant("m-1")?.defaultFee?.basisPoints == 500 && live.merchant("m-1")?.commissionBasisPoints == 2_000)
+        #expect(live.creditLine(payerID: "user-1")?.limits["CNY"] == 10_000_000)
+        #expect(live.fxRate(base: "USD", quote: "CNY")?.rate == "7.8")
+        // Shape-only data (the tools') takes what the bounds refuse.
+        let unbounded = LiveReferenceData(topics: topics)
+        try unbounded.apply(ReferenceEntry(topic: topics.merchants, key: "m-1", value: Data(merchant(#","commission_basis_points":9000"#).utf8),
+                                           partition: 0, offset: 0))
+        #expect(unbounded.merchant("m-1")?.commissionBasisPoints == 9_000)
+    }
 }

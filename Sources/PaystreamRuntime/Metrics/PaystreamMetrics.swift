@@ -16,6 +16,7 @@ public enum PaystreamMetrics {
         "paystream_records_forwarded_total": "Records that arrived off their key's partition and were forwarded to the repartition topic, per input topic.",
         "paystream_dead_letters_total": "Records parked on a dead-letter topic, per code.",
         "paystream_rejections_total": "Requests answered with a rejection, per reason.",
+        "paystream_reference_refused_total": "Reference records not applied (invalid, or outside the configured bounds), per topic; the key keeps its previous value.",
         "paystream_decision_seconds": "Time to decide one partition's batch in its SQLite transaction.",
         "paystream_batch_records": "Records per polled batch.",
         "paystream_outbox_backlog": "Outbox messages decided but not yet delivered to Kafka, as the loop knows them.",
