@@ -21,7 +21,16 @@ struct PublishCommand: AsyncParsableCommand {
     @Argument(help: "File of messages; - for standard input.")
     var file: String
 
+    /// Topics whose records must carry a connector's seal (`AnswerSeal`): this tool has no key,
+    /// so what it published there would only be dead-lettered as `unsigned_answer`.
+    static let sealedTopics: Set<String> = ["channel.confirmations", "payouts.confirmations"]
+
     func run() async throws {
+        guard !Self.sealedTopics.contains(topic) else {
+            throw ValidationError("\(topic) takes only answers sealed by a channel connector or the bank adapter "
+                + "(docs/operations.md, \"Answer seals\"); paystream publish holds no answer key, so the workers would park them "
+                + "as unsigned_answer. Replay a parked genuine answer with paystream dlq replay instead")
+        }
         let field = keyField ?? Self.defaultKeyField[topic]
         guard let field else {
             throw ValidationError("no default key for topic \(topic); pass --key-field")
@@ -42,9 +51,9 @@ struct PublishCommand: AsyncParsableCommand {
     }
 
     static let defaultKeyField: [String: String] = [
-        "payments.requests": "payer_id", "channel.requests": "payer_id", "channel.confirmations": "payer_id",
+        "payments.requests": "payer_id", "channel.requests": "payer_id",
         "payments.events": "payer_id", "settlement.requests": "merchant_id", "payouts.requests": "merchant_id",
-        "payouts.confirmations": "merchant_id", "settlements.events": "merchant_id", "notifications": "recipient_id",
+        "settlements.events": "merchant_id", "notifications": "recipient_id",
         "reference.merchants": "merchant_id", "reference.credit-lines": "payer_id", "channel.statements": "payment_id",
     ]
 }

@@ -142,4 +142,17 @@ struct ForgedAnswerTests {
         }
         #expect(!keyring.signers.contains(AnswerSeal.bank) && keyring.signers.contains("card"))
     }
+
+    @Test("paystream publish refuses the answer topics: it holds no key, so what it wrote would only be parked")
+    func publishRefusesAnswerTopics() async throws {
+        let directory = try temporaryDirectory("publish-answers")
+        let file = "\(directory)/answers.jsonl"
+        try #"{"payer_id":"user-1","status":"approved"}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        for topic in ["channel.confirmations", "payouts.confirmations"] {
+            let tool = try DaemonProcess("paystream", arguments: ["publish", "--topic", topic, "--brokers", "127.0.0.1:9", file],
+                                         logDirectory: directory)
+            #expect(await tool.waitForExit(timeout: .seconds(60)) == 64, "\(tool.log)")
+            #expect(tool.log.contains("paystream publish holds no answer key"), "\(tool.log)")
+        }
+    }
 }
