@@ -68,6 +68,13 @@ public struct AnswerKey: Sendable {
     }
 }
 
+/// A key prints (and reflects) as its id only: the secret never reaches a log line or a dump.
+extension AnswerKey: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { "AnswerKey(\(id), secret redacted)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["id": id], displayStyle: .struct) }
+}
+
 public struct AnswerKeyError: Error, CustomStringConvertible, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }

@@ -77,6 +77,12 @@ struct AnswerSealTests {
         let keys = try AnswerKeyring.parse("# rotated 2026-12\nk2 \(Data(Self.other).base64EncodedString())\n\nk1 \(secret)\n")
         #expect(keys.map(\.id) == ["k2", "k1"])
         #expect(AnswerKeyring.file(keys) == "k2 \(Data(Self.other).base64EncodedString())\nk1 \(secret)\n")
+        // Printed or dumped, a key or a keyring shows ids only.
+        var dumped = ""
+        dump(AnswerKeyring(["card": keys]), to: &dumped)
+        for text in ["\(keys)", String(describing: AnswerKeyring(["card": keys])), dumped] {
+            #expect(text.contains("k2") && !text.contains(secret) && !text.contains("7, 7, 7") && !text.contains("9, 9, 9"), "\(text)")
+        }
         let refusals: [(String, String)] = [
             ("k1 \(short)", "16 bytes; at least 32"), ("k1", "is not '<key id> <base64 secret>'"), ("k1 \(secret) extra", "line 1"),
             ("k1 \(secret)\nk1 \(secret)", "appears twice"), ("k1 %%%%", "line 1"),
