@@ -139,6 +139,9 @@ let package = Package(
                                                        .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "paystream-bench", dependencies: ["PaystreamBench", "PaystreamRuntime", "Notifier", argumentParser,
                                                                   .product(name: "Logging", package: "swift-log")]),
+        // The offline stage run with a synchronous entry point, for Deploy/instructions.sh:
+        // valgrind cannot run Swift's async main (libdispatch's main-thread handling) here.
+        .executableTarget(name: "paystream-instructions", dependencies: ["PaystreamBench"]),
 
         .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamTesting", "PaystreamChannels"]),
         .testTarget(name: "PaystreamChannelsTests", dependencies: ["PaystreamChannels", "PaystreamDomain", "PaystreamTesting", "ChannelSimulator",

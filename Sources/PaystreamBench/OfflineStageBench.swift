@@ -20,6 +20,12 @@ public struct OfflineStageBench: Sendable {
     let repeats: Int
     var batch = 500
 
+    public init(payments: Int, partitions: Int32, repeats: Int) {
+        self.payments = payments
+        self.partitions = partitions
+        self.repeats = repeats
+    }
+
     public struct StageFigure: Sendable {
         public var stage: String
         public var records: Int
@@ -28,7 +34,7 @@ public struct OfflineStageBench: Sendable {
         public var recordsPerSecond: Double { records == 0 ? 0 : Double(records) / median(seconds) }
     }
 
-    func run() throws -> [StageFigure] {
+    public func run() throws -> [StageFigure] {
         var figures: [String: StageFigure] = [:]
         for _ in 0..<repeats {
             for (stage, records, seconds) in try once() {
@@ -73,10 +79,12 @@ public struct OfflineStageBench: Sendable {
         func decide<S: Stage>(_ shards: OfflineShards<S>, _ input: [ConsumedRecord]) throws {
             let byPartition = Dictionary(grouping: input, by: \.partition)
             let start = ContinuousClock.now
-            for partition in byPartition.keys.sorted() {
-                let all = byPartition[partition]!
-                for first in stride(from: 0, to: all.count, by: batch) {
-                    try shards.decide(Array(all[first..<min(all.count, first + batch)]), partition: partition)
+            try InstructionMarks.stage(shards.worker.stage.name) {
+                for partition in byPartition.keys.sorted() {
+                    let all = byPartition[partition]!
+                    for first in stride(from: 0, to: all.count, by: batch) {
+                        try shards.decide(Array(all[first..<min(all.count, first + batch)]), partition: partition)
+                    }
                 }
             }
             seconds[shards.worker.stage.name, default: 0] += BenchRun.seconds(ContinuousClock.now - start)
@@ -103,6 +111,27 @@ public struct OfflineStageBench: Sendable {
         }
         return seconds.map { ($0.key, counts[$0.key] ?? 0, $0.value) }
     }
+}
+
+/// Each stage's decisions run inside a function of its own that is never inlined, so that an
+/// instruction profile of the offline run (`Deploy/instructions.sh`, callgrind) can attribute
+/// them by name: the inclusive count of `InstructionMarks.paymentWorker` is everything the
+/// payment stage did to decide and commit its records.
+enum InstructionMarks {
+    static func stage(_ name: String, _ body: () throws -> Void) throws {
+        switch name {
+        case "payment-worker": try paymentWorker(body)
+        case "channel-sandbox": try channelSandbox(body)
+        case "settlement-worker": try settlementWorker(body)
+        case "notifier": try notifier(body)
+        default: try body()
+        }
+    }
+
+    @inline(never) static func paymentWorker(_ body: () throws -> Void) throws { try body() }
+    @inline(never) static func channelSandbox(_ body: () throws -> Void) throws { try body() }
+    @inline(never) static func settlementWorker(_ body: () throws -> Void) throws { try body() }
+    @inline(never) static func notifier(_ body: () throws -> Void) throws { try body() }
 }
 
 func median(_ values: [Double]) -> Double {
