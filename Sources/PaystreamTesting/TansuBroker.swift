@@ -31,16 +31,33 @@ public final class TansuBroker: @unchecked Sendable {
         // would print a forged line or a card number as is).
         Daemon.bootstrapLogging(level: .info, format: .logfmt)
         await BrokerSlots.shared.acquire(first: first)
+        let broker: TansuBroker
         do {
-            return try TansuBroker(startTimeout: startTimeout)
+            broker = try TansuBroker()
         } catch {
             await BrokerSlots.shared.release()
             throw error
         }
+        // Waited for here, not in a blocking loop: the cooperative pool has one thread per core,
+        // and a thread held by a sleep stalls every other test's timers and resumptions.
+        let deadline = ContinuousClock.now + startTimeout
+        while !canConnect(port: broker.port) {
+            guard broker.process.isRunning, ContinuousClock.now < deadline else {
+                broker.stop()  // frees the slot
+                throw TestSupportError("Tansu did not accept connections on port \(broker.port)")
+            }
+            do {
+                try await Task.sleep(for: .milliseconds(10))
+            } catch {
+                broker.stop()
+                throw error
+            }
+        }
+        return broker
     }
 
     /// Starts a broker in a slot the caller holds (see `start()`); `stop()` frees the slot.
-    private init(startTimeout: Duration) throws {
+    private init() throws {
         binary = try TansuBroker.locateBinary()
         port = try freeLoopbackPort()
         let url = "tcp://127.0.0.1:\(port)"
@@ -54,14 +71,6 @@ public final class TansuBroker: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let deadline = ContinuousClock.now + startTimeout
-        while !canConnect(port: port) {
-            guard process.isRunning, ContinuousClock.now < deadline else {
-                stop()
-                throw TestSupportError("Tansu did not accept connections on port \(port)")
-            }
-            usleep(10_000)
-        }
     }
 
     deinit { stop() }

@@ -117,7 +117,7 @@ struct WebhookAddressPolicyTests {
         let secret = try WebhookSecret(WebhookSignatureTests.secret)
         func send(_ url: String, _ policy: WebhookAddressPolicy, _ resolver: any WebhookResolver = SystemResolver()) async -> WebhookAnswer {
             await WebhookSender.send(url: url, webhookID: "msg_policy", body: Data("{}".utf8), secrets: [secret], timestamp: Date(),
-                                     timeout: .seconds(10), policy: policy, resolver: resolver)
+                                     timeout: .seconds(60), policy: policy, resolver: resolver)
         }
         // Default policy: an http URL to loopback, by address, by name and in a decimal spelling.
         for url in ["http://127.0.0.1:\(port)/hook", "https://127.0.0.1:\(port)/hook", "https://localhost:\(port)/hook",
