@@ -48,12 +48,14 @@ let package = Package(
         // signatures and statement files), read into the domain's messages. Kept out of the
         // domain, which holds money rules.
         .target(name: "PaystreamChannels", dependencies: [
-            "PaystreamDomain",
+            "PaystreamDomain", "PaystreamAsync",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
+        // Deadlines for async work that may never finish (HTTP bodies, resolvers).
+        .target(name: "PaystreamAsync"),
         // Kafka producer, consumer and admin over librdkafka.
         .target(
             name: "PaystreamKafka",
@@ -97,7 +99,7 @@ let package = Package(
         // harness; each executable links its own.
         .target(name: "PaymentWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
         .target(name: "SettlementWorker", dependencies: ["PaystreamRuntime", "PaystreamLedger", "PaystreamReference", grdb]),
-        .target(name: "Notifier", dependencies: ["PaystreamRuntime", "PaystreamReference", .product(name: "Yams", package: "Yams"),
+        .target(name: "Notifier", dependencies: ["PaystreamRuntime", "PaystreamReference", "PaystreamAsync", .product(name: "Yams", package: "Yams"),
                                                  .product(name: "Crypto", package: "swift-crypto"),
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .target(name: "ChannelSandbox", dependencies: ["PaystreamRuntime", "PaystreamChannels", grdb]),
@@ -144,7 +146,7 @@ let package = Package(
         .executableTarget(name: "paystream-instructions", dependencies: ["PaystreamBench"]),
 
         .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamTesting", "PaystreamChannels"]),
-        .testTarget(name: "PaystreamChannelsTests", dependencies: ["PaystreamChannels", "PaystreamDomain", "PaystreamTesting", "ChannelSimulator",
+        .testTarget(name: "PaystreamChannelsTests", dependencies: ["PaystreamChannels", "PaystreamAsync", "PaystreamDomain", "PaystreamTesting", "ChannelSimulator",
                                                                   "PaystreamRuntime", "ChannelGateway"]),
         .testTarget(
             name: "PaystreamKafkaTests",

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import PaystreamAsync
 import Synchronization
 
 /// What one attempt came to.
@@ -52,7 +53,7 @@ public enum WebhookSender {
             addresses = [literal]
         } else {
             do {
-                guard let resolved = try await within(end, { try await resolver.resolve(target.host) }) else {
+                guard let resolved = try await untilDeadline(end, { try await resolver.resolve(target.host) }) else {
                     return WebhookAnswer(status: nil, error: "timeout after \(timeout) (resolving \(target.host))", duration: .now - started)
                 }
                 addresses = resolved
@@ -87,7 +88,7 @@ public enum WebhookSender {
             let response = try await client.execute(request, deadline: deadline)
             // The answer's body is not kept, but the attempt ends with its last byte, within the
             // same timeout: an endpoint that sends its headers and stalls does not hold the slot.
-            guard try await Self.drain(response, upTo: 64 * 1024, until: end) else {
+            guard await Self.drain(response, upTo: 64 * 1024, until: end) else {
                 return WebhookAnswer(status: nil, error: "timeout after \(timeout) (the answer's body stalled)", duration: .now - started)
             }
             let status = Int(response.status.code)
@@ -105,43 +106,11 @@ public enum WebhookSender {
         }
     }
 
-    /// `work`'s result, or nil when `end` came first (the work is cancelled then, not waited for).
-    static func within<T: Sendable>(_ end: ContinuousClock.Instant, _ work: @escaping @Sendable () async throws -> T) async throws -> T? {
-        let decided = FirstOnly()
-        return try await withCheckedThrowingContinuation { continuation in
-            let worker = Task {
-                let result: Result<T?, any Error>
-                do { result = .success(try await work()) } catch { result = .failure(error) }
-                if decided.take() { continuation.resume(with: result) }
-            }
-            Task {
-                try? await Task.sleep(until: end)
-                if decided.take() {
-                    worker.cancel()
-                    continuation.resume(returning: nil)
-                }
-            }
-        }
-    }
-
     /// Reads the body until `end`; false if it was not all there by then. The read is cancelled
     /// then (which closes the connection) but not waited for: a peer that never finishes must not
     /// hold the attempt. A body over `limit` is read up to it.
-    static func drain(_ response: HTTPClientResponse, upTo limit: Int, until end: ContinuousClock.Instant) async throws -> Bool {
-        let decided = FirstOnly()
-        return await withCheckedContinuation { continuation in
-            let reader = Task {
-                _ = try? await response.body.collect(upTo: limit)
-                if decided.take() { continuation.resume(returning: true) }
-            }
-            Task {
-                try? await Task.sleep(until: end)
-                if decided.take() {
-                    reader.cancel()
-                    continuation.resume(returning: false)
-                }
-            }
-        }
+    static func drain(_ response: HTTPClientResponse, upTo limit: Int, until end: ContinuousClock.Instant) async -> Bool {
+        await untilDeadline(end) { _ = try? await response.body.collect(upTo: limit); return true } ?? false
     }
 
     static func describe(_ error: any Error) -> String {
@@ -197,17 +166,5 @@ final class PinnedClients: Sendable {
         }
         if let evicted { Task { try? await evicted.shutdown() } }
         return client
-    }
-}
-
-/// True for the first caller only (which of a read and its deadline ends the wait).
-private final class FirstOnly: Sendable {
-    private let done = Mutex(false)
-
-    func take() -> Bool {
-        done.withLock { done in
-            defer { done = true }
-            return !done
-        }
     }
 }

@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import Synchronization
+import PaystreamAsync
 
 /// What came back from a channel's server (header names lowercased).
 public struct ChannelHTTPResponse: Sendable {
@@ -41,20 +41,8 @@ public struct HTTPChannelTransport: ChannelTransport {
     /// The body, or nil if it was not all there by `end`; the read is then cancelled (closing the
     /// connection) but not waited for.
     static func collect(_ response: HTTPClientResponse, upTo limit: Int, until end: ContinuousClock.Instant) async -> Result<ByteBuffer, any Error>? {
-        let decided = FirstOnly()
-        return await withCheckedContinuation { continuation in
-            let reader = Task {
-                let result: Result<ByteBuffer, any Error>
-                do { result = .success(try await response.body.collect(upTo: limit)) } catch { result = .failure(error) }
-                if decided.take() { continuation.resume(returning: result) }
-            }
-            Task {
-                try? await Task.sleep(until: end)
-                if decided.take() {
-                    reader.cancel()
-                    continuation.resume(returning: nil)
-                }
-            }
+        await untilDeadline(end) {
+            do { return .success(try await response.body.collect(upTo: limit)) } catch { return .failure(error) }
         }
     }
 
@@ -82,18 +70,6 @@ public struct HTTPChannelTransport: ChannelTransport {
             return .failure(ChannelTransportError("timeout after \(timeout)"))
         } catch {
             return .failure(ChannelTransportError("\(error)"))
-        }
-    }
-}
-
-/// True for the first caller only (which of a read and its deadline ends the wait).
-private final class FirstOnly: Sendable {
-    private let done = Mutex(false)
-
-    func take() -> Bool {
-        done.withLock { done in
-            defer { done = true }
-            return !done
         }
     }
 }
