@@ -122,22 +122,23 @@ extension ChannelSimulator {
         if behaviour.happens(.payBeforeClose, rate: behaviour.payBeforeCloseRate, outTradeNo), pay(outTradeNo, fails: false) {
             spawn { [self] in await notifyWithRetries(outTradeNo, refund: nil) }
         }
-        let result = trades.withLock { trades -> AlipayTradeResponse in
+        // Counted once per trade: a close asked again (its first answer lost or late) finds it closed.
+        let (result, closedNow) = trades.withLock { trades -> (AlipayTradeResponse, Bool) in
             guard var trade = trades[outTradeNo] else {
-                return AlipayTradeResponse(code: "40004", msg: "Business Failed", subCode: "ACQ.TRADE_NOT_EXIST")
+                return (AlipayTradeResponse(code: "40004", msg: "Business Failed", subCode: "ACQ.TRADE_NOT_EXIST"), false)
             }
             switch trade.state {
-            case .paid: return AlipayTradeResponse(code: "40004", msg: "Business Failed", subCode: "ACQ.TRADE_STATUS_ERROR")
+            case .paid: return (AlipayTradeResponse(code: "40004", msg: "Business Failed", subCode: "ACQ.TRADE_STATUS_ERROR"), false)
             case .waiting, .failed:
                 trade.state = .closed
                 trade.closedAt = Date()
                 trades[outTradeNo] = trade
-                return AlipayTradeResponse(code: "10000", msg: "Success", outTradeNo: outTradeNo, tradeNo: trade.tradeNo)
+                return (AlipayTradeResponse(code: "10000", msg: "Success", outTradeNo: outTradeNo, tradeNo: trade.tradeNo), true)
             case .closed:
-                return AlipayTradeResponse(code: "10000", msg: "Success", outTradeNo: outTradeNo, tradeNo: trade.tradeNo)
+                return (AlipayTradeResponse(code: "10000", msg: "Success", outTradeNo: outTradeNo, tradeNo: trade.tradeNo), false)
             }
         }
-        if result.code == "10000" { counters.withLock { $0.tradesClosed += 1 } }
+        if closedNow { counters.withLock { $0.tradesClosed += 1 } }
         return result
     }
 
