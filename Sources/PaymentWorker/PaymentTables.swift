@@ -284,7 +284,7 @@ public enum PaymentTables {
             requestID: row["request_id"], orderID: row["order_id"], payerID: row["payer_id"],
             merchantID: merchant.isEmpty ? nil : merchant, amount: row["amount"], currency: row["currency"],
             method: row["method"], channel: row["channel"], settlementMode: row["settlement_mode"],
-            installments: row["installments"], splits: try Wire.decodePlain([Split].self, from: Data(splits.utf8)),
+            installments: row["installments"], splits: try storedSplits(splits),
             settlementCurrency: row["settlement_currency"],
             metadata: try metadata.map { try Wire.decodePlain(JSONValue.self, from: Data($0.utf8)) },
             funding: funding, status: status, sequence: row["sequence"],
@@ -391,5 +391,17 @@ public enum PaymentTables {
 
     static func json<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try JSONEncoder.sortedKeys.encode(value), as: UTF8.self)
+    }
+
+    /// A payment's splits column: `party_id` as written now, or `partyId` as shards wrote it once.
+    static func storedSplits(_ text: String) throws -> [Split] {
+        if let splits = try? Wire.decodePlain([Split].self, from: Data(text.utf8)) { return splits }
+        return try Wire.decodePlain([StoredSplit].self, from: Data(text.utf8)).map { Split(partyId: $0.partyId, amount: $0.amount) }
+    }
+
+    /// A split as an older shard spelled it.
+    private struct StoredSplit: Decodable {
+        let partyId: String
+        let amount: Int64
     }
 }

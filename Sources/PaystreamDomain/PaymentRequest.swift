@@ -1,7 +1,8 @@
 /// What an order system asks for (`payment-request/v1` on `payments.requests`).
 /// Decoded leniently (every field optional) so that a missing field becomes a rejection with a
-/// reason, not a decoding failure.
-public struct PaymentRequestMessage: Sendable, Codable, Hashable {
+/// reason, not a decoding failure; without key conversion (`WireKeyed`): a field is read only
+/// under its snake_case name, and a strict decode refuses another spelling of it.
+public struct PaymentRequestMessage: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "payment-request/v1"
 
     public var schema: String?
@@ -50,6 +51,22 @@ public struct PaymentRequestMessage: Sendable, Codable, Hashable {
         self.repaysPaymentId = repaysPaymentId
         self.locale = locale
     }
+
+    /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
+    enum CodingKeys: String, CodingKey {
+        case schema, type
+        case requestId = "request_id"
+        case paymentId = "payment_id"
+        case orderId = "order_id"
+        case payerId = "payer_id"
+        case merchantId = "merchant_id"
+        case amount, currency, method, channel, settlement, splits
+        case settlementCurrency = "settlement_currency"
+        case createdAt = "created_at"
+        case metadata
+        case repaysPaymentId = "repays_payment_id"
+        case locale
+    }
 }
 
 /// How a payment is settled (`settlement.mode`): a closed set, written as these strings.
@@ -62,7 +79,7 @@ public enum SettlementMode: String, Sendable, CaseIterable {
     case installments
 }
 
-public struct SettlementTerms: Sendable, Codable, Hashable {
+public struct SettlementTerms: Sendable, Codable, Hashable, WireKeyed {
     /// A `SettlementMode`; kept a string on the wire, so that a request with another mode is
     /// answered `invalid_request` instead of failing to decode.
     public var mode: String
@@ -81,7 +98,7 @@ public struct SettlementTerms: Sendable, Codable, Hashable {
     public var settlementMode: SettlementMode? { SettlementMode(rawValue: mode) }
 }
 
-public struct Split: Sendable, Codable, Hashable {
+public struct Split: Sendable, Codable, Hashable, WireKeyed {
     public var partyId: String
     public var amount: Int64
 
@@ -90,23 +107,10 @@ public struct Split: Sendable, Codable, Hashable {
         self.amount = amount
     }
 
-    // Written `party_id` by every coder. Read as `party_id` (a `WireKeyed` message, a shard
-    // column) or `partyId` (what a snake_case-converting decoder makes of `party_id`, and how
-    // shards stored splits before).
-    private enum CodingKeys: String, CodingKey {
-        case partyId = "party_id", converted = "partyId", amount
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        partyId = try c.decodeIfPresent(String.self, forKey: .partyId) ?? c.decode(String.self, forKey: .converted)
-        amount = try c.decode(Int64.self, forKey: .amount)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(partyId, forKey: .partyId)
-        try c.encode(amount, forKey: .amount)
+    /// The wire names, spelled out (`WireKeyed`). A shard's older splits spelled `partyId`:
+    /// `PaymentTables` reads those itself.
+    enum CodingKeys: String, CodingKey {
+        case partyId = "party_id", amount
     }
 }
 

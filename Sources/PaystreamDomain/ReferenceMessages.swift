@@ -7,7 +7,7 @@ public enum NotificationLocale {
 }
 
 /// A merchant (`merchant/v1` on `reference.merchants`, keyed by `merchant_id`).
-public struct MerchantReference: Sendable, Codable, Hashable {
+public struct MerchantReference: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "merchant/v1"
 
     public var schema: String = MerchantReference.schemaName
@@ -34,12 +34,32 @@ public struct MerchantReference: Sendable, Codable, Hashable {
     public var locale: String?
     public var updatedAt: String?
 
+    /// The wire names, spelled out: reference messages are coded without key conversion (`WireKeyed`).
+    enum CodingKeys: String, CodingKey {
+        case schema
+        case merchantId = "merchant_id"
+        case status
+        case settlementCurrency = "settlement_currency"
+        case fees
+        case defaultFee = "default_fee"
+        case commissionBasisPoints = "commission_basis_points"
+        case payout, suppliers
+        case installmentFinancing = "installment_financing"
+        case locale
+        case updatedAt = "updated_at"
+    }
+
     public struct Fee: Sendable, Codable, Hashable {
         public var basisPoints: Int64
         public var fixed: Int64
         /// What a refund does with the fee: `return` (reversed pro rata with the other parts, the
         /// default) or `keep` (the platform keeps it and the merchant bears it).
         public var onRefund: String?
+
+        enum CodingKeys: String, CodingKey {
+            case basisPoints = "basis_points", fixed
+            case onRefund = "on_refund"
+        }
 
         public init(basisPoints: Int64, fixed: Int64 = 0, onRefund: String? = nil) {
             self.basisPoints = basisPoints
@@ -74,6 +94,13 @@ public struct MerchantReference: Sendable, Codable, Hashable {
         /// Days that are not business days (`yyyy-MM-dd`), besides weekends.
         public var holidays: [String]?
 
+        enum CodingKeys: String, CodingKey {
+            case delayDays = "delay_days", cutoff
+            case timeZone = "time_zone"
+            case businessDays = "business_days"
+            case holidays
+        }
+
         public init(delayDays: Int, cutoff: String, timeZone: String, businessDays: Bool? = true, holidays: [String]? = nil) {
             self.delayDays = delayDays
             self.cutoff = cutoff
@@ -107,7 +134,7 @@ public struct MerchantReference: Sendable, Codable, Hashable {
 }
 
 /// A payer's credit line (`credit-line/v1` on `reference.credit-lines`, keyed by `payer_id`).
-public struct CreditLineReference: Sendable, Codable, Hashable {
+public struct CreditLineReference: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "credit-line/v1"
 
     public var schema: String = CreditLineReference.schemaName
@@ -118,6 +145,14 @@ public struct CreditLineReference: Sendable, Codable, Hashable {
     /// The installment counts this payer may choose (e.g. [3, 6, 12]); empty or absent: none.
     public var installmentPlans: [Int]?
     public var updatedAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case schema
+        case payerId = "payer_id"
+        case limits
+        case installmentPlans = "installment_plans"
+        case updatedAt = "updated_at"
+    }
 
     public init(payerId: String, limits: [String: Int64], installmentPlans: [Int]? = nil, updatedAt: String? = nil) {
         self.payerId = payerId
@@ -133,7 +168,7 @@ public struct CreditLineReference: Sendable, Codable, Hashable {
 }
 
 /// An exchange rate (`fx-rate/v1` on `reference.fx-rates`, keyed by `BASE/QUOTE`).
-public struct FXRateReference: Sendable, Codable, Hashable {
+public struct FXRateReference: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "fx-rate/v1"
 
     public var schema: String = FXRateReference.schemaName
@@ -143,6 +178,11 @@ public struct FXRateReference: Sendable, Codable, Hashable {
     public var rate: String
     public var source: String
     public var asOf: String
+
+    enum CodingKeys: String, CodingKey {
+        case schema, base, quote, rate, source
+        case asOf = "as_of"
+    }
 
     public init(base: String, quote: String, rate: String, source: String, asOf: String) {
         self.base = base

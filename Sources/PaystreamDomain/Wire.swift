@@ -165,6 +165,11 @@ public enum Wire {
 /// tests compare them).
 public protocol WireKeyed {}
 
+// A collection of such messages needs no key conversion either.
+extension Array: WireKeyed where Element: WireKeyed {}
+extension Optional: WireKeyed where Wrapped: WireKeyed {}
+extension Dictionary: WireKeyed where Key == String, Value: WireKeyed {}
+
 /// What `Wire.decodeMessage` found.
 public enum SchemaChecked<T> {
     case decoded(T)

@@ -152,16 +152,16 @@ public enum ReferenceUpdate: Sendable, Hashable {
         do {
             switch kind {
             case .merchant:
-                let merchant = try Wire.decode(MerchantReference.self, from: data)
+                let merchant = try Wire.decode(MerchantReference.self, from: data, strict: true)
                 (update, problems) = (.merchant(merchant), merchant.problems)
             case .creditLine:
-                let line = try Wire.decode(CreditLineReference.self, from: data)
+                let line = try Wire.decode(CreditLineReference.self, from: data, strict: true)
                 (update, problems) = (.creditLine(line), line.problems)
             case .fxRate:
-                let rate = try Wire.decode(FXRateReference.self, from: data)
+                let rate = try Wire.decode(FXRateReference.self, from: data, strict: true)
                 (update, problems) = (.fxRate(rate), rate.problems)
             case .webhookEndpoint:
-                let endpoint = try Wire.decode(WebhookEndpointReference.self, from: data)
+                let endpoint = try Wire.decode(WebhookEndpointReference.self, from: data, strict: true)
                 (update, problems) = (.webhookEndpoint(endpoint), endpoint.problems)
             }
         } catch {

@@ -120,6 +120,8 @@ public struct ReconciliationStage: Stage {
 }
 
 /// The one field both inputs are sharded by.
-struct PaymentIDField: Decodable {
+struct PaymentIDField: Decodable, WireKeyed {
     let paymentId: String
+
+    enum CodingKeys: String, CodingKey { case paymentId = "payment_id" }
 }

@@ -214,7 +214,7 @@ struct WireJSONTests {
                                                currency: Self.maybe("JPY", &random), method: "card", channel: nil,
                                                settlement: Self.maybe(SettlementTerms(.installments, installments: 3), &random),
                                                splits: Self.maybe([Split(partyId: s(&random), amount: amount)], &random),
-                                               settlementCurrency: nil, createdAt: s(&random), metadata: metadata), snake: true),
+                                               settlementCurrency: nil, createdAt: s(&random), metadata: metadata), snake: false),
                 try same(ChannelRequest(requestType: s(&random), channelRequestId: s(&random), paymentId: s(&random), payerId: s(&random),
                                         merchantId: s(&random), amount: amount, currency: "USD", method: s(&random),
                                         channel: s(&random), requestedAt: s(&random), targetRequestId: Self.maybe(s(&random), &random),
@@ -237,13 +237,39 @@ struct WireJSONTests {
         #expect(failures.isEmpty, "\(failures)")
     }
 
-    @Test("a payment request reads its keys in snake_case and in camelCase, the first of a repeated key counting")
+    @Test("a payment request reads its keys only as the wire spells them; a strict decode refuses another spelling and a key twice")
     func requestSpellings() throws {
         let snake = try Wire.decode(PaymentRequestMessage.self, from: Data(#"{"request_id":"r","payer_id":"u","amount":5}"#.utf8))
-        let camel = try Wire.decode(PaymentRequestMessage.self, from: Data(#"{"requestId":"r","payerId":"u","amount":5}"#.utf8))
-        #expect(snake == camel)
         #expect(snake.requestId == "r" && snake.payerId == "u" && snake.amount == 5)
-        #expect(Self.agree(PaymentRequestMessage.self, #"{"request_id":"a","requestId":"b"}"#, snake: true) == nil)
-        #expect(Self.agree(PaymentRequestMessage.self, #"{"REQUEST_ID":"a","_request_id_":"b","request__id":"c"}"#, snake: true) == nil)
+        // No key conversion: a camelCase key is not a field (a lenient decode leaves the field out).
+        let camel = try Wire.decode(PaymentRequestMessage.self, from: Data(#"{"requestId":"r","payerId":"u","amount":5}"#.utf8))
+        #expect(camel.requestId == nil && camel.payerId == nil && camel.amount == 5)
+        #expect(Self.agree(PaymentRequestMessage.self, #"{"request_id":"a","requestId":"b"}"#) == nil)
+        #expect(Self.agree(PaymentRequestMessage.self, #"{"REQUEST_ID":"a","_request_id_":"b","request__id":"c"}"#) == nil)
+        func strict(_ text: String) throws -> PaymentRequestMessage {
+            try Wire.decode(PaymentRequestMessage.self, from: Data(text.utf8), strict: true)
+        }
+        for text in [#"{"requestId":"r"}"#, #"{"RequestId":"r"}"#, #"{"request_id":"a","request_id":"b"}"#,
+                     #"{"splits":[{"partyId":"p","amount":1}]}"#, #"{"settlement":{"mode":"prepaid","Installments":3}}"#] {
+            #expect(throws: DecodingError.self, "\(text)") { try strict(text) }
+        }
+        // What a strict decode takes: unknown fields spelled canonically (ignored), and metadata
+        // whose keys are the sender's own.
+        let accepted = try strict(#"{"request_id":"r","some_future_field":1,"metadata":{"orderRef":"x","a":{"B_c":1}}}"#)
+        #expect(accepted.requestId == "r")
+        #expect(accepted.metadata == .object(["orderRef": .string("x"), "a": .object(["B_c": .integer(1)])]))
+    }
+
+    @Test("canonical snake_case: the quick test never calls a key canonical that the round trip through Foundation would not")
+    func plainSnakeCase() {
+        var random = SystemRandomNumberGenerator()
+        let alphabet = Array("abz09__")
+        let made = (0..<5000).map { _ in String((0..<Int.random(in: 1...7, using: &random)).map { _ in alphabet.randomElement(using: &random)! }) }
+        for key in ["request_id", "a", "sha256", "a1b", "request_id_2", "line_2", "_x", "x_", "a__b", "Request_id", "requestId", "", "é",
+                    "a_b_c", "a_b", "x_ab_c", "ab_c_de", "a-b", "a b"] + made where WireKeyConversion.isPlainSnakeCase(key) {
+            #expect(WireKeyConversion.toSnakeCase(WireKeyConversion.fromSnakeCase(key)) == key, "\(key)")
+        }
+        #expect(WireKeyConversion.isPlainSnakeCase("request_id") && WireKeyConversion.isPlainSnakeCase("x_ab"))
+        #expect(!WireKeyConversion.isPlainSnakeCase("requestId") && !WireKeyConversion.isPlainSnakeCase("line_2"))
     }
 }

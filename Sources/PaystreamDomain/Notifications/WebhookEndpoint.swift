@@ -3,7 +3,7 @@ import Foundation
 /// A merchant's or supplier's webhook endpoint (`webhook-endpoint/v1`, compacted topic
 /// `reference.webhook-endpoints`, keyed by `endpoint_id`). The signing secrets are not here: the
 /// notifier reads them from `<credentials directory>/webhook_<endpoint_id>`, never from Kafka.
-public struct WebhookEndpointReference: Sendable, Codable, Hashable {
+public struct WebhookEndpointReference: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "webhook-endpoint/v1"
     /// Who may own an endpoint: the recipient types that are not payers.
     public static let ownerTypes = ["merchant", "supplier"]
@@ -24,6 +24,19 @@ public struct WebhookEndpointReference: Sendable, Codable, Hashable {
     /// Why it was disabled, when the notifier did it.
     public var disabledReason: String?
     public var updatedAt: String?
+
+    /// The wire names, spelled out: reference messages are coded without key conversion (`WireKeyed`).
+    enum CodingKeys: String, CodingKey {
+        case schema
+        case endpointId = "endpoint_id"
+        case ownerType = "owner_type"
+        case ownerId = "owner_id"
+        case url
+        case eventTypes = "event_types"
+        case enabled
+        case disabledReason = "disabled_reason"
+        case updatedAt = "updated_at"
+    }
 
     public init(endpointId: String, ownerType: String, ownerId: String, url: String, eventTypes: [String]? = nil,
                 enabled: Bool = true, disabledReason: String? = nil, updatedAt: String? = nil) {

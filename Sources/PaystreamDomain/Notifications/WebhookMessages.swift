@@ -34,7 +34,7 @@ public struct WebhookTestData: Sendable, Codable, Hashable {
 /// by endpoint id): every attempt failed, or its endpoint was disabled or deleted. It keeps the
 /// exact body and `webhook-id`, so `paystream webhooks replay` sends what the endpoint would
 /// have got.
-public struct WebhookDeadLetter: Sendable, Codable, Hashable {
+public struct WebhookDeadLetter: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "webhook-dead-letter/v1"
     /// The reasons a delivery is given up.
     public static let reasons = ["attempts_exhausted", "endpoint_gone", "endpoint_disabled", "endpoint_deleted"]
@@ -54,6 +54,19 @@ public struct WebhookDeadLetter: Sendable, Codable, Hashable {
     public var body: String
     public var deadLetteredAt: String
 
+    /// The wire names, spelled out: the type is coded without key conversion (`WireKeyed`).
+    enum CodingKeys: String, CodingKey {
+        case schema
+        case eventId = "event_id"
+        case webhookId = "webhook_id"
+        case endpointId = "endpoint_id"
+        case ownerType = "owner_type"
+        case ownerId = "owner_id"
+        case eventType = "event_type"
+        case reason, attempts, body
+        case deadLetteredAt = "dead_lettered_at"
+    }
+
     public init(webhookId: String, endpointId: String, ownerType: String, ownerId: String, eventType: String, reason: String,
                 attempts: [WebhookAttemptRecord], body: String, deadLetteredAt: String) {
         eventId = "wdlq:\(webhookId):\(endpointId)"
@@ -70,13 +83,19 @@ public struct WebhookDeadLetter: Sendable, Codable, Hashable {
 }
 
 /// One attempt at a webhook delivery: when, and the HTTP status or the error.
-public struct WebhookAttemptRecord: Sendable, Codable, Hashable {
+public struct WebhookAttemptRecord: Sendable, Codable, Hashable, WireKeyed {
     public var attempt: Int
     public var at: String
     public var status: Int?
     public var error: String?
     public var durationMs: Int?
     public var retryAfterSeconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case attempt, at, status, error
+        case durationMs = "duration_ms"
+        case retryAfterSeconds = "retry_after_seconds"
+    }
 
     public init(attempt: Int, at: String, status: Int?, error: String?, durationMs: Int?, retryAfterSeconds: Double? = nil) {
         self.attempt = attempt

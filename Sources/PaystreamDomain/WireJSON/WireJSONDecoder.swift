@@ -24,8 +24,9 @@ final class WireDecodingState {
     let tape: WireJSONTape
     let convertingKeys: Bool
     /// Refuses what a lenient reader would resolve silently and another reader might resolve
-    /// differently: a key twice in one object, and (with key conversion) a key not spelled as
-    /// its canonical snake_case (`requestId` or `request__id` for `request_id`).
+    /// differently: a key twice in one object, and a key not spelled as its canonical
+    /// snake_case (`requestId` or `Request_ID` for `request_id`) — with key conversion every
+    /// key, without it (a `WireKeyed` type) every key the type does not know by that spelling.
     let strict: Bool
     /// Objects already checked (a message's object is opened once for its schema, once for its value).
     var checked = Set<Int>()
@@ -36,8 +37,9 @@ final class WireDecodingState {
         self.strict = strict
     }
 
-    /// The strict checks for the object at `index`, decoded as a type (its keys are field names).
-    func checkFields(at index: Int, path: [any CodingKey]) throws {
+    /// The strict checks for the object at `index`, decoded as a type (its keys are field names;
+    /// `known` says which spellings the type reads).
+    func checkFields(at index: Int, path: [any CodingKey], known: (String) -> Bool) throws {
         guard strict, checked.insert(index).inserted else { return }
         let entry = tape.entries[index]
         var seen = Set<String>()
@@ -47,7 +49,7 @@ final class WireDecodingState {
             guard seen.insert(key).inserted else {
                 throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "key '\(key.prefix(64))' appears twice"))
             }
-            if convertingKeys {
+            if convertingKeys || !known(key), !WireKeyConversion.isPlainSnakeCase(key) {
                 let canonical = WireKeyConversion.toSnakeCase(WireKeyConversion.fromSnakeCase(key))
                 guard canonical == key else {
                     throw DecodingError.dataCorrupted(.init(codingPath: path,
@@ -120,7 +122,7 @@ struct WireValueDecoder: Decoder, SingleValueDecodingContainer {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard state.tape.entries[index].kind == .object else { throw mismatch([String: Any].self, at: index, path: codingPath) }
-        try state.checkFields(at: index, path: codingPath)
+        try state.checkFields(at: index, path: codingPath, known: { Key(stringValue: $0) != nil })
         return KeyedDecodingContainer(WireKeyedDecoding<Key>(decoder: self))
     }
 

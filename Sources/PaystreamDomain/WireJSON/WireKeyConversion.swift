@@ -31,6 +31,28 @@ enum WireKeyConversion {
         return converted
     }
 
+    /// True for a key that is its own canonical snake_case without asking Foundation: words of
+    /// lowercase ASCII letters joined by single underscores, each after the first at least two
+    /// letters long (`request_id`; Foundation writes `a_b_c` back as `a_bc` and `ab_c0d` as
+    /// `ab_c0_d`). Other keys may be canonical too; the round trip decides for them.
+    static func isPlainSnakeCase(_ key: String) -> Bool {
+        var wordLength = 0
+        var words = 0
+        for byte in key.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"):
+                wordLength += 1
+            case UInt8(ascii: "_"):
+                guard wordLength > 0, words == 0 || wordLength >= 2 else { return false }
+                words += 1
+                wordLength = 0
+            default:
+                return false
+            }
+        }
+        return wordLength > 0 && (words == 0 || wordLength >= 2)
+    }
+
     /// The coding key name Foundation's `.convertFromSnakeCase` reads a wire name as.
     static func fromSnakeCase(_ key: String) -> String {
         if let known = fromSnake.withLock({ $0[key] }) { return known }
