@@ -93,7 +93,7 @@ let package = Package(
         ),
         // What two stages share: the ledger's persistence, and reference data (merchants,
         // credit lines, FX rates) read from the compacted reference topics.
-        .target(name: "PaystreamLedger", dependencies: ["PaystreamDomain", grdb]),
+        .target(name: "PaystreamLedger", dependencies: ["PaystreamDomain", "PaystreamStore", grdb]),
         .target(name: "PaystreamReference", dependencies: ["PaystreamRuntime"]),
         // One module per stage, as a library so that tests run it in-process or on the stage
         // harness; each executable links its own.

@@ -122,18 +122,19 @@ public enum PaymentTables {
     /// The payer's post-paid and installment payments in `currency` with something left to
     /// repay, oldest capture first (or just `only`, if given and outstanding).
     static func outstandingCredit(_ db: Database, payerID: String, currency: String, only: String? = nil) throws -> [Outstanding] {
-        let rows = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT p.*, p.captured - p.refunded
+        var found: [Outstanding] = []
+        try db.cachedStatement(sql: """
+            SELECT \(paymentColumns), p.captured - p.refunded
                    - coalesce((SELECT sum(a.amount) FROM repayment_allocation a WHERE a.payment_id = p.payment_id), 0) AS outstanding
             FROM payment p
             WHERE p.payer_id = ? AND p.currency = ? AND p.type = 'payment' AND p.funding = 'credit' AND p.captured > 0
                   AND (? IS NULL OR p.payment_id = ?)
             ORDER BY p.captured_at, p.rowid
-            """), arguments: [payerID, currency, only, only])
-        return try rows.compactMap { row in
-            let outstanding: Int64 = row["outstanding"]
-            return outstanding > 0 ? Outstanding(payment: try record(from: row), outstanding: outstanding) : nil
+            """).forEachRow(arguments: [payerID, currency, only, only]) { row in
+            let outstanding = row.int64(paymentColumnCount)
+            if outstanding > 0 { found.append(Outstanding(payment: try record(from: row), outstanding: outstanding)) }
         }
+        return found
     }
 
     static func setRepaymentTarget(_ db: Database, repaymentID: String, paymentID: String) throws {
@@ -237,11 +238,15 @@ public enum PaymentTables {
     }
 
     public static func payment(_ db: Database, id: String) throws -> PaymentRecord? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM payment WHERE payment_id = ?"), arguments: [id]).map(record(from:))
+        try db.cachedStatement(sql: "SELECT \(paymentColumns) FROM payment WHERE payment_id = ?").fetchFirst(arguments: [id], record(from:))
     }
 
     public static func payments(_ db: Database) throws -> [PaymentRecord] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM payment ORDER BY created_at, payment_id")).map(record(from:))
+        var all: [PaymentRecord] = []
+        try db.cachedStatement(sql: "SELECT \(paymentColumns) FROM payment ORDER BY created_at, payment_id").forEachRow(arguments: []) {
+            all.append(try record(from: $0))
+        }
+        return all
     }
 
     /// The payments whose expiry timer is due at `now`, oldest first.
@@ -264,35 +269,43 @@ public enum PaymentTables {
             """), arguments: [payerID, currency]) ?? 0
     }
 
-    private static func record(from row: Row) throws -> PaymentRecord {
-        let splits: String = row["splits"]
-        let metadata: String? = row["metadata"]
-        let merchant: String = row["merchant_id"]
-        let lateAmount: Int64? = row["late_capture_amount"]
-        let lateCurrency: String? = row["late_capture_currency"]
-        let id: String = row["payment_id"]
+    /// The columns `record(from:)` reads, in its order (read by position, not by name).
+    private static let paymentColumnNames = [
+        "payment_id", "request_id", "order_id", "payer_id", "merchant_id", "amount", "currency", "method", "channel",
+        "settlement_mode", "installments", "splits", "settlement_currency", "metadata", "status", "sequence", "channel_reference",
+        "created_at", "updated_at", "type", "funding", "captured", "refunded", "late_capture_amount", "late_capture_currency",
+        "captured_at", "queried_at", "next_check_at", "locale",
+    ]
+    private static let paymentColumns = paymentColumnNames.joined(separator: ", ")
+    private static let paymentColumnCount = Int32(paymentColumnNames.count)
+
+    private static func record(from row: ColumnReader) throws -> PaymentRecord {
+        let id = row.string(0)
         // A value no version of this stage writes: refuse to guess (a wrong funding would book to
         // the wrong account); the input that needed the row is parked.
-        func corrupt(_ column: String) -> DeadLetter {
-            DeadLetter(code: "corrupt_state", message: "payment \(id) has an unknown \(column) '\(row[column] as String? ?? "null")'")
+        func corrupt(_ column: Int32) -> DeadLetter {
+            DeadLetter(code: "corrupt_state", message: "payment \(id) has an unknown \(paymentColumnNames[Int(column)]) "
+                       + "'\(row.optionalString(column) ?? "null")'")
         }
-        guard let type = PaymentRequestType(rawValue: row["type"]) else { throw corrupt("type") }
-        guard let funding = Funding(rawValue: row["funding"]) else { throw corrupt("funding") }
-        guard let status = PaymentStatus(rawValue: row["status"]) else { throw corrupt("status") }
+        guard let type = PaymentRequestType(rawValue: row.string(19)) else { throw corrupt(19) }
+        guard let funding = Funding(rawValue: row.string(20)) else { throw corrupt(20) }
+        guard let status = PaymentStatus(rawValue: row.string(14)) else { throw corrupt(14) }
+        let merchant = row.string(4)
+        let lateCurrency = row.optionalString(24)
         var record = PaymentRecord(
             paymentID: id, type: type,
-            requestID: row["request_id"], orderID: row["order_id"], payerID: row["payer_id"],
-            merchantID: merchant.isEmpty ? nil : merchant, amount: row["amount"], currency: row["currency"],
-            method: row["method"], channel: row["channel"], settlementMode: row["settlement_mode"],
-            installments: row["installments"], splits: try storedSplits(splits),
-            settlementCurrency: row["settlement_currency"],
-            metadata: try metadata.map { try Wire.decodePlain(JSONValue.self, from: Data($0.utf8)) },
-            funding: funding, status: status, sequence: row["sequence"],
-            captured: row["captured"], refunded: row["refunded"],
-            lateCapture: lateAmount.map { PaymentState.ReportedAmount(minorUnits: $0, currencyCode: lateCurrency ?? "") },
-            channelReference: row["channel_reference"], createdAt: row["created_at"], updatedAt: row["updated_at"],
-            capturedAt: row["captured_at"], queriedAt: row["queried_at"], nextCheckAt: row["next_check_at"])
-        record.locale = row["locale"]
+            requestID: row.string(1), orderID: row.optionalString(2), payerID: row.string(3),
+            merchantID: merchant.isEmpty ? nil : merchant, amount: row.int64(5), currency: row.string(6),
+            method: row.string(7), channel: row.string(8), settlementMode: row.string(9),
+            installments: row.optionalInt(10), splits: try storedSplits(row.string(11)),
+            settlementCurrency: row.optionalString(12),
+            metadata: try row.optionalString(13).map { try Wire.decodePlain(JSONValue.self, from: Data($0.utf8)) },
+            funding: funding, status: status, sequence: row.int(15),
+            captured: row.int64(21), refunded: row.int64(22),
+            lateCapture: row.optionalInt64(23).map { PaymentState.ReportedAmount(minorUnits: $0, currencyCode: lateCurrency ?? "") },
+            channelReference: row.optionalString(16), createdAt: row.string(17), updatedAt: row.string(18),
+            capturedAt: row.optionalString(25), queriedAt: row.optionalString(26), nextCheckAt: row.optionalString(27))
+        record.locale = row.optionalString(28)
         return record
     }
 

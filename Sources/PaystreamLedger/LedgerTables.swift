@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamStore
 
 /// The domain `Ledger` kept in a shard's tables. A decision loads only the accounts and holds it
 /// touches (`load`), runs the domain operations on that small ledger, and writes back what
@@ -117,16 +118,16 @@ public enum LedgerTables {
         var restored: [Account] = []
         var balances: [AccountID: LedgerBalance] = [:]
         let replacing = Dictionary(definitions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let accountStatement = try db.cachedStatement(sql: "SELECT \(accountColumns) FROM ledger_account WHERE account_id = ?")
         for id in Set(accounts) {
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM ledger_account WHERE account_id = ?"), arguments: [id.rawValue]),
-                  let (account, balance) = account(from: row) else { continue }
+            guard let (account, balance) = try accountStatement.fetchFirst(arguments: [id.rawValue], account(from:)) ?? nil else { continue }
             restored.append(replacing[id] ?? account)
             balances[id] = balance
         }
         var restoredHolds: [Hold] = []
+        let holdStatement = try db.cachedStatement(sql: "SELECT \(holdColumns) FROM ledger_hold WHERE hold_id = ?")
         for id in Set(holds) {
-            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM ledger_hold WHERE hold_id = ?"), arguments: [id.rawValue]),
-               let hold = hold(from: row) {
+            if let hold = try holdStatement.fetchFirst(arguments: [id.rawValue], hold(from:)) ?? nil {
                 restoredHolds.append(hold)
             }
         }
@@ -167,9 +168,11 @@ public enum LedgerTables {
     /// The stored FX rounding carry. A stage's shards always have the table (their migrations
     /// add it); `loadAll` checks first, because `paystream verify` may read a shard made before.
     static func fxCarry(_ db: Database) throws -> [String: Int64] {
-        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db.cachedStatement(sql: "SELECT currency, carry FROM ledger_fx_carry")).map {
-            ($0["currency"] as String, $0["carry"] as Int64)
-        })
+        var carry: [String: Int64] = [:]
+        try db.cachedStatement(sql: "SELECT currency, carry FROM ledger_fx_carry").forEachRow(arguments: []) { row in
+            carry[row.string(0)] = row.int64(1)
+        }
+        return carry
     }
 
     /// Writes what `after` changed relative to `before` (as returned by `load`): new and changed
@@ -239,8 +242,8 @@ public enum LedgerTables {
     public static func loadAll(_ db: Database) throws -> Ledger {
         var accounts: [Account] = []
         var balances: [AccountID: LedgerBalance] = [:]
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM ledger_account ORDER BY account_id")) {
-            guard let (account, balance) = account(from: row) else { continue }
+        try db.cachedStatement(sql: "SELECT \(accountColumns) FROM ledger_account ORDER BY account_id").forEachRow(arguments: []) { row in
+            guard let (account, balance) = account(from: row) else { return }
             accounts.append(account)
             balances[account.id] = balance
         }
@@ -259,7 +262,10 @@ public enum LedgerTables {
             return Posting(id: PostingID(id), entries: entries[id] ?? [], conversions: conversions[id] ?? [],
                            postedAt: Wire.parseTimestamp(row["posted_at"]) ?? Date(timeIntervalSince1970: 0))
         }
-        let holds = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM ledger_hold ORDER BY hold_id")).compactMap(hold(from:))
+        var holds: [Hold] = []
+        try db.cachedStatement(sql: "SELECT \(holdColumns) FROM ledger_hold ORDER BY hold_id").forEachRow(arguments: []) { row in
+            if let hold = hold(from: row) { holds.append(hold) }
+        }
         let carry = try db.tableExists("ledger_fx_carry") ? try fxCarry(db) : [:]
         return Ledger(restoring: accounts, postings: postings, holds: holds, balances: balances, fxRoundingCarry: carry)
     }
@@ -271,35 +277,39 @@ public enum LedgerTables {
 
     /// The posted and pending balance of `account`, or nil if it was never opened.
     public static func balance(_ db: Database, of account: AccountID) throws -> LedgerBalance? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM ledger_account WHERE account_id = ?"), arguments: [account.rawValue])
-        else { return nil }
-        return self.account(from: row)?.1
+        try db.cachedStatement(sql: "SELECT \(accountColumns) FROM ledger_account WHERE account_id = ?")
+            .fetchFirst(arguments: [account.rawValue], self.account(from:))??.1
     }
 
-    private static func account(from row: Row) -> (Account, LedgerBalance)? {
-        guard let currency = Currency.named(row["currency"]),
-              let side = Account.NormalSide(rawValue: row["normal_side"]) else { return nil }
-        let account = Account(id: AccountID(row["account_id"]), currency: currency, normalSide: side, floor: row["floor"])
-        let balance = LedgerBalance(posted: Money(minorUnits: row["posted"], currency: currency),
-                                    pending: Money(minorUnits: row["pending"], currency: currency))
+    /// The columns `account(from:)` reads, in its order.
+    private static let accountColumns = "account_id, currency, normal_side, floor, posted, pending"
+
+    private static func account(from row: ColumnReader) -> (Account, LedgerBalance)? {
+        guard let currency = Currency.named(row.string(1)),
+              let side = Account.NormalSide(rawValue: row.string(2)) else { return nil }
+        let account = Account(id: AccountID(row.string(0)), currency: currency, normalSide: side, floor: row.optionalInt64(3))
+        let balance = LedgerBalance(posted: Money(minorUnits: row.int64(4), currency: currency),
+                                    pending: Money(minorUnits: row.int64(5), currency: currency))
         return (account, balance)
     }
 
-    private static func hold(from row: Row) -> Hold? {
-        guard let currency = Currency.named(row["currency"]) else { return nil }
+    /// The columns `hold(from:)` reads, in its order.
+    private static let holdColumns = "hold_id, account_id, currency, amount, expires_at, resolution, posted_amount, posting_id"
+
+    private static func hold(from row: ColumnReader) -> Hold? {
+        guard let currency = Currency.named(row.string(2)) else { return nil }
         var resolutions: [HoldResolution] = []
-        switch row["resolution"] as String? {
+        switch row.optionalString(5) {
         case "posted":
-            resolutions = [.posted(Money(minorUnits: row["posted_amount"] ?? 0, currency: currency),
-                                   posting: PostingID(row["posting_id"] ?? ""))]
+            resolutions = [.posted(Money(minorUnits: row.optionalInt64(6) ?? 0, currency: currency),
+                                   posting: PostingID(row.optionalString(7) ?? ""))]
         case "voided": resolutions = [.voided]
         case "expired": resolutions = [.expired]
         default: break
         }
-        let expires: String? = row["expires_at"]
-        return Hold(id: HoldID(row["hold_id"]), account: AccountID(row["account_id"]),
-                    amount: Money(minorUnits: row["amount"], currency: currency),
-                    expiresAt: expires.flatMap(Wire.parseTimestamp), resolutions: resolutions)
+        return Hold(id: HoldID(row.string(0)), account: AccountID(row.string(1)),
+                    amount: Money(minorUnits: row.int64(3), currency: currency),
+                    expiresAt: row.optionalString(4).flatMap(Wire.parseTimestamp), resolutions: resolutions)
     }
 }
 
