@@ -1,5 +1,5 @@
 import Foundation
-import PaystreamDomain
+@testable import PaystreamDomain
 import Testing
 
 @Suite("Payout calendars")
@@ -161,5 +161,39 @@ struct PayoutCalendarTests {
         let time = TimeOfDay(text)
         #expect((time != nil) == valid)
         if let time { #expect(time.description == text) }
+    }
+
+    @Test("the remembered trade days answer as Foundation's calendar does, across DST changes, in time order and out of it")
+    func rememberedTradeDays() {
+        var random = SystemRandomNumberGenerator()
+        let zones = ["Asia/Shanghai", "America/New_York", "Europe/London", "Australia/Lord_Howe", "America/Sao_Paulo", "Pacific/Apia", "UTC"]
+        let cutoffs: [String?] = [nil, "00:00", "01:30", "02:30", "12:00", "22:00", "23:59"]
+        // 2011 (Samoa skipped a whole day) to 2027, hours apart in order, then anywhere at random.
+        let start = Self.instant("2011-01-01T00:00:00Z").timeIntervalSince1970
+        var ordered: [Date] = []
+        var at = start
+        while at < start + 17 * 365 * 86_400 {
+            ordered.append(Date(timeIntervalSince1970: at))
+            at += Double(Int.random(in: 1_800...40_000, using: &random))
+        }
+        let scattered = (0..<3_000).map { _ in Date(timeIntervalSince1970: start + Double(Int.random(in: 0..<(17 * 365 * 86_400), using: &random))) }
+        var mismatches: [String] = []
+        for zone in zones {
+            for cutoff in cutoffs {
+                let calendar = Self.calendar(1, cutoff: cutoff, zone: zone)
+                for instant in ordered.filter({ _ in Int.random(in: 0..<16, using: &random) == 0 }) + scattered.prefix(150) {
+                    let remembered = calendar.tradeDate(forCaptureAt: instant)
+                    let computed = calendar.computedTradeDate(forCaptureAt: instant)
+                    if remembered != computed { mismatches.append("\(zone) \(cutoff ?? "-") \(instant): \(remembered) vs \(computed)") }
+                }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+        // The DST days by hand: New York's 2026-03-08 (02:00 skipped) and 2026-11-01 (01:00 twice), cut-off 01:30.
+        let newYork = Self.calendar(1, cutoff: "01:30", zone: "America/New_York")
+        for text in ["2026-03-08T06:29:59Z", "2026-03-08T06:30:00Z", "2026-03-08T07:00:00Z", "2026-11-01T05:29:59Z", "2026-11-01T05:30:00Z",
+                     "2026-11-01T06:29:59Z", "2026-11-01T06:30:00Z"] {
+            #expect(newYork.tradeDate(forCaptureAt: Self.instant(text)) == newYork.computedTradeDate(forCaptureAt: Self.instant(text)), "\(text)")
+        }
     }
 }

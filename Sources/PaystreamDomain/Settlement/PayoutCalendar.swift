@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// When a merchant is paid for a capture: T+N in the merchant's time zone.
 ///
@@ -48,8 +49,15 @@ public struct PayoutCalendar: Sendable, Hashable, Codable {
         !date.isWeekend && !holidays.contains(date)
     }
 
-    /// T: the date a capture at `capturedAt` counts for.
+    /// T: the date a capture at `capturedAt` counts for. Captures come in time order, mostly on
+    /// the same local day: the day's bounds and cut-off instant in each time zone are kept
+    /// (`TradeDays`), and a capture inside them is answered without Foundation's calendar.
     public func tradeDate(forCaptureAt capturedAt: Date) -> LocalDate {
+        TradeDays.shared.tradeDate(capturedAt, timeZone: timeZone, cutoff: cutoff) ?? computedTradeDate(forCaptureAt: capturedAt)
+    }
+
+    /// `tradeDate` computed with Foundation's calendar each time.
+    func computedTradeDate(forCaptureAt capturedAt: Date) -> LocalDate {
         let date = LocalDate(capturedAt, in: timeZone)
         guard let cutoff else { return date }
         var calendar = Calendar(identifier: .gregorian)
@@ -121,5 +129,61 @@ public struct PayoutCalendar: Sendable, Hashable, Codable {
         try c.encodeIfPresent(cutoff, forKey: .cutoff)
         try c.encode(timeZone.identifier, forKey: .timeZone)
         try c.encode(holidays.sorted(), forKey: .holidays)
+    }
+}
+
+/// The last local day seen per time zone and cut-off: its bounds, its date and its cut-off
+/// instant, as Foundation's calendar gives them. A capture inside the bounds counts for the date,
+/// or the next one from the cut-off on; anything else (another day, a day without that cut-off
+/// time) is computed and remembered. At most `limit` time zone and cut-off pairs are kept.
+final class TradeDays: Sendable {
+    static let shared = TradeDays()
+    private static let limit = 512
+
+    private struct Key: Hashable {
+        let timeZone: String
+        let cutoff: TimeOfDay?
+    }
+
+    private struct Day {
+        let start: Date
+        let end: Date
+        let date: LocalDate
+        /// nil: no cut-off (the day runs to its end).
+        let cutoffInstant: Date?
+    }
+
+    private let days = Mutex<[Key: Day]>([:])
+
+    /// The trade date of a capture at `instant`, or nil when Foundation finds no cut-off time that
+    /// day (the caller falls back to the wall clock).
+    func tradeDate(_ instant: Date, timeZone: TimeZone, cutoff: TimeOfDay?) -> LocalDate? {
+        let key = Key(timeZone: timeZone.identifier, cutoff: cutoff)
+        if let day = days.withLock({ $0[key] }), day.start <= instant, instant < day.end {
+            return Self.answer(day, instant)
+        }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        guard let bounds = calendar.dateInterval(of: .day, for: instant) else { return nil }
+        var cutoffInstant: Date?
+        if let cutoff {
+            // An instant, not a wall-clock comparison: in a repeated hour the wall clock goes
+            // back, and a later capture must never count for an earlier day.
+            guard let found = calendar.date(bySettingHour: cutoff.hour, minute: cutoff.minute, second: 0, of: bounds.start,
+                                            matchingPolicy: .nextTime, repeatedTimePolicy: .first, direction: .forward)
+            else { return nil }
+            cutoffInstant = found
+        }
+        let day = Day(start: bounds.start, end: bounds.end, date: LocalDate(bounds.start, in: timeZone), cutoffInstant: cutoffInstant)
+        days.withLock { days in
+            if days.count >= Self.limit { days.removeAll() }
+            days[key] = day
+        }
+        return Self.answer(day, instant)
+    }
+
+    private static func answer(_ day: Day, _ instant: Date) -> LocalDate {
+        guard let cutoff = day.cutoffInstant else { return day.date }
+        return instant >= cutoff ? day.date.adding(days: 1) : day.date
     }
 }
