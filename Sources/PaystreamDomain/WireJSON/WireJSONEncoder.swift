@@ -143,6 +143,43 @@ final class WireEncodingState {
         out.append(UInt8(ascii: "\""))
     }
 
+    /// The positions of `keys` in byte order, keys that are equal in the order they came (an
+    /// insertion sort: objects have a few keys). Keys are compared by their first eight bytes as
+    /// one number, and in full only when those are the same.
+    static func keyOrder(_ keys: [String]) -> [Int] {
+        var order = Array(keys.indices)
+        guard keys.count > 1 else { return order }
+        let heads = keys.map(head)
+        for position in 1..<order.count {
+            let moving = order[position]
+            var slot = position
+            while slot > 0 {
+                let before = order[slot - 1]
+                let precedes = heads[moving] != heads[before] ? heads[moving] < heads[before]
+                    : keys[moving] != keys[before] && keyPrecedes(keys[moving], keys[before])
+                guard precedes else { break }
+                order[slot] = before
+                slot -= 1
+            }
+            order[slot] = moving
+        }
+        return order
+    }
+
+    /// The first eight UTF-8 bytes of `key` as a big-endian number, zero-padded: keys whose heads
+    /// differ sort as their heads do (a shorter key that is a prefix of a longer one has the
+    /// smaller head, or the same one when the longer one goes on with zero bytes).
+    static func head(_ key: String) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 56
+        for byte in key.utf8 {
+            value |= UInt64(byte) << shift
+            if shift == 0 { break }
+            shift -= 8
+        }
+        return value
+    }
+
     /// Whether `a` sorts before `b` byte by byte (UTF-8), as Foundation sorts keys.
     static func keyPrecedes(_ a: String, _ b: String) -> Bool {
         var a = a, b = b
@@ -230,7 +267,7 @@ final class WireEncodingState {
             output.append(UInt8(ascii: "{"))
             // Keys in byte order; a key encoded twice keeps its last value.
             let keys = node.keys
-            let order = keys.indices.sorted { a, b in keys[a] == keys[b] ? a < b : Self.keyPrecedes(keys[a], keys[b]) }
+            let order = Self.keyOrder(keys)
             var first = true
             for (position, index) in order.enumerated() {
                 if position + 1 < order.count && keys[order[position + 1]] == keys[index] { continue }
