@@ -20,6 +20,21 @@ public enum Wire {
         try WireJSONEncoder.encode(value, convertingKeys: !(value is any WireKeyed))
     }
 
+    /// A string-to-string map as `encode` writes it (keys sorted by their bytes), without going
+    /// through `Encodable`: a record's headers, kept beside each outbox row.
+    public static func encodeStringMap(_ map: [String: String]) -> String {
+        let keys = Array(map.keys)
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (position, index) in WireEncodingState.keyOrder(keys).enumerated() {
+            if position > 0 { out.append(UInt8(ascii: ",")) }
+            WireEncodingState.appendString(keys[index], to: &out)
+            out.append(UInt8(ascii: ":"))
+            WireEncodingState.appendString(map[keys[index]]!, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// `strict`: a key twice in one object, or a field name not spelled as its canonical
     /// snake_case, is an error (for input from outside, where another reader of the same bytes
     /// could take the other duplicate, or not recognise `requestId` as `request_id`).

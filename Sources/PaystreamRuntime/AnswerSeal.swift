@@ -25,9 +25,9 @@ public enum AnswerSeal {
     static let version = "v1"
     static let domain = "paystream-answer-seal/v1"
 
-    /// The MAC of a record under `key`.
-    static func mac(_ key: SymmetricKey, topic: String, recordKey: [UInt8]?, value: [UInt8]) -> HashedAuthenticationCode<SHA256> {
-        var hmac = HMAC<SHA256>(key: key)
+    /// The MAC of a record under a key (`AnswerKey.hmac`: its key schedule, done once).
+    static func mac(_ keyed: HMAC<SHA256>, topic: String, recordKey: [UInt8]?, value: [UInt8]) -> HashedAuthenticationCode<SHA256> {
+        var hmac = keyed
         hmac.update(data: Array("\(domain)\n\(topic)\n\(recordKey?.count ?? -1)\n".utf8))
         if let recordKey { hmac.update(data: recordKey) }
         hmac.update(data: value)
@@ -39,7 +39,15 @@ public enum AnswerSeal {
 public struct AnswerKey: Sendable {
     public let id: String
     private let bytes: [UInt8]
-    var secret: SymmetricKey { SymmetricKey(data: bytes) }
+    private let keyed: KeyedHMAC
+    /// HMAC-SHA256 with this key set up, ready for a record (copied for each).
+    var hmac: HMAC<SHA256> { keyed.hmac }
+
+    /// HMAC's state after its key: a value of two SHA-256 states, which swift-crypto does not mark
+    /// `Sendable`; nothing in it is shared or mutated after it is made.
+    private struct KeyedHMAC: @unchecked Sendable {
+        let hmac: HMAC<SHA256>
+    }
 
     /// The shortest secret accepted: 32 bytes (HMAC-SHA256's block is 64, its output 32).
     public static let minimumBytes = 32
@@ -53,6 +61,7 @@ public struct AnswerKey: Sendable {
         }
         self.id = id
         self.bytes = secret
+        self.keyed = KeyedHMAC(hmac: HMAC<SHA256>(key: SymmetricKey(data: secret)))
     }
 
     /// A fresh random key (for tests and the local run).
@@ -165,7 +174,7 @@ public struct AnswerKeyring: Sendable {
     /// key for the signer.
     public func seal(signer: String, topic: String, key: [UInt8]?, value: [UInt8]) -> String? {
         guard let first = keys[signer]?.first else { return nil }
-        let mac = AnswerSeal.mac(first.secret, topic: topic, recordKey: key, value: value)
+        let mac = AnswerSeal.mac(first.hmac, topic: topic, recordKey: key, value: value)
         return "\(AnswerSeal.version) \(signer) \(first.id) \(Data(mac).base64EncodedString())"
     }
 
@@ -178,20 +187,20 @@ public struct AnswerKeyring: Sendable {
     }
 
     public func check(seal: String, topic: String, key: [UInt8]?, value: [UInt8]) -> AnswerSealCheck {
-        let parts = seal.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == AnswerSeal.version else {
+        let parts = seal.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0].elementsEqual(AnswerSeal.version.utf8) else {
             return .bad("the seal is not '\(AnswerSeal.version) <signer> <key id> <mac>'")
         }
-        let signer = String(parts[1]), keyID = String(parts[2])
+        let signer = String(decoding: parts[1], as: UTF8.self), keyID = String(decoding: parts[2], as: UTF8.self)
         guard let signerKeys = keys[signer] else { return .bad("signer '\(signer.prefix(64))' has no key here") }
         guard let answerKey = signerKeys.first(where: { $0.id == keyID }) else {
             return .bad("signer '\(signer)' has no key '\(keyID.prefix(64))' here")
         }
-        guard let mac = Data(base64Encoded: String(parts[3])), mac.count == SHA256.byteCount else {
+        guard let mac = Data(base64Encoded: String(decoding: parts[3], as: UTF8.self)), mac.count == SHA256.byteCount else {
             return .bad("the seal's MAC is not 32 bytes of base64")
         }
         // HashedAuthenticationCode's == compares in constant time.
-        guard AnswerSeal.mac(answerKey.secret, topic: topic, recordKey: key, value: value) == mac else {
+        guard AnswerSeal.mac(answerKey.hmac, topic: topic, recordKey: key, value: value) == mac else {
             return .bad("the seal does not match the record (signer '\(signer)', key '\(keyID)')")
         }
         return .sealed(signer: signer)

@@ -225,7 +225,7 @@ public enum RuntimeTables {
     /// there already.
     public static func enqueued(_ db: Database, _ message: OutboxMessage, now: Date) throws -> OutboxMessage? {
         // A JSON object with sorted keys, as `JSONEncoder.sortedKeys` writes it (Wire's encoder gives the same bytes).
-        let headers = String(decoding: try Wire.encode(message.headers), as: UTF8.self)
+        let headers = Wire.encodeStringMap(message.headers)
         try db.cachedStatement(sql: """
             INSERT INTO outbox (event_id, topic, key, value, headers, created_at, partition) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(event_id) DO NOTHING

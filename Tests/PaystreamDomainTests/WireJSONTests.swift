@@ -272,4 +272,35 @@ struct WireJSONTests {
         #expect(WireKeyConversion.isPlainSnakeCase("request_id") && WireKeyConversion.isPlainSnakeCase("x_ab"))
         #expect(!WireKeyConversion.isPlainSnakeCase("requestId") && !WireKeyConversion.isPlainSnakeCase("line_2"))
     }
+
+    @Test("keys are ordered byte by byte, equal keys in the order they came: the quick order is the full sort's on random keys")
+    func keyOrder() {
+        var random = SystemRandomNumberGenerator()
+        let pieces = ["a", "b", "_", "é", "\u{0}", "aaaaaaa", "aaaaaaaa", "aaaaaaaab", "z", "Z", "0", "request_id", "😀"]
+        for _ in 0..<2_000 {
+            let keys = (0..<Int.random(in: 0...12, using: &random)).map { _ in
+                (0..<Int.random(in: 0...3, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
+            }
+            let full = keys.indices.sorted { a, b in keys[a] == keys[b] ? a < b : WireEncodingState.keyPrecedes(keys[a], keys[b]) }
+            #expect(WireEncodingState.keyOrder(keys) == full, "\(keys)")
+        }
+    }
+
+    @Test("a string map written directly is the bytes Wire.encode and Foundation's sorted-keys encoder write")
+    func stringMaps() throws {
+        var random = SystemRandomNumberGenerator()
+        let pieces = ["a", "paystream-answer-seal", "\"", "\\", "\n", "\u{1}", "é", "/", "😀", "0", "Z"]
+        let foundation = JSONEncoder()
+        foundation.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for _ in 0..<500 {
+            var map: [String: String] = [:]
+            for _ in 0..<Int.random(in: 0...6, using: &random) {
+                let key = (0..<Int.random(in: 0...3, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
+                map[key] = (0..<Int.random(in: 0...3, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
+            }
+            let direct = Wire.encodeStringMap(map)
+            #expect(direct == String(decoding: try Wire.encode(map), as: UTF8.self), "\(map)")
+            #expect(direct == String(decoding: try foundation.encode(map), as: UTF8.self), "\(map)")
+        }
+    }
 }
