@@ -58,6 +58,8 @@ struct WireJSONTape {
     func stringEquals(_ index: Int, _ text: String) -> Bool {
         let entry = entries[index]
         if entry.escaped { return string(index) == text }
+        // Most keys a container asks about are not this one: their lengths already differ.
+        guard text.utf8.count == entry.end - entry.start else { return false }
         var text = text
         return text.withUTF8 { utf8 in
             utf8.count == entry.end - entry.start
