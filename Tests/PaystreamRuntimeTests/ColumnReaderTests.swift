@@ -1,0 +1,36 @@
+import Foundation
+import GRDB
+import PaystreamStore
+import Testing
+
+/// Rows read by position straight from SQLite.
+@Suite("column reader")
+struct ColumnReaderTests {
+    @Test("values read by position are the values GRDB's Row reads by name; NULLs are nil; an error names the statement")
+    func reads() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, amount INTEGER, note TEXT)")
+            try db.execute(sql: "INSERT INTO t (id, name, amount, note) VALUES (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?)",
+                           arguments: [1, "a", Int64.max, nil, 2, "é ☃ x", Int64.min, "n", 3, "", 0, ""])
+            var read: [(Int64, String, Int64, String?)] = []
+            try db.cachedStatement(sql: "SELECT id, name, amount, note FROM t ORDER BY id").forEachRow(arguments: []) { row in
+                read.append((row.int64(0), row.string(1), row.int64(2), row.optionalString(3)))
+            }
+            let rows = try Row.fetchAll(db, sql: "SELECT id, name, amount, note FROM t ORDER BY id")
+            #expect(read.count == 3)
+            for (mine, theirs) in zip(read, rows) {
+                #expect(mine.0 == theirs["id"] && mine.1 == theirs["name"] && mine.2 == theirs["amount"] && mine.3 == theirs["note"])
+            }
+            #expect(read[0].3 == nil && read[2].3 == "")
+            let second = try db.cachedStatement(sql: "SELECT name FROM t WHERE id = ?").fetchFirst(arguments: [2]) { $0.string(0) }
+            #expect(second == "é ☃ x")
+            #expect(try db.cachedStatement(sql: "SELECT name FROM t WHERE id = ?").fetchFirst(arguments: [9]) { $0.string(0) } == nil)
+            // The statement is reset after a read: the next write sees no open read.
+            try db.execute(sql: "UPDATE t SET note = 'x' WHERE id = 1")
+            #expect(throws: DatabaseError.self) {
+                try db.cachedStatement(sql: "SELECT abs(amount) FROM t ORDER BY id").forEachRow(arguments: []) { _ in }
+            }
+        }
+    }
+}
