@@ -230,8 +230,15 @@ extension PaymentRequestMessage {
     /// The longest id or code a request may carry (`request_id`, `payment_id`, `order_id`, …).
     public static let maxIdLength = 255
 
-    /// Sizes, checked before any other rule: `metadata` over 4 KiB (`metadata_too_large`), an id
-    /// over 255 characters (`invalid_request`).
+    /// Whether `text` holds a C0 control character or DEL. Ids and codes are kept in the shard's
+    /// columns, and the store binds text up to its first NUL: `a\u0000b` would be kept as `a`.
+    static func hasControlCharacter(_ text: String) -> Bool {
+        text.utf8.contains { $0 < 0x20 || $0 == 0x7F }
+    }
+
+    /// Sizes and characters, checked before any other rule: `metadata` over 4 KiB
+    /// (`metadata_too_large`), an id over 255 characters or with a control character
+    /// (`invalid_request`).
     public func sizeRejection() -> Rejection? {
         let ids: [(String, String?)] = [("request_id", requestId), ("payment_id", paymentId), ("order_id", orderId),
                                         ("payer_id", payerId), ("merchant_id", merchantId), ("repays_payment_id", repaysPaymentId),
@@ -241,9 +248,17 @@ extension PaymentRequestMessage {
             if let value, value.count > Self.maxIdLength {
                 return Rejection(.invalidRequest, "\(name) is \(value.count) characters; at most \(Self.maxIdLength)")
             }
+            if let value, Self.hasControlCharacter(value) {
+                return Rejection(.invalidRequest, "\(name) contains a control character")
+            }
         }
-        for split in splits ?? [] where split.partyId.count > Self.maxIdLength {
-            return Rejection(.invalidRequest, "a split's party_id is \(split.partyId.count) characters; at most \(Self.maxIdLength)")
+        for split in splits ?? [] {
+            if split.partyId.count > Self.maxIdLength {
+                return Rejection(.invalidRequest, "a split's party_id is \(split.partyId.count) characters; at most \(Self.maxIdLength)")
+            }
+            if Self.hasControlCharacter(split.partyId) {
+                return Rejection(.invalidRequest, "a split's party_id contains a control character")
+            }
         }
         if let metadata {
             let size = metadata.compactJSONSize

@@ -1,5 +1,5 @@
 import Foundation
-import PaystreamDomain
+@testable import PaystreamDomain
 import Testing
 
 @Suite("Payment request rules without stored state")
@@ -24,6 +24,10 @@ struct PaymentRequestTests {
         ("no request id", { $0.requestId = nil }, .invalidRequest),
         ("empty request id", { $0.requestId = "" }, .invalidRequest),
         ("request id too long", { $0.requestId = String(repeating: "x", count: 256) }, .invalidRequest),
+        ("NUL in the request id", { $0.requestId = "r-1\u{0}x" }, .invalidRequest),
+        ("a newline in the payment id", { $0.paymentId = "pay-1\n" }, .invalidRequest),
+        ("DEL in the payer id", { $0.payerId = "user-1\u{7F}" }, .invalidRequest),
+        ("a tab in a split's party", { $0.splits = [Split(partyId: "s\t1", amount: 10)] }, .invalidRequest),
         ("unknown type", { $0.type = "gift" }, .invalidRequest),
         ("no payer", { $0.payerId = nil }, .invalidRequest),
         ("no merchant", { $0.merchantId = "" }, .invalidRequest),
@@ -84,5 +88,16 @@ struct MoneyTests {
     @Test("timestamps are RFC 3339 UTC with milliseconds")
     func timestamps() {
         #expect(Wire.timestamp(Date(timeIntervalSince1970: 1_795_000_000.25)) == "2026-11-18T11:06:40.250Z")
+    }
+
+    @Test("a control character in an id is refused before anything else, for a refund too (the store would keep the id cut at a NUL)")
+    func controlCharacters() {
+        var refund = PaymentRequestMessage(type: "refund", requestId: "rf-1", paymentId: "pay-1\u{0}2", payerId: "user-1", merchantId: nil,
+                                           amount: 100, currency: "CNY", method: nil, channel: nil)
+        guard case .failure(let rejection) = refund.validatedFollowUp() else { Issue.record("accepted"); return }
+        #expect(rejection.reason == .invalidRequest && rejection.message == "payment_id contains a control character")
+        refund.paymentId = "pay-1"
+        #expect((try? refund.validatedFollowUp().get()) != nil)
+        #expect(!PaymentRequestMessage.hasControlCharacter("ord-1001 支付 ☃"))
     }
 }
