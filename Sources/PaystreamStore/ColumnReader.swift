@@ -33,31 +33,26 @@ extension Statement {
     /// Runs the statement with `arguments` and reads each row it returns with `read`.
     public func forEachRow(arguments: StatementArguments, _ read: (ColumnReader) throws -> Void) throws {
         try setArguments(arguments)
-        let statement = sqliteStatement
-        defer { sqlite3_reset(statement) }
-        let reader = ColumnReader(statement: statement)
-        while true {
-            switch sqlite3_step(statement) {
-            case SQLITE_ROW: try read(reader)
-            case SQLITE_DONE: return
-            case let code:
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(statement))), sql: sql)
-            }
-        }
+        defer { sqlite3_reset(sqliteStatement) }
+        let reader = ColumnReader(statement: sqliteStatement)
+        while try step() { try read(reader) }
     }
 
     /// The first row the statement returns, read with `read`; nil when it returns none.
     public func fetchFirst<T>(arguments: StatementArguments, _ read: (ColumnReader) throws -> T) throws -> T? {
-        var first: T?
         try setArguments(arguments)
-        let statement = sqliteStatement
-        defer { sqlite3_reset(statement) }
-        switch sqlite3_step(statement) {
-        case SQLITE_ROW: first = try read(ColumnReader(statement: statement))
-        case SQLITE_DONE: break
+        defer { sqlite3_reset(sqliteStatement) }
+        return try step() ? try read(ColumnReader(statement: sqliteStatement)) : nil
+    }
+
+    /// Steps the statement: true at a row, false when it is done.
+    private func step() throws -> Bool {
+        switch sqlite3_step(sqliteStatement) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
         case let code:
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(statement))), sql: sql)
+            throw DatabaseError(resultCode: ResultCode(rawValue: code),
+                                message: String(cString: sqlite3_errmsg(sqlite3_db_handle(sqliteStatement))), sql: sql)
         }
-        return first
     }
 }

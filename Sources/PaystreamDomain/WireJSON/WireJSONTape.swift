@@ -62,8 +62,7 @@ struct WireJSONTape {
         guard text.utf8.count == entry.end - entry.start else { return false }
         var text = text
         return text.withUTF8 { utf8 in
-            utf8.count == entry.end - entry.start
-                && (utf8.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress! + entry.start, utf8.count) == 0)
+            utf8.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress! + entry.start, utf8.count) == 0
         }
     }
 
