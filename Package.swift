@@ -42,13 +42,17 @@ let package = Package(
         // SQLite's session extension (changelog capture and apply): Debian's libsqlite3 has it, its
         // header hides it behind SQLITE_ENABLE_SESSION; session.c includes it with that defined.
         .target(name: "CSQLiteSession", linkerSettings: [.linkedLibrary("sqlite3")]),
-        // Pure domain: money, currencies, payment states, messages. Foundation only.
+        // Pure domain: money, currencies, ledger, payment states, settlement math, reference data.
+        // Foundation only.
         .target(name: "PaystreamDomain"),
+        // The Kafka contract: every message type, their ids, and the JSON coder they travel in
+        // (sorted snake_case keys, strict reads). The stages, the store and the CLI import it.
+        .target(name: "PaystreamWire", dependencies: ["PaystreamDomain"]),
         // Channel formats: what the payment channels send and publish (their wire protocols,
         // signatures and statement files), read into the domain's messages. Kept out of the
         // domain, which holds money rules.
         .target(name: "PaystreamChannels", dependencies: [
-            "PaystreamDomain", "PaystreamAsync",
+            "PaystreamDomain", "PaystreamWire", "PaystreamAsync",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
@@ -68,7 +72,7 @@ let package = Package(
         .target(
             name: "PaystreamStore",
             dependencies: [
-                "PaystreamDomain", "CSQLiteSession",
+                "PaystreamDomain", "PaystreamWire", "CSQLiteSession",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -77,7 +81,7 @@ let package = Package(
         .target(
             name: "PaystreamRuntime",
             dependencies: [
-                "PaystreamDomain", "PaystreamKafka", "PaystreamStore",
+                "PaystreamDomain", "PaystreamWire", "PaystreamKafka", "PaystreamStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -93,7 +97,7 @@ let package = Package(
         ),
         // What two stages share: the ledger's persistence, and reference data (merchants,
         // credit lines, FX rates) read from the compacted reference topics.
-        .target(name: "PaystreamLedger", dependencies: ["PaystreamDomain", "PaystreamStore", grdb]),
+        .target(name: "PaystreamLedger", dependencies: ["PaystreamDomain", "PaystreamWire", "PaystreamStore", grdb]),
         .target(name: "PaystreamReference", dependencies: ["PaystreamRuntime"]),
         // One module per stage, as a library so that tests run it in-process or on the stage
         // harness; each executable links its own.
@@ -137,7 +141,7 @@ let package = Package(
                                                    .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "paystream-faults", dependencies: ["PaystreamFaults", argumentParser]),
         .target(name: "PaystreamBench", dependencies: ["PaystreamTesting", "PaymentWorker", "ChannelSandbox", "SettlementWorker",
-                                                       "Notifier", "PaystreamRuntime", "PaystreamKafka", "PaystreamDomain", "PaystreamStore",
+                                                       "Notifier", "PaystreamRuntime", "PaystreamKafka", "PaystreamDomain", "PaystreamWire", "PaystreamStore",
                                                        .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "paystream-bench", dependencies: ["PaystreamBench", "PaystreamRuntime", "Notifier", argumentParser,
                                                                   .product(name: "Logging", package: "swift-log")]),
@@ -145,7 +149,7 @@ let package = Package(
         // valgrind cannot run Swift's async main (libdispatch's main-thread handling) here.
         .executableTarget(name: "paystream-instructions", dependencies: ["PaystreamBench"]),
 
-        .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamTesting", "PaystreamChannels"]),
+        .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamWire", "PaystreamTesting", "PaystreamChannels"]),
         .testTarget(name: "PaystreamChannelsTests", dependencies: ["PaystreamChannels", "PaystreamAsync", "PaystreamDomain", "PaystreamTesting", "ChannelSimulator",
                                                                   "PaystreamRuntime", "ChannelGateway"]),
         .testTarget(

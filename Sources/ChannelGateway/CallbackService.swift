@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PaystreamChannels
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamRuntime
 import ServiceLifecycle

@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import PaystreamChannels
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamRuntime
 import PaystreamStore

@@ -1,6 +1,7 @@
 import Foundation
 import PaystreamChannels
 import PaystreamDomain
+import PaystreamWire
 
 /// The calls the gateway makes at a channel.
 enum GatewayAction: String, Sendable, CaseIterable {

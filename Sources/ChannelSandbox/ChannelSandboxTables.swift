@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamWire
 import PaystreamStore
 
 /// The sandbox channel's own state in each shard: what it decided about each authorization,

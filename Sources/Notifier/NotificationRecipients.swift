@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamDomain
+import PaystreamWire
 
 /// One notification to make: who gets it, which template renders it and with what.
 struct Notice: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamWire
 import PaystreamRuntime
 
 /// Repayments of post-paid and installment payments, handed to settlement so that the

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamWire
 import PaystreamLedger
 import PaystreamReference
 import PaystreamRuntime

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamRuntime
 

@@ -3,6 +3,7 @@ import ChannelGateway
 import Foundation
 import PaystreamChannels
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamRuntime
 

@@ -3,6 +3,7 @@ import Foundation
 import PaystreamStore
 import Notifier
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamReference
 import PaystreamRuntime

@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 
 /// The benchmark's requests: card payments in CNY to the test merchants, each from a payer of its

@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamDomain
+import PaystreamWire
 
 /// The JSON coding every record pays for, on its own: a payment event (what payment-worker
 /// writes and settlement-worker and notifier read) and a payment request (read with snake_case

@@ -7,7 +7,7 @@ public enum NotificationLocale {
 }
 
 /// A merchant (`merchant/v1` on `reference.merchants`, keyed by `merchant_id`).
-public struct MerchantReference: Sendable, Codable, Hashable, WireKeyed {
+public struct MerchantReference: Sendable, Codable, Hashable {
     public static let schemaName = "merchant/v1"
 
     public var schema: String = MerchantReference.schemaName
@@ -34,7 +34,7 @@ public struct MerchantReference: Sendable, Codable, Hashable, WireKeyed {
     public var locale: String?
     public var updatedAt: String?
 
-    /// The wire names, spelled out: reference messages are coded without key conversion (`WireKeyed`).
+    /// The wire names, spelled out: reference messages are coded without key conversion (`WireKeyed`, declared in PaystreamWire).
     enum CodingKeys: String, CodingKey {
         case schema
         case merchantId = "merchant_id"
@@ -134,7 +134,7 @@ public struct MerchantReference: Sendable, Codable, Hashable, WireKeyed {
 }
 
 /// A payer's credit line (`credit-line/v1` on `reference.credit-lines`, keyed by `payer_id`).
-public struct CreditLineReference: Sendable, Codable, Hashable, WireKeyed {
+public struct CreditLineReference: Sendable, Codable, Hashable {
     public static let schemaName = "credit-line/v1"
 
     public var schema: String = CreditLineReference.schemaName
@@ -168,7 +168,7 @@ public struct CreditLineReference: Sendable, Codable, Hashable, WireKeyed {
 }
 
 /// An exchange rate (`fx-rate/v1` on `reference.fx-rates`, keyed by `BASE/QUOTE`).
-public struct FXRateReference: Sendable, Codable, Hashable, WireKeyed {
+public struct FXRateReference: Sendable, Codable, Hashable {
     public static let schemaName = "fx-rate/v1"
 
     public var schema: String = FXRateReference.schemaName

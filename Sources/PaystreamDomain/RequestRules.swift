@@ -189,7 +189,7 @@ public enum RequestRules {
         let closes = capturedAt.addingTimeInterval(Double(days) * 86_400)
         guard now > closes else { return nil }
         return Rejection(.refundWindowClosed, "\(method.rawValue) refunds close \(days) days after capture, at "
-            + Wire.timestamp(closes))
+            + Timestamp.text(closes))
     }
 
     /// `invalid_state` (or `refund_exceeds_captured`, `invalid_request`) when the payment's state

@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamDomain
+import PaystreamWire
 
 /// Writes ledgers as a plain-text journal that hledger (1.25, Debian's) reads and checks with
 /// `hledger check -s ordereddates`: a `commodity` directive per currency at its ISO 4217 exponent,

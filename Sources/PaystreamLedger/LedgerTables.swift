@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamWire
 import PaystreamStore
 
 /// The domain `Ledger` kept in a shard's tables. A decision loads only the accounts and holds it

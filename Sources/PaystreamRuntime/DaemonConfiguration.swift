@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamStore
 import Yams

@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 
 /// Decodes a record's value as `T` after checking its `schema` field; anything else is a dead letter.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PaystreamDomain
+import PaystreamWire
 
 /// Structured log lines on standard error: logfmt (`ts=… level=info msg="ready" stage=…`) or one
 /// JSON object per line. Metadata keys are dotted (`payment.id`, `kafka.partition`). Every value

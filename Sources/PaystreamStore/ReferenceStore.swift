@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamWire
 
 /// One value of a compacted reference topic as the store keeps it: the bytes of the record that
 /// set it (nil once a tombstone deleted the key) and where that record sits in the topic.

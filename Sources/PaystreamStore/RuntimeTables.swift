@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamWire
 
 /// A message waiting in (or sent from) the outbox.
 public struct OutboxMessage: Sendable, Equatable {

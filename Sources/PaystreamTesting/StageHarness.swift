@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamRuntime
 import PaystreamStore

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamWire
 import PaystreamRuntime
 
 /// One decision of the reconciler: records an input, then re-reconciles the payment it is about

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamWire
 import PaystreamStore
 
 /// The reconciler's tables, per shard: what the payment stage recorded of each payment (its

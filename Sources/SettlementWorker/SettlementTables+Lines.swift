@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamWire
 import PaystreamRuntime
 
 /// Settlement lines: the terms each payment was booked with, its parts, and what each refund took.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamWire
 import PaystreamRuntime
 
 /// Payees' money on its way out: releases pending their payout date, payee lines, batches and payouts.

@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamDomain
+import PaystreamWire
 import Testing
 
 /// docs/payments.md must keep up with the code: every reason code documented, and the capability

@@ -1,5 +1,6 @@
 import Foundation
 @testable import PaystreamDomain
+@testable import PaystreamWire
 import Testing
 
 @Suite("Payment request rules without stored state")

@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamDomain
+import PaystreamWire
 import Testing
 
 @Suite("Reconciliation: statement lines against what the payment stage recorded")

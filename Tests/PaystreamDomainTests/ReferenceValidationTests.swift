@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamDomain
+import PaystreamWire
 import Testing
 
 /// What makes a reference value usable (`problems`): the rules the workers and

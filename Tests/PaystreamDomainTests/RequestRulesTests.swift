@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamDomain
+import PaystreamWire
 import Testing
 
 @Suite("Request rules and the payment policy")

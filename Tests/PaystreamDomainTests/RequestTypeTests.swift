@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamDomain
+import PaystreamWire
 import Testing
 
 @Suite("Request types and merchant terms")

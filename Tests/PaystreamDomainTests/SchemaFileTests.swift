@@ -1,6 +1,7 @@
 import Foundation
 import PaystreamChannels
 import PaystreamDomain
+import PaystreamWire
 import Testing
 
 /// The JSON Schema files in `docs/schemas` must describe what the Swift message types encode:

@@ -1,5 +1,6 @@
 import Foundation
 @testable import PaystreamDomain
+@testable import PaystreamWire
 import Testing
 
 /// `Wire` codes with its own JSON coders; these hold them to Foundation's, byte for byte and

@@ -1,5 +1,6 @@
 import Foundation
 @testable import PaystreamDomain
+@testable import PaystreamWire
 import Testing
 
 @Suite("Wire coding")
@@ -17,8 +18,8 @@ struct WireTests {
             // Whole milliseconds, as the clock and ManualClock give them.
             dates.append(Date(timeIntervalSince1970: Double(Int64.random(in: -2_208_988_800_000...7_258_118_400_000, using: &random)) / 1000))
         }
-        let disagreements = dates.filter { Wire.format($0) != $0.formatted(style) }
-            .prefix(5).map { "\($0.timeIntervalSince1970): \(Wire.format($0)) vs \($0.formatted(style))" }
+        let disagreements = dates.filter { Timestamp.format($0) != $0.formatted(style) }
+            .prefix(5).map { "\($0.timeIntervalSince1970): \(Timestamp.format($0)) vs \($0.formatted(style))" }
         #expect(disagreements == [])
         #expect(Wire.timestamp(Date(timeIntervalSince1970: 1_796_000_000.5)) == "2026-11-30T00:53:20.500Z")
         // Reading our own form back gives the same instant as Foundation's parser, and refuses what is not a time.
@@ -27,7 +28,7 @@ struct WireTests {
         let misreadings = (dates.prefix(3000) + near2001).map(Wire.timestamp).filter { Wire.parseTimestamp($0) != (try? style.parse($0)) }
         #expect(misreadings == [])
         for bad in ["2026-02-30T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-11-30T24:00:00.000Z", "2026-11-30T00:00:00.000+", "2026-11-30 00:00:00.000Z"] {
-            #expect(Wire.parseOwnTimestamp(bad) == nil, "\(bad)")
+            #expect(Timestamp.parseOwn(bad) == nil, "\(bad)")
         }
         // Other RFC 3339 forms still go through Foundation's parser.
         #expect(Wire.parseTimestamp("2026-11-30T08:00:00+08:00") == Date(timeIntervalSince1970: 1_795_996_800))

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 @testable import PaystreamAdmin
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamRuntime
 import PaymentWorker

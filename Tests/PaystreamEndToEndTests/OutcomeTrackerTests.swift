@@ -1,6 +1,7 @@
 import Foundation
 @testable import PaystreamAdmin
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamRuntime
 import Testing

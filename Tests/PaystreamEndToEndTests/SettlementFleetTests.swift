@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import PaystreamAdmin
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamLedger
 import PaystreamStore

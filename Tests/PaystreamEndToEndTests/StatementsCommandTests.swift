@@ -1,6 +1,7 @@
 import Foundation
 import PaystreamChannels
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamRuntime
 import PaystreamTesting

@@ -1,6 +1,7 @@
 import Foundation
 import Notifier
 import PaystreamDomain
+import PaystreamWire
 import PaystreamReference
 import PaystreamRuntime
 import PaystreamTesting

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Notifier
 import PaystreamDomain
+import PaystreamWire
 import PaystreamKafka
 import PaystreamRuntime
 import PaystreamTesting

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PaystreamDomain
+import PaystreamWire
 import PaystreamReference
 import PaystreamRuntime
 import PaystreamStore

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PaystreamDomain
+import PaystreamWire
 
 /// A queued delivery: one notification to one endpoint.
 public struct WebhookDeliveryRow: Sendable, Hashable {

@@ -1,6 +1,7 @@
 import Foundation
 
 import PaystreamDomain
+import PaystreamWire
 
 /// A channel's notification as received (`channel-notification/v1` on `channel.notifications`,
 /// written by the gateway's listener to the partition its `out_trade_no` names, keyed by it).

@@ -3,7 +3,7 @@ import Foundation
 /// A merchant's or supplier's webhook endpoint (`webhook-endpoint/v1`, compacted topic
 /// `reference.webhook-endpoints`, keyed by `endpoint_id`). The signing secrets are not here: the
 /// notifier reads them from `<credentials directory>/webhook_<endpoint_id>`, never from Kafka.
-public struct WebhookEndpointReference: Sendable, Codable, Hashable, WireKeyed {
+public struct WebhookEndpointReference: Sendable, Codable, Hashable {
     public static let schemaName = "webhook-endpoint/v1"
     /// Who may own an endpoint: the recipient types that are not payers.
     public static let ownerTypes = ["merchant", "supplier"]
@@ -25,7 +25,7 @@ public struct WebhookEndpointReference: Sendable, Codable, Hashable, WireKeyed {
     public var disabledReason: String?
     public var updatedAt: String?
 
-    /// The wire names, spelled out: reference messages are coded without key conversion (`WireKeyed`).
+    /// The wire names, spelled out: reference messages are coded without key conversion (`WireKeyed`, declared in PaystreamWire).
     enum CodingKeys: String, CodingKey {
         case schema
         case endpointId = "endpoint_id"

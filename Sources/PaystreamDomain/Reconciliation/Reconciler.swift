@@ -91,7 +91,7 @@ public enum Reconciler {
                 if line.type == "payment" && matchedBefore {
                     results.append(.init(state: .duplicate, paymentId: line.paymentId, type: line.type, expected: nil, line: line,
                                          detail: "a second payment line for \(line.paymentId)"))
-                } else if let dayEnd = Wire.parseTimestamp("\(line.day)T00:00:00Z")?.addingTimeInterval(86_400), now.timeIntervalSince(dayEnd) < window {
+                } else if let dayEnd = Timestamp.parse("\(line.day)T00:00:00Z")?.addingTimeInterval(86_400), now.timeIntervalSince(dayEnd) < window {
                     results.append(.init(state: .pending, paymentId: line.paymentId, type: line.type, expected: nil, line: line,
                                          detail: "not recorded by us yet; inside the window"))
                 } else {

@@ -6,7 +6,7 @@ import Glibc
 /// One line of a payment channel's statement, as reconciliation compares it with what the payment
 /// stage recorded (`statement-line/v1`). Amounts are positive minor units; `type` says whether
 /// money came in (`payment`) or went back (`refund`).
-public struct StatementLine: Sendable, Codable, Hashable, WireKeyed {
+public struct StatementLine: Sendable, Codable, Hashable {
     public static let schemaName = "statement-line/v1"
 
     public var schema: String = StatementLine.schemaName

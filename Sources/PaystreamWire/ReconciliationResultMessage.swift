@@ -1,4 +1,5 @@
 import Foundation
+import PaystreamDomain
 
 /// What reconciliation found for one item, on `reconciliation.results` (keyed by payment id):
 /// `reconciliation-result/v1`. An item is an expected movement (`payment:<payment id>`,

@@ -1,3 +1,5 @@
+import PaystreamDomain
+
 /// The ids of messages about a payment. Order systems choose payment and request ids, and they are
 /// unique per payer only: two payers may both send `pay-1`. Every id that leaves the payer's
 /// shard therefore names the payer too, so that settlement, notifications and any consumer that

@@ -1,3 +1,5 @@
+import PaystreamDomain
+
 /// What a settlement request asks (`type` of `settlement-request/v1`); the wire keeps the string.
 public enum SettlementRequestType: String, Sendable, CaseIterable {
     /// A captured payment to settle.

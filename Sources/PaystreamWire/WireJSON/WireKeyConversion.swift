@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import PaystreamDomain
 
 /// snake_case key conversion exactly as Foundation's coders do it, remembered: each distinct key
 /// is converted once by Foundation itself (through a one-key probe), and the answer is kept.

@@ -1,4 +1,5 @@
 import Foundation
+import PaystreamDomain
 
 /// A JSON text parsed once into a flat list of values ("tape"), for `WireJSONDecoder`.
 ///

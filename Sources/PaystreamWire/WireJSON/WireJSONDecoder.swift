@@ -1,4 +1,5 @@
 import Foundation
+import PaystreamDomain
 
 /// Decodes Paystream's JSON as Foundation's `JSONDecoder` does with the options `Wire` uses (no
 /// key conversion, or `.convertFromSnakeCase`), at a fraction of the cost: the text is parsed

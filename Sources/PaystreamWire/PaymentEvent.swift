@@ -1,3 +1,5 @@
+import PaystreamDomain
+
 /// A state change of a payment (`payment-event/v1` on `payments.events`, keyed by payer).
 /// Optional fields are written as JSON null, so consumers see every field.
 public struct PaymentEvent: Sendable, Codable, Hashable, WireKeyed {

@@ -1,3 +1,5 @@
+import PaystreamDomain
+
 /// An instruction to the settlement (bank) channel (`payout-request/v1` on `payouts.requests`,
 /// keyed by `merchant_id`, whose settlement shard holds the payout): pay `amount` to the payee.
 public struct PayoutRequest: Sendable, Codable, Hashable, WireKeyed {

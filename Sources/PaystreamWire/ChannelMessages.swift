@@ -1,3 +1,5 @@
+import PaystreamDomain
+
 /// An instruction to a payment channel (`channel-request/v1` on `channel.requests`, keyed by payer).
 public struct ChannelRequest: Sendable, Codable, Hashable, WireKeyed {
     public static let schemaName = "channel-request/v1"

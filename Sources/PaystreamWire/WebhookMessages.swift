@@ -1,4 +1,5 @@
 import Foundation
+import PaystreamDomain
 
 /// The body of a webhook delivery (Standard Webhooks' payload shape): the notification type, when
 /// the delivery was made, and the notification (`notification/v1`) as `data`. Its bytes are fixed

@@ -1,4 +1,5 @@
 import Foundation
+import PaystreamDomain
 
 /// Encodes as Foundation's `JSONEncoder` does with the options `Wire` uses (`.sortedKeys`,
 /// `.withoutEscapingSlashes`, and no key conversion or `.convertToSnakeCase`), byte for byte,
