@@ -17,8 +17,11 @@ public enum Wire {
         try WireJSONDecoder.decode(type, from: data, convertingKeys: false)
     }
 
+    /// A `WireWritable` message writes itself (the same bytes as its `Encodable` form);
+    /// anything else goes through `WireJSONEncoder`.
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
-        try WireJSONEncoder.encode(value, convertingKeys: !(value is any WireKeyed))
+        if let writable = value as? any WireWritable { return Data(try WireObjectWriter.bytes(of: writable)) }
+        return try WireJSONEncoder.encode(value, convertingKeys: !(value is any WireKeyed))
     }
 
     /// A string-to-string map as `encode` writes it (keys sorted by their bytes), without going
