@@ -42,12 +42,30 @@ public enum Wire {
     /// `strict`: a key twice in one object, or a field name not spelled as its canonical
     /// snake_case, is an error (for input from outside, where another reader of the same bytes
     /// could take the other duplicate, or not recognise `requestId` as `request_id`).
+    /// A `WireReadable` message reads itself when it can (the value `Decodable` gives); the
+    /// bytes go through `WireJSONDecoder` when it cannot, which gives that value or the error.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data, strict: Bool) throws -> T {
-        try WireJSONDecoder.decode(type, from: data, convertingKeys: convertsKeys(type), strict: strict)
+        if let readable = T.self as? any WireReadable.Type, let value = quickRead(readable, from: data, schema: nil, strict: strict) {
+            return value as! T
+        }
+        return try WireJSONDecoder.decode(type, from: data, convertingKeys: convertsKeys(type), strict: strict)
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        try WireJSONDecoder.decode(type, from: data, convertingKeys: convertsKeys(type))
+        try decode(type, from: data, strict: false)
+    }
+
+    /// The value `type` reads from `data`, whose `schema` member must be `schema` when one is
+    /// given; nil when the reader gives up (the caller decodes through `Decodable`).
+    static func quickRead<R: WireReadable>(_ type: R.Type, from data: Data, schema: String?, strict: Bool) -> R? {
+        data.withUnsafeBytes { buffer -> R? in
+            guard let tape = try? WireJSONTape(buffer) else { return nil }
+            if let schema {
+                guard var root = try? WireFieldReader(tape: tape, index: 0, strict: strict),
+                      (try? root.string("schema")) == schema else { return nil }
+            }
+            return try? WireFieldReader.value(R.self, tape: tape, at: 0, strict: strict)
+        }
     }
 
     /// Decodes a message whose `schema` field must be `expected`, parsing the bytes once.
@@ -57,6 +75,9 @@ public enum Wire {
 
     public static func decodeMessage<T: Decodable>(_ type: T.Type, schema expected: String, from data: Data,
                                                    strict: Bool) -> SchemaChecked<T> {
+        if let readable = T.self as? any WireReadable.Type, let value = quickRead(readable, from: data, schema: expected, strict: strict) {
+            return .decoded(value as! T)
+        }
         guard let parsed = try? WireJSONDecoder.decode(SchemaAndValue<T>.self, from: data, convertingKeys: convertsKeys(T.self),
                                                        strict: strict),
               let schema = parsed.schema else {
