@@ -114,14 +114,17 @@ public enum ChannelSandboxTables {
     }
 
     static func authorization(_ db: Database, id: String) throws -> Authorization? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM channel_authorization WHERE channel_request_id = ?"),
-                                         arguments: [id]) else { return nil }
-        return Authorization(
-            channelRequestID: row["channel_request_id"], paymentID: row["payment_id"], method: row["method"],
-            currency: row["currency"], requestedAmount: row["requested_amount"],
-            decision: ChannelAnswer(rawValue: row["decision"]) ?? .declined, confirmedAmount: row["confirmed_amount"],
-            reason: row["reason"], channelReference: row["channel_reference"],
-            completion: Completion(rawValue: row["completion"]) ?? .sent, refunded: row["refunded"])
+        try db.cachedStatement(sql: """
+            SELECT channel_request_id, payment_id, method, currency, requested_amount, decision, confirmed_amount, reason,
+                channel_reference, completion, refunded
+            FROM channel_authorization WHERE channel_request_id = ?
+            """).fetchFirst(binding: { $0.text(id) }) { row in
+            Authorization(
+                channelRequestID: row.string(0), paymentID: row.string(1), method: row.string(2), currency: row.string(3),
+                requestedAmount: row.int64(4), decision: ChannelAnswer(rawValue: row.string(5)) ?? .declined,
+                confirmedAmount: row.int64(6), reason: row.optionalString(7), channelReference: row.string(8),
+                completion: Completion(rawValue: row.string(9)) ?? .sent, refunded: row.int64(10))
+        }
     }
 
     static func insert(_ db: Database, _ a: Authorization, decidedAt: String) throws {
@@ -129,13 +132,28 @@ public enum ChannelSandboxTables {
             INSERT INTO channel_authorization (channel_request_id, payment_id, method, currency, requested_amount, decision,
                 confirmed_amount, reason, channel_reference, completion, refunded, decided_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [a.channelRequestID, a.paymentID, a.method, a.currency, a.requestedAmount, a.decision.rawValue,
-                             a.confirmedAmount, a.reason, a.channelReference, a.completion.rawValue, a.refunded, decidedAt])
+            """).run { row in
+                row.text(a.channelRequestID)
+                row.text(a.paymentID)
+                row.text(a.method)
+                row.text(a.currency)
+                row.int(a.requestedAmount)
+                row.text(a.decision.rawValue)
+                row.int(a.confirmedAmount)
+                row.text(a.reason)
+                row.text(a.channelReference)
+                row.text(a.completion.rawValue)
+                row.int(a.refunded)
+                row.text(decidedAt)
+            }
     }
 
     /// Moves a pending authorization to `completion`; one that is no longer pending stays as it is.
     static func complete(_ db: Database, id: String, as completion: Completion) throws {
-        try db.cachedStatement(sql: "UPDATE channel_authorization SET completion = ? WHERE channel_request_id = ? AND completion = 'pending'").execute(arguments: [completion.rawValue, id])
+        try db.cachedStatement(sql: "UPDATE channel_authorization SET completion = ? WHERE channel_request_id = ? AND completion = 'pending'").run { row in
+            row.text(completion.rawValue)
+            row.text(id)
+        }
     }
 
     static func addRefund(_ db: Database, id: String, amount: Int64) throws {
@@ -198,11 +216,19 @@ public enum ChannelSandboxTables {
     }
 
     static func insert(_ db: Database, _ p: PendingAnswer) throws {
+        let confirmation = String(decoding: try Wire.encode(p.confirmation), as: UTF8.self)
         try db.cachedStatement(sql: """
             INSERT INTO pending_answer (channel_request_id, copy, due_at, withheld, method, message_key, confirmation)
             VALUES (?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [p.confirmation.channelRequestId, p.copy, p.dueAt, p.withheld, p.method, p.key,
-                             String(decoding: try Wire.encode(p.confirmation), as: UTF8.self)])
+            """).run { row in
+                row.text(p.confirmation.channelRequestId)
+                row.int(p.copy)
+                row.int(p.dueAt)
+                row.bool(p.withheld)
+                row.text(p.method)
+                row.text(p.key)
+                row.text(confirmation)
+            }
     }
 
     /// Answers due at `now` (ms) or before, earliest due first, then in the order they were stored.
@@ -247,10 +273,24 @@ public enum ChannelSandboxTables {
             INSERT INTO statement_line (channel_request_id, day, method, channel_reference, payment_id, amount, currency, fee,
                 type, answered_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(channel_request_id) DO NOTHING
-            """).execute(arguments: [id, line.day, line.method, line.channelReference, line.paymentID, line.amount, line.currency,
-                             line.fee, line.type, answeredAt])
+            """).run { row in
+                row.text(id)
+                row.text(line.day)
+                row.text(line.method)
+                row.text(line.channelReference)
+                row.text(line.paymentID)
+                row.int(line.amount)
+                row.text(line.currency)
+                row.int(line.fee)
+                row.text(line.type)
+                row.text(answeredAt)
+            }
         guard db.changesCount == 1 else { return }
-        try db.cachedStatement(sql: "INSERT INTO statement_stale (day, method, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").execute(arguments: [line.day, line.method, now])
+        try db.cachedStatement(sql: "INSERT INTO statement_stale (day, method, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").run { row in
+            row.text(line.day)
+            row.text(line.method)
+            row.int(now)
+        }
     }
 
     /// Files stale since `before` (ms) or earlier.

@@ -161,12 +161,10 @@ public enum PaymentTables {
     }
 
     static func requestLog(_ db: Database, requestID: String) throws -> LoggedRequest? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT fingerprint, payment_id, status, event_ids FROM request_log WHERE request_id = ?"),
-                         arguments: [requestID])
-            .map { row in
-                let ids: String? = row["event_ids"]
-                return LoggedRequest(fingerprint: row["fingerprint"], paymentID: row["payment_id"], status: row["status"],
-                                     eventIDs: try ids.map { try Wire.decodePlain([String].self, from: Data($0.utf8)) })
+        try db.cachedStatement(sql: "SELECT fingerprint, payment_id, status, event_ids FROM request_log WHERE request_id = ?")
+            .fetchFirst(binding: { $0.text(requestID) }) { row in
+                LoggedRequest(fingerprint: row.string(0), paymentID: row.string(1), status: row.string(2),
+                              eventIDs: try row.optionalString(3).map { try Wire.decodePlain([String].self, from: Data($0.utf8)) })
             }
     }
 
@@ -184,10 +182,15 @@ public enum PaymentTables {
     }
 
     static func dailyTotals(_ db: Database, payerID: String, currency: Currency, day: String) throws -> RequestRules.DailyTotals {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+        try db.cachedStatement(sql: """
             SELECT amount, count FROM payer_daily_total WHERE payer_id = ? AND currency = ? AND day = ?
-            """), arguments: [payerID, currency.code, day]) else { return .none(currency) }
-        return RequestRules.DailyTotals(amount: Money(minorUnits: row["amount"], currency: currency), count: row["count"])
+            """).fetchFirst(binding: { row in
+                row.text(payerID)
+                row.text(currency.code)
+                row.text(day)
+            }) { row in
+                RequestRules.DailyTotals(amount: Money(minorUnits: row.int64(0), currency: currency), count: row.int(1))
+            } ?? .none(currency)
     }
 
     static func addToDailyTotals(_ db: Database, payerID: String, amount: Money, day: String) throws {
@@ -196,15 +199,28 @@ public enum PaymentTables {
         try db.cachedStatement(sql: """
             INSERT INTO payer_daily_total (payer_id, currency, day, amount, count) VALUES (?, ?, ?, ?, 1)
             ON CONFLICT(payer_id, currency, day) DO UPDATE SET amount = amount + excluded.amount, count = count + 1
-            """).execute(arguments: [payerID, amount.currency.code, day, amount.minorUnits])
+            """).run { row in
+                row.text(payerID)
+                row.text(amount.currency.code)
+                row.text(day)
+                row.int(amount.minorUnits)
+            }
     }
 
     /// Remembers how a request was answered, for its retries.
     static func logRequest(_ db: Database, requestID: String, fingerprint: String, paymentID: String,
                            status: String, eventIDs: [String], now: String) throws {
+        let eventIDs = try json(eventIDs)
         try db.cachedStatement(sql: """
             INSERT INTO request_log (request_id, fingerprint, payment_id, status, received_at, event_ids) VALUES (?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [requestID, fingerprint, paymentID, status, now, try json(eventIDs)])
+            """).run { row in
+                row.text(requestID)
+                row.text(fingerprint)
+                row.text(paymentID)
+                row.text(status)
+                row.text(now)
+                row.text(eventIDs)
+            }
     }
 
     /// Forgets requests received before `cutoff`; returns how many.
@@ -214,18 +230,44 @@ public enum PaymentTables {
     }
 
     static func insert(_ db: Database, _ p: PaymentRecord) throws {
+        let splits = try json(p.splits), metadata = try p.metadata.map(json)
         try db.cachedStatement(sql: """
             INSERT INTO payment (payment_id, request_id, order_id, payer_id, merchant_id, amount, currency, method, channel,
                 settlement_mode, installments, splits, settlement_currency, metadata, status, sequence, channel_reference,
                 created_at, updated_at, type, funding, captured, refunded, late_capture_amount, late_capture_currency,
                 captured_at, queried_at, next_check_at, locale)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [p.paymentID, p.requestID, p.orderID, p.payerID, p.merchantID ?? "", p.amount, p.currency, p.method,
-                             p.channel, p.settlementMode, p.installments, try json(p.splits), p.settlementCurrency,
-                             try p.metadata.map(json), p.status.rawValue, p.sequence, p.channelReference, p.createdAt,
-                             p.updatedAt, p.type.rawValue, p.funding.rawValue, p.captured, p.refunded,
-                             p.lateCapture?.minorUnits, p.lateCapture?.currencyCode, p.capturedAt, p.queriedAt, p.nextCheckAt,
-                             p.locale])
+            """).run { row in
+                row.text(p.paymentID)
+                row.text(p.requestID)
+                row.text(p.orderID)
+                row.text(p.payerID)
+                row.text(p.merchantID ?? "")
+                row.int(p.amount)
+                row.text(p.currency)
+                row.text(p.method)
+                row.text(p.channel)
+                row.text(p.settlementMode)
+                row.int(p.installments)
+                row.text(splits)
+                row.text(p.settlementCurrency)
+                row.text(metadata)
+                row.text(p.status.rawValue)
+                row.int(p.sequence)
+                row.text(p.channelReference)
+                row.text(p.createdAt)
+                row.text(p.updatedAt)
+                row.text(p.type.rawValue)
+                row.text(p.funding.rawValue)
+                row.int(p.captured)
+                row.int(p.refunded)
+                row.int(p.lateCapture?.minorUnits)
+                row.text(p.lateCapture?.currencyCode)
+                row.text(p.capturedAt)
+                row.text(p.queriedAt)
+                row.text(p.nextCheckAt)
+                row.text(p.locale)
+            }
     }
 
     static func update(_ db: Database, _ p: PaymentRecord) throws {
@@ -233,13 +275,24 @@ public enum PaymentTables {
             UPDATE payment SET status = ?, sequence = ?, channel_reference = ?, updated_at = ?, captured = ?, refunded = ?,
                 late_capture_amount = ?, late_capture_currency = ?, captured_at = ?, queried_at = ?, next_check_at = ?
             WHERE payment_id = ?
-            """).execute(arguments: [p.status.rawValue, p.sequence, p.channelReference, p.updatedAt, p.captured, p.refunded,
-                             p.lateCapture?.minorUnits, p.lateCapture?.currencyCode, p.capturedAt, p.queriedAt, p.nextCheckAt,
-                             p.paymentID])
+            """).run { row in
+                row.text(p.status.rawValue)
+                row.int(p.sequence)
+                row.text(p.channelReference)
+                row.text(p.updatedAt)
+                row.int(p.captured)
+                row.int(p.refunded)
+                row.int(p.lateCapture?.minorUnits)
+                row.text(p.lateCapture?.currencyCode)
+                row.text(p.capturedAt)
+                row.text(p.queriedAt)
+                row.text(p.nextCheckAt)
+                row.text(p.paymentID)
+            }
     }
 
     public static func payment(_ db: Database, id: String) throws -> PaymentRecord? {
-        try db.cachedStatement(sql: "SELECT \(paymentColumns) FROM payment WHERE payment_id = ?").fetchFirst(arguments: [id], record(from:))
+        try db.cachedStatement(sql: "SELECT \(paymentColumns) FROM payment WHERE payment_id = ?").fetchFirst(binding: { $0.text(id) }, record(from:))
     }
 
     public static func payments(_ db: Database) throws -> [PaymentRecord] {

@@ -121,14 +121,14 @@ public enum LedgerTables {
         let replacing = Dictionary(definitions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let accountStatement = try db.cachedStatement(sql: "SELECT \(accountColumns) FROM ledger_account WHERE account_id = ?")
         for id in Set(accounts) {
-            guard let (account, balance) = try accountStatement.fetchFirst(arguments: [id.rawValue], account(from:)) ?? nil else { continue }
+            guard let (account, balance) = try accountStatement.fetchFirst(binding: { $0.text(id.rawValue) }, account(from:)) ?? nil else { continue }
             restored.append(replacing[id] ?? account)
             balances[id] = balance
         }
         var restoredHolds: [Hold] = []
         let holdStatement = try db.cachedStatement(sql: "SELECT \(holdColumns) FROM ledger_hold WHERE hold_id = ?")
         for id in Set(holds) {
-            if let hold = try holdStatement.fetchFirst(arguments: [id.rawValue], hold(from:)) ?? nil {
+            if let hold = try holdStatement.fetchFirst(binding: { $0.text(id.rawValue) }, hold(from:)) ?? nil {
                 restoredHolds.append(hold)
             }
         }
@@ -187,22 +187,27 @@ public enum LedgerTables {
                 // to load fails the transaction instead of having its balance overwritten.
                 try db.cachedStatement(sql: """
                     INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [id.rawValue, account.currency.code, account.normalSide.rawValue, account.floor?.minorUnits,
-                                     balance.posted.minorUnits, balance.pending.minorUnits])
+                    """).run { bindAccount(&$0, id, account, balance) }
                 continue
             }
             try db.cachedStatement(sql: """
                 INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(account_id) DO UPDATE SET floor = excluded.floor, posted = excluded.posted, pending = excluded.pending
-                """).execute(arguments: [id.rawValue, account.currency.code, account.normalSide.rawValue, account.floor?.minorUnits,
-                                 balance.posted.minorUnits, balance.pending.minorUnits])
+                """).run { bindAccount(&$0, id, account, balance) }
         }
         for posting in after.postings.dropFirst(before.postings.count) {
-            try db.cachedStatement(sql: "INSERT INTO ledger_posting (posting_id, posted_at) VALUES (?, ?)").execute(arguments: [posting.id.rawValue, Wire.timestamp(posting.postedAt)])
+            try db.cachedStatement(sql: "INSERT INTO ledger_posting (posting_id, posted_at) VALUES (?, ?)").run { row in
+                row.text(posting.id.rawValue)
+                row.text(Wire.timestamp(posting.postedAt))
+            }
             let statement = try db.cachedStatement(sql: "INSERT INTO ledger_entry (posting_id, account_id, currency, amount) VALUES (?, ?, ?, ?)")
             for entry in posting.entries {
-                try statement.execute(arguments: [posting.id.rawValue, entry.account.rawValue, entry.amount.currency.code,
-                                                  entry.amount.minorUnits])
+                try statement.run { row in
+                    row.text(posting.id.rawValue)
+                    row.text(entry.account.rawValue)
+                    row.text(entry.amount.currency.code)
+                    row.int(entry.amount.minorUnits)
+                }
             }
             for (position, conversion) in posting.conversions.enumerated() {
                 let rate = conversion.rate
@@ -219,7 +224,10 @@ public enum LedgerTables {
             try db.cachedStatement(sql: """
                 INSERT INTO ledger_fx_carry (currency, carry) VALUES (?, ?)
                 ON CONFLICT(currency) DO UPDATE SET carry = excluded.carry
-                """).execute(arguments: [currency, carry])
+                """).run { row in
+                    row.text(currency)
+                    row.int(carry)
+                }
         }
         for (id, hold) in after.holds.sorted(by: { $0.key < $1.key }) where before.holds[id] != hold {
             var kind: String?, postedAmount: Int64?, postingID: String?
@@ -234,9 +242,27 @@ public enum LedgerTables {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(hold_id) DO UPDATE SET resolution = excluded.resolution, posted_amount = excluded.posted_amount,
                     posting_id = excluded.posting_id
-                """).execute(arguments: [id.rawValue, hold.account.rawValue, hold.amount.currency.code, hold.amount.minorUnits,
-                                 hold.expiresAt.map(Wire.timestamp), kind, postedAmount, postingID])
+                """).run { row in
+                    row.text(id.rawValue)
+                    row.text(hold.account.rawValue)
+                    row.text(hold.amount.currency.code)
+                    row.int(hold.amount.minorUnits)
+                    row.text(hold.expiresAt.map(Wire.timestamp))
+                    row.text(kind)
+                    row.int(postedAmount)
+                    row.text(postingID)
+                }
         }
+    }
+
+    /// An account row's values, in `ledger_account`'s insert order.
+    private static func bindAccount(_ row: inout ColumnBinder, _ id: AccountID, _ account: Account, _ balance: LedgerBalance) {
+        row.text(id.rawValue)
+        row.text(account.currency.code)
+        row.text(account.normalSide.rawValue)
+        row.int(account.floor?.minorUnits)
+        row.int(balance.posted.minorUnits)
+        row.int(balance.pending.minorUnits)
     }
 
     /// The whole stored ledger, exactly as stored (nothing checked), for `checkInvariants()`.

@@ -167,7 +167,13 @@ public enum RuntimeTables {
         try db.cachedStatement(sql: """
             INSERT INTO inbox (message_id, topic, partition, offset, processed_at) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(message_id) DO NOTHING
-            """).execute(arguments: [messageID, topic, partition, offset, timestamp(now)])
+            """).run { row in
+                row.text(messageID)
+                row.text(topic)
+                row.int(Int64(partition))
+                row.int(offset)
+                row.text(timestamp(now))
+            }
         return db.changesCount == 1
     }
 
@@ -230,8 +236,15 @@ public enum RuntimeTables {
         try db.cachedStatement(sql: """
             INSERT INTO outbox (event_id, topic, key, value, headers, created_at, partition) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(event_id) DO NOTHING
-            """).execute(arguments: [message.eventID, message.topic, message.key.map { Data($0) }, message.value, headers,
-                             timestamp(now), message.partition])
+            """).run { row in
+                row.text(message.eventID)
+                row.text(message.topic)
+                row.blob(message.key.map { Data($0) })
+                row.blob(message.value)
+                row.text(headers)
+                row.text(timestamp(now))
+                row.int(message.partition.map(Int64.init))
+            }
         guard db.changesCount == 1 else { return nil }
         var stored = message
         stored.sequence = db.lastInsertedRowID

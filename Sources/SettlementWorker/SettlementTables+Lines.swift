@@ -38,16 +38,35 @@ extension SettlementTables {
     }
 
     static func insert(_ db: Database, _ line: Line) throws {
+        let pricing = try json(line.pricing) ?? "{}", fx = try json(line.fx), calendar = try json(line.payoutCalendar)
         try db.cachedStatement(sql: """
             INSERT INTO settlement_line (payer_id, payment_id, merchant_id, order_id, mode, method, currency, gross, reversed, repaid,
                                          settlement_currency, source_account, pricing, fx, payout_calendar, installment_financing,
                                          sequence, source_event_id, captured_at, booked_at, payer_locale)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [line.payerID, line.paymentID, line.merchantID, line.orderID, line.mode, line.method, line.currency,
-                             line.gross, line.reversed, line.repaid, line.settlementCurrency, line.sourceAccount,
-                             try json(line.pricing) ?? "{}", try json(line.fx), try json(line.payoutCalendar),
-                             line.installmentFinancing, line.sequence, line.sourceEventID, line.capturedAt, line.bookedAt,
-                             line.payerLocale])
+            """).run { row in
+                row.text(line.payerID)
+                row.text(line.paymentID)
+                row.text(line.merchantID)
+                row.text(line.orderID)
+                row.text(line.mode)
+                row.text(line.method)
+                row.text(line.currency)
+                row.int(line.gross)
+                row.int(line.reversed)
+                row.int(line.repaid)
+                row.text(line.settlementCurrency)
+                row.text(line.sourceAccount)
+                row.text(pricing)
+                row.text(fx)
+                row.text(calendar)
+                row.text(line.installmentFinancing)
+                row.int(line.sequence)
+                row.text(line.sourceEventID)
+                row.text(line.capturedAt)
+                row.text(line.bookedAt)
+                row.text(line.payerLocale)
+            }
     }
 
     static func update(_ db: Database, _ line: Line) throws {
@@ -100,8 +119,19 @@ extension SettlementTables {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for part in parts {
-            try statement.execute(arguments: [payer, payment, part.position, part.kind.rawValue, part.party, part.account, part.booked,
-                                              part.reversed, part.settledCurrency, part.bookedSettled, part.reversedSettled])
+            try statement.run { row in
+                row.text(payer)
+                row.text(payment)
+                row.int(part.position)
+                row.text(part.kind.rawValue)
+                row.text(part.party)
+                row.text(part.account)
+                row.int(part.booked)
+                row.int(part.reversed)
+                row.text(part.settledCurrency)
+                row.int(part.bookedSettled)
+                row.int(part.reversedSettled)
+            }
         }
     }
 

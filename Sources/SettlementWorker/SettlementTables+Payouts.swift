@@ -162,8 +162,17 @@ extension SettlementTables {
         try db.cachedStatement(sql: """
             INSERT INTO settlement_release (payer_id, payment_id, merchant_id, role, payee, currency, amount, available_on, available_at, status)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
-            """).execute(arguments: [payer, payment, merchant, role, payee ?? merchant, currency, amount, availableOn.description,
-                             Wire.timestamp(availableAt)])
+            """).run { row in
+                row.text(payer)
+                row.text(payment)
+                row.text(merchant)
+                row.text(role)
+                row.text(payee ?? merchant)
+                row.text(currency)
+                row.int(amount)
+                row.text(availableOn.description)
+                row.text(Wire.timestamp(availableAt))
+            }
     }
 
     private static func release(from row: Row) -> Release {
