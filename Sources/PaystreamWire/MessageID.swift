@@ -47,7 +47,17 @@ public enum MessageID {
 
     /// One part of an id, escaped.
     public static func part(_ text: String) -> String {
-        guard text.contains(where: { $0 == "%" || $0 == ":" }) else { return text }
+        guard needsEscaping(text) else { return text }
         return text.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: ":", with: "%3A")
+    }
+
+    /// Whether `text` has a `%` or `:` character. An ASCII text (nearly every id) is scanned by
+    /// its bytes, where each byte is a character; any other text by its characters, as ids have
+    /// always been escaped (a `:` followed by a combining mark is one other character there), so
+    /// that the id of a payment never changes.
+    static func needsEscaping(_ text: String) -> Bool {
+        let utf8 = text.utf8
+        if utf8.allSatisfy({ $0 < 0x80 }) { return utf8.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: ":") } }
+        return text.contains(where: { $0 == "%" || $0 == ":" })
     }
 }
