@@ -77,18 +77,32 @@ extension StageWorker {
             }
             if let id = stage.messageID(of: input) { marks.append(id) }
             if let replayed = record.header(DeadLetter.replayOfHeader) { marks.append("replay:\(replayed)") }
-            if let seen = try marks.first(where: { try RuntimeTables.isProcessed(db, messageID: $0) }) {
+            // A record with one id (nearly all) is checked by marking it: the mark is refused when
+            // the id is there already, and nothing else is written (one statement instead of a
+            // read and a write). With more ids, none may be seen before any is marked.
+            let single = marks.count == 1
+            if !single, let seen = try marks.first(where: { try RuntimeTables.isProcessed(db, messageID: $0) }) {
                 logger.debug("duplicate input skipped", metadata: ["message.id": "\(seen)", "kafka.offset": "\(record.offset)"])
                 continue
             }
             // Rows queued by a record whose savepoint is rolled back are not in the outbox.
             let queuedBefore = context.queued.count
+            var duplicate = false
             let decision = {
                 for id in marks {
-                    _ = try RuntimeTables.markProcessed(db, messageID: id, topic: record.topic, partition: partition,
-                                                        offset: record.offset, now: now)
+                    let fresh = try RuntimeTables.markProcessed(db, messageID: id, topic: record.topic, partition: partition,
+                                                                offset: record.offset, now: now)
+                    if single && !fresh {
+                        duplicate = true
+                        return
+                    }
                 }
                 try stage.apply(input, record: record, in: context)
+            }
+            defer {
+                if duplicate {
+                    logger.debug("duplicate input skipped", metadata: ["message.id": "\(marks[0])", "kafka.offset": "\(record.offset)"])
+                }
             }
             if !savepoints && !isolating {
                 do { try decision() } catch where Self.parking(error, isolating: false) != nil { throw RecordNeedsSavepoint() }
