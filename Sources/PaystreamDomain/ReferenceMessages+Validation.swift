@@ -9,6 +9,7 @@ extension MerchantReference {
         var problems: [String] = []
         if schema != Self.schemaName { problems.append("schema '\(schema)' is not \(Self.schemaName)") }
         if merchantId.isEmpty { problems.append("merchant_id is empty") }
+        if let problem = StoredText.problem("merchant_id", merchantId) { problems.append(problem) }
         if Currency.named(settlementCurrency) == nil {
             problems.append("settlement_currency '\(settlementCurrency)' is not an ISO 4217 currency code")
         }
@@ -39,6 +40,9 @@ extension MerchantReference {
         if let suppliers {
             if suppliers.contains(where: \.isEmpty) { problems.append("suppliers: an entry is empty") }
             if Set(suppliers).count != suppliers.count { problems.append("suppliers: an entry appears twice") }
+            if suppliers.contains(where: StoredText.hasControlCharacter) {
+                problems.append("suppliers: an entry holds a control character (U+0000–U+001F or U+007F)")
+            }
         }
         if let financing = installmentFinancing, !Self.installmentFinancingValues.contains(financing) {
             problems.append("installment_financing '\(financing)' is not one of \(Self.installmentFinancingValues.joined(separator: ", "))")
@@ -71,6 +75,7 @@ extension CreditLineReference {
         var problems: [String] = []
         if schema != Self.schemaName { problems.append("schema '\(schema)' is not \(Self.schemaName)") }
         if payerId.isEmpty { problems.append("payer_id is empty") }
+        if let problem = StoredText.problem("payer_id", payerId) { problems.append(problem) }
         for (code, limit) in limits.sorted(by: { $0.key < $1.key }) {
             if Currency.named(code) == nil { problems.append("limits: '\(code)' is not an ISO 4217 currency code") }
             if limit < 0 { problems.append("limits.\(code): \(limit) is negative") }
@@ -94,6 +99,7 @@ extension FXRateReference {
         if baseCurrency == nil { problems.append("base '\(base)' is not an ISO 4217 currency code") }
         if quoteCurrency == nil { problems.append("quote '\(quote)' is not an ISO 4217 currency code") }
         if source.isEmpty { problems.append("source is empty") }
+        if let problem = StoredText.problem("source", source) { problems.append(problem) }
         let date = Self.parseTime(asOf)
         if date == nil { problems.append("as_of '\(asOf)' is not an RFC 3339 time") }
         if let baseCurrency, let quoteCurrency {

@@ -91,11 +91,8 @@ extension PaymentRequestMessage {
     /// The longest id or code a request may carry (`request_id`, `payment_id`, `order_id`, …).
     public static let maxIdLength = 255
 
-    /// Whether `text` holds a C0 control character or DEL. Ids and codes are kept in the shard's
-    /// columns, and the store binds text up to its first NUL: `a\u0000b` would be kept as `a`.
-    static func hasControlCharacter(_ text: String) -> Bool {
-        text.utf8.contains { $0 < 0x20 || $0 == 0x7F }
-    }
+    /// Whether `text` holds a C0 control character or DEL (`StoredText`).
+    static func hasControlCharacter(_ text: String) -> Bool { StoredText.hasControlCharacter(text) }
 
     /// Sizes and characters, checked before any other rule: `metadata` over 4 KiB
     /// (`metadata_too_large`), an id over 255 characters or with a control character

@@ -49,6 +49,9 @@ struct ReferenceValidationTests {
             ({ $0.installmentFinancing = "later" }, "installment_financing 'later'"),
             ({ $0.locale = "fr" }, "locale 'fr' is not one of zh-CN, en"),
             ({ $0.merchantId = "" }, "merchant_id is empty"),
+            ({ $0.merchantId = "m-7\u{0}x" }, "merchant_id holds a control character"),
+            ({ $0.merchantId = "m-7\n" }, "merchant_id holds a control character"),
+            ({ $0.suppliers = ["s-1", "s-\u{7F}2"] }, "suppliers: an entry holds a control character"),
             ({ $0.schema = "merchant/v2" }, "schema 'merchant/v2'"),
         ]
         for (change, expected) in cases {
@@ -59,6 +62,15 @@ struct ReferenceValidationTests {
         }
     }
 
+    @Test("webhook endpoint rules: an owner id with a control character is refused")
+    func webhookEndpointRules() {
+        let endpoint = WebhookEndpointReference(endpointId: "e-m7", ownerType: "merchant", ownerId: "m-7", url: "https://m7.example/hooks")
+        #expect(endpoint.problems.isEmpty, "\(endpoint.problems)")
+        var broken = endpoint
+        broken.ownerId = "m-7\u{1B}[2J"
+        #expect(broken.problems == ["owner_id holds a control character (U+0000–U+001F or U+007F)"])
+    }
+
     @Test("credit line rules: currency codes, negative limits, installment counts")
     func creditLineRules() {
         #expect(CreditLineReference(payerId: "u", limits: ["cny": 1]).problems == ["limits: 'cny' is not an ISO 4217 currency code"])
@@ -66,6 +78,9 @@ struct ReferenceValidationTests {
         #expect(CreditLineReference(payerId: "u", limits: [:], installmentPlans: [1]).problems.first?.contains("installment_plans: 1") == true)
         #expect(CreditLineReference(payerId: "u", limits: [:], installmentPlans: [3, 3]).problems == ["installment_plans: a count appears twice"])
         #expect(CreditLineReference(payerId: "", limits: [:]).problems == ["payer_id is empty"])
+        #expect(CreditLineReference(payerId: "user-42\u{0}", limits: [:]).problems
+                    == ["payer_id holds a control character (U+0000–U+001F or U+007F)"])
+        #expect(CreditLineReference(payerId: "用户-42 é", limits: [:]).problems.isEmpty)
     }
 
     @Test("FX rate rules: codes, positive decimal rate, different currencies, source, RFC 3339 time")
@@ -75,6 +90,7 @@ struct ReferenceValidationTests {
             FXRateReference(base: base, quote: quote, rate: rate, source: source, asOf: asOf).problems
         }
         #expect(problems(base: "usd").first?.contains("base 'usd'") == true)
+        #expect(problems(source: "ecb\tdaily") == ["source holds a control character (U+0000–U+001F or U+007F)"])
         #expect(problems(rate: "0").first?.contains("rate") == true)
         #expect(problems(rate: "7,1").first?.contains("rate") == true)
         #expect(problems(rate: "1e3").first?.contains("rate") == true)

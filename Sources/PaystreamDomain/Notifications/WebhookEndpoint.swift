@@ -67,6 +67,7 @@ public struct WebhookEndpointReference: Sendable, Codable, Hashable {
             problems.append("owner_type '\(ownerType)' is not one of \(Self.ownerTypes.joined(separator: ", "))")
         }
         if ownerId.isEmpty { problems.append("owner_id is empty") }
+        if let problem = StoredText.problem("owner_id", ownerId) { problems.append(problem) }
         if let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
            parsed.host?.isEmpty == false {
         } else {
