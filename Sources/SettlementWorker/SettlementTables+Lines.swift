@@ -76,17 +76,26 @@ extension SettlementTables {
     }
 
     static func line(_ db: Database, payer: String, payment: String) throws -> Line? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM settlement_line WHERE payer_id = ? AND payment_id = ?"),
-                                         arguments: [payer, payment]) else { return nil }
-        var line = Line(payerID: row["payer_id"], paymentID: row["payment_id"], merchantID: row["merchant_id"], orderID: row["order_id"],
-                    mode: row["mode"], method: row["method"], currency: row["currency"], gross: row["gross"], reversed: row["reversed"],
-                    repaid: row["repaid"], settlementCurrency: row["settlement_currency"], sourceAccount: row["source_account"],
-                    pricing: try decoded(SettlementPricing.self, row["pricing"]), fx: try decoded(FXSnapshot.self, row["fx"]),
-                    payoutCalendar: try decoded(PayoutCalendar.self, row["payout_calendar"]),
-                    installmentFinancing: row["installment_financing"], sequence: row["sequence"],
-                    sourceEventID: row["source_event_id"], capturedAt: row["captured_at"], bookedAt: row["booked_at"])
-        line.payerLocale = row["payer_locale"]
-        return line
+        try db.cachedStatement(sql: """
+            SELECT payer_id, payment_id, merchant_id, order_id, mode, method, currency, gross, reversed, repaid, settlement_currency,
+                source_account, pricing, fx, payout_calendar, installment_financing, sequence, source_event_id, captured_at, booked_at,
+                payer_locale
+            FROM settlement_line WHERE payer_id = ? AND payment_id = ?
+            """).fetchFirst(binding: { row in
+                row.text(payer)
+                row.text(payment)
+            }) { row in
+            var line = Line(payerID: row.string(0), paymentID: row.string(1), merchantID: row.string(2), orderID: row.optionalString(3),
+                            mode: row.string(4), method: row.string(5), currency: row.string(6), gross: row.int64(7),
+                            reversed: row.int64(8), repaid: row.int64(9), settlementCurrency: row.string(10),
+                            sourceAccount: row.string(11), pricing: try decoded(SettlementPricing.self, row.optionalString(12)),
+                            fx: try decoded(FXSnapshot.self, row.optionalString(13)),
+                            payoutCalendar: try decoded(PayoutCalendar.self, row.optionalString(14)),
+                            installmentFinancing: row.optionalString(15), sequence: row.int(16), sourceEventID: row.string(17),
+                            capturedAt: row.string(18), bookedAt: row.string(19))
+            line.payerLocale = row.optionalString(20)
+            return line
+        }
     }
 
     // MARK: parts
