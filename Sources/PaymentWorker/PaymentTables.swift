@@ -131,7 +131,12 @@ public enum PaymentTables {
             WHERE p.payer_id = ? AND p.currency = ? AND p.type = 'payment' AND p.funding = 'credit' AND p.captured > 0
                   AND (? IS NULL OR p.payment_id = ?)
             ORDER BY p.captured_at, p.rowid
-            """).forEachRow(arguments: [payerID, currency, only, only]) { row in
+            """).forEachRow(binding: { row in
+                row.text(payerID)
+                row.text(currency)
+                row.text(only)
+                row.text(only)
+            }) { row in
             let outstanding = row.int64(paymentColumnCount)
             if outstanding > 0 { found.append(Outstanding(payment: try record(from: row), outstanding: outstanding)) }
         }
@@ -297,7 +302,7 @@ public enum PaymentTables {
 
     public static func payments(_ db: Database) throws -> [PaymentRecord] {
         var all: [PaymentRecord] = []
-        try db.cachedStatement(sql: "SELECT \(paymentColumns) FROM payment ORDER BY created_at, payment_id").forEachRow(arguments: []) {
+        try db.cachedStatement(sql: "SELECT \(paymentColumns) FROM payment ORDER BY created_at, payment_id").forEachRow {
             all.append(try record(from: $0))
         }
         return all

@@ -170,7 +170,7 @@ public enum LedgerTables {
     /// add it); `loadAll` checks first, because `paystream verify` may read a shard made before.
     static func fxCarry(_ db: Database) throws -> [String: Int64] {
         var carry: [String: Int64] = [:]
-        try db.cachedStatement(sql: "SELECT currency, carry FROM ledger_fx_carry").forEachRow(arguments: []) { row in
+        try db.cachedStatement(sql: "SELECT currency, carry FROM ledger_fx_carry").forEachRow { row in
             carry[row.string(0)] = row.int64(1)
         }
         return carry
@@ -269,7 +269,7 @@ public enum LedgerTables {
     public static func loadAll(_ db: Database) throws -> Ledger {
         var accounts: [Account] = []
         var balances: [AccountID: LedgerBalance] = [:]
-        try db.cachedStatement(sql: "SELECT \(accountColumns) FROM ledger_account ORDER BY account_id").forEachRow(arguments: []) { row in
+        try db.cachedStatement(sql: "SELECT \(accountColumns) FROM ledger_account ORDER BY account_id").forEachRow { row in
             guard let (account, balance) = account(from: row) else { return }
             accounts.append(account)
             balances[account.id] = balance
@@ -290,7 +290,7 @@ public enum LedgerTables {
                            postedAt: Wire.parseTimestamp(row["posted_at"]) ?? Date(timeIntervalSince1970: 0))
         }
         var holds: [Hold] = []
-        try db.cachedStatement(sql: "SELECT \(holdColumns) FROM ledger_hold ORDER BY hold_id").forEachRow(arguments: []) { row in
+        try db.cachedStatement(sql: "SELECT \(holdColumns) FROM ledger_hold ORDER BY hold_id").forEachRow { row in
             if let hold = hold(from: row) { holds.append(hold) }
         }
         let carry = try db.tableExists("ledger_fx_carry") ? try fxCarry(db) : [:]
@@ -305,7 +305,7 @@ public enum LedgerTables {
     /// The posted and pending balance of `account`, or nil if it was never opened.
     public static func balance(_ db: Database, of account: AccountID) throws -> LedgerBalance? {
         try db.cachedStatement(sql: "SELECT \(accountColumns) FROM ledger_account WHERE account_id = ?")
-            .fetchFirst(arguments: [account.rawValue], self.account(from:))??.1
+            .fetchFirst(binding: { $0.text(account.rawValue) }, self.account(from:))??.1
     }
 
     /// The columns `account(from:)` reads, in its order.

@@ -30,21 +30,6 @@ public struct ColumnReader {
 }
 
 extension Statement {
-    /// Runs the statement with `arguments` and reads each row it returns with `read`.
-    public func forEachRow(arguments: StatementArguments, _ read: (ColumnReader) throws -> Void) throws {
-        try setArguments(arguments)
-        defer { sqlite3_reset(sqliteStatement) }
-        let reader = ColumnReader(statement: sqliteStatement)
-        while try step() { try read(reader) }
-    }
-
-    /// The first row the statement returns, read with `read`; nil when it returns none.
-    public func fetchFirst<T>(arguments: StatementArguments, _ read: (ColumnReader) throws -> T) throws -> T? {
-        try setArguments(arguments)
-        defer { sqlite3_reset(sqliteStatement) }
-        return try step() ? try read(ColumnReader(statement: sqliteStatement)) : nil
-    }
-
     /// Steps the statement: true at a row, false when it is done.
     private func step() throws -> Bool {
         switch sqlite3_step(sqliteStatement) {
@@ -120,15 +105,17 @@ extension Statement {
         while try step() {}
     }
 
-    /// `fetchFirst`, the parameters bound by `bind` in order.
-    public func fetchFirst<T>(binding bind: (inout ColumnBinder) -> Void, _ read: (ColumnReader) throws -> T) throws -> T? {
+    /// The first row the statement returns, read with `read`; nil when it returns none. The
+    /// parameters are bound by `bind` in order.
+    public func fetchFirst<T>(binding bind: (inout ColumnBinder) -> Void = { _ in }, _ read: (ColumnReader) throws -> T) throws -> T? {
         bindAll(bind)
         defer { unbind() }
         return try step() ? try read(ColumnReader(statement: sqliteStatement)) : nil
     }
 
-    /// `forEachRow`, the parameters bound by `bind` in order.
-    public func forEachRow(binding bind: (inout ColumnBinder) -> Void, _ read: (ColumnReader) throws -> Void) throws {
+    /// Runs the statement and reads each row it returns with `read`. The parameters are bound by
+    /// `bind` in order.
+    public func forEachRow(binding bind: (inout ColumnBinder) -> Void = { _ in }, _ read: (ColumnReader) throws -> Void) throws {
         bindAll(bind)
         defer { unbind() }
         let reader = ColumnReader(statement: sqliteStatement)

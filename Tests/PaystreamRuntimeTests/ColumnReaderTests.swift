@@ -14,7 +14,7 @@ struct ColumnReaderTests {
             try db.execute(sql: "INSERT INTO t (id, name, amount, note) VALUES (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?)",
                            arguments: [1, "a", Int64.max, nil, 2, "é ☃ x", Int64.min, "n", 3, "", 0, ""])
             var read: [(Int64, String, Int64, String?)] = []
-            try db.cachedStatement(sql: "SELECT id, name, amount, note FROM t ORDER BY id").forEachRow(arguments: []) { row in
+            try db.cachedStatement(sql: "SELECT id, name, amount, note FROM t ORDER BY id").forEachRow { row in
                 read.append((row.int64(0), row.string(1), row.int64(2), row.optionalString(3)))
             }
             let rows = try Row.fetchAll(db, sql: "SELECT id, name, amount, note FROM t ORDER BY id")
@@ -23,13 +23,13 @@ struct ColumnReaderTests {
                 #expect(mine.0 == theirs["id"] && mine.1 == theirs["name"] && mine.2 == theirs["amount"] && mine.3 == theirs["note"])
             }
             #expect(read[0].3 == nil && read[2].3 == "")
-            let second = try db.cachedStatement(sql: "SELECT name FROM t WHERE id = ?").fetchFirst(arguments: [2]) { $0.string(0) }
+            let second = try db.cachedStatement(sql: "SELECT name FROM t WHERE id = ?").fetchFirst(binding: { $0.int(2) }) { $0.string(0) }
             #expect(second == "é ☃ x")
-            #expect(try db.cachedStatement(sql: "SELECT name FROM t WHERE id = ?").fetchFirst(arguments: [9]) { $0.string(0) } == nil)
+            #expect(try db.cachedStatement(sql: "SELECT name FROM t WHERE id = ?").fetchFirst(binding: { $0.int(9) }) { $0.string(0) } == nil)
             // The statement is reset after a read: the next write sees no open read.
             try db.execute(sql: "UPDATE t SET note = 'x' WHERE id = 1")
             #expect(throws: DatabaseError.self) {
-                try db.cachedStatement(sql: "SELECT abs(amount) FROM t ORDER BY id").forEachRow(arguments: []) { _ in }
+                try db.cachedStatement(sql: "SELECT abs(amount) FROM t ORDER BY id").forEachRow { _ in }
             }
         }
     }
