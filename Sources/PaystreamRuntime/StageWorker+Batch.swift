@@ -87,22 +87,16 @@ extension StageWorker {
             }
             // Rows queued by a record whose savepoint is rolled back are not in the outbox.
             let queuedBefore = context.queued.count
-            var duplicate = false
             let decision = {
                 for id in marks {
                     let fresh = try RuntimeTables.markProcessed(db, messageID: id, topic: record.topic, partition: partition,
                                                                 offset: record.offset, now: now)
                     if single && !fresh {
-                        duplicate = true
+                        logger.debug("duplicate input skipped", metadata: ["message.id": "\(id)", "kafka.offset": "\(record.offset)"])
                         return
                     }
                 }
                 try stage.apply(input, record: record, in: context)
-            }
-            defer {
-                if duplicate {
-                    logger.debug("duplicate input skipped", metadata: ["message.id": "\(marks[0])", "kafka.offset": "\(record.offset)"])
-                }
             }
             if !savepoints && !isolating {
                 do { try decision() } catch where Self.parking(error, isolating: false) != nil { throw RecordNeedsSavepoint() }
