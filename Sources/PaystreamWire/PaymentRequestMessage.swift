@@ -91,8 +91,6 @@ extension PaymentRequestMessage {
     /// The longest id or code a request may carry (`request_id`, `payment_id`, `order_id`, …).
     public static let maxIdLength = 255
 
-    /// Whether `text` holds a C0 control character or DEL (`StoredText`).
-    static func hasControlCharacter(_ text: String) -> Bool { StoredText.hasControlCharacter(text) }
 
     /// Sizes and characters, checked before any other rule: `metadata` over 4 KiB
     /// (`metadata_too_large`), an id over 255 characters or with a control character
@@ -106,7 +104,7 @@ extension PaymentRequestMessage {
             if let value, value.count > Self.maxIdLength {
                 return Rejection(.invalidRequest, "\(name) is \(value.count) characters; at most \(Self.maxIdLength)")
             }
-            if let value, Self.hasControlCharacter(value) {
+            if let value, StoredText.hasControlCharacter(value) {
                 return Rejection(.invalidRequest, "\(name) contains a control character")
             }
         }
@@ -114,7 +112,7 @@ extension PaymentRequestMessage {
             if split.partyId.count > Self.maxIdLength {
                 return Rejection(.invalidRequest, "a split's party_id is \(split.partyId.count) characters; at most \(Self.maxIdLength)")
             }
-            if Self.hasControlCharacter(split.partyId) {
+            if StoredText.hasControlCharacter(split.partyId) {
                 return Rejection(.invalidRequest, "a split's party_id contains a control character")
             }
         }

@@ -99,6 +99,6 @@ struct MoneyTests {
         #expect(rejection.reason == .invalidRequest && rejection.message == "payment_id contains a control character")
         refund.paymentId = "pay-1"
         #expect((try? refund.validatedFollowUp().get()) != nil)
-        #expect(!PaymentRequestMessage.hasControlCharacter("ord-1001 支付 ☃"))
+        #expect(!StoredText.hasControlCharacter("ord-1001 支付 ☃"))
     }
 }
