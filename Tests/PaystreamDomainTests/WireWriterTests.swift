@@ -114,7 +114,7 @@ struct WireWriterTests {
         }
         for value in values {
             var out: [UInt8] = []
-            WireObjectWriter.appendInteger(value, to: &out)
+            WireEncodingState.appendInteger(value, to: &out)
             #expect(String(decoding: out, as: UTF8.self) == value.description)
         }
     }

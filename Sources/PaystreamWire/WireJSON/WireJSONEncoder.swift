@@ -92,25 +92,73 @@ final class WireEncodingState {
     func integer(_ value: some FixedWidthInteger) -> WireOut { text { $0.append(contentsOf: value.description.utf8) } }
 
     func double(_ value: Double, path: [any CodingKey]) throws -> WireOut {
-        guard value.isFinite else { throw nonConforming(value, path: path) }
-        return number(value.description)
+        guard value.isFinite else { throw Self.nonConforming(value, path: path) }
+        return text { Self.appendNumber(value.description, to: &$0) }
     }
 
     func float(_ value: Float, path: [any CodingKey]) throws -> WireOut {
-        guard value.isFinite else { throw nonConforming(value, path: path) }
-        return number(value.description)
+        guard value.isFinite else { throw Self.nonConforming(value, path: path) }
+        return text { Self.appendNumber(value.description, to: &$0) }
     }
 
     /// As Foundation writes a floating-point number: its description without a trailing ".0".
-    private func number(_ description: String) -> WireOut {
-        text { out in
-            if description.hasSuffix(".0") { out.append(contentsOf: description.utf8.dropLast(2)) }
-            else { out.append(contentsOf: description.utf8) }
+    private static func appendNumber(_ description: String, to out: inout [UInt8]) {
+        if description.hasSuffix(".0") { out.append(contentsOf: description.utf8.dropLast(2)) }
+        else { out.append(contentsOf: description.utf8) }
+    }
+
+    private static func nonConforming(_ value: Any, path: [any CodingKey]) -> EncodingError {
+        .invalidValue(value, .init(codingPath: path, debugDescription: "Unable to encode \(value) directly in JSON."))
+    }
+
+    /// Decimal digits, as `description` writes them, without making a string.
+    static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            out.append(contentsOf: buffer[(20 - count)...])
         }
     }
 
-    private func nonConforming(_ value: Any, path: [any CodingKey]) -> EncodingError {
-        .invalidValue(value, .init(codingPath: path, debugDescription: "Unable to encode \(value) directly in JSON."))
+    /// A `JSONValue` as JSON text: object members in byte order of their keys, numbers as
+    /// Foundation writes them, a non-finite number refused (naming where it is, from `path`).
+    /// The encoder and the hand-written message writers both write JSON values with it.
+    static func appendJSON(_ value: JSONValue, path: [any CodingKey], to out: inout [UInt8]) throws {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .integer(let number): appendInteger(number, to: &out)
+        case .number(let number):
+            guard number.isFinite else { throw nonConforming(number, path: path) }
+            appendNumber(number.description, to: &out)
+        case .string(let text): appendString(text, to: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                try appendJSON(item, path: path + [WireIndexKey(intValue: index)], to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            let keys = Array(members.keys)
+            for (position, index) in keyOrder(keys).enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                appendString(keys[index], to: &out)
+                out.append(UInt8(ascii: ":"))
+                try appendJSON(members[keys[index]]!, path: path + [WireStringKey(stringValue: keys[index])], to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
     }
 
     /// JSON string escaping as Foundation does it: quote, backslash, the control characters
@@ -231,24 +279,9 @@ final class WireEncodingState {
     }
 
     private func json(_ value: JSONValue, path: [any CodingKey]) throws -> WireOut {
-        switch value {
-        case .null: return null()
-        case .bool(let flag): return bool(flag)
-        case .integer(let number): return integer(number)
-        case .number(let number): return try double(number, path: path)
-        case .string(let text): return string(text)
-        case .array(let items):
-            let node = WireArrayNode()
-            node.items = try items.enumerated().map { try json($0.element, path: path + [WireIndexKey(intValue: $0.offset)]) }
-            return .array(node)
-        case .object(let members):
-            let node = WireObjectNode()
-            for (key, member) in members {
-                node.keys.append(key)
-                node.values.append(try json(member, path: path + [WireStringKey(stringValue: key)]))
-            }
-            return .object(node)
-        }
+        let start = scratch.count
+        try Self.appendJSON(value, path: path, to: &scratch)
+        return .text(start..<scratch.count)
     }
 
     // MARK: output

@@ -81,20 +81,27 @@ public struct WireObjectWriter {
         if let value { string(key, value) }
     }
 
-    public mutating func integer(_ key: StaticString, _ value: some FixedWidthInteger) {
+    public mutating func integer(_ key: StaticString, _ value: Int64) {
         self.key(key)
-        Self.appendInteger(Int64(value), to: &out)
+        WireEncodingState.appendInteger(value, to: &out)
     }
 
+    public mutating func integer(_ key: StaticString, _ value: Int) { integer(key, Int64(value)) }
+
     /// Null when nil (`encode`).
-    public mutating func integer<T: FixedWidthInteger>(_ key: StaticString, _ value: T?) {
+    public mutating func integer(_ key: StaticString, _ value: Int64?) {
         guard let value else { self.key(key); return null() }
         integer(key, value)
     }
 
     /// Left out when nil (`encodeIfPresent`).
-    public mutating func integerIfPresent<T: FixedWidthInteger>(_ key: StaticString, _ value: T?) {
+    public mutating func integerIfPresent(_ key: StaticString, _ value: Int64?) {
         if let value { integer(key, value) }
+    }
+
+    /// Left out when nil (`encodeIfPresent`).
+    public mutating func integerIfPresent(_ key: StaticString, _ value: Int?) {
+        if let value { integer(key, Int64(value)) }
     }
 
     public mutating func object(_ key: StaticString, _ value: some WireWritable) throws {
@@ -124,66 +131,11 @@ public struct WireObjectWriter {
 
     public mutating func json(_ key: StaticString, _ value: JSONValue) throws {
         self.key(key)
-        try Self.appendJSON(value, to: &out)
+        try WireEncodingState.appendJSON(value, path: [], to: &out)
     }
 
     /// Left out when nil (`encodeIfPresent`).
     public mutating func jsonIfPresent(_ key: StaticString, _ value: JSONValue?) throws {
         if let value { try json(key, value) }
-    }
-
-    // MARK: scalars
-
-    /// Decimal digits, as `description` writes them, without making a string.
-    static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            out.append(contentsOf: buffer[(20 - count)...])
-        }
-    }
-
-    /// As `WireJSONEncoder` writes a `JSONValue`: object members in byte order of their keys,
-    /// numbers as Foundation writes them, non-finite numbers refused.
-    static func appendJSON(_ value: JSONValue, to out: inout [UInt8]) throws {
-        switch value {
-        case .null: out.append(contentsOf: "null".utf8)
-        case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
-        case .integer(let number): appendInteger(number, to: &out)
-        case .number(let number):
-            guard number.isFinite else {
-                throw EncodingError.invalidValue(number, .init(codingPath: [], debugDescription: "Unable to encode \(number) directly in JSON."))
-            }
-            let description = number.description
-            if description.hasSuffix(".0") { out.append(contentsOf: description.utf8.dropLast(2)) }
-            else { out.append(contentsOf: description.utf8) }
-        case .string(let text): WireEncodingState.appendString(text, to: &out)
-        case .array(let items):
-            out.append(UInt8(ascii: "["))
-            for (index, item) in items.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                try appendJSON(item, to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        case .object(let members):
-            out.append(UInt8(ascii: "{"))
-            let keys = Array(members.keys)
-            for (position, index) in WireEncodingState.keyOrder(keys).enumerated() {
-                if position > 0 { out.append(UInt8(ascii: ",")) }
-                WireEncodingState.appendString(keys[index], to: &out)
-                out.append(UInt8(ascii: ":"))
-                try appendJSON(members[keys[index]]!, to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-        }
     }
 }
