@@ -86,6 +86,9 @@ public struct BenchReport: Sendable, CustomStringConvertible {
     public var pipelinePaced: PacedResult?
     public var relayBursts: [BurstResult] = []
     public var relayPaced: PacedResult?
+    /// CPU over a stretch with nothing published, after the warm-up (what the polling costs).
+    public var pipelineIdle: CPUUse?
+    public var relayIdle: CPUUse?
     public var offline: [OfflineStageBench.StageFigure] = []
     var wireCoding: [WireCodingBench.Figure] = []
     public var exitStatuses: [String: Int] = [:]
@@ -139,6 +142,7 @@ public struct BenchReport: Sendable, CustomStringConvertible {
                              + "\(format(burst.cpu.busyShare * 100, 0))% busy")
             }
         }
+        if let idle = pipelineIdle { lines.append("  idle            \(idle.idleLine)") }
         if let paced = pipelinePaced {
             lines.append("  latency         \(paced.summary)")
             lines.append("  CPU at that rate \(paced.cpuLine)")
@@ -165,6 +169,7 @@ public struct BenchReport: Sendable, CustomStringConvertible {
             lines.append("  throughput      \(format(burst.perSecond, 0)) messages/s (runs: \(relayBursts.map { format($0.perSecond, 0) }.joined(separator: ", "))), lost \(relayBursts.map(\.lost).reduce(0, +))")
             lines.append("  CPU per message \(format(burst.cpuMicrosecondsPerPayment, 0)) µs summed over the hops"
                          + (burst.brokerMicrosecondsPerPayment.map { ", broker \(format($0, 0)) µs" } ?? ""))
+            if let idle = relayIdle { lines.append("  idle            \(idle.idleLine)") }
             if let paced = relayPaced {
                 lines.append("  latency         \(paced.summary)")
                 lines.append("  CPU at that rate \(paced.cpuLine)")

@@ -21,6 +21,8 @@ public struct BenchRun: Sendable {
         /// Payments per second in the latency run, and how long it publishes.
         public var rate = 1_000
         public var pacedSeconds = 10
+        /// How long the idle measurement runs, seconds.
+        public var idleSeconds = 5
         public var partitions: Int32 = 4
         /// Records per stage in the offline measurement (repeated `repeats` times).
         public var offlineRecords = 5_000
@@ -105,6 +107,10 @@ public struct BenchRun: Sendable {
         let broker = pipeline.broker.process.processIdentifier
         _ = try await burst(warmUp, publisher: publisher, observer: observer, pids: pids(), broker: broker)
         say("warmed up with \(warmUp.count) payments")
+        if options.idleSeconds > 0 {
+            report.pipelineIdle = try await idle(pids: pids(), broker: broker)
+            say("pipeline idle: \(report.pipelineIdle!.idleLine)")
+        }
         for run in 1...options.repeats {
             let result = try await burst(BenchLoad.payments(options.payments, label: "burst\(run)"), publisher: publisher,
                                          observer: observer, pids: pids(), broker: broker)
@@ -183,6 +189,10 @@ public struct BenchRun: Sendable {
         let broker = pipeline.broker.process.processIdentifier
         _ = try await burst(BenchLoad.payments(200, label: "relay-warm"), publisher: publisher, observer: observer, pids: pids,
                             broker: broker)
+        if options.idleSeconds > 0 {
+            report.relayIdle = try await idle(pids: pids, broker: broker)
+            say("relay idle: \(report.relayIdle!.idleLine)")
+        }
         for run in 1...options.repeats {
             let result = try await burst(BenchLoad.payments(options.payments, label: "relay-burst\(run)"), publisher: publisher,
                                          observer: observer, pids: pids, broker: broker)
@@ -201,6 +211,14 @@ public struct BenchRun: Sendable {
     }
 
     // MARK: - measurements
+
+    /// CPU over `options.idleSeconds` with nothing published (after a second to settle).
+    private func idle(pids: [String: Int32], broker: Int32?) async throws -> CPUUse {
+        try await Task.sleep(for: .seconds(1))
+        let measuring = CPUUse.start(pids: pids, broker: broker)
+        try await Task.sleep(for: .seconds(options.idleSeconds))
+        return measuring()
+    }
 
     /// Publishes every payment at once and waits for each to complete (or for the stall timeout).
     private func burst(_ payments: [BenchLoad.Payment], publisher: BenchPublisher, observer: BenchObserver,

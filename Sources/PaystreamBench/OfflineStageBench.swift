@@ -18,12 +18,15 @@ public struct OfflineStageBench: Sendable {
     let payments: Int
     let partitions: Int32
     let repeats: Int
-    var batch = 500
+    let batch: Int
 
-    public init(payments: Int, partitions: Int32, repeats: Int) {
+    /// `batch`: records per partition handed over at once (500 is a burst's batch; a paced load
+    /// polls a few records at a time).
+    public init(payments: Int, partitions: Int32, repeats: Int, batch: Int = 500) {
         self.payments = payments
         self.partitions = partitions
         self.repeats = repeats
+        self.batch = batch
     }
 
     public struct StageFigure: Sendable {

@@ -33,6 +33,16 @@ public struct CPUUse: Sendable {
             / (wallSeconds * Double(ProcessInfo.processInfo.activeProcessorCount)) : 0
     }
 
+    /// Milliseconds of CPU a second: the measured processes each, and the broker.
+    var idleLine: String {
+        let seconds = max(wallSeconds, 1e-9)
+        let each = processes.sorted { $0.key < $1.key }.map { "\($0.key) \(format($0.value / seconds * 1000, 0))" }
+        let total = processes.values.reduce(0, +) / seconds * 1000
+        return "\(format(total, 0)) ms of CPU a second (\(each.joined(separator: ", ")))"
+            + (broker.map { ", broker \(format($0 / seconds * 1000, 0)) ms a second" } ?? "")
+            + ", over \(format(wallSeconds, 1)) s with nothing published"
+    }
+
     /// Starts measuring; `end()` gives the use since.
     static func start(pids: [String: Int32], broker: Int32?) -> () -> CPUUse {
         let before = pids.compactMapValues(ProcessCPU.seconds(pid:))

@@ -5,7 +5,7 @@ import PaystreamBench
 // temporary shards, no Kafka), once, from a synchronous entry point: Deploy/instructions.sh runs
 // it under valgrind's callgrind, which cannot run Swift's async main on this platform.
 //
-//   paystream-instructions [--payments N] [--partitions P]
+//   paystream-instructions [--payments N] [--partitions P] [--batch B]
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("paystream-instructions: \(message)\n".utf8))
@@ -14,6 +14,7 @@ func fail(_ message: String) -> Never {
 
 var payments = 1000
 var partitions: Int32 = 4
+var batch = 500
 var arguments = Array(CommandLine.arguments.dropFirst())
 while !arguments.isEmpty {
     let name = arguments.removeFirst()
@@ -26,12 +27,15 @@ while !arguments.isEmpty {
     case "--partitions":
         guard let number = Int32(value), number > 0 else { fail("--partitions must be a positive number, not \(value)") }
         partitions = number
+    case "--batch":
+        guard let number = Int(value), number > 0 else { fail("--batch must be a positive number, not \(value)") }
+        batch = number
     default:
-        fail("unknown argument \(name) (--payments N, --partitions P)")
+        fail("unknown argument \(name) (--payments N, --partitions P, --batch B)")
     }
 }
 do {
-    for figure in try OfflineStageBench(payments: payments, partitions: partitions, repeats: 1).run() {
+    for figure in try OfflineStageBench(payments: payments, partitions: partitions, repeats: 1, batch: batch).run() {
         print("\(figure.stage): \(figure.records) records")
     }
 } catch {
