@@ -8,39 +8,6 @@ static int is_local_table(const char *name) {
     return name != NULL && strncmp(name, "changelog_", 10) == 0;
 }
 
-static int capture_filter(void *context, const char *table) {
-    (void)context;
-    return !is_local_table(table);
-}
-
-int ps_session_start(void *db, ps_session **out) {
-    sqlite3_session *session = NULL;
-    int rc = sqlite3session_create((sqlite3 *)db, "main", &session);
-    if (rc != SQLITE_OK) return rc;
-    sqlite3session_table_filter(session, capture_filter, NULL);
-    rc = sqlite3session_attach(session, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3session_delete(session);
-        return rc;
-    }
-    *out = (ps_session *)session;
-    return SQLITE_OK;
-}
-
-int ps_session_patchset(ps_session *session, int *count, void **bytes) {
-    return sqlite3session_patchset((sqlite3_session *)session, count, bytes);
-}
-
-int ps_session_is_empty(ps_session *session) {
-    return sqlite3session_isempty((sqlite3_session *)session);
-}
-
-void ps_session_end(ps_session *session) {
-    sqlite3session_delete((sqlite3_session *)session);
-}
-
-void ps_free(void *bytes) { sqlite3_free(bytes); }
-
 static int apply_filter(void *context, const char *table) {
     (void)context;
     return !is_local_table(table);

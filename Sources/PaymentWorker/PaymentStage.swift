@@ -114,9 +114,8 @@ public struct PaymentStage: Stage {
         for paymentID in try PaymentTables.dueForCheck(context.db, now: now, limit: 1000) {
             var decision = PaymentDecision(stage: self, context: context, record: nil)
             do {
-                try context.db.inSavepoint {
+                try RuntimeTables.inRecordSavepoint(context.db) {
                     if let payment = try PaymentTables.payment(context.db, id: paymentID) { try decision.checkExpiry(payment) }
-                    return .commit
                 }
             } catch let error as DatabaseError where error.resultCode != .SQLITE_CONSTRAINT {
                 throw error  // the database itself failed: the runtime retries the tick

@@ -45,7 +45,7 @@ public enum LedgerTables {
     }
 
     /// Gives `ledger_entry` a primary key (`entry_id`, the rowid it always had, kept as it was):
-    /// SQLite's session extension captures only tables with one, and a shard's changelog must
+    /// the changelog's capture takes only tables with one, and a shard's changelog must
     /// carry every row. A stage runs it as a migration of its own; frozen text, never edited.
     public static let keyEntriesSQL = """
         CREATE TABLE ledger_entry_v2 (

@@ -193,18 +193,11 @@ public enum RuntimeTables {
     // MARK: savepoints
 
     /// Runs `body` in a savepoint of the caller's transaction: its writes are kept if it returns
-    /// and rolled back if it throws (the error is rethrown). The statements come from the
-    /// connection's cache: one record's savepoint costs no parsing.
-    public static func inRecordSavepoint(_ db: Database, _ body: () throws -> Void) throws {
-        try db.cachedStatement(sql: "SAVEPOINT paystream_record").execute()
-        do {
-            try body()
-        } catch {
-            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT paystream_record").execute()
-            try db.cachedStatement(sql: "RELEASE SAVEPOINT paystream_record").execute()
-            throw error
-        }
-        try db.cachedStatement(sql: "RELEASE SAVEPOINT paystream_record").execute()
+    /// and rolled back if it throws (the error is rethrown), in the database and in the
+    /// changelog's capture. The statements come from the connection's cache: one record's
+    /// savepoint costs no parsing. Every savepoint inside a shard transaction goes through here.
+    public static func inRecordSavepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try ChangelogCapture.savepoint(db, name: "paystream_record", body)
     }
 
     // MARK: outbox

@@ -222,34 +222,41 @@ public enum ChangelogTables {
     }
 }
 
-/// A session on one write transaction: started before the transaction's first change, turned
-/// into a record (queued in the same transaction) just before COMMIT.
+/// The capture of one write transaction (`ps_capture_*`: SQLite's pre-update hook records each
+/// change as it is made), started before the transaction's first change and turned into a
+/// record (queued in the same transaction) just before COMMIT. Savepoints inside it go through
+/// `ChangelogCapture.savepoint` so that a rolled-back one leaves nothing in the record.
 struct ChangelogCapture {
-    private let session: OpaquePointer
+    private let connection: OpaquePointer
     private let outboxBefore: Int64
     private let claimant: ChangelogClaimant
 
     init(_ db: Database, claimant: ChangelogClaimant) throws {
         self.claimant = claimant
-        var session: OpaquePointer?
-        let rc = ps_session_start(UnsafeMutableRawPointer(db.sqliteConnection), &session)
-        guard rc == 0, let session else { throw ChangelogError("cannot start an SQLite session (code \(rc))") }
-        self.session = session
+        connection = db.sqliteConnection!
+        let rc = ps_capture_begin(UnsafeMutableRawPointer(connection))
+        guard rc == 0 else { throw ChangelogError("cannot start capturing the transaction's changes (SQLite code \(rc))") }
         do { outboxBefore = try ChangelogTables.outboxSequence(db) } catch {
-            ps_session_end(session)
+            ps_capture_cancel(UnsafeMutableRawPointer(connection))
             throw error
         }
     }
 
     /// The transaction's record, queued; nil if it changed nothing that is captured.
     func finish(_ db: Database) throws -> ChangelogRecord? {
-        defer { ps_session_end(session) }
-        if ps_session_is_empty(session) != 0 { return nil }
         var count: Int32 = 0
         var bytes: UnsafeMutableRawPointer?
-        let rc = ps_session_patchset(session, &count, &bytes)
-        defer { ps_free(bytes) }
-        guard rc == 0 else { throw ChangelogError("cannot take the transaction's patchset (code \(rc))") }
+        let rc = ps_capture_finish(UnsafeMutableRawPointer(connection), &count, &bytes)
+        defer { ps_capture_free(bytes) }
+        guard rc == 0 else {
+            guard rc == PS_CAPTURE_UNTRACKED_ROLLBACK else { throw ChangelogError("cannot take the transaction's patchset (SQLite code \(rc))") }
+            var hooked: Int64 = 0, counted: Int64 = 0
+            ps_capture_counts(UnsafeMutableRawPointer(connection), &hooked, &counted)
+            throw ChangelogError("""
+                the transaction's changes cannot be captured: a statement failed or a savepoint was rolled back without \
+                ChangelogCapture.savepoint (\(hooked) row changes seen, \(counted) counted by SQLite)
+                """)
+        }
         guard count > 0, let bytes else { return nil }
         let record = ChangelogRecord(kind: .transaction, txn: try ChangelogTables.nextTxn(db), outboxBefore: outboxBefore,
                                      sequences: try ChangelogTables.sequences(db),
@@ -258,7 +265,38 @@ struct ChangelogCapture {
         return record
     }
 
-    func cancel() { ps_session_end(session) }
+    func cancel() { ps_capture_cancel(UnsafeMutableRawPointer(connection)) }
+
+    /// `body` in a savepoint of the caller's transaction: its writes are kept if it returns,
+    /// rolled back (in the database and in the capture, if one runs) if it throws; the error is
+    /// rethrown. `name` names the savepoint (statements come from the connection's cache).
+    static func savepoint<T>(_ db: Database, name: String, _ body: () throws -> T) throws -> T {
+        let connection = UnsafeMutableRawPointer(db.sqliteConnection!)
+        try db.cachedStatement(sql: "SAVEPOINT \(name)").execute()
+        try check(ps_capture_savepoint(connection))
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT \(name)").execute()
+            try check(ps_capture_rollback_to(connection))
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT \(name)").execute()
+            try check(ps_capture_release(connection))
+            throw error
+        }
+        try db.cachedStatement(sql: "RELEASE SAVEPOINT \(name)").execute()
+        try check(ps_capture_release(connection))
+        return result
+    }
+
+    private static func check(_ rc: Int32) throws {
+        guard rc == 0 else { throw ChangelogError("the changelog capture lost track of a savepoint (SQLite code \(rc))") }
+    }
+
+    /// Forgets what the capture kept for `connection` (its table layouts); once it is closed.
+    static func forget(connection: OpaquePointer) {
+        ps_capture_close(UnsafeMutableRawPointer(connection))
+    }
 }
 
 extension ChangelogTables {

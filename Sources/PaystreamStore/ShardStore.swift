@@ -52,7 +52,7 @@ func openSharedPool(path: String, synchronous: SynchronousMode) throws -> Databa
 /// transaction per batch, so state, offsets, dedup ids and outgoing messages commit together.
 ///
 /// Every write transaction is captured (`capture`, on unless a tool or benchmark turns it off):
-/// SQLite's session extension records what it changed, and the transaction queues that patchset
+/// SQLite's pre-update hook records what it changed (`ChangelogCapture`), and the transaction queues that patchset
 /// as the shard's next `ChangelogRecord` before it commits; migrations run at open are queued as
 /// a `schema` record. The worker takes the records (`takeCaptured`) and publishes them to the
 /// stage's changelog topic before anything the transaction caused leaves.
@@ -70,6 +70,8 @@ public final class ShardStore: Sendable {
     private let assigned = Mutex<Int64>(0)
     /// The claim new records are written under (the owner's, given at open).
     private let claimant = Mutex<ChangelogClaimant>(.none)
+    /// The writer connection a capture ran on (its address), forgotten at close.
+    private let capturedConnection = Mutex<UInt?>(nil)
 
     /// The file for a stage's partition under the state directory: `<dir>/<stage>/p<partition>.sqlite`.
     public static func path(stateDirectory: String, stage: String, partition: Int32) -> String {
@@ -186,12 +188,17 @@ public final class ShardStore: Sendable {
     private func captured<T>(_ db: Database, _ body: (Database) throws -> T) throws -> (T, ChangelogRecord?) {
         guard capture else { return (try body(db), nil) }
         let session = try ChangelogCapture(db, claimant: claimant.withLock { $0 })
+        capturedConnection.withLock { $0 = UInt(bitPattern: db.sqliteConnection) }
         let result: T
         do { result = try body(db) } catch {
             session.cancel()
             throw error
         }
-        let record = try session.finish(db)
+        let record: ChangelogRecord?
+        do { record = try session.finish(db) } catch {
+            session.cancel()
+            throw error
+        }
         if let record { assigned.withLock { $0 = max($0, record.txn) } }
         return (result, record)
     }
@@ -224,5 +231,8 @@ public final class ShardStore: Sendable {
 
     public func close() throws {
         try pool.close()
+        if let address = capturedConnection.withLock({ $0 }), let connection = OpaquePointer(bitPattern: address) {
+            ChangelogCapture.forget(connection: connection)
+        }
     }
 }

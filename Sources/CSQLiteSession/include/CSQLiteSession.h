@@ -1,31 +1,15 @@
 #ifndef PAYSTREAM_CSQLITESESSION_H
 #define PAYSTREAM_CSQLITESESSION_H
 
-// SQLite's session extension, as Paystream uses it: one session per shard write transaction
-// (every table but the local `changelog_` ones), its patchset taken before COMMIT, and patchsets
-// applied to another copy of the shard. Debian's libsqlite3 has the extension compiled in, but
-// its header declares the API only under SQLITE_ENABLE_SESSION: session.c defines that and
-// includes the real header, so these wrappers are checked against SQLite's own prototypes.
-// Handles are opaque pointers here (`sqlite3 *` is GRDB's `db.sqliteConnection`).
+// A shard's changelog at the SQLite level: a write transaction's changes captured from the
+// pre-update hook as a patchset in the session extension's format (capture.c), and patchsets
+// applied to another copy of the shard with the session extension's sqlite3changeset_apply
+// (session.c). Debian's libsqlite3 has both compiled in, but its header declares them only under
+// SQLITE_ENABLE_SESSION / SQLITE_ENABLE_PREUPDATE_HOOK: the .c files define those and include
+// the real header, so these wrappers are checked against SQLite's own prototypes. Handles are
+// opaque pointers here (`sqlite3 *` is GRDB's `db.sqliteConnection`).
 
 #include <stddef.h>
-
-typedef struct ps_session ps_session;
-
-/// Starts capturing every change to tables of `db` ("main") whose name does not start with
-/// "changelog_" and that have a primary key. Returns an SQLite result code.
-int ps_session_start(void *db, ps_session **out);
-
-/// The patchset of everything captured so far (rows written in a rolled-back savepoint are not
-/// in it): `*bytes` is owned by SQLite, freed with `ps_free`. An empty capture gives 0 bytes.
-int ps_session_patchset(ps_session *session, int *count, void **bytes);
-
-/// Whether nothing was captured.
-int ps_session_is_empty(ps_session *session);
-
-void ps_session_end(ps_session *session);
-
-void ps_free(void *bytes);
 
 /// What stopped `ps_apply_patchset`: the conflict kind (SQLITE_CHANGESET_DATA = 1, NOTFOUND = 2,
 /// CONFLICT = 3, CONSTRAINT = 4, FOREIGN_KEY = 5; 0 for none) and the table it was on.
@@ -38,5 +22,45 @@ typedef struct {
 /// Any conflict aborts the apply: a copy restored in log order never has one, so one means the
 /// copy and the log diverged. Tables whose name starts with "changelog_" are skipped.
 int ps_apply_patchset(void *db, int count, const void *bytes, ps_apply_result *result);
+
+// MARK: - the capture
+
+/// `ps_capture_finish` found changes the hook saw that SQLite did not count, or the reverse: a
+/// statement failed (or a savepoint was rolled back) without the capture being told, so the
+/// captured rows may not be the database's.
+#define PS_CAPTURE_UNTRACKED_ROLLBACK 10000
+
+typedef struct ps_capture ps_capture;
+
+/// Starts capturing the changes of the connection's current write transaction to every table of
+/// "main" that has a primary key, except SQLite's own and the local "changelog_" ones: SQLite's
+/// pre-update hook records each change as it is made (nothing is read back). One capture per
+/// connection, kept between transactions (it remembers table layouts); returns an SQLite code.
+int ps_capture_begin(void *db);
+
+/// The connection opened a savepoint / rolled back to its newest one (which stays open) /
+/// released it. Whoever runs SAVEPOINT, ROLLBACK TO and RELEASE inside a captured transaction
+/// must say so here, or `ps_capture_finish` refuses the transaction. No-ops without a capture.
+int ps_capture_savepoint(void *db);
+int ps_capture_rollback_to(void *db);
+int ps_capture_release(void *db);
+
+/// The transaction's patchset in the session extension's format (what `ps_apply_patchset`
+/// applies), and the end of the capture: `*bytes` is freed with `ps_capture_free`; nothing
+/// captured gives 0 bytes and NULL. Returns an SQLite code, or PS_CAPTURE_UNTRACKED_ROLLBACK.
+int ps_capture_finish(void *db, int *count, void **bytes);
+
+/// The changes the hook saw and SQLite counted in the transaction the last `ps_capture_finish`
+/// ended (what PS_CAPTURE_UNTRACKED_ROLLBACK compared).
+void ps_capture_counts(void *db, long long *hooked, long long *counted);
+
+/// Ends the capture without a patchset (the transaction is rolled back).
+void ps_capture_cancel(void *db);
+
+/// Forgets the connection's capture; call once the connection is closed (the hook is not
+/// touched: the connection is gone).
+void ps_capture_close(void *db);
+
+void ps_capture_free(void *bytes);
 
 #endif
