@@ -117,6 +117,14 @@ public enum RuntimeTables {
                 DROP INDEX outbox_unsent;
                 """)
         }),
+        // Retention prunes the oldest rows in the order they were written (rowid, sequence), so
+        // the time indexes only cost a b-tree insert per message and per processed id.
+        ("runtime-v8-prune-in-order", { db in
+            try db.execute(sql: """
+                DROP INDEX inbox_processed_at;
+                DROP INDEX outbox_created_at;
+                """)
+        }),
     ]
 
     // MARK: offsets
@@ -181,13 +189,28 @@ public enum RuntimeTables {
         try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE message_id = ?"), arguments: [messageID]) ?? false
     }
 
-    /// Forgets at most `limit` inbox ids processed before `cutoff`; returns how many.
+    /// Forgets at most `limit` inbox ids processed before `cutoff`, oldest first; returns how
+    /// many. Ids are forgotten in the order they were written, up to the first one processed at
+    /// or after the cutoff (a clock that went back keeps the ids after it a little longer).
     @discardableResult
     public static func pruneInbox(_ db: Database, before cutoff: Date, limit: Int = .max) throws -> Int {
-        try db.cachedStatement(sql: """
-            DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE processed_at < ? LIMIT ?)
-            """).execute(arguments: [timestamp(cutoff), limit])
+        guard let through = try oldestEnd(db.cachedStatement(sql: "SELECT rowid, processed_at < ? FROM inbox ORDER BY rowid"),
+                                          arguments: [timestamp(cutoff)], limit: limit) else { return 0 }
+        try db.cachedStatement(sql: "DELETE FROM inbox WHERE rowid <= ?").execute(arguments: [through])
         return db.changesCount
+    }
+
+    /// Where the oldest rows that may go end: `statement` returns each row's rowid and whether
+    /// it may go, oldest first; the rows up to the first that may not (at most `limit`) may.
+    private static func oldestEnd(_ statement: Statement, arguments: StatementArguments, limit: Int) throws -> Int64? {
+        var end: Int64?
+        var count = 0
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        while count < limit, let row = try rows.next(), row[1] as Bool {
+            end = row[0]
+            count += 1
+        }
+        return end
     }
 
     // MARK: savepoints
@@ -203,14 +226,16 @@ public enum RuntimeTables {
     // MARK: outbox
 
     /// Forgets at most `limit` published messages enqueued before `cutoff` (unsent ones are
-    /// always kept); returns how many. Until then a stage can republish them byte for byte.
+    /// always kept), oldest first; returns how many. Until then a stage can republish them byte
+    /// for byte. Messages are forgotten in sequence order, up to the first one that is unsent or
+    /// enqueued at or after the cutoff.
     @discardableResult
     public static func pruneSentOutbox(_ db: Database, before cutoff: Date, limit: Int = .max) throws -> Int {
-        try db.cachedStatement(sql: """
-            DELETE FROM outbox WHERE sequence IN
-                (SELECT sequence FROM outbox WHERE created_at < ?
-                 AND (sent_at IS NOT NULL OR sequence <= (SELECT through FROM outbox_published)) LIMIT ?)
-            """).execute(arguments: [timestamp(cutoff), limit])
+        guard let through = try oldestEnd(db.cachedStatement(sql: """
+            SELECT sequence, created_at < ? AND (sent_at IS NOT NULL OR sequence <= (SELECT through FROM outbox_published))
+            FROM outbox ORDER BY sequence
+            """), arguments: [timestamp(cutoff)], limit: limit) else { return 0 }
+        try db.cachedStatement(sql: "DELETE FROM outbox WHERE sequence <= ?").execute(arguments: [through])
         return db.changesCount
     }
 

@@ -36,7 +36,31 @@ struct RuntimeTablesTests {
         #expect(outbox.map(\.eventID) == (20..<25).map { "e-\($0)" })  // the unsent rows stay
     }
 
-    @Test("the outbox watermark: rows up to it are published and pruned, rows past it unsent unless marked, and it never goes back")
+    @Test("pruning goes oldest first and stops at the first row that must stay: one written after the cutoff keeps the rows after it, whatever their times (a clock that went back)")
+    func pruneStopsAtTheFirstNewRow() throws {
+        let directory = try temporaryDirectory()
+        let shard = try ShardStore(path: "\(directory)/p0.sqlite", partition: 0, schema: .empty)
+        defer { try? shard.close() }
+        let old = Date(timeIntervalSince1970: 1_700_000_000)
+        let cutoff = old.addingTimeInterval(3600)
+        let times = [old, old, cutoff.addingTimeInterval(1), old, old]
+        try shard.write { db in
+            for (i, time) in times.enumerated() {
+                _ = try RuntimeTables.markProcessed(db, messageID: "m-\(i)", topic: "in", partition: 0, offset: Int64(i), now: time)
+                let row = try RuntimeTables.enqueued(db, OutboxMessage(eventID: "e-\(i)", topic: "out", key: nil, value: Data("v".utf8)), now: time)
+                try RuntimeTables.storePublishedThrough(db, row!.sequence, now: time)
+            }
+        }
+        #expect(try shard.write { db in try RuntimeTables.pruneInbox(db, before: cutoff) + RuntimeTables.pruneSentOutbox(db, before: cutoff) } == 4)
+        let inbox: [String] = try shard.read { db in try String.fetchAll(db, sql: "SELECT message_id FROM inbox ORDER BY rowid") }
+        let outbox: [String] = try shard.read { db in try RuntimeTables.all(db).map(\.eventID) }
+        #expect(inbox == ["m-2", "m-3", "m-4"])
+        #expect(outbox == ["e-2", "e-3", "e-4"])
+        // Once the newer row is old enough, the rest go too.
+        #expect(try shard.write { db in try RuntimeTables.pruneInbox(db, before: cutoff.addingTimeInterval(2)) } == 3)
+    }
+
+    @Test("the outbox watermark: rows up to it are published and pruned, rows past it unsent unless marked (kept until the rows before them go), and it never goes back")
     func publishedThroughWatermark() throws {
         let directory = try temporaryDirectory()
         let shard = try ShardStore(path: "\(directory)/p0.sqlite", partition: 0, schema: .empty)
@@ -62,10 +86,11 @@ struct RuntimeTablesTests {
             #expect(try RuntimeTables.unsentCount(db) == 5)
             #expect(try RuntimeTables.all(db).filter(\.sent).map(\.eventID) == ["e-0", "e-1", "e-2", "e-3", "e-6"])
         }
+        // Pruned oldest first, up to the first unsent row: e-6, delivered past it, waits for it.
         let pruned = try shard.write { db in try RuntimeTables.pruneSentOutbox(db, before: old.addingTimeInterval(1)) }
-        #expect(pruned == 5)
+        #expect(pruned == 4)
         let left: [String] = try shard.read { db in try RuntimeTables.all(db).map(\.eventID) }
-        #expect(left == ["e-4", "e-5", "e-7", "e-8", "e-9"])
+        #expect(left == ["e-4", "e-5", "e-6", "e-7", "e-8", "e-9"])
     }
 
     @Test("republishing queues a published message again as a copy at the end, byte for byte; unpublished and unknown ids are skipped")
