@@ -190,6 +190,15 @@ public enum LedgerTables {
                     """).run { bindAccount(&$0, id, account, balance) }
                 continue
             }
+            // Loaded, so stored: an update of the row (an upsert if it is not there after all,
+            // which costs a failed insert every time it is not needed).
+            try db.cachedStatement(sql: "UPDATE ledger_account SET floor = ?, posted = ?, pending = ? WHERE account_id = ?").run { row in
+                row.int(account.floor?.minorUnits)
+                row.int(balance.posted.minorUnits)
+                row.int(balance.pending.minorUnits)
+                row.text(id.rawValue)
+            }
+            guard db.changesCount == 0 else { continue }
             try db.cachedStatement(sql: """
                 INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(account_id) DO UPDATE SET floor = excluded.floor, posted = excluded.posted, pending = excluded.pending
@@ -236,6 +245,16 @@ public enum LedgerTables {
             case .voided?: kind = "voided"
             case .expired?: kind = "expired"
             case nil: break
+            }
+            if before.holds[id] != nil {
+                // Loaded, so stored: its resolution is what changed (the upsert below otherwise).
+                try db.cachedStatement(sql: "UPDATE ledger_hold SET resolution = ?, posted_amount = ?, posting_id = ? WHERE hold_id = ?").run { row in
+                    row.text(kind)
+                    row.int(postedAmount)
+                    row.text(postingID)
+                    row.text(id.rawValue)
+                }
+                if db.changesCount == 1 { continue }
             }
             try db.cachedStatement(sql: """
                 INSERT INTO ledger_hold (hold_id, account_id, currency, amount, expires_at, resolution, posted_amount, posting_id)
