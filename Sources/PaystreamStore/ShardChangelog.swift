@@ -169,8 +169,16 @@ public enum ChangelogTables {
         try db.cachedStatement(sql: """
             INSERT INTO changelog_queue (txn, kind, outbox_before, sequences, migrations, patchset, epoch, owner)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [record.txn, record.kind.rawValue, record.outboxBefore, encodeSequences(record.sequences),
-                             record.migrations.joined(separator: "\n"), record.patchset, record.epoch, record.owner])
+            """).run { row in
+                row.int(record.txn)
+                row.text(record.kind.rawValue)
+                row.int(record.outboxBefore)
+                row.text(encodeSequences(record.sequences))
+                row.text(record.migrations.joined(separator: "\n"))
+                row.blob(record.patchset)
+                row.int(record.epoch)
+                row.text(record.owner)
+            }
     }
 
     /// The last record the shard holds is `txn` (a restore applied up to it).
@@ -179,19 +187,20 @@ public enum ChangelogTables {
     }
 
     static func nextTxn(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: "UPDATE changelog_state SET last_txn = last_txn + 1 RETURNING last_txn")) ?? 1
+        try db.cachedStatement(sql: "UPDATE changelog_state SET last_txn = last_txn + 1").run { _ in }
+        return try db.cachedStatement(sql: "SELECT last_txn FROM changelog_state").fetchFirst { $0.int64(0) } ?? 1
     }
 
     static func sequences(_ db: Database) throws -> [String: Int64] {
         var result: [String: Int64] = [:]
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT name, seq FROM sqlite_sequence")) {
-            result[row["name"]] = row["seq"]
+        try db.cachedStatement(sql: "SELECT name, seq FROM sqlite_sequence").forEachRow { row in
+            result[row.string(0)] = row.int64(1)
         }
         return result
     }
 
     static func outboxSequence(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")) ?? 0
+        try db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchFirst { $0.int64(0) } ?? 0
     }
 
     /// `name=value` pairs, sorted, comma separated (also the header's form on the wire).
