@@ -21,7 +21,7 @@ public struct KafkaConfiguration: Sendable {
     }
 
     /// Returns a copy with `forced` set whatever the caller asked for (what correctness needs).
-    func forcing(_ forced: [String: String]) -> KafkaConfiguration {
+    public func forcing(_ forced: [String: String]) -> KafkaConfiguration {
         var copy = self
         copy.properties.merge(forced) { _, new in new }
         return copy

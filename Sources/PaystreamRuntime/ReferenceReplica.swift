@@ -11,18 +11,27 @@ import PaystreamStore
 ///
 /// Used by one task only (the worker's `run`).
 final class ReferenceReplica {
+    /// How long a fetch of the caught-up replica waits for new records (a broker holds an empty
+    /// fetch that long): reference changes are rare, and each fetch costs the broker CPU, so the
+    /// replica follows the feed with one fetch in this long instead of one per
+    /// `fetch.wait.max.ms` (10 ms in the shipped configurations, for the input). A change reaches
+    /// the decisions within about this much.
+    static let followFetchWait = Duration.milliseconds(500)
+
     private let feed: any ReferenceFeed
-    private let reader: KafkaPartitionReader
+    private var reader: KafkaPartitionReader
+    private let kafka: KafkaConfiguration
     private let store: ReferenceStore
     private let clock: any PaystreamClock
     private let logger: Logger
     private var recordsRead: [String: Int] = [:]
     private var skipped = 0
 
-    private init(feed: any ReferenceFeed, reader: KafkaPartitionReader, store: ReferenceStore,
+    private init(feed: any ReferenceFeed, reader: KafkaPartitionReader, kafka: KafkaConfiguration, store: ReferenceStore,
                  clock: any PaystreamClock, logger: Logger) {
         self.feed = feed
         self.reader = reader
+        self.kafka = kafka
         self.store = store
         self.clock = clock
         self.logger = logger
@@ -41,7 +50,7 @@ final class ReferenceReplica {
             try? store.close()
             throw error
         }
-        let replica = ReferenceReplica(feed: feed, reader: reader, store: store, clock: clock, logger: logger)
+        let replica = ReferenceReplica(feed: feed, reader: reader, kafka: kafka, store: store, clock: clock, logger: logger)
         do {
             try await replica.loadAndAssign(timeout: timeout)
         } catch {
@@ -118,7 +127,31 @@ final class ReferenceReplica {
             "reference.skipped": "\(skipped)",
             "duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
         ])
+        try await follow()
         return true
+    }
+
+    /// Goes on from where the catch-up ended with a reader whose fetches wait
+    /// `followFetchWait` (a larger `fetch.wait.max.ms` the operator set stays).
+    private func follow() async throws {
+        let configured = Int(kafka.properties["fetch.wait.max.ms"] ?? "") ?? 0
+        let wait = max(configured, Int(Self.followFetchWait.components.seconds * 1000))
+        let follower = try KafkaPartitionReader(configuration: kafka.forcing(["fetch.wait.max.ms": "\(wait)"]), logger: logger)
+        var progress: [TopicPartition: Int64] = [:]
+        for (topic, partitions) in try await store.progress() {
+            for (partition, next) in partitions { progress[TopicPartition(topic, partition)] = next }
+        }
+        do {
+            try follower.assign(Dictionary(uniqueKeysWithValues: reader.assignment.map { tp in
+                (tp, progress[tp].map(StartOffset.offset) ?? .beginning)
+            }))
+        } catch {
+            await follower.close()
+            throw error
+        }
+        let caughtUp = reader
+        reader = follower
+        await caughtUp.close()
     }
 
     /// Applies whatever new reference records are ready, without waiting.
