@@ -135,7 +135,8 @@ final class ReferenceReplica {
     /// `followFetchWait` (a larger `fetch.wait.max.ms` the operator set stays).
     private func follow() async throws {
         let configured = Int(kafka.properties["fetch.wait.max.ms"] ?? "") ?? 0
-        let wait = max(configured, Int(Self.followFetchWait.components.seconds * 1000))
+        let follow = Self.followFetchWait.components
+        let wait = max(configured, Int(follow.seconds * 1000 + follow.attoseconds / 1_000_000_000_000_000))
         let follower = try KafkaPartitionReader(configuration: kafka.forcing(["fetch.wait.max.ms": "\(wait)"]), logger: logger)
         var progress: [TopicPartition: Int64] = [:]
         for (topic, partitions) in try await store.progress() {
@@ -152,6 +153,7 @@ final class ReferenceReplica {
         let caughtUp = reader
         reader = follower
         await caughtUp.close()
+        logger.info("reference data followed", metadata: ["kafka.fetch_wait_ms": "\(wait)"])
     }
 
     /// Applies whatever new reference records are ready, without waiting.
