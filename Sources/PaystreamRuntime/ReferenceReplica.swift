@@ -131,12 +131,16 @@ final class ReferenceReplica {
         return true
     }
 
+    /// `followFetchWait` in milliseconds, or the operator's `fetch.wait.max.ms` if that is longer.
+    static func followWaitMilliseconds(configured: String?) -> Int {
+        let follow = followFetchWait.components
+        return max(configured.flatMap { Int($0) } ?? 0, Int(follow.seconds * 1000 + follow.attoseconds / 1_000_000_000_000_000))
+    }
+
     /// Goes on from where the catch-up ended with a reader whose fetches wait
     /// `followFetchWait` (a larger `fetch.wait.max.ms` the operator set stays).
     private func follow() async throws {
-        let configured = Int(kafka.properties["fetch.wait.max.ms"] ?? "") ?? 0
-        let follow = Self.followFetchWait.components
-        let wait = max(configured, Int(follow.seconds * 1000 + follow.attoseconds / 1_000_000_000_000_000))
+        let wait = Self.followWaitMilliseconds(configured: kafka.properties["fetch.wait.max.ms"])
         let follower = try KafkaPartitionReader(configuration: kafka.forcing(["fetch.wait.max.ms": "\(wait)"]), logger: logger)
         var progress: [TopicPartition: Int64] = [:]
         for (topic, partitions) in try await store.progress() {
