@@ -53,8 +53,12 @@ struct SystemdNotifyTests {
         #expect(ready.text == "READY=1\nSTATUS=notifier: partitions 0,1 of 2; lag 0", "\(ready.text)")
         #expect(daemon.log.contains("partitions assigned"))
         try await Task.sleep(for: .seconds(3))
+        // The window as it really was (a loaded machine wakes the test late): one ping per 0.5 s
+        // of it at most, give or take the first.
+        let window = ContinuousClock.now - ready.at
         let pings = socket.messages.filter { $0.text == "WATCHDOG=1" && $0.at > ready.at }
-        #expect(pings.count >= 3 && pings.count <= 8, "about one every 0.5 s: \(pings.count)")
+        let most = Int(window / .milliseconds(500)) + 1
+        #expect(pings.count >= 3 && pings.count <= most, "about one every 0.5 s: \(pings.count) in \(window)")
         #expect(await daemon.stop() == 0)
         let stopping = socket.messages.filter { $0.text.hasPrefix("STOPPING=1") }
         #expect(stopping.count == 1 && stopping.first?.text.contains("STATUS=stopping") == true)
