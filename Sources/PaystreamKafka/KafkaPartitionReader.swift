@@ -119,9 +119,16 @@ public final class KafkaPartitionReader: @unchecked Sendable {
     public var positions: [TopicPartition: Int64] { state.withLock { $0.positions } }
 
     /// Waits up to `maxWait` for a first record or end event, then takes whatever else is ready,
-    /// up to `maxRecords` records. `maxWait` zero never blocks.
+    /// up to `maxRecords` records. `maxWait` zero never blocks, and runs on the caller's thread
+    /// (a worker asks before every batch; a hop to the client's queue and back cost two thread
+    /// switches each time).
     public func poll(maxRecords: Int, maxWait: Duration) async throws -> PartitionReadPoll {
         let waitMs = Int(maxWait.components.seconds * 1000 + maxWait.components.attoseconds / 1_000_000_000_000_000)
+        if waitMs <= 0 {
+            // Not while (or after) `close` destroys the queue; a reader is polled and closed by one task.
+            guard !state.withLock({ $0.closed }) else { return PartitionReadPoll() }
+            return try pollBlocking(maxRecords: maxRecords, waitMs: 0)
+        }
         return try await client.blocking { [self] in try pollBlocking(maxRecords: maxRecords, waitMs: waitMs) }
     }
 
