@@ -53,8 +53,12 @@ public final class DaemonProcess: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         startedAt = ContinuousClock.now
-        process.terminationHandler = { [ended] _ in ended.set(ContinuousClock.now) }
+        process.terminationHandler = { [ended] process in
+            ended.set(ContinuousClock.now)
+            ChildProcesses.ended(process.processIdentifier)
+        }
         try process.run()
+        ChildProcesses.started(process.processIdentifier)
     }
 
     /// How long the process ran, once it has ended.

@@ -70,7 +70,9 @@ public final class TansuBroker: @unchecked Sendable {
         process.environment = env
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        process.terminationHandler = { process in ChildProcesses.ended(process.processIdentifier) }
         try process.run()
+        ChildProcesses.started(process.processIdentifier)
     }
 
     deinit { stop() }

@@ -4,6 +4,7 @@ import Logging
 import Notifier
 import PaystreamBench
 import PaystreamRuntime
+import PaystreamTesting
 
 @main
 struct BenchCommand: AsyncParsableCommand {
@@ -80,6 +81,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            // Stopped by a signal: the broker and the daemons it started go too.
+            ChildProcesses.stopOnTermination()
             var options = BenchRun.Options()
             options.payments = smoke ? 300 : payments
             options.repeats = smoke ? 1 : repeats
