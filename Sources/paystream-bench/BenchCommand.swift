@@ -42,8 +42,8 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(name: .customLong("paced-seconds"), help: "How long the latency run publishes.")
         var pacedSeconds = 10
 
-        @Option(name: .customLong("idle-seconds"), help: "How long the CPU with nothing published is measured (after the warm-up; 0 skips it).")
-        var idleSeconds = 5
+        @Option(name: .customLong("idle-seconds"), help: "How long the CPU with nothing published is measured (after the warm-up; 0 skips it). Default 5; 1 with --smoke.")
+        var idleSeconds: Int?
 
         @Option(help: "Partitions per topic.")
         var partitions: Int32 = 4
@@ -54,7 +54,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Flag(name: .customLong("shipped-sandbox"), help: "Use Config/channel-sandbox.yaml's stage settings as shipped (latencies, declines, duplicates).")
         var shippedSandbox = false
 
-        @Flag(name: .customLong("smoke"), help: "A quick form: 300 payments, 1 run, 2 s paced at 200/s, 1 s idle, 300 offline.")
+        @Flag(name: .customLong("smoke"), help: "A quick form: 300 payments, 1 run, 2 s paced at 200/s, 1 s idle (unless --idle-seconds), 300 offline.")
         var smoke = false
 
         @Flag(name: .customLong("no-pipeline"), help: "Skip the daemons.")
@@ -76,7 +76,7 @@ struct BenchCommand: AsyncParsableCommand {
             if payments < 1 || repeats < 1 || rate < 1 || pacedSeconds < 1 || offlinePayments < 1 {
                 throw ValidationError("--payments, --repeats, --rate, --paced-seconds and --offline-payments must be at least 1")
             }
-            if idleSeconds < 0 { throw ValidationError("--idle-seconds must not be negative") }
+            if let idleSeconds, idleSeconds < 0 { throw ValidationError("--idle-seconds must not be negative") }
             if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
         }
 
@@ -89,7 +89,7 @@ struct BenchCommand: AsyncParsableCommand {
             options.rate = smoke ? 200 : rate
             options.pacedSeconds = smoke ? 2 : pacedSeconds
             options.offlineRecords = smoke ? 300 : offlinePayments
-            options.idleSeconds = smoke ? 1 : idleSeconds
+            options.idleSeconds = idleSeconds ?? (smoke ? 1 : 5)
             options.partitions = partitions
             options.shippedSandbox = shippedSandbox
             options.skipPipeline = noPipeline
