@@ -11,12 +11,12 @@ import PaystreamStore
 ///
 /// Used by one task only (the worker's `run`).
 final class ReferenceReplica {
-    /// How long a fetch of the caught-up replica waits for new records (a broker holds an empty
-    /// fetch that long): reference changes are rare, and each fetch costs the broker CPU, so the
-    /// replica follows the feed with one fetch in this long instead of one per
-    /// `fetch.wait.max.ms` (10 ms in the shipped configurations, for the input). A change reaches
-    /// the decisions within about this much.
-    static let followFetchWait = Duration.milliseconds(500)
+    /// How long a fetch of the caught-up replica waits for new records, in milliseconds as
+    /// librdkafka's `fetch.wait.max.ms` takes it (a broker holds an empty fetch that long):
+    /// reference changes are rare, and each fetch costs the broker CPU, so the replica follows
+    /// the feed with one fetch in this long instead of one per `fetch.wait.max.ms` (10 ms in the
+    /// shipped configurations, for the input). A change reaches the decisions within about this much.
+    static let followFetchWaitMilliseconds = 500
 
     private let feed: any ReferenceFeed
     private var reader: KafkaPartitionReader
@@ -131,14 +131,13 @@ final class ReferenceReplica {
         return true
     }
 
-    /// `followFetchWait` in milliseconds, or the operator's `fetch.wait.max.ms` if that is longer.
+    /// `followFetchWaitMilliseconds`, or the operator's `fetch.wait.max.ms` if that is longer.
     static func followWaitMilliseconds(configured: String?) -> Int {
-        let follow = followFetchWait.components
-        return max(configured.flatMap { Int($0) } ?? 0, Int(follow.seconds * 1000 + follow.attoseconds / 1_000_000_000_000_000))
+        max(configured.flatMap { Int($0) } ?? 0, followFetchWaitMilliseconds)
     }
 
     /// Goes on from where the catch-up ended with a reader whose fetches wait
-    /// `followFetchWait` (a larger `fetch.wait.max.ms` the operator set stays).
+    /// `followFetchWaitMilliseconds` (a larger `fetch.wait.max.ms` the operator set stays).
     private func follow() async throws {
         let wait = Self.followWaitMilliseconds(configured: kafka.properties["fetch.wait.max.ms"])
         let follower = try KafkaPartitionReader(configuration: kafka.forcing(["fetch.wait.max.ms": "\(wait)"]), logger: logger)
