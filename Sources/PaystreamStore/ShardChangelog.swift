@@ -251,7 +251,8 @@ struct ChangelogCapture {
         }
     }
 
-    /// The transaction's record, queued; nil if it changed nothing that is captured.
+    /// The transaction's record, queued; nil if it changed nothing that is captured. Ends the
+    /// capture, also when it throws.
     func finish(_ db: Database) throws -> ChangelogRecord? {
         var count: Int32 = 0
         var bytes: UnsafeMutableRawPointer?

@@ -194,11 +194,8 @@ public final class ShardStore: Sendable {
             session.cancel()
             throw error
         }
-        let record: ChangelogRecord?
-        do { record = try session.finish(db) } catch {
-            session.cancel()
-            throw error
-        }
+        // `finish` ends the capture whatever it returns or throws.
+        let record = try session.finish(db)
         if let record { assigned.withLock { $0 = max($0, record.txn) } }
         return (result, record)
     }
