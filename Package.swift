@@ -158,7 +158,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PaystreamRuntimeTests",
-            dependencies: ["PaystreamRuntime", "SettlementWorker", "PaystreamReference", "PaystreamTesting", grdb]
+            dependencies: ["PaystreamRuntime", "SettlementWorker", "PaystreamReference", "PaystreamLedger", "PaystreamTesting", grdb]
         ),
         .testTarget(
             name: "PaystreamEndToEndTests",

@@ -115,26 +115,49 @@ public enum LedgerTables {
     /// A ledger holding the stored accounts among `accounts` (with their balances) and the stored
     /// holds among `holds`, and no postings: enough to check floors and resolve holds. An account
     /// in `definitions` replaces the stored definition (a credit line whose limit changed).
+    /// Inside a shard's write transaction the rows come from the shard's memory when it has them
+    /// (`ShardMemory`: every row this method reads or `save` writes is remembered).
     public static func load(_ db: Database, accounts: [AccountID], holds: [HoldID], definitions: [Account] = []) throws -> Ledger {
+        let memory = ShardMemory.of(db)
         var restored: [Account] = []
         var balances: [AccountID: LedgerBalance] = [:]
         let replacing = Dictionary(definitions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let accountStatement = try db.cachedStatement(sql: "SELECT \(accountColumns) FROM ledger_account WHERE account_id = ?")
         for id in Set(accounts) {
-            guard let (account, balance) = try accountStatement.fetchFirst(binding: { $0.text(id.rawValue) }, account(from:)) ?? nil else { continue }
+            guard let (account, balance) = try storedAccount(db, id, memory: memory)?.decoded else { continue }
             restored.append(replacing[id] ?? account)
             balances[id] = balance
         }
         var restoredHolds: [Hold] = []
-        let holdStatement = try db.cachedStatement(sql: "SELECT \(holdColumns) FROM ledger_hold WHERE hold_id = ?")
         for id in Set(holds) {
-            if let hold = try holdStatement.fetchFirst(binding: { $0.text(id.rawValue) }, hold(from:)) ?? nil {
-                restoredHolds.append(hold)
-            }
+            if let hold = try storedHold(db, id, memory: memory)?.decoded { restoredHolds.append(hold) }
         }
         return Ledger(restoring: restored, postings: [], holds: restoredHolds, balances: balances,
-                      fxRoundingCarry: try fxCarry(db))
+                      fxRoundingCarry: try fxCarry(db, memory: memory))
     }
+
+    /// The row of account `id` as stored (nil: none), from the shard's memory if it has it.
+    private static func storedAccount(_ db: Database, _ id: AccountID, memory: ShardMemory?) throws -> AccountRow? {
+        if let remembered = memory?.row(accountRows, id.rawValue) { return remembered }
+        let row = try db.cachedStatement(sql: accountByID)
+            .fetchFirst(binding: { $0.text(id.rawValue) }, AccountRow.init(from:))
+        memory?.remember(accountRows, id.rawValue, row)
+        return row
+    }
+
+    /// The row of hold `id` as stored (nil: none), from the shard's memory if it has it.
+    private static func storedHold(_ db: Database, _ id: HoldID, memory: ShardMemory?) throws -> HoldRow? {
+        if let remembered = memory?.row(holdRows, id.rawValue) { return remembered }
+        let row = try db.cachedStatement(sql: holdByID)
+            .fetchFirst(binding: { $0.text(id.rawValue) }, HoldRow.init(from:))
+        memory?.remember(holdRows, id.rawValue, row)
+        return row
+    }
+
+    /// The ledger's tables in a shard's memory: account rows and hold rows by id, and the FX
+    /// carry table whole (under the key "").
+    static let accountRows = ShardMemory.Table<AccountRow>(1)
+    static let holdRows = ShardMemory.Table<HoldRow>(2)
+    static let carryTable = ShardMemory.Table<[String: Int64]>(3)
 
     /// The stored conversions by posting. Each is computed again from its snapshot and source
     /// amount (conversion is deterministic); a stored converted amount that differs is reported.
@@ -168,17 +191,20 @@ public enum LedgerTables {
 
     /// The stored FX rounding carry. A stage's shards always have the table (their migrations
     /// add it); `loadAll` checks first, because `paystream verify` may read a shard made before.
-    static func fxCarry(_ db: Database) throws -> [String: Int64] {
+    static func fxCarry(_ db: Database, memory: ShardMemory? = nil) throws -> [String: Int64] {
+        if let remembered = memory?.row(carryTable, ""), let remembered { return remembered }
         var carry: [String: Int64] = [:]
         try db.cachedStatement(sql: "SELECT currency, carry FROM ledger_fx_carry").forEachRow { row in
             carry[row.string(0)] = row.int64(1)
         }
+        memory?.remember(carryTable, "", carry)
         return carry
     }
 
     /// Writes what `after` changed relative to `before` (as returned by `load`): new and changed
     /// accounts and balances, postings booked since, holds placed or resolved since.
     public static func save(_ db: Database, from before: Ledger, to after: Ledger) throws {
+        let memory = ShardMemory.of(db)
         for (id, account) in after.accounts.sorted(by: { $0.key < $1.key }) {
             let balance = after.balances[id] ?? .zero(account.currency)
             guard before.accounts[id] != account || before.balances[id] != balance else { continue }
@@ -188,6 +214,7 @@ public enum LedgerTables {
                 try db.cachedStatement(sql: """
                     INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
                     """).run { bindAccount(&$0, id, account, balance) }
+                memory?.remember(accountRows, id.rawValue, AccountRow(id, account, balance))
                 continue
             }
             // Loaded, so stored: an update of the row (an upsert if it is not there after all,
@@ -198,11 +225,16 @@ public enum LedgerTables {
                 row.int(balance.pending.minorUnits)
                 row.text(id.rawValue)
             }
-            guard db.changesCount == 0 else { continue }
+            if db.changesCount == 1 {
+                // The row keeps its currency and side; the memory has it as `load` read it.
+                memory?.update(accountRows, id.rawValue) { $0.updated(floor: account.floor?.minorUnits, balance) }
+                continue
+            }
             try db.cachedStatement(sql: """
                 INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(account_id) DO UPDATE SET floor = excluded.floor, posted = excluded.posted, pending = excluded.pending
                 """).run { bindAccount(&$0, id, account, balance) }
+            memory?.forget(accountRows, id.rawValue)
         }
         for posting in after.postings.dropFirst(before.postings.count) {
             try db.cachedStatement(sql: "INSERT INTO ledger_posting (posting_id, posted_at) VALUES (?, ?)").run { row in
@@ -237,6 +269,11 @@ public enum LedgerTables {
                     row.text(currency)
                     row.int(carry)
                 }
+            memory?.update(carryTable, "") { table in
+                var table = table
+                table[currency] = carry
+                return table
+            }
         }
         for (id, hold) in after.holds.sorted(by: { $0.key < $1.key }) where before.holds[id] != hold {
             var kind: String?, postedAmount: Int64?, postingID: String?
@@ -246,31 +283,43 @@ public enum LedgerTables {
             case .expired?: kind = "expired"
             case nil: break
             }
+            let row = HoldRow(hold, kind: kind, postedAmount: postedAmount, postingID: postingID)
+            let resolve = { try db.cachedStatement(sql: "UPDATE ledger_hold SET resolution = ?, posted_amount = ?, posting_id = ? WHERE hold_id = ?").run { row in
+                row.text(kind)
+                row.int(postedAmount)
+                row.text(postingID)
+                row.text(id.rawValue)
+            } }
             if before.holds[id] != nil {
-                // Loaded, so stored: its resolution is what changed (the upsert below otherwise).
-                try db.cachedStatement(sql: "UPDATE ledger_hold SET resolution = ?, posted_amount = ?, posting_id = ? WHERE hold_id = ?").run { row in
-                    row.text(kind)
-                    row.int(postedAmount)
-                    row.text(postingID)
-                    row.text(id.rawValue)
+                // Loaded, so stored: its resolution is what changed (its account, amount and
+                // expiry never do).
+                try resolve()
+                if db.changesCount == 1 {
+                    memory?.remember(holdRows, id.rawValue, row)
+                    continue
                 }
-                if db.changesCount == 1 { continue }
             }
             try db.cachedStatement(sql: """
                 INSERT INTO ledger_hold (hold_id, account_id, currency, amount, expires_at, resolution, posted_amount, posting_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(hold_id) DO UPDATE SET resolution = excluded.resolution, posted_amount = excluded.posted_amount,
-                    posting_id = excluded.posting_id
-                """).run { row in
-                    row.text(id.rawValue)
-                    row.text(hold.account.rawValue)
-                    row.text(hold.amount.currency.code)
-                    row.int(hold.amount.minorUnits)
-                    row.text(hold.expiresAt.map(Wire.timestamp))
-                    row.text(kind)
-                    row.int(postedAmount)
-                    row.text(postingID)
+                ON CONFLICT(hold_id) DO NOTHING
+                """).run { bind in
+                    bind.text(id.rawValue)
+                    bind.text(hold.account.rawValue)
+                    bind.text(hold.amount.currency.code)
+                    bind.int(hold.amount.minorUnits)
+                    bind.text(hold.expiresAt.map(Wire.timestamp))
+                    bind.text(kind)
+                    bind.int(postedAmount)
+                    bind.text(postingID)
                 }
+            if db.changesCount == 1 {
+                memory?.remember(holdRows, id.rawValue, row)
+                continue
+            }
+            // A stored hold this decision did not load: its resolution is what it can change.
+            try resolve()
+            memory?.forget(holdRows, id.rawValue)
         }
     }
 
@@ -323,39 +372,97 @@ public enum LedgerTables {
 
     /// The posted and pending balance of `account`, or nil if it was never opened.
     public static func balance(_ db: Database, of account: AccountID) throws -> LedgerBalance? {
-        try db.cachedStatement(sql: "SELECT \(accountColumns) FROM ledger_account WHERE account_id = ?")
-            .fetchFirst(binding: { $0.text(account.rawValue) }, self.account(from:))??.1
+        try storedAccount(db, account, memory: ShardMemory.of(db))?.decoded?.1
     }
 
-    /// The columns `account(from:)` reads, in its order.
+    /// The columns `AccountRow(from:)` reads, in its order.
     private static let accountColumns = "account_id, currency, normal_side, floor, posted, pending"
 
-    private static func account(from row: ColumnReader) -> (Account, LedgerBalance)? {
-        guard let currency = Currency.named(row.string(1)),
-              let side = Account.NormalSide(rawValue: row.string(2)) else { return nil }
-        let account = Account(id: AccountID(row.string(0)), currency: currency, normalSide: side, floor: row.optionalInt64(3))
-        let balance = LedgerBalance(posted: Money(minorUnits: row.int64(4), currency: currency),
-                                    pending: Money(minorUnits: row.int64(5), currency: currency))
-        return (account, balance)
-    }
+    /// Built once: the statement cache finds a statement by its text.
+    private static let accountByID = "SELECT \(accountColumns) FROM ledger_account WHERE account_id = ?"
+    private static let holdByID = "SELECT \(holdColumns) FROM ledger_hold WHERE hold_id = ?"
 
-    /// The columns `hold(from:)` reads, in its order.
+    private static func account(from row: ColumnReader) -> (Account, LedgerBalance)? { AccountRow(from: row).decoded }
+
+    /// The columns `HoldRow(from:)` reads, in its order.
     private static let holdColumns = "hold_id, account_id, currency, amount, expires_at, resolution, posted_amount, posting_id"
 
-    private static func hold(from row: ColumnReader) -> Hold? {
-        guard let currency = Currency.named(row.string(2)) else { return nil }
+    private static func hold(from row: ColumnReader) -> Hold? { HoldRow(from: row).decoded }
+}
+
+/// A `ledger_account` row as stored (what a shard's memory keeps of it).
+struct AccountRow: Sendable {
+    let id: String
+    let currency: String
+    let normalSide: String
+    let floor: Int64?
+    let posted: Int64
+    let pending: Int64
+
+    init(from row: ColumnReader) {
+        (id, currency, normalSide) = (row.string(0), row.string(1), row.string(2))
+        (floor, posted, pending) = (row.optionalInt64(3), row.int64(4), row.int64(5))
+    }
+
+    /// The row `save` inserts for `account`.
+    init(_ id: AccountID, _ account: Account, _ balance: LedgerBalance) {
+        (self.id, currency, normalSide) = (id.rawValue, account.currency.code, account.normalSide.rawValue)
+        (floor, posted, pending) = (account.floor?.minorUnits, balance.posted.minorUnits, balance.pending.minorUnits)
+    }
+
+    private init(id: String, currency: String, normalSide: String, floor: Int64?, posted: Int64, pending: Int64) {
+        (self.id, self.currency, self.normalSide, self.floor, self.posted, self.pending) = (id, currency, normalSide, floor, posted, pending)
+    }
+
+    /// The row after `save`'s update (floor and balances; the currency and side stay).
+    func updated(floor: Int64?, _ balance: LedgerBalance) -> AccountRow {
+        AccountRow(id: id, currency: currency, normalSide: normalSide, floor: floor,
+                   posted: balance.posted.minorUnits, pending: balance.pending.minorUnits)
+    }
+
+    /// The account and its balance; nil for a currency or side no version writes.
+    var decoded: (Account, LedgerBalance)? {
+        guard let currency = Currency.named(currency), let side = Account.NormalSide(rawValue: normalSide) else { return nil }
+        return (Account(id: AccountID(id), currency: currency, normalSide: side, floor: floor),
+                LedgerBalance(posted: Money(minorUnits: posted, currency: currency), pending: Money(minorUnits: pending, currency: currency)))
+    }
+}
+
+/// A `ledger_hold` row as stored (what a shard's memory keeps of it).
+struct HoldRow: Sendable {
+    let id: String
+    let account: String
+    let currency: String
+    let amount: Int64
+    let expiresAt: String?
+    let resolution: String?
+    let postedAmount: Int64?
+    let postingID: String?
+
+    init(from row: ColumnReader) {
+        (id, account, currency, amount) = (row.string(0), row.string(1), row.string(2), row.int64(3))
+        (expiresAt, resolution, postedAmount, postingID) = (row.optionalString(4), row.optionalString(5), row.optionalInt64(6), row.optionalString(7))
+    }
+
+    /// The row `save` writes for `hold` with its resolution's columns.
+    init(_ hold: Hold, kind: String?, postedAmount: Int64?, postingID: String?) {
+        (id, account, currency, amount) = (hold.id.rawValue, hold.account.rawValue, hold.amount.currency.code, hold.amount.minorUnits)
+        (expiresAt, resolution, self.postedAmount, self.postingID) = (hold.expiresAt.map(Wire.timestamp), kind, postedAmount, postingID)
+    }
+
+    /// The hold; nil for a currency no version writes.
+    var decoded: Hold? {
+        guard let currency = Currency.named(currency) else { return nil }
         var resolutions: [HoldResolution] = []
-        switch row.optionalString(5) {
+        switch resolution {
         case "posted":
-            resolutions = [.posted(Money(minorUnits: row.optionalInt64(6) ?? 0, currency: currency),
-                                   posting: PostingID(row.optionalString(7) ?? ""))]
+            resolutions = [.posted(Money(minorUnits: postedAmount ?? 0, currency: currency), posting: PostingID(postingID ?? ""))]
         case "voided": resolutions = [.voided]
         case "expired": resolutions = [.expired]
         default: break
         }
-        return Hold(id: HoldID(row.string(0)), account: AccountID(row.string(1)),
-                    amount: Money(minorUnits: row.int64(3), currency: currency),
-                    expiresAt: row.optionalString(4).flatMap(Wire.parseTimestamp), resolutions: resolutions)
+        return Hold(id: HoldID(id), account: AccountID(account), amount: Money(minorUnits: amount, currency: currency),
+                    expiresAt: expiresAt.flatMap(Wire.parseTimestamp), resolutions: resolutions)
     }
 }
 

@@ -278,7 +278,7 @@ struct ChangelogCapture {
     func cancel() { ps_capture_cancel(UnsafeMutableRawPointer(connection)) }
 
     /// `body` in a savepoint of the caller's transaction: its writes are kept if it returns,
-    /// rolled back (in the database and in the capture, if one runs) if it throws; the error is
+    /// rolled back (in the database, in the capture if one runs, and in the shard's memory) if it throws; the error is
     /// rethrown. `name` names the savepoint (statements come from the connection's cache).
     static func savepoint<T>(_ db: Database, name: String, _ body: () throws -> T) throws -> T {
         let connection = UnsafeMutableRawPointer(db.sqliteConnection!)
@@ -288,6 +288,7 @@ struct ChangelogCapture {
         do {
             result = try body()
         } catch {
+            ShardMemory.of(db)?.savepointRolledBack()
             try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT \(name)").execute()
             try check(ps_capture_rollback_to(connection))
             try db.cachedStatement(sql: "RELEASE SAVEPOINT \(name)").execute()

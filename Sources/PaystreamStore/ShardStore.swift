@@ -72,6 +72,8 @@ public final class ShardStore: Sendable {
     private let claimant = Mutex<ChangelogClaimant>(.none)
     /// The writer connection a capture ran on (its address), forgotten at close.
     private let capturedConnection = Mutex<UInt?>(nil)
+    /// The rows the stage's decisions keep in memory between transactions (`ShardMemory`).
+    public let memory = ShardMemory()
 
     /// The file for a stage's partition under the state directory: `<dir>/<stage>/p<partition>.sqlite`.
     public static func path(stateDirectory: String, stage: String, partition: Int32) -> String {
@@ -161,9 +163,11 @@ public final class ShardStore: Sendable {
     /// The claim the shard's records are written under.
     public var currentClaimant: ChangelogClaimant { claimant.withLock { $0 } }
 
-    /// Runs `body` in one write transaction.
+    /// Runs `body` in one write transaction (with the shard's memory on).
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
-        let (result, record) = try pool.write { db in try self.captured(db, body) }
+        let (result, record) = try pool.writeWithoutTransaction { db in
+            try self.memory.transaction(db) { try self.captured(db, body) }
+        }
         if let record { queuedRecords.withLock { $0.append(record) } }
         return result
     }
@@ -175,7 +179,9 @@ public final class ShardStore: Sendable {
     /// Runs `body` in one write transaction on GRDB's writer queue, off the caller's thread
     /// (a commit with `synchronous=FULL` waits for the disk).
     public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let (result, record) = try await pool.write { db in try self.captured(db, body) }
+        let (result, record) = try await pool.writeWithoutTransaction { db in
+            try self.memory.transaction(db) { try self.captured(db, body) }
+        }
         if let record { queuedRecords.withLock { $0.append(record) } }
         return result
     }

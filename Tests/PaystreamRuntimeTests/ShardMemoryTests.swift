@@ -1,0 +1,141 @@
+import Foundation
+import GRDB
+import PaystreamDomain
+import PaystreamLedger
+import PaystreamStore
+import PaystreamTesting
+import Testing
+
+/// The shard's memory (`ShardMemory`) against the database: random ledger transactions through
+/// `LedgerTables.load` and `save` — accounts opened, transfers, holds placed, posted and voided —
+/// with record savepoints rolled back, whole transactions rolled back,
+/// and rows (the FX carry too) written behind the shard's back by another connection. After every transaction the
+/// ledger read through the memory must equal the ledger read from SQLite alone.
+@Suite("Shard memory: what decisions read from memory is what SQLite holds")
+struct ShardMemoryTests {
+    static let schema = StageSchema([
+        ("memory-test-ledger", { db in
+            try LedgerTables.create(db)
+            try LedgerTables.createFX(db)
+            try LedgerTables.rebuildHoldCheck(db)
+            try db.execute(sql: LedgerTables.keyEntriesSQL)
+        }),
+    ])
+
+    static let accounts = (0..<6).map { AccountID("acct:\($0)") }
+    static let holds = (0..<10).map { HoldID("hold:\($0)") }
+    static let usd = Currency.named("USD")!
+
+    struct Rollback: Error {}
+
+    /// One random change to the ledger of a transaction, saved; returns nothing, throws the
+    /// ledger's refusals (an overdraft, a hold resolved twice) to be rolled back by the caller.
+    static func change(_ db: Database, _ random: inout SeededRandom, posting: inout Int) throws {
+        let a = accounts.randomElement(using: &random)!, b = accounts.randomElement(using: &random)!
+        let hold = holds.randomElement(using: &random)!
+        let before = try LedgerTables.load(db, accounts: [a, b], holds: [hold])
+        var ledger = before
+        for id in Set([a, b]) where ledger.accounts[id] == nil {
+            try ledger.open(Account(id: id, currency: usd, normalSide: random.chance(0.5) ? .credit : .debit,
+                                    floor: random.chance(0.3) ? -1_000 : nil))
+        }
+        let amount = Money(minorUnits: Int64.random(in: 1...300, using: &random), currency: usd)
+        posting += 1
+        switch Int.random(in: 0..<6, using: &random) {
+        case 0, 1:
+            if a != b { try ledger.post(try Posting.transfer(PostingID("p\(posting)"), debit: a, credit: b, amount: amount, postedAt: Date())) }
+        case 2:
+            if ledger.holds[hold] == nil { try ledger.placeHold(Hold(id: hold, account: a, amount: amount, expiresAt: Date(timeIntervalSince1970: 2_000_000_000))) }
+        case 3:
+            if let placed = ledger.holds[hold], placed.resolution == nil, placed.account != b {
+                try ledger.postHold(hold, posting: try Posting.transfer(PostingID("p\(posting)"), debit: placed.account, credit: b,
+                                                                       amount: placed.amount, postedAt: Date()))
+            }
+        case 4:
+            if let placed = ledger.holds[hold], placed.resolution == nil { try ledger.voidHold(hold) }
+        default:
+            break // a transaction that only reads
+        }
+        try LedgerTables.save(db, from: before, to: ledger)
+    }
+
+    /// A write by another connection (a second process on the state directory, a tool).
+    static func behindTheBack(_ path: String, _ random: inout SeededRandom) throws {
+        let other = try DatabaseQueue(path: path)
+        defer { try? other.close() }
+        try other.write { db in
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: try db.execute(sql: "UPDATE ledger_account SET posted = posted + 7")
+            case 1: try db.execute(sql: "UPDATE ledger_hold SET resolution = 'voided' WHERE resolution IS NULL")
+            default: try db.execute(sql: "INSERT INTO ledger_fx_carry (currency, carry) VALUES ('JPY', ?) ON CONFLICT(currency) DO UPDATE SET carry = excluded.carry",
+                                    arguments: [Int64.random(in: -9...9, using: &random)])
+            }
+        }
+    }
+
+    static func same(_ x: Ledger, _ y: Ledger) -> Bool {
+        x.accounts == y.accounts && x.balances == y.balances && x.holds == y.holds && x.fxRoundingCarry == y.fxRoundingCarry
+    }
+
+    @Test("random ledger transactions, savepoints and transactions rolled back, writes by another connection", arguments: [1, 2, 3] as [UInt64])
+    func memoryMatchesSQLite(seed: UInt64) throws {
+        let folder = try temporaryDirectory("shard-memory")
+        let path = "\(folder)/p0.sqlite"
+        var random = SeededRandom(seed: seed)
+        let shard = try ShardStore(path: path, partition: 0, schema: Self.schema)
+        var posting = 0
+        var rolledBack = 0, savepointsRolledBack = 0, foreign = 0
+        for _ in 0..<150 {
+            if random.chance(0.1) {
+                try Self.behindTheBack(path, &random)
+                foreign += 1
+            }
+            let abort = random.chance(0.15)
+            var inner = random
+            do {
+                try shard.write { db in
+                    for _ in 0..<Int.random(in: 1...5, using: &inner) {
+                        if inner.chance(0.25) {
+                            // A record parked after its writes: the savepoint takes them back.
+                            _ = try? RuntimeTables.inRecordSavepoint(db) {
+                                try Self.change(db, &inner, posting: &posting)
+                                throw Rollback()
+                            }
+                            savepointsRolledBack += 1
+                        } else {
+                            do {
+                                try RuntimeTables.inRecordSavepoint(db) { try Self.change(db, &inner, posting: &posting) }
+                            } catch is LedgerError {}
+                        }
+                    }
+                    if abort { throw Rollback() }
+                }
+            } catch is Rollback {
+                rolledBack += 1
+            }
+            random = inner
+            let remembered = try shard.write { try LedgerTables.load($0, accounts: Self.accounts, holds: Self.holds) }
+            let stored = try shard.read { try LedgerTables.load($0, accounts: Self.accounts, holds: Self.holds) }
+            #expect(Self.same(remembered, stored), "after \(posting) changes: memory \(remembered.balances) holds \(remembered.holds.count), SQLite \(stored.balances) holds \(stored.holds.count)")
+            guard Self.same(remembered, stored) else { break }
+        }
+        #expect(rolledBack > 5 && savepointsRolledBack > 20 && foreign > 5)
+        #expect(try shard.read { try LedgerTables.load($0, accounts: Self.accounts, holds: []) }.accounts.count >= 4)
+        // The memory answered most reads, or this test proves nothing about it.
+        let counts = shard.memory.counts
+        #expect(counts.hits > counts.misses, "hits \(counts.hits), misses \(counts.misses)")
+        try shard.close()
+    }
+
+    @Test("a read outside the shard's write transactions has no memory; inside, the rows read are remembered")
+    func onlyInsideWrites() throws {
+        let folder = try temporaryDirectory("shard-memory-scope")
+        let shard = try ShardStore(path: "\(folder)/p0.sqlite", partition: 0, schema: Self.schema)
+        try shard.read { db in #expect(ShardMemory.of(db) == nil) }
+        try shard.write { db in #expect(ShardMemory.of(db) === shard.memory) }
+        _ = try shard.write { try LedgerTables.load($0, accounts: [Self.accounts[0]], holds: []) }
+        _ = try shard.write { try LedgerTables.load($0, accounts: [Self.accounts[0]], holds: []) }
+        #expect(shard.memory.counts.hits >= 2)
+        try shard.close()
+    }
+}
