@@ -100,7 +100,9 @@ static int buffer_value(ps_buffer *buffer, sqlite3_value *value) {
         return buffer_int64(buffer, bits);
     }
     case SQLITE_TEXT: {
-        const unsigned char *text = sqlite3_value_text(value);
+        // The bytes as stored (shards are UTF-8, which SQLite never changes after creation):
+        // sqlite3_value_text would first copy a value read from a page to NUL-terminate it.
+        const void *text = sqlite3_value_blob(value);
         int count = sqlite3_value_bytes(value);
         if (text == NULL && count > 0) return SQLITE_NOMEM;
         rc = buffer_varint(buffer, (uint64_t)count);
@@ -156,9 +158,10 @@ static int same_value(sqlite3_value *a, sqlite3_value *b) {
     }
     case SQLITE_TEXT:
     case SQLITE_BLOB: {
-        const void *x = type == SQLITE_TEXT ? (const void *)sqlite3_value_text(a) : sqlite3_value_blob(a);
+        // Text compared as its stored bytes, like `buffer_value` writes it.
+        const void *x = sqlite3_value_blob(a);
         int xn = sqlite3_value_bytes(a);
-        const void *y = type == SQLITE_TEXT ? (const void *)sqlite3_value_text(b) : sqlite3_value_blob(b);
+        const void *y = sqlite3_value_blob(b);
         int yn = sqlite3_value_bytes(b);
         return xn == yn && (xn == 0 || memcmp(x, y, (size_t)xn) == 0);
     }

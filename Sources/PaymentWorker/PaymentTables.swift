@@ -297,7 +297,7 @@ public enum PaymentTables {
     }
 
     public static func payment(_ db: Database, id: String) throws -> PaymentRecord? {
-        try db.cachedStatement(sql: "SELECT \(paymentColumns) FROM payment WHERE payment_id = ?").fetchFirst(binding: { $0.text(id) }, record(from:))
+        try db.cachedStatement(sql: paymentByID).fetchFirst(binding: { $0.text(id) }, record(from:))
     }
 
     public static func payments(_ db: Database) throws -> [PaymentRecord] {
@@ -337,6 +337,8 @@ public enum PaymentTables {
     ]
     private static let paymentColumns = paymentColumnNames.joined(separator: ", ")
     private static let paymentColumnCount = Int32(paymentColumnNames.count)
+    /// Built once: the statement cache finds a statement by its text.
+    private static let paymentByID = "SELECT \(paymentColumns) FROM payment WHERE payment_id = ?"
 
     private static func record(from row: ColumnReader) throws -> PaymentRecord {
         let id = row.string(0)
