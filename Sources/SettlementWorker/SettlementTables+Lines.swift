@@ -3,6 +3,7 @@ import GRDB
 import PaystreamDomain
 import PaystreamWire
 import PaystreamRuntime
+import Synchronization
 
 /// Settlement lines: the terms each payment was booked with, its parts, and what each refund took.
 extension SettlementTables {
@@ -38,7 +39,7 @@ extension SettlementTables {
     }
 
     static func insert(_ db: Database, _ line: Line) throws {
-        let pricing = try json(line.pricing) ?? "{}", fx = try json(line.fx), calendar = try json(line.payoutCalendar)
+        let pricing = try json(line.pricing) ?? "{}", fx = try json(line.fx), calendar = try calendarText(line.payoutCalendar)
         try db.cachedStatement(sql: """
             INSERT INTO settlement_line (payer_id, payment_id, merchant_id, order_id, mode, method, currency, gross, reversed, repaid,
                                          settlement_currency, source_account, pricing, fx, payout_calendar, installment_financing,
@@ -188,6 +189,19 @@ extension SettlementTables {
         guard let value else { return nil }
         return String(decoding: try Wire.encode(value), as: UTF8.self)
     }
+
+    /// A payout calendar as `json` writes it. Every line of a merchant carries the same calendar
+    /// (holidays and all, about 50 k instructions to encode), so the last one written is kept
+    /// with its text and compared instead.
+    private static func calendarText(_ calendar: PayoutCalendar?) throws -> String? {
+        guard let calendar else { return nil }
+        if let text = lastCalendar.withLock({ $0?.0 == calendar ? $0?.1 : nil }) { return text }
+        let text = try json(calendar)
+        lastCalendar.withLock { $0 = text.map { (calendar, $0) } }
+        return text
+    }
+
+    private static let lastCalendar = Mutex<(PayoutCalendar, String)?>(nil)
 
     private static func decoded<T: Decodable>(_ type: T.Type, _ text: String?) throws -> T? {
         guard let text, text != "{}" else { return nil }
