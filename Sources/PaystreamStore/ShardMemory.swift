@@ -7,9 +7,9 @@ import Synchronization
 ///
 /// A row is remembered when a decision reads it or writes it (`remember`), always through the
 /// typed store method that reads or writes the table, never by the decision itself. What a
-/// transaction remembers is kept apart and becomes the shard's memory only once the transaction
-/// has committed; a transaction that rolls back leaves the memory as it was, a savepoint rolled
-/// back (`RuntimeTables.inRecordSavepoint`) empties it. Every transaction first asks SQLite
+/// transaction changes in the memory is logged with what it replaced: a commit keeps it, a
+/// transaction that rolls back puts the memory back as it was, a savepoint rolled back
+/// (`RuntimeTables.inRecordSavepoint`) empties it. Every transaction first asks SQLite
 /// whether another connection wrote the file since (`PRAGMA data_version`: a second process on
 /// the same state directory, a tool): if so, the memory is emptied before anything is read.
 ///
@@ -27,36 +27,46 @@ public final class ShardMemory: Sendable {
         }
     }
 
-    /// One table's rows: what the shard committed, and what the running transaction read or wrote
-    /// (nil: the row is known not to exist).
+    /// One table's rows, and an undo log of what the running transaction changed: a commit only
+    /// empties the log, a rollback puts the rows it names back as they were.
     @usableFromInline
     class AnyRows {
         var count: Int { 0 }
         func commit() {}
-        func discardPending() {}
+        func rollBack() {}
         func clear() {}
     }
 
     @usableFromInline
     final class Rows<Value>: AnyRows {
-        @usableFromInline var committed: [String: Value?] = [:]
-        @usableFromInline var pending: [String: Value?] = [:]
+        /// By key: the row (nil: known not to exist).
+        @usableFromInline var rows: [String: Value?] = [:]
+        /// Each change of the running transaction: the key and what it held before (nil: nothing).
+        @usableFromInline var undo: [(String, Value??)] = []
         @usableFromInline override init() {}
-        override var count: Int { committed.count + pending.count }
-        override func commit() {
-            committed.merge(pending) { _, new in new }
-            pending.removeAll(keepingCapacity: true)
+        override var count: Int { rows.count }
+        override func commit() { undo.removeAll(keepingCapacity: true) }
+        override func rollBack() {
+            for (key, before) in undo.reversed() { rows[key] = before }
+            undo.removeAll(keepingCapacity: true)
         }
-        override func discardPending() { pending.removeAll(keepingCapacity: true) }
         override func clear() {
-            committed.removeAll()
-            pending.removeAll()
+            rows.removeAll()
+            undo.removeAll()
+        }
+
+        @inlinable
+        func set(_ key: String, _ value: Value??) {
+            let before = value.map { rows.updateValue($0, forKey: key) } ?? rows.removeValue(forKey: key)
+            undo.append((key, before))
         }
     }
 
     @usableFromInline
     struct State {
         @usableFromInline var tables = [AnyRows?](repeating: nil, count: 64)
+        /// The tables made so far, in the order they were.
+        var made: [AnyRows] = []
         /// `PRAGMA data_version` as this connection last saw it (nil before the first transaction).
         var dataVersion: Int64?
         @usableFromInline var hits = 0
@@ -67,11 +77,12 @@ public final class ShardMemory: Sendable {
             if let rows = tables[table.id] { return unsafeDowncast(rows, to: Rows<Value>.self) }
             let rows = Rows<Value>()
             tables[table.id] = rows
+            made.append(rows)
             return rows
         }
 
-        mutating func each(_ body: (AnyRows) -> Void) {
-            for case let rows? in tables { body(rows) }
+        func each(_ body: (AnyRows) -> Void) {
+            for rows in made { body(rows) }
         }
     }
 
@@ -110,7 +121,8 @@ public final class ShardMemory: Sendable {
                 state.withLock { state in
                     let changed = state.dataVersion != version
                     state.dataVersion = version
-                    state.each { changed ? $0.clear() : $0.discardPending() }
+                    // A transaction whose end was not seen here (none should be) is taken back.
+                    state.each { changed ? $0.clear() : $0.rollBack() }
                 }
                 Self.active.withLock { $0[address] = self }
                 defer { Self.active.withLock { _ = $0.removeValue(forKey: address) } }
@@ -118,7 +130,7 @@ public final class ShardMemory: Sendable {
                 return .commit
             }
         } catch {
-            state.withLock { $0.each { $0.discardPending() } }
+            state.withLock { $0.each { $0.rollBack() } }
             throw error
         }
         state.withLock { state in
@@ -146,8 +158,7 @@ public final class ShardMemory: Sendable {
     @inlinable
     public func row<Value: Sendable>(_ table: Table<Value>, _ key: String) -> Value?? {
         state.withLock { state in
-            let rows = state.rows(table)
-            guard let found = rows.pending[key] ?? rows.committed[key] else {
+            guard let found = state.rows(table).rows[key] else {
                 state.misses += 1
                 return nil
             }
@@ -161,7 +172,7 @@ public final class ShardMemory: Sendable {
     @inlinable
     public func remember<Value: Sendable>(_ table: Table<Value>, _ key: String, _ value: Value?) {
         state.withLock { state in
-            state.rows(table).pending[key] = .some(value)
+            state.rows(table).set(key, .some(value))
         }
     }
 
@@ -171,11 +182,10 @@ public final class ShardMemory: Sendable {
     public func update<Value: Sendable>(_ table: Table<Value>, _ key: String, _ change: (Value) -> Value) {
         state.withLock { state in
             let rows = state.rows(table)
-            if case let value?? = rows.pending[key] ?? rows.committed[key] {
-                rows.pending[key] = .some(change(value))
-            } else {
-                rows.pending[key] = nil
-                rows.committed[key] = nil
+            if case let value?? = rows.rows[key] {
+                rows.set(key, .some(change(value)))
+            } else if rows.rows[key] != nil {
+                rows.set(key, nil)
             }
         }
     }
@@ -185,8 +195,7 @@ public final class ShardMemory: Sendable {
     public func forget<Value: Sendable>(_ table: Table<Value>, _ key: String) {
         state.withLock { state in
             let rows = state.rows(table)
-            rows.pending[key] = nil
-            rows.committed[key] = nil
+            if rows.rows[key] != nil { rows.set(key, nil) }
         }
     }
 
