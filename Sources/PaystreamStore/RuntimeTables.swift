@@ -132,8 +132,9 @@ public enum RuntimeTables {
     /// The next offset to read for each topic-partition this shard has consumed.
     public static func nextOffsets(_ db: Database) throws -> [String: [Int32: Int64]] {
         var result: [String: [Int32: Int64]] = [:]
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT topic, partition, next_offset FROM consumed_offset")) {
-            result[row["topic"], default: [:]][row["partition"]] = row["next_offset"]
+        // Read by position (every transaction starts here): GRDB's `Row` looked each column up by name.
+        try db.cachedStatement(sql: "SELECT topic, partition, next_offset FROM consumed_offset").forEachRow { row in
+            result[row.string(0), default: [:]][Int32(truncatingIfNeeded: row.int64(1))] = row.int64(2)
         }
         return result
     }
@@ -143,7 +144,12 @@ public enum RuntimeTables {
             INSERT INTO consumed_offset (topic, partition, next_offset, updated_at) VALUES (?, ?, ?, ?)
             ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
             WHERE excluded.next_offset > consumed_offset.next_offset
-            """).execute(arguments: [topic, partition, nextOffset, timestamp(now)])
+            """).run { row in
+                row.text(topic)
+                row.int(Int64(partition))
+                row.int(nextOffset)
+                row.text(timestamp(now))
+            }
     }
 
     // MARK: identity
