@@ -137,19 +137,21 @@ public enum LedgerTables {
 
     /// The row of account `id` as stored (nil: none), from the shard's memory if it has it.
     private static func storedAccount(_ db: Database, _ id: AccountID, memory: ShardMemory?) throws -> AccountRow? {
-        if let remembered = memory?.row(accountRows, id.rawValue) { return remembered }
-        let row = try db.cachedStatement(sql: accountByID)
-            .fetchFirst(binding: { $0.text(id.rawValue) }, AccountRow.init(from:))
-        memory?.remember(accountRows, id.rawValue, row)
-        return row
+        try stored(db, accountRows, id.rawValue, memory: memory, sql: accountByID, AccountRow.init(from:))
     }
 
     /// The row of hold `id` as stored (nil: none), from the shard's memory if it has it.
     private static func storedHold(_ db: Database, _ id: HoldID, memory: ShardMemory?) throws -> HoldRow? {
-        if let remembered = memory?.row(holdRows, id.rawValue) { return remembered }
-        let row = try db.cachedStatement(sql: holdByID)
-            .fetchFirst(binding: { $0.text(id.rawValue) }, HoldRow.init(from:))
-        memory?.remember(holdRows, id.rawValue, row)
+        try stored(db, holdRows, id.rawValue, memory: memory, sql: holdByID, HoldRow.init(from:))
+    }
+
+    /// The row `key` of `table`: from the memory if it has it, else read by `sql` (its one
+    /// parameter the key) and remembered, found or not.
+    private static func stored<Value: Sendable>(_ db: Database, _ table: ShardMemory.Table<Value>, _ key: String, memory: ShardMemory?,
+                                              sql: String, _ read: (ColumnReader) -> Value) throws -> Value? {
+        if let remembered = memory?.row(table, key) { return remembered }
+        let row = try db.cachedStatement(sql: sql).fetchFirst(binding: { $0.text(key) }, read)
+        memory?.remember(table, key, row)
         return row
     }
 
