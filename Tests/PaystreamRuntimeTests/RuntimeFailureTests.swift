@@ -153,7 +153,11 @@ extension RuntimeTests {
         let restarted = worker(settings: settings)
         let out = try await run(restarted) { Set($0.compactMap(\.keyString)).count == ids.count }
         #expect(out.count == ids.count, "each row published once")
-        #expect(restarted.statistics.maxPublishRoundsBetweenPolls == 1)
+        // The loop starts rounds at two points of each turn (after the batch, and after ticks
+        // and pruning); a round read from the file waits for the shard's previous one, so a turn
+        // starts a second only when the first has landed meanwhile (a fast broker, a slow turn):
+        // at most two of the backlog's twelve rounds between polls, never the backlog at once.
+        #expect((1...2).contains(restarted.statistics.maxPublishRoundsBetweenPolls))
     }
 
     @Test("rounds of a shard overlap on their way to the broker, and every output partition still gets its rows in the order they were written, once")
