@@ -406,9 +406,9 @@ struct AccountRow: Sendable {
         (floor, posted, pending) = (row.optionalInt64(3), row.int64(4), row.int64(5))
     }
 
-    /// The row `save` inserts for `account`.
+    /// The row `save` inserts for `account` (its id as SQLite keeps it).
     init(_ id: AccountID, _ account: Account, _ balance: LedgerBalance) {
-        (self.id, currency, normalSide) = (id.rawValue, account.currency.code, account.normalSide.rawValue)
+        (self.id, currency, normalSide) = (ColumnBinder.stored(id.rawValue), account.currency.code, account.normalSide.rawValue)
         (floor, posted, pending) = (account.floor?.minorUnits, balance.posted.minorUnits, balance.pending.minorUnits)
     }
 
@@ -446,10 +446,12 @@ struct HoldRow: Sendable {
         (expiresAt, resolution, postedAmount, postingID) = (row.optionalString(4), row.optionalString(5), row.optionalInt64(6), row.optionalString(7))
     }
 
-    /// The row `save` writes for `hold` with its resolution's columns.
+    /// The row `save` writes for `hold` with its resolution's columns (text as SQLite keeps it).
     init(_ hold: Hold, kind: String?, postedAmount: Int64?, postingID: String?) {
-        (id, account, currency, amount) = (hold.id.rawValue, hold.account.rawValue, hold.amount.currency.code, hold.amount.minorUnits)
-        (expiresAt, resolution, self.postedAmount, self.postingID) = (hold.expiresAt.map(Wire.timestamp), kind, postedAmount, postingID)
+        (id, account, currency, amount) = (ColumnBinder.stored(hold.id.rawValue), ColumnBinder.stored(hold.account.rawValue),
+                                           hold.amount.currency.code, hold.amount.minorUnits)
+        (expiresAt, resolution, self.postedAmount, self.postingID) = (hold.expiresAt.map(Wire.timestamp), kind, postedAmount,
+                                                                      postingID.map(ColumnBinder.stored))
     }
 
     /// The hold; nil for a currency no version writes.

@@ -72,6 +72,14 @@ public struct ColumnBinder {
     /// As GRDB stores a Bool: 1 or 0.
     public mutating func bool(_ value: Bool) { int(Int64(value ? 1 : 0)) }
 
+    /// What SQLite keeps of `value` bound as text here: everything before its first NUL (the
+    /// binding reads a C string). A memory of stored rows (`ShardMemory`) keys and keeps text
+    /// in this form, so that it holds what a read of the row would give.
+    public static func stored(_ value: String) -> String {
+        guard value.utf8.contains(0) else { return value }
+        return String(decoding: value.utf8.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
     public mutating func text(_ value: String) {
         let index = next()
         value.withCString { sqlite3_bind_text(statement, index, $0, -1, SQLITE_TRANSIENT) }

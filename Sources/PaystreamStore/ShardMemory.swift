@@ -1,9 +1,10 @@
 import GRDB
 import Synchronization
 
-/// The rows a shard's decisions read again and again (ledger accounts and holds, payments in
-/// flight, daily totals), kept in memory between the shard's write transactions; SQLite stays
-/// their durable form and the only source of truth.
+/// The rows a shard's decisions read again and again, kept in memory between the shard's write
+/// transactions; SQLite stays their durable form and the only source of truth. Today the
+/// ledger's account and hold rows and its FX carry (`LedgerTables`, tables 1–3); payments,
+/// request log entries and daily totals are still read from SQLite.
 ///
 /// A row is remembered when a decision reads it or writes it (`remember`), always through the
 /// typed store method that reads or writes the table, never by the decision itself. What a
@@ -13,12 +14,16 @@ import Synchronization
 /// whether another connection wrote the file since (`PRAGMA data_version`: a second process on
 /// the same state directory, a tool): if so, the memory is emptied before anything is read.
 ///
+/// Keys are kept as SQLite keeps them (`ColumnBinder.stored`: text up to its first NUL), so that
+/// two keys SQLite cannot tell apart are one row here too; rows are kept as stored.
+///
 /// The memory exists only inside `ShardStore.write` (`of(_:)` is nil elsewhere: tools, tests on
 /// plain queues, restores), so a write anywhere else never meets a remembered row. A stage that
 /// writes a remembered table must do so through the same typed methods.
 public final class ShardMemory: Sendable {
-    /// A table whose rows are remembered, with the type a row is kept as: a small number of the
-    /// stage's choosing (one per table, below 64).
+    /// A table whose rows are remembered, with the type a row is kept as: a small number (below
+    /// 64), one per table and never the same for two row types in one process (the memory finds
+    /// a table's rows by it).
     public struct Table<Value: Sendable>: Sendable {
         public let id: Int
         public init(_ id: Int) {
@@ -157,7 +162,8 @@ public final class ShardMemory: Sendable {
     /// when the row is known not to exist.
     @inlinable
     public func row<Value: Sendable>(_ table: Table<Value>, _ key: String) -> Value?? {
-        state.withLock { state in
+        let key = ColumnBinder.stored(key)
+        return state.withLock { state in
             guard let found = state.rows(table).rows[key] else {
                 state.misses += 1
                 return nil
@@ -171,6 +177,7 @@ public final class ShardMemory: Sendable {
     /// shard's memory has it once the transaction commits.
     @inlinable
     public func remember<Value: Sendable>(_ table: Table<Value>, _ key: String, _ value: Value?) {
+        let key = ColumnBinder.stored(key)
         state.withLock { state in
             state.rows(table).set(key, .some(value))
         }
@@ -180,6 +187,7 @@ public final class ShardMemory: Sendable {
     /// forgets it if the memory does not have it (the write's result is then unknown here).
     @inlinable
     public func update<Value: Sendable>(_ table: Table<Value>, _ key: String, _ change: (Value) -> Value) {
+        let key = ColumnBinder.stored(key)
         state.withLock { state in
             let rows = state.rows(table)
             if case let value?? = rows.rows[key] {
@@ -193,6 +201,7 @@ public final class ShardMemory: Sendable {
     /// Forgets the row `key` of `table` (a write whose result the caller does not know).
     @inlinable
     public func forget<Value: Sendable>(_ table: Table<Value>, _ key: String) {
+        let key = ColumnBinder.stored(key)
         state.withLock { state in
             let rows = state.rows(table)
             if rows.rows[key] != nil { rows.set(key, nil) }

@@ -127,6 +127,30 @@ struct ShardMemoryTests {
         try shard.close()
     }
 
+    @Test("two account ids that differ only after a NUL are one row in SQLite (its text binding cuts there) and one in memory")
+    func keysAsStored() throws {
+        let folder = try temporaryDirectory("shard-memory-nul")
+        let shard = try ShardStore(path: "\(folder)/p0.sqlite", partition: 0, schema: Self.schema)
+        let first = AccountID("acct:nul\u{0}a"), second = AccountID("acct:nul\u{0}b")
+        try shard.write { db in
+            let before = try LedgerTables.load(db, accounts: [first], holds: [])
+            var ledger = before
+            try ledger.open(Account(id: first, currency: Self.usd, normalSide: .credit))
+            try ledger.open(Account(id: AccountID("acct:other"), currency: Self.usd, normalSide: .debit))
+            try ledger.post(try Posting.transfer(PostingID("p1"), debit: AccountID("acct:other"), credit: first,
+                                                 amount: Money(minorUnits: 250, currency: Self.usd), postedAt: Date()))
+            try LedgerTables.save(db, from: before, to: ledger)
+        }
+        for id in [first, second] {
+            let remembered = try shard.write { try LedgerTables.load($0, accounts: [id], holds: []) }
+            let stored = try shard.read { try LedgerTables.load($0, accounts: [id], holds: []) }
+            #expect(Self.same(remembered, stored), "\(id): memory \(remembered.accounts.keys.map(\.rawValue)), SQLite \(stored.accounts.keys.map(\.rawValue))")
+            #expect(stored.balances.values.map(\.posted.minorUnits) == [250])
+        }
+        #expect(shard.memory.counts.hits >= 2)
+        try shard.close()
+    }
+
     @Test("a read outside the shard's write transactions has no memory; inside, the rows read are remembered")
     func onlyInsideWrites() throws {
         let folder = try temporaryDirectory("shard-memory-scope")
