@@ -64,6 +64,7 @@ public struct PaymentStage: Stage {
         // the upstream's own reader (or the next one) might read the same bytes differently.
         if case .decoded(let message) = Wire.decodeMessage(PaymentRequestMessage.self, schema: PaymentRequestMessage.schemaName, from: data,
                                                            strict: true) {
+            try Self.checkStorable(requestID: message.requestId)
             return .request(message)
         }
         guard let object = try? Wire.decode([String: JSONValue].self, from: data) else {
@@ -71,6 +72,7 @@ public struct PaymentStage: Stage {
         }
         let schema = object["schema"]?.stringValue
         guard schema == PaymentRequestMessage.schemaName else { throw .unknownSchema(schema) }
+        try Self.checkStorable(requestID: object["request_id"]?.stringValue)
         do {
             return .request(try Wire.decode(PaymentRequestMessage.self, from: data, strict: true))
         } catch {
@@ -78,6 +80,17 @@ public struct PaymentStage: Stage {
                                      payerID: object["payer_id"]?.stringValue ?? record.keyString,
                                      message: Wire.describe(error))
         }
+    }
+
+    /// A request is answered and remembered under its request_id (the request log, the
+    /// rejection's event id), as SQLite text, which ends at a NUL: an id with one would be read
+    /// as another request's (a retry, a conflict) and would take that id from the request that
+    /// really has it. Such a record is parked (`invalid_request_id`) instead of answered; other
+    /// control characters are stored whole and rejected as `invalid_request` by the rules.
+    static func checkStorable(requestID: String?) throws(DeadLetter) {
+        guard let requestID, requestID.utf8.contains(0) else { return }
+        throw DeadLetter(code: "invalid_request_id",
+                         message: "request_id contains a NUL character; it cannot be stored or answered under its own id")
     }
 
     public func messageID(of input: Input) -> String? {

@@ -51,6 +51,28 @@ struct HostileInputTests {
         #expect(authorized.map(\.paymentId) == ["pay-r-exact"])
     }
 
+    @Test("a request_id holding a NUL is parked as invalid_request_id before any look-up, and cannot take the id it would be cut to from the request that has it")
+    func nulRequestID() async throws {
+        let h = try await PaymentHarness()
+        let topics = h.topics
+        let sent = try h.send(topic: topics.paymentRequests, [
+            ("user-1", Data(#"{"schema":"payment-request/v1","type":"payment","request_id":"r-squat\u0000x","payer_id":"user-1",\#(Self.rest)}"#.utf8)),
+            // Not decodable as a request (amount is text): the fallback path checks the id too.
+            ("user-1", Data(#"{"schema":"payment-request/v1","type":"payment","request_id":"r-squat\u0000y","payer_id":"user-1","amount":"x"}"#.utf8)),
+            ("user-1", Self.body("r-squat", Self.rest)),
+        ])
+        let records = h.records
+        try await h.finish()
+        let letters = try records.filter { $0.topic == topics.deadLetter(of: topics.paymentRequests) }
+            .map { try Wire.decode(DeadLetterMessage.self, from: Data($0.value)) }
+        #expect(letters.map(\.errorCode) == ["invalid_request_id", "invalid_request_id"])
+        #expect(letters.map(\.sourceOffset) == [sent[0].offset, sent[1].offset])
+        let events = try PaymentScenarioTests.events(records, topics).map(\.0)
+        #expect(!events.contains { $0.type == "payment.rejected" }, "\(events.map { ($0.requestId, $0.type, $0.reason) })")
+        let authorized = records.filter { $0.topic == topics.channelRequests }.compactMap { try? Wire.decode(ChannelRequest.self, from: Data($0.value)) }
+        #expect(authorized.map(\.paymentId) == ["pay-r-squat"], "the real r-squat is decided as new")
+    }
+
     @Test("a record over input.max_record_bytes is dead-lettered as record_too_large before any decision; its letter keeps 64 KiB and cannot be replayed")
     func tooLarge() async throws {
         let h = try await PaymentHarness()
