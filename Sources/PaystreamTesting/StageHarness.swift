@@ -195,17 +195,6 @@ extension UpstreamPartitioning {
     }
 }
 
-/// CRC-32 (IEEE 802.3, as zlib and librdkafka's `rd_crc32` compute it).
-enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { n in
-        (0..<8).reduce(UInt32(n)) { c, _ in c & 1 == 1 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-    }
-
-    static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        ~bytes.reduce(~UInt32(0)) { crc, byte in table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
-    }
-}
-
 public struct HarnessTimeout: Error, CustomStringConvertible {
     public let description: String
 }
