@@ -122,7 +122,7 @@ public final class ShardMemory: Sendable {
             // IMMEDIATE: the write lock is held from BEGIN, so the version read next is the
             // file's for the whole transaction (no other connection commits before it ends).
             try db.inTransaction(.immediate) {
-                let version = try Int64.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
+                let version = try db.cachedStatement(sql: "PRAGMA data_version").fetchFirst { $0.int64(0) } ?? 0
                 state.withLock { state in
                     let changed = state.dataVersion != version
                     state.dataVersion = version
