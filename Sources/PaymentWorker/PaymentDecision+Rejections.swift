@@ -42,7 +42,7 @@ extension PaymentDecision {
             merchantId: source?.merchantId, amount: source?.amount, currency: source?.currency, method: source?.method,
             channel: source?.channel, status: PaymentStatus.rejected.rawValue, reason: rejection.reason.rawValue,
             message: rejection.message, metadata: source?.metadata)
-        if try context.emit(event, topic: topics.paymentEvents, key: payerID, eventID: eventID) {
+        if try context.emitIfNew(event, topic: topics.paymentEvents, key: payerID, eventID: eventID) {
             PaystreamMetrics.rejected(stage: "payment-worker", reason: rejection.reason.rawValue)
         } else {
             try context.republish(eventIDs: [eventID])

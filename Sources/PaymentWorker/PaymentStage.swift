@@ -127,7 +127,7 @@ public struct PaymentStage: Stage {
         for paymentID in try PaymentTables.dueForCheck(context.db, now: now, limit: 1000) {
             var decision = PaymentDecision(stage: self, context: context, record: nil)
             do {
-                try RuntimeTables.inRecordSavepoint(context.db) {
+                try context.inSavepoint {
                     if let payment = try PaymentTables.payment(context.db, id: paymentID) { try decision.checkExpiry(payment) }
                 }
             } catch let error as DatabaseError where error.resultCode != .SQLITE_CONSTRAINT {

@@ -84,6 +84,7 @@ public final class OfflineShards<S: Stage>: @unchecked Sendable {
                 let context = StageContext(db: db, partition: partition, now: worker.clock.now(), topics: worker.topics,
                                            logger: worker.logger)
                 try worker.stage.tick(in: context)
+                _ = try context.written()
             }
         }
     }

@@ -122,9 +122,13 @@ public final class StageContext {
     /// The worker's logger, with the partition in its metadata.
     public let logger: Logger
 
-    /// The outbox rows queued through this context, in order, as stored: the publisher sends
+    /// The outbox rows written through this context, in order, as stored: the publisher sends
     /// them without reading them back (the outbox only grows at its end, see `republish`).
-    var queued: [OutboxMessage] = []
+    private var queued: [OutboxMessage] = []
+    /// Rows emitted and not written yet: they go in together, a statement per up to 64 rows
+    /// (`RuntimeTables.enqueue`), when the batch or the record's savepoint ends (`flush`), or
+    /// before anything that needs the outbox as it stands (`emitIfNew`, `republish`).
+    private var pending: [OutboxMessage] = []
 
     init(db: Database, partition: Int32, now: Date, topics: TopicNames, logger: Logger) {
         self.db = db
@@ -141,21 +145,32 @@ public final class StageContext {
 
     /// Queues a message for publication after the transaction commits. `eventID` must be stable
     /// (the same decision gives the same id): a second message with an id already in the outbox
-    /// is dropped, so a re-decided input never publishes a different version of an event.
-    /// Returns false if the event id was in the outbox already (nothing new was queued).
-    @discardableResult
-    public func emit<T: Encodable>(_ message: T, topic: String, key: String?, eventID: String) throws -> Bool {
-        let value = try Wire.encode(message)
-        return try enqueue(OutboxMessage(eventID: eventID, topic: topic, key: key.map { Array($0.utf8) }, value: value,
-                                         headers: ["event-id": eventID]))
+    /// (or emitted before in this transaction) is dropped, so a re-decided input never publishes
+    /// a different version of an event.
+    public func emit<T: Encodable>(_ message: T, topic: String, key: String?, eventID: String) throws {
+        enqueue(try outgoing(message, topic: topic, key: key, eventID: eventID))
+    }
+
+    /// `emit`, at once: returns false if the event id was in the outbox already (nothing new was
+    /// queued), for a decision that answers differently then.
+    public func emitIfNew<T: Encodable>(_ message: T, topic: String, key: String?, eventID: String) throws -> Bool {
+        let row = try outgoing(message, topic: topic, key: key, eventID: eventID)
+        try flush()
+        guard let stored = try RuntimeTables.enqueued(db, row, now: now) else { return false }
+        queued.append(stored)
+        return true
+    }
+
+    private func outgoing<T: Encodable>(_ message: T, topic: String, key: String?, eventID: String) throws -> OutboxMessage {
+        OutboxMessage(eventID: eventID, topic: topic, key: key.map { Array($0.utf8) }, value: try Wire.encode(message),
+                      headers: ["event-id": eventID])
     }
 
     /// `emit`, the record sealed by `signer` (see `AnswerSeal`): the channel connectors' and bank
     /// adapters' answers. With no keyring (answers not required: development) it goes unsealed;
     /// a keyring without the signer's key is an error (checked when the daemon starts).
-    @discardableResult
     public func emit<T: Encodable>(_ message: T, topic: String, key: String?, eventID: String,
-                                   sealedBy signer: String, keys: AnswerKeyring?) throws -> Bool {
+                                   sealedBy signer: String, keys: AnswerKeyring?) throws {
         let value = try Wire.encode(message)
         let recordKey = key.map { Array($0.utf8) }
         var headers = ["event-id": eventID]
@@ -165,21 +180,55 @@ public final class StageContext {
             }
             headers[AnswerSeal.header] = seal
         }
-        return try enqueue(OutboxMessage(eventID: eventID, topic: topic, key: recordKey, value: value, headers: headers))
+        enqueue(OutboxMessage(eventID: eventID, topic: topic, key: recordKey, value: value, headers: headers))
     }
 
-    /// Queues an outbox row as it is (see `emit`), noting it for the publisher.
-    @discardableResult
-    func enqueue(_ message: OutboxMessage) throws -> Bool {
-        guard let stored = try RuntimeTables.enqueued(db, message, now: now) else { return false }
-        queued.append(stored)
-        return true
+    /// Queues an outbox row as it is (see `emit`).
+    func enqueue(_ message: OutboxMessage) {
+        pending.append(message)
+    }
+
+    /// Writes the rows emitted since the last flush to the outbox.
+    func flush() throws {
+        guard !pending.isEmpty else { return }
+        let rows = pending
+        pending.removeAll(keepingCapacity: true)
+        queued += try RuntimeTables.enqueue(db, rows, now: now)
+    }
+
+    /// Every row written to the outbox through this context, in order, as stored (what is
+    /// pending written first): what the publisher is told of once the transaction commits.
+    func written() throws -> [OutboxMessage] {
+        try flush()
+        return queued
+    }
+
+    /// Runs `body` in a savepoint of the transaction (`RuntimeTables.inRecordSavepoint`): if it
+    /// throws, its writes are rolled back and what it emitted is dropped. Every savepoint a
+    /// stage takes inside a batch or a tick goes through here, so that no outbox row the
+    /// publisher is told of was rolled back.
+    public func inSavepoint<T>(_ body: () throws -> T) throws -> T {
+        // What was emitted before belongs to the transaction, not to the savepoint.
+        try flush()
+        let before = queued.count
+        do {
+            return try RuntimeTables.inRecordSavepoint(db) {
+                let value = try body()
+                try flush()
+                return value
+            }
+        } catch {
+            pending.removeAll()
+            queued.removeSubrange(before...)
+            throw error
+        }
     }
 
     /// Publishes messages already in the outbox once more, byte for byte (an idempotent retry
     /// gets the same answer): each is queued again as a copy at the end of the outbox. Unknown
     /// ids, and messages not published yet, are ignored.
     public func republish(eventIDs: [String]) throws {
+        try flush()
         queued += try RuntimeTables.requeue(db, eventIDs: eventIDs, now: now)
     }
 }

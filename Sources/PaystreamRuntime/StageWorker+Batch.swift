@@ -85,8 +85,6 @@ extension StageWorker {
                 logger.debug("duplicate input skipped", metadata: ["message.id": "\(seen)", "kafka.offset": "\(record.offset)"])
                 continue
             }
-            // Rows queued by a record whose savepoint is rolled back are not in the outbox.
-            let queuedBefore = context.queued.count
             let decision = {
                 for id in marks {
                     let fresh = try RuntimeTables.markProcessed(db, messageID: id, topic: record.topic, partition: partition,
@@ -103,17 +101,22 @@ extension StageWorker {
                 continue
             }
             do {
-                try RuntimeTables.inRecordSavepoint(db, decision)
+                // Rows emitted by a record whose savepoint is rolled back are not in the outbox.
+                try context.inSavepoint(decision)
             } catch {
                 guard let letter = Self.parking(error, isolating: isolating) else { throw error }
-                context.queued.removeSubrange(queuedBefore...)
                 try deadLetter(record, letter, context: context)
             }
         }
         for (topic, offset) in next {
             try RuntimeTables.storeNextOffset(db, topic: topic, partition: partition, nextOffset: offset, now: now)
         }
-        outcome.queued = context.queued
+        // The batch's outbox rows, written together (a savepoint's are written when it ends).
+        do {
+            outcome.queued = try context.written()
+        } catch where !savepoints && !isolating && Self.parking(error, isolating: false) != nil {
+            throw RecordNeedsSavepoint()
+        }
         return outcome
     }
 

@@ -413,7 +413,7 @@ final class WorkerLoop<S: Stage> {
                                                    logger: worker.logger)
                         try Self.store(watermark, changelog: mark, db: db, now: context.now)
                         try worker.stage.tick(in: context)
-                        return context.queued
+                        return try context.written()
                     }
                 }
                 publisher.stored(partition, watermark: watermark, changelog: mark, now: .now)

@@ -252,23 +252,69 @@ public enum RuntimeTables {
         try enqueued(db, message, now: now) != nil
     }
 
+    /// The outbox's insert, many rows a statement.
+    private static let insert = MultiRowInsert(
+        "INSERT INTO outbox (event_id, topic, key, value, headers, created_at, partition)", columns: 7,
+        tail: "ON CONFLICT(event_id) DO NOTHING")
+
+    /// Adds messages to the outbox in their order, as `enqueue` adds each: an event id already
+    /// in the outbox, or earlier in `messages`, is skipped. The rows go in up to 64 a statement
+    /// (`MultiRowInsert`). Returns the rows stored, in order, with their sequences.
+    public static func enqueue(_ db: Database, _ messages: [OutboxMessage], now: Date) throws -> [OutboxMessage] {
+        if messages.count == 1 { return try enqueued(db, messages[0], now: now).map { [$0] } ?? [] }
+        guard !messages.isEmpty else { return [] }
+        let createdAt = timestamp(now)
+        // Every row stored from here on gets a sequence above the largest one now (AUTOINCREMENT
+        // never reuses one): what a statement that skipped an id stored is read back past it.
+        var last = try db.cachedStatement(sql: "SELECT max(sequence) FROM outbox").fetchFirst { $0.isNull(0) ? 0 : $0.int64(0) } ?? 0
+        var stored: [OutboxMessage] = []
+        stored.reserveCapacity(messages.count)
+        try insert.run(db, messages, bind: { bind(&$0, $1, createdAt: createdAt) }) { chunk in
+            if db.changesCount == chunk.count {
+                // Nothing skipped: the rows took the next sequences, in order.
+                let first = db.lastInsertedRowID - Int64(chunk.count) + 1
+                for (offset, message) in chunk.enumerated() {
+                    var row = message
+                    row.sequence = first + Int64(offset)
+                    row.sent = false
+                    stored.append(row)
+                }
+                last = db.lastInsertedRowID
+                return
+            }
+            // An event id was there already (a decision taken again): the rows this statement
+            // stored are the ones past `last`.
+            var sequences: [String: Int64] = [:]
+            try db.cachedStatement(sql: "SELECT sequence, event_id FROM outbox WHERE sequence > ?").forEachRow(binding: { $0.int(last) }) { row in
+                sequences[row.string(1)] = row.int64(0)
+                last = max(last, row.int64(0))
+            }
+            for message in chunk {
+                guard let sequence = sequences.removeValue(forKey: ColumnBinder.stored(message.eventID)) else { continue }
+                var row = message
+                row.sequence = sequence
+                row.sent = false
+                stored.append(row)
+            }
+        }
+        return stored
+    }
+
+    private static func bind(_ row: inout ColumnBinder, _ message: OutboxMessage, createdAt: String) {
+        row.text(message.eventID)
+        row.text(message.topic)
+        row.blob(message.key.map { Data($0) })
+        row.blob(message.value)
+        // A JSON object with sorted keys, as `JSONEncoder.sortedKeys` writes it (Wire's encoder gives the same bytes).
+        row.text(Wire.encodeStringMap(message.headers))
+        row.text(createdAt)
+        row.int(message.partition.map(Int64.init))
+    }
+
     /// `enqueue`, returning the row as stored (with its sequence), or nil if the event id was
     /// there already.
     public static func enqueued(_ db: Database, _ message: OutboxMessage, now: Date) throws -> OutboxMessage? {
-        // A JSON object with sorted keys, as `JSONEncoder.sortedKeys` writes it (Wire's encoder gives the same bytes).
-        let headers = Wire.encodeStringMap(message.headers)
-        try db.cachedStatement(sql: """
-            INSERT INTO outbox (event_id, topic, key, value, headers, created_at, partition) VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(event_id) DO NOTHING
-            """).run { row in
-                row.text(message.eventID)
-                row.text(message.topic)
-                row.blob(message.key.map { Data($0) })
-                row.blob(message.value)
-                row.text(headers)
-                row.text(timestamp(now))
-                row.int(message.partition.map(Int64.init))
-            }
+        try insert.run(db, [message], bind: { bind(&$0, $1, createdAt: timestamp(now)) })
         guard db.changesCount == 1 else { return nil }
         var stored = message
         stored.sequence = db.lastInsertedRowID

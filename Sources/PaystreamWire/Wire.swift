@@ -27,8 +27,17 @@ public enum Wire {
     /// A string-to-string map as `encode` writes it (keys sorted by their bytes), without going
     /// through `Encodable`: a record's headers, kept beside each outbox row.
     public static func encodeStringMap(_ map: [String: String]) -> String {
-        let keys = Array(map.keys)
         var out: [UInt8] = [UInt8(ascii: "{")]
+        if map.count == 1, let (key, value) = map.first {
+            // Most maps (an outbox row's headers: its event id) have one entry: nothing to order.
+            out.reserveCapacity(key.utf8.count + value.utf8.count + 8)
+            WireEncodingState.appendString(key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            WireEncodingState.appendString(value, to: &out)
+            out.append(UInt8(ascii: "}"))
+            return String(decoding: out, as: UTF8.self)
+        }
+        let keys = Array(map.keys)
         for (position, index) in WireEncodingState.keyOrder(keys).enumerated() {
             if position > 0 { out.append(UInt8(ascii: ",")) }
             WireEncodingState.appendString(keys[index], to: &out)

@@ -120,6 +120,52 @@ struct RuntimeTablesTests {
         }
     }
 
+    @Test("outbox rows written together (a statement per up to 64) are stored as one at a time would store them: ids already there or earlier in the batch skipped, the rest in order with the sequences they got", arguments: [1, 2, 3])
+    func enqueueTogether(seed: UInt64) throws {
+        let directory = try temporaryDirectory()
+        let shard = try ShardStore(path: "\(directory)/p0.sqlite", partition: 0, schema: .empty)
+        defer { try? shard.close() }
+        var random = SeededRandom(seed: seed)
+        var stored: Set<String> = []
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        for round in 0..<40 {
+            // Counts across the statement sizes (0, 1, 63, 64, 65, 200, …); ids from a pool small
+            // enough that some are in the outbox already and some come twice in one batch.
+            let count = [0, 1, 2, 63, 64, 65, 129, 200, Int.random(in: 0...150, using: &random)].randomElement(using: &random)!
+            let messages = (0..<count).map { _ in
+                let id = "e-\(Int.random(in: 0..<(stored.count + 120), using: &random))"
+                var headers = ["event-id": id]
+                if Bool.random(using: &random) { headers["trace"] = "t\(round)" }
+                return OutboxMessage(eventID: id, topic: "out-\(Int.random(in: 0..<3, using: &random))",
+                                     key: Bool.random(using: &random) ? nil : Array(id.utf8), value: Data("v\(round):\(id)".utf8),
+                                     headers: headers, partition: Bool.random(using: &random) ? nil : Int32.random(in: 0..<4, using: &random))
+            }
+            var expected: [OutboxMessage] = []
+            for message in messages where stored.insert(message.eventID).inserted { expected.append(message) }
+            let (written, all) = try shard.write { db in
+                (try RuntimeTables.enqueue(db, messages, now: now), try RuntimeTables.all(db))
+            }
+            #expect(written.map { Self.content($0) } == expected.map { Self.content($0) }, "round \(round)")
+            #expect(zip(written, written.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
+            // Each row is what the outbox holds under its sequence, read back.
+            let bySequence = Dictionary(uniqueKeysWithValues: all.map { ($0.sequence, $0) })
+            #expect(written.allSatisfy { bySequence[$0.sequence] == $0 }, "round \(round)")
+            if round % 10 == 9 {
+                // Everything published and pruned: new rows still get sequences past the old ones.
+                try shard.write { db in
+                    try RuntimeTables.storePublishedThrough(db, all.map(\.sequence).max() ?? 0, now: now)
+                    try RuntimeTables.pruneSentOutbox(db, before: now.addingTimeInterval(1))
+                }
+                stored = []
+            }
+        }
+    }
+
+    private static func content(_ message: OutboxMessage) -> [String] {
+        [message.eventID, message.topic, message.key.map { "\($0)" } ?? "-", String(decoding: message.value, as: UTF8.self),
+         "\(message.headers.sorted { $0.key < $1.key })", "\(message.partition.map(String.init) ?? "-")"]
+    }
+
     @Test("outbox headers are stored as JSON that reads back exactly, whatever the characters")
     func headersRoundTrip() throws {
         let directory = try temporaryDirectory()
