@@ -173,9 +173,15 @@ public enum ReconciliationTables {
     /// published; in the order they were last decided.
     public static func results(_ db: Database, day: String?) throws -> [ReconciliationResultMessage] {
         guard try db.tableExists("recon_item") else { return [] }
-        let rows = try String.fetchAll(db, sql: """
-            SELECT result FROM recon_item WHERE state != ? AND (? IS NULL OR day = ?) ORDER BY updated_at, item_id
-            """, arguments: [replaced, day, day])
+        // A day's results through `recon_item_day` (an `? IS NULL OR day = ?` filter would scan every item).
+        let rows = if let day {
+            try String.fetchAll(db, sql: """
+                SELECT result FROM recon_item WHERE day = ? AND state != ? ORDER BY updated_at, item_id
+                """, arguments: [day, replaced])
+        } else {
+            try String.fetchAll(db, sql: "SELECT result FROM recon_item WHERE state != ? ORDER BY updated_at, item_id",
+                                arguments: [replaced])
+        }
         return try rows.map { try Wire.decode(ReconciliationResultMessage.self, from: Data($0.utf8)) }
     }
 }

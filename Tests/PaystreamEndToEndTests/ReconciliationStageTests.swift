@@ -56,6 +56,13 @@ struct ReconciliationStageTests {
         for results in try harness.read({ try ReconciliationTables.results($0, day: nil) }) {
             for result in results { states[result.itemId] = result.state }
         }
+        // A day's results (the report's `--day`) are that day's among all, in the same order.
+        for (partition, results) in try harness.read({ try ReconciliationTables.results($0, day: nil) }).enumerated() {
+            for day in Set(results.map(\.day)) {
+                let ofDay = try harness.read { try ReconciliationTables.results($0, day: day) }[partition]
+                #expect(ofDay == results.filter { $0.day == day }, "partition \(partition), \(day)")
+            }
+        }
         return states
     }
 
