@@ -112,6 +112,9 @@ public enum PaymentTables {
         ("payment-v7-locale", { db in try db.execute(sql: "ALTER TABLE payment ADD COLUMN locale TEXT") }),
         // Ledger entries get a primary key, so that the shard's changelog carries them.
         ("payment-v8-ledger-entry-key", { db in try db.execute(sql: LedgerTables.keyEntriesSQL) }),
+        // The request log is pruned in the order it was written (as the inbox is), so its time
+        // index goes: one b-tree insert less per request.
+        ("payment-v9-request-log-prune-in-order", { db in try db.execute(sql: "DROP INDEX request_log_received") }),
     ])
 
     /// A credit-funded payment and what the payer still owes on it.
@@ -228,9 +231,13 @@ public enum PaymentTables {
             }
     }
 
-    /// Forgets requests received before `cutoff`; returns how many.
+    /// Forgets requests received before `cutoff`, oldest first in the order they were logged, up
+    /// to the first one received at or after it (a clock that went back keeps the requests after
+    /// it a little longer, as `RuntimeTables.pruneInbox` does); returns how many.
     static func pruneRequestLog(_ db: Database, before cutoff: String) throws -> Int {
-        try db.cachedStatement(sql: "DELETE FROM request_log WHERE received_at < ?").execute(arguments: [cutoff])
+        guard let through = try RuntimeTables.oldestEnd(db.cachedStatement(sql: "SELECT rowid, received_at < ? FROM request_log ORDER BY rowid"),
+                                                        arguments: [cutoff], limit: .max) else { return 0 }
+        try db.cachedStatement(sql: "DELETE FROM request_log WHERE rowid <= ?").execute(arguments: [through])
         return db.changesCount
     }
 

@@ -208,7 +208,8 @@ public enum RuntimeTables {
 
     /// Where the oldest rows that may go end: `statement` returns each row's rowid and whether
     /// it may go, oldest first; the rows up to the first that may not (at most `limit`) may.
-    private static func oldestEnd(_ statement: Statement, arguments: StatementArguments, limit: Int) throws -> Int64? {
+    /// (Pruning in the order rows were written needs no index on their time.)
+    public static func oldestEnd(_ statement: Statement, arguments: StatementArguments, limit: Int) throws -> Int64? {
         var end: Int64?
         var count = 0
         let rows = try Row.fetchCursor(statement, arguments: arguments)

@@ -1,6 +1,9 @@
 import Foundation
+import GRDB
 @testable import PaymentWorker
 import PaystreamDomain
+import PaystreamStore
+import PaystreamTesting
 import Testing
 
 /// Reading back what older shards wrote.
@@ -13,5 +16,28 @@ struct PaymentTablesTests {
         #expect(try PaymentTables.storedSplits(#"[{"partyId":"b","amount":3}]"#) == [Split(partyId: "b", amount: 3)])
         #expect(try PaymentTables.storedSplits("[]") == [])
         #expect(throws: DecodingError.self) { try PaymentTables.storedSplits(#"[{"party":"c","amount":3}]"#) }
+    }
+
+    @Test("the request log is pruned oldest first in the order it was written, up to the first request received after the cutoff (no index on its time)")
+    func requestLogPrunedInOrder() throws {
+        let directory = try temporaryDirectory()
+        let shard = try ShardStore(path: "\(directory)/p0.sqlite", partition: 0, schema: PaymentTables.schema)
+        defer { try? shard.close() }
+        // r-3 was logged after a clock that went back: it is old, but waits behind r-2.
+        let received = ["2026-12-01T00:00:00.000Z", "2026-12-01T00:00:01.000Z", "2026-12-09T00:00:00.000Z",
+                        "2026-12-01T00:00:02.000Z", "2026-12-09T00:00:01.000Z"]
+        let pruned = try shard.write { db in
+            for (i, time) in received.enumerated() {
+                try PaymentTables.logRequest(db, requestID: "r-\(i)", fingerprint: "f", paymentID: "pay-r-\(i)", status: "authorized",
+                                             eventIDs: ["e-\(i)"], now: time)
+            }
+            return try PaymentTables.pruneRequestLog(db, before: "2026-12-08T00:00:00.000Z")
+        }
+        let left = try shard.read { db in try (0..<5).filter { try PaymentTables.requestLog(db, requestID: "r-\($0)") != nil } }
+        #expect(pruned == 2 && left == [2, 3, 4])
+        let indexes = try shard.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'request_log'") }
+        #expect(indexes.allSatisfy { $0.hasPrefix("sqlite_autoindex") }, "only the request id's own index: \(indexes)")
+        // Once the newer one is old enough, the rest go too.
+        #expect(try shard.write { db in try PaymentTables.pruneRequestLog(db, before: "2026-12-10T00:00:00.000Z") } == 3)
     }
 }
