@@ -171,16 +171,14 @@ public final class StageContext {
     /// a keyring without the signer's key is an error (checked when the daemon starts).
     public func emit<T: Encodable>(_ message: T, topic: String, key: String?, eventID: String,
                                    sealedBy signer: String, keys: AnswerKeyring?) throws {
-        let value = try Wire.encode(message)
-        let recordKey = key.map { Array($0.utf8) }
-        var headers = ["event-id": eventID]
+        var row = try outgoing(message, topic: topic, key: key, eventID: eventID)
         if let keys {
-            guard let seal = keys.seal(signer: signer, topic: topic, key: recordKey, value: Array(value)) else {
+            guard let seal = keys.seal(signer: signer, topic: topic, key: row.key, value: Array(row.value)) else {
                 throw AnswerKeyError("no answer key for signer '\(signer)' to seal \(topic) \(eventID)")
             }
-            headers[AnswerSeal.header] = seal
+            row.headers[AnswerSeal.header] = seal
         }
-        enqueue(OutboxMessage(eventID: eventID, topic: topic, key: recordKey, value: value, headers: headers))
+        enqueue(row)
     }
 
     /// Queues an outbox row as it is (see `emit`).

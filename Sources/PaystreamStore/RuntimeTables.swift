@@ -28,6 +28,14 @@ public struct OutboxMessage: Sendable, Equatable {
         self.headers = headers
         self.sent = sent
     }
+
+    /// The message as the outbox stored it, under `sequence` (not sent yet).
+    func stored(as sequence: Int64) -> OutboxMessage {
+        var stored = self
+        stored.sequence = sequence
+        stored.sent = false
+        return stored
+    }
 }
 
 /// What a shard holds: the state of `stage` for the keys whose canonical partition, among
@@ -262,6 +270,7 @@ public enum RuntimeTables {
     /// in the outbox, or earlier in `messages`, is skipped. The rows go in up to 64 a statement
     /// (`MultiRowInsert`). Returns the rows stored, in order, with their sequences.
     public static func enqueue(_ db: Database, _ messages: [OutboxMessage], now: Date) throws -> [OutboxMessage] {
+        // One row (a tick's, a small batch's): its statement says all; no sequence to read first.
         if messages.count == 1 { return try enqueued(db, messages[0], now: now).map { [$0] } ?? [] }
         guard !messages.isEmpty else { return [] }
         let createdAt = timestamp(now)
@@ -274,12 +283,7 @@ public enum RuntimeTables {
             if db.changesCount == chunk.count {
                 // Nothing skipped: the rows took the next sequences, in order.
                 let first = db.lastInsertedRowID - Int64(chunk.count) + 1
-                for (offset, message) in chunk.enumerated() {
-                    var row = message
-                    row.sequence = first + Int64(offset)
-                    row.sent = false
-                    stored.append(row)
-                }
+                for (offset, message) in chunk.enumerated() { stored.append(message.stored(as: first + Int64(offset))) }
                 last = db.lastInsertedRowID
                 return
             }
@@ -292,10 +296,7 @@ public enum RuntimeTables {
             }
             for message in chunk {
                 guard let sequence = sequences.removeValue(forKey: ColumnBinder.stored(message.eventID)) else { continue }
-                var row = message
-                row.sequence = sequence
-                row.sent = false
-                stored.append(row)
+                stored.append(message.stored(as: sequence))
             }
         }
         return stored
@@ -317,10 +318,7 @@ public enum RuntimeTables {
     public static func enqueued(_ db: Database, _ message: OutboxMessage, now: Date) throws -> OutboxMessage? {
         try insert.run(db, [message], bind: { bind(&$0, $1, createdAt: timestamp(now)) })
         guard db.changesCount == 1 else { return nil }
-        var stored = message
-        stored.sequence = db.lastInsertedRowID
-        stored.sent = false
-        return stored
+        return message.stored(as: db.lastInsertedRowID)
     }
 
     /// Unsent messages in the order they were enqueued: past the stored watermark and past
