@@ -148,10 +148,26 @@ struct SnapshotTests {
         _ = second
         #expect(throws: ShardLayoutError.self) { try StateFolderLock(stateDirectory: folder, stage: "recorder", exclusive: true) }
         _ = consume second
-        let standby = try StateFolderLock(stateDirectory: folder, stage: "recorder", exclusive: true)
+        let standby = try Self.lockOnceFree(folder)
         #expect(throws: ShardLayoutError.self) { try StateFolderLock(stateDirectory: folder, stage: "recorder", exclusive: false) }
         #expect(try StateFolderLock(stateDirectory: folder, stage: "other", exclusive: false).path.hasSuffix("other/.instances.lock"))
         _ = standby
         #expect(first == nil)
+    }
+
+    /// The exclusive lock, once the shared ones this test released are free. A released lock can
+    /// stay held for a moment by a process another test of this run is starting: its child has
+    /// a copy of every descriptor from its fork until its exec closes the `O_CLOEXEC` ones (the
+    /// CI run on 5994947 failed here once). So the lock is tried again until it is free, for at
+    /// most 10 s; anything else holding it still fails the test.
+    static func lockOnceFree(_ folder: String) throws -> StateFolderLock {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try StateFolderLock(stateDirectory: folder, stage: "recorder", exclusive: true)
+            } catch is ShardLayoutError where ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
     }
 }
