@@ -280,6 +280,7 @@ public enum PaymentTables {
                 row.text(p.nextCheckAt)
                 row.text(p.locale)
             }
+        if let memory = ShardMemory.of(db) { memory.remember(paymentRows, p.paymentID, try asStored(p, metadata: metadata)) }
     }
 
     static func update(_ db: Database, _ p: PaymentRecord) throws {
@@ -301,11 +302,71 @@ public enum PaymentTables {
                 row.text(p.nextCheckAt)
                 row.text(p.paymentID)
             }
+        // The remembered row gets what the statement set, nothing else.
+        ShardMemory.of(db)?.update(paymentRows, p.paymentID) { stored in
+            var row = stored
+            row.status = p.status
+            row.sequence = p.sequence
+            row.channelReference = p.channelReference.map(ColumnBinder.stored)
+            row.updatedAt = ColumnBinder.stored(p.updatedAt)
+            row.captured = p.captured
+            row.refunded = p.refunded
+            row.lateCapture = p.lateCapture.map { .init(minorUnits: $0.minorUnits, currencyCode: ColumnBinder.stored($0.currencyCode)) }
+            row.capturedAt = p.capturedAt.map(ColumnBinder.stored)
+            row.queriedAt = p.queriedAt.map(ColumnBinder.stored)
+            row.nextCheckAt = p.nextCheckAt.map(ColumnBinder.stored)
+            return row
+        }
     }
 
-    public static func payment(_ db: Database, id: String) throws -> PaymentRecord? {
-        try db.cachedStatement(sql: paymentByID).fetchFirst(binding: { $0.text(id) }, record(from:))
+    /// `p` as a read of the row `insert` wrote gives it back: text up to its first NUL (what
+    /// SQLite keeps of it), no merchant for an empty one, the metadata as its stored JSON decodes
+    /// (a whole number written as 2.0 reads back as 2). The splits' JSON keeps them exactly.
+    private static func asStored(_ p: PaymentRecord, metadata: String?) throws -> PaymentRecord {
+        let s = ColumnBinder.stored
+        var row = p
+        row.paymentID = s(p.paymentID)
+        row.requestID = s(p.requestID)
+        row.orderID = p.orderID.map(s)
+        row.payerID = s(p.payerID)
+        let merchant = s(p.merchantID ?? "")
+        row.merchantID = merchant.isEmpty ? nil : merchant
+        row.currency = s(p.currency)
+        row.method = s(p.method)
+        row.channel = s(p.channel)
+        row.settlementMode = s(p.settlementMode)
+        row.settlementCurrency = p.settlementCurrency.map(s)
+        row.metadata = try metadata.map { try Wire.decodePlain(JSONValue.self, from: Data($0.utf8)) }
+        row.locale = p.locale.map(s)
+        row.lateCapture = p.lateCapture.map { .init(minorUnits: $0.minorUnits, currencyCode: s($0.currencyCode)) }
+        row.channelReference = p.channelReference.map(s)
+        row.createdAt = s(p.createdAt)
+        row.updatedAt = s(p.updatedAt)
+        row.capturedAt = p.capturedAt.map(s)
+        row.queriedAt = p.queriedAt.map(s)
+        row.nextCheckAt = p.nextCheckAt.map(s)
+        return row
     }
+
+    /// The payment `id`, from the shard's memory when it has the row (one written or read in an
+    /// earlier transaction).
+    public static func payment(_ db: Database, id: String) throws -> PaymentRecord? {
+        let memory = ShardMemory.of(db)
+        if let remembered = memory?.row(paymentRows, id) { return remembered }
+        let payment = try db.cachedStatement(sql: paymentByID).fetchFirst(binding: { $0.text(id) }, record(from:))
+        // A payment id not found is not remembered: the one decision that asks for a new id
+        // inserts it next, which remembers it.
+        if let payment { memory?.remember(paymentRows, id, payment) }
+        return payment
+    }
+
+    /// The payment rows in a shard's memory (`ShardMemory`; the ledger's tables are 1–3), by
+    /// id. Every write to the payment table is one of the methods here, which keep the memory.
+    /// The request log and the daily totals are not remembered: a request's look-up of its own
+    /// id finds nothing but for a retry, and a payer's daily total is found again only when the
+    /// payer pays twice before the memory is emptied; remembering either cost more instructions
+    /// than the reads it saved (docs/architecture.md, the shard's memory).
+    static let paymentRows = ShardMemory.Table<PaymentRecord>(4)
 
     public static func payments(_ db: Database) throws -> [PaymentRecord] {
         var all: [PaymentRecord] = []
@@ -325,6 +386,11 @@ public enum PaymentTables {
     /// Takes a payment off the expiry timer.
     static func stopChecking(_ db: Database, paymentID: String) throws {
         try db.cachedStatement(sql: "UPDATE payment SET next_check_at = NULL WHERE payment_id = ?").execute(arguments: [paymentID])
+        ShardMemory.of(db)?.update(paymentRows, paymentID) { stored in
+            var row = stored
+            row.nextCheckAt = nil
+            return row
+        }
     }
 
     /// The payer's repayments authorized but not yet captured, in `currency`.

@@ -2,9 +2,9 @@ import GRDB
 import Synchronization
 
 /// The rows a shard's decisions read again and again, kept in memory between the shard's write
-/// transactions; SQLite stays their durable form and the only source of truth. Today the
-/// ledger's account and hold rows and its FX carry (`LedgerTables`, tables 1–3); payments,
-/// request log entries and daily totals are still read from SQLite.
+/// transactions; SQLite stays their durable form and the only source of truth: the ledger's
+/// account and hold rows and its FX carry (`LedgerTables`, tables 1–3), and the payment stage's
+/// payments (`PaymentTables`, 4).
 ///
 /// A row is remembered when a decision reads it or writes it (`remember`), always through the
 /// typed store method that reads or writes the table, never by the decision itself. What a
