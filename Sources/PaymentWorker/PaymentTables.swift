@@ -365,8 +365,10 @@ public enum PaymentTables {
     /// The request log and the daily totals are not remembered: a request's look-up of its own
     /// id finds nothing but for a retry, and a payer's daily total is found again only when the
     /// payer pays twice before the memory is emptied; remembering either cost more instructions
-    /// than the reads it saved (docs/architecture.md, the shard's memory).
-    static let paymentRows = ShardMemory.Table<PaymentRecord>(4)
+    /// than the reads it saved (docs/architecture.md, the shard's memory). At most 20,000
+    /// payments a shard (about a kilobyte each): the answers to a payment come within seconds
+    /// to minutes of it, and a shard taking 200 payments a second fills that in 100 seconds.
+    static let paymentRows = ShardMemory.Table<PaymentRecord>(4, limit: 20_000)
 
     public static func payments(_ db: Database) throws -> [PaymentRecord] {
         var all: [PaymentRecord] = []

@@ -26,9 +26,14 @@ public final class ShardMemory: Sendable {
     /// a table's rows by it).
     public struct Table<Value: Sendable>: Sendable {
         public let id: Int
-        public init(_ id: Int) {
+        /// The most rows of this table kept (nil: only the memory's own capacity); past it the
+        /// table starts again empty when a transaction commits. For tables of large rows that
+        /// are read for a while after they are written (payments), not for ever.
+        public let limit: Int?
+        public init(_ id: Int, limit: Int? = nil) {
             precondition(id >= 0 && id < 64, "a memory table id is below 64")
             self.id = id
+            self.limit = limit
         }
     }
 
@@ -37,6 +42,7 @@ public final class ShardMemory: Sendable {
     @usableFromInline
     class AnyRows {
         var count: Int { 0 }
+        var overLimit: Bool { false }
         func commit() {}
         func rollBack() {}
         func clear() {}
@@ -48,8 +54,10 @@ public final class ShardMemory: Sendable {
         @usableFromInline var rows: [String: Value?] = [:]
         /// Each change of the running transaction: the key and what it held before (nil: nothing).
         @usableFromInline var undo: [(String, Value??)] = []
-        @usableFromInline override init() {}
+        let limit: Int
+        @usableFromInline init(limit: Int?) { self.limit = limit ?? .max }
         override var count: Int { rows.count }
+        override var overLimit: Bool { rows.count > limit }
         override func commit() { undo.removeAll(keepingCapacity: true) }
         override func rollBack() {
             for (key, before) in undo.reversed() { rows[key] = before }
@@ -80,7 +88,7 @@ public final class ShardMemory: Sendable {
         @usableFromInline
         mutating func rows<Value>(_ table: Table<Value>) -> Rows<Value> {
             if let rows = tables[table.id] { return unsafeDowncast(rows, to: Rows<Value>.self) }
-            let rows = Rows<Value>()
+            let rows = Rows<Value>(limit: table.limit)
             tables[table.id] = rows
             made.append(rows)
             return rows
@@ -143,7 +151,7 @@ public final class ShardMemory: Sendable {
             state.each { total += $0.count }
             let full = total > capacity
             state.each { rows in
-                if full { rows.clear() } else { rows.commit() }
+                if full || rows.overLimit { rows.clear() } else { rows.commit() }
             }
         }
         return result!

@@ -162,4 +162,27 @@ struct ShardMemoryTests {
         #expect(shard.memory.counts.hits >= 2)
         try shard.close()
     }
+
+    @Test("a table past its own limit starts again empty when a transaction commits; the other tables keep their rows")
+    func tableLimit() throws {
+        let folder = try temporaryDirectory("shard-memory-limit")
+        let shard = try ShardStore(path: "\(folder)/p0.sqlite", partition: 0, schema: Self.schema)
+        defer { try? shard.close() }
+        let small = ShardMemory.Table<Int>(40, limit: 3), other = ShardMemory.Table<Int>(41)
+        try shard.write { db in
+            let memory = try #require(ShardMemory.of(db))
+            for i in 0..<3 { memory.remember(small, "k\(i)", i) }
+            memory.remember(other, "kept", 7)
+        }
+        try shard.write { db in
+            let memory = try #require(ShardMemory.of(db))
+            #expect((0..<3).map { memory.row(small, "k\($0)") } == [0, 1, 2].map { .some(.some($0)) })
+            memory.remember(small, "k3", 3)
+        }
+        try shard.write { db in
+            let memory = try #require(ShardMemory.of(db))
+            #expect((0..<4).allSatisfy { memory.row(small, "k\($0)") == nil }, "four rows are past the limit of three")
+            #expect(memory.row(other, "kept") == .some(.some(7)))
+        }
+    }
 }
