@@ -17,6 +17,12 @@ public enum Wire {
         try WireJSONDecoder.decode(type, from: data, convertingKeys: false)
     }
 
+    /// Encodes with the keys as they are (no snake_case conversion): the same bytes as
+    /// `JSONEncoder.sortedKeys`, for JSON the stages keep in their own columns.
+    public static func encodePlain<T: Encodable>(_ value: T) throws -> Data {
+        try WireJSONEncoder.encode(value, convertingKeys: false)
+    }
+
     /// A `WireWritable` message writes itself (the same bytes as its `Encodable` form);
     /// anything else goes through `WireJSONEncoder`.
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
@@ -45,6 +51,30 @@ public enum Wire {
             WireEncodingState.appendString(map[keys[index]]!, to: &out)
         }
         out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// An array of strings as `encode` writes it, without going through `Encodable` (a
+    /// request's event ids, kept in the request log).
+    public static func encodeStrings(_ strings: [String]) -> String {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(strings.reduce(2) { $0 + $1.utf8.count + 3 })
+        for (position, string) in strings.enumerated() {
+            if position > 0 { out.append(UInt8(ascii: ",")) }
+            WireEncodingState.appendString(string, to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// An array of messages that write themselves, as `encode` writes it (a payment's splits).
+    public static func encodeArray(_ items: [some WireWritable]) throws -> String {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        for (position, item) in items.enumerated() {
+            if position > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: try WireObjectWriter.bytes(of: item))
+        }
+        out.append(UInt8(ascii: "]"))
         return String(decoding: out, as: UTF8.self)
     }
 

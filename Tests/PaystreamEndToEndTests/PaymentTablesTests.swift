@@ -40,4 +40,26 @@ struct PaymentTablesTests {
         // Once the newer one is old enough, the rest go too.
         #expect(try shard.write { db in try PaymentTables.pruneRequestLog(db, before: "2026-12-10T00:00:00.000Z") } == 3)
     }
+
+    @Test("the payment row's JSON columns are Foundation's sorted-keys bytes, with the metadata's keys as the upstream spelt them")
+    func jsonColumnsAsFoundation() throws {
+        let metadata: JSONValue = .object([
+            "orderRef": .string("A/1 \u{e9}\u{0}\"q\""), "camelCaseKey": .array([.integer(Int64.max), .number(2.0), .number(0.1), .number(1e300)]),
+            "nested": .object(["zKey": .bool(true), "aKey": .null, "MixedCase": .integer(-7)]), "": .string("empty key"),
+        ])
+        let splits = [Split(partyId: "sup/1", amount: 5), Split(partyId: "\u{1F600}", amount: 1)]
+        let eventIDs = ["pe:payer/1:pay-1:1", "rj:\u{0}x"]
+        func foundation<T: Encodable>(_ value: T) throws -> String {
+            String(decoding: try JSONEncoder.sortedKeys.encode(value), as: UTF8.self)
+        }
+        #expect(try PaymentTables.json(metadata) == foundation(metadata))
+        #expect(try PaymentTables.json(metadata).contains("\"camelCaseKey\""))
+        for splits in [splits, [], [splits[0]]] {
+            #expect(try PaymentTables.splitsColumn(splits) == foundation(splits))
+            #expect(try PaymentTables.storedSplits(PaymentTables.splitsColumn(splits)) == splits)
+        }
+        for ids in [eventIDs, [], ["one"], ["tab\tnew\nline", "back\\slash", "\u{7f}\u{1f}"]] {
+            #expect(PaymentTables.eventIDsColumn(ids) == (try foundation(ids)))
+        }
+    }
 }
