@@ -143,11 +143,11 @@ let package = Package(
         .target(name: "PaystreamBench", dependencies: ["PaystreamTesting", "PaymentWorker", "ChannelSandbox", "SettlementWorker",
                                                        "Notifier", "PaystreamRuntime", "PaystreamKafka", "PaystreamDomain", "PaystreamWire", "PaystreamStore",
                                                        .product(name: "Logging", package: "swift-log")]),
-        .executableTarget(name: "paystream-bench", dependencies: ["PaystreamBench", "PaystreamRuntime", "PaystreamTesting", "Notifier", argumentParser,
+        .executableTarget(name: "paystream-bench", dependencies: ["PaystreamBench", "PaystreamRuntime", "PaystreamStore", "PaystreamTesting", "Notifier", argumentParser,
                                                                   .product(name: "Logging", package: "swift-log")]),
         // The offline stage run with a synchronous entry point, for Deploy/instructions.sh:
         // valgrind cannot run Swift's async main (libdispatch's main-thread handling) here.
-        .executableTarget(name: "paystream-instructions", dependencies: ["PaystreamBench"]),
+        .executableTarget(name: "paystream-instructions", dependencies: ["PaystreamBench", "PaystreamStore"]),
 
         .testTarget(name: "PaystreamDomainTests", dependencies: ["PaystreamDomain", "PaystreamWire", "PaystreamTesting", "PaystreamChannels"]),
         .testTarget(name: "PaystreamChannelsTests", dependencies: ["PaystreamChannels", "PaystreamAsync", "PaystreamDomain", "PaystreamTesting", "ChannelSimulator",

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Logging
 import PaystreamKafka
+import PaystreamStore
 import ServiceLifecycle
 
 /// What every daemon's `main` calls: resolve configuration, check the broker, run the stage
@@ -14,6 +15,8 @@ public enum Daemon {
         makeStage: (DaemonConfiguration<Settings>) throws -> S,
         services: (DaemonConfiguration<Settings>, S, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async -> Int32 {
+        // Before anything opens a database (the stage's reference store, the shards).
+        let sqlitePrepared = SQLiteProcess.prepare()
         let config: DaemonConfiguration<Settings>
         let stage: S
         do {
@@ -29,6 +32,9 @@ public enum Daemon {
         bootstrapLogging(level: config.logLevel, format: config.logFormat)
         var logger = Logger(label: name)
         logger[metadataKey: "instance"] = "\(config.instanceID)"
+        if !sqlitePrepared {
+            logger.notice("SQLite was in use before the daemon started: its memory statistics stay on (slower, nothing else changes)")
+        }
         if stage.keepsMoney && config.worker.synchronous != .full {
             logger.warning("UNSAFE: sqlite.synchronous below FULL for a stage that keeps money; a power loss can lose commits",
                            metadata: ["sqlite.synchronous": "\(config.worker.synchronous.rawValue)"])

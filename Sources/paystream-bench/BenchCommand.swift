@@ -4,6 +4,7 @@ import Logging
 import Notifier
 import PaystreamBench
 import PaystreamRuntime
+import PaystreamStore
 import PaystreamTesting
 
 @main
@@ -83,6 +84,8 @@ struct BenchCommand: AsyncParsableCommand {
         func run() async throws {
             // Stopped by a signal: the broker and the daemons it started go too.
             ChildProcesses.stopOnTermination()
+            // The offline stage run opens shards in this process: SQLite as a daemon has it.
+            SQLiteProcess.prepare()
             var options = BenchRun.Options()
             options.payments = smoke ? 300 : payments
             options.repeats = smoke ? 1 : repeats

@@ -1,5 +1,6 @@
 import Foundation
 import PaystreamBench
+import PaystreamStore
 
 // The benchmark's offline stage run (`OfflineStageBench`: card payments through each stage on
 // temporary shards, no Kafka), once, from a synchronous entry point: Deploy/instructions.sh runs
@@ -11,6 +12,9 @@ func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("paystream-instructions: \(message)\n".utf8))
     exit(2)
 }
+
+// As a daemon does before it opens anything (Daemon.run).
+SQLiteProcess.prepare()
 
 var payments = 1000
 var partitions: Int32 = 4

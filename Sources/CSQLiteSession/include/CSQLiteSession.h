@@ -63,4 +63,12 @@ void ps_capture_close(void *db);
 
 void ps_capture_free(void *bytes);
 
+// MARK: - the process
+
+/// Turns off SQLite's memory statistics (SQLITE_CONFIG_MEMSTATUS): with them on, every
+/// allocation and free SQLite makes takes a process-wide mutex to count bytes. Only before SQLite
+/// is initialized (the process's first connection): SQLITE_MISUSE after, changing nothing. Not
+/// thread-safe: call it while nothing else in the process uses SQLite.
+int ps_sqlite_memory_statistics_off(void);
+
 #endif
