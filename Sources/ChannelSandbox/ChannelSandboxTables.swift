@@ -114,7 +114,7 @@ public enum ChannelSandboxTables {
     }
 
     static func authorization(_ db: Database, id: String) throws -> Authorization? {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             SELECT channel_request_id, payment_id, method, currency, requested_amount, decision, confirmed_amount, reason,
                 channel_reference, completion, refunded
             FROM channel_authorization WHERE channel_request_id = ?
@@ -128,7 +128,7 @@ public enum ChannelSandboxTables {
     }
 
     static func insert(_ db: Database, _ a: Authorization, decidedAt: String) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO channel_authorization (channel_request_id, payment_id, method, currency, requested_amount, decision,
                 confirmed_amount, reason, channel_reference, completion, refunded, decided_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -150,14 +150,14 @@ public enum ChannelSandboxTables {
 
     /// Moves a pending authorization to `completion`; one that is no longer pending stays as it is.
     static func complete(_ db: Database, id: String, as completion: Completion) throws {
-        try db.cachedStatement(sql: "UPDATE channel_authorization SET completion = ? WHERE channel_request_id = ? AND completion = 'pending'").run { row in
+        try db.hotStatement("UPDATE channel_authorization SET completion = ? WHERE channel_request_id = ? AND completion = 'pending'").run { row in
             row.text(completion.rawValue)
             row.text(id)
         }
     }
 
     static func addRefund(_ db: Database, id: String, amount: Int64) throws {
-        try db.cachedStatement(sql: "UPDATE channel_authorization SET refunded = refunded + ? WHERE channel_request_id = ?").execute(arguments: [amount, id])
+        try db.hotStatement("UPDATE channel_authorization SET refunded = refunded + ? WHERE channel_request_id = ?").execute(arguments: [amount, id])
     }
 
     // MARK: pending answers
@@ -174,13 +174,13 @@ public enum ChannelSandboxTables {
     }
 
     static func insert(_ db: Database, bankPayout p: BankPayout, at now: String) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO bank_payout (payout_id, amount, currency, failed, reason, bank_reference, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [p.payoutID, p.amount, p.currency, p.failed, p.reason, p.reference, now])
     }
 
     static func bankPayout(_ db: Database, id: String) throws -> BankPayout? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM bank_payout WHERE payout_id = ?"), arguments: [id]).map {
+        try Row.fetchOne(db.hotStatement("SELECT * FROM bank_payout WHERE payout_id = ?"), arguments: [id]).map {
             BankPayout(payoutID: $0["payout_id"], amount: $0["amount"], currency: $0["currency"], failed: $0["failed"], reason: $0["reason"],
                        reference: $0["bank_reference"])
         }
@@ -188,16 +188,16 @@ public enum ChannelSandboxTables {
 
     /// Keeps a bank answer until `dueAt` (ms); one per payout and kind (a repeat is not stored twice).
     static func insert(_ db: Database, bankAnswer answer: PayoutConfirmation, key: String, kind: String, dueAt: Int64) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT OR IGNORE INTO bank_answer (payout_id, kind, due_at, message_key, confirmation) VALUES (?, ?, ?, ?, ?)
             """).execute(arguments: [answer.payoutId, kind, dueAt, key, String(decoding: try Wire.encode(answer), as: UTF8.self)])
     }
 
     /// Bank answers due at `now` (ms), earliest first; each is deleted as it is returned.
     static func takeDueBankAnswers(_ db: Database, at now: Int64, limit: Int) throws -> [(answer: PayoutConfirmation, key: String, kind: String)] {
-        let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM bank_answer WHERE due_at <= ? ORDER BY due_at, sequence LIMIT ?"),
+        let rows = try Row.fetchAll(db.hotStatement("SELECT * FROM bank_answer WHERE due_at <= ? ORDER BY due_at, sequence LIMIT ?"),
                                     arguments: [now, limit])
-        let delete = try db.cachedStatement(sql: "DELETE FROM bank_answer WHERE sequence = ?")
+        let delete = try db.hotStatement("DELETE FROM bank_answer WHERE sequence = ?")
         return try rows.map { row in
             try delete.execute(arguments: [row["sequence"] as Int64])
             let json: String = row["confirmation"]
@@ -217,7 +217,7 @@ public enum ChannelSandboxTables {
 
     static func insert(_ db: Database, _ p: PendingAnswer) throws {
         let confirmation = String(decoding: try Wire.encode(p.confirmation), as: UTF8.self)
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO pending_answer (channel_request_id, copy, due_at, withheld, method, message_key, confirmation)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """).run { row in
@@ -233,7 +233,7 @@ public enum ChannelSandboxTables {
 
     /// Answers due at `now` (ms) or before, earliest due first, then in the order they were stored.
     static func due(_ db: Database, at now: Int64, limit: Int) throws -> [PendingAnswer] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Row.fetchAll(db.hotStatement("""
             SELECT * FROM pending_answer WHERE due_at <= ? ORDER BY due_at, sequence LIMIT ?
             """), arguments: [now, limit]).map { row in
             let json: String = row["confirmation"]
@@ -244,12 +244,12 @@ public enum ChannelSandboxTables {
     }
 
     static func delete(_ db: Database, pending sequence: Int64) throws {
-        try db.cachedStatement(sql: "DELETE FROM pending_answer WHERE sequence = ?").execute(arguments: [sequence])
+        try db.hotStatement("DELETE FROM pending_answer WHERE sequence = ?").execute(arguments: [sequence])
     }
 
     /// Drops the not-yet-sent first answer to an instruction; true if there was one.
     static func dropFirstAnswer(_ db: Database, to id: String) throws -> Bool {
-        try db.cachedStatement(sql: "DELETE FROM pending_answer WHERE channel_request_id = ? AND copy = 1").execute(arguments: [id])
+        try db.hotStatement("DELETE FROM pending_answer WHERE channel_request_id = ? AND copy = 1").execute(arguments: [id])
         return db.changesCount > 0
     }
 
@@ -269,7 +269,7 @@ public enum ChannelSandboxTables {
     /// Adds the line for an answered instruction (once) and marks its file stale since `now` (ms)
     /// unless it is stale already.
     static func addStatementLine(_ db: Database, _ line: StatementLine, for id: String, answeredAt: String, now: Int64) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO statement_line (channel_request_id, day, method, channel_reference, payment_id, amount, currency, fee,
                 type, answered_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(channel_request_id) DO NOTHING
@@ -286,7 +286,7 @@ public enum ChannelSandboxTables {
                 row.text(answeredAt)
             }
         guard db.changesCount == 1 else { return }
-        try db.cachedStatement(sql: "INSERT INTO statement_stale (day, method, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").run { row in
+        try db.hotStatement("INSERT INTO statement_stale (day, method, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").run { row in
             row.text(line.day)
             row.text(line.method)
             row.int(now)
@@ -295,12 +295,12 @@ public enum ChannelSandboxTables {
 
     /// Files stale since `before` (ms) or earlier.
     static func staleStatements(_ db: Database, before: Int64) throws -> [(day: String, method: String)] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT day, method FROM statement_stale WHERE since <= ? ORDER BY day, method"),
+        try Row.fetchAll(db.hotStatement("SELECT day, method FROM statement_stale WHERE since <= ? ORDER BY day, method"),
                          arguments: [before]).map { ($0["day"], $0["method"]) }
     }
 
     static func statementLines(_ db: Database, day: String, method: String) throws -> [StatementLine] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Row.fetchAll(db.hotStatement("""
             SELECT * FROM statement_line WHERE day = ? AND method = ? ORDER BY sequence
             """), arguments: [day, method]).map {
             StatementLine(day: $0["day"], method: $0["method"], channelReference: $0["channel_reference"],
@@ -310,6 +310,6 @@ public enum ChannelSandboxTables {
     }
 
     static func markWritten(_ db: Database, day: String, method: String) throws {
-        try db.cachedStatement(sql: "DELETE FROM statement_stale WHERE day = ? AND method = ?").execute(arguments: [day, method])
+        try db.hotStatement("DELETE FROM statement_stale WHERE day = ? AND method = ?").execute(arguments: [day, method])
     }
 }

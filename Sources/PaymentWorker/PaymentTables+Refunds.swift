@@ -25,25 +25,25 @@ extension PaymentTables {
     }
 
     static func insertRefund(_ db: Database, _ r: RefundRecord, now: String) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO refund (refund_id, payment_id, amount, currency, status, reason, channel_reference, requested_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [r.refundID, r.paymentID, r.amount, r.currency, r.status.rawValue, r.reason, r.channelReference, now, now])
     }
 
     static func updateRefund(_ db: Database, _ r: RefundRecord, now: String) throws {
-        try db.cachedStatement(sql: "UPDATE refund SET status = ?, reason = ?, channel_reference = ?, updated_at = ? WHERE refund_id = ?").execute(arguments: [r.status.rawValue, r.reason, r.channelReference, now, r.refundID])
+        try db.hotStatement("UPDATE refund SET status = ?, reason = ?, channel_reference = ?, updated_at = ? WHERE refund_id = ?").execute(arguments: [r.status.rawValue, r.reason, r.channelReference, now, r.refundID])
     }
 
     public static func refunds(_ db: Database, paymentID: String? = nil) throws -> [RefundRecord] {
         let rows = try paymentID.map {
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM refund WHERE payment_id = ? ORDER BY requested_at, refund_id"), arguments: [$0])
-        } ?? Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM refund ORDER BY requested_at, refund_id"))
+            try Row.fetchAll(db.hotStatement("SELECT * FROM refund WHERE payment_id = ? ORDER BY requested_at, refund_id"), arguments: [$0])
+        } ?? Row.fetchAll(db.hotStatement("SELECT * FROM refund ORDER BY requested_at, refund_id"))
         return try rows.map(refund(from:))
     }
 
     static func refund(_ db: Database, id: String) throws -> RefundRecord? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM refund WHERE refund_id = ?"), arguments: [id]).map(refund(from:))
+        try Row.fetchOne(db.hotStatement("SELECT * FROM refund WHERE refund_id = ?"), arguments: [id]).map(refund(from:))
     }
 
     private static func refund(from row: Row) throws -> RefundRecord {

@@ -147,17 +147,17 @@ public enum PaymentTables {
     }
 
     static func setRepaymentTarget(_ db: Database, repaymentID: String, paymentID: String) throws {
-        try db.cachedStatement(sql: "INSERT INTO repayment_target (repayment_id, payment_id) VALUES (?, ?)")
+        try db.hotStatement("INSERT INTO repayment_target (repayment_id, payment_id) VALUES (?, ?)")
             .execute(arguments: [repaymentID, paymentID])
     }
 
     static func repaymentTarget(_ db: Database, repaymentID: String) throws -> String? {
-        try String.fetchOne(db.cachedStatement(sql: "SELECT payment_id FROM repayment_target WHERE repayment_id = ?"),
+        try String.fetchOne(db.hotStatement("SELECT payment_id FROM repayment_target WHERE repayment_id = ?"),
                             arguments: [repaymentID])
     }
 
     static func allocateRepayment(_ db: Database, repaymentID: String, paymentID: String, amount: Int64) throws {
-        try db.cachedStatement(sql: "INSERT INTO repayment_allocation (repayment_id, payment_id, amount) VALUES (?, ?, ?)")
+        try db.hotStatement("INSERT INTO repayment_allocation (repayment_id, payment_id, amount) VALUES (?, ?, ?)")
             .execute(arguments: [repaymentID, paymentID, amount])
     }
 
@@ -169,7 +169,7 @@ public enum PaymentTables {
     }
 
     static func requestLog(_ db: Database, requestID: String) throws -> LoggedRequest? {
-        try db.cachedStatement(sql: "SELECT fingerprint, payment_id, status, event_ids FROM request_log WHERE request_id = ?")
+        try db.hotStatement("SELECT fingerprint, payment_id, status, event_ids FROM request_log WHERE request_id = ?")
             .fetchFirst(binding: { $0.text(requestID) }) { row in
                 LoggedRequest(fingerprint: row.string(0), paymentID: row.string(1), status: row.string(2),
                               eventIDs: try row.optionalString(3).map { try Wire.decodePlain([String].self, from: Data($0.utf8)) })
@@ -190,7 +190,7 @@ public enum PaymentTables {
     }
 
     static func dailyTotals(_ db: Database, payerID: String, currency: Currency, day: String) throws -> RequestRules.DailyTotals {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             SELECT amount, count FROM payer_daily_total WHERE payer_id = ? AND currency = ? AND day = ?
             """).fetchFirst(binding: { row in
                 row.text(payerID)
@@ -204,7 +204,7 @@ public enum PaymentTables {
     static func addToDailyTotals(_ db: Database, payerID: String, amount: Money, day: String) throws {
         // The limits were checked against these totals just before, so the sum cannot overflow
         // past the configured daily amount.
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO payer_daily_total (payer_id, currency, day, amount, count) VALUES (?, ?, ?, ?, 1)
             ON CONFLICT(payer_id, currency, day) DO UPDATE SET amount = amount + excluded.amount, count = count + 1
             """).run { row in
@@ -219,7 +219,7 @@ public enum PaymentTables {
     static func logRequest(_ db: Database, requestID: String, fingerprint: String, paymentID: String,
                            status: String, eventIDs: [String], now: String) throws {
         let eventIDs = eventIDsColumn(eventIDs)
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO request_log (request_id, fingerprint, payment_id, status, received_at, event_ids) VALUES (?, ?, ?, ?, ?, ?)
             """).run { row in
                 row.text(requestID)
@@ -235,15 +235,15 @@ public enum PaymentTables {
     /// to the first one received at or after it (a clock that went back keeps the requests after
     /// it a little longer, as `RuntimeTables.pruneInbox` does); returns how many.
     static func pruneRequestLog(_ db: Database, before cutoff: String) throws -> Int {
-        guard let through = try RuntimeTables.oldestEnd(db.cachedStatement(sql: "SELECT rowid, received_at < ? FROM request_log ORDER BY rowid"),
+        guard let through = try RuntimeTables.oldestEnd(db.hotStatement("SELECT rowid, received_at < ? FROM request_log ORDER BY rowid"),
                                                         arguments: [cutoff], limit: .max) else { return 0 }
-        try db.cachedStatement(sql: "DELETE FROM request_log WHERE rowid <= ?").execute(arguments: [through])
+        try db.hotStatement("DELETE FROM request_log WHERE rowid <= ?").execute(arguments: [through])
         return db.changesCount
     }
 
     static func insert(_ db: Database, _ p: PaymentRecord) throws {
         let splits = try splitsColumn(p.splits), metadata = try p.metadata.map(json)
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO payment (payment_id, request_id, order_id, payer_id, merchant_id, amount, currency, method, channel,
                 settlement_mode, installments, splits, settlement_currency, metadata, status, sequence, channel_reference,
                 created_at, updated_at, type, funding, captured, refunded, late_capture_amount, late_capture_currency,
@@ -284,7 +284,7 @@ public enum PaymentTables {
     }
 
     static func update(_ db: Database, _ p: PaymentRecord) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             UPDATE payment SET status = ?, sequence = ?, channel_reference = ?, updated_at = ?, captured = ?, refunded = ?,
                 late_capture_amount = ?, late_capture_currency = ?, captured_at = ?, queried_at = ?, next_check_at = ?
             WHERE payment_id = ?
@@ -380,14 +380,14 @@ public enum PaymentTables {
 
     /// The payments whose expiry timer is due at `now`, oldest first.
     static func dueForCheck(_ db: Database, now: String, limit: Int) throws -> [String] {
-        try String.fetchAll(db.cachedStatement(sql: """
+        try String.fetchAll(db.hotStatement("""
             SELECT payment_id FROM payment WHERE next_check_at IS NOT NULL AND next_check_at <= ? ORDER BY next_check_at LIMIT ?
             """), arguments: [now, limit])
     }
 
     /// Takes a payment off the expiry timer.
     static func stopChecking(_ db: Database, paymentID: String) throws {
-        try db.cachedStatement(sql: "UPDATE payment SET next_check_at = NULL WHERE payment_id = ?").execute(arguments: [paymentID])
+        try db.hotStatement("UPDATE payment SET next_check_at = NULL WHERE payment_id = ?").execute(arguments: [paymentID])
         ShardMemory.of(db)?.update(paymentRows, paymentID) { stored in
             var row = stored
             row.nextCheckAt = nil
@@ -397,7 +397,7 @@ public enum PaymentTables {
 
     /// The payer's repayments authorized but not yet captured, in `currency`.
     static func pendingRepayments(_ db: Database, payerID: String, currency: String) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: """
+        try Int64.fetchOne(db.hotStatement("""
             SELECT coalesce(sum(amount), 0) FROM payment
             WHERE payer_id = ? AND currency = ? AND type = 'repayment' AND status = 'authorized'
             """), arguments: [payerID, currency]) ?? 0

@@ -166,7 +166,7 @@ public enum LedgerTables {
     static func storedConversions(_ db: Database) throws -> [String: [FXConversion]] {
         guard try db.tableExists("ledger_conversion") else { return [:] }
         var result: [String: [FXConversion]] = [:]
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM ledger_conversion ORDER BY posting_id, position")) {
+        for row in try Row.fetchAll(db.hotStatement("SELECT * FROM ledger_conversion ORDER BY posting_id, position")) {
             let posting: String = row["posting_id"]
             guard let base = Currency.named(row["base"]), let quote = Currency.named(row["quote"]),
                   let rounding = RoundingMode(rawValue: row["rounding"]),
@@ -196,7 +196,7 @@ public enum LedgerTables {
     static func fxCarry(_ db: Database, memory: ShardMemory? = nil) throws -> [String: Int64] {
         if let remembered = memory?.row(carryTable, ""), let remembered { return remembered }
         var carry: [String: Int64] = [:]
-        try db.cachedStatement(sql: "SELECT currency, carry FROM ledger_fx_carry").forEachRow { row in
+        try db.hotStatement("SELECT currency, carry FROM ledger_fx_carry").forEachRow { row in
             carry[row.string(0)] = row.int64(1)
         }
         memory?.remember(carryTable, "", carry)
@@ -213,7 +213,7 @@ public enum LedgerTables {
             if before.accounts[id] == nil {
                 // Opened by this decision: a plain insert, so that an account the decision forgot
                 // to load fails the transaction instead of having its balance overwritten.
-                try db.cachedStatement(sql: """
+                try db.hotStatement("""
                     INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
                     """).run { bindAccount(&$0, id, account, balance) }
                 memory?.remember(accountRows, id.rawValue, AccountRow(id, account, balance))
@@ -221,7 +221,7 @@ public enum LedgerTables {
             }
             // Loaded, so stored: an update of the row (an upsert if it is not there after all,
             // which costs a failed insert every time it is not needed).
-            try db.cachedStatement(sql: "UPDATE ledger_account SET floor = ?, posted = ?, pending = ? WHERE account_id = ?").run { row in
+            try db.hotStatement("UPDATE ledger_account SET floor = ?, posted = ?, pending = ? WHERE account_id = ?").run { row in
                 row.int(account.floor?.minorUnits)
                 row.int(balance.posted.minorUnits)
                 row.int(balance.pending.minorUnits)
@@ -232,18 +232,18 @@ public enum LedgerTables {
                 memory?.update(accountRows, id.rawValue) { $0.updated(floor: account.floor?.minorUnits, balance) }
                 continue
             }
-            try db.cachedStatement(sql: """
+            try db.hotStatement("""
                 INSERT INTO ledger_account (account_id, currency, normal_side, floor, posted, pending) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(account_id) DO UPDATE SET floor = excluded.floor, posted = excluded.posted, pending = excluded.pending
                 """).run { bindAccount(&$0, id, account, balance) }
             memory?.forget(accountRows, id.rawValue)
         }
         for posting in after.postings.dropFirst(before.postings.count) {
-            try db.cachedStatement(sql: "INSERT INTO ledger_posting (posting_id, posted_at) VALUES (?, ?)").run { row in
+            try db.hotStatement("INSERT INTO ledger_posting (posting_id, posted_at) VALUES (?, ?)").run { row in
                 row.text(posting.id.rawValue)
                 row.text(Wire.timestamp(posting.postedAt))
             }
-            let statement = try db.cachedStatement(sql: "INSERT INTO ledger_entry (posting_id, account_id, currency, amount) VALUES (?, ?, ?, ?)")
+            let statement = try db.hotStatement("INSERT INTO ledger_entry (posting_id, account_id, currency, amount) VALUES (?, ?, ?, ?)")
             for entry in posting.entries {
                 try statement.run { row in
                     row.text(posting.id.rawValue)
@@ -254,7 +254,7 @@ public enum LedgerTables {
             }
             for (position, conversion) in posting.conversions.enumerated() {
                 let rate = conversion.rate
-                try db.cachedStatement(sql: """
+                try db.hotStatement("""
                     INSERT INTO ledger_conversion (posting_id, position, base, quote, rate_value, rate_scale, rate_source, rate_as_of,
                                                    rounding, source_amount, converted_amount)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -264,7 +264,7 @@ public enum LedgerTables {
             }
         }
         for (currency, carry) in after.fxRoundingCarry.sorted(by: { $0.key < $1.key }) where before.fxRoundingCarry[currency] != carry {
-            try db.cachedStatement(sql: """
+            try db.hotStatement("""
                 INSERT INTO ledger_fx_carry (currency, carry) VALUES (?, ?)
                 ON CONFLICT(currency) DO UPDATE SET carry = excluded.carry
                 """).run { row in
@@ -286,7 +286,7 @@ public enum LedgerTables {
             case nil: break
             }
             let row = HoldRow(hold, kind: kind, postedAmount: postedAmount, postingID: postingID)
-            let resolve = { try db.cachedStatement(sql: "UPDATE ledger_hold SET resolution = ?, posted_amount = ?, posting_id = ? WHERE hold_id = ?").run { row in
+            let resolve = { try db.hotStatement("UPDATE ledger_hold SET resolution = ?, posted_amount = ?, posting_id = ? WHERE hold_id = ?").run { row in
                 row.text(kind)
                 row.int(postedAmount)
                 row.text(postingID)
@@ -301,7 +301,7 @@ public enum LedgerTables {
                     continue
                 }
             }
-            try db.cachedStatement(sql: """
+            try db.hotStatement("""
                 INSERT INTO ledger_hold (hold_id, account_id, currency, amount, expires_at, resolution, posted_amount, posting_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(hold_id) DO NOTHING
@@ -345,7 +345,7 @@ public enum LedgerTables {
             balances[account.id] = balance
         }
         var entries: [String: [Entry]] = [:]
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT posting_id, account_id, currency, amount FROM ledger_entry ORDER BY rowid")) {
+        for row in try Row.fetchAll(db.hotStatement("SELECT posting_id, account_id, currency, amount FROM ledger_entry ORDER BY rowid")) {
             let code: String = row["currency"]
             // An entry in a code that is not ISO 4217 cannot be a Money; keep it visible as XXX
             // so the checker reports the mismatch instead of it vanishing.
@@ -354,7 +354,7 @@ public enum LedgerTables {
                 Entry(account: AccountID(row["account_id"]), amount: Money(minorUnits: row["amount"], currency: currency)))
         }
         let conversions = try storedConversions(db)
-        let postings = try Row.fetchAll(db.cachedStatement(sql: "SELECT posting_id, posted_at FROM ledger_posting ORDER BY seq")).map { row in
+        let postings = try Row.fetchAll(db.hotStatement("SELECT posting_id, posted_at FROM ledger_posting ORDER BY seq")).map { row in
             let id: String = row["posting_id"]
             return Posting(id: PostingID(id), entries: entries[id] ?? [], conversions: conversions[id] ?? [],
                            postedAt: Wire.parseTimestamp(row["posted_at"]) ?? Date(timeIntervalSince1970: 0))

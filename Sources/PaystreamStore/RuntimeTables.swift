@@ -141,14 +141,14 @@ public enum RuntimeTables {
     public static func nextOffsets(_ db: Database) throws -> [String: [Int32: Int64]] {
         var result: [String: [Int32: Int64]] = [:]
         // Read by position (every transaction starts here): GRDB's `Row` looked each column up by name.
-        try db.cachedStatement(sql: "SELECT topic, partition, next_offset FROM consumed_offset").forEachRow { row in
+        try db.hotStatement("SELECT topic, partition, next_offset FROM consumed_offset").forEachRow { row in
             result[row.string(0), default: [:]][Int32(truncatingIfNeeded: row.int64(1))] = row.int64(2)
         }
         return result
     }
 
     public static func storeNextOffset(_ db: Database, topic: String, partition: Int32, nextOffset: Int64, now: Date) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO consumed_offset (topic, partition, next_offset, updated_at) VALUES (?, ?, ?, ?)
             ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
             WHERE excluded.next_offset > consumed_offset.next_offset
@@ -165,7 +165,7 @@ public enum RuntimeTables {
     /// What the shard was made for; nil for a shard opened before identities were recorded.
     public static func identity(_ db: Database) throws -> ShardIdentity? {
         guard try db.tableExists("shard_identity"),
-              let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT stage, partition, partition_count, routing FROM shard_identity"))
+              let row = try Row.fetchOne(db.hotStatement("SELECT stage, partition, partition_count, routing FROM shard_identity"))
         else { return nil }
         return ShardIdentity(stage: row["stage"], partition: row["partition"], partitionCount: row["partition_count"],
                              routing: row["routing"])
@@ -174,7 +174,7 @@ public enum RuntimeTables {
     /// Records `identity` if the shard has none yet; returns what the shard holds afterwards.
     @discardableResult
     public static func claim(_ db: Database, _ identity: ShardIdentity, now: Date) throws -> ShardIdentity {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO shard_identity (singleton, stage, partition, partition_count, routing, recorded_at)
             VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT(singleton) DO NOTHING
             """).execute(arguments: [identity.stage, identity.partition, identity.partitionCount, identity.routing, timestamp(now)])
@@ -186,7 +186,7 @@ public enum RuntimeTables {
     /// Records a processed message id; returns false if it was processed before.
     public static func markProcessed(_ db: Database, messageID: String, topic: String, partition: Int32,
                                      offset: Int64, now: Date) throws -> Bool {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO inbox (message_id, topic, partition, offset, processed_at) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(message_id) DO NOTHING
             """).run { row in
@@ -200,7 +200,7 @@ public enum RuntimeTables {
     }
 
     public static func isProcessed(_ db: Database, messageID: String) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE message_id = ?"), arguments: [messageID]) ?? false
+        try Bool.fetchOne(db.hotStatement("SELECT 1 FROM inbox WHERE message_id = ?"), arguments: [messageID]) ?? false
     }
 
     /// Forgets at most `limit` inbox ids processed before `cutoff`, oldest first; returns how
@@ -208,9 +208,9 @@ public enum RuntimeTables {
     /// or after the cutoff (a clock that went back keeps the ids after it a little longer).
     @discardableResult
     public static func pruneInbox(_ db: Database, before cutoff: Date, limit: Int = .max) throws -> Int {
-        guard let through = try oldestEnd(db.cachedStatement(sql: "SELECT rowid, processed_at < ? FROM inbox ORDER BY rowid"),
+        guard let through = try oldestEnd(db.hotStatement("SELECT rowid, processed_at < ? FROM inbox ORDER BY rowid"),
                                           arguments: [timestamp(cutoff)], limit: limit) else { return 0 }
-        try db.cachedStatement(sql: "DELETE FROM inbox WHERE rowid <= ?").execute(arguments: [through])
+        try db.hotStatement("DELETE FROM inbox WHERE rowid <= ?").execute(arguments: [through])
         return db.changesCount
     }
 
@@ -246,11 +246,11 @@ public enum RuntimeTables {
     /// enqueued at or after the cutoff.
     @discardableResult
     public static func pruneSentOutbox(_ db: Database, before cutoff: Date, limit: Int = .max) throws -> Int {
-        guard let through = try oldestEnd(db.cachedStatement(sql: """
+        guard let through = try oldestEnd(db.hotStatement("""
             SELECT sequence, created_at < ? AND (sent_at IS NOT NULL OR sequence <= (SELECT through FROM outbox_published))
             FROM outbox ORDER BY sequence
             """), arguments: [timestamp(cutoff)], limit: limit) else { return 0 }
-        try db.cachedStatement(sql: "DELETE FROM outbox WHERE sequence <= ?").execute(arguments: [through])
+        try db.hotStatement("DELETE FROM outbox WHERE sequence <= ?").execute(arguments: [through])
         return db.changesCount
     }
 
@@ -276,7 +276,7 @@ public enum RuntimeTables {
         let createdAt = timestamp(now)
         // Every row stored from here on gets a sequence above the largest one now (AUTOINCREMENT
         // never reuses one): what a statement that skipped an id stored is read back past it.
-        var last = try db.cachedStatement(sql: "SELECT max(sequence) FROM outbox").fetchFirst { $0.isNull(0) ? 0 : $0.int64(0) } ?? 0
+        var last = try db.hotStatement("SELECT max(sequence) FROM outbox").fetchFirst { $0.isNull(0) ? 0 : $0.int64(0) } ?? 0
         var stored: [OutboxMessage] = []
         stored.reserveCapacity(messages.count)
         try insert.run(db, messages, bind: { bind(&$0, $1, createdAt: createdAt) }) { chunk in
@@ -290,7 +290,7 @@ public enum RuntimeTables {
             // An event id was there already (a decision taken again): the rows this statement
             // stored are the ones past `last`.
             var sequences: [String: Int64] = [:]
-            try db.cachedStatement(sql: "SELECT sequence, event_id FROM outbox WHERE sequence > ?").forEachRow(binding: { $0.int(last) }) { row in
+            try db.hotStatement("SELECT sequence, event_id FROM outbox WHERE sequence > ?").forEachRow(binding: { $0.int(last) }) { row in
                 sequences[row.string(1)] = row.int64(0)
                 last = max(last, row.int64(0))
             }
@@ -324,7 +324,7 @@ public enum RuntimeTables {
     /// Unsent messages in the order they were enqueued: past the stored watermark and past
     /// `after` (a watermark the caller knows of and has not stored yet), not marked sent.
     public static func unsent(_ db: Database, limit: Int, after: Int64 = 0) throws -> [OutboxMessage] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Row.fetchAll(db.hotStatement("""
             SELECT sequence, event_id, topic, key, value, headers, partition, sent_at FROM outbox
             WHERE sequence > ? AND sent_at IS NULL ORDER BY sequence LIMIT ?
             """), arguments: [max(after, try publishedThrough(db)), limit]).map { message(from: $0, through: 0) }
@@ -333,13 +333,13 @@ public enum RuntimeTables {
     /// How many rows are not published yet (tools; a shard of a version before the watermark
     /// counts its rows without a mark).
     public static func unsentCount(_ db: Database) throws -> Int {
-        try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE sequence > ? AND sent_at IS NULL"),
+        try Int.fetchOne(db.hotStatement("SELECT count(*) FROM outbox WHERE sequence > ? AND sent_at IS NULL"),
                          arguments: [try storedWatermark(db)]) ?? 0
     }
 
     /// The outbox's watermark: every row up to this sequence is published.
     public static func publishedThrough(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT through FROM outbox_published")) ?? 0
+        try Int64.fetchOne(db.hotStatement("SELECT through FROM outbox_published")) ?? 0
     }
 
     /// `publishedThrough`, and 0 in a shard not migrated to the watermark yet (read by a tool).
@@ -350,7 +350,7 @@ public enum RuntimeTables {
     /// Moves the watermark up to `sequence` (never down): the caller has every row up to it
     /// delivered (or moved to a dead-letter topic).
     public static func storePublishedThrough(_ db: Database, _ sequence: Int64, now: Date) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             UPDATE outbox_published SET through = ?, updated_at = ? WHERE through < ?
             """).execute(arguments: [sequence, timestamp(now), sequence])
     }
@@ -360,7 +360,7 @@ public enum RuntimeTables {
     public static func markSent(_ db: Database, sequences: [Int64], now: Date) throws {
         guard !sequences.isEmpty else { return }
         let stamp = timestamp(now)
-        let statement = try db.cachedStatement(sql: "UPDATE outbox SET sent_at = ? WHERE sequence = ?")
+        let statement = try db.hotStatement("UPDATE outbox SET sent_at = ? WHERE sequence = ?")
         for sequence in sequences { try statement.execute(arguments: [stamp, sequence]) }
     }
 
@@ -373,12 +373,12 @@ public enum RuntimeTables {
         let through = try publishedThrough(db)
         var added: [OutboxMessage] = []
         for id in eventIDs {
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            guard let row = try Row.fetchOne(db.hotStatement("""
                 SELECT sequence, event_id, topic, key, value, headers, partition, sent_at FROM outbox WHERE event_id = ?
                 """), arguments: [id]) else { continue }
             let original = message(from: row, through: through)
             guard original.sent else { continue }
-            let copies = try Int.fetchOne(db.cachedStatement(sql: """
+            let copies = try Int.fetchOne(db.hotStatement("""
                 SELECT count(*) FROM outbox WHERE event_id > ? AND event_id < ?
                 """), arguments: [id + "#republish:", id + "#republish;"]) ?? 0
             var copy = original
@@ -392,7 +392,7 @@ public enum RuntimeTables {
     /// Every outbox row, sent or not (for tools and tests).
     public static func all(_ db: Database) throws -> [OutboxMessage] {
         let through = try storedWatermark(db)
-        return try Row.fetchAll(db.cachedStatement(sql: """
+        return try Row.fetchAll(db.hotStatement("""
             SELECT sequence, event_id, topic, key, value, headers, partition, sent_at FROM outbox ORDER BY sequence
             """)).map { message(from: $0, through: through) }
     }

@@ -109,7 +109,7 @@ public enum ChangelogTables {
     ]
 
     public static func position(_ db: Database) throws -> ChangelogPosition {
-        guard try db.tableExists("changelog_state"), let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM changelog_state"))
+        guard try db.tableExists("changelog_state"), let row = try Row.fetchOne(db.hotStatement("SELECT * FROM changelog_state"))
         else { return ChangelogPosition(lastTxn: 0, durableTxn: 0, logNextOffset: 0) }
         return ChangelogPosition(lastTxn: row["last_txn"], durableTxn: row["durable_txn"], logNextOffset: row["log_next_offset"],
                                  claimant: ChangelogClaimant(epoch: row["epoch"] ?? 0, owner: row["owner"] ?? ""))
@@ -117,7 +117,7 @@ public enum ChangelogTables {
 
     /// Records not yet known to be in Kafka, in order.
     public static func queued(_ db: Database) throws -> [ChangelogRecord] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM changelog_queue ORDER BY txn")).map { row in
+        try Row.fetchAll(db.hotStatement("SELECT * FROM changelog_queue ORDER BY txn")).map { row in
             let sequences: String = row["sequences"], migrations: String = row["migrations"]
             return ChangelogRecord(kind: ChangelogRecord.Kind(rawValue: row["kind"]) ?? .transaction, txn: row["txn"],
                                    outboxBefore: row["outbox_before"], sequences: decodeSequences(sequences),
@@ -136,14 +136,14 @@ public enum ChangelogTables {
             throw ChangelogError("cannot write under \(claimant): the shard has seen \(current)")
         }
         try storeClaimant(db, claimant)
-        try db.cachedStatement(sql: "UPDATE changelog_queue SET epoch = ?, owner = ?").execute(arguments: [claimant.epoch, claimant.owner])
+        try db.hotStatement("UPDATE changelog_queue SET epoch = ?, owner = ?").execute(arguments: [claimant.epoch, claimant.owner])
     }
 
     /// The newest claim the file has applied from the log (the columns are added here if the
     /// file's migrations have not got to them yet: a restore may meet a claim first).
     static func storeClaimant(_ db: Database, _ claimant: ChangelogClaimant) throws {
         try addClaimColumns(db)
-        try db.cachedStatement(sql: "UPDATE changelog_state SET epoch = ?, owner = ?").execute(arguments: [claimant.epoch, claimant.owner])
+        try db.hotStatement("UPDATE changelog_state SET epoch = ?, owner = ?").execute(arguments: [claimant.epoch, claimant.owner])
     }
 
     /// `runtime-v7-changelog-claims`, idempotent.
@@ -159,14 +159,14 @@ public enum ChangelogTables {
     /// Kafka has every record up to `txn`, the last of them before `nextOffset`: they leave the
     /// queue. Runs inside any write transaction of the shard (it is not captured).
     public static func markDurable(_ db: Database, through txn: Int64, nextOffset: Int64) throws {
-        try db.cachedStatement(sql: "DELETE FROM changelog_queue WHERE txn <= ?").execute(arguments: [txn])
-        try db.cachedStatement(sql: """
+        try db.hotStatement("DELETE FROM changelog_queue WHERE txn <= ?").execute(arguments: [txn])
+        try db.hotStatement("""
             UPDATE changelog_state SET durable_txn = max(durable_txn, ?), log_next_offset = max(log_next_offset, ?)
             """).execute(arguments: [txn, nextOffset])
     }
 
     static func enqueue(_ db: Database, _ record: ChangelogRecord) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO changelog_queue (txn, kind, outbox_before, sequences, migrations, patchset, epoch, owner)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """).run { row in
@@ -183,24 +183,24 @@ public enum ChangelogTables {
 
     /// The last record the shard holds is `txn` (a restore applied up to it).
     static func storeLastTxn(_ db: Database, _ txn: Int64) throws {
-        try db.cachedStatement(sql: "UPDATE changelog_state SET last_txn = ?").execute(arguments: [txn])
+        try db.hotStatement("UPDATE changelog_state SET last_txn = ?").execute(arguments: [txn])
     }
 
     static func nextTxn(_ db: Database) throws -> Int64 {
-        try db.cachedStatement(sql: "UPDATE changelog_state SET last_txn = last_txn + 1").run { _ in }
-        return try db.cachedStatement(sql: "SELECT last_txn FROM changelog_state").fetchFirst { $0.int64(0) } ?? 1
+        try db.hotStatement("UPDATE changelog_state SET last_txn = last_txn + 1").run { _ in }
+        return try db.hotStatement("SELECT last_txn FROM changelog_state").fetchFirst { $0.int64(0) } ?? 1
     }
 
     static func sequences(_ db: Database) throws -> [String: Int64] {
         var result: [String: Int64] = [:]
-        try db.cachedStatement(sql: "SELECT name, seq FROM sqlite_sequence").forEachRow { row in
+        try db.hotStatement("SELECT name, seq FROM sqlite_sequence").forEachRow { row in
             result[row.string(0)] = row.int64(1)
         }
         return result
     }
 
     static func outboxSequence(_ db: Database) throws -> Int64 {
-        try db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchFirst { $0.int64(0) } ?? 0
+        try db.hotStatement("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchFirst { $0.int64(0) } ?? 0
     }
 
     /// `name=value` pairs, sorted, comma separated (also the header's form on the wire).

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import Synchronization
 
@@ -111,20 +112,57 @@ public final class ShardMemory: Sendable {
 
     // MARK: the writer connection
 
-    private static let active = Mutex<[UInt: ShardMemory]>([:])
+    /// The shard write transaction running on a thread: its connection and memory, and the one
+    /// it interrupted (nil: none). A transaction's body runs on one thread from start to end
+    /// (GRDB's writer queue, synchronously), so a thread-specific pointer finds it for a few
+    /// instructions, where a process-wide map took a lock and a hash on every look-up.
+    private final class Running {
+        let connection: OpaquePointer
+        let memory: ShardMemory
+        let interrupted: UnsafeMutableRawPointer?
+        init(connection: OpaquePointer, memory: ShardMemory, interrupted: UnsafeMutableRawPointer?) {
+            self.connection = connection
+            self.memory = memory
+            self.interrupted = interrupted
+        }
+    }
+
+    private static let runningKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "no thread-specific key for the shard memory")
+        return key
+    }()
 
     /// The memory of the shard whose write transaction runs on `db`, or nil outside one.
     public static func of(_ db: Database) -> ShardMemory? {
-        guard let connection = db.sqliteConnection else { return nil }
-        let address = UInt(bitPattern: connection)
-        return active.withLock { $0[address] }
+        guard let raw = pthread_getspecific(runningKey) else { return nil }
+        let running = Unmanaged<Running>.fromOpaque(raw).takeUnretainedValue()
+        return running.connection == db.sqliteConnection ? running.memory : nil
     }
+
+    /// The writer connection's prepared statements for literal SQL (`Database.hotStatement`), by
+    /// the literal's address (a literal never moves or goes away). Only touched inside this
+    /// shard's write transactions, which run one at a time on its writer connection; emptied
+    /// (on that connection) before the shard closes, since SQLite will not close a connection
+    /// whose statements are not finalized.
+    nonisolated(unsafe) private var statements: [UInt: Statement] = [:]
+
+    func statement(_ sql: StaticString, _ db: Database) throws -> Statement {
+        let key = UInt(bitPattern: sql.utf8Start)
+        if let found = statements[key] { return found }
+        let made = try db.cachedStatement(sql: "\(sql)")
+        statements[key] = made
+        return made
+    }
+
+    /// Lets go of the prepared statements (on the writer connection, before it closes).
+    func dropStatements() { statements.removeAll() }
 
     /// Runs `body` as one write transaction of the shard with the memory on: checks first that
     /// no other connection wrote the file since the last one, keeps what the transaction
     /// remembered if it commits, drops it if it does not.
     func transaction<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        let address = UInt(bitPattern: db.sqliteConnection!)
+        let connection = db.sqliteConnection!
         var result: T?
         do {
             // IMMEDIATE: the write lock is held from BEGIN, so the version read next is the
@@ -137,8 +175,13 @@ public final class ShardMemory: Sendable {
                     // A transaction whose end was not seen here (none should be) is taken back.
                     state.each { changed ? $0.clear() : $0.rollBack() }
                 }
-                Self.active.withLock { $0[address] = self }
-                defer { Self.active.withLock { _ = $0.removeValue(forKey: address) } }
+                let interrupted = pthread_getspecific(Self.runningKey)
+                let running = Unmanaged.passRetained(Running(connection: connection, memory: self, interrupted: interrupted))
+                pthread_setspecific(Self.runningKey, running.toOpaque())
+                defer {
+                    pthread_setspecific(Self.runningKey, interrupted)
+                    running.release()
+                }
                 result = try body()
                 return .commit
             }

@@ -233,6 +233,9 @@ public final class ShardStore: Sendable {
     }
 
     public func close() throws {
+        // The memory's prepared statements first, on the writer: SQLite refuses to close a
+        // connection with statements left.
+        try pool.writeWithoutTransaction { _ in memory.dropStatements() }
         try pool.close()
         if let address = capturedConnection.withLock({ $0 }), let connection = OpaquePointer(bitPattern: address) {
             ChangelogCapture.forget(connection: connection)

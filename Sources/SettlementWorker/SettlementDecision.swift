@@ -196,7 +196,7 @@ struct SettlementDecision {
     }
 
     static func isBooked(_ db: Database, _ id: PostingID) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM ledger_posting WHERE posting_id = ?"), arguments: [id.rawValue]) ?? false
+        try Bool.fetchOne(db.hotStatement("SELECT 1 FROM ledger_posting WHERE posting_id = ?"), arguments: [id.rawValue]) ?? false
     }
 
     /// What the channel owes (`clearing:`) and what payers owe (`receivable:`) are assets,

@@ -25,7 +25,7 @@ extension SettlementTables {
     }
 
     static func insert(_ db: Database, installments: [InstallmentRow], payer: String, payment: String) throws {
-        let statement = try db.cachedStatement(sql: """
+        let statement = try db.hotStatement("""
             INSERT INTO installment (payer_id, payment_id, number, due_date, due_at, overdue_at, amount, paid, merchant_share, status)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
@@ -36,12 +36,12 @@ extension SettlementTables {
     }
 
     static func installments(_ db: Database, payer: String, payment: String) throws -> [InstallmentRow] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM installment WHERE payer_id = ? AND payment_id = ? ORDER BY number"),
+        try Row.fetchAll(db.hotStatement("SELECT * FROM installment WHERE payer_id = ? AND payment_id = ? ORDER BY number"),
                          arguments: [payer, payment]).map(installment(from:))
     }
 
     static func update(_ db: Database, installment row: InstallmentRow, payer: String, payment: String) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             UPDATE installment SET amount = ?, paid = ?, merchant_share = ?, status = ? WHERE payer_id = ? AND payment_id = ? AND number = ?
             """).execute(arguments: [row.amount, row.paid, row.merchantShare, row.status, payer, payment, row.number])
     }

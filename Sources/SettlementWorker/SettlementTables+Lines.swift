@@ -40,7 +40,7 @@ extension SettlementTables {
 
     static func insert(_ db: Database, _ line: Line) throws {
         let pricing = try json(line.pricing) ?? "{}", fx = try json(line.fx), calendar = try calendarText(line.payoutCalendar)
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO settlement_line (payer_id, payment_id, merchant_id, order_id, mode, method, currency, gross, reversed, repaid,
                                          settlement_currency, source_account, pricing, fx, payout_calendar, installment_financing,
                                          sequence, source_event_id, captured_at, booked_at, payer_locale)
@@ -71,13 +71,13 @@ extension SettlementTables {
     }
 
     static func update(_ db: Database, _ line: Line) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             UPDATE settlement_line SET reversed = ?, repaid = ?, sequence = ? WHERE payer_id = ? AND payment_id = ?
             """).execute(arguments: [line.reversed, line.repaid, line.sequence, line.payerID, line.paymentID])
     }
 
     static func line(_ db: Database, payer: String, payment: String) throws -> Line? {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             SELECT payer_id, payment_id, merchant_id, order_id, mode, method, currency, gross, reversed, repaid, settlement_currency,
                 source_account, pricing, fx, payout_calendar, installment_financing, sequence, source_event_id, captured_at, booked_at,
                 payer_locale
@@ -123,7 +123,7 @@ extension SettlementTables {
     }
 
     static func insert(_ db: Database, parts: [Part], payer: String, payment: String) throws {
-        let statement = try db.cachedStatement(sql: """
+        let statement = try db.hotStatement("""
             INSERT INTO settlement_part (payer_id, payment_id, position, kind, party, account, booked, reversed, settled_currency,
                                          booked_settled, reversed_settled)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -146,7 +146,7 @@ extension SettlementTables {
     }
 
     static func update(_ db: Database, parts: [Part], payer: String, payment: String) throws {
-        let statement = try db.cachedStatement(sql: """
+        let statement = try db.hotStatement("""
             UPDATE settlement_part SET reversed = ?, reversed_settled = ? WHERE payer_id = ? AND payment_id = ? AND position = ?
             """)
         for part in parts {
@@ -155,7 +155,7 @@ extension SettlementTables {
     }
 
     static func parts(_ db: Database, payer: String, payment: String) throws -> [Part] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM settlement_part WHERE payer_id = ? AND payment_id = ? ORDER BY position"),
+        try Row.fetchAll(db.hotStatement("SELECT * FROM settlement_part WHERE payer_id = ? AND payment_id = ? ORDER BY position"),
                          arguments: [payer, payment]).map { row in
             guard let kind = PartKind(rawValue: row["kind"]) else {
                 throw DeadLetter(code: "corrupt_state", message: "settlement part of kind '\(row["kind"] as String)'")
@@ -170,7 +170,7 @@ extension SettlementTables {
     static func recordReversal(_ db: Database, eventID: String, payer: String, payment: String, amount: Int64,
                                parts: [(Part, Int64, Int64)], at now: String) throws {
         let json = try Wire.encode(parts.map { ReversedPart(kind: $0.0.kind.rawValue, party: $0.0.party, amount: $0.1, settled: $0.2) })
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO settlement_reversal (event_id, payer_id, payment_id, amount, parts, reversed_at) VALUES (?, ?, ?, ?, ?, ?)
             """).execute(arguments: [eventID, payer, payment, amount, String(decoding: json, as: UTF8.self), now])
     }

@@ -29,7 +29,7 @@ extension SettlementTables {
     }
 
     static func insert(_ db: Database, item: PayeeItem) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO payee_item (role, payee, merchant_id, currency, kind, amount, payer_id, payment_id, reference, available_on, available_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [item.role, item.payee, item.merchantID, item.currency, item.kind, item.amount, item.payerID,
@@ -39,7 +39,7 @@ extension SettlementTables {
     /// Payee groups (merchant, role, payee, currency) with an item available by `now` that no
     /// batch has seen yet, held or closed.
     static func groupsToBatch(_ db: Database, now: String, limit: Int) throws -> [(merchant: String, role: String, payee: String, currency: String)] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Row.fetchAll(db.hotStatement("""
             SELECT DISTINCT merchant_id, role, payee, currency FROM payee_item
             WHERE batch_id IS NULL AND held_in IS NULL AND available_at <= ? ORDER BY merchant_id, role, payee, currency LIMIT ?
             """), arguments: [now, limit]).map { ($0["merchant_id"], $0["role"], $0["payee"], $0["currency"]) }
@@ -47,7 +47,7 @@ extension SettlementTables {
 
     /// The group's items in no closed batch and available by `now`, oldest first.
     static func openItems(_ db: Database, merchant: String, role: String, payee: String, currency: String, now: String) throws -> [PayeeItem] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Row.fetchAll(db.hotStatement("""
             SELECT * FROM payee_item WHERE batch_id IS NULL AND merchant_id = ? AND role = ? AND payee = ? AND currency = ? AND available_at <= ?
             ORDER BY available_at, id
             """), arguments: [merchant, role, payee, currency, now]).map { row in
@@ -60,7 +60,7 @@ extension SettlementTables {
     /// Records a batch; returns its id.
     static func insertBatch(_ db: Database, role: String, payee: String, merchant: String, currency: String, payoutDate: String,
                             amount: Int64, status: String, reason: String?, closedAt: String) throws -> Int64 {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO payout_batch (role, payee, merchant_id, currency, payout_date, amount, status, reason, sequence, closed_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
             """).execute(arguments: [role, payee, merchant, currency, payoutDate, amount, status, reason, closedAt])
@@ -68,7 +68,7 @@ extension SettlementTables {
     }
 
     static func setPayout(_ db: Database, batch: Int64, payoutID: String, sentAt: String, nextQueryAt: String) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             UPDATE payout_batch SET payout_id = ?, payout_status = 'sent', sequence = 2, sent_at = ?, next_query_at = ? WHERE id = ?
             """).execute(arguments: [payoutID, sentAt, nextQueryAt, batch])
     }
@@ -106,11 +106,11 @@ extension SettlementTables {
     }
 
     static func payout(_ db: Database, id: String) throws -> Payout? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM payout_batch WHERE payout_id = ?"), arguments: [id]).map(payout(from:))
+        try Row.fetchOne(db.hotStatement("SELECT * FROM payout_batch WHERE payout_id = ?"), arguments: [id]).map(payout(from:))
     }
 
     static func update(_ db: Database, payout: Payout) throws {
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             UPDATE payout_batch SET payout_status = ?, payout_reason = ?, bank_reference = ?, sequence = ?, next_query_at = ?, queries = ?,
                 stuck_reported = ? WHERE id = ?
             """).execute(arguments: [payout.status.rawValue, payout.reason, payout.bankReference, payout.sequence, payout.nextQueryAt,
@@ -119,14 +119,14 @@ extension SettlementTables {
 
     /// Payouts still `sent` whose next query is due.
     static func payoutsToQuery(_ db: Database, now: String, limit: Int) throws -> [Payout] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Row.fetchAll(db.hotStatement("""
             SELECT * FROM payout_batch WHERE payout_status = 'sent' AND next_query_at <= ? ORDER BY next_query_at LIMIT ?
             """), arguments: [now, limit]).map(payout(from:))
     }
 
     /// Payouts still `sent` since `before` or earlier, not reported stuck yet.
     static func stuckPayouts(_ db: Database, sentBefore before: String, limit: Int) throws -> [Payout] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Row.fetchAll(db.hotStatement("""
             SELECT * FROM payout_batch WHERE payout_status = 'sent' AND stuck_reported = 0 AND sent_at <= ? ORDER BY sent_at LIMIT ?
             """), arguments: [before, limit]).map(payout(from:))
     }
@@ -159,7 +159,7 @@ extension SettlementTables {
     static func addRelease(_ db: Database, payer: String, payment: String, merchant: String, role: String = "merchant", payee: String? = nil,
                            currency: String, amount: Int64, availableOn: LocalDate, availableAt: Date) throws {
         guard amount > 0 else { return }
-        try db.cachedStatement(sql: """
+        try db.hotStatement("""
             INSERT INTO settlement_release (payer_id, payment_id, merchant_id, role, payee, currency, amount, available_on, available_at, status)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
             """).run { row in
@@ -183,20 +183,20 @@ extension SettlementTables {
 
     /// The line's releases to `role`/`payee` still pending, newest first (a refund takes from the newest).
     static func pendingReleases(_ db: Database, payer: String, payment: String, role: String, payee: String) throws -> [Release] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Row.fetchAll(db.hotStatement("""
             SELECT * FROM settlement_release WHERE payer_id = ? AND payment_id = ? AND role = ? AND payee = ? AND status = 'pending'
             ORDER BY id DESC
             """), arguments: [payer, payment, role, payee]).map(release(from:))
     }
 
     static func dueReleases(_ db: Database, now: String, limit: Int) throws -> [Release] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Row.fetchAll(db.hotStatement("""
             SELECT * FROM settlement_release WHERE status = 'pending' AND available_at <= ? ORDER BY available_at, id LIMIT ?
             """), arguments: [now, limit]).map(release(from:))
     }
 
     static func setRelease(_ db: Database, id: Int64, reversed: Int64, status: String) throws {
-        try db.cachedStatement(sql: "UPDATE settlement_release SET reversed = ?, status = ? WHERE id = ?")
+        try db.hotStatement("UPDATE settlement_release SET reversed = ?, status = ? WHERE id = ?")
             .execute(arguments: [reversed, status, id])
     }
 }

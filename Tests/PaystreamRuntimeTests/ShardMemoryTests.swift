@@ -185,4 +185,22 @@ struct ShardMemoryTests {
             #expect(memory.row(other, "kept") == .some(.some(7)))
         }
     }
+
+    @Test("a literal's statement is prepared once per shard and found again by its address; outside a shard's writes GRDB's cache serves; the shard still closes")
+    func hotStatements() throws {
+        let folder = try temporaryDirectory("shard-memory-statements")
+        let shard = try ShardStore(path: "\(folder)/p0.sqlite", partition: 0, schema: Self.schema)
+        func count(_ db: Database) throws -> Statement { try db.hotStatement("SELECT count(*) FROM ledger_account") }
+        // Identities only: a statement held here would keep its connection from closing.
+        let first = try shard.write { db in ObjectIdentifier(try count(db)) }
+        let again = try shard.write { db in ObjectIdentifier(try count(db)) }
+        #expect(first == again, "the second transaction found the first one's statement")
+        let counted = try shard.write { db in try count(db).fetchFirst { $0.int64(0) } }
+        #expect(counted == 0)
+        // A reader connection is not the shard's writer: GRDB's cache, not the shard's.
+        let (fromReader, readCount) = try shard.read { db in (ObjectIdentifier(try count(db)), try count(db).fetchFirst { $0.int64(0) }) }
+        #expect(fromReader != first && readCount == 0)
+        // SQLite does not close a connection with statements left: the shard lets go of its own first.
+        try shard.close()
+    }
 }
