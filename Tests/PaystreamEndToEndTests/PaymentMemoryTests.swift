@@ -22,7 +22,6 @@ struct PaymentMemoryTests {
     static let currencies = [Currency.named("CNY")!, Currency.named("USD")!]
     static let statuses = PaymentStatus.allCases
 
-    struct Rollback: Error {}
 
     static func text(_ random: inout SeededRandom, _ base: String) -> String {
         random.chance(0.2) ? "\(base)\u{0}cut" : base
@@ -131,40 +130,21 @@ struct PaymentMemoryTests {
         let shard = try ShardStore(path: path, partition: 0, schema: PaymentTables.schema)
         defer { try? shard.close() }
         var random = SeededRandom(seed: seed)
-        var step = 0, rolledBack = 0, savepointsRolledBack = 0, foreign = 0
+        var step = 0
+        var churn = ShardChurn()
         for _ in 0..<200 {
-            if random.chance(0.08) {
-                try Self.behindTheBack(path, &random)
-                foreign += 1
-            }
-            let abort = random.chance(0.12)
-            var inner = random
-            do {
-                try shard.write { db in
-                    for _ in 0..<Int.random(in: 1...6, using: &inner) {
-                        step += 1
-                        if inner.chance(0.15) {
-                            _ = try? RuntimeTables.inRecordSavepoint(db) {
-                                try Self.change(db, &inner, step: step)
-                                throw Rollback()
-                            }
-                            savepointsRolledBack += 1
-                        } else {
-                            try RuntimeTables.inRecordSavepoint(db) { try Self.change(db, &inner, step: step) }
-                        }
-                    }
-                    if abort { throw Rollback() }
-                }
-            } catch is Rollback {
-                rolledBack += 1
-            }
-            random = inner
+            try churn.round(shard, &random, odds: .init(foreignWrite: 0.08, abort: 0.12, savepointRollback: 0.15, maxChanges: 6),
+                            behindTheBack: { try Self.behindTheBack(path, &$0) },
+                            change: { db, random in
+                                step += 1
+                                try Self.change(db, &random, step: step)
+                            })
             let remembered = try shard.write { try Self.everything($0) }
             let stored = try shard.read { try Self.everything($0) }
             #expect(remembered == stored, "after \(step) changes")
             guard remembered == stored else { break }
         }
-        #expect(rolledBack > 5 && savepointsRolledBack > 20 && foreign > 5)
+        #expect(churn.transactionsRolledBack > 5 && churn.savepointsRolledBack > 20 && churn.foreignWrites > 5)
         let final = try shard.read { try Self.everything($0) }
         // The run made rows of every kind, or it proves nothing about them.
         #expect(final.payments.compactMap { $0 }.count >= 5 && final.payments.contains { $0?.metadata != nil })

@@ -26,7 +26,6 @@ struct ShardMemoryTests {
     static let holds = (0..<10).map { HoldID("hold:\($0)") }
     static let usd = Currency.named("USD")!
 
-    struct Rollback: Error {}
 
     /// One random change to the ledger of a transaction, saved; returns nothing, throws the
     /// ledger's refusals (an overdraft, a hold resolved twice) to be rolled back by the caller.
@@ -84,42 +83,17 @@ struct ShardMemoryTests {
         var random = SeededRandom(seed: seed)
         let shard = try ShardStore(path: path, partition: 0, schema: Self.schema)
         var posting = 0
-        var rolledBack = 0, savepointsRolledBack = 0, foreign = 0
+        var churn = ShardChurn()
         for _ in 0..<150 {
-            if random.chance(0.1) {
-                try Self.behindTheBack(path, &random)
-                foreign += 1
-            }
-            let abort = random.chance(0.15)
-            var inner = random
-            do {
-                try shard.write { db in
-                    for _ in 0..<Int.random(in: 1...5, using: &inner) {
-                        if inner.chance(0.25) {
-                            // A record parked after its writes: the savepoint takes them back.
-                            _ = try? RuntimeTables.inRecordSavepoint(db) {
-                                try Self.change(db, &inner, posting: &posting)
-                                throw Rollback()
-                            }
-                            savepointsRolledBack += 1
-                        } else {
-                            do {
-                                try RuntimeTables.inRecordSavepoint(db) { try Self.change(db, &inner, posting: &posting) }
-                            } catch is LedgerError {}
-                        }
-                    }
-                    if abort { throw Rollback() }
-                }
-            } catch is Rollback {
-                rolledBack += 1
-            }
-            random = inner
+            try churn.round(shard, &random, odds: .init(foreignWrite: 0.1, abort: 0.15, savepointRollback: 0.25, maxChanges: 5),
+                            behindTheBack: { try Self.behindTheBack(path, &$0) }, refused: { $0 is LedgerError },
+                            change: { db, random in try Self.change(db, &random, posting: &posting) })
             let remembered = try shard.write { try LedgerTables.load($0, accounts: Self.accounts, holds: Self.holds) }
             let stored = try shard.read { try LedgerTables.load($0, accounts: Self.accounts, holds: Self.holds) }
             #expect(Self.same(remembered, stored), "after \(posting) changes: memory \(remembered.balances) holds \(remembered.holds.count), SQLite \(stored.balances) holds \(stored.holds.count)")
             guard Self.same(remembered, stored) else { break }
         }
-        #expect(rolledBack > 5 && savepointsRolledBack > 20 && foreign > 5)
+        #expect(churn.transactionsRolledBack > 5 && churn.savepointsRolledBack > 20 && churn.foreignWrites > 5)
         #expect(try shard.read { try LedgerTables.load($0, accounts: Self.accounts, holds: []) }.accounts.count >= 4)
         // The memory answered most reads, or this test proves nothing about it.
         let counts = shard.memory.counts
