@@ -113,6 +113,7 @@ extension Statement {
     /// Runs the statement (a write) once, with the parameters `bind` binds in order; every
     /// parameter must be bound. Rows it returns are not read.
     public func run(_ bind: (inout ColumnBinder) -> Void) throws {
+        try checkTransaction()
         bindAll(bind)
         defer { unbind() }
         while try step() {}
@@ -121,6 +122,7 @@ extension Statement {
     /// The first row the statement returns, read with `read`; nil when it returns none. The
     /// parameters are bound by `bind` in order.
     public func fetchFirst<T>(binding bind: (inout ColumnBinder) -> Void = { _ in }, _ read: (ColumnReader) throws -> T) throws -> T? {
+        try checkTransaction()
         bindAll(bind)
         defer { unbind() }
         return try step() ? try read(ColumnReader(statement: sqliteStatement)) : nil
@@ -129,10 +131,21 @@ extension Statement {
     /// Runs the statement and reads each row it returns with `read`. The parameters are bound by
     /// `bind` in order.
     public func forEachRow(binding bind: (inout ColumnBinder) -> Void = { _ in }, _ read: (ColumnReader) throws -> Void) throws {
+        try checkTransaction()
         bindAll(bind)
         defer { unbind() }
         let reader = ColumnReader(statement: sqliteStatement)
         while try step() { try read(reader) }
+    }
+
+    /// Inside a shard's write transaction, as GRDB checks before each statement it runs in a
+    /// transaction block: one SQLite rolled back by itself (a full disk, an I/O error) is not
+    /// carried on in autocommit, each statement committing alone. These methods step their
+    /// statements directly, past GRDB's own check.
+    private func checkTransaction() throws {
+        guard let connection = sqlite3_db_handle(sqliteStatement), ShardMemory.isWriting(on: connection),
+              sqlite3_get_autocommit(connection) != 0 else { return }
+        throw DatabaseError(resultCode: .SQLITE_ABORT, message: "Transaction was aborted", sql: sql)
     }
 
     private func bindAll(_ bind: (inout ColumnBinder) -> Void) {

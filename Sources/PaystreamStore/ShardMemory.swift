@@ -140,6 +140,12 @@ public final class ShardMemory: Sendable {
         return running.connection == db.sqliteConnection ? running.memory : nil
     }
 
+    /// Whether a shard's write transaction runs on `connection` on this thread.
+    static func isWriting(on connection: OpaquePointer) -> Bool {
+        guard let raw = pthread_getspecific(runningKey) else { return false }
+        return Unmanaged<Running>.fromOpaque(raw).takeUnretainedValue().connection == connection
+    }
+
     /// The writer connection's prepared statements for literal SQL (`Database.hotStatement`), by
     /// the literal's address (a literal never moves or goes away). Only touched inside this
     /// shard's write transactions, which run one at a time on its writer connection; emptied

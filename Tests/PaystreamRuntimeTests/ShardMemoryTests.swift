@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import PaystreamDomain
 import PaystreamLedger
 import PaystreamStore
@@ -176,5 +177,29 @@ struct ShardMemoryTests {
         #expect(fromReader != first && readCount == 0)
         // SQLite does not close a connection with statements left: the shard lets go of its own first.
         try shard.close()
+    }
+
+    @Test("a statement stepped past GRDB refuses to run in a shard transaction that SQLite rolled back by itself (no statement commits alone)")
+    func abortedTransaction() throws {
+        let folder = try temporaryDirectory("shard-memory-aborted")
+        let shard = try ShardStore(path: "\(folder)/p0.sqlite", partition: 0, schema: Self.schema)
+        defer { try? shard.close() }
+        let insert: StaticString = "INSERT INTO ledger_fx_carry (currency, carry) VALUES ('JPY', 1)"
+        #expect(throws: DatabaseError.self) {
+            try shard.write { db in
+                // What SQLite does on a full disk or an I/O error mid-transaction, done by hand
+                // past GRDB: the transaction is gone and the connection is in autocommit.
+                #expect(sqlite3_exec(db.sqliteConnection, "ROLLBACK", nil, nil, nil) == SQLITE_OK)
+                do {
+                    try db.hotStatement(insert).run { _ in }
+                    Issue.record("the statement ran in autocommit")
+                } catch let error as DatabaseError {
+                    #expect(error.resultCode == .SQLITE_ABORT)
+                    throw error
+                }
+            }
+        }
+        let rows = try shard.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger_fx_carry") }
+        #expect(rows == 0, "nothing committed on its own")
     }
 }
