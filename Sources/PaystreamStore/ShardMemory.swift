@@ -112,18 +112,16 @@ public final class ShardMemory: Sendable {
 
     // MARK: the writer connection
 
-    /// The shard write transaction running on a thread: its connection and memory, and the one
-    /// it interrupted (nil: none). A transaction's body runs on one thread from start to end
-    /// (GRDB's writer queue, synchronously), so a thread-specific pointer finds it for a few
-    /// instructions, where a process-wide map took a lock and a hash on every look-up.
+    /// The shard write transaction running on a thread: its connection and memory. A
+    /// transaction's body runs on one thread from start to end (GRDB's writer queue,
+    /// synchronously), so a thread-specific pointer finds it for a few instructions, where a
+    /// process-wide map took a lock and a hash on every look-up.
     private final class Running {
         let connection: OpaquePointer
         let memory: ShardMemory
-        let interrupted: UnsafeMutableRawPointer?
-        init(connection: OpaquePointer, memory: ShardMemory, interrupted: UnsafeMutableRawPointer?) {
+        init(connection: OpaquePointer, memory: ShardMemory) {
             self.connection = connection
             self.memory = memory
-            self.interrupted = interrupted
         }
     }
 
@@ -133,18 +131,19 @@ public final class ShardMemory: Sendable {
         return key
     }()
 
+    /// The shard write transaction running on this thread, if any.
+    private static var running: Running? {
+        pthread_getspecific(runningKey).map { Unmanaged<Running>.fromOpaque($0).takeUnretainedValue() }
+    }
+
     /// The memory of the shard whose write transaction runs on `db`, or nil outside one.
     public static func of(_ db: Database) -> ShardMemory? {
-        guard let raw = pthread_getspecific(runningKey) else { return nil }
-        let running = Unmanaged<Running>.fromOpaque(raw).takeUnretainedValue()
-        return running.connection == db.sqliteConnection ? running.memory : nil
+        guard let running, running.connection == db.sqliteConnection else { return nil }
+        return running.memory
     }
 
     /// Whether a shard's write transaction runs on `connection` on this thread.
-    static func isWriting(on connection: OpaquePointer) -> Bool {
-        guard let raw = pthread_getspecific(runningKey) else { return false }
-        return Unmanaged<Running>.fromOpaque(raw).takeUnretainedValue().connection == connection
-    }
+    static func isWriting(on connection: OpaquePointer) -> Bool { running?.connection == connection }
 
     /// The writer connection's prepared statements for literal SQL (`Database.hotStatement`), by
     /// the literal's address (a literal never moves or goes away). Only touched inside this
@@ -181,8 +180,10 @@ public final class ShardMemory: Sendable {
                     // A transaction whose end was not seen here (none should be) is taken back.
                     state.each { changed ? $0.clear() : $0.rollBack() }
                 }
+                // Whatever ran on this thread before (a shard written from inside another's
+                // transaction) is put back after.
                 let interrupted = pthread_getspecific(Self.runningKey)
-                let running = Unmanaged.passRetained(Running(connection: connection, memory: self, interrupted: interrupted))
+                let running = Unmanaged.passRetained(Running(connection: connection, memory: self))
                 pthread_setspecific(Self.runningKey, running.toOpaque())
                 defer {
                     pthread_setspecific(Self.runningKey, interrupted)
