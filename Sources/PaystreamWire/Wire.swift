@@ -57,22 +57,22 @@ public enum Wire {
     /// An array of strings as `encode` writes it, without going through `Encodable` (a
     /// request's event ids, kept in the request log).
     public static func encodeStrings(_ strings: [String]) -> String {
-        var out: [UInt8] = [UInt8(ascii: "[")]
-        out.reserveCapacity(strings.reduce(2) { $0 + $1.utf8.count + 3 })
-        for (position, string) in strings.enumerated() {
-            if position > 0 { out.append(UInt8(ascii: ",")) }
-            WireEncodingState.appendString(string, to: &out)
-        }
-        out.append(UInt8(ascii: "]"))
-        return String(decoding: out, as: UTF8.self)
+        array(strings, reserving: strings.reduce(2) { $0 + $1.utf8.count + 3 }) { WireEncodingState.appendString($0, to: &$1) }
     }
 
     /// An array of messages that write themselves, as `encode` writes it (a payment's splits).
     public static func encodeArray(_ items: [some WireWritable]) throws -> String {
+        try array(items, reserving: 0) { $1.append(contentsOf: try WireObjectWriter.bytes(of: $0)) }
+    }
+
+    /// `[`, the items as `write` writes each, comma separated, `]`.
+    private static func array<T>(_ items: [T], reserving capacity: Int,
+                                 _ write: (T, inout [UInt8]) throws -> Void) rethrows -> String {
         var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(capacity)
         for (position, item) in items.enumerated() {
             if position > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: try WireObjectWriter.bytes(of: item))
+            try write(item, &out)
         }
         out.append(UInt8(ascii: "]"))
         return String(decoding: out, as: UTF8.self)
