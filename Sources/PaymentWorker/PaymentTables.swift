@@ -305,18 +305,24 @@ public enum PaymentTables {
         // The remembered row gets what the statement set, nothing else.
         ShardMemory.of(db)?.update(paymentRows, p.paymentID) { stored in
             var row = stored
-            row.status = p.status
-            row.sequence = p.sequence
-            row.channelReference = p.channelReference.map(ColumnBinder.stored)
-            row.updatedAt = ColumnBinder.stored(p.updatedAt)
-            row.captured = p.captured
-            row.refunded = p.refunded
-            row.lateCapture = p.lateCapture.map { .init(minorUnits: $0.minorUnits, currencyCode: ColumnBinder.stored($0.currencyCode)) }
-            row.capturedAt = p.capturedAt.map(ColumnBinder.stored)
-            row.queriedAt = p.queriedAt.map(ColumnBinder.stored)
-            row.nextCheckAt = p.nextCheckAt.map(ColumnBinder.stored)
+            setUpdatedColumns(of: &row, from: p)
             return row
         }
+    }
+
+    /// The columns `update` writes, from `p` as SQLite keeps them (text up to its first NUL).
+    private static func setUpdatedColumns(of row: inout PaymentRecord, from p: PaymentRecord) {
+        let s = ColumnBinder.stored
+        row.status = p.status
+        row.sequence = p.sequence
+        row.channelReference = p.channelReference.map(s)
+        row.updatedAt = s(p.updatedAt)
+        row.captured = p.captured
+        row.refunded = p.refunded
+        row.lateCapture = p.lateCapture.map { .init(minorUnits: $0.minorUnits, currencyCode: s($0.currencyCode)) }
+        row.capturedAt = p.capturedAt.map(s)
+        row.queriedAt = p.queriedAt.map(s)
+        row.nextCheckAt = p.nextCheckAt.map(s)
     }
 
     /// `p` as a read of the row `insert` wrote gives it back: text up to its first NUL (what
@@ -338,13 +344,8 @@ public enum PaymentTables {
         row.settlementCurrency = p.settlementCurrency.map(s)
         row.metadata = try metadata.map { try Wire.decodePlain(JSONValue.self, from: Data($0.utf8)) }
         row.locale = p.locale.map(s)
-        row.lateCapture = p.lateCapture.map { .init(minorUnits: $0.minorUnits, currencyCode: s($0.currencyCode)) }
-        row.channelReference = p.channelReference.map(s)
         row.createdAt = s(p.createdAt)
-        row.updatedAt = s(p.updatedAt)
-        row.capturedAt = p.capturedAt.map(s)
-        row.queriedAt = p.queriedAt.map(s)
-        row.nextCheckAt = p.nextCheckAt.map(s)
+        setUpdatedColumns(of: &row, from: p)
         return row
     }
 
